@@ -1,0 +1,1 @@
+"""The HTTP layer: thin routers, one per resource, under ``/api/v1``."""

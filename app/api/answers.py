@@ -1,0 +1,225 @@
+"""Needs, offers and format preferences: the three kick-off answers of a community.
+
+The three resources behave the same (list with filters, create, get, patch, delete), so their
+routes come from one function; each keeps its own schemas, filters and operation ids.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI must see the closures' real types.
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
+
+from app.api.deps import CommunityId, PagingDep, SessionDep, id_path, set_location
+from app.models import Format as FormatKind
+from app.models import FormatPreference, Need, Offer, Priority
+from app.schemas import (
+    MAX_ID,
+    SLUG_PATTERN,
+    FormatPreferenceCreate,
+    FormatPreferenceRead,
+    FormatPreferenceUpdate,
+    NeedCreate,
+    NeedRead,
+    NeedUpdate,
+    OfferCreate,
+    OfferRead,
+    OfferUpdate,
+    Page,
+)
+from app.services import answers as service
+from app.services.communities import get_community
+
+router = APIRouter()
+
+OrganisationFilter = Annotated[
+    int | None,
+    Query(alias="organisationId", ge=1, le=MAX_ID, description="Only this organisation's"),
+]
+MeetingFilter = Annotated[
+    int | None, Query(alias="meetingId", ge=1, le=MAX_ID, description="Only those given there")
+]
+TopicFilter = Annotated[
+    str | None,
+    Query(max_length=100, pattern=SLUG_PATTERN, description="Only those tagged with this topic"),
+]
+
+
+def need_filters(
+    organisation_id: OrganisationFilter = None,
+    topic: TopicFilter = None,
+    priority: Annotated[Priority | None, Query(description="Only this priority")] = None,
+    meeting_id: MeetingFilter = None,
+) -> dict[str, Any]:
+    return {
+        "organisation_id": organisation_id,
+        "topic": topic,
+        "priority": priority.value if priority else None,
+        "meeting_id": meeting_id,
+    }
+
+
+def offer_filters(
+    organisation_id: OrganisationFilter = None,
+    topic: TopicFilter = None,
+    meeting_id: MeetingFilter = None,
+) -> dict[str, Any]:
+    return {"organisation_id": organisation_id, "topic": topic, "meeting_id": meeting_id}
+
+
+def format_preference_filters(
+    organisation_id: OrganisationFilter = None,
+    format: Annotated[FormatKind | None, Query(description="Only this format")] = None,
+) -> dict[str, Any]:
+    return {"organisation_id": organisation_id, "format": format.value if format else None}
+
+
+def _register(
+    *,
+    segment: str,
+    singular: str,
+    plural: str,
+    model: service.AnswerModel,
+    create_schema: type[BaseModel],
+    update_schema: type[BaseModel],
+    read_schema: type[BaseModel],
+    filters: Callable[..., dict[str, Any]],
+    id_alias: str,
+) -> None:
+    """Add the five routes of one kind of answer to ``router``."""
+    collection = f"/communities/{{communityId}}/{segment}"
+    item = f"{collection}/{{{id_alias}}}"
+    tag = segment
+    pascal = "".join(part.capitalize() for part in singular.split())
+    AnswerId = Annotated[int, id_path(id_alias, f"Id of the {singular}")]  # noqa: N806
+
+    def list_answers(
+        session: SessionDep,
+        community_id: CommunityId,
+        paging: PagingDep,
+        wanted: Annotated[dict[str, Any], Depends(filters)],
+    ) -> Page[Any]:
+        community = get_community(session, community_id)
+        items, total = service.list_answers(
+            session, model, community, filters=wanted, limit=paging.limit, offset=paging.offset
+        )
+        return Page(
+            items=[read_schema.model_validate(i) for i in items],
+            total=total,
+            limit=paging.limit,
+            offset=paging.offset,
+        )
+
+    def create_answer(
+        session: SessionDep,
+        community_id: CommunityId,
+        body: create_schema,  # type: ignore[valid-type]
+        response: Response,
+    ) -> Any:
+        community = get_community(session, community_id)
+        answer = service.create_answer(session, model, community, body)
+        set_location(response, f"/communities/{community.id}/{segment}/{answer.id}")
+        return read_schema.model_validate(answer)
+
+    def get_answer(session: SessionDep, community_id: CommunityId, answer_id: AnswerId) -> Any:
+        community = get_community(session, community_id)
+        return read_schema.model_validate(service.get_answer(session, model, community, answer_id))
+
+    def update_answer(
+        session: SessionDep,
+        community_id: CommunityId,
+        answer_id: AnswerId,
+        body: update_schema,  # type: ignore[valid-type]
+    ) -> Any:
+        community = get_community(session, community_id)
+        answer = service.get_answer(session, model, community, answer_id)
+        return read_schema.model_validate(service.update_answer(session, model, answer, body))
+
+    def delete_answer(session: SessionDep, community_id: CommunityId, answer_id: AnswerId) -> None:
+        community = get_community(session, community_id)
+        service.delete_answer(session, service.get_answer(session, model, community, answer_id))
+
+    plural_pascal = "".join(part.capitalize() for part in plural.split())
+    router.add_api_route(
+        collection,
+        list_answers,
+        methods=["GET"],
+        response_model=Page[read_schema],  # type: ignore[valid-type]
+        tags=[tag],
+        summary=f"List a community's {plural}",
+        operation_id=f"list{plural_pascal}",
+    )
+    router.add_api_route(
+        collection,
+        create_answer,
+        methods=["POST"],
+        status_code=201,
+        response_model=read_schema,
+        tags=[tag],
+        summary=f"Add a {singular}",
+        operation_id=f"create{pascal}",
+    )
+    router.add_api_route(
+        item,
+        get_answer,
+        methods=["GET"],
+        response_model=read_schema,
+        tags=[tag],
+        summary=f"Get a {singular}",
+        operation_id=f"get{pascal}",
+    )
+    router.add_api_route(
+        item,
+        update_answer,
+        methods=["PATCH"],
+        response_model=read_schema,
+        tags=[tag],
+        summary=f"Change a {singular}",
+        operation_id=f"update{pascal}",
+    )
+    router.add_api_route(
+        item,
+        delete_answer,
+        methods=["DELETE"],
+        status_code=204,
+        tags=[tag],
+        summary=f"Delete a {singular}",
+        operation_id=f"delete{pascal}",
+    )
+
+
+_register(
+    segment="needs",
+    singular="need",
+    plural="needs",
+    model=Need,
+    create_schema=NeedCreate,
+    update_schema=NeedUpdate,
+    read_schema=NeedRead,
+    filters=need_filters,
+    id_alias="needId",
+)
+_register(
+    segment="offers",
+    singular="offer",
+    plural="offers",
+    model=Offer,
+    create_schema=OfferCreate,
+    update_schema=OfferUpdate,
+    read_schema=OfferRead,
+    filters=offer_filters,
+    id_alias="offerId",
+)
+_register(
+    segment="format-preferences",
+    singular="format preference",
+    plural="format preferences",
+    model=FormatPreference,
+    create_schema=FormatPreferenceCreate,
+    update_schema=FormatPreferenceUpdate,
+    read_schema=FormatPreferenceRead,
+    filters=format_preference_filters,
+    id_alias="formatPreferenceId",
+)

@@ -1,0 +1,174 @@
+"""The OpenAPI document, shaped for the NL GOV API Design Rules 2.2.
+
+FastAPI generates the document; this module makes it lint clean against the ADR ruleset:
+paths relative to the ``/api/v1`` server, the ``API-Version`` header on every success
+response, problem+json for every error response, and ``info.contact``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app import __version__
+from app.api.deps import API_PREFIX
+from app.config import Settings
+
+UPPER_CAMEL = re.compile(r"[A-Z][A-Za-z0-9]*")
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {
+            "type": "string",
+            "format": "uri-reference",
+            "examples": ["urn:copmatch:problem:not-found"],
+        },
+        "title": {"type": "string", "examples": ["Not found"]},
+        "status": {"type": "integer", "minimum": 100, "maximum": 599, "examples": [404]},
+        "detail": {"type": "string", "examples": ["organisation 7 does not exist"]},
+        "instance": {"type": "string", "examples": ["/api/v1/organisations/7"]},
+        "invalidParams": {
+            "type": "array",
+            "description": "The offending fields, e.g. body.cbsCode or query.limit",
+            "items": {
+                "type": "object",
+                "required": ["name", "reason"],
+                "properties": {"name": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+
+API_VERSION_HEADER: dict[str, Any] = {
+    "description": "The full version of the API (semantic versioning)",
+    "schema": {"type": "string", "examples": [__version__]},
+}
+
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid path or query parameters",
+    "404": "Unknown resource",
+    "409": "Conflicts with stored data",
+    "422": "Invalid request body",
+    "500": "Unexpected error",
+    "503": "Database unreachable",
+}
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {"API-Version": {"$ref": "#/components/headers/API-Version"}},
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+def _error_codes(method: str, operation: dict[str, Any]) -> list[str]:
+    codes = ["400", "500", "503"]
+    has_path_params = any(p.get("in") == "path" for p in operation.get("parameters", []))
+    if has_path_params:
+        codes.append("404")
+    if method in {"post", "patch", "put"}:
+        codes += ["409", "422"]
+    elif method == "delete":
+        codes.append("409")
+    return codes
+
+
+def _collapse_nullable(node: Any) -> Any:
+    """``anyOf: [X, {type: null}]`` → X with ``null`` added to its type, so formats such as
+    ``date`` stay visible to linters and generators."""
+    if isinstance(node, list):
+        return [_collapse_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _collapse_nullable(value) for key, value in node.items()}
+    options = node.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        (other,) = [option for option in options if option != {"type": "null"}]
+        if "type" in other and "$ref" not in other and isinstance(other["type"], str):
+            merged = {**other, "type": [other["type"], "null"]}
+            if "enum" in merged:
+                merged["enum"] = [*merged["enum"], None]
+            rest = {key: value for key, value in node.items() if key != "anyOf"}
+            return {**merged, **rest}
+    return node
+
+
+def _rename_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """Give generic models their UpperCamelCase title as schema name (``Page_TopicRead_`` →
+    ``TopicReadPage``) and point every ``$ref`` at the new names."""
+    schemas = document.get("components", {}).get("schemas", {})
+    renames = {
+        name: schema["title"]
+        for name, schema in schemas.items()
+        if not UPPER_CAMEL.fullmatch(name)
+        and UPPER_CAMEL.fullmatch(schema.get("title", ""))
+        and schema["title"] not in schemas
+    }
+    if not renames:
+        return document
+    text = json.dumps(document)
+    for old, new in renames.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    renamed: dict[str, Any] = json.loads(text)
+    components = renamed["components"]["schemas"]
+    for old, new in renames.items():
+        components[new] = components.pop(old)
+    return renamed
+
+
+def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """Generate the document once and adapt it to the ADR conventions."""
+    document = get_openapi(
+        title="copmatch",
+        version=__version__,
+        summary="Needs-and-offers matchmaking for Communities of Practice on the heat transition",
+        description=(
+            "Municipalities of a Community of Practice record what they need, what they can "
+            "offer and how they want to work together; copmatch keeps those answers per "
+            "organisation. Errors are `application/problem+json` (RFC 9457); every response "
+            "carries the `API-Version` header."
+        ),
+        routes=app.routes,
+        contact={
+            "name": settings.contact_name,
+            "email": settings.contact_email,
+            "url": settings.contact_url,
+        },
+        license_info={"name": "EUPL-1.2", "identifier": "EUPL-1.2"},
+        servers=[{"url": f"{settings.public_url.rstrip('/')}{API_PREFIX}"}],
+    )
+    paths: dict[str, Any] = {}
+    for path, item in document.get("paths", {}).items():
+        if not path.startswith(API_PREFIX):
+            continue
+        for method, operation in item.items():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)  # FastAPI's own validation schema; replaced below
+            for code, response in responses.items():
+                if code.startswith(("2", "3")):
+                    response.setdefault("headers", {})["API-Version"] = {
+                        "$ref": "#/components/headers/API-Version"
+                    }
+            for code in _error_codes(method, operation):
+                responses[code] = _problem_response(
+                    responses.get(code, {}).get("description") or ERROR_DESCRIPTIONS[code]
+                )
+        paths[path.removeprefix(API_PREFIX) or "/"] = item
+    document["paths"] = paths
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    components["headers"] = {"API-Version": API_VERSION_HEADER}
+    return _rename_schemas(_collapse_nullable(document))

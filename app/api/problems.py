@@ -1,0 +1,179 @@
+"""Errors as RFC 9457 ``application/problem+json``, registered in one place.
+
+Validation of the path and query is a 400, validation of the body a 422; both list the offending
+fields in ``invalidParams`` (as the NL GOV API Design Rules' problem extension does).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import __version__
+from app.errors import CopmatchError, InvalidParam
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "urn:copmatch:problem:"
+RETRY_AFTER_SECONDS = 5
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def problem(
+    request: Request,
+    *,
+    status: int,
+    title: str,
+    detail: str,
+    slug: str,
+    invalid_params: list[InvalidParam] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ProblemResponse:
+    """Render one problem. Carries ``API-Version`` itself because responses made by Starlette's
+    outermost error middleware bypass the app's own middleware."""
+    body: dict[str, Any] = {
+        "type": f"{PROBLEM_TYPE_BASE}{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if invalid_params:
+        body["invalidParams"] = [{"name": p.name, "reason": p.reason} for p in invalid_params]
+    if extra:
+        body.update(extra)
+    all_headers = {"API-Version": __version__, **(headers or {})}
+    return ProblemResponse(body, status_code=status, headers=all_headers)
+
+
+def _location_name(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+async def _copmatch_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, CopmatchError)
+    return problem(
+        request,
+        status=exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        slug=exc.slug,
+        invalid_params=exc.invalid_params,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    params = [
+        InvalidParam(_location_name(tuple(error.get("loc", ()))), str(error.get("msg", "invalid")))
+        for error in errors
+    ]
+    in_body = any(tuple(error.get("loc", ()))[:1] == ("body",) for error in errors)
+    status = 422 if in_body else 400
+    names = ", ".join(dict.fromkeys(p.name for p in params))
+    return problem(
+        request,
+        status=status,
+        title="Invalid request content" if in_body else "Invalid request parameters",
+        detail=f"invalid value(s) for {names}",
+        slug="validation-failed" if in_body else "bad-request",
+        invalid_params=params,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404 and detail == phrase:
+        detail = f"no resource at {request.url.path}"
+    if exc.status_code == 405:
+        # Starlette names only the first route's methods; collect those of every route here.
+        allowed = _allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not allowed here; use {' or '.join(allowed)}"
+    return problem(
+        request,
+        status=exc.status_code,
+        title=phrase,
+        detail=detail,
+        slug=phrase.lower().replace(" ", "-"),
+        headers=headers,
+    )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document lists for the requested path."""
+    document = request.app.openapi()
+    prefix = urlsplit(document["servers"][0]["url"]).path
+    path = request.url.path.removeprefix(prefix)
+    methods: set[str] = set()
+    for template, item in document["paths"].items():
+        if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)), path):
+            methods |= {method.upper() for method in item if method != "parameters"}
+    return sorted(methods)
+
+
+async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
+    # The checks in the services give the precise message; this is the race-condition backstop.
+    logger.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        request,
+        status=409,
+        title="Conflict",
+        detail="the change conflicts with data stored meanwhile; reload and try again",
+        slug="conflict",
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, DBAPIError)
+    if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
+        return await _unexpected_error(request, exc)
+    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem(
+        request,
+        status=503,
+        title="Service unavailable",
+        detail="the database is unreachable or the connection was lost; nothing was saved, "
+        "please retry",
+        slug="database-unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        request,
+        status=500,
+        title="Internal server error",
+        detail="an unexpected error occurred; it has been logged",
+        slug="internal-error",
+    )
+
+
+def register_problem_handlers(app: FastAPI) -> None:
+    """Install every exception handler of the app."""
+    app.add_exception_handler(CopmatchError, _copmatch_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(Exception, _unexpected_error)

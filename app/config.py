@@ -1,0 +1,50 @@
+"""Application settings: one class, read from the environment (prefix ``COPMATCH_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Relative to the working directory: `make run` and the container both run from the project root.
+DEFAULT_DATABASE_URL = "sqlite:///./var/copmatch.sqlite3"
+
+
+class Settings(BaseSettings):
+    """Every setting the service reads. Documented in ``.env.example``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COPMATCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL; sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    database_echo: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL under which clients reach the service (used in OpenAPI servers)",
+    )
+    contact_name: str = "copmatch beheer"
+    contact_email: str = "copmatch@example.org"
+    contact_url: str = "https://github.com/copmatch/copmatch"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and self.database_url.startswith("sqlite"):
+            # SQLite is the embedded default for development; production runs on PostgreSQL.
+            raise ValueError("COPMATCH_DATABASE_URL must point at PostgreSQL in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests clear the cache to change them)."""
+    return Settings()

@@ -1,0 +1,268 @@
+"""Every table of copmatch. Importing this module gives Alembic the whole schema.
+
+Vocabularies (organisation kinds, priorities, formats) are strings with CHECK constraints so both
+SQLite and PostgreSQL enforce them without native enum types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from app.db import Base, UTCDateTime, utcnow
+
+NAME_MAX = 200
+TEXT_MAX = 2000
+NOTE_MAX = 1000
+DESCRIPTION_MAX = 5000
+TOPIC_SLUG_MAX = 100
+CAPACITY_MAX = 100
+
+
+class OrganisationKind(enum.StrEnum):
+    MUNICIPALITY = "municipality"
+    PROVINCE = "province"
+    AGENCY = "agency"
+    REGIONAL_BODY = "regional-body"
+    OTHER = "other"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class Format(enum.StrEnum):
+    """How a CoP can be organised (answer to the third kick-off question)."""
+
+    LEARNING_CIRCLE = "learning-circle"
+    KNOWLEDGE_SESSION = "knowledge-session"
+    SITE_VISIT = "site-visit"
+    PEER_REVIEW = "peer-review"
+    ONE_TO_ONE = "one-to-one"
+    ONLINE_COMMUNITY = "online-community"
+    REGIONAL_MEETING = "regional-meeting"
+    SERIOUS_GAME = "serious-game"
+
+
+class TopicSource(enum.StrEnum):
+    GIVEN = "given"
+    INFERRED = "inferred"
+
+
+def _in_check(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class TimestampMixin:
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class VersionedMixin(TimestampMixin):
+    """Rows clients edit carry a version the UPDATE itself checks (optimistic locking)."""
+
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class Organisation(VersionedMixin, Base):
+    __tablename__ = "organisations"
+    __table_args__ = (
+        CheckConstraint(_in_check("kind", OrganisationKind), name="kind"),
+        CheckConstraint(
+            "(kind = 'municipality' AND cbs_code IS NOT NULL)"
+            " OR (kind <> 'municipality' AND cbs_code IS NULL)",
+            name="cbs_code_for_municipalities",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    cbs_code: Mapped[str | None] = mapped_column(String(6), unique=True)
+    province: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+
+    people: Mapped[list[Person]] = relationship(back_populates="organisation", passive_deletes=True)
+
+
+class Person(VersionedMixin, Base):
+    """Personal data lives only here. Erasure blanks name and e-mail and keeps the row, so the
+    organisation's answers stay and reports can still say their author has gone."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    department: Mapped[str | None] = mapped_column(String(100))
+    job_title: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship(back_populates="people")
+
+
+class Community(VersionedMixin, Base):
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    region: Mapped[str | None] = mapped_column(String(100))
+
+
+class Membership(TimestampMixin, Base):
+    """An organisation taking part in a community."""
+
+    __tablename__ = "community_members"
+    __table_args__ = (UniqueConstraint("community_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+
+    organisation: Mapped[Organisation] = relationship()
+
+
+class Meeting(VersionedMixin, Base):
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(NAME_MAX))
+    date: Mapped[dt.date] = mapped_column(Date)
+    location: Mapped[str | None] = mapped_column(String(NAME_MAX))
+
+
+def _answer_table_args(table: str) -> tuple[ForeignKeyConstraint | Index, ...]:
+    # The composite key makes the database itself refuse answers of non-members.
+    return (
+        ForeignKeyConstraint(
+            ["community_id", "organisation_id"],
+            ["community_members.community_id", "community_members.organisation_id"],
+            name=f"fk_{table}_membership",
+        ),
+        Index(f"ix_{table}_community_id_organisation_id", "community_id", "organisation_id"),
+    )
+
+
+class AnswerMixin(VersionedMixin):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL"), index=True
+    )
+
+
+class Need(AnswerMixin, Base):
+    """ "My municipality needs knowledge and experience about …"."""
+
+    __tablename__ = "needs"
+    __table_args__ = (
+        *_answer_table_args("needs"),
+        CheckConstraint(_in_check("priority", Priority), name="priority"),
+    )
+
+    text: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(10), default=Priority.NORMAL.value)
+
+    topic_tags: Mapped[list[NeedTopic]] = relationship(
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="NeedTopic.topic",
+        lazy="selectin",
+    )
+
+    @property
+    def topics(self) -> list[str]:
+        return [tag.topic for tag in self.topic_tags]
+
+
+class Offer(AnswerMixin, Base):
+    """ "We can offer knowledge and experience on …"."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        *_answer_table_args("offers"),
+        CheckConstraint(f"capacity BETWEEN 1 AND {CAPACITY_MAX}", name="capacity"),
+    )
+
+    text: Mapped[str] = mapped_column(Text)
+    capacity: Mapped[int] = mapped_column(Integer, default=3)
+
+    topic_tags: Mapped[list[OfferTopic]] = relationship(
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="OfferTopic.topic",
+        lazy="selectin",
+    )
+
+    @property
+    def topics(self) -> list[str]:
+        return [tag.topic for tag in self.topic_tags]
+
+
+class NeedTopic(Base):
+    __tablename__ = "need_topics"
+    __table_args__ = (CheckConstraint(_in_check("source", TopicSource), name="source"),)
+
+    need_id: Mapped[int] = mapped_column(
+        ForeignKey("needs.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(TOPIC_SLUG_MAX), primary_key=True, index=True)
+    source: Mapped[str] = mapped_column(String(10), default=TopicSource.GIVEN.value)
+
+
+class OfferTopic(Base):
+    __tablename__ = "offer_topics"
+    __table_args__ = (CheckConstraint(_in_check("source", TopicSource), name="source"),)
+
+    offer_id: Mapped[int] = mapped_column(
+        ForeignKey("offers.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(TOPIC_SLUG_MAX), primary_key=True, index=True)
+    source: Mapped[str] = mapped_column(String(10), default=TopicSource.GIVEN.value)
+
+
+class FormatPreference(AnswerMixin, Base):
+    """ "In what form should the CoP be organised?"."""
+
+    __tablename__ = "format_preferences"
+    __table_args__ = (
+        *_answer_table_args("format_preferences"),
+        CheckConstraint(_in_check("format", Format), name="format"),
+    )
+
+    format: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str | None] = mapped_column(String(NOTE_MAX))

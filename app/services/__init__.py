@@ -1,0 +1,1 @@
+"""Use cases as plain functions taking a session. They flush, never commit."""

@@ -1,0 +1,171 @@
+"""The three kick-off answers: needs, offers and format preferences of a community's members.
+
+An answer belongs to its organisation; the person who gave it is an optional, informative link
+that survives the person leaving (``active = false``) or being erased.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, InvalidParam, NotFound
+from app.models import (
+    Community,
+    FormatPreference,
+    Need,
+    NeedTopic,
+    Offer,
+    OfferTopic,
+    TopicSource,
+)
+from app.schemas import (
+    AnswerCreate,
+    AnswerUpdate,
+    NeedCreate,
+    OfferCreate,
+)
+from app.services.common import apply_changes, paginate
+from app.services.communities import get_meeting, is_member
+from app.services.organisations import get_organisation, get_person
+from app.services.topics import check_topic_slugs
+
+Answer = Need | Offer | FormatPreference
+AnswerModel = type[Need] | type[Offer] | type[FormatPreference]
+
+RESOURCE_NAMES: dict[AnswerModel, str] = {
+    Need: "need",
+    Offer: "offer",
+    FormatPreference: "format preference",
+}
+
+
+def get_answer(
+    session: Session, model: AnswerModel, community: Community, answer_id: int
+) -> Answer:
+    """An answer of ``community``; one of another community is as unknown as a missing one."""
+    answer = cast(Answer | None, session.get(model, answer_id))
+    if answer is None or answer.community_id != community.id:
+        raise NotFound(
+            f"{RESOURCE_NAMES[model]} {answer_id} does not exist in community {community.id}"
+        )
+    return answer
+
+
+def list_answers(
+    session: Session,
+    model: AnswerModel,
+    community: Community,
+    *,
+    filters: dict[str, Any],
+    limit: int,
+    offset: int,
+) -> tuple[list[Answer], int]:
+    """A page of a community's answers; ``filters`` maps attribute names to wanted values
+    (``None`` = no filter) and may hold ``topic`` for tagged answers."""
+    statement: Select[Any] = (
+        select(model).where(model.community_id == community.id).order_by(model.id)
+    )
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name == "topic":
+            statement = statement.where(_has_topic(model, value))
+        else:
+            statement = statement.where(getattr(model, name) == value)
+    return paginate(session, statement, limit=limit, offset=offset)
+
+
+def _has_topic(model: AnswerModel, topic: str) -> Any:
+    if model is Need:
+        return Need.topic_tags.any(NeedTopic.topic == topic)
+    if model is Offer:
+        return Offer.topic_tags.any(OfferTopic.topic == topic)
+    raise TypeError(f"{model.__name__} has no topics")
+
+
+def _check_references(
+    session: Session,
+    community: Community,
+    organisation_id: int,
+    *,
+    person_id: int | None,
+    meeting_id: int | None,
+) -> None:
+    """The organisation is a member, the person works there and the meeting is the community's."""
+    organisation = get_organisation(session, organisation_id, field="body.organisationId")
+    if not is_member(session, community.id, organisation.id):
+        raise Conflict(
+            f"organisation {organisation.id} ({organisation.name}) is not a member of community "
+            f"{community.id}; add it with POST /api/v1/communities/{community.id}/members first",
+            invalid_params=[InvalidParam("body.organisationId", "not a member of this community")],
+        )
+    if person_id is not None:
+        person = get_person(session, person_id, field="body.personId")
+        if person.organisation_id != organisation.id:
+            raise Conflict(
+                f"person {person_id} belongs to organisation {person.organisation_id}, "
+                f"not to organisation {organisation.id}",
+                invalid_params=[InvalidParam("body.personId", "belongs to another organisation")],
+            )
+    if meeting_id is not None:
+        get_meeting(session, community, meeting_id, field="body.meetingId")
+
+
+def _given_tags(model: AnswerModel, slugs: list[str]) -> list[Any]:
+    link = NeedTopic if model is Need else OfferTopic
+    slugs = sorted(check_topic_slugs(slugs))
+    return [link(topic=slug, source=TopicSource.GIVEN.value) for slug in slugs]
+
+
+def create_answer(
+    session: Session, model: AnswerModel, community: Community, data: AnswerCreate
+) -> Answer:
+    """Store a need, offer or format preference of a member organisation."""
+    _check_references(
+        session,
+        community,
+        data.organisation_id,
+        person_id=data.person_id,
+        meeting_id=data.meeting_id,
+    )
+    values = data.model_dump(exclude={"topics"})
+    answer = model(community_id=community.id, **_plain(values))
+    if isinstance(data, NeedCreate | OfferCreate) and not isinstance(answer, FormatPreference):
+        answer.topic_tags = _given_tags(model, data.topics)
+    session.add(answer)
+    session.flush()
+    return answer
+
+
+def update_answer(
+    session: Session, model: AnswerModel, answer: Answer, data: AnswerUpdate
+) -> Answer:
+    changes = data.changes()
+    if "person_id" in changes or "meeting_id" in changes:
+        community = session.get_one(Community, answer.community_id)
+        _check_references(
+            session,
+            community,
+            answer.organisation_id,
+            person_id=changes.get("person_id", answer.person_id),
+            meeting_id=changes.get("meeting_id", answer.meeting_id),
+        )
+    topics = changes.pop("topics", None)
+    if topics is not None and not isinstance(answer, FormatPreference):
+        answer.topic_tags = _given_tags(model, topics)
+    apply_changes(answer, _plain(changes))
+    session.flush()
+    return answer
+
+
+def delete_answer(session: Session, answer: Answer) -> None:
+    session.delete(answer)
+    session.flush()
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """Enum members as their stored string values."""
+    return {key: getattr(value, "value", value) for key, value in values.items()}

@@ -1,0 +1,66 @@
+"""Small helpers every use case needs: lookups that 404, pagination, uniqueness checks."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.db import Base
+from app.errors import Conflict, InvalidParam, not_found
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+def get_or_404(
+    session: Session, model: type[ModelT], ident: int, *, resource: str, field: str | None = None
+) -> ModelT:
+    """The row with primary key ``ident``, or ``NotFound`` naming ``resource`` (and ``field``)."""
+    row = session.get(model, ident)
+    if row is None:
+        raise not_found(resource, ident, field=field)
+    return row
+
+
+def paginate(
+    session: Session, statement: Select[ModelT], *, limit: int, offset: int
+) -> tuple[list[ModelT], int]:
+    """One page of ``statement`` (which must be ordered) and the total count without paging."""
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    items = list(session.scalars(statement.limit(limit).offset(offset)))
+    return items, int(total or 0)
+
+
+def ensure_unique(
+    session: Session,
+    model: type[Base],
+    column: str,
+    value: Any,
+    *,
+    field: str,
+    resource: str,
+    exclude_id: int | None = None,
+) -> None:
+    """Refuse a value another row already holds, with a 409 naming the field.
+
+    The unique constraint stays the last line of defence against races; this gives the clear
+    message in the common case.
+    """
+    if value is None:
+        return
+    attribute = getattr(model, column)
+    statement = select(model.id).where(attribute == value)  # type: ignore[attr-defined]
+    if exclude_id is not None:
+        statement = statement.where(model.id != exclude_id)  # type: ignore[attr-defined]
+    if session.scalar(statement.limit(1)) is not None:
+        raise Conflict(
+            f"another {resource} already has {field} {value!r}",
+            invalid_params=[InvalidParam(f"body.{field}", f"{value!r} is already taken")],
+        )
+
+
+def apply_changes(row: Base, changes: dict[str, Any]) -> None:
+    """Copy a PATCH body's fields onto a row."""
+    for name, value in changes.items():
+        setattr(row, name, value)

@@ -1,0 +1,205 @@
+"""Communities of Practice, their member organisations and their meetings."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, InvalidParam, NotFound, ValidationFailed
+from app.models import (
+    Community,
+    FormatPreference,
+    Meeting,
+    Membership,
+    Need,
+    Offer,
+    Organisation,
+)
+from app.schemas import (
+    CommunityCreate,
+    CommunityUpdate,
+    MeetingCreate,
+    MeetingUpdate,
+)
+from app.services.common import apply_changes, ensure_unique, get_or_404, paginate
+
+
+def slugify(text: str, *, max_length: int = 100) -> str:
+    """``"CoP Warmtetransitie Noord-Holland"`` → ``"cop-warmtetransitie-noord-holland"``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:max_length].rstrip("-")
+
+
+def get_community(session: Session, community_id: int) -> Community:
+    return get_or_404(session, Community, community_id, resource="community")
+
+
+def list_communities(session: Session, *, limit: int, offset: int) -> tuple[list[Community], int]:
+    return paginate(session, select(Community).order_by(Community.id), limit=limit, offset=offset)
+
+
+def create_community(session: Session, data: CommunityCreate) -> Community:
+    slug = data.slug or slugify(data.name)
+    if not slug:
+        raise ValidationFailed(
+            "cannot derive a slug from this name; give one",
+            invalid_params=[InvalidParam("body.slug", "required when the name has no letters")],
+        )
+    ensure_unique(session, Community, "name", data.name, field="name", resource="community")
+    ensure_unique(session, Community, "slug", slug, field="slug", resource="community")
+    community = Community(
+        name=data.name, slug=slug, description=data.description, region=data.region
+    )
+    session.add(community)
+    session.flush()
+    return community
+
+
+def update_community(session: Session, community: Community, data: CommunityUpdate) -> Community:
+    changes = data.changes()
+    for column, field in (("name", "name"), ("slug", "slug")):
+        ensure_unique(
+            session,
+            Community,
+            column,
+            changes.get(column),
+            field=field,
+            resource="community",
+            exclude_id=community.id,
+        )
+    apply_changes(community, changes)
+    session.flush()
+    return community
+
+
+def delete_community(session: Session, community: Community) -> None:
+    """Delete a community with its memberships, meetings and answers (cascade in the database)."""
+    session.delete(community)
+    session.flush()
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+def get_membership(session: Session, community: Community, organisation_id: int) -> Membership:
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.community_id == community.id,
+            Membership.organisation_id == organisation_id,
+        )
+    )
+    if membership is None:
+        raise NotFound(
+            f"organisation {organisation_id} is not a member of community {community.id}"
+        )
+    return membership
+
+
+def list_members(
+    session: Session, community: Community, *, limit: int, offset: int
+) -> tuple[list[Membership], int]:
+    statement = (
+        select(Membership)
+        .where(Membership.community_id == community.id)
+        .order_by(Membership.organisation_id)
+    )
+    return paginate(session, statement, limit=limit, offset=offset)
+
+
+def add_member(session: Session, community: Community, organisation_id: int) -> Membership:
+    get_or_404(
+        session, Organisation, organisation_id, resource="organisation", field="body.organisationId"
+    )
+    if is_member(session, community.id, organisation_id):
+        raise Conflict(
+            f"organisation {organisation_id} is already a member of community {community.id}",
+            invalid_params=[InvalidParam("body.organisationId", "already a member")],
+        )
+    membership = Membership(community_id=community.id, organisation_id=organisation_id)
+    session.add(membership)
+    session.flush()
+    return membership
+
+
+def remove_member(session: Session, community: Community, organisation_id: int) -> None:
+    """End a membership; refused while the organisation has answers in the community, so no
+    knowledge is dropped by accident."""
+    membership = get_membership(session, community, organisation_id)
+    answers = sum(
+        session.scalar(
+            select(func.count()).where(
+                model.community_id == community.id, model.organisation_id == organisation_id
+            )
+        )
+        or 0
+        for model in (Need, Offer, FormatPreference)
+    )
+    if answers:
+        raise Conflict(
+            f"organisation {organisation_id} still has {answers} answer(s) in community "
+            f"{community.id}; delete its needs, offers and format preferences first"
+        )
+    session.delete(membership)
+    session.flush()
+
+
+def is_member(session: Session, community_id: int, organisation_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Membership.id).where(
+                Membership.community_id == community_id,
+                Membership.organisation_id == organisation_id,
+            )
+        )
+        is not None
+    )
+
+
+# --- meetings --------------------------------------------------------------------------------
+
+
+def get_meeting(
+    session: Session, community: Community, meeting_id: int, *, field: str | None = None
+) -> Meeting:
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None or meeting.community_id != community.id:
+        detail = f"meeting {meeting_id} does not exist in community {community.id}"
+        params = [InvalidParam(field, detail)] if field else None
+        raise NotFound(detail, invalid_params=params)
+    return meeting
+
+
+def list_meetings(
+    session: Session, community: Community, *, limit: int, offset: int
+) -> tuple[list[Meeting], int]:
+    statement = (
+        select(Meeting)
+        .where(Meeting.community_id == community.id)
+        .order_by(Meeting.date, Meeting.id)
+    )
+    return paginate(session, statement, limit=limit, offset=offset)
+
+
+def create_meeting(session: Session, community: Community, data: MeetingCreate) -> Meeting:
+    meeting = Meeting(
+        community_id=community.id, title=data.title, date=data.date, location=data.location
+    )
+    session.add(meeting)
+    session.flush()
+    return meeting
+
+
+def update_meeting(session: Session, meeting: Meeting, data: MeetingUpdate) -> Meeting:
+    apply_changes(meeting, data.changes())
+    session.flush()
+    return meeting
+
+
+def delete_meeting(session: Session, meeting: Meeting) -> None:
+    """Delete a meeting; answers given there stay, without the meeting reference."""
+    session.delete(meeting)
+    session.flush()

@@ -1,0 +1,260 @@
+"""Organisations (municipalities and the other bodies of a CoP) and their people."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from importlib import resources
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.errors import Conflict, InvalidParam, ValidationFailed, not_found
+from app.models import Membership, Organisation, OrganisationKind, Person
+from app.schemas import (
+    OrganisationCreate,
+    OrganisationUpdate,
+    PersonCreate,
+    PersonUpdate,
+)
+from app.services.common import apply_changes, ensure_unique, get_or_404, paginate
+
+PROVINCE_NOORD_HOLLAND = "Noord-Holland"
+
+
+def _check_cbs_code(kind: str, cbs_code: str | None) -> None:
+    if kind == OrganisationKind.MUNICIPALITY and cbs_code is None:
+        raise ValidationFailed(
+            "a municipality needs its CBS code (GM followed by 4 digits)",
+            invalid_params=[InvalidParam("body.cbsCode", "required when kind is municipality")],
+        )
+    if kind != OrganisationKind.MUNICIPALITY and cbs_code is not None:
+        raise ValidationFailed(
+            f"only municipalities have a CBS code, not kind {kind!r}",
+            invalid_params=[InvalidParam("body.cbsCode", "only allowed when kind is municipality")],
+        )
+
+
+def get_organisation(
+    session: Session, organisation_id: int, *, field: str | None = None
+) -> Organisation:
+    return get_or_404(session, Organisation, organisation_id, resource="organisation", field=field)
+
+
+def list_organisations(
+    session: Session,
+    *,
+    kind: OrganisationKind | None,
+    cbs_code: str | None,
+    name_contains: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Organisation], int]:
+    statement = select(Organisation).order_by(Organisation.id)
+    if kind is not None:
+        statement = statement.where(Organisation.kind == kind.value)
+    if cbs_code is not None:
+        statement = statement.where(Organisation.cbs_code == cbs_code.upper())
+    if name_contains:
+        pattern = f"%{_escape_like(name_contains.lower())}%"
+        statement = statement.where(func.lower(Organisation.name).like(pattern, escape="\\"))
+    return paginate(session, statement, limit=limit, offset=offset)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def create_organisation(session: Session, data: OrganisationCreate) -> Organisation:
+    _check_cbs_code(data.kind, data.cbs_code)
+    ensure_unique(session, Organisation, "name", data.name, field="name", resource="organisation")
+    ensure_unique(
+        session, Organisation, "cbs_code", data.cbs_code, field="cbsCode", resource="organisation"
+    )
+    organisation = Organisation(
+        name=data.name,
+        kind=data.kind.value,
+        cbs_code=data.cbs_code,
+        province=data.province,
+        region=data.region,
+    )
+    session.add(organisation)
+    session.flush()
+    return organisation
+
+
+def update_organisation(
+    session: Session, organisation: Organisation, data: OrganisationUpdate
+) -> Organisation:
+    changes = data.changes()
+    if "kind" in changes:
+        changes["kind"] = changes["kind"].value
+    _check_cbs_code(
+        changes.get("kind", organisation.kind), changes.get("cbs_code", organisation.cbs_code)
+    )
+    ensure_unique(
+        session,
+        Organisation,
+        "name",
+        changes.get("name"),
+        field="name",
+        resource="organisation",
+        exclude_id=organisation.id,
+    )
+    ensure_unique(
+        session,
+        Organisation,
+        "cbs_code",
+        changes.get("cbs_code"),
+        field="cbsCode",
+        resource="organisation",
+        exclude_id=organisation.id,
+    )
+    apply_changes(organisation, changes)
+    session.flush()
+    return organisation
+
+
+def delete_organisation(session: Session, organisation: Organisation) -> None:
+    """Delete an organisation and its people; refused while it takes part in a community,
+    because its answers there would go with it."""
+    communities = session.scalar(
+        select(func.count()).where(Membership.organisation_id == organisation.id)
+    )
+    if communities:
+        raise Conflict(
+            f"organisation {organisation.id} is a member of {communities} "
+            "community(ies); remove it from them first"
+        )
+    session.delete(organisation)
+    session.flush()
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+def get_person(session: Session, person_id: int, *, field: str | None = None) -> Person:
+    person = get_or_404(session, Person, person_id, resource="person", field=field)
+    if person.erased_at is not None:
+        # An erased person is gone for every client; only the tombstone stays.
+        raise not_found("person", person_id, field=field)
+    return person
+
+
+def list_people(
+    session: Session, organisation: Organisation, *, active: bool | None, limit: int, offset: int
+) -> tuple[list[Person], int]:
+    statement = (
+        select(Person)
+        .where(Person.organisation_id == organisation.id, Person.erased_at.is_(None))
+        .order_by(Person.id)
+    )
+    if active is not None:
+        statement = statement.where(Person.active.is_(active))
+    return paginate(session, statement, limit=limit, offset=offset)
+
+
+def create_person(session: Session, organisation: Organisation, data: PersonCreate) -> Person:
+    email = data.email.lower()
+    ensure_unique(session, Person, "email", email, field="email", resource="person")
+    person = Person(
+        organisation_id=organisation.id,
+        name=data.name,
+        email=email,
+        department=data.department,
+        job_title=data.job_title,
+        active=data.active,
+    )
+    session.add(person)
+    session.flush()
+    return person
+
+
+def update_person(session: Session, person: Person, data: PersonUpdate) -> Person:
+    changes = data.changes()
+    if "email" in changes:
+        changes["email"] = changes["email"].lower()
+        ensure_unique(
+            session,
+            Person,
+            "email",
+            changes["email"],
+            field="email",
+            resource="person",
+            exclude_id=person.id,
+        )
+    apply_changes(person, changes)
+    session.flush()
+    return person
+
+
+def erase_person(session: Session, person: Person) -> None:
+    """Erase a person's personal data (AVG). Their organisation's answers stay, and the blank
+    row records that the author has gone (knowledge retention)."""
+    person.name = None
+    person.email = None
+    person.department = None
+    person.job_title = None
+    person.active = False
+    person.erased_at = utcnow()
+    session.flush()
+
+
+# --- the Noord-Holland municipalities (package data) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MunicipalityFact:
+    cbs_code: str
+    name: str
+    region: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    created: int
+    updated: int
+    unchanged: int
+
+
+def municipality_facts() -> list[MunicipalityFact]:
+    """The 44 municipalities of Noord-Holland (CBS 2023), shipped with the package."""
+    text = (
+        resources.files("app")
+        .joinpath("data/municipalities-noord-holland-2023.csv")
+        .read_text(encoding="utf-8")
+    )
+    return [
+        MunicipalityFact(
+            cbs_code=row["gm_code"], name=row["cbs_name"], region=row["veiligheidsregio"]
+        )
+        for row in csv.DictReader(io.StringIO(text))
+    ]
+
+
+def load_municipalities(session: Session) -> LoadResult:
+    """Create or bring up to date the Noord-Holland municipalities; safe to run repeatedly."""
+    created = updated = unchanged = 0
+    existing = {
+        org.cbs_code: org
+        for org in session.scalars(select(Organisation).where(Organisation.cbs_code.is_not(None)))
+    }
+    for fact in municipality_facts():
+        wanted = {"name": fact.name, "province": PROVINCE_NOORD_HOLLAND, "region": fact.region}
+        organisation = existing.get(fact.cbs_code)
+        if organisation is None:
+            session.add(
+                Organisation(
+                    kind=OrganisationKind.MUNICIPALITY.value, cbs_code=fact.cbs_code, **wanted
+                )
+            )
+            created += 1
+        elif any(getattr(organisation, key) != value for key, value in wanted.items()):
+            apply_changes(organisation, wanted)
+            updated += 1
+        else:
+            unchanged += 1
+    session.flush()
+    return LoadResult(created=created, updated=updated, unchanged=unchanged)

@@ -1,0 +1,133 @@
+"""Test databases built by the migrations, one transaction per test, on SQLite and PostgreSQL.
+
+Every test that asks for ``session`` or ``client`` runs once per backend. The schema is created
+by Alembic (never ``create_all``); each test runs inside a transaction that is rolled back, and
+the app's sessions join it through savepoints, so the app's own commit code runs unchanged.
+
+PostgreSQL: ``COPMATCH_TEST_POSTGRES_URL`` (default the local ``test`` database). Each pytest
+worker gets its own schema. Unreachable: the tests skip, except under ``CI=true`` where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db import build_engine
+from app.main import create_app
+from app.migrate import alembic_config
+
+POSTGRES_URL = os.environ.get(
+    "COPMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def postgres_schema_url(schema: str) -> str:
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+def require_postgres() -> None:
+    """Skip (or, in CI, fail) when PostgreSQL cannot be reached."""
+    engine = build_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as error:
+        message = f"PostgreSQL unreachable at {POSTGRES_URL}: {error.orig}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    finally:
+        engine.dispose()
+
+
+def fresh_database(backend: str, name: str, tmp_dir: Path) -> Engine:
+    """An empty database for ``backend``: a new SQLite file or a new PostgreSQL schema."""
+    if backend == "sqlite":
+        path = tmp_dir / f"{name}.sqlite3"
+        path.unlink(missing_ok=True)
+        return build_engine(f"sqlite:///{path}")
+    require_postgres()
+    admin = build_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{name}"'))
+    admin.dispose()
+    return build_engine(postgres_schema_url(name))
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection=connection), revision)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A database per backend (and per worker), migrated to head once per test session."""
+    backend: str = request.param
+    engine = fresh_database(backend, f"copmatch_test_{_worker()}", tmp_path_factory.mktemp(backend))
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose outer transaction is rolled back after the test."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            yield connection
+        finally:
+            transaction.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    return sessionmaker(
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+        autoflush=False,
+    )
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A service-level session inside the test transaction."""
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(environment="test", database_url="sqlite://")
+
+
+@pytest.fixture
+def client(
+    engine: Engine, session_factory: sessionmaker[Session], settings: Settings
+) -> Iterator[TestClient]:
+    """The app on the test database; its request sessions join the test transaction."""
+    app = create_app(settings, engine)
+    app.state.session_factory = session_factory
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client

@@ -1,0 +1,200 @@
+"""Needs, offers and format preferences through the HTTP API."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests import factories
+from tests.problems import assert_problem
+
+
+def test_create_need_with_topics_person_and_meeting(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    sanne = factories.person(session, haarlem)
+    cop = factories.community(session, None, haarlem)
+    kick_off = factories.meeting(session, cop)
+    url = f"/api/v1/communities/{cop.id}/needs"
+    text = "  Hoe stel je een WUP op met bewoners?  "
+    response = client.post(
+        url,
+        json={
+            "organisationId": haarlem.id,
+            "text": text,
+            "topics": ["wijkuitvoeringsplan", "bewonersparticipatie", "wijkuitvoeringsplan"],
+            "priority": "high",
+            "personId": sanne.id,
+            "meetingId": kick_off.id,
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert response.headers["location"] == f"{url}/{body['id']}"
+    assert body["text"] == text
+    assert body["topics"] == ["bewonersparticipatie", "wijkuitvoeringsplan"]
+    assert body["topicTags"] == [
+        {"topic": "bewonersparticipatie", "source": "given"},
+        {"topic": "wijkuitvoeringsplan", "source": "given"},
+    ]
+    assert (body["priority"], body["personId"], body["meetingId"]) == (
+        "high",
+        sanne.id,
+        kick_off.id,
+    )
+    assert (body["communityId"], body["organisationId"]) == (cop.id, haarlem.id)
+
+
+def test_need_defaults_and_text_bounds(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    url = f"/api/v1/communities/{cop.id}/needs"
+    body = client.post(url, json={"organisationId": haarlem.id, "text": "x" * 2000}).json()
+    assert (body["priority"], body["topics"], body["personId"]) == ("normal", [], None)
+    too_long = {"organisationId": haarlem.id, "text": "x" * 2001}
+    assert_problem(client.post(url, json=too_long), 422, "body.text")
+    assert_problem(
+        client.post(url, json={"organisationId": haarlem.id, "text": ""}), 422, "body.text"
+    )
+    assert_problem(
+        client.post(url, json={"organisationId": haarlem.id, "text": " \n "}), 422, "body.text"
+    )
+    assert_problem(
+        client.post(url, json={"organisationId": haarlem.id, "text": "a", "priority": "urgent"}),
+        422,
+        "body.priority",
+    )
+    assert_problem(client.post(url, json={"text": "a"}), 422, "body.organisationId")
+
+
+def test_answers_only_from_members(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    outsider = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    for segment, extra in (
+        ("needs", {"text": "a"}),
+        ("offers", {"text": "a"}),
+        ("format-preferences", {"format": "site-visit"}),
+    ):
+        url = f"/api/v1/communities/{cop.id}/{segment}"
+        body = assert_problem(
+            client.post(url, json={"organisationId": outsider.id, **extra}),
+            409,
+            "body.organisationId",
+        )
+        assert "not a member" in body["detail"]
+        assert_problem(
+            client.post(url, json={"organisationId": 999999, **extra}), 404, "body.organisationId"
+        )
+        assert client.get(url).json()["total"] == 0
+
+
+def test_references_must_fit(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    zaanstad = factories.municipality(session)
+    colleague_elsewhere = factories.person(session, zaanstad)
+    cop = factories.community(session, None, haarlem, zaanstad)
+    other_cop = factories.community(session, None, haarlem)
+    foreign_meeting = factories.meeting(session, other_cop)
+    url = f"/api/v1/communities/{cop.id}/offers"
+    base = {"organisationId": haarlem.id, "text": "VvE-aanpak"}
+    assert_problem(
+        client.post(url, json={**base, "personId": colleague_elsewhere.id}), 409, "body.personId"
+    )
+    assert_problem(client.post(url, json={**base, "personId": 999999}), 404, "body.personId")
+    assert_problem(
+        client.post(url, json={**base, "meetingId": foreign_meeting.id}), 404, "body.meetingId"
+    )
+    assert_problem(
+        client.post(url, json={**base, "topics": ["vve-aanpak", "kernfusie"]}), 422, "body.topics"
+    )
+    assert_problem(client.post(url, json={**base, "topics": ["Not A Slug"]}), 422, "body.topics.0")
+    assert client.get(url).json()["total"] == 0
+
+
+def test_offer_capacity(client: TestClient, session: Session) -> None:
+    zaanstad = factories.municipality(session)
+    cop = factories.community(session, None, zaanstad)
+    url = f"/api/v1/communities/{cop.id}/offers"
+    body = client.post(url, json={"organisationId": zaanstad.id, "text": "TEO uit de Zaan"}).json()
+    assert body["capacity"] == 3
+    for bad in (0, 101, "veel"):
+        assert_problem(
+            client.post(url, json={"organisationId": zaanstad.id, "text": "a", "capacity": bad}),
+            422,
+            "body.capacity",
+        )
+    changed = client.patch(
+        f"{url}/{body['id']}", json={"capacity": 5, "topics": ["aquathermie"]}
+    ).json()
+    assert (changed["capacity"], changed["topics"], changed["text"]) == (
+        5,
+        ["aquathermie"],
+        "TEO uit de Zaan",
+    )
+
+
+def test_list_filters(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    zaanstad = factories.municipality(session)
+    cop = factories.community(session, None, haarlem, zaanstad)
+    first = factories.need(session, cop, haarlem, topics=["aquathermie"])
+    second = factories.need(session, cop, zaanstad, topics=["vve-aanpak"], priority="high")
+    third = factories.need(session, cop, zaanstad, topics=["aquathermie"])
+    url = f"/api/v1/communities/{cop.id}/needs"
+
+    def ids(**params: object) -> list[int]:
+        response = client.get(url, params=params)
+        assert response.status_code == 200
+        return [item["id"] for item in response.json()["items"]]
+
+    assert ids() == [first.id, second.id, third.id]
+    assert ids(organisationId=zaanstad.id) == [second.id, third.id]
+    assert ids(topic="aquathermie") == [first.id, third.id]
+    assert ids(topic="aquathermie", organisationId=zaanstad.id) == [third.id]
+    assert ids(priority="high") == [second.id]
+    assert_problem(client.get(url, params={"organisationId": "x"}), 400, "query.organisationId")
+    assert_problem(client.get(url, params={"topic": "Geen Slug"}), 400, "query.topic")
+
+
+def test_patch_and_delete_need(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    sanne = factories.person(session, haarlem)
+    cop = factories.community(session, None, haarlem)
+    other_cop = factories.community(session, None, haarlem)
+    need = factories.need(session, cop, haarlem, personId=sanne.id)
+    url = f"/api/v1/communities/{cop.id}/needs/{need.id}"
+    body = client.patch(
+        url, json={"text": "warmtenetten", "personId": None, "priority": "low"}
+    ).json()
+    assert (body["text"], body["personId"], body["priority"]) == ("warmtenetten", None, "low")
+    assert_problem(client.patch(url, json={"text": None}), 422, "body.text")
+    assert_problem(client.patch(url, json={"organisationId": 5}), 422, "body.organisationId")
+    assert_problem(client.get(f"/api/v1/communities/{other_cop.id}/needs/{need.id}"), 404)
+    assert client.delete(url).status_code == 204
+    assert_problem(client.get(url), 404)
+
+
+def test_format_preferences(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    zaanstad = factories.municipality(session)
+    cop = factories.community(session, None, haarlem, zaanstad)
+    url = f"/api/v1/communities/{cop.id}/format-preferences"
+    created = client.post(
+        url, json={"organisationId": haarlem.id, "format": "learning-circle", "note": "Leer Lab"}
+    )
+    assert created.status_code == 201
+    assert created.json()["format"] == "learning-circle"
+    client.post(url, json={"organisationId": zaanstad.id, "format": "site-visit"})
+    assert_problem(
+        client.post(url, json={"organisationId": haarlem.id, "format": "borrel"}),
+        422,
+        "body.format",
+    )
+    assert [
+        p["organisationId"]
+        for p in client.get(url, params={"format": "site-visit"}).json()["items"]
+    ] == [zaanstad.id]
+    item = f"{url}/{created.json()['id']}"
+    assert client.patch(item, json={"format": "peer-review"}).json()["format"] == "peer-review"
+    assert client.delete(item).status_code == 204
+    assert client.get(url).json()["total"] == 1

@@ -1,0 +1,113 @@
+"""Communities, their members and meetings through the HTTP API."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import Meeting, Membership, Need
+from tests import factories
+from tests.problems import assert_problem
+
+
+def test_create_community_derives_slug(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/communities",
+        json={"name": "CoP Warmtetransitie Noord-Holland", "region": "Noord-Holland"},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["slug"] == "cop-warmtetransitie-noord-holland"
+    assert response.headers["location"] == f"/api/v1/communities/{body['id']}"
+    assert client.get("/api/v1/communities").json()["total"] == 1
+
+
+def test_duplicate_slug_is_a_conflict(client: TestClient) -> None:
+    assert (
+        client.post("/api/v1/communities", json={"name": "Één", "slug": "cop"}).status_code == 201
+    )
+    assert_problem(
+        client.post("/api/v1/communities", json={"name": "Twee", "slug": "cop"}), 409, "body.slug"
+    )
+    assert_problem(
+        client.post("/api/v1/communities", json={"name": "Twee", "slug": "Co P"}), 422, "body.slug"
+    )
+    assert_problem(client.post("/api/v1/communities", json={"name": "!!!"}), 422, "body.slug")
+
+
+def test_patch_and_delete_community_cascades(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, "CoP A", haarlem)
+    factories.meeting(session, cop)
+    factories.need(session, cop, haarlem)
+    response = client.patch(f"/api/v1/communities/{cop.id}", json={"description": "Leerkring"})
+    assert response.json()["description"] == "Leerkring"
+    assert_problem(
+        client.patch(f"/api/v1/communities/{cop.id}", json={"slug": None}), 422, "body.slug"
+    )
+
+    assert client.delete(f"/api/v1/communities/{cop.id}").status_code == 204
+    assert_problem(client.get(f"/api/v1/communities/{cop.id}"), 404)
+    for model in (Membership, Meeting, Need):
+        assert session.scalar(select(func.count()).select_from(model)) == 0
+    assert client.get(f"/api/v1/organisations/{haarlem.id}").status_code == 200
+
+
+def test_members(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    cop = factories.community(session)
+    url = f"/api/v1/communities/{cop.id}/members"
+
+    response = client.post(url, json={"organisationId": haarlem.id})
+    assert response.status_code == 201
+    assert response.headers["location"] == f"{url}/{haarlem.id}"
+    assert response.json()["organisation"]["name"] == "Haarlem"
+    assert response.json()["organisationId"] == haarlem.id
+    assert_problem(
+        client.post(url, json={"organisationId": haarlem.id}), 409, "body.organisationId"
+    )
+    assert_problem(client.post(url, json={"organisationId": 999999}), 404, "body.organisationId")
+    assert_problem(client.post(url, json={"organisationId": 0}), 422, "body.organisationId")
+    assert_problem(
+        client.post("/api/v1/communities/999999/members", json={"organisationId": haarlem.id}), 404
+    )
+    assert [m["organisationId"] for m in client.get(url).json()["items"]] == [haarlem.id]
+    assert client.get(f"{url}/{haarlem.id}").json()["organisationId"] == haarlem.id
+
+    assert client.delete(f"{url}/{haarlem.id}").status_code == 204
+    assert_problem(client.delete(f"{url}/{haarlem.id}"), 404)
+    assert client.get(url).json()["total"] == 0
+
+
+def test_member_with_answers_cannot_be_removed(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    need = factories.need(session, cop, haarlem)
+    url = f"/api/v1/communities/{cop.id}/members/{haarlem.id}"
+    body = assert_problem(client.delete(url), 409)
+    assert "1 answer" in body["detail"]
+    assert client.delete(f"/api/v1/communities/{cop.id}/needs/{need.id}").status_code == 204
+    assert client.delete(url).status_code == 204
+
+
+def test_meetings(client: TestClient, session: Session) -> None:
+    cop = factories.community(session)
+    other = factories.community(session)
+    url = f"/api/v1/communities/{cop.id}/meetings"
+    later = client.post(url, json={"title": "Werkbezoek", "date": "2023-09-20"})
+    kick_off = client.post(
+        url, json={"title": "Kick-off", "date": "2023-06-14", "location": "Seinwezen, Haarlem"}
+    )
+    assert kick_off.status_code == 201
+    assert kick_off.json()["date"] == "2023-06-14"
+    assert [m["title"] for m in client.get(url).json()["items"]] == ["Kick-off", "Werkbezoek"]
+    assert_problem(client.post(url, json={"title": "X", "date": "14-06-2023"}), 422, "body.date")
+    assert_problem(client.post(url, json={"date": "2023-06-14"}), 422, "body.title")
+
+    meeting_id = later.json()["id"]
+    moved = client.patch(f"{url}/{meeting_id}", json={"date": "2023-10-01", "location": None})
+    assert moved.json()["date"] == "2023-10-01"
+    assert_problem(client.get(f"/api/v1/communities/{other.id}/meetings/{meeting_id}"), 404)
+    assert client.delete(f"{url}/{meeting_id}").status_code == 204
+    assert client.get(url).json()["total"] == 1

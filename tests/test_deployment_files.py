@@ -1,0 +1,84 @@
+"""docker-compose.yml, the Dockerfile and .env.example agree with the settings.
+
+No Docker engine runs here, so these files are checked by reading them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTING_NAMES = {f"COPMATCH_{name.upper()}" for name in Settings.model_fields}
+
+
+def _compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    return data
+
+
+def test_compose_services_and_dependencies() -> None:
+    compose = _compose()
+    services = compose["services"]
+    assert set(services) == {"db", "migrate", "api"}
+    assert services["db"]["image"].startswith("postgres:15")
+    assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
+    assert services["db"]["volumes"] == ["pgdata:/var/lib/postgresql/data"]
+    assert set(compose["volumes"]) == {"pgdata"}
+    assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert services["migrate"]["restart"] == "no"
+    assert "copmatch migrate" in " ".join(services["migrate"]["command"])
+    assert services["api"]["depends_on"] == {
+        "migrate": {"condition": "service_completed_successfully"}
+    }
+
+
+def test_compose_ports_match_the_served_port() -> None:
+    api = _compose()["services"]["api"]
+    command = api["command"]
+    port = command[command.index("--port") + 1]
+    assert api["ports"] == [f"{port}:{port}"]
+    assert f"EXPOSE {port}" in (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
+def test_compose_environment_names_are_settings() -> None:
+    compose = _compose()
+    db = compose["services"]["db"]["environment"]
+    for service in ("migrate", "api"):
+        environment = compose["services"][service]["environment"]
+        assert set(environment) <= SETTING_NAMES
+        url = re.sub(r"\$\{(\w+):-([^}]*)\}", r"\2", environment["COPMATCH_DATABASE_URL"])
+        parsed = make_url(url)
+        assert parsed.drivername == "postgresql+psycopg"
+        assert (parsed.username, parsed.database, parsed.host) == (
+            db["POSTGRES_USER"],
+            db["POSTGRES_DB"],
+            "db",
+        )
+        # Production settings must validate with these values.
+        values = {
+            key.removeprefix("COPMATCH_").lower(): re.sub(r"\$\{(\w+):-([^}]*)\}", r"\2", value)
+            for key, value in environment.items()
+        }
+        Settings(**values)
+
+
+def test_dockerfile_runs_as_non_root() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    users = re.findall(r"^USER (\S+)$", dockerfile, flags=re.MULTILINE)
+    assert users == ["copmatch"]
+    assert "FROM python:3.11" in dockerfile
+
+
+def test_env_example_documents_every_setting() -> None:
+    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+    names = {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}
+    assert names == SETTING_NAMES
+    defaults = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert defaults["COPMATCH_DATABASE_URL"] == Settings.model_fields["database_url"].default

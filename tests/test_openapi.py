@@ -1,0 +1,123 @@
+"""The OpenAPI document: NL GOV API Design Rules 2.2, checked here and by Spectral."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import __version__
+from app.config import Settings
+from app.db import build_engine
+from app.main import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+RULESET = ROOT / "tests" / "reference" / "nlgov-adr-2.2-ruleset.yaml"
+SPECTRAL = ROOT / "node_modules" / ".bin" / "spectral"
+LOWER_CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
+KEBAB_SEGMENT = re.compile(r"^([a-z0-9]+(-[a-z0-9]+)*|\{[a-zA-Z]+\})$")
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    app = create_app(Settings(environment="test"), build_engine("sqlite://"))
+    return app.openapi()
+
+
+def _properties(node: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                found.extend(value)
+            found.extend(_properties(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_properties(item))
+    return found
+
+
+def test_document_basics(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.")
+    assert document["info"]["version"] == __version__
+    assert set(document["info"]["contact"]) == {"name", "email", "url"}
+    assert document["servers"] == [{"url": "http://127.0.0.1:8000/api/v1"}]
+
+
+def test_required_paths_exist(document: dict[str, Any]) -> None:
+    expected = {
+        "/health": {"get"},
+        "/topics": {"get"},
+        "/organisations": {"get", "post"},
+        "/organisations/{organisationId}": {"get", "patch", "delete"},
+        "/organisations/{organisationId}/people": {"get", "post"},
+        "/people/{personId}": {"get", "patch", "delete"},
+        "/communities": {"get", "post"},
+        "/communities/{communityId}": {"get", "patch", "delete"},
+        "/communities/{communityId}/members": {"get", "post"},
+        "/communities/{communityId}/members/{organisationId}": {"get", "delete"},
+        "/communities/{communityId}/meetings": {"get", "post"},
+        "/communities/{communityId}/needs": {"get", "post"},
+        "/communities/{communityId}/needs/{needId}": {"get", "patch", "delete"},
+        "/communities/{communityId}/offers": {"get", "post"},
+        "/communities/{communityId}/offers/{offerId}": {"get", "patch", "delete"},
+        "/communities/{communityId}/format-preferences": {"get", "post"},
+    }
+    for path, methods in expected.items():
+        assert set(document["paths"][path]) >= methods, path
+
+
+def test_paths_are_kebab_case_without_trailing_slash(document: dict[str, Any]) -> None:
+    for path in document["paths"]:
+        assert not path.endswith("/"), path
+        for segment in path.strip("/").split("/"):
+            assert KEBAB_SEGMENT.match(segment), (path, segment)
+
+
+def test_query_keys_and_json_properties_are_lower_camel_case(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                assert LOWER_CAMEL.match(parameter["name"]), (path, parameter["name"])
+    properties = set(_properties(document["components"]["schemas"]))
+    assert {"cbsCode", "organisationId", "createdAt", "topicTags", "invalidParams"} <= properties
+    assert [name for name in properties if not LOWER_CAMEL.match(name)] == []
+
+
+def test_every_response_declares_version_header_or_problem(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for code, response in operation["responses"].items():
+                assert "API-Version" in response["headers"], (path, method, code)
+                if code.startswith(("4", "5")):
+                    assert list(response["content"]) == ["application/problem+json"]
+
+
+@pytest.mark.skipif(
+    not SPECTRAL.exists() and os.environ.get("CI", "").lower() != "true",
+    reason="Spectral not installed (run `npm ci`); CI installs it",
+)
+def test_spectral_adr_ruleset_reports_no_errors(document: dict[str, Any], tmp_path: Path) -> None:
+    assert shutil.which("node"), "node is needed to run Spectral"
+    spec = tmp_path / "openapi.json"
+    spec.write_text(json.dumps(document), encoding="utf-8")
+    result = subprocess.run(
+        [str(SPECTRAL), "lint", "-r", str(RULESET), "-f", "json", "--quiet", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    findings = json.loads(result.stdout or "[]")
+    errors = [
+        f"{f['code']} at {'.'.join(map(str, f['path']))}: {f['message']}"
+        for f in findings
+        if f["severity"] == 0
+    ]
+    assert errors == []

@@ -1,0 +1,190 @@
+"""Organisations and people through the HTTP API."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Person
+from tests import factories
+from tests.problems import assert_problem
+
+HAARLEM = {
+    "name": "Haarlem",
+    "kind": "municipality",
+    "cbsCode": "GM0392",
+    "province": "Noord-Holland",
+}
+
+
+def test_create_municipality_returns_it_with_location(client: TestClient) -> None:
+    response = client.post("/api/v1/organisations", json=HAARLEM)
+    assert response.status_code == 201
+    body = response.json()
+    assert response.headers["location"] == f"/api/v1/organisations/{body['id']}"
+    assert {k: body[k] for k in ("name", "kind", "cbsCode", "province", "region")} == {
+        **HAARLEM,
+        "region": None,
+    }
+    assert body["createdAt"].endswith("Z") or body["createdAt"].endswith("+00:00")
+    assert client.get(response.headers["location"]).json() == body
+
+
+def test_duplicate_cbs_code_is_a_conflict(client: TestClient) -> None:
+    assert client.post("/api/v1/organisations", json=HAARLEM).status_code == 201
+    response = client.post("/api/v1/organisations", json={**HAARLEM, "name": "Haarlem 2"})
+    assert_problem(response, 409, "body.cbsCode")
+
+
+def test_duplicate_name_is_a_conflict(client: TestClient) -> None:
+    assert client.post("/api/v1/organisations", json=HAARLEM).status_code == 201
+    response = client.post("/api/v1/organisations", json={**HAARLEM, "cbsCode": "GM0999"})
+    assert_problem(response, 409, "body.name")
+
+
+def test_municipality_needs_a_cbs_code(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/organisations", json={"name": "Nergens", "kind": "municipality"}
+    )
+    assert_problem(response, 422, "body.cbsCode")
+
+
+def test_only_municipalities_have_a_cbs_code(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/organisations", json={"name": "RVO", "kind": "agency", "cbsCode": "GM0001"}
+    )
+    assert_problem(response, 422, "body.cbsCode")
+
+
+def test_malformed_cbs_code_kind_and_unknown_property_are_named(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/organisations",
+        json={"name": "X", "kind": "village", "cbsCode": "0392", "cbs_code": "GM0392"},
+    )
+    assert_problem(response, 422, "body.kind", "body.cbsCode", "body.cbs_code")
+
+
+def test_body_that_is_not_json_is_a_422(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/organisations", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 422)
+
+
+def test_list_filters_by_kind_cbs_code_and_name(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    factories.municipality(session, "Haarlemmermeer", "GM0394")
+    factories.municipality(session, "Zaanstad", "GM0479")
+    rvo = factories.agency(session, "RVO")
+
+    def names(**params: str) -> list[str]:
+        response = client.get("/api/v1/organisations", params=params)
+        assert response.status_code == 200
+        return [item["name"] for item in response.json()["items"]]
+
+    assert names(q="haarlem") == ["Haarlem", "Haarlemmermeer"]
+    assert names(kind="agency") == ["RVO"]
+    assert names(cbsCode="gm0392") == ["Haarlem"]
+    assert names(q="%") == []
+    page = client.get("/api/v1/organisations", params={"limit": 2, "offset": 1}).json()
+    assert page["total"] == 4
+    assert page["limit"] == 2
+    assert page["offset"] == 1
+    assert [item["id"] for item in page["items"]] == sorted(item["id"] for item in page["items"])
+    assert len(page["items"]) == 2
+    assert rvo.id not in {haarlem.id}
+
+
+def test_paging_and_filters_are_bounded(client: TestClient) -> None:
+    assert_problem(client.get("/api/v1/organisations?limit=101"), 400, "query.limit")
+    assert_problem(client.get("/api/v1/organisations?limit=0"), 400, "query.limit")
+    assert_problem(client.get("/api/v1/organisations?offset=-1"), 400, "query.offset")
+    assert_problem(client.get("/api/v1/organisations?kind=village"), 400, "query.kind")
+    assert_problem(client.get("/api/v1/organisations?cbsCode=392"), 400, "query.cbsCode")
+    assert client.get("/api/v1/organisations?limit=100").json()["limit"] == 100
+
+
+def test_unknown_and_out_of_range_ids(client: TestClient) -> None:
+    assert_problem(client.get("/api/v1/organisations/999999"), 404)
+    assert_problem(client.get("/api/v1/organisations/0"), 400, "path.organisationId")
+    assert_problem(
+        client.get("/api/v1/organisations/99999999999999999999"), 400, "path.organisationId"
+    )
+    assert_problem(client.get("/api/v1/organisations/abc"), 400, "path.organisationId")
+
+
+def test_patch_changes_only_given_fields(client: TestClient, session: Session) -> None:
+    rvo = factories.agency(session, "RVO")
+    response = client.patch(f"/api/v1/organisations/{rvo.id}", json={"region": "Nederland"})
+    assert response.status_code == 200
+    assert response.json()["name"] == "RVO"
+    assert response.json()["region"] == "Nederland"
+    assert_problem(
+        client.patch(f"/api/v1/organisations/{rvo.id}", json={"name": None}), 422, "body.name"
+    )
+    assert_problem(
+        client.patch(f"/api/v1/organisations/{rvo.id}", json={"kind": "municipality"}),
+        422,
+        "body.cbsCode",
+    )
+    response = client.patch(
+        f"/api/v1/organisations/{rvo.id}", json={"kind": "municipality", "cbsCode": "GM0001"}
+    )
+    assert response.json()["cbsCode"] == "GM0001"
+
+
+def test_delete_organisation_and_refuse_while_member(client: TestClient, session: Session) -> None:
+    rvo = factories.agency(session)
+    member = factories.agency(session)
+    factories.community(session, None, member)
+    assert client.delete(f"/api/v1/organisations/{rvo.id}").status_code == 204
+    assert_problem(client.get(f"/api/v1/organisations/{rvo.id}"), 404)
+    assert_problem(client.delete(f"/api/v1/organisations/{member.id}"), 409)
+
+
+def test_people_of_an_organisation(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    url = f"/api/v1/organisations/{haarlem.id}/people"
+    body = {
+        "name": "Sanne de Vries",
+        "email": "S.deVries@Haarlem.example.org",
+        "department": "duurzaamheid",
+        "jobTitle": "beleidsadviseur warmtetransitie",
+    }
+    response = client.post(url, json=body)
+    assert response.status_code == 201
+    created = response.json()
+    assert response.headers["location"] == f"/api/v1/people/{created['id']}"
+    assert created["email"] == "s.devries@haarlem.example.org"
+    assert created["active"] is True
+    assert created["organisationId"] == haarlem.id
+    assert_problem(client.post(url, json={**body, "name": "Ander"}), 409, "body.email")
+    assert_problem(client.post(url, json={**body, "email": "geen-adres"}), 422, "body.email")
+    assert_problem(client.post("/api/v1/organisations/999999/people", json=body), 404)
+
+    left = client.patch(f"/api/v1/people/{created['id']}", json={"active": False}).json()
+    assert left["active"] is False
+    assert client.get(url).json()["total"] == 1
+    assert client.get(url, params={"active": "true"}).json()["total"] == 0
+
+
+def test_deleting_a_person_erases_personal_data_but_keeps_answers(
+    client: TestClient, session: Session
+) -> None:
+    haarlem = factories.municipality(session)
+    sanne = factories.person(session, haarlem, name="Sanne de Vries")
+    email = sanne.email
+    cop = factories.community(session, None, haarlem)
+    need = factories.need(session, cop, haarlem, personId=sanne.id)
+
+    assert client.delete(f"/api/v1/people/{sanne.id}").status_code == 204
+    assert_problem(client.get(f"/api/v1/people/{sanne.id}"), 404)
+    assert_problem(client.delete(f"/api/v1/people/{sanne.id}"), 404)
+    stored = client.get(f"/api/v1/communities/{cop.id}/needs/{need.id}").json()
+    assert stored["text"] == "warmtenet in de wijk"
+    assert stored["personId"] == sanne.id
+    session.expire_all()
+    row = session.scalars(select(Person).where(Person.id == sanne.id)).one()
+    assert (row.name, row.email, row.department, row.active) == (None, None, None, False)
+    assert session.scalar(select(Person.id).where(Person.email == email)) is None
