@@ -57,8 +57,6 @@ class ServiceUnavailable(CopmatchError):
     slug = "service-unavailable"
 
 
-def not_found(resource: str, ident: object, *, field: str | None = None) -> NotFound:
-    """``NotFound`` for ``resource`` ``ident``, naming the request field that referred to it."""
-    detail = f"{resource} {ident} does not exist"
-    params = [InvalidParam(field, detail)] if field else None
-    return NotFound(detail, invalid_params=params)
+def not_found(detail: str, *, field: str | None = None) -> NotFound:
+    """A missing object (404); ``field`` names the body property that referred to it."""
+    return NotFound(detail, invalid_params=[InvalidParam(field, detail)] if field else None)

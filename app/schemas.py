@@ -12,13 +12,20 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
+    GetJsonSchemaHandler,
+    JsonValue,
     StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from app.models import (
     CAPACITY_MAX,
@@ -32,13 +39,40 @@ from app.models import (
     Priority,
     TopicSource,
 )
+from app.services.topics import taxonomy
 
 # PostgreSQL ``integer``: larger ids cannot exist, so they are refused before any query runs.
 MAX_ID = 2_147_483_647
 MAX_TOPICS = 20
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
-EntityId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's integer includes 2.0; "2", true and 2.5 are not numbers of things.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be a whole number")
+        return int(value)
+    return value
+
+
+# Numbers, dates and flags are typed strictly: a JSON number is not a date, "3" is not a
+# capacity and "yes" is not a flag.
+EntityId = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=MAX_ID)]
+Capacity = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=CAPACITY_MAX)]
+
+
+def _date_text_only(value: Any) -> Any:
+    # Lax pydantic reads a number as a Unix time; a calendar date must be written as one.
+    if not isinstance(value, str | dt.date) or isinstance(value, dt.datetime):
+        raise ValueError("must be a date written as YYYY-MM-DD")
+    return value
+
+
+StrictDate = Annotated[dt.date, BeforeValidator(_date_text_only)]
+StrictBool = Annotated[bool, Field(strict=True)]
 
 
 def _not_blank(value: str) -> str:
@@ -47,11 +81,30 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
-OptionalLabel = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+# PostgreSQL cannot store NUL in text; every free string refuses it, so both databases agree.
+NO_NUL = r"^[^\x00]*$"
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX, pattern=NO_NUL),
+]
+OptionalLabel = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)
+]
 # Answer texts are kept exactly as written on the post-it: no stripping, but never blank.
-AnswerText = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_not_blank)]
-TopicSlug = Annotated[str, StringConstraints(max_length=TOPIC_SLUG_MAX, pattern=SLUG_PATTERN)]
+AnswerText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=TEXT_MAX, pattern=NO_NUL),
+    AfterValidator(_not_blank),
+]
+Note = Annotated[str, StringConstraints(max_length=NOTE_MAX, pattern=NO_NUL)]
+Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX, pattern=NO_NUL)]
+TopicSlug = Annotated[
+    str,
+    StringConstraints(max_length=TOPIC_SLUG_MAX, pattern=SLUG_PATTERN),
+    # The taxonomy is fixed data, so clients (and fuzzers) can see the valid slugs.
+    WithJsonSchema({"type": "string", "enum": sorted(taxonomy().topic_slugs)}, mode="validation"),
+]
 CbsCode = Annotated[str, StringConstraints(pattern=r"^GM\d{4}$")]
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=SLUG_PATTERN)]
 
@@ -73,10 +126,28 @@ class UpdateModel(InputModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _refuse_null(cls, value: Any, info: Any) -> Any:
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None and info.field_name in cls.not_nullable:
             raise ValueError("may not be null")
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Document the not-nullable fields as such: optional to send, never ``null``."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for name in cls.not_nullable:
+            field = schema.get("properties", {}).get(to_camel(name))
+            if field is None or "anyOf" not in field:
+                continue
+            options = [option for option in field.pop("anyOf") if option != {"type": "null"}]
+            field.pop("default", None)
+            if len(options) == 1:
+                field.update(options[0])
+            else:
+                field["anyOf"] = options
+        return schema
 
 
 class ReadModel(BaseModel):
@@ -132,6 +203,15 @@ class ThemeRead(ReadModel):
 
 
 class OrganisationCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            # A CBS code for municipalities, and for municipalities only.
+            "if": {"properties": {"kind": {"const": "municipality"}}, "required": ["kind"]},
+            "then": {"required": ["cbsCode"], "properties": {"cbsCode": {"type": "string"}}},
+            "else": {"properties": {"cbsCode": {"type": "null"}}},
+        }
+    )
+
     name: Name
     kind: OrganisationKind
     cbs_code: CbsCode | None = Field(
@@ -141,7 +221,17 @@ class OrganisationCreate(InputModel):
     region: OptionalLabel | None = None
 
 
+NON_MUNICIPAL_KINDS: list[JsonValue] = [k.value for k in OrganisationKind if k != "municipality"]
+
+
 class OrganisationUpdate(UpdateModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            # Changing to a non-municipal kind drops the CBS code; sending one with it is an error.
+            "if": {"properties": {"kind": {"enum": NON_MUNICIPAL_KINDS}}, "required": ["kind"]},
+            "then": {"properties": {"cbsCode": {"type": "null"}}},
+        }
+    )
     not_nullable = frozenset({"name", "kind"})
 
     name: Name | None = None
@@ -166,7 +256,7 @@ class PersonCreate(InputModel):
         default=None, description="Afdeling, e.g. duurzaamheid, wonen, communicatie"
     )
     job_title: Name | None = None
-    active: bool = True
+    active: StrictBool = True
 
 
 class PersonUpdate(UpdateModel):
@@ -176,7 +266,7 @@ class PersonUpdate(UpdateModel):
     email: EmailStr | None = Field(default=None, max_length=254)
     department: OptionalLabel | None = None
     job_title: Name | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class PersonRead(Stamped):
@@ -194,7 +284,7 @@ class PersonRead(Stamped):
 class CommunityCreate(InputModel):
     name: Name
     slug: Slug | None = Field(default=None, description="Derived from the name when absent")
-    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] | None = None
+    description: Description | None = None
     region: OptionalLabel | None = None
 
 
@@ -203,7 +293,7 @@ class CommunityUpdate(UpdateModel):
 
     name: Name | None = None
     slug: Slug | None = None
-    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] | None = None
+    description: Description | None = None
     region: OptionalLabel | None = None
 
 
@@ -226,7 +316,7 @@ class MembershipRead(Stamped):
 
 class MeetingCreate(InputModel):
     title: Name
-    date: dt.date
+    date: StrictDate
     location: Name | None = None
 
 
@@ -234,7 +324,7 @@ class MeetingUpdate(UpdateModel):
     not_nullable = frozenset({"title", "date"})
 
     title: Name | None = None
-    date: dt.date | None = None
+    date: StrictDate | None = None
     location: Name | None = None
 
 
@@ -283,7 +373,7 @@ class NeedUpdate(AnswerUpdate):
 class OfferCreate(AnswerCreate):
     text: AnswerText
     topics: TopicList = Field(default_factory=list)
-    capacity: Annotated[int, Field(ge=1, le=CAPACITY_MAX)] = Field(
+    capacity: Capacity = Field(
         default=3, description="How many peer organisations this offer can help"
     )
 
@@ -293,7 +383,7 @@ class OfferUpdate(AnswerUpdate):
 
     text: AnswerText | None = None
     topics: TopicList | None = None
-    capacity: Annotated[int, Field(ge=1, le=CAPACITY_MAX)] | None = None
+    capacity: Capacity | None = None
 
 
 class AnswerRead(Stamped):
@@ -319,14 +409,14 @@ class OfferRead(TaggedAnswerRead):
 
 class FormatPreferenceCreate(AnswerCreate):
     format: Format
-    note: Annotated[str, Field(max_length=NOTE_MAX)] | None = None
+    note: Note | None = None
 
 
 class FormatPreferenceUpdate(AnswerUpdate):
     not_nullable = frozenset({"format"})
 
     format: Format | None = None
-    note: Annotated[str, Field(max_length=NOTE_MAX)] | None = None
+    note: Note | None = None
 
 
 class FormatPreferenceRead(AnswerRead):

@@ -198,3 +198,37 @@ def test_format_preferences(client: TestClient, session: Session) -> None:
     assert client.patch(item, json={"format": "peer-review"}).json()["format"] == "peer-review"
     assert client.delete(item).status_code == 204
     assert client.get(url).json()["total"] == 1
+
+
+def test_body_types_are_strict_and_nul_is_refused(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    offers = f"/api/v1/communities/{cop.id}/offers"
+    meetings = f"/api/v1/communities/{cop.id}/meetings"
+    assert_problem(
+        client.post(offers, json={"organisationId": str(haarlem.id), "text": "a"}),
+        422,
+        "body.organisationId",
+    )
+    assert_problem(
+        client.post(offers, json={"organisationId": haarlem.id, "text": "a", "capacity": "3"}),
+        422,
+        "body.capacity",
+    )
+    assert_problem(
+        client.post(offers, json={"organisationId": haarlem.id, "text": "a", "capacity": 2.5}),
+        422,
+        "body.capacity",
+    )
+    assert_problem(
+        client.post(offers, json={"organisationId": haarlem.id, "text": "warmte\u0000net"}),
+        422,
+        "body.text",
+    )
+    assert_problem(client.post(meetings, json={"title": "Kick-off", "date": 0}), 422, "body.date")
+    assert client.get(offers).json()["total"] == 0
+    assert client.get(meetings).json()["total"] == 0
+    whole = client.post(
+        offers, json={"organisationId": float(haarlem.id), "text": "a", "capacity": 2.0}
+    )
+    assert (whole.status_code, whole.json()["capacity"]) == (201, 2)

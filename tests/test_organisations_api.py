@@ -123,15 +123,17 @@ def test_patch_changes_only_given_fields(client: TestClient, session: Session) -
     assert_problem(
         client.patch(f"/api/v1/organisations/{rvo.id}", json={"name": None}), 422, "body.name"
     )
+    url = f"/api/v1/organisations/{rvo.id}"
+    # A municipality needs a CBS code and RVO has none stored: a conflict with its state.
+    assert_problem(client.patch(url, json={"kind": "municipality"}), 409, "body.cbsCode")
+    assert_problem(client.patch(url, json={"cbsCode": "GM0001"}), 409, "body.cbsCode")
     assert_problem(
-        client.patch(f"/api/v1/organisations/{rvo.id}", json={"kind": "municipality"}),
-        422,
-        "body.cbsCode",
+        client.patch(url, json={"kind": "other", "cbsCode": "GM0001"}), 422, "body.cbsCode"
     )
-    response = client.patch(
-        f"/api/v1/organisations/{rvo.id}", json={"kind": "municipality", "cbsCode": "GM0001"}
-    )
+    response = client.patch(url, json={"kind": "municipality", "cbsCode": "GM0001"})
     assert response.json()["cbsCode"] == "GM0001"
+    # Becoming a non-municipal body again drops the code.
+    assert client.patch(url, json={"kind": "agency"}).json()["cbsCode"] is None
 
 
 def test_delete_organisation_and_refuse_while_member(client: TestClient, session: Session) -> None:

@@ -29,7 +29,12 @@ def _topic_read(topic: service.Topic) -> TopicRead:
 def list_topics(
     paging: PagingDep,
     theme: Annotated[
-        str | None, Query(max_length=100, description="Only topics of this theme (slug)")
+        str | None,
+        Query(
+            max_length=100,
+            description="Only topics of this theme (slug)",
+            json_schema_extra={"enum": [t.slug for t in service.taxonomy().themes]},
+        ),
     ] = None,
 ) -> Page[TopicRead]:
     topics = service.list_topics(theme)

@@ -16,10 +16,10 @@ ModelT = TypeVar("ModelT", bound=Base)
 def get_or_404(
     session: Session, model: type[ModelT], ident: int, *, resource: str, field: str | None = None
 ) -> ModelT:
-    """The row with primary key ``ident``, or ``NotFound`` naming ``resource`` (and ``field``)."""
+    """The row with primary key ``ident``, or a 404 (naming ``field`` for a body reference)."""
     row = session.get(model, ident)
     if row is None:
-        raise not_found(resource, ident, field=field)
+        raise not_found(f"{resource} {ident} does not exist", field=field)
     return row
 
 

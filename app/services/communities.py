@@ -8,7 +8,7 @@ import unicodedata
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, InvalidParam, NotFound, ValidationFailed
+from app.errors import Conflict, InvalidParam, NotFound, not_found
 from app.models import (
     Community,
     FormatPreference,
@@ -43,20 +43,35 @@ def list_communities(session: Session, *, limit: int, offset: int) -> tuple[list
 
 
 def create_community(session: Session, data: CommunityCreate) -> Community:
-    slug = data.slug or slugify(data.name)
-    if not slug:
-        raise ValidationFailed(
-            "cannot derive a slug from this name; give one",
-            invalid_params=[InvalidParam("body.slug", "required when the name has no letters")],
-        )
     ensure_unique(session, Community, "name", data.name, field="name", resource="community")
-    ensure_unique(session, Community, "slug", slug, field="slug", resource="community")
+    if data.slug is not None:
+        ensure_unique(session, Community, "slug", data.slug, field="slug", resource="community")
+        slug = data.slug
+    else:
+        slug = _free_slug(session, slugify(data.name) or "community")
     community = Community(
         name=data.name, slug=slug, description=data.description, region=data.region
     )
     session.add(community)
     session.flush()
     return community
+
+
+def _free_slug(session: Session, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3`` … whichever no community uses yet."""
+    base = base[:90]
+    taken = set(
+        session.scalars(
+            select(Community.slug).where(
+                (Community.slug == base) | Community.slug.startswith(f"{base}-", autoescape=True)
+            )
+        )
+    )
+    candidate, number = base, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
 
 
 def update_community(session: Session, community: Community, data: CommunityUpdate) -> Community:
@@ -167,9 +182,9 @@ def get_meeting(
 ) -> Meeting:
     meeting = session.get(Meeting, meeting_id)
     if meeting is None or meeting.community_id != community.id:
-        detail = f"meeting {meeting_id} does not exist in community {community.id}"
-        params = [InvalidParam(field, detail)] if field else None
-        raise NotFound(detail, invalid_params=params)
+        raise not_found(
+            f"meeting {meeting_id} does not exist in community {community.id}", field=field
+        )
     return meeting
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.errors import Conflict, InvalidParam, ValidationFailed, not_found
+from app.errors import Conflict, CopmatchError, InvalidParam, ValidationFailed, not_found
 from app.models import Membership, Organisation, OrganisationKind, Person
 from app.schemas import (
     OrganisationCreate,
@@ -24,14 +24,16 @@ from app.services.common import apply_changes, ensure_unique, get_or_404, pagina
 PROVINCE_NOORD_HOLLAND = "Noord-Holland"
 
 
-def _check_cbs_code(kind: str, cbs_code: str | None) -> None:
+def _check_cbs_code(
+    kind: str, cbs_code: str | None, *, error: type[CopmatchError] = ValidationFailed
+) -> None:
     if kind == OrganisationKind.MUNICIPALITY and cbs_code is None:
-        raise ValidationFailed(
+        raise error(
             "a municipality needs its CBS code (GM followed by 4 digits)",
             invalid_params=[InvalidParam("body.cbsCode", "required when kind is municipality")],
         )
     if kind != OrganisationKind.MUNICIPALITY and cbs_code is not None:
-        raise ValidationFailed(
+        raise error(
             f"only municipalities have a CBS code, not kind {kind!r}",
             invalid_params=[InvalidParam("body.cbsCode", "only allowed when kind is municipality")],
         )
@@ -91,8 +93,14 @@ def update_organisation(
     changes = data.changes()
     if "kind" in changes:
         changes["kind"] = changes["kind"].value
+        if changes["kind"] != OrganisationKind.MUNICIPALITY:
+            _check_cbs_code(changes["kind"], changes.get("cbs_code"))
+            changes["cbs_code"] = None  # only municipalities have one
+    # What the body asks is consistent; it may still clash with what is stored.
     _check_cbs_code(
-        changes.get("kind", organisation.kind), changes.get("cbs_code", organisation.cbs_code)
+        changes.get("kind", organisation.kind),
+        changes.get("cbs_code", organisation.cbs_code),
+        error=Conflict,
     )
     ensure_unique(
         session,
@@ -139,7 +147,7 @@ def get_person(session: Session, person_id: int, *, field: str | None = None) ->
     person = get_or_404(session, Person, person_id, resource="person", field=field)
     if person.erased_at is not None:
         # An erased person is gone for every client; only the tombstone stays.
-        raise not_found("person", person_id, field=field)
+        raise not_found(f"person {person_id} does not exist", field=field)
     return person
 
 
