@@ -1,0 +1,70 @@
+"""copmatch's matching engine: a pure library from kick-off answers to peer-help suggestions.
+
+Data in: a :class:`Taxonomy` (``Taxonomy.from_mapping`` reads the parsed ``topics.yaml``),
+:class:`Need` and :class:`Offer` answers, :class:`FormatPreference` rows, and the (need id,
+offer id) pairs a member declined. Data out: frozen dataclasses only. Nothing here touches a
+database, a web framework or the rest of ``app``; ``app/services`` is the bridge.
+
+* :func:`tag_topics` — taxonomy topics in a free text, each with its evidence.
+* :class:`MatchIndex` — built once over a community; ``score_need`` / ``score_offer`` rank one
+  (possibly new) answer against the other side cheaply; ``suggest``, ``gaps`` and
+  ``unmet_offers`` cover the whole community.
+* :func:`suggest` — suggestions for every need in one call.
+* :func:`allocate` — needs to offers within capacities: most organisations helped, then the
+  highest total score (an exact solve, not a greedy loop).
+* :func:`reciprocal_pairs`, :func:`working_groups` — organisations that can help each other,
+  and clusters of organisations that share a need.
+* :func:`match_community` — all of the above in one :class:`CommunityReport`.
+
+A suggestion's score is the sum of its reasons' contributions (see :mod:`app.matching.scoring`
+for the formulas and :data:`DEFAULT_WEIGHTS`); results are deterministic, ties broken by id.
+"""
+
+from app.matching.allocation import allocate
+from app.matching.community import match_community, reciprocal_pairs, suggest, working_groups
+from app.matching.index import MatchIndex
+from app.matching.scoring import DEFAULT_WEIGHTS, GAP_THRESHOLD, Weights
+from app.matching.tagging import tag_topics
+from app.matching.taxonomy import Taxonomy, TaxonomyError, Topic
+from app.matching.types import (
+    Allocation,
+    CommunityReport,
+    FormatPreference,
+    Gap,
+    Need,
+    Offer,
+    Reason,
+    ReciprocalPair,
+    Suggestion,
+    TopicTag,
+    UnmetOffer,
+    WorkingGroup,
+)
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "GAP_THRESHOLD",
+    "Allocation",
+    "CommunityReport",
+    "FormatPreference",
+    "Gap",
+    "MatchIndex",
+    "Need",
+    "Offer",
+    "Reason",
+    "ReciprocalPair",
+    "Suggestion",
+    "Taxonomy",
+    "TaxonomyError",
+    "Topic",
+    "TopicTag",
+    "UnmetOffer",
+    "Weights",
+    "WorkingGroup",
+    "allocate",
+    "match_community",
+    "reciprocal_pairs",
+    "suggest",
+    "tag_topics",
+    "working_groups",
+]

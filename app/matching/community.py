@@ -1,0 +1,199 @@
+"""Community-level views built on suggestions: reciprocal pairs, working groups, one-call report.
+
+Working groups use average-linkage agglomerative clustering of needs on the content similarity
+of :meth:`MatchIndex.need_similarities`, cut at ``GROUP_SIMILARITY``. Average linkage (rather
+than connected components over a threshold, which chain everything into one giant group) keeps
+a group together only when its needs are similar *on average*. A cluster becomes a group when
+its needs come from at least ``min_organisations`` different organisations.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+
+from app.matching import scoring
+from app.matching.allocation import allocate
+from app.matching.index import MAX_SUGGESTIONS, MatchIndex
+from app.matching.taxonomy import Taxonomy
+from app.matching.types import (
+    CommunityReport,
+    FormatPreference,
+    Need,
+    Offer,
+    ReciprocalPair,
+    Suggestion,
+    WorkingGroup,
+)
+
+GROUP_SIMILARITY = 0.30
+"""Average content similarity (0–1) from which needs cluster into one working group."""
+
+MIN_GROUP_ORGANISATIONS = 3
+"""A working group needs at least this many organisations."""
+
+ALLOCATION_CANDIDATES = 10
+"""Each need's top suggestions that the allocation may choose from (sparse candidate edges)."""
+
+
+def suggest(
+    needs: Iterable[Need],
+    offers: Iterable[Offer],
+    taxonomy: Taxonomy,
+    *,
+    excluded: Collection[tuple[int, int]] = (),
+    weights: scoring.Weights = scoring.DEFAULT_WEIGHTS,
+    limit: int = MAX_SUGGESTIONS,
+    min_score: float = scoring.GAP_THRESHOLD,
+) -> tuple[Suggestion, ...]:
+    """Suggestions for every need, best first per need; builds a :class:`MatchIndex` once."""
+    index = MatchIndex(taxonomy, needs, offers, weights=weights)
+    return index.suggest(excluded=excluded, limit=limit, min_score=min_score)
+
+
+def reciprocal_pairs(
+    suggestions: Iterable[Suggestion], *, min_score: float = scoring.GAP_THRESHOLD
+) -> tuple[ReciprocalPair, ...]:
+    """Organisation pairs where each can help the other, strongest pair first.
+
+    For each direction the best suggestion at or above *min_score* counts; the pair's score is
+    the weaker direction's. Ties are broken by the organisation ids.
+    """
+    best: dict[tuple[int, int], Suggestion] = {}
+    for suggestion in suggestions:
+        if suggestion.score < min_score:
+            continue
+        # key: (helper, helped)
+        key = (suggestion.offer_organisation_id, suggestion.need_organisation_id)
+        known = best.get(key)
+        if known is None or _better(suggestion, known):
+            best[key] = suggestion
+    pairs: list[ReciprocalPair] = []
+    for (helper, helped), forward in best.items():
+        backward = best.get((helped, helper))
+        if helper < helped and backward is not None:
+            pairs.append(
+                ReciprocalPair(
+                    first_organisation_id=helper,
+                    second_organisation_id=helped,
+                    first_helps_second=forward,
+                    second_helps_first=backward,
+                    score=min(forward.score, backward.score),
+                )
+            )
+    pairs.sort(key=lambda p: (-p.score, p.first_organisation_id, p.second_organisation_id))
+    return tuple(pairs)
+
+
+def working_groups(
+    index: MatchIndex,
+    formats: Iterable[FormatPreference] = (),
+    *,
+    min_similarity: float = GROUP_SIMILARITY,
+    min_organisations: int = MIN_GROUP_ORGANISATIONS,
+) -> tuple[WorkingGroup, ...]:
+    """Clusters of needs shared by at least *min_organisations* organisations, largest first.
+
+    Each group lists its topics (those of at least half its needs, else the most common one),
+    its hosts (organisations with an offer on one of those topics, most such offers first) and
+    the formats its members prefer.
+    """
+    needs = index.needs
+    if len(needs) < 2:
+        return ()
+    similarity = index.need_similarities()
+    distance = np.clip(1.0 - (similarity + similarity.T) / 2.0, 0.0, 1.0)
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
+    labels = fcluster(tree, t=1.0 - min_similarity, criterion="distance")
+
+    clusters: dict[int, list[int]] = defaultdict(list)
+    for position, label in enumerate(labels.tolist()):
+        clusters[label].append(position)
+    need_topics = index.need_topics()
+    offer_topics = index.offer_topics()
+    formats_of: dict[int, set[str]] = defaultdict(set)
+    for preference in formats:
+        formats_of[preference.organisation_id].add(preference.format)
+
+    groups: list[WorkingGroup] = []
+    for positions in clusters.values():
+        members = sorted({needs[position].organisation_id for position in positions})
+        if len(members) < min_organisations:
+            continue
+        topics = _group_topics([need_topics[position] for position in positions])
+        host_offers: Counter[int] = Counter(
+            offer.organisation_id
+            for offer, slugs in zip(index.offers, offer_topics, strict=True)
+            if slugs & topics
+        )
+        format_counts: Counter[str] = Counter(
+            name for member in members for name in formats_of.get(member, ())
+        )
+        groups.append(
+            WorkingGroup(
+                topics=tuple(sorted(topics)),
+                need_ids=tuple(sorted(needs[position].id for position in positions)),
+                organisation_ids=tuple(members),
+                host_organisation_ids=tuple(
+                    organisation
+                    for organisation, _ in sorted(host_offers.items(), key=lambda x: (-x[1], x[0]))
+                ),
+                preferred_formats=tuple(
+                    sorted(format_counts.items(), key=lambda item: (-item[1], item[0]))
+                ),
+            )
+        )
+    groups.sort(key=lambda group: (-len(group.organisation_ids), group.need_ids))
+    return tuple(groups)
+
+
+def match_community(
+    taxonomy: Taxonomy,
+    needs: Iterable[Need],
+    offers: Iterable[Offer],
+    formats: Iterable[FormatPreference] = (),
+    *,
+    excluded: Collection[tuple[int, int]] = (),
+    weights: scoring.Weights = scoring.DEFAULT_WEIGHTS,
+) -> CommunityReport:
+    """Everything for one community in one pass: suggestions, allocation, pairs, groups, gaps."""
+    index = MatchIndex(taxonomy, needs, offers, weights=weights)
+    candidates = index.suggest(excluded=excluded, limit=ALLOCATION_CANDIDATES)
+    shown: list[Suggestion] = []
+    per_need: Counter[int] = Counter()
+    for suggestion in candidates:
+        per_need[suggestion.need_id] += 1
+        if per_need[suggestion.need_id] <= MAX_SUGGESTIONS:
+            shown.append(suggestion)
+    return CommunityReport(
+        suggestions=tuple(shown),
+        allocation=allocate(candidates, index.offers),
+        reciprocal_pairs=reciprocal_pairs(candidates),
+        working_groups=working_groups(index, formats),
+        gaps=index.gaps(excluded=excluded),
+        unmet_offers=index.unmet_offers(excluded=excluded),
+    )
+
+
+def _better(first: Suggestion, second: Suggestion) -> bool:
+    return (-first.score, first.need_id, first.offer_id) < (
+        -second.score,
+        second.need_id,
+        second.offer_id,
+    )
+
+
+def _group_topics(topic_sets: list[frozenset[str]]) -> frozenset[str]:
+    counts: Counter[str] = Counter(slug for slugs in topic_sets for slug in slugs)
+    if not counts:
+        return frozenset()
+    shared = frozenset(slug for slug, count in counts.items() if 2 * count >= len(topic_sets))
+    if shared:
+        return shared
+    top = max(counts.values())
+    return frozenset({min(slug for slug, count in counts.items() if count == top)})

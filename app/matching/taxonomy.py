@@ -1,0 +1,108 @@
+"""The heat-transition taxonomy as the engine sees it.
+
+:meth:`Taxonomy.from_mapping` reads the parsed ``app/data/topics.yaml`` mapping (format in
+``docs/data-formats.md``); the engine never opens files itself, so callers (and tests) can pass
+any mapping of the same shape, or build :class:`Topic` objects directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TaxonomyError(ValueError):
+    """The taxonomy mapping does not have the documented shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """One topic of the taxonomy, with the words people use for it."""
+
+    slug: str
+    theme: str
+    label_nl: str
+    label_en: str
+    abbreviations: tuple[str, ...] = ()
+    synonyms: tuple[str, ...] = ()
+
+    @property
+    def display(self) -> str:
+        """Dutch label with abbreviations, as shown in reasons: "Transitievisie Warmte (TVW)"."""
+        if self.abbreviations:
+            return f"{self.label_nl} ({', '.join(self.abbreviations)})"
+        return self.label_nl
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Labels and synonyms: the phrases that tag this topic after normalisation."""
+        return (self.label_nl, self.label_en, *self.synonyms)
+
+
+@dataclass(frozen=True, slots=True)
+class Taxonomy:
+    """An ordered collection of topics with unique slugs."""
+
+    topics: tuple[Topic, ...]
+    _by_slug: Mapping[str, Topic] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_slug: dict[str, Topic] = {}
+        for topic in self.topics:
+            if topic.slug in by_slug:
+                raise TaxonomyError(f"duplicate topic slug {topic.slug!r}")
+            by_slug[topic.slug] = topic
+        object.__setattr__(self, "_by_slug", by_slug)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Taxonomy:
+        """Build a taxonomy from the parsed ``topics.yaml`` mapping (``themes[].topics[]``)."""
+        themes = data.get("themes")
+        if not isinstance(themes, list):
+            raise TaxonomyError("expected a list under 'themes'")
+        topics: list[Topic] = []
+        for theme in themes:
+            theme_slug = _text(theme, "slug")
+            for item in theme.get("topics") or ():
+                label = item.get("label")
+                if not isinstance(label, Mapping):
+                    raise TaxonomyError(f"topic {item.get('slug')!r} needs a label mapping")
+                topics.append(
+                    Topic(
+                        slug=_text(item, "slug"),
+                        theme=theme_slug,
+                        label_nl=str(label.get("nl") or ""),
+                        label_en=str(label.get("en") or ""),
+                        abbreviations=_strings(item.get("abbreviations")),
+                        synonyms=_strings(item.get("synonyms")),
+                    )
+                )
+        return cls(tuple(topics))
+
+    def __iter__(self) -> Iterator[Topic]:
+        return iter(self.topics)
+
+    def __len__(self) -> int:
+        return len(self.topics)
+
+    def __contains__(self, slug: object) -> bool:
+        return slug in self._by_slug
+
+    def get(self, slug: str) -> Topic | None:
+        """The topic with *slug*, or None."""
+        return self._by_slug.get(slug)
+
+    def __getitem__(self, slug: str) -> Topic:
+        return self._by_slug[slug]
+
+
+def _text(item: Any, key: str) -> str:
+    if not isinstance(item, Mapping) or not isinstance(item.get(key), str):
+        raise TaxonomyError(f"expected a string {key!r} in {item!r}")
+    value: str = item[key]
+    return value
+
+
+def _strings(values: Iterable[Any] | None) -> tuple[str, ...]:
+    return tuple(str(value) for value in values or ())

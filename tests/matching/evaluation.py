@@ -1,0 +1,309 @@
+"""Quality evaluation on the labelled set: baseline vs word TF-IDF vs the engine.
+
+Run ``python -m tests.matching.evaluation`` (add ``--tune`` for the dev-split weight search).
+The labelled set (``tests/matching/data/labelled_set.yaml``) has offers ``{id, organisation,
+text, decoy}`` and needs ``{id, organisation, split: dev|heldout, text, relevant: {offer: grade}}``;
+an empty ``relevant`` marks a gap. Weights and thresholds are tuned on ``dev`` only.
+
+Metrics, over the needs of one split:
+
+* precision@1 — share of matchable needs whose first suggestion is relevant;
+* recall@3 — mean share of a matchable need's relevant offers found in its top 3;
+* MRR — mean 1 / rank of the first relevant offer (0 when none is ranked);
+* gap precision / recall — needs predicted as gaps (best score below the system's threshold)
+  against needs labelled as gaps;
+* coverage — share of organisations with a matchable need that get at least one *relevant*
+  helper in the allocation (every offer with capacity 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from app.matching import (
+    DEFAULT_WEIGHTS,
+    GAP_THRESHOLD,
+    MatchIndex,
+    Need,
+    Offer,
+    Suggestion,
+    Taxonomy,
+    Weights,
+    allocate,
+)
+from app.matching.scoring import round_score, topic_overlap
+from app.matching.text import fold
+
+DATA = Path(__file__).resolve().parent / "data" / "labelled_set.yaml"
+TOPICS = Path(__file__).resolve().parents[2] / "app" / "data" / "topics.yaml"
+EVALUATION_CAPACITY = 2
+CANDIDATES = 10
+
+# Ranked suggestions per need id; each system also says which needs it thinks are gaps.
+Ranking = dict[int, list[Suggestion]]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledSet:
+    needs: tuple[Need, ...]
+    offers: tuple[Offer, ...]
+    split_of: dict[int, str]
+    relevant: dict[int, dict[int, int]]
+    need_names: dict[int, str]
+    offer_names: dict[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    precision_at_1: float
+    recall_at_3: float
+    mrr: float
+    gap_precision: float
+    gap_recall: float
+    coverage: float
+    needs: int
+    gaps: int
+
+
+def load(path: Path = DATA) -> LabelledSet:
+    """Read the labelled set, giving every id and organisation an integer in file order."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    organisations: dict[str, int] = {}
+
+    def organisation(name: object) -> int:
+        return organisations.setdefault(str(name), len(organisations) + 1)
+
+    offer_ids = {str(item["id"]): number for number, item in enumerate(data["offers"], start=1)}
+    offers = tuple(
+        Offer(
+            offer_ids[str(item["id"])],
+            organisation(item["organisation"]),
+            str(item["text"]),
+            capacity=EVALUATION_CAPACITY,
+        )
+        for item in data["offers"]
+    )
+    needs: list[Need] = []
+    split_of: dict[int, str] = {}
+    relevant: dict[int, dict[int, int]] = {}
+    need_names: dict[int, str] = {}
+    for number, item in enumerate(data["needs"], start=1):
+        needs.append(Need(number, organisation(item["organisation"]), str(item["text"])))
+        split_of[number] = str(item["split"])
+        relevant[number] = {
+            offer_ids[str(offer_id)]: int(grade)
+            for offer_id, grade in (item.get("relevant") or {}).items()
+        }
+        need_names[number] = str(item["id"])
+    return LabelledSet(
+        tuple(needs),
+        offers,
+        split_of,
+        relevant,
+        need_names,
+        {number: name for name, number in offer_ids.items()},
+    )
+
+
+def load_taxonomy() -> Taxonomy:
+    return Taxonomy.from_mapping(yaml.safe_load(TOPICS.read_text(encoding="utf-8")))
+
+
+# ----------------------------------------------------------------------------- systems
+
+
+def engine(
+    labelled: LabelledSet, taxonomy: Taxonomy, weights: Weights = DEFAULT_WEIGHTS
+) -> Ranking:
+    index = MatchIndex(taxonomy, labelled.needs, labelled.offers, weights=weights)
+    ranking: Ranking = {need.id: [] for need in labelled.needs}
+    for suggestion in index.suggest(limit=CANDIDATES, min_score=0.0):
+        ranking[suggestion.need_id].append(suggestion)
+    return ranking
+
+
+def _plain(need: Need, offer: Offer, score: float) -> Suggestion:
+    return Suggestion(
+        need.id, offer.id, need.organisation_id, offer.organisation_id, round_score(score), (), ()
+    )
+
+
+def _rank(labelled: LabelledSet, scores: np.ndarray[Any, Any]) -> Ranking:
+    ranking: Ranking = {}
+    for row, need in enumerate(labelled.needs):
+        ranked = sorted(
+            (
+                (-float(scores[row, column]), offer.id, column)
+                for column, offer in enumerate(labelled.offers)
+                if offer.organisation_id != need.organisation_id
+            )
+        )[:CANDIDATES]
+        ranking[need.id] = [
+            _plain(need, labelled.offers[column], -negative) for negative, _, column in ranked
+        ]
+    return ranking
+
+
+def baseline_topic_overlap(labelled: LabelledSet, taxonomy: Taxonomy) -> Ranking:
+    """Exact topic tags only: a topic counts when one of its terms occurs literally."""
+    terms = [
+        (topic.slug, f" {fold(term)} ")
+        for topic in taxonomy
+        for term in (*topic.terms, *topic.abbreviations)
+    ]
+
+    def tags(text: str) -> frozenset[str]:
+        padded = " " + " ".join(fold(text).replace("-", " ").split()) + " "
+        padded = "".join(char if char.isalnum() else " " for char in padded)
+        padded = " " + " ".join(padded.split()) + " "
+        return frozenset(slug for slug, term in terms if term in padded)
+
+    need_tags = [tags(need.text) for need in labelled.needs]
+    offer_tags = [tags(offer.text) for offer in labelled.offers]
+    scores = np.array([[topic_overlap(n, o) for o in offer_tags] for n in need_tags])
+    return _rank(labelled, scores)
+
+
+def word_tfidf(labelled: LabelledSet, _taxonomy: Taxonomy) -> Ranking:
+    """Plain word TF-IDF cosine, fitted on all needs and offers."""
+    vectorizer = TfidfVectorizer(analyzer="word", strip_accents="unicode", lowercase=True)
+    vectorizer.fit([item.text for item in (*labelled.needs, *labelled.offers)])
+    needs = vectorizer.transform([need.text for need in labelled.needs])
+    offers = vectorizer.transform([offer.text for offer in labelled.offers])
+    return _rank(labelled, (needs @ offers.T).toarray())
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def evaluate(labelled: LabelledSet, ranking: Ranking, split: str, gap_threshold: float) -> Metrics:
+    """Metrics of *ranking* on the needs of *split*; a need is a predicted gap below threshold."""
+    needs = [need for need in labelled.needs if labelled.split_of[need.id] == split]
+    matchable = [need for need in needs if labelled.relevant[need.id]]
+    precision = recall = reciprocal = 0.0
+    for need in matchable:
+        relevant = labelled.relevant[need.id]
+        ranked = [s.offer_id for s in ranking[need.id]]
+        precision += bool(ranked) and ranked[0] in relevant
+        recall += len(set(ranked[:3]) & relevant.keys()) / len(relevant)
+        reciprocal += next(
+            (1.0 / rank for rank, offer_id in enumerate(ranked, start=1) if offer_id in relevant),
+            0.0,
+        )
+    predicted = {
+        need.id
+        for need in needs
+        if not ranking[need.id] or ranking[need.id][0].score < gap_threshold
+    }
+    actual = {need.id for need in needs if not labelled.relevant[need.id]}
+    candidates = [
+        s for need in needs for s in ranking[need.id] if s.score >= gap_threshold and s.score > 0
+    ]
+    allocation = allocate(candidates, labelled.offers)
+    helped = {
+        s.need_organisation_id
+        for s in allocation.assignments
+        if s.offer_id in labelled.relevant[s.need_id]
+    }
+    organisations = {need.organisation_id for need in matchable}
+    count = max(len(matchable), 1)
+    return Metrics(
+        precision_at_1=precision / count,
+        recall_at_3=recall / count,
+        mrr=reciprocal / count,
+        gap_precision=len(predicted & actual) / len(predicted) if predicted else 1.0,
+        gap_recall=len(predicted & actual) / len(actual) if actual else 1.0,
+        coverage=len(helped & organisations) / max(len(organisations), 1),
+        needs=len(needs),
+        gaps=len(actual),
+    )
+
+
+def best_gap_threshold(labelled: LabelledSet, ranking: Ranking) -> float:
+    """Gap threshold with the best F1 of gap detection on the dev split (for the baselines)."""
+    options = sorted({0.0, *(s[0].score + 1e-4 for s in ranking.values() if s)})
+
+    def f1(threshold: float) -> float:
+        metrics = evaluate(labelled, ranking, "dev", threshold)
+        total = metrics.gap_precision + metrics.gap_recall
+        return 2 * metrics.gap_precision * metrics.gap_recall / total if total else 0.0
+
+    return max(options, key=lambda threshold: (f1(threshold), -threshold))
+
+
+SYSTEMS: dict[str, Callable[[LabelledSet, Taxonomy], Ranking]] = {
+    "topic-overlap baseline": baseline_topic_overlap,
+    "word TF-IDF": word_tfidf,
+    "engine": engine,
+}
+
+
+def comparison(labelled: LabelledSet, taxonomy: Taxonomy) -> dict[tuple[str, str], Metrics]:
+    """Metrics per (system, split); baselines get their gap threshold tuned on dev."""
+    results: dict[tuple[str, str], Metrics] = {}
+    for name, system in SYSTEMS.items():
+        ranking = system(labelled, taxonomy)
+        threshold = GAP_THRESHOLD if name == "engine" else best_gap_threshold(labelled, ranking)
+        for split in ("dev", "heldout"):
+            results[(name, split)] = evaluate(labelled, ranking, split, threshold)
+    return results
+
+
+def table(results: dict[tuple[str, str], Metrics]) -> str:
+    header = (
+        f"{'system':<24}{'split':<9}{'P@1':>6}{'R@3':>6}{'MRR':>6}"
+        f"{'gapP':>6}{'gapR':>6}{'cover':>7}{'needs':>7}"
+    )
+    lines = [header, "-" * len(header)]
+    for (name, split), m in results.items():
+        lines.append(
+            f"{name:<24}{split:<9}{m.precision_at_1:>6.2f}{m.recall_at_3:>6.2f}{m.mrr:>6.2f}"
+            f"{m.gap_precision:>6.2f}{m.gap_recall:>6.2f}{m.coverage:>7.2f}{m.needs:>7}"
+        )
+    return "\n".join(lines)
+
+
+def tune(labelled: LabelledSet, taxonomy: Taxonomy) -> list[tuple[float, Weights, float]]:
+    """Grid search of weights and gap threshold on the dev split only, best first."""
+    found: list[tuple[float, Weights, float]] = []
+    for topic, region, reciprocity in itertools.product(
+        (0.2, 0.3, 0.4, 0.5, 0.6), (0.0, 0.05), (0.0, 0.05, 0.1)
+    ):
+        weights = Weights(topic, round(1 - topic - region - reciprocity, 2), region, reciprocity)
+        ranking = engine(labelled, taxonomy, weights)
+        for threshold in (0.10, 0.15, 0.20, 0.25, 0.30):
+            m = evaluate(labelled, ranking, "dev", threshold)
+            gap_f1 = (
+                2 * m.gap_precision * m.gap_recall / (m.gap_precision + m.gap_recall)
+                if m.gap_precision + m.gap_recall
+                else 0.0
+            )
+            objective = m.precision_at_1 + m.mrr + 0.5 * gap_f1 + 0.5 * m.coverage
+            found.append((objective, weights, threshold))
+    found.sort(key=lambda item: -item[0])
+    return found
+
+
+def main(arguments: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--tune", action="store_true", help="grid-search weights on dev")
+    options = parser.parse_args(arguments)
+    labelled, taxonomy = load(), load_taxonomy()
+    if options.tune:
+        for objective, weights, threshold in tune(labelled, taxonomy)[:10]:
+            print(f"{objective:.3f} {weights} gap threshold {threshold}")
+        return
+    print(table(comparison(labelled, taxonomy)))
+
+
+if __name__ == "__main__":
+    main()

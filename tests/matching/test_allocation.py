@@ -1,0 +1,111 @@
+import random
+from collections import Counter
+
+import pytest
+
+from app.matching import Allocation, Offer, Suggestion, allocate
+from app.matching.scoring import to_units
+
+from .factories import offer
+from .reference import reference_objective
+
+
+def suggestion(
+    need_id: int, offer_id: int, score: float, *, need_org: int, offer_org: int = 0
+) -> Suggestion:
+    return Suggestion(need_id, offer_id, need_org, offer_org or 1000 + offer_id, score, (), ())
+
+
+def objective(allocation: Allocation) -> tuple[int, int]:
+    return (
+        len(allocation.covered_organisations),
+        sum(to_units(s.score) for s in allocation.assignments),
+    )
+
+
+def test_highest_total_score_within_capacity() -> None:
+    offers = [offer(1, 100, "", capacity=1), offer(2, 200, "", capacity=1)]
+    candidates = [
+        suggestion(1, 1, 0.9, need_org=1),
+        suggestion(1, 2, 0.8, need_org=1),
+        suggestion(2, 1, 0.7, need_org=2),
+    ]
+    allocation = allocate(candidates, offers)
+    # greedy would give need 1 offer 1 (0.9) and leave need 2 without a helper
+    assert [(s.need_id, s.offer_id) for s in allocation.assignments] == [(1, 2), (2, 1)]
+    assert allocation.total_score == 1.5
+    assert allocation.covered_organisations == (1, 2)
+    assert allocation.uncovered_organisations == ()
+
+
+def test_covering_organisations_beats_total_score() -> None:
+    offers = [offer(1, 100, "", capacity=2)]
+    candidates = [
+        suggestion(1, 1, 0.9, need_org=1),
+        suggestion(2, 1, 0.9, need_org=1),
+        suggestion(3, 1, 0.2, need_org=2),
+    ]
+    allocation = allocate(candidates, offers)
+    assert [(s.need_id, s.offer_id) for s in allocation.assignments] == [(1, 1), (3, 1)]
+    assert allocation.covered_organisations == (1, 2)
+    assert allocation.total_score == 1.1
+
+
+def test_capacity_is_respected_and_each_need_served_once() -> None:
+    offers = [offer(1, 100, "", capacity=2), offer(2, 200, "", capacity=0)]
+    candidates = [suggestion(n, o, 0.5, need_org=n) for n in range(1, 6) for o in (1, 2)]
+    allocation = allocate(candidates, offers)
+    assert len(allocation.assignments) == 2
+    assert {s.offer_id for s in allocation.assignments} == {1}
+    assert len(allocation.covered_organisations) == 2
+    assert len(allocation.uncovered_organisations) == 3
+
+
+def test_ignores_zero_scores_unknown_offers_and_keeps_best_duplicate() -> None:
+    offers = [offer(1, 100, "", capacity=1)]
+    candidates = [
+        suggestion(1, 1, 0.0, need_org=1),
+        suggestion(2, 9, 0.9, need_org=2),
+        suggestion(3, 1, 0.3, need_org=3),
+        suggestion(3, 1, 0.4, need_org=3),
+    ]
+    allocation = allocate(candidates, offers)
+    assert [(s.need_id, s.score) for s in allocation.assignments] == [(3, 0.4)]
+    assert allocate([], offers) == Allocation((), (), (), 0.0)
+
+
+def random_instance(rng: random.Random) -> tuple[list[Suggestion], list[Offer]]:
+    organisations = rng.randint(1, 6)
+    needs = [(n, rng.randint(1, organisations)) for n in range(1, rng.randint(2, 16))]
+    offers = [
+        offer(o, 100 + o, "", capacity=rng.randint(0, 3)) for o in range(1, rng.randint(2, 9))
+    ]
+    candidates = [
+        suggestion(n, o.id, rng.randint(1, 10_000) / 10_000, need_org=org)
+        for n, org in needs
+        for o in offers
+        if rng.random() < 0.4
+    ]
+    return candidates, offers
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_matches_networkx_max_flow_min_cost(seed: int) -> None:
+    rng = random.Random(seed)
+    candidates, offers = random_instance(rng)
+    allocation = allocate(candidates, offers)
+    assert objective(allocation) == reference_objective(candidates, offers)
+    used = Counter(s.offer_id for s in allocation.assignments)
+    capacity = {o.id: o.capacity for o in offers}
+    assert all(used[o] <= capacity[o] for o in used)
+    assert len({s.need_id for s in allocation.assignments}) == len(allocation.assignments)
+
+
+def test_deterministic_under_shuffled_input() -> None:
+    rng = random.Random(3)
+    candidates, offers = random_instance(rng)
+    expected = allocate(candidates, offers)
+    for _ in range(3):
+        rng.shuffle(candidates)
+        rng.shuffle(offers)
+        assert allocate(candidates, offers) == expected

@@ -1,0 +1,189 @@
+import random
+
+import numpy as np
+import pytest
+
+from app.matching import (
+    DEFAULT_WEIGHTS,
+    Gap,
+    MatchIndex,
+    Reason,
+    Suggestion,
+    UnmetOffer,
+    suggest,
+)
+
+from .factories import need, offer, taxonomy
+
+NEEDS = [
+    need(1, 10, "Hoe stellen we een TVW op en betrekken we de raad?", region="Kennemerland"),
+    need(2, 10, "Kennis nodig over burgerparticipatie bij warmtenetten"),
+    need(3, 20, "Wij zoeken ervaring met VvE's en isoleren van appartementen"),
+    need(4, 30, "Businesscase voor een warmtenet met aquathermie (TEO)"),
+    need(5, 40, "Hoe organiseren we een bewonersavond over participatie?"),
+    need(6, 50, "Subsidies voor zonnepanelen op sportkantines"),
+]
+OFFERS = [
+    offer(
+        1,
+        20,
+        "Onze transitievisie warmte is net vastgesteld, we delen het proces",
+        capacity=2,
+        region="Kennemerland",
+    ),
+    offer(2, 30, "Ervaring met participatie van bewoners bij de aanleg van een warmtenet"),
+    offer(3, 10, "Wij hebben een aanpak voor VvE-isolatie en na-isolatie", capacity=3),
+    offer(4, 40, "Rekenmodel businesscase warmtenetten en thermische energie uit oppervlaktewater"),
+    offer(5, 10, "Draaiboek bewonersavond participatie"),
+    offer(6, 20, "Isolatie van corporatiewoningen"),
+]
+
+
+def index() -> MatchIndex:
+    return MatchIndex(taxonomy(), NEEDS, OFFERS)
+
+
+def test_suggestion_explains_its_score() -> None:
+    [best, *_] = index().score_need(NEEDS[0])
+    assert best == Suggestion(
+        need_id=1,
+        offer_id=1,
+        need_organisation_id=10,
+        offer_organisation_id=20,
+        score=best.score,
+        reasons=(
+            Reason("topic", 0.1, "topic Transitievisie Warmte (TVW)"),
+            best.reasons[1],
+            Reason("region", 0.05, "both in region Kennemerland"),
+            Reason("reciprocity", 0.05, "organisation 10 can help organisation 20 in return"),
+        ),
+        matched_topics=("transitievisie-warmte",),
+    )
+    assert best.reasons[1].factor == "text"
+    assert best.reasons[1].detail.startswith("both mention") or best.reasons[1].detail == (
+        "similar wording"
+    )
+
+
+def test_text_reason_names_the_shared_terms() -> None:
+    suggestions = index().score_need(NEEDS[3])
+    assert suggestions[0].offer_id == 4
+    [text] = [reason for reason in suggestions[0].reasons if reason.factor == "text"]
+    assert text.detail == "both mention *businesscase*, *warmtenet*"
+    assert suggestions[0].matched_topics == ("aquathermie", "businesscase", "warmtenetten")
+
+
+def test_reasons_add_up_to_the_score() -> None:
+    for suggestion in index().suggest(min_score=0.0, limit=10):
+        assert round(sum(r.contribution for r in suggestion.reasons), 4) == suggestion.score
+        assert 0.0 <= suggestion.score <= 1.0
+        assert all(reason.contribution > 0 for reason in suggestion.reasons)
+
+
+def test_never_the_same_organisation() -> None:
+    suggestions = index().suggest(min_score=0.0, limit=10)
+    assert len(suggestions) == 28  # 2·4 + 4 + 5 + 5 + 6 other-organisation offers
+    assert all(s.need_organisation_id != s.offer_organisation_id for s in suggestions)
+
+
+def test_declined_pairs_are_excluded() -> None:
+    built = index()
+    assert [s.offer_id for s in built.score_need(NEEDS[1], min_score=0.0)][:1] == [2]
+    declined = [(2, 2)]
+    ranked = built.score_need(NEEDS[1], excluded=declined, min_score=0.0, limit=10)
+    assert 2 not in [s.offer_id for s in ranked]
+    assert len(ranked) == 3
+    everything = built.suggest(excluded=declined, min_score=0.0, limit=10)
+    assert (2, 2) not in {(s.need_id, s.offer_id) for s in everything}
+    mirrored = built.score_offer(OFFERS[1], excluded=declined, min_score=0.0, limit=10)
+    assert 2 not in [s.need_id for s in mirrored]
+
+
+def test_ranking_is_best_first_with_ties_broken_by_id() -> None:
+    twins = [offer(i, 100 + i, "Draaiboek bewonersavond participatie") for i in (7, 3, 5)]
+    built = MatchIndex(taxonomy(), NEEDS, twins)
+    ranked = built.score_need(NEEDS[4], min_score=0.0)
+    assert [s.offer_id for s in ranked] == [3, 5, 7]
+    assert len({s.score for s in ranked}) == 1
+
+
+def test_limit_and_min_score() -> None:
+    built = index()
+    assert len(built.score_need(NEEDS[1], limit=2, min_score=0.0)) == 2
+    assert built.score_need(NEEDS[1], limit=0) == ()
+    assert built.score_need(NEEDS[5], min_score=0.99) == ()
+    for s in built.score_need(NEEDS[1], min_score=0.3, limit=10):
+        assert s.score >= 0.3
+
+
+def test_shuffled_input_gives_the_same_output() -> None:
+    expected = suggest(NEEDS, OFFERS, taxonomy(), min_score=0.0, limit=10)
+    rng = random.Random(7)
+    for _ in range(3):
+        needs, offers = NEEDS[:], OFFERS[:]
+        rng.shuffle(needs)
+        rng.shuffle(offers)
+        assert suggest(needs, offers, taxonomy(), min_score=0.0, limit=10) == expected
+
+
+def test_a_new_need_scores_like_an_indexed_one() -> None:
+    built = index()
+    indexed = built.score_need(NEEDS[1], min_score=0.0, limit=10)
+    copy = need(99, NEEDS[1].organisation_id, NEEDS[1].text)
+    fresh = built.score_need(copy, min_score=0.0, limit=10)
+    assert [(s.offer_id, s.score, s.reasons) for s in fresh] == [
+        (s.offer_id, s.score, s.reasons) for s in indexed
+    ]
+    other_organisation = built.score_need(need(98, 30, NEEDS[1].text), min_score=0.0, limit=10)
+    assert sorted(s.offer_id for s in other_organisation) == [1, 3, 4, 5, 6]  # not its own 2
+
+
+def test_score_offer_mirrors_score_need() -> None:
+    built = index()
+    by_need = {(s.need_id, s.offer_id): s for s in built.suggest(min_score=0.0, limit=10)}
+    for item in OFFERS:
+        for s in built.score_offer(item, min_score=0.0, limit=10):
+            assert by_need[(s.need_id, s.offer_id)] == s
+
+
+def test_fast_single_transform_equals_sklearn() -> None:
+    built = index()
+    for text in ("TVW en warmtenetten", "aquathermal business case", "", "ÉÉn coöperatie"):
+        document = built._prepare(need(1, 1, text)).document
+        expected = built.vectorizer.transform([document]).toarray()
+        assert np.allclose(built._vectorise_one(document).toarray(), expected, atol=1e-12)
+
+
+def test_gaps_and_unmet_offers() -> None:
+    built = index()
+    assert built.gaps() == (
+        Gap(
+            need_id=6,
+            organisation_id=50,
+            best_score=built.gaps()[0].best_score,
+            best_offer_id=built.gaps()[0].best_offer_id,
+        ),
+    )
+    assert built.gaps()[0].best_score < 0.15
+    assert built.gaps(threshold=0.0) == ()
+    assert built.unmet_offers(threshold=0.0) == ()
+    unmet = built.unmet_offers(threshold=1.0)
+    assert [u.offer_id for u in unmet] == [1, 2, 3, 4, 5, 6]
+    assert all(isinstance(u, UnmetOffer) and u.best_need_id is not None for u in unmet)
+
+
+def test_duplicate_ids_are_rejected() -> None:
+    with pytest.raises(ValueError, match="duplicate need id 1"):
+        MatchIndex(taxonomy(), [NEEDS[0], NEEDS[0]], OFFERS)
+
+
+def test_empty_sides() -> None:
+    assert MatchIndex(taxonomy(), [], []).suggest() == ()
+    assert MatchIndex(taxonomy(), NEEDS, []).suggest() == ()
+    assert MatchIndex(taxonomy(), [], []).score_need(NEEDS[0]) == ()
+    assert MatchIndex(taxonomy(), [], OFFERS).score_need(NEEDS[0])[0].offer_id == 1
+    assert len(MatchIndex(taxonomy(), NEEDS, []).gaps()) == len(NEEDS)
+
+
+def test_default_weights_are_used() -> None:
+    assert index().weights == DEFAULT_WEIGHTS

@@ -1,0 +1,103 @@
+import pytest
+
+from app.matching import DEFAULT_WEIGHTS, Weights
+from app.matching.scoring import (
+    clamp_unit,
+    contribution,
+    reciprocity,
+    region_match,
+    round_score,
+    text_component,
+    to_units,
+    topic_overlap,
+    total,
+)
+
+
+def test_topic_overlap() -> None:
+    a, b, c, d = "a", "b", "c", "d"
+    assert topic_overlap(frozenset(), frozenset()) == 0.0
+    assert topic_overlap(frozenset({a}), frozenset()) == 0.0
+    assert topic_overlap(frozenset(), frozenset({a})) == 0.0
+    assert topic_overlap(frozenset({a}), frozenset({b})) == 0.0
+    assert topic_overlap(frozenset({a}), frozenset({a})) == 1.0
+    assert topic_overlap(frozenset({a, b}), frozenset({a, b})) == 1.0
+    assert topic_overlap(frozenset({a}), frozenset({a, b, c, d})) == 0.5
+    assert topic_overlap(frozenset({a, b, c, d}), frozenset({a})) == 0.5
+    assert topic_overlap(frozenset({a, b}), frozenset({a, c})) == 0.5
+    assert topic_overlap(frozenset({a, b}), frozenset({b, c, d, a})) == pytest.approx(2 / 8**0.5)
+    assert topic_overlap(frozenset({a, b, c, d}), frozenset({a, b, c, d})) == 1.0
+
+
+def test_text_component() -> None:
+    assert text_component(0.0) == 0.0
+    assert text_component(0.5) == 0.5
+    assert text_component(1.0) == 1.0
+    assert text_component(-0.1) == 0.0
+    assert text_component(1.2) == 1.0
+    assert text_component(0.1, floor=0.2) == 0.0
+    assert text_component(0.2, floor=0.2) == 0.0
+    assert text_component(0.625, floor=0.25) == 0.5
+    assert text_component(1.0, floor=0.2) == 1.0
+    assert text_component(0.9, floor=1.0) == 0.0
+
+
+def test_region_match() -> None:
+    assert region_match(None, None) == 0.0
+    assert region_match("Zuid-Kennemerland", None) == 0.0
+    assert region_match(None, "Zuid-Kennemerland") == 0.0
+    assert region_match("", "") == 0.0
+    assert region_match("Zuid-Kennemerland", "Zuid-Kennemerland") == 1.0
+    assert region_match("zuid-kennemerland ", "Zuid-Kennemerland") == 1.0
+    assert region_match("Zuid-Kennemerland", "West-Friesland") == 0.0
+
+
+def test_reciprocity() -> None:
+    assert reciprocity(True) == 1.0
+    assert reciprocity(False) == 0.0
+
+
+def test_round_score_and_clamp() -> None:
+    assert round_score(0.0) == 0.0
+    assert round_score(0.12344) == 0.1234
+    assert round_score(0.12346) == 0.1235
+    assert round_score(1.0) == 1.0
+    assert clamp_unit(-1.0) == 0.0
+    assert clamp_unit(0.25) == 0.25
+    assert clamp_unit(3.0) == 1.0
+
+
+def test_contribution() -> None:
+    assert contribution(0.4, 0.0) == 0.0
+    assert contribution(0.4, 1.0) == 0.4
+    assert contribution(0.4, 0.5) == 0.2
+    assert contribution(0.45, 1 / 3) == 0.15
+    assert contribution(0.45, 0.123456) == 0.0556
+    assert contribution(0.05, 1.0) == 0.05
+    assert contribution(0.1, 0.0) == 0.0
+
+
+def test_total_is_the_rounded_sum() -> None:
+    assert total([]) == 0.0
+    assert total([0.1, 0.2]) == 0.3
+    assert total([0.4, 0.45, 0.05, 0.1]) == 1.0
+    assert total([0.1234, 0.0001]) == 0.1235
+    assert total([0.3333, 0.3333, 0.3333]) == 0.9999
+
+
+def test_to_units() -> None:
+    assert to_units(0.0) == 0
+    assert to_units(0.0001) == 1
+    assert to_units(0.3) == 3000
+    assert to_units(0.9999) == 9999
+    assert to_units(1.0) == 10000
+
+
+def test_weights_sum_to_one() -> None:
+    weights = DEFAULT_WEIGHTS
+    assert weights.topic + weights.text + weights.region + weights.reciprocity == pytest.approx(1)
+    assert Weights(1.0, 0.0, 0.0, 0.0).topic == 1.0
+    with pytest.raises(ValueError, match="sum to 1"):
+        Weights(0.5, 0.5, 0.5, 0.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        Weights(1.5, -0.5, 0.0, 0.0)

@@ -1,0 +1,81 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app.matching import Taxonomy, TaxonomyError, Topic
+
+from .factories import TAXONOMY_MAPPING, taxonomy
+
+TOPICS_FILE = Path(__file__).resolve().parents[2] / "app" / "data" / "topics.yaml"
+
+
+def test_from_mapping_reads_topics_with_their_theme() -> None:
+    parsed = taxonomy()
+    assert len(parsed) == 8
+    assert parsed["transitievisie-warmte"] == Topic(
+        slug="transitievisie-warmte",
+        theme="governance-organisation",
+        label_nl="Transitievisie Warmte",
+        label_en="Heat transition vision",
+        abbreviations=("TVW",),
+        synonyms=("warmtevisie", "heat transition vision"),
+    )
+    assert parsed["isolatie"].abbreviations == ()
+    assert parsed.get("unknown") is None
+    assert "vve" in parsed
+    assert [topic.slug for topic in parsed][:2] == ["transitievisie-warmte", "wijkuitvoeringsplan"]
+
+
+def test_display_shows_abbreviations() -> None:
+    parsed = taxonomy()
+    assert parsed["transitievisie-warmte"].display == "Transitievisie Warmte (TVW)"
+    assert parsed["aquathermie"].display == "Aquathermie (TEO, TEA)"
+    assert parsed["isolatie"].display == "Isolatie"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({}, "themes"),
+        ({"themes": [{"topics": []}]}, "slug"),
+        ({"themes": [{"slug": "t", "topics": [{"slug": "x"}]}]}, "label"),
+        (
+            {
+                "themes": [
+                    {
+                        "slug": "t",
+                        "topics": [
+                            {"slug": "x", "label": {"nl": "X", "en": "X"}},
+                            {"slug": "x", "label": {"nl": "X", "en": "X"}},
+                        ],
+                    }
+                ]
+            },
+            "duplicate",
+        ),
+    ],
+)
+def test_from_mapping_rejects_malformed_data(mapping: dict[str, object], message: str) -> None:
+    with pytest.raises(TaxonomyError, match=message):
+        Taxonomy.from_mapping(mapping)
+
+
+def test_mapping_fixture_has_documented_shape() -> None:
+    assert TAXONOMY_MAPPING["version"] == 1
+
+
+def test_the_shipped_taxonomy_loads() -> None:
+    parsed = Taxonomy.from_mapping(yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8")))
+    themes = {topic.theme for topic in parsed}
+    assert themes == {
+        "governance-organisation",
+        "technology-heat-sources",
+        "data-driven-planning",
+        "participation-communication",
+        "legal",
+        "finance-costs",
+        "linking-agendas",
+    }
+    assert "transitievisie-warmte" in parsed
+    assert parsed["transitievisie-warmte"].abbreviations[0] == "TVW"
