@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.api import answers, communities, health, organisations, topics
+from app.api import answers, communities, health, matching, organisations, topics
 from app.api.deps import API_PREFIX
 from app.api.openapi import build_openapi
 from app.api.problems import register_problem_handlers
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
 
-    for module in (health, topics, organisations, communities, answers):
+    for module in (health, topics, organisations, communities, answers, matching):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/", include_in_schema=False)

@@ -11,9 +11,11 @@ import enum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -59,6 +61,17 @@ class Format(enum.StrEnum):
     ONLINE_COMMUNITY = "online-community"
     REGIONAL_MEETING = "regional-meeting"
     SERIOUS_GAME = "serious-game"
+
+
+class SuggestionStatus(enum.StrEnum):
+    """Where a peer-help suggestion stands: proposed → introduced → accepted | declined, and
+    accepted → completed."""
+
+    PROPOSED = "proposed"
+    INTRODUCED = "introduced"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    COMPLETED = "completed"
 
 
 class TopicSource(enum.StrEnum):
@@ -266,3 +279,40 @@ class FormatPreference(AnswerMixin, Base):
 
     format: Mapped[str] = mapped_column(String(30))
     note: Mapped[str | None] = mapped_column(String(NOTE_MAX))
+
+
+class Suggestion(VersionedMixin, Base):
+    """A peer-help suggestion: an offer of another organisation for a need, with its reasons.
+
+    Rows are kept up to date by ``app.services.matching``. Proposed rows are replaced when the
+    engine scores again; rows a member acted on (introduced, accepted, declined, completed)
+    survive, and a declined pair is never proposed again.
+    """
+
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        UniqueConstraint("need_id", "offer_id"),
+        CheckConstraint(_in_check("status", SuggestionStatus), name="status"),
+        CheckConstraint("score >= 0 AND score <= 1", name="score"),
+        CheckConstraint("feedback_usefulness BETWEEN 1 AND 5", name="feedback_usefulness"),
+        Index("ix_suggestions_community_id_score", "community_id", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id", ondelete="CASCADE"))
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"), index=True)
+    need_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    offer_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    matched_topics: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default=SuggestionStatus.PROPOSED.value)
+    feedback_usefulness: Mapped[int | None] = mapped_column(Integer)
+    feedback_note: Mapped[str | None] = mapped_column(String(NOTE_MAX))
+
+    @property
+    def feedback(self) -> dict[str, object] | None:
+        if self.feedback_usefulness is None:
+            return None
+        return {"usefulness": self.feedback_usefulness, "note": self.feedback_note}

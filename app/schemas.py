@@ -37,6 +37,7 @@ from app.models import (
     Format,
     OrganisationKind,
     Priority,
+    SuggestionStatus,
     TopicSource,
 )
 from app.services.topics import taxonomy
@@ -422,6 +423,125 @@ class FormatPreferenceUpdate(AnswerUpdate):
 class FormatPreferenceRead(AnswerRead):
     format: Format
     note: str | None
+
+
+# --- matching ---------------------------------------------------------------------------------
+
+
+class ReasonRead(ReadModel):
+    factor: str = Field(examples=["topic"], description="topic, text, region or reciprocity")
+    contribution: float = Field(description="This factor's share of the score")
+    detail: str = Field(examples=["topic Transitievisie Warmte (TVW)"])
+
+
+class FeedbackRead(ReadModel):
+    usefulness: int = Field(ge=1, le=5)
+    note: str | None
+
+
+class SuggestionRead(Stamped):
+    community_id: int
+    need_id: int
+    offer_id: int
+    need_organisation_id: int
+    offer_organisation_id: int
+    score: float = Field(ge=0, le=1, description="Sum of the reasons' contributions")
+    reasons: list[ReasonRead]
+    matched_topics: list[str]
+    status: SuggestionStatus
+    feedback: FeedbackRead | None
+
+
+class FeedbackUpdate(InputModel):
+    usefulness: Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=5)]
+    note: Note | None = None
+
+
+class SuggestionUpdate(UpdateModel):
+    not_nullable = frozenset({"status", "feedback"})
+
+    status: SuggestionStatus | None = None
+    feedback: FeedbackUpdate | None = None
+
+
+class AssignmentRead(ReadModel):
+    suggestion_id: int
+    need_id: int
+    offer_id: int
+    need_organisation_id: int
+    offer_organisation_id: int
+    score: float
+
+
+class AllocationRead(ReadModel):
+    assignments: list[AssignmentRead]
+    covered_organisation_ids: list[int] = Field(
+        description="Organisations with a need that got at least one helper"
+    )
+    uncovered_organisation_ids: list[int] = Field(
+        description="Organisations with a candidate helper that still got none (capacity)"
+    )
+    total_score: float
+    needs_with_candidates: int
+    needs_assigned: int
+
+
+class DirectionRead(ReadModel):
+    suggestion_id: int
+    need_id: int
+    offer_id: int
+    score: float
+
+
+class ReciprocalPairRead(ReadModel):
+    first_organisation_id: int
+    second_organisation_id: int
+    score: float = Field(description="The weaker direction's score")
+    first_helps_second: DirectionRead
+    second_helps_first: DirectionRead
+
+
+class FormatCount(ReadModel):
+    format: Format
+    organisations: int
+
+
+class WorkingGroupRead(ReadModel):
+    topics: list[str]
+    need_ids: list[int]
+    organisation_ids: list[int]
+    host_organisation_ids: list[int] = Field(description="Organisations offering the topics")
+    preferred_formats: list[FormatCount]
+
+
+class GapRead(ReadModel):
+    need_id: int
+    organisation_id: int
+    text: str
+    topics: list[str]
+    best_score: float
+    best_offer_id: int | None
+
+
+class GapPage(Page[GapRead]):
+    threshold: float = Field(description="A need whose best score is below this is a gap")
+
+
+class UnmetOfferRead(ReadModel):
+    offer_id: int
+    organisation_id: int
+    text: str
+    topics: list[str]
+    best_score: float
+    best_need_id: int | None
+
+
+class UnmetOfferPage(Page[UnmetOfferRead]):
+    threshold: float
+
+
+class RecomputeRead(ReadModel):
+    suggestions: int = Field(description="Suggestions stored for the community")
 
 
 class Health(BaseModel):

@@ -27,6 +27,7 @@ from app.schemas import (
     NeedCreate,
     OfferCreate,
 )
+from app.services import matching
 from app.services.common import apply_changes, paginate
 from app.services.communities import get_meeting, is_member
 from app.services.organisations import get_organisation, get_person
@@ -121,9 +122,18 @@ def _given_tags(model: AnswerModel, slugs: list[str]) -> list[Any]:
 
 
 def create_answer(
-    session: Session, model: AnswerModel, community: Community, data: AnswerCreate
+    session: Session,
+    model: AnswerModel,
+    community: Community,
+    data: AnswerCreate,
+    *,
+    refresh: bool = True,
 ) -> Answer:
-    """Store a need, offer or format preference of a member organisation."""
+    """Store a need, offer or format preference of a member organisation.
+
+    A need or offer is tagged with topics and, unless ``refresh`` is false (bulk loads, which
+    recompute once at the end), scored against its community right away.
+    """
     _check_references(
         session,
         community,
@@ -137,7 +147,21 @@ def create_answer(
         answer.topic_tags = _given_tags(model, data.topics)
     session.add(answer)
     session.flush()
+    _rematch(session, answer, refresh=refresh)
     return answer
+
+
+def _rematch(session: Session, answer: Answer, *, refresh: bool) -> None:
+    if isinstance(answer, FormatPreference):
+        return
+    matching.retag(answer)
+    session.flush()
+    if not refresh:
+        return
+    if isinstance(answer, Need):
+        matching.refresh_need(session, answer)
+    else:
+        matching.refresh_offer(session, answer)
 
 
 def update_answer(
@@ -158,6 +182,8 @@ def update_answer(
         answer.topic_tags = _given_tags(model, topics)
     apply_changes(answer, _plain(changes))
     session.flush()
+    if topics is not None or "text" in changes:
+        _rematch(session, answer, refresh=True)
     return answer
 
 

@@ -25,7 +25,7 @@ from app.schemas import (
     OrganisationCreate,
     PersonCreate,
 )
-from app.services import answers, communities, organisations
+from app.services import answers, communities, matching, organisations
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +114,15 @@ def load_demo(session: Session) -> DemoResult:
 
         for need in member.get("needs", []):
             body = {**refs(need), "text": need["text"], "priority": need.get("priority", "normal")}
-            answers.create_answer(session, Need, community, NeedCreate.model_validate(body))
+            answers.create_answer(
+                session, Need, community, NeedCreate.model_validate(body), refresh=False
+            )
             counts["needs"] += 1
         for offer in member.get("offers", []):
             body = {**refs(offer), "text": offer["text"], "capacity": offer.get("capacity", 3)}
-            answers.create_answer(session, Offer, community, OfferCreate.model_validate(body))
+            answers.create_answer(
+                session, Offer, community, OfferCreate.model_validate(body), refresh=False
+            )
             counts["offers"] += 1
         for preference in member.get("formatPreferences", []):
             body = {**refs(preference), "format": preference["format"]}
@@ -128,4 +132,5 @@ def load_demo(session: Session) -> DemoResult:
                 session, FormatPreference, community, FormatPreferenceCreate.model_validate(body)
             )
             counts["format_preferences"] += 1
+    matching.recompute(session, community)
     return DemoResult(community.id, True, **counts)

@@ -1,0 +1,292 @@
+"""Peer-help suggestions and what is derived from them: allocation, reciprocal pairs, working
+groups, gaps and unmet offers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import select
+
+from app.api.deps import CommunityId, PagingDep, SessionDep
+from app.matching import Suggestion as EngineSuggestion
+from app.models import Format, Need, Offer, SuggestionStatus
+from app.schemas import (
+    MAX_ID,
+    AllocationRead,
+    AssignmentRead,
+    DirectionRead,
+    FormatCount,
+    GapPage,
+    GapRead,
+    Page,
+    ReciprocalPairRead,
+    RecomputeRead,
+    SuggestionRead,
+    SuggestionUpdate,
+    UnmetOfferPage,
+    UnmetOfferRead,
+    WorkingGroupRead,
+)
+from app.services import matching as service
+from app.services.communities import get_community
+
+router = APIRouter(tags=["matching"])
+
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+@router.get(
+    "/communities/{communityId}/suggestions",
+    response_model=Page[SuggestionRead],
+    summary="List peer-help suggestions, best first",
+)
+def list_suggestions(
+    session: SessionDep,
+    community_id: CommunityId,
+    paging: PagingDep,
+    need_id: Annotated[int | None, Query(alias="needId", ge=1, le=MAX_ID)] = None,
+    offer_id: Annotated[int | None, Query(alias="offerId", ge=1, le=MAX_ID)] = None,
+    organisation_id: Annotated[
+        int | None,
+        Query(alias="organisationId", ge=1, le=MAX_ID, description="Needing or offering"),
+    ] = None,
+    status: SuggestionStatus | None = None,
+    min_score: Annotated[float | None, Query(alias="minScore", ge=0, le=1)] = None,
+) -> Page[SuggestionRead]:
+    community = get_community(session, community_id)
+    items, total = service.list_suggestions(
+        session,
+        community,
+        need_id=need_id,
+        offer_id=offer_id,
+        organisation_id=organisation_id,
+        status=status,
+        min_score=min_score,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+    return Page(
+        items=[SuggestionRead.model_validate(i) for i in items],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.get(
+    "/communities/{communityId}/suggestions/{suggestionId}",
+    response_model=SuggestionRead,
+    summary="Get a suggestion",
+)
+def get_suggestion(
+    session: SessionDep,
+    community_id: CommunityId,
+    suggestion_id: Annotated[int, Path(alias="suggestionId", ge=1, le=MAX_ID)],
+) -> SuggestionRead:
+    community = get_community(session, community_id)
+    return SuggestionRead.model_validate(service.get_suggestion(session, community, suggestion_id))
+
+
+@router.patch(
+    "/communities/{communityId}/suggestions/{suggestionId}",
+    response_model=SuggestionRead,
+    summary="Move a suggestion along its lifecycle or give feedback",
+    description="proposed → introduced | declined; introduced → accepted | declined; "
+    "accepted → completed. Feedback (usefulness 1–5, note) once it was acted on. "
+    "A declined pair is never suggested again.",
+)
+def update_suggestion(
+    session: SessionDep,
+    community_id: CommunityId,
+    suggestion_id: Annotated[int, Path(alias="suggestionId", ge=1, le=MAX_ID)],
+    body: SuggestionUpdate,
+) -> SuggestionRead:
+    community = get_community(session, community_id)
+    suggestion = service.get_suggestion(session, community, suggestion_id)
+    feedback = (body.feedback.usefulness, body.feedback.note) if body.feedback else None
+    updated = service.update_suggestion(session, suggestion, status=body.status, feedback=feedback)
+    return SuggestionRead.model_validate(updated)
+
+
+@router.post(
+    "/communities/{communityId}/suggestions/recompute",
+    response_model=RecomputeRead,
+    summary="Re-tag and re-score the whole community",
+    description="Suggestions stay current on every write; this is for after bulk changes. "
+    "Acted-on suggestions keep their status.",
+)
+def recompute_suggestions(session: SessionDep, community_id: CommunityId) -> RecomputeRead:
+    community = get_community(session, community_id)
+    return RecomputeRead(suggestions=service.recompute(session, community))
+
+
+@router.get(
+    "/communities/{communityId}/allocation",
+    response_model=AllocationRead,
+    summary="Assign needs to offers within capacities",
+    description="Every organisation with a need gets at least one helper where any exists, "
+    "then the total score is maximised (exact solve). Declined suggestions are left out.",
+)
+def get_allocation(session: SessionDep, community_id: CommunityId) -> AllocationRead:
+    community = get_community(session, community_id)
+    result, stored = service.allocation(session, community)
+    return AllocationRead(
+        assignments=[
+            AssignmentRead(
+                suggestion_id=stored.rows[(a.need_id, a.offer_id)].id,
+                need_id=a.need_id,
+                offer_id=a.offer_id,
+                need_organisation_id=a.need_organisation_id,
+                offer_organisation_id=a.offer_organisation_id,
+                score=a.score,
+            )
+            for a in result.assignments
+        ],
+        covered_organisation_ids=list(result.covered_organisations),
+        uncovered_organisation_ids=list(result.uncovered_organisations),
+        total_score=result.total_score,
+        needs_with_candidates=len({need for need, _ in stored.rows}),
+        needs_assigned=len(result.assignments),
+    )
+
+
+@router.get(
+    "/communities/{communityId}/reciprocal-pairs",
+    response_model=Page[ReciprocalPairRead],
+    summary="Organisations that can help each other both ways",
+)
+def list_reciprocal_pairs(
+    session: SessionDep, community_id: CommunityId, paging: PagingDep
+) -> Page[ReciprocalPairRead]:
+    community = get_community(session, community_id)
+    pairs, stored = service.reciprocal_pairs(session, community)
+
+    def direction(suggestion: EngineSuggestion) -> DirectionRead:
+        row = stored.rows[(suggestion.need_id, suggestion.offer_id)]
+        return DirectionRead(
+            suggestion_id=row.id,
+            need_id=suggestion.need_id,
+            offer_id=suggestion.offer_id,
+            score=suggestion.score,
+        )
+
+    window = pairs[paging.offset : paging.offset + paging.limit]
+    return Page(
+        items=[
+            ReciprocalPairRead(
+                first_organisation_id=pair.first_organisation_id,
+                second_organisation_id=pair.second_organisation_id,
+                score=pair.score,
+                first_helps_second=direction(pair.first_helps_second),
+                second_helps_first=direction(pair.second_helps_first),
+            )
+            for pair in window
+        ],
+        total=len(pairs),
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.get(
+    "/communities/{communityId}/working-groups",
+    response_model=Page[WorkingGroupRead],
+    summary="Clusters of organisations that share a need",
+    description="A group (e.g. a leerkring) has at least three organisations; hosts are "
+    "organisations offering the group's topics; formats are those its members prefer.",
+)
+def list_working_groups(
+    session: SessionDep, community_id: CommunityId, paging: PagingDep
+) -> Page[WorkingGroupRead]:
+    community = get_community(session, community_id)
+    groups = service.working_groups(session, community)
+    window = groups[paging.offset : paging.offset + paging.limit]
+    return Page(
+        items=[
+            WorkingGroupRead(
+                topics=list(group.topics),
+                need_ids=list(group.need_ids),
+                organisation_ids=list(group.organisation_ids),
+                host_organisation_ids=list(group.host_organisation_ids),
+                preferred_formats=[
+                    FormatCount(format=Format(name), organisations=count)
+                    for name, count in group.preferred_formats
+                ],
+            )
+            for group in window
+        ],
+        total=len(groups),
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.get(
+    "/communities/{communityId}/gaps",
+    response_model=GapPage,
+    summary="Needs nobody in the community can answer well",
+    description="Needs whose best suggestion scores below the threshold: topics for outside "
+    "experts in the programme plan.",
+)
+def list_gaps(session: SessionDep, community_id: CommunityId, paging: PagingDep) -> GapPage:
+    community = get_community(session, community_id)
+    found = service.gaps(session, community)
+    window = found[paging.offset : paging.offset + paging.limit]
+    needs = {
+        need.id: need
+        for need in session.scalars(select(Need).where(Need.id.in_([g.need_id for g in window])))
+    }
+    return GapPage(
+        items=[
+            GapRead(
+                need_id=gap.need_id,
+                organisation_id=gap.organisation_id,
+                text=needs[gap.need_id].text,
+                topics=needs[gap.need_id].topics,
+                best_score=gap.best_score,
+                best_offer_id=gap.best_offer_id,
+            )
+            for gap in window
+        ],
+        total=len(found),
+        limit=paging.limit,
+        offset=paging.offset,
+        threshold=service.GAP_THRESHOLD,
+    )
+
+
+@router.get(
+    "/communities/{communityId}/unmet-offers",
+    response_model=UnmetOfferPage,
+    summary="Offers nobody in the community asked for",
+)
+def list_unmet_offers(
+    session: SessionDep, community_id: CommunityId, paging: PagingDep
+) -> UnmetOfferPage:
+    community = get_community(session, community_id)
+    found = service.unmet_offers(session, community)
+    window = found[paging.offset : paging.offset + paging.limit]
+    offers = {
+        offer.id: offer
+        for offer in session.scalars(
+            select(Offer).where(Offer.id.in_([u.offer_id for u in window]))
+        )
+    }
+    return UnmetOfferPage(
+        items=[
+            UnmetOfferRead(
+                offer_id=unmet.offer_id,
+                organisation_id=unmet.organisation_id,
+                text=offers[unmet.offer_id].text,
+                topics=offers[unmet.offer_id].topics,
+                best_score=unmet.best_score,
+                best_need_id=unmet.best_need_id,
+            )
+            for unmet in window
+        ],
+        total=len(found),
+        limit=paging.limit,
+        offset=paging.offset,
+        threshold=service.GAP_THRESHOLD,
+    )

@@ -1,0 +1,447 @@
+"""The bridge between the database and the matching engine (``app.matching``).
+
+Rows go in as the engine's plain dataclasses; suggestions come back and are stored in the
+``suggestions`` table, which is what the API serves.
+
+Keeping suggestions current:
+
+* Writing a need or an offer re-tags its text (given and inferred topics) and re-scores that
+  one answer against the other side of its community (:func:`refresh_need`,
+  :func:`refresh_offer`). The community's texts are vectorised again (linear in its size),
+  but only the changed answer's pairs are scored and stored; nothing else is rescored.
+* :func:`recompute` scores the whole community (after a bulk load, or on request).
+* Rows members acted on (introduced, accepted, declined, completed) survive both; a declined
+  pair is excluded from scoring, so it is never proposed again.
+
+The engine's index of a community is cached in this process, keyed by a fingerprint of the
+community's answers, so reads (working groups, gaps) do not rebuild it while nothing changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app import matching
+from app.errors import Conflict, InvalidParam, NotFound
+from app.models import (
+    Community,
+    FormatPreference,
+    Need,
+    NeedTopic,
+    Offer,
+    OfferTopic,
+    Organisation,
+    Suggestion,
+    SuggestionStatus,
+    TopicSource,
+)
+from app.services.common import paginate
+from app.services.topics import taxonomy
+
+STORED_PER_ANSWER = 20
+"""Suggestions stored per need (best first); an offer write stores at most this many needs."""
+
+GAP_THRESHOLD = matching.GAP_THRESHOLD
+"""A need whose best suggestion scores below this is a gap (a topic for an outside expert)."""
+
+KEPT_STATUSES = frozenset(
+    {
+        SuggestionStatus.INTRODUCED,
+        SuggestionStatus.ACCEPTED,
+        SuggestionStatus.DECLINED,
+        SuggestionStatus.COMPLETED,
+    }
+)
+TRANSITIONS: dict[str, frozenset[str]] = {
+    SuggestionStatus.PROPOSED: frozenset({SuggestionStatus.INTRODUCED, SuggestionStatus.DECLINED}),
+    SuggestionStatus.INTRODUCED: frozenset({SuggestionStatus.ACCEPTED, SuggestionStatus.DECLINED}),
+    SuggestionStatus.ACCEPTED: frozenset({SuggestionStatus.COMPLETED}),
+    SuggestionStatus.DECLINED: frozenset(),
+    SuggestionStatus.COMPLETED: frozenset(),
+}
+_INDEX_CACHE_SIZE = 16
+
+
+@lru_cache
+def engine_taxonomy() -> matching.Taxonomy:
+    """The shipped taxonomy in the engine's form (read once)."""
+    return matching.Taxonomy.from_mapping(taxonomy().raw)
+
+
+def tag_text(text: str, given: Iterable[str]) -> list[tuple[str, str]]:
+    """(topic slug, source) for every topic of ``text``: the given ones and those inferred."""
+    tags = matching.tag_topics(text, engine_taxonomy(), tuple(given))
+    by_slug: dict[str, str] = {}
+    for tag in tags:
+        if by_slug.get(tag.slug) != TopicSource.GIVEN:
+            by_slug[tag.slug] = tag.source
+    return sorted(by_slug.items())
+
+
+def retag(answer: Need | Offer) -> None:
+    """Recompute an answer's topic tags, keeping the given ones as given."""
+    given = [tag.topic for tag in answer.topic_tags if tag.source == TopicSource.GIVEN]
+    link = NeedTopic if isinstance(answer, Need) else OfferTopic
+    answer.topic_tags = [  # type: ignore[assignment]
+        link(topic=slug, source=source) for slug, source in tag_text(answer.text, given)
+    ]
+
+
+# --- the engine's view of a community -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A community's answers as engine dataclasses, with what is needed to key a cache."""
+
+    needs: tuple[matching.Need, ...]
+    offers: tuple[matching.Offer, ...]
+    formats: tuple[matching.FormatPreference, ...]
+    declined: frozenset[tuple[int, int]]
+    fingerprint: tuple[Any, ...]
+
+
+def _given_topics(answer: Need | Offer) -> tuple[str, ...]:
+    return tuple(tag.topic for tag in answer.topic_tags if tag.source == TopicSource.GIVEN)
+
+
+def snapshot(session: Session, community: Community) -> Snapshot:
+    """Load a community's needs, offers, format preferences and declined pairs."""
+    regions = dict(
+        session.execute(
+            select(Organisation.id, Organisation.region).where(
+                Organisation.id.in_(
+                    select(Need.organisation_id)
+                    .where(Need.community_id == community.id)
+                    .union(select(Offer.organisation_id).where(Offer.community_id == community.id))
+                )
+            )
+        ).all()
+    )
+    needs = session.scalars(
+        select(Need).where(Need.community_id == community.id).order_by(Need.id)
+    ).all()
+    offers = session.scalars(
+        select(Offer).where(Offer.community_id == community.id).order_by(Offer.id)
+    ).all()
+    formats = session.execute(
+        select(FormatPreference.organisation_id, FormatPreference.format)
+        .where(FormatPreference.community_id == community.id)
+        .order_by(FormatPreference.id)
+    ).all()
+    declined = session.execute(
+        select(Suggestion.need_id, Suggestion.offer_id).where(
+            Suggestion.community_id == community.id,
+            Suggestion.status == SuggestionStatus.DECLINED.value,
+        )
+    ).all()
+    engine_needs = tuple(
+        matching.Need(
+            id=need.id,
+            organisation_id=need.organisation_id,
+            text=need.text,
+            topics=_given_topics(need),
+            priority=need.priority,  # type: ignore[arg-type]
+            region=regions.get(need.organisation_id),
+        )
+        for need in needs
+    )
+    engine_offers = tuple(
+        matching.Offer(
+            id=offer.id,
+            organisation_id=offer.organisation_id,
+            text=offer.text,
+            topics=_given_topics(offer),
+            capacity=offer.capacity,
+            region=regions.get(offer.organisation_id),
+        )
+        for offer in offers
+    )
+    return Snapshot(
+        needs=engine_needs,
+        offers=engine_offers,
+        formats=tuple(matching.FormatPreference(org, fmt) for org, fmt in formats),
+        declined=frozenset(declined),
+        fingerprint=(community.id, engine_needs, engine_offers),
+    )
+
+
+class _IndexCache:
+    """A few recently used match indexes, by snapshot fingerprint; safe across threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[Any, ...], matching.MatchIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, data: Snapshot) -> matching.MatchIndex:
+        key = data.fingerprint
+        with self._lock:
+            index = self._items.get(key)
+            if index is not None:
+                self._items.move_to_end(key)
+                return index
+        index = matching.MatchIndex(engine_taxonomy(), data.needs, data.offers)
+        with self._lock:
+            self._items[key] = index
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return index
+
+
+_indexes = _IndexCache(_INDEX_CACHE_SIZE)
+
+
+def community_index(session: Session, community: Community) -> tuple[Snapshot, matching.MatchIndex]:
+    """The community's snapshot and its (cached) match index."""
+    data = snapshot(session, community)
+    return data, _indexes.get(data)
+
+
+# --- storing suggestions ---------------------------------------------------------------------
+
+
+def _store(
+    session: Session,
+    community: Community,
+    found: Sequence[matching.Suggestion],
+    *,
+    replace: Any,
+) -> None:
+    """Upsert ``found`` and delete the proposed rows in ``replace`` (a WHERE clause) that the
+    engine no longer suggests. Acted-on rows keep their status; their score follows the engine."""
+    existing = {
+        (row.need_id, row.offer_id): row
+        for row in session.scalars(
+            select(Suggestion).where(Suggestion.community_id == community.id, replace)
+        )
+    }
+    for suggestion in found:
+        # Every pair found involves the rescored answer(s), so ``existing`` holds its row.
+        row = existing.pop((suggestion.need_id, suggestion.offer_id), None)
+        values = _values(suggestion)
+        if row is None:
+            session.add(Suggestion(community_id=community.id, **values))
+        elif row.status != SuggestionStatus.DECLINED and _changed(row, values):
+            for key, value in values.items():
+                setattr(row, key, value)
+    stale = [row.id for row in existing.values() if row.status == SuggestionStatus.PROPOSED]
+    if stale:
+        session.execute(delete(Suggestion).where(Suggestion.id.in_(stale)))
+    session.flush()
+
+
+def _values(suggestion: matching.Suggestion) -> dict[str, Any]:
+    return {
+        "need_id": suggestion.need_id,
+        "offer_id": suggestion.offer_id,
+        "need_organisation_id": suggestion.need_organisation_id,
+        "offer_organisation_id": suggestion.offer_organisation_id,
+        "score": suggestion.score,
+        "reasons": [
+            {"factor": r.factor, "contribution": r.contribution, "detail": r.detail}
+            for r in suggestion.reasons
+        ],
+        "matched_topics": list(suggestion.matched_topics),
+    }
+
+
+def _changed(row: Suggestion, values: dict[str, Any]) -> bool:
+    return any(getattr(row, key) != value for key, value in values.items())
+
+
+def refresh_need(session: Session, need: Need) -> None:
+    """Re-score one need against its community's offers and store the result."""
+    community = session.get_one(Community, need.community_id)
+    data, index = community_index(session, community)
+    engine_need = next(item for item in data.needs if item.id == need.id)
+    found = index.score_need(engine_need, excluded=data.declined, limit=STORED_PER_ANSWER)
+    _store(session, community, found, replace=Suggestion.need_id == need.id)
+
+
+def refresh_offer(session: Session, offer: Offer) -> None:
+    """Re-score one offer against its community's needs and store the result."""
+    community = session.get_one(Community, offer.community_id)
+    data, index = community_index(session, community)
+    engine_offer = next(item for item in data.offers if item.id == offer.id)
+    found = index.score_offer(engine_offer, excluded=data.declined, limit=STORED_PER_ANSWER)
+    _store(session, community, found, replace=Suggestion.offer_id == offer.id)
+
+
+def recompute(session: Session, community: Community) -> int:
+    """Re-tag and re-score the whole community; returns the number of stored suggestions."""
+    for answer in session.scalars(select(Need).where(Need.community_id == community.id)):
+        retag(answer)
+    for offer in session.scalars(select(Offer).where(Offer.community_id == community.id)):
+        retag(offer)
+    session.flush()
+    data, index = community_index(session, community)
+    found = index.suggest(excluded=data.declined, limit=STORED_PER_ANSWER)
+    _store(session, community, found, replace=Suggestion.community_id == community.id)
+    return int(
+        session.scalar(select(func.count()).where(Suggestion.community_id == community.id)) or 0
+    )
+
+
+# --- reading and acting on suggestions ----------------------------------------------------------
+
+
+def get_suggestion(session: Session, community: Community, suggestion_id: int) -> Suggestion:
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None or suggestion.community_id != community.id:
+        raise NotFound(f"suggestion {suggestion_id} does not exist in community {community.id}")
+    return suggestion
+
+
+def list_suggestions(
+    session: Session,
+    community: Community,
+    *,
+    need_id: int | None,
+    offer_id: int | None,
+    organisation_id: int | None,
+    status: SuggestionStatus | None,
+    min_score: float | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Suggestion], int]:
+    """A community's suggestions, best first (ties by id)."""
+    statement = (
+        select(Suggestion)
+        .where(Suggestion.community_id == community.id)
+        .order_by(Suggestion.score.desc(), Suggestion.id)
+    )
+    if need_id is not None:
+        statement = statement.where(Suggestion.need_id == need_id)
+    if offer_id is not None:
+        statement = statement.where(Suggestion.offer_id == offer_id)
+    if organisation_id is not None:
+        statement = statement.where(
+            (Suggestion.need_organisation_id == organisation_id)
+            | (Suggestion.offer_organisation_id == organisation_id)
+        )
+    if status is not None:
+        statement = statement.where(Suggestion.status == status.value)
+    if min_score is not None:
+        statement = statement.where(Suggestion.score >= min_score)
+    return paginate(session, statement, limit=limit, offset=offset)
+
+
+def update_suggestion(
+    session: Session,
+    suggestion: Suggestion,
+    *,
+    status: SuggestionStatus | None,
+    feedback: tuple[int, str | None] | None,
+) -> Suggestion:
+    """Move a suggestion along its lifecycle and/or record feedback on it."""
+    if status is not None and status != suggestion.status:
+        allowed = TRANSITIONS[suggestion.status]
+        if status not in allowed:
+            options = ", ".join(sorted(allowed)) or "none (final)"
+            raise Conflict(
+                f"a {suggestion.status} suggestion cannot become {status}; allowed: {options}",
+                invalid_params=[
+                    InvalidParam("body.status", f"not allowed after {suggestion.status}")
+                ],
+            )
+        suggestion.status = status.value
+    if feedback is not None:
+        if suggestion.status == SuggestionStatus.PROPOSED:
+            raise Conflict(
+                "feedback is for suggestions that were acted on; introduce it first",
+                invalid_params=[InvalidParam("body.feedback", "not allowed while proposed")],
+            )
+        suggestion.feedback_usefulness, suggestion.feedback_note = feedback
+    session.flush()
+    return suggestion
+
+
+# --- community views ---------------------------------------------------------------------------
+
+
+def _engine_suggestion(row: Suggestion) -> matching.Suggestion:
+    return matching.Suggestion(
+        need_id=row.need_id,
+        offer_id=row.offer_id,
+        need_organisation_id=row.need_organisation_id,
+        offer_organisation_id=row.offer_organisation_id,
+        score=row.score,
+        reasons=tuple(
+            matching.Reason(r["factor"], r["contribution"], r["detail"])  # type: ignore[arg-type]
+            for r in row.reasons
+        ),
+        matched_topics=tuple(row.matched_topics),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredView:
+    """Engine results over the stored, not-declined suggestions, with their row ids."""
+
+    rows: dict[tuple[int, int], Suggestion]
+    suggestions: tuple[matching.Suggestion, ...]
+
+
+def _stored(session: Session, community: Community) -> StoredView:
+    rows = session.scalars(
+        select(Suggestion)
+        .where(
+            Suggestion.community_id == community.id,
+            Suggestion.status != SuggestionStatus.DECLINED.value,
+        )
+        .order_by(Suggestion.id)
+    ).all()
+    return StoredView(
+        rows={(row.need_id, row.offer_id): row for row in rows},
+        suggestions=tuple(_engine_suggestion(row) for row in rows),
+    )
+
+
+def allocation(session: Session, community: Community) -> tuple[matching.Allocation, StoredView]:
+    """Needs assigned to offers within capacities (most organisations helped, then total score)."""
+    stored = _stored(session, community)
+    offers = session.execute(
+        select(Offer.id, Offer.organisation_id, Offer.capacity).where(
+            Offer.community_id == community.id
+        )
+    ).all()
+    engine_offers = [
+        matching.Offer(id=ident, organisation_id=org, text="", capacity=capacity)
+        for ident, org, capacity in offers
+    ]
+    return matching.allocate(stored.suggestions, engine_offers), stored
+
+
+def reciprocal_pairs(
+    session: Session, community: Community
+) -> tuple[tuple[matching.ReciprocalPair, ...], StoredView]:
+    """Organisation pairs that can help each other both ways, strongest first."""
+    stored = _stored(session, community)
+    return matching.reciprocal_pairs(stored.suggestions), stored
+
+
+def working_groups(session: Session, community: Community) -> tuple[matching.WorkingGroup, ...]:
+    """Clusters of at least three organisations sharing a need, with hosts and formats."""
+    data, index = community_index(session, community)
+    return matching.working_groups(index, data.formats)
+
+
+def gaps(session: Session, community: Community) -> tuple[matching.Gap, ...]:
+    """Needs whose best offer scores below ``GAP_THRESHOLD`` (declined pairs do not count)."""
+    data, index = community_index(session, community)
+    return index.gaps(excluded=data.declined, threshold=GAP_THRESHOLD)
+
+
+def unmet_offers(session: Session, community: Community) -> tuple[matching.UnmetOffer, ...]:
+    """Offers no need asks for at ``GAP_THRESHOLD`` or above."""
+    data, index = community_index(session, community)
+    return index.unmet_offers(excluded=data.declined, threshold=GAP_THRESHOLD)

@@ -1,0 +1,281 @@
+"""Suggestions and the views derived from them, end to end through the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.models import Community, Organisation
+from tests import factories
+from tests.problems import assert_problem
+
+AQUATHERMIE_NEED = "Hoe pak je aquathermie uit oppervlaktewater (TEO) aan voor een wijk?"
+TEO_OFFER = "Ervaring met TEO: warmte uit de Zaan via een warmtenet, haalbaarheidsstudie klaar"
+HYDROGEN_NEED = "waterstof in de gebouwde omgeving voor monumentale binnensteden"
+SOLAR_OFFER = "zonnepanelen op sporthallen en gemeentelijk vastgoed"
+
+
+class Cop:
+    """A small community: three municipalities, all members."""
+
+    def __init__(self, session: Session) -> None:
+        self.haarlem = factories.municipality(session, "Haarlem", "GM0392")
+        self.zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+        self.alkmaar = factories.municipality(session, "Alkmaar", "GM0361")
+        self.community: Community = factories.community(
+            session, "CoP test", self.haarlem, self.zaanstad, self.alkmaar
+        )
+        self.url = f"/api/v1/communities/{self.community.id}"
+
+
+@pytest.fixture
+def cop(session: Session) -> Cop:
+    return Cop(session)
+
+
+def post(client: TestClient, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(url, json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def suggestions(client: TestClient, cop: Cop, **params: Any) -> list[dict[str, Any]]:
+    response = client.get(f"{cop.url}/suggestions", params=params)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def answer(
+    client: TestClient, cop: Cop, kind: str, by: Organisation, text: str, **extra: Any
+) -> dict[str, Any]:
+    return post(client, f"{cop.url}/{kind}", {"organisationId": by.id, "text": text, **extra})
+
+
+def test_a_new_need_is_tagged_and_matched_right_away(client: TestClient, cop: Cop) -> None:
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    own_offer = answer(client, cop, "offers", cop.haarlem, "TEO-ervaring in Haarlem")
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+
+    assert {"topic": "aquathermie", "source": "inferred"} in need["topicTags"]
+    assert "aquathermie" in need["topics"]
+    found = suggestions(client, cop, needId=need["id"])
+    assert [s["offerId"] for s in found] == [offer["id"]]  # never the own organisation's offer
+    best = found[0]
+    assert best["offerId"] != own_offer["id"]
+    assert (best["needOrganisationId"], best["offerOrganisationId"]) == (
+        cop.haarlem.id,
+        cop.zaanstad.id,
+    )
+    assert best["status"] == "proposed"
+    assert best["feedback"] is None
+    assert "aquathermie" in best["matchedTopics"]
+    assert 0 < best["score"] <= 1
+    assert round(sum(r["contribution"] for r in best["reasons"]), 4) == best["score"]
+    assert {r["factor"] for r in best["reasons"]} >= {"topic", "text"}
+    assert all(r["detail"] for r in best["reasons"])
+
+
+def test_a_new_offer_reaches_existing_needs(client: TestClient, cop: Cop) -> None:
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    assert suggestions(client, cop, needId=need["id"]) == []
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    assert [s["offerId"] for s in suggestions(client, cop, needId=need["id"])] == [offer["id"]]
+    assert [s["needId"] for s in suggestions(client, cop, offerId=offer["id"])] == [need["id"]]
+
+
+def test_changing_and_deleting_answers_updates_suggestions(client: TestClient, cop: Cop) -> None:
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    assert len(suggestions(client, cop)) == 1
+    changed = client.patch(f"{cop.url}/needs/{need['id']}", json={"text": HYDROGEN_NEED})
+    assert changed.status_code == 200
+    assert "aquathermie" not in changed.json()["topics"]
+    assert suggestions(client, cop) == []
+    client.patch(f"{cop.url}/needs/{need['id']}", json={"text": AQUATHERMIE_NEED})
+    assert len(suggestions(client, cop)) == 1
+    assert client.delete(f"{cop.url}/offers/{offer['id']}").status_code == 204
+    assert suggestions(client, cop) == []
+
+
+def test_lifecycle_and_feedback(client: TestClient, cop: Cop) -> None:
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    (suggestion,) = suggestions(client, cop)
+    item = f"{cop.url}/suggestions/{suggestion['id']}"
+    assert client.get(item).json() == suggestion
+
+    assert_problem(client.patch(item, json={"feedback": {"usefulness": 4}}), 409, "body.feedback")
+    assert_problem(client.patch(item, json={"status": "completed"}), 409, "body.status")
+    assert client.patch(item, json={"status": "introduced"}).json()["status"] == "introduced"
+    assert client.patch(item, json={"status": "accepted"}).json()["status"] == "accepted"
+    done = client.patch(
+        item,
+        json={
+            "status": "completed",
+            "feedback": {"usefulness": 5, "note": "Werkbezoek aan de Zaan"},
+        },
+    ).json()
+    assert (done["status"], done["feedback"]) == (
+        "completed",
+        {"usefulness": 5, "note": "Werkbezoek aan de Zaan"},
+    )
+    assert_problem(client.patch(item, json={"status": "proposed"}), 409, "body.status")
+    assert_problem(
+        client.patch(item, json={"feedback": {"usefulness": 6}}), 422, "body.feedback.usefulness"
+    )
+    assert_problem(client.patch(item, json={"status": "maybe"}), 422, "body.status")
+    assert_problem(
+        client.patch(f"{cop.url}/suggestions/999999", json={"status": "introduced"}), 404
+    )
+
+    # Acted-on suggestions survive a full recompute.
+    response = client.post(f"{cop.url}/suggestions/recompute")
+    assert response.json() == {"suggestions": 1}
+    assert client.get(item).json()["status"] == "completed"
+
+
+def test_declined_pairs_are_never_suggested_again(client: TestClient, cop: Cop) -> None:
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    (suggestion,) = suggestions(client, cop)
+    client.patch(f"{cop.url}/suggestions/{suggestion['id']}", json={"status": "declined"})
+
+    client.patch(f"{cop.url}/needs/{need['id']}", json={"text": AQUATHERMIE_NEED + " Graag snel."})
+    client.patch(f"{cop.url}/offers/{offer['id']}", json={"text": TEO_OFFER + " en TEA"})
+    client.post(f"{cop.url}/suggestions/recompute")
+    assert [(s["id"], s["status"]) for s in suggestions(client, cop)] == [
+        (suggestion["id"], "declined")
+    ]
+    assert suggestions(client, cop, status="proposed") == []
+    assert client.get(f"{cop.url}/allocation").json()["assignments"] == []
+
+
+def test_filters(client: TestClient, cop: Cop) -> None:
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    answer(client, cop, "needs", cop.alkmaar, "TEO of TEA: aquathermie voor een nieuwbouwwijk")
+    everything = suggestions(client, cop)
+    assert len(everything) == 2
+    assert [s["score"] for s in everything] == sorted(
+        (s["score"] for s in everything), reverse=True
+    )
+    assert {
+        s["needOrganisationId"] for s in suggestions(client, cop, organisationId=cop.alkmaar.id)
+    } == {cop.alkmaar.id}
+    assert len(suggestions(client, cop, organisationId=cop.zaanstad.id)) == 2
+    assert suggestions(client, cop, minScore=1) == []
+    assert_problem(
+        client.get(f"{cop.url}/suggestions", params={"minScore": 2}), 400, "query.minScore"
+    )
+    assert_problem(
+        client.get(f"{cop.url}/suggestions", params={"status": "x"}), 400, "query.status"
+    )
+    assert_problem(client.get("/api/v1/communities/999999/suggestions"), 404)
+
+
+def test_allocation_respects_capacity_and_covers_organisations(
+    client: TestClient, cop: Cop
+) -> None:
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER, capacity=1)
+    first = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    second = answer(
+        client, cop, "needs", cop.alkmaar, "TEO of TEA: aquathermie voor een nieuwbouwwijk"
+    )
+    result = client.get(f"{cop.url}/allocation").json()
+    assert len(result["assignments"]) == 1
+    assert result["assignments"][0]["offerId"] == offer["id"]
+    assert result["needsWithCandidates"] == 2
+    assert result["needsAssigned"] == 1
+    assigned_org = result["assignments"][0]["needOrganisationId"]
+    assert result["coveredOrganisationIds"] == [assigned_org]
+    assert result["uncoveredOrganisationIds"] == sorted(
+        {cop.haarlem.id, cop.alkmaar.id} - {assigned_org}
+    )
+    assert {first["id"], second["id"]} >= {result["assignments"][0]["needId"]}
+
+    client.patch(f"{cop.url}/offers/{offer['id']}", json={"capacity": 2})
+    result = client.get(f"{cop.url}/allocation").json()
+    assert sorted(a["needId"] for a in result["assignments"]) == sorted([first["id"], second["id"]])
+    assert result["uncoveredOrganisationIds"] == []
+    assert result["totalScore"] == pytest.approx(sum(a["score"] for a in result["assignments"]))
+
+
+def test_reciprocal_pairs(client: TestClient, cop: Cop) -> None:
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    answer(
+        client,
+        cop,
+        "offers",
+        cop.haarlem,
+        "Onze VvE-aanpak: appartementencomplexen met Verenigingen van Eigenaars verduurzamen",
+    )
+    answer(
+        client,
+        cop,
+        "needs",
+        cop.zaanstad,
+        "Hoe krijg je VvE's mee in de isolatieaanpak van appartementen?",
+    )
+    page = client.get(f"{cop.url}/reciprocal-pairs").json()
+    assert page["total"] == 1
+    (pair,) = page["items"]
+    assert {pair["firstOrganisationId"], pair["secondOrganisationId"]} == {
+        cop.haarlem.id,
+        cop.zaanstad.id,
+    }
+    assert pair["score"] == min(
+        pair["firstHelpsSecond"]["score"], pair["secondHelpsFirst"]["score"]
+    )
+
+
+def test_working_groups_gaps_and_unmet_offers(
+    client: TestClient, session: Session, cop: Cop
+) -> None:
+    purmerend = factories.municipality(session, "Purmerend", "GM0439")
+    client.post(f"{cop.url}/members", json={"organisationId": purmerend.id})
+    for org in (cop.haarlem, cop.alkmaar, purmerend):
+        answer(
+            client,
+            cop,
+            "needs",
+            org,
+            "bewonersparticipatie bij het opstellen van een wijkuitvoeringsplan (WUP)",
+        )
+        post(
+            client,
+            f"{cop.url}/format-preferences",
+            {"organisationId": org.id, "format": "learning-circle"},
+        )
+    answer(
+        client,
+        cop,
+        "offers",
+        cop.zaanstad,
+        "Wij hebben een WUP opgesteld met intensieve bewonersparticipatie",
+    )
+    gap = answer(client, cop, "needs", cop.alkmaar, HYDROGEN_NEED)
+    unmet = answer(client, cop, "offers", cop.haarlem, SOLAR_OFFER)
+
+    groups = client.get(f"{cop.url}/working-groups").json()
+    assert groups["total"] == 1
+    (group,) = groups["items"]
+    assert group["organisationIds"] == sorted([cop.haarlem.id, cop.alkmaar.id, purmerend.id])
+    assert group["hostOrganisationIds"] == [cop.zaanstad.id]
+    assert "wijkuitvoeringsplan" in group["topics"]
+    assert group["preferredFormats"] == [{"format": "learning-circle", "organisations": 3}]
+
+    gaps = client.get(f"{cop.url}/gaps").json()
+    assert [g["needId"] for g in gaps["items"]] == [gap["id"]]
+    (found,) = gaps["items"]
+    assert found["text"] == HYDROGEN_NEED
+    assert found["organisationId"] == cop.alkmaar.id
+    assert found["bestScore"] < gaps["threshold"]
+    unmet_page = client.get(f"{cop.url}/unmet-offers").json()
+    assert [u["offerId"] for u in unmet_page["items"]] == [unmet["id"]]
+    assert unmet_page["items"][0]["bestScore"] < unmet_page["threshold"]
