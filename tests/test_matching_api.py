@@ -233,6 +233,16 @@ def test_reciprocal_pairs(client: TestClient, cop: Cop) -> None:
         pair["firstHelpsSecond"]["score"], pair["secondHelpsFirst"]["score"]
     )
 
+    # Reciprocity is a factor of the score itself once the community is scored as a whole.
+    client.post(f"{cop.url}/suggestions/recompute")
+    (aquathermie,) = [
+        s
+        for s in suggestions(client, cop)
+        if (s["needOrganisationId"], s["offerOrganisationId"]) == (cop.haarlem.id, cop.zaanstad.id)
+    ]
+    reciprocity = [r["detail"] for r in aquathermie["reasons"] if r["factor"] == "reciprocity"]
+    assert reciprocity == ["Haarlem can help Zaanstad in return"]
+
 
 def test_working_groups_gaps_and_unmet_offers(
     client: TestClient, session: Session, cop: Cop

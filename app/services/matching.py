@@ -224,10 +224,16 @@ def _store(
             select(Suggestion).where(Suggestion.community_id == community.id, replace)
         )
     }
+    involved = {s.need_organisation_id for s in found} | {s.offer_organisation_id for s in found}
+    names = dict(
+        session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.id.in_(involved))
+        ).all()
+    )
     for suggestion in found:
         # Every pair found involves the rescored answer(s), so ``existing`` holds its row.
         row = existing.pop((suggestion.need_id, suggestion.offer_id), None)
-        values = _values(suggestion)
+        values = _values(suggestion, names)
         if row is None:
             session.add(Suggestion(community_id=community.id, **values))
         elif row.status != SuggestionStatus.DECLINED and _changed(row, values):
@@ -239,7 +245,7 @@ def _store(
     session.flush()
 
 
-def _values(suggestion: matching.Suggestion) -> dict[str, Any]:
+def _values(suggestion: matching.Suggestion, names: dict[int, str]) -> dict[str, Any]:
     return {
         "need_id": suggestion.need_id,
         "offer_id": suggestion.offer_id,
@@ -247,11 +253,24 @@ def _values(suggestion: matching.Suggestion) -> dict[str, Any]:
         "offer_organisation_id": suggestion.offer_organisation_id,
         "score": suggestion.score,
         "reasons": [
-            {"factor": r.factor, "contribution": r.contribution, "detail": r.detail}
+            {
+                "factor": r.factor,
+                "contribution": r.contribution,
+                "detail": _detail(r, suggestion, names),
+            }
             for r in suggestion.reasons
         ],
         "matched_topics": list(suggestion.matched_topics),
     }
+
+
+def _detail(reason: matching.Reason, suggestion: matching.Suggestion, names: dict[int, str]) -> str:
+    # The engine knows organisations by id only; people read names.
+    if reason.factor != "reciprocity":
+        return reason.detail
+    helper = names.get(suggestion.need_organisation_id, "the asking organisation")
+    helped = names.get(suggestion.offer_organisation_id, "the offering organisation")
+    return f"{helper} can help {helped} in return"
 
 
 def _changed(row: Suggestion, values: dict[str, Any]) -> bool:
