@@ -39,6 +39,7 @@ from app.models import (
     Offer,
     OfferTopic,
     Organisation,
+    Priority,
     Suggestion,
     SuggestionStatus,
     TopicSource,
@@ -100,21 +101,36 @@ def retag(answer: Need | Offer) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A community's answers as engine dataclasses, with what is needed to key a cache."""
+    """A community's answers as engine dataclasses."""
 
+    community_id: int
     needs: tuple[matching.Need, ...]
     offers: tuple[matching.Offer, ...]
     formats: tuple[matching.FormatPreference, ...]
     declined: frozenset[tuple[int, int]]
-    fingerprint: tuple[Any, ...]
 
 
-def _given_topics(answer: Need | Offer) -> tuple[str, ...]:
-    return tuple(tag.topic for tag in answer.topic_tags if tag.source == TopicSource.GIVEN)
+def _given_topics(
+    session: Session, community: Community, owner: Any, topic: Any, answer: type[Need | Offer]
+) -> dict[int, tuple[str, ...]]:
+    """Given topic slugs per answer id (``owner``/``topic``: the link table's columns)."""
+    rows = session.execute(
+        select(owner, topic)
+        .join(answer, answer.id == owner)
+        .where(answer.community_id == community.id, topic.table.c.source == TopicSource.GIVEN.value)
+        .order_by(owner, topic)
+    ).all()
+    given: dict[int, list[str]] = {}
+    for ident, slug in rows:
+        given.setdefault(ident, []).append(slug)
+    return {ident: tuple(slugs) for ident, slugs in given.items()}
 
 
 def snapshot(session: Session, community: Community) -> Snapshot:
-    """Load a community's needs, offers, format preferences and declined pairs."""
+    """Load a community's needs, offers, format preferences and declined pairs.
+
+    Plain column queries, no ORM objects: this runs on every write of an answer.
+    """
     regions = dict(
         session.execute(
             select(Organisation.id, Organisation.region).where(
@@ -126,12 +142,38 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             )
         ).all()
     )
-    needs = session.scalars(
-        select(Need).where(Need.community_id == community.id).order_by(Need.id)
-    ).all()
-    offers = session.scalars(
-        select(Offer).where(Offer.community_id == community.id).order_by(Offer.id)
-    ).all()
+    need_topics = _given_topics(session, community, NeedTopic.need_id, NeedTopic.topic, Need)
+    offer_topics = _given_topics(session, community, OfferTopic.offer_id, OfferTopic.topic, Offer)
+    engine_needs = tuple(
+        matching.Need(
+            id=ident,
+            organisation_id=organisation_id,
+            text=text,
+            topics=need_topics.get(ident, ()),
+            priority=Priority(priority).value,
+            region=regions.get(organisation_id),
+        )
+        for ident, organisation_id, text, priority in session.execute(
+            select(Need.id, Need.organisation_id, Need.text, Need.priority)
+            .where(Need.community_id == community.id)
+            .order_by(Need.id)
+        )
+    )
+    engine_offers = tuple(
+        matching.Offer(
+            id=ident,
+            organisation_id=organisation_id,
+            text=text,
+            topics=offer_topics.get(ident, ()),
+            capacity=capacity,
+            region=regions.get(organisation_id),
+        )
+        for ident, organisation_id, text, capacity in session.execute(
+            select(Offer.id, Offer.organisation_id, Offer.text, Offer.capacity)
+            .where(Offer.community_id == community.id)
+            .order_by(Offer.id)
+        )
+    )
     formats = session.execute(
         select(FormatPreference.organisation_id, FormatPreference.format)
         .where(FormatPreference.community_id == community.id)
@@ -143,67 +185,66 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             Suggestion.status == SuggestionStatus.DECLINED.value,
         )
     ).all()
-    engine_needs = tuple(
-        matching.Need(
-            id=need.id,
-            organisation_id=need.organisation_id,
-            text=need.text,
-            topics=_given_topics(need),
-            priority=need.priority,  # type: ignore[arg-type]
-            region=regions.get(need.organisation_id),
-        )
-        for need in needs
-    )
-    engine_offers = tuple(
-        matching.Offer(
-            id=offer.id,
-            organisation_id=offer.organisation_id,
-            text=offer.text,
-            topics=_given_topics(offer),
-            capacity=offer.capacity,
-            region=regions.get(offer.organisation_id),
-        )
-        for offer in offers
-    )
     return Snapshot(
+        community_id=community.id,
         needs=engine_needs,
         offers=engine_offers,
         formats=tuple(matching.FormatPreference(org, fmt) for org, fmt in formats),
-        declined=frozenset(declined),
-        fingerprint=(community.id, engine_needs, engine_offers),
+        declined=frozenset((need, offer) for need, offer in declined),
     )
 
 
 class _IndexCache:
-    """A few recently used match indexes, by snapshot fingerprint; safe across threads."""
+    """The latest match index of each recently used community; safe across threads.
+
+    An index scores a need (or offer) it does not hold, as long as the *other* side is what it
+    was built on. So a write of a need reuses the cached index when the offers are unchanged
+    (and vice versa), which is the common case while a meeting's post-its are typed in; a read
+    that needs the whole community (working groups, gaps) reuses it only when both sides match.
+    """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[tuple[Any, ...], matching.MatchIndex] = OrderedDict()
+        self._items: OrderedDict[int, tuple[Snapshot, matching.MatchIndex]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, data: Snapshot) -> matching.MatchIndex:
-        key = data.fingerprint
+    def get(self, data: Snapshot, *, same: str = "both") -> matching.MatchIndex:
+        """An index for ``data``; ``same`` says which side must match: needs, offers or both."""
         with self._lock:
-            index = self._items.get(key)
-            if index is not None:
-                self._items.move_to_end(key)
-                return index
+            cached = self._items.get(data.community_id)
+            if cached is not None:
+                old, index = cached
+                if _reusable(old, data, same):
+                    self._items.move_to_end(data.community_id)
+                    return index
         index = matching.MatchIndex(engine_taxonomy(), data.needs, data.offers)
         with self._lock:
-            self._items[key] = index
+            self._items[data.community_id] = (data, index)
+            self._items.move_to_end(data.community_id)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return index
 
 
+def _reusable(old: Snapshot, new: Snapshot, same: str) -> bool:
+    offers_match = old.offers == new.offers
+    needs_match = old.needs == new.needs
+    if same == "offers":
+        return offers_match
+    if same == "needs":
+        return needs_match
+    return offers_match and needs_match
+
+
 _indexes = _IndexCache(_INDEX_CACHE_SIZE)
 
 
-def community_index(session: Session, community: Community) -> tuple[Snapshot, matching.MatchIndex]:
-    """The community's snapshot and its (cached) match index."""
+def community_index(
+    session: Session, community: Community, *, same: str = "both"
+) -> tuple[Snapshot, matching.MatchIndex]:
+    """The community's snapshot and a (cached) match index fit to score it (see _IndexCache)."""
     data = snapshot(session, community)
-    return data, _indexes.get(data)
+    return data, _indexes.get(data, same=same)
 
 
 # --- storing suggestions ---------------------------------------------------------------------
@@ -280,7 +321,7 @@ def _changed(row: Suggestion, values: dict[str, Any]) -> bool:
 def refresh_need(session: Session, need: Need) -> None:
     """Re-score one need against its community's offers and store the result."""
     community = session.get_one(Community, need.community_id)
-    data, index = community_index(session, community)
+    data, index = community_index(session, community, same="offers")
     engine_need = next(item for item in data.needs if item.id == need.id)
     found = index.score_need(engine_need, excluded=data.declined, limit=STORED_PER_ANSWER)
     _store(session, community, found, replace=Suggestion.need_id == need.id)
@@ -289,7 +330,7 @@ def refresh_need(session: Session, need: Need) -> None:
 def refresh_offer(session: Session, offer: Offer) -> None:
     """Re-score one offer against its community's needs and store the result."""
     community = session.get_one(Community, offer.community_id)
-    data, index = community_index(session, community)
+    data, index = community_index(session, community, same="needs")
     engine_offer = next(item for item in data.offers if item.id == offer.id)
     found = index.score_offer(engine_offer, excluded=data.declined, limit=STORED_PER_ANSWER)
     _store(session, community, found, replace=Suggestion.offer_id == offer.id)
