@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from app.auth import SYSTEM, generate_token
 from app.config import get_settings
 from app.db import session_scope
+from app.errors import CopmatchError
 from app.migrate import upgrade_to_head
+from app.models import Community, Organisation
+from app.reports.i18n import Lang
+from app.reports.render import ReportFormat, render_community
 from app.services.demo import load_demo
-from app.services.organisations import load_municipalities
+from app.services.import_plan import ProgressCallback
+from app.services.imports import ImportResult, import_answers
+from app.services.organisations import get_person, load_municipalities
+from app.services.reports import REPORT_STEPS, community_report
+from app.services.tokens import get_token, issue_token, revoke_token
 
 cli = typer.Typer(
     help="copmatch: needs-and-offers matchmaking for Communities of Practice.",
@@ -62,6 +78,144 @@ def demo() -> None:
     )
 
 
+IMPORT_STAGES = {
+    "checking": "checking rows",
+    "writing": "writing answers",
+    "matching": "matching",
+}
+
+
+@contextmanager
+def _import_progress() -> Iterator[ProgressCallback]:
+    """Progress bars on stderr while an import runs (only on a terminal)."""
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description:16}"), BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(IMPORT_STAGES.get(stage, stage), total=total)
+            bars.update(tasks[stage], completed=done, total=total)
+
+        yield report
+
+
+@cli.command("import")
+def import_command(
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, readable=True, help="The .csv or .xlsx file"
+    ),
+    community: str = typer.Option(..., "--community", help="Slug of the community"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the file only; write nothing"),
+) -> None:
+    """Import needs, offers and format preferences from a CSV or XLSX file: all rows or none.
+
+    The same rules as POST /api/v1/communities/{id}/imports (see the API docs); problems are
+    listed one per line as "row N, column: message" and make the exit status 1.
+    """
+    max_bytes = get_settings().import_max_bytes
+    with file.open("rb") as handle:
+        data = handle.read(max_bytes + 1)  # one byte over is enough to refuse it
+    try:
+        with session_scope() as session, _import_progress() as progress:
+            target = session.scalar(select(Community).where(Community.slug == community))
+            if target is None:
+                raise LookupError(f"no community with slug {community!r}")
+            result = import_answers(
+                session,
+                target,
+                data,
+                file.name,
+                dry_run=dry_run,
+                max_bytes=max_bytes,
+                progress=progress,
+            )
+            added = list(
+                session.scalars(
+                    select(Organisation.name)
+                    .where(Organisation.id.in_(result.members_added))
+                    .order_by(Organisation.name)
+                )
+            )
+    except LookupError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from error
+    except CopmatchError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        for problem in error.extra.get("problems", []):
+            typer.echo(f"row {problem['row']}, {problem['column']}: {problem['message']}", err=True)
+        raise typer.Exit(1) from error
+    _report_import(result, added)
+
+
+def _report_import(result: ImportResult, members_added: list[str]) -> None:
+    would = "would be " if result.dry_run else ""
+    if result.dry_run:
+        typer.echo("dry run: nothing was written")
+    typer.echo(
+        f"{result.rows} rows: {result.created} {would}created, {result.updated} {would}updated, "
+        f"{result.unchanged} unchanged"
+    )
+    if members_added:
+        typer.echo(f"new members ({would or 'now '}added): {', '.join(members_added)}")
+    if result.people_created:
+        typer.echo(f"people {would}added: {result.people_created}")
+    for problem in result.problems:
+        typer.echo(f"row {problem.row}, {problem.column}: {problem.message}", err=True)
+    if result.problems:
+        typer.echo(f"{len(result.problems)} problem(s); fix them and import again", err=True)
+        raise typer.Exit(1)
+
+
+@cli.command()
+def report(
+    community: str = typer.Option(..., "--community", help="Slug of the community"),
+    report_format: ReportFormat = typer.Option(
+        ..., "--format", help="md, html, csv (the suggestions), xlsx or json"
+    ),
+    output: Path = typer.Option(
+        None,
+        "--output",
+        "-o",
+        dir_okay=False,
+        help="File to write (default: <slug>-plan-<date>.<format> here; - for standard output)",
+    ),
+    lang: Lang = typer.Option("nl", "--lang", help="Language of headings and labels"),
+) -> None:
+    """Make a community's programme plan without a server (as GET .../report does)."""
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description:32}"), BarColumn(), MofNCompleteColumn())
+    with (
+        Progress(*columns, console=console, transient=True) as bars,
+        session_scope() as session,
+    ):
+        task = bars.add_task("looking up the community", total=len(REPORT_STEPS) + 1)
+        target = session.scalar(select(Community).where(Community.slug == community))
+        if target is None:
+            bars.stop()
+            typer.echo(f"error: no community with slug {community!r}", err=True)
+            raise typer.Exit(1)
+        started: list[str] = []
+
+        def step(name: str) -> None:
+            bars.update(task, description=name, advance=1 if started else 0)
+            started.append(name)
+
+        plan = community_report(session, target, progress=step)
+        bars.update(task, description=f"writing {report_format}", advance=1)
+        rendered = render_community(plan, report_format, lang)
+        bars.update(task, advance=1)
+    if output is not None and str(output) == "-":
+        typer.get_binary_stream("stdout").write(rendered.content)
+        return
+    path = output or Path(rendered.filename)
+    path.write_bytes(rendered.content)
+    typer.echo(f"wrote {path} ({len(rendered.content)} bytes)", err=True)
+
+
 @cli.command()
 def serve(
     host: str = typer.Option(None, help="Interface to bind (default: COPMATCH_HOST)"),
@@ -70,6 +224,11 @@ def serve(
 ) -> None:
     """Serve the API with uvicorn."""
     settings = get_settings()
+    if settings.environment == "development" and not settings.admin_token:
+        token = development_admin_token()
+        os.environ["COPMATCH_ADMIN_TOKEN"] = token
+        get_settings.cache_clear()
+        typer.echo(f"development admin token (from {DEV_TOKEN_FILE}): {token}")
     host = host or settings.host
     port = port or settings.port
     typer.echo(f"copmatch on http://{host}:{port} — API docs: http://{host}:{port}/docs")
@@ -82,6 +241,57 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=True,
     )
+
+
+DEV_TOKEN_FILE = Path("var") / "admin-token"
+
+
+def development_admin_token() -> str:
+    """The development admin token kept in var/admin-token (made once, readable by you only)."""
+    if DEV_TOKEN_FILE.exists():
+        return DEV_TOKEN_FILE.read_text(encoding="utf-8").strip()
+    DEV_TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
+    token = generate_token()
+    DEV_TOKEN_FILE.touch(mode=0o600)
+    DEV_TOKEN_FILE.write_text(token + "\n", encoding="utf-8")
+    return token
+
+
+token_cli = typer.Typer(help="Bearer tokens: create and revoke.", no_args_is_help=True)
+cli.add_typer(token_cli, name="token")
+
+
+@token_cli.command("create")
+def token_create(
+    person: int = typer.Option(None, "--person", help="Id of the person the token is for"),
+    admin: bool = typer.Option(False, "--admin", help="An admin token (no person)"),
+) -> None:
+    """Issue a token; it is printed once and stored only as a hash."""
+    if (person is None) == (not admin):
+        typer.echo("error: give exactly one of --person ID and --admin", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    try:
+        with session_scope() as session:
+            owner = get_person(session, person) if person is not None else None
+            issued = issue_token(session, owner, lifetime_days=settings.token_lifetime_days)
+    except CopmatchError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"token {issued.id} (valid until {issued.expires_at:%Y-%m-%d}):")
+    typer.echo(issued.token)
+
+
+@token_cli.command("revoke")
+def token_revoke(token_id: int = typer.Argument(..., help="Id of the token")) -> None:
+    """Revoke a token."""
+    try:
+        with session_scope() as session:
+            revoke_token(session, SYSTEM, get_token(session, token_id))
+    except CopmatchError as error:
+        typer.echo(f"error: {error.detail}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"token {token_id} revoked")
 
 
 def main() -> None:

@@ -35,13 +35,50 @@ class Settings(BaseSettings):
     contact_name: str = "copmatch beheer"
     contact_email: str = "copmatch@example.org"
     contact_url: str = "https://github.com/copmatch/copmatch"
+    import_max_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1,
+        description="Largest CSV or XLSX file an import accepts, in bytes (larger: 413)",
+    )
+
+    admin_token: str | None = Field(
+        default=None,
+        description="Bootstrap admin bearer token (at least 32 characters); required outside "
+        "development. In development `copmatch serve` makes one in var/ when unset.",
+    )
+    token_lifetime_days: int = Field(default=90, ge=1, le=3650)
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body, in bytes (larger: 413)"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser; empty: CORS off",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production" and self.database_url.startswith("sqlite"):
             # SQLite is the embedded default for development; production runs on PostgreSQL.
             raise ValueError("COPMATCH_DATABASE_URL must point at PostgreSQL in production")
+        if self.environment != "development" and not _safe_secret(self.admin_token):
+            raise ValueError(
+                "COPMATCH_ADMIN_TOKEN must be set to a random value of at least 32 characters "
+                "outside development (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`)"
+            )
+        if "*" in self.cors_origins:
+            raise ValueError("COPMATCH_CORS_ORIGINS must list origins explicitly, not '*'")
         return self
+
+
+PLACEHOLDERS = {"changeme", "change-me", "secret", "admin", "token", "password", "placeholder"}
+
+
+def _safe_secret(value: str | None) -> bool:
+    if value is None:
+        return False
+    lowered = value.strip().lower()
+    return len(value) >= 32 and not any(word in lowered for word in PLACEHOLDERS)
 
 
 @lru_cache

@@ -83,7 +83,21 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A writing request takes SQLite's write lock up front (BEGIN IMMEDIATE): a transaction
+    # that reads first and upgrades later fails outright when another writer got in between.
+    immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+SQLITE_BEGIN_IMMEDIATE = "copmatch_sqlite_begin_immediate"
+
+
+def begin_for_writing(session: Session) -> None:
+    """Start ``session``'s transaction as a writer (BEGIN IMMEDIATE on SQLite); a no-op on
+    PostgreSQL, and for sessions already joined to an outer transaction (tests)."""
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        session.connection(execution_options={SQLITE_BEGIN_IMMEDIATE: True})
 
 
 def build_engine(url: str, *, echo: bool = False) -> Engine:

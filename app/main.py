@@ -5,38 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
-from app.api import answers, communities, health, matching, organisations, topics
+from app.api import (
+    answers,
+    communities,
+    health,
+    imports,
+    matching,
+    organisations,
+    reports,
+    tokens,
+    topics,
+)
 from app.api.deps import API_PREFIX
+from app.api.middleware import ApiVersionHeader, BodySizeLimit
 from app.api.openapi import build_openapi
 from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
 from app.db import get_engine, session_factory
-
-
-class ApiVersionHeader:
-    """Adds ``API-Version`` to every response (NL GOV ADR /core/version-header)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.header = (b"api-version", __version__.encode())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_version(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0] != self.header[0]]
-                message["headers"] = [*headers, self.header]
-            await send(message)
-
-        await self.app(scope, receive, send_with_version)
+from app.services import audit
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -56,7 +47,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
 
-    for module in (health, topics, organisations, communities, answers, matching):
+    for module in (
+        health,
+        topics,
+        organisations,
+        tokens,
+        communities,
+        answers,
+        matching,
+        imports,
+        reports,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/", include_in_schema=False)
@@ -70,5 +71,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.openapi = openapi  # type: ignore[method-assign]
     register_problem_handlers(app)
+    audit.install()
+    if settings.cors_origins:
+        # An explicit allow-list only; no credentials (bearer tokens are sent explicitly).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=["ETag", "Location", "API-Version"],
+            allow_credentials=False,
+        )
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        # Multipart framing adds a little to the file itself.
+        larger={"/imports": settings.import_max_bytes + 64 * 1024},
+    )
     app.add_middleware(ApiVersionHeader)
     return app

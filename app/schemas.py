@@ -544,6 +544,92 @@ class RecomputeRead(ReadModel):
     suggestions: int = Field(description="Suggestions stored for the community")
 
 
+# --- tokens, organisers, personal data, audit --------------------------------------------------
+
+
+class TokenCreated(ReadModel):
+    id: int
+    token: str = Field(description="The bearer token; shown only now")
+    expires_at: dt.datetime
+
+
+class TokenRead(ReadModel):
+    id: int
+    person_id: int | None = Field(description="null for an admin token")
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class OrganiserCreate(InputModel):
+    person_id: EntityId
+
+
+class OrganiserRead(Stamped):
+    community_id: int
+    person_id: int
+
+
+class AnswerExport(ReadModel):
+    kind: str = Field(examples=["need"])
+    id: int
+    community_id: int
+    text: str
+
+
+class PersonExport(ReadModel):
+    """Everything copmatch stores about one person (AVG right of access)."""
+
+    person: PersonRead
+    organisation: OrganisationRead
+    answers: list[AnswerExport] = Field(description="Needs, offers and format preferences given")
+    organiser_of: list[int] = Field(description="Ids of the communities the person organises")
+    tokens: list[TokenRead]
+
+
+class AuditEventRead(ReadModel):
+    id: int
+    at: dt.datetime
+    token_id: int | None
+    person_id: int | None
+    role: str
+    action: str
+    resource: str
+    resource_id: int | None
+    community_id: int | None
+
+
+# --- imports --------------------------------------------------------------------------------
+
+
+class ImportProblemRead(ReadModel):
+    row: int = Field(description="Row number as a spreadsheet shows it (the header is row 1)")
+    column: str = Field(
+        examples=["prioriteit"], description="The column's header as written in the file"
+    )
+    value: str | None = Field(examples=["urgent"], description="The offending cell, if any")
+    message: str = Field(
+        examples=["unknown priority 'urgent'; use low, normal or high (laag, normaal, hoog)"]
+    )
+
+
+class ImportRead(ReadModel):
+    dry_run: bool = Field(description="True: checked only, nothing was written")
+    rows: int = Field(description="Data rows in the file (below the header, blank rows skipped)")
+    created: int = Field(description="Rows that are (or would be) new answers")
+    unchanged: int = Field(description="Rows equal to a stored answer")
+    updated: int = Field(description="Rows that change a stored answer")
+    members_added: list[int] = Field(
+        description="Ids of organisations that are (or would be) made members of the community"
+    )
+    people_created: int = Field(description="People that are (or would be) added")
+    problems: list[ImportProblemRead] = Field(
+        description="Every problem found (at most 1000); a dry run lists them here, an import "
+        "answers 422 with the same list"
+    )
+
+
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
     database: str = Field(examples=["ok"])

@@ -11,6 +11,7 @@ worker gets its own schema. Unreachable: the tests skip, except under ``CI=true`
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from app.config import Settings
 from app.db import build_engine
 from app.main import create_app
 from app.migrate import alembic_config
+
+ADMIN_TOKEN = secrets.token_urlsafe(32)
+"""The bootstrap admin token of every app the tests build."""
 
 POSTGRES_URL = os.environ.get(
     "COPMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -72,6 +76,13 @@ def fresh_database(backend: str, name: str, tmp_dir: Path) -> Engine:
     return build_engine(postgres_schema_url(name))
 
 
+def drop_schema(name: str) -> None:
+    admin = build_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    admin.dispose()
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection=connection), revision)
@@ -83,10 +94,14 @@ def engine(
 ) -> Iterator[Engine]:
     """A database per backend (and per worker), migrated to head once per test session."""
     backend: str = request.param
-    engine = fresh_database(backend, f"copmatch_test_{_worker()}", tmp_path_factory.mktemp(backend))
+    # Per process, so two test runs on one machine never share (or drop) each other's schema.
+    name = f"copmatch_test_{_worker()}_{os.getpid()}"
+    engine = fresh_database(backend, name, tmp_path_factory.mktemp(backend))
     migrate(engine)
     yield engine
     engine.dispose()
+    if backend == "postgresql":
+        drop_schema(name)
 
 
 @pytest.fixture
@@ -119,15 +134,18 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(environment="test", database_url="sqlite://")
+    return Settings(environment="test", database_url="sqlite://", admin_token=ADMIN_TOKEN)
 
 
 @pytest.fixture
 def client(
     engine: Engine, session_factory: sessionmaker[Session], settings: Settings
 ) -> Iterator[TestClient]:
-    """The app on the test database; its request sessions join the test transaction."""
+    """The app on the test database, called as the bootstrap admin; its request sessions join
+    the test transaction."""
     app = create_app(settings, engine)
     app.state.session_factory = session_factory
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(
+        app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    ) as test_client:
         yield test_client

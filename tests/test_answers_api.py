@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests import factories
+from tests.http import delete, patch
 from tests.problems import assert_problem
 
 
@@ -123,8 +124,8 @@ def test_offer_capacity(client: TestClient, session: Session) -> None:
             422,
             "body.capacity",
         )
-    changed = client.patch(
-        f"{url}/{body['id']}", json={"capacity": 5, "topics": ["aquathermie"]}
+    changed = patch(
+        client, f"{url}/{body['id']}", json={"capacity": 5, "topics": ["aquathermie"]}
     ).json()
     assert (changed["capacity"], changed["topics"], changed["text"]) == (
         5,
@@ -163,14 +164,14 @@ def test_patch_and_delete_need(client: TestClient, session: Session) -> None:
     other_cop = factories.community(session, None, haarlem)
     need = factories.need(session, cop, haarlem, personId=sanne.id)
     url = f"/api/v1/communities/{cop.id}/needs/{need.id}"
-    body = client.patch(
-        url, json={"text": "warmtenetten", "personId": None, "priority": "low"}
+    body = patch(
+        client, url, json={"text": "warmtenetten", "personId": None, "priority": "low"}
     ).json()
     assert (body["text"], body["personId"], body["priority"]) == ("warmtenetten", None, "low")
-    assert_problem(client.patch(url, json={"text": None}), 422, "body.text")
-    assert_problem(client.patch(url, json={"organisationId": 5}), 422, "body.organisationId")
+    assert_problem(patch(client, url, json={"text": None}), 422, "body.text")
+    assert_problem(patch(client, url, json={"organisationId": 5}), 422, "body.organisationId")
     assert_problem(client.get(f"/api/v1/communities/{other_cop.id}/needs/{need.id}"), 404)
-    assert client.delete(url).status_code == 204
+    assert delete(client, url).status_code == 204
     assert_problem(client.get(url), 404)
 
 
@@ -195,8 +196,8 @@ def test_format_preferences(client: TestClient, session: Session) -> None:
         for p in client.get(url, params={"format": "site-visit"}).json()["items"]
     ] == [zaanstad.id]
     item = f"{url}/{created.json()['id']}"
-    assert client.patch(item, json={"format": "peer-review"}).json()["format"] == "peer-review"
-    assert client.delete(item).status_code == 204
+    assert patch(client, item, json={"format": "peer-review"}).json()["format"] == "peer-review"
+    assert delete(client, item).status_code == 204
     assert client.get(url).json()["total"] == 1
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Meeting, Membership, Need
 from tests import factories
+from tests.http import delete, patch
 from tests.problems import assert_problem
 
 
@@ -44,13 +45,13 @@ def test_patch_and_delete_community_cascades(client: TestClient, session: Sessio
     cop = factories.community(session, "CoP A", haarlem)
     factories.meeting(session, cop)
     factories.need(session, cop, haarlem)
-    response = client.patch(f"/api/v1/communities/{cop.id}", json={"description": "Leerkring"})
+    response = patch(client, f"/api/v1/communities/{cop.id}", json={"description": "Leerkring"})
     assert response.json()["description"] == "Leerkring"
     assert_problem(
-        client.patch(f"/api/v1/communities/{cop.id}", json={"slug": None}), 422, "body.slug"
+        patch(client, f"/api/v1/communities/{cop.id}", json={"slug": None}), 422, "body.slug"
     )
 
-    assert client.delete(f"/api/v1/communities/{cop.id}").status_code == 204
+    assert delete(client, f"/api/v1/communities/{cop.id}").status_code == 204
     assert_problem(client.get(f"/api/v1/communities/{cop.id}"), 404)
     for model in (Membership, Meeting, Need):
         assert session.scalar(select(func.count()).select_from(model)) == 0
@@ -78,8 +79,8 @@ def test_members(client: TestClient, session: Session) -> None:
     assert [m["organisationId"] for m in client.get(url).json()["items"]] == [haarlem.id]
     assert client.get(f"{url}/{haarlem.id}").json()["organisationId"] == haarlem.id
 
-    assert client.delete(f"{url}/{haarlem.id}").status_code == 204
-    assert_problem(client.delete(f"{url}/{haarlem.id}"), 404)
+    assert delete(client, f"{url}/{haarlem.id}").status_code == 204
+    assert_problem(delete(client, f"{url}/{haarlem.id}"), 404)
     assert client.get(url).json()["total"] == 0
 
 
@@ -88,10 +89,10 @@ def test_member_with_answers_cannot_be_removed(client: TestClient, session: Sess
     cop = factories.community(session, None, haarlem)
     need = factories.need(session, cop, haarlem)
     url = f"/api/v1/communities/{cop.id}/members/{haarlem.id}"
-    body = assert_problem(client.delete(url), 409)
+    body = assert_problem(delete(client, url), 409)
     assert "1 answer" in body["detail"]
-    assert client.delete(f"/api/v1/communities/{cop.id}/needs/{need.id}").status_code == 204
-    assert client.delete(url).status_code == 204
+    assert delete(client, f"/api/v1/communities/{cop.id}/needs/{need.id}").status_code == 204
+    assert delete(client, url).status_code == 204
 
 
 def test_meetings(client: TestClient, session: Session) -> None:
@@ -109,8 +110,8 @@ def test_meetings(client: TestClient, session: Session) -> None:
     assert_problem(client.post(url, json={"date": "2023-06-14"}), 422, "body.title")
 
     meeting_id = later.json()["id"]
-    moved = client.patch(f"{url}/{meeting_id}", json={"date": "2023-10-01", "location": None})
+    moved = patch(client, f"{url}/{meeting_id}", json={"date": "2023-10-01", "location": None})
     assert moved.json()["date"] == "2023-10-01"
     assert_problem(client.get(f"/api/v1/communities/{other.id}/meetings/{meeting_id}"), 404)
-    assert client.delete(f"{url}/{meeting_id}").status_code == 204
+    assert delete(client, f"{url}/{meeting_id}").status_code == 204
     assert client.get(url).json()["total"] == 1

@@ -6,6 +6,7 @@ No Docker engine runs here, so these files are checked by reading them.
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,15 @@ def test_compose_environment_names_are_settings() -> None:
             db["POSTGRES_DB"],
             "db",
         )
-        # Production settings must validate with these values.
+        # Production settings must validate with these values (a required variable, written
+        # ${NAME:?message}, is given a random value here as an operator would).
         values = {
             key.removeprefix("COPMATCH_").lower(): re.sub(r"\$\{(\w+):-([^}]*)\}", r"\2", value)
             for key, value in environment.items()
         }
-        Settings(**values)
+        required = {k for k, v in values.items() if re.fullmatch(r"\$\{\w+:\?[^}]*\}", v)}
+        assert required == {"admin_token"}
+        Settings(**{**values, "admin_token": secrets.token_urlsafe(32)})
 
 
 def test_dockerfile_runs_as_non_root() -> None:

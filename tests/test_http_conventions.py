@@ -9,7 +9,10 @@ from app import __version__
 from app.config import Settings
 from app.db import build_engine
 from app.main import create_app
+from tests.conftest import ADMIN_TOKEN
 from tests.problems import assert_problem
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def test_health_reports_database(client: TestClient) -> None:
@@ -21,7 +24,7 @@ def test_health_reports_database(client: TestClient) -> None:
 
 def test_health_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
     engine = build_engine("postgresql+psycopg://postgres@127.0.0.1:9/none?connect_timeout=1")
-    with TestClient(create_app(settings, engine)) as client:
+    with TestClient(create_app(settings, engine), headers=ADMIN) as client:
         response = client.get("/api/v1/health")
         body = assert_problem(response, 503)
         assert body["database"] == "unreachable"
@@ -54,7 +57,7 @@ def test_unexpected_errors_are_problems_without_internals(settings: Settings) ->
         raise RuntimeError("secret internals")
 
     app.include_router(router)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, headers=ADMIN) as client:
         response = client.get("/api/v1/boom")
     body = assert_problem(response, 500)
     assert "secret" not in response.text

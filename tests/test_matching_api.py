@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Community, Organisation
 from tests import factories
+from tests.http import delete, patch
 from tests.problems import assert_problem
 
 AQUATHERMIE_NEED = "Hoe pak je aquathermie uit oppervlaktewater (TEO) aan voor een wijk?"
@@ -92,13 +93,13 @@ def test_changing_and_deleting_answers_updates_suggestions(client: TestClient, c
     offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
     assert len(suggestions(client, cop)) == 1
-    changed = client.patch(f"{cop.url}/needs/{need['id']}", json={"text": HYDROGEN_NEED})
+    changed = patch(client, f"{cop.url}/needs/{need['id']}", json={"text": HYDROGEN_NEED})
     assert changed.status_code == 200
     assert "aquathermie" not in changed.json()["topics"]
     assert suggestions(client, cop) == []
-    client.patch(f"{cop.url}/needs/{need['id']}", json={"text": AQUATHERMIE_NEED})
+    patch(client, f"{cop.url}/needs/{need['id']}", json={"text": AQUATHERMIE_NEED})
     assert len(suggestions(client, cop)) == 1
-    assert client.delete(f"{cop.url}/offers/{offer['id']}").status_code == 204
+    assert delete(client, f"{cop.url}/offers/{offer['id']}").status_code == 204
     assert suggestions(client, cop) == []
 
 
@@ -109,11 +110,12 @@ def test_lifecycle_and_feedback(client: TestClient, cop: Cop) -> None:
     item = f"{cop.url}/suggestions/{suggestion['id']}"
     assert client.get(item).json() == suggestion
 
-    assert_problem(client.patch(item, json={"feedback": {"usefulness": 4}}), 409, "body.feedback")
-    assert_problem(client.patch(item, json={"status": "completed"}), 409, "body.status")
-    assert client.patch(item, json={"status": "introduced"}).json()["status"] == "introduced"
-    assert client.patch(item, json={"status": "accepted"}).json()["status"] == "accepted"
-    done = client.patch(
+    assert_problem(patch(client, item, json={"feedback": {"usefulness": 4}}), 409, "body.feedback")
+    assert_problem(patch(client, item, json={"status": "completed"}), 409, "body.status")
+    assert patch(client, item, json={"status": "introduced"}).json()["status"] == "introduced"
+    assert patch(client, item, json={"status": "accepted"}).json()["status"] == "accepted"
+    done = patch(
+        client,
         item,
         json={
             "status": "completed",
@@ -124,13 +126,13 @@ def test_lifecycle_and_feedback(client: TestClient, cop: Cop) -> None:
         "completed",
         {"usefulness": 5, "note": "Werkbezoek aan de Zaan"},
     )
-    assert_problem(client.patch(item, json={"status": "proposed"}), 409, "body.status")
+    assert_problem(patch(client, item, json={"status": "proposed"}), 409, "body.status")
     assert_problem(
-        client.patch(item, json={"feedback": {"usefulness": 6}}), 422, "body.feedback.usefulness"
+        patch(client, item, json={"feedback": {"usefulness": 6}}), 422, "body.feedback.usefulness"
     )
-    assert_problem(client.patch(item, json={"status": "maybe"}), 422, "body.status")
+    assert_problem(patch(client, item, json={"status": "maybe"}), 422, "body.status")
     assert_problem(
-        client.patch(f"{cop.url}/suggestions/999999", json={"status": "introduced"}), 404
+        patch(client, f"{cop.url}/suggestions/999999", json={"status": "introduced"}), 404
     )
 
     # Acted-on suggestions survive a full recompute.
@@ -143,10 +145,10 @@ def test_declined_pairs_are_never_suggested_again(client: TestClient, cop: Cop) 
     offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
     (suggestion,) = suggestions(client, cop)
-    client.patch(f"{cop.url}/suggestions/{suggestion['id']}", json={"status": "declined"})
+    patch(client, f"{cop.url}/suggestions/{suggestion['id']}", json={"status": "declined"})
 
-    client.patch(f"{cop.url}/needs/{need['id']}", json={"text": AQUATHERMIE_NEED + " Graag snel."})
-    client.patch(f"{cop.url}/offers/{offer['id']}", json={"text": TEO_OFFER + " en TEA"})
+    patch(client, f"{cop.url}/needs/{need['id']}", json={"text": AQUATHERMIE_NEED + " Graag snel."})
+    patch(client, f"{cop.url}/offers/{offer['id']}", json={"text": TEO_OFFER + " en TEA"})
     client.post(f"{cop.url}/suggestions/recompute")
     assert [(s["id"], s["status"]) for s in suggestions(client, cop)] == [
         (suggestion["id"], "declined")
@@ -198,7 +200,7 @@ def test_allocation_respects_capacity_and_covers_organisations(
     )
     assert {first["id"], second["id"]} >= {result["assignments"][0]["needId"]}
 
-    client.patch(f"{cop.url}/offers/{offer['id']}", json={"capacity": 2})
+    patch(client, f"{cop.url}/offers/{offer['id']}", json={"capacity": 2})
     result = client.get(f"{cop.url}/allocation").json()
     assert sorted(a["needId"] for a in result["assignments"]) == sorted([first["id"], second["id"]])
     assert result["uncoveredOrganisationIds"] == []

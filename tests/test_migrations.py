@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,13 @@ from sqlalchemy import inspect
 
 from app.migrate import alembic_config
 from app.models import Base
-from tests.conftest import BACKENDS, fresh_database
+from tests.conftest import BACKENDS, drop_schema, fresh_database
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_upgrade_downgrade_upgrade_without_drift(backend: str, tmp_path: Path) -> None:
-    engine = fresh_database(backend, "copmatch_migrations_test", tmp_path)
+    name = f"copmatch_migrations_test_{os.getpid()}"
+    engine = fresh_database(backend, name, tmp_path)
     try:
         with engine.begin() as connection:
             config = alembic_config(connection=connection)
@@ -33,3 +35,5 @@ def test_upgrade_downgrade_upgrade_without_drift(backend: str, tmp_path: Path) -
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
+        if backend == "postgresql":
+            drop_schema(name)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Person
 from tests import factories
+from tests.http import delete, patch
 from tests.problems import assert_problem
 
 HAARLEM = {
@@ -116,33 +117,33 @@ def test_unknown_and_out_of_range_ids(client: TestClient) -> None:
 
 def test_patch_changes_only_given_fields(client: TestClient, session: Session) -> None:
     rvo = factories.agency(session, "RVO")
-    response = client.patch(f"/api/v1/organisations/{rvo.id}", json={"region": "Nederland"})
+    response = patch(client, f"/api/v1/organisations/{rvo.id}", json={"region": "Nederland"})
     assert response.status_code == 200
     assert response.json()["name"] == "RVO"
     assert response.json()["region"] == "Nederland"
     assert_problem(
-        client.patch(f"/api/v1/organisations/{rvo.id}", json={"name": None}), 422, "body.name"
+        patch(client, f"/api/v1/organisations/{rvo.id}", json={"name": None}), 422, "body.name"
     )
     url = f"/api/v1/organisations/{rvo.id}"
     # A municipality needs a CBS code and RVO has none stored: a conflict with its state.
-    assert_problem(client.patch(url, json={"kind": "municipality"}), 409, "body.cbsCode")
-    assert_problem(client.patch(url, json={"cbsCode": "GM0001"}), 409, "body.cbsCode")
+    assert_problem(patch(client, url, json={"kind": "municipality"}), 409, "body.cbsCode")
+    assert_problem(patch(client, url, json={"cbsCode": "GM0001"}), 409, "body.cbsCode")
     assert_problem(
-        client.patch(url, json={"kind": "other", "cbsCode": "GM0001"}), 422, "body.cbsCode"
+        patch(client, url, json={"kind": "other", "cbsCode": "GM0001"}), 422, "body.cbsCode"
     )
-    response = client.patch(url, json={"kind": "municipality", "cbsCode": "GM0001"})
+    response = patch(client, url, json={"kind": "municipality", "cbsCode": "GM0001"})
     assert response.json()["cbsCode"] == "GM0001"
     # Becoming a non-municipal body again drops the code.
-    assert client.patch(url, json={"kind": "agency"}).json()["cbsCode"] is None
+    assert patch(client, url, json={"kind": "agency"}).json()["cbsCode"] is None
 
 
 def test_delete_organisation_and_refuse_while_member(client: TestClient, session: Session) -> None:
     rvo = factories.agency(session)
     member = factories.agency(session)
     factories.community(session, None, member)
-    assert client.delete(f"/api/v1/organisations/{rvo.id}").status_code == 204
+    assert delete(client, f"/api/v1/organisations/{rvo.id}").status_code == 204
     assert_problem(client.get(f"/api/v1/organisations/{rvo.id}"), 404)
-    assert_problem(client.delete(f"/api/v1/organisations/{member.id}"), 409)
+    assert_problem(delete(client, f"/api/v1/organisations/{member.id}"), 409)
 
 
 def test_people_of_an_organisation(client: TestClient, session: Session) -> None:
@@ -165,7 +166,7 @@ def test_people_of_an_organisation(client: TestClient, session: Session) -> None
     assert_problem(client.post(url, json={**body, "email": "geen-adres"}), 422, "body.email")
     assert_problem(client.post("/api/v1/organisations/999999/people", json=body), 404)
 
-    left = client.patch(f"/api/v1/people/{created['id']}", json={"active": False}).json()
+    left = patch(client, f"/api/v1/people/{created['id']}", json={"active": False}).json()
     assert left["active"] is False
     assert client.get(url).json()["total"] == 1
     assert client.get(url, params={"active": "true"}).json()["total"] == 0
@@ -180,9 +181,9 @@ def test_deleting_a_person_erases_personal_data_but_keeps_answers(
     cop = factories.community(session, None, haarlem)
     need = factories.need(session, cop, haarlem, personId=sanne.id)
 
-    assert client.delete(f"/api/v1/people/{sanne.id}").status_code == 204
+    assert delete(client, f"/api/v1/people/{sanne.id}").status_code == 204
     assert_problem(client.get(f"/api/v1/people/{sanne.id}"), 404)
-    assert_problem(client.delete(f"/api/v1/people/{sanne.id}"), 404)
+    assert_problem(delete(client, f"/api/v1/people/{sanne.id}"), 404)
     stored = client.get(f"/api/v1/communities/{cop.id}/needs/{need.id}").json()
     assert stored["text"] == "warmtenet in de wijk"
     assert stored["personId"] == sanne.id

@@ -7,17 +7,30 @@ routes come from one function; each keeps its own schemas, filters and operation
 # No ``from __future__ import annotations`` here: FastAPI must see the closures' real types.
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
-from app.api.deps import CommunityId, PagingDep, SessionDep, id_path, set_location
+from app.api.deps import (
+    IdempotencyDep,
+    IfMatch,
+    PagingDep,
+    PrincipalDep,
+    ReadableCommunity,
+    SessionDep,
+    check_version,
+    id_path,
+    replay,
+    set_etag,
+    set_location,
+)
 from app.models import Format as FormatKind
 from app.models import FormatPreference, Need, Offer, Priority
 from app.schemas import (
     MAX_ID,
     SLUG_PATTERN,
+    AnswerCreate,
     FormatPreferenceCreate,
     FormatPreferenceRead,
     FormatPreferenceUpdate,
@@ -29,8 +42,9 @@ from app.schemas import (
     OfferUpdate,
     Page,
 )
+from app.services import access
 from app.services import answers as service
-from app.services.communities import get_community
+from app.services.idempotency import previous, remember
 
 router = APIRouter()
 
@@ -97,11 +111,10 @@ def _register(
 
     def list_answers(
         session: SessionDep,
-        community_id: CommunityId,
+        community: ReadableCommunity,
         paging: PagingDep,
         wanted: Annotated[dict[str, Any], Depends(filters)],
     ) -> Page[Any]:
-        community = get_community(session, community_id)
         items, total = service.list_answers(
             session, model, community, filters=wanted, limit=paging.limit, offset=paging.offset
         )
@@ -114,32 +127,65 @@ def _register(
 
     def create_answer(
         session: SessionDep,
-        community_id: CommunityId,
+        principal: PrincipalDep,
+        community: ReadableCommunity,
         body: create_schema,  # type: ignore[valid-type]
         response: Response,
+        idempotent: IdempotencyDep,
     ) -> Any:
-        community = get_community(session, community_id)
+        organisation_id = cast(AnswerCreate, body).organisation_id
+        access.require_answer_writer(session, principal, community.id, organisation_id)
+        if idempotent is not None and (record := previous(session, idempotent)) is not None:
+            return replay(record)
         answer = service.create_answer(session, model, community, body)
-        set_location(response, f"/communities/{community.id}/{segment}/{answer.id}")
-        return read_schema.model_validate(answer)
+        location = f"/communities/{community.id}/{segment}/{answer.id}"
+        set_location(response, location)
+        set_etag(response, answer)
+        result = read_schema.model_validate(answer)
+        if idempotent is not None:
+            remember(
+                session,
+                idempotent,
+                status=201,
+                body=result.model_dump(mode="json", by_alias=True),
+                location=response.headers["Location"],
+            )
+        return result
 
-    def get_answer(session: SessionDep, community_id: CommunityId, answer_id: AnswerId) -> Any:
-        community = get_community(session, community_id)
-        return read_schema.model_validate(service.get_answer(session, model, community, answer_id))
+    def get_answer(
+        session: SessionDep, community: ReadableCommunity, answer_id: AnswerId, response: Response
+    ) -> Any:
+        answer = service.get_answer(session, model, community, answer_id)
+        set_etag(response, answer)
+        return read_schema.model_validate(answer)
 
     def update_answer(
         session: SessionDep,
-        community_id: CommunityId,
+        principal: PrincipalDep,
+        community: ReadableCommunity,
         answer_id: AnswerId,
         body: update_schema,  # type: ignore[valid-type]
+        response: Response,
+        if_match: IfMatch = None,
     ) -> Any:
-        community = get_community(session, community_id)
         answer = service.get_answer(session, model, community, answer_id)
-        return read_schema.model_validate(service.update_answer(session, model, answer, body))
+        access.require_answer_writer(session, principal, community.id, answer.organisation_id)
+        check_version(answer, if_match)
+        updated = service.update_answer(session, model, answer, body)
+        set_etag(response, updated)
+        return read_schema.model_validate(updated)
 
-    def delete_answer(session: SessionDep, community_id: CommunityId, answer_id: AnswerId) -> None:
-        community = get_community(session, community_id)
-        service.delete_answer(session, service.get_answer(session, model, community, answer_id))
+    def delete_answer(
+        session: SessionDep,
+        principal: PrincipalDep,
+        community: ReadableCommunity,
+        answer_id: AnswerId,
+        if_match: IfMatch = None,
+    ) -> None:
+        answer = service.get_answer(session, model, community, answer_id)
+        access.require_answer_writer(session, principal, community.id, answer.organisation_id)
+        check_version(answer, if_match)
+        service.delete_answer(session, answer)
 
     plural_pascal = "".join(part.capitalize() for part in plural.split())
     router.add_api_route(
@@ -159,6 +205,8 @@ def _register(
         response_model=read_schema,
         tags=[tag],
         summary=f"Add a {singular}",
+        description="Members add their own organisation's; organisers any member's. Send an "
+        "Idempotency-Key to make retries safe.",
         operation_id=f"create{pascal}",
     )
     router.add_api_route(

@@ -1,18 +1,30 @@
-"""Communities of Practice, their members and meetings."""
+"""Communities of Practice, their members, meetings, organisers and audit log."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+from sqlalchemy import select
 
 from app.api.deps import (
     CommunityId,
+    IfMatch,
+    ManagedCommunity,
     MeetingId,
     OrganisationId,
     PagingDep,
+    PrincipalDep,
+    ReadableCommunity,
     SessionDep,
+    check_version,
+    set_etag,
     set_location,
 )
+from app.models import AuditEvent
 from app.schemas import (
+    MAX_ID,
+    AuditEventRead,
     CommunityCreate,
     CommunityRead,
     CommunityUpdate,
@@ -21,16 +33,28 @@ from app.schemas import (
     MeetingUpdate,
     MembershipCreate,
     MembershipRead,
+    OrganiserCreate,
+    OrganiserRead,
     Page,
 )
+from app.services import access, tokens
 from app.services import communities as service
+from app.services.common import paginate
 
 router = APIRouter(tags=["communities"])
 
 
 @router.get("/communities", response_model=Page[CommunityRead], summary="List communities")
-def list_communities(session: SessionDep, paging: PagingDep) -> Page[CommunityRead]:
-    items, total = service.list_communities(session, limit=paging.limit, offset=paging.offset)
+def list_communities(
+    session: SessionDep, principal: PrincipalDep, paging: PagingDep
+) -> Page[CommunityRead]:
+    """Admins see every community; others those they take part in or organise."""
+    items, total = service.list_communities(
+        session,
+        only=access.visible_communities(session, principal),
+        limit=paging.limit,
+        offset=paging.offset,
+    )
     return Page(
         items=[CommunityRead.model_validate(i) for i in items],
         total=total,
@@ -40,39 +64,61 @@ def list_communities(session: SessionDep, paging: PagingDep) -> Page[CommunityRe
 
 
 @router.post(
-    "/communities", status_code=201, response_model=CommunityRead, summary="Create a community"
+    "/communities",
+    status_code=201,
+    response_model=CommunityRead,
+    summary="Create a community (admin)",
 )
 def create_community(
-    session: SessionDep, body: CommunityCreate, response: Response
+    session: SessionDep, principal: PrincipalDep, body: CommunityCreate, response: Response
 ) -> CommunityRead:
+    access.require_admin(principal)
     community = service.create_community(session, body)
     set_location(response, f"/communities/{community.id}")
+    set_etag(response, community)
     return CommunityRead.model_validate(community)
 
 
 @router.get("/communities/{communityId}", response_model=CommunityRead, summary="Get a community")
-def get_community(session: SessionDep, community_id: CommunityId) -> CommunityRead:
-    return CommunityRead.model_validate(service.get_community(session, community_id))
+def get_community(community: ReadableCommunity, response: Response) -> CommunityRead:
+    set_etag(response, community)
+    return CommunityRead.model_validate(community)
 
 
 @router.patch(
-    "/communities/{communityId}", response_model=CommunityRead, summary="Change a community"
+    "/communities/{communityId}",
+    response_model=CommunityRead,
+    summary="Change a community (organisers)",
 )
 def update_community(
-    session: SessionDep, community_id: CommunityId, body: CommunityUpdate
+    session: SessionDep,
+    community: ManagedCommunity,
+    body: CommunityUpdate,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> CommunityRead:
-    community = service.get_community(session, community_id)
-    return CommunityRead.model_validate(service.update_community(session, community, body))
+    check_version(community, if_match)
+    updated = service.update_community(session, community, body)
+    set_etag(response, updated)
+    return CommunityRead.model_validate(updated)
 
 
 @router.delete(
     "/communities/{communityId}",
     status_code=204,
-    summary="Delete a community",
+    summary="Delete a community (admin)",
     description="Deletes the community with its memberships, meetings and answers.",
 )
-def delete_community(session: SessionDep, community_id: CommunityId) -> None:
-    service.delete_community(session, service.get_community(session, community_id))
+def delete_community(
+    session: SessionDep,
+    principal: PrincipalDep,
+    community_id: CommunityId,
+    if_match: IfMatch = None,
+) -> None:
+    access.require_admin(principal)
+    community = service.get_community(session, community_id)
+    check_version(community, if_match)
+    service.delete_community(session, community)
 
 
 @router.get(
@@ -81,9 +127,8 @@ def delete_community(session: SessionDep, community_id: CommunityId) -> None:
     summary="List a community's member organisations",
 )
 def list_members(
-    session: SessionDep, community_id: CommunityId, paging: PagingDep
+    session: SessionDep, community: ReadableCommunity, paging: PagingDep
 ) -> Page[MembershipRead]:
-    community = service.get_community(session, community_id)
     items, total = service.list_members(
         session, community, limit=paging.limit, offset=paging.offset
     )
@@ -99,12 +144,11 @@ def list_members(
     "/communities/{communityId}/members",
     status_code=201,
     response_model=MembershipRead,
-    summary="Add an organisation to a community",
+    summary="Add an organisation to a community (organisers)",
 )
 def add_member(
-    session: SessionDep, community_id: CommunityId, body: MembershipCreate, response: Response
+    session: SessionDep, community: ManagedCommunity, body: MembershipCreate, response: Response
 ) -> MembershipRead:
-    community = service.get_community(session, community_id)
     membership = service.add_member(session, community, body.organisation_id)
     set_location(response, f"/communities/{community.id}/members/{membership.organisation_id}")
     return MembershipRead.model_validate(membership)
@@ -116,9 +160,8 @@ def add_member(
     summary="Get one membership",
 )
 def get_member(
-    session: SessionDep, community_id: CommunityId, organisation_id: OrganisationId
+    session: SessionDep, community: ReadableCommunity, organisation_id: OrganisationId
 ) -> MembershipRead:
-    community = service.get_community(session, community_id)
     return MembershipRead.model_validate(
         service.get_membership(session, community, organisation_id)
     )
@@ -127,13 +170,14 @@ def get_member(
 @router.delete(
     "/communities/{communityId}/members/{organisationId}",
     status_code=204,
-    summary="Remove an organisation from a community",
-    description="Refused (409) while the organisation still has answers in the community.",
+    summary="Remove an organisation from a community (organisers)",
+    description="Refused (409) while the organisation still has answers in the community. "
+    "A membership has no versions, so no If-Match is asked.",
 )
 def remove_member(
-    session: SessionDep, community_id: CommunityId, organisation_id: OrganisationId
+    session: SessionDep, community: ManagedCommunity, organisation_id: OrganisationId
 ) -> None:
-    service.remove_member(session, service.get_community(session, community_id), organisation_id)
+    service.remove_member(session, community, organisation_id)
 
 
 @router.get(
@@ -142,9 +186,8 @@ def remove_member(
     summary="List a community's meetings",
 )
 def list_meetings(
-    session: SessionDep, community_id: CommunityId, paging: PagingDep
+    session: SessionDep, community: ReadableCommunity, paging: PagingDep
 ) -> Page[MeetingRead]:
-    community = service.get_community(session, community_id)
     items, total = service.list_meetings(
         session, community, limit=paging.limit, offset=paging.offset
     )
@@ -160,14 +203,14 @@ def list_meetings(
     "/communities/{communityId}/meetings",
     status_code=201,
     response_model=MeetingRead,
-    summary="Add a meeting",
+    summary="Add a meeting (organisers)",
 )
 def create_meeting(
-    session: SessionDep, community_id: CommunityId, body: MeetingCreate, response: Response
+    session: SessionDep, community: ManagedCommunity, body: MeetingCreate, response: Response
 ) -> MeetingRead:
-    community = service.get_community(session, community_id)
     meeting = service.create_meeting(session, community, body)
     set_location(response, f"/communities/{community.id}/meetings/{meeting.id}")
+    set_etag(response, meeting)
     return MeetingRead.model_validate(meeting)
 
 
@@ -177,31 +220,129 @@ def create_meeting(
     summary="Get a meeting",
 )
 def get_meeting(
-    session: SessionDep, community_id: CommunityId, meeting_id: MeetingId
+    session: SessionDep, community: ReadableCommunity, meeting_id: MeetingId, response: Response
 ) -> MeetingRead:
-    community = service.get_community(session, community_id)
-    return MeetingRead.model_validate(service.get_meeting(session, community, meeting_id))
+    meeting = service.get_meeting(session, community, meeting_id)
+    set_etag(response, meeting)
+    return MeetingRead.model_validate(meeting)
 
 
 @router.patch(
     "/communities/{communityId}/meetings/{meetingId}",
     response_model=MeetingRead,
-    summary="Change a meeting",
+    summary="Change a meeting (organisers)",
 )
 def update_meeting(
-    session: SessionDep, community_id: CommunityId, meeting_id: MeetingId, body: MeetingUpdate
+    session: SessionDep,
+    community: ManagedCommunity,
+    meeting_id: MeetingId,
+    body: MeetingUpdate,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> MeetingRead:
-    community = service.get_community(session, community_id)
     meeting = service.get_meeting(session, community, meeting_id)
-    return MeetingRead.model_validate(service.update_meeting(session, meeting, body))
+    check_version(meeting, if_match)
+    updated = service.update_meeting(session, meeting, body)
+    set_etag(response, updated)
+    return MeetingRead.model_validate(updated)
 
 
 @router.delete(
     "/communities/{communityId}/meetings/{meetingId}",
     status_code=204,
-    summary="Delete a meeting",
+    summary="Delete a meeting (organisers)",
     description="Answers given at the meeting stay, without the meeting reference.",
 )
-def delete_meeting(session: SessionDep, community_id: CommunityId, meeting_id: MeetingId) -> None:
-    community = service.get_community(session, community_id)
-    service.delete_meeting(session, service.get_meeting(session, community, meeting_id))
+def delete_meeting(
+    session: SessionDep,
+    community: ManagedCommunity,
+    meeting_id: MeetingId,
+    if_match: IfMatch = None,
+) -> None:
+    meeting = service.get_meeting(session, community, meeting_id)
+    check_version(meeting, if_match)
+    service.delete_meeting(session, meeting)
+
+
+@router.get(
+    "/communities/{communityId}/organisers",
+    response_model=Page[OrganiserRead],
+    summary="List a community's organisers",
+)
+def list_organisers(
+    session: SessionDep, community: ReadableCommunity, paging: PagingDep
+) -> Page[OrganiserRead]:
+    rows = tokens.list_organisers(session, community)
+    window = rows[paging.offset : paging.offset + paging.limit]
+    return Page(
+        items=[OrganiserRead.model_validate(row) for row in window],
+        total=len(rows),
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.post(
+    "/communities/{communityId}/organisers",
+    status_code=201,
+    response_model=OrganiserRead,
+    summary="Make a person an organiser of a community (organisers)",
+)
+def add_organiser(
+    session: SessionDep, community: ManagedCommunity, body: OrganiserCreate, response: Response
+) -> OrganiserRead:
+    row = tokens.add_organiser(session, community, body.person_id)
+    set_location(response, f"/communities/{community.id}/organisers/{row.person_id}")
+    return OrganiserRead.model_validate(row)
+
+
+@router.get(
+    "/communities/{communityId}/organisers/{personId}",
+    response_model=OrganiserRead,
+    summary="Get one organiser of a community",
+)
+def get_organiser(
+    session: SessionDep,
+    community: ReadableCommunity,
+    person_id: Annotated[int, Path(alias="personId", ge=1, le=MAX_ID)],
+) -> OrganiserRead:
+    for row in tokens.list_organisers(session, community):
+        if row.person_id == person_id:
+            return OrganiserRead.model_validate(row)
+    raise tokens.not_an_organiser(community, person_id)
+
+
+@router.delete(
+    "/communities/{communityId}/organisers/{personId}",
+    status_code=204,
+    summary="Remove an organiser (organisers)",
+)
+def remove_organiser(
+    session: SessionDep,
+    community: ManagedCommunity,
+    person_id: Annotated[int, Path(alias="personId", ge=1, le=MAX_ID)],
+) -> None:
+    tokens.remove_organiser(session, community, person_id)
+
+
+@router.get(
+    "/communities/{communityId}/audit-log",
+    response_model=Page[AuditEventRead],
+    summary="Every write in the community, newest first (organisers)",
+    description="Who (token and person ids), what (resource and id), when; no personal data.",
+)
+def list_audit_events(
+    session: SessionDep, community: ManagedCommunity, paging: PagingDep
+) -> Page[AuditEventRead]:
+    statement = (
+        select(AuditEvent)
+        .where(AuditEvent.community_id == community.id)
+        .order_by(AuditEvent.id.desc())
+    )
+    items, total = paginate(session, statement, limit=paging.limit, offset=paging.offset)
+    return Page(
+        items=[AuditEventRead.model_validate(i) for i in items],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )

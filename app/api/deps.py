@@ -1,18 +1,33 @@
-"""Dependencies shared by the routers: the request's database session and paging."""
+"""Dependencies shared by the routers: the request's session, paging, the caller and the
+community they act in, and optimistic locking (``ETag`` / ``If-Match``)."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from app.auth import Principal, authenticate
+from app.db import begin_for_writing
+from app.errors import InvalidParam, PreconditionFailed, PreconditionRequired
+from app.models import Community, IdempotencyRecord, VersionedMixin
 from app.schemas import MAX_ID
+from app.services import access
+from app.services.audit import PRINCIPAL_KEY
+from app.services.communities import get_community
+from app.services.idempotency import IdempotentRequest, fingerprint
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -22,6 +37,8 @@ def get_session(request: Request) -> Iterator[Session]:
     failing commit therefore becomes an error response, never a 2xx for lost data.
     """
     session: Session = request.app.state.session_factory()
+    if request.method not in SAFE_METHODS:
+        begin_for_writing(session)
     try:
         yield session
         session.commit()
@@ -71,3 +88,123 @@ API_PREFIX = "/api/v1"
 def set_location(response: Response, path: str) -> None:
     """Point ``Location`` at a created resource (``path`` relative to ``/api/v1``)."""
     response.headers["Location"] = f"{API_PREFIX}{path}"
+
+
+# --- who is calling, and may they -----------------------------------------------------------
+
+
+def get_principal(request: Request, session: SessionDep) -> Principal:
+    """The authenticated caller (401 without a valid bearer token); the session records it for
+    the audit log."""
+    principal = authenticate(
+        session, request.headers.get("authorization"), request.app.state.settings.admin_token
+    )
+    session.info[PRINCIPAL_KEY] = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def readable_community(
+    session: SessionDep, principal: PrincipalDep, community_id: CommunityId
+) -> Community:
+    """The path's community, for callers who take part in it (admin, organiser, member)."""
+    community = get_community(session, community_id)
+    access.require_reader(session, principal, community.id)
+    return community
+
+
+def managed_community(
+    session: SessionDep, principal: PrincipalDep, community_id: CommunityId
+) -> Community:
+    """The path's community, for its organisers and admins."""
+    community = get_community(session, community_id)
+    access.require_manager(principal, community.id)
+    return community
+
+
+ReadableCommunity = Annotated[Community, Depends(readable_community)]
+ManagedCommunity = Annotated[Community, Depends(managed_community)]
+
+
+# --- optimistic locking --------------------------------------------------------------------
+
+ETAG_PATTERN = re.compile(r'^\s*(?:W/)?"(\d{1,10})"\s*$')
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def set_etag(response: Response, row: VersionedMixin) -> None:
+    response.headers["ETag"] = etag(row.version)
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=100,
+        description="The ETag of the version you are changing (from a GET); required",
+    ),
+]
+
+
+def check_version(row: VersionedMixin, if_match: str | None) -> None:
+    """428 without ``If-Match``, 412 unless it names the stored version. The UPDATE or DELETE
+    checks the version again in the database, so a concurrent writer cannot slip in between.
+
+    Called after the row is loaded, so a missing resource is a 404 first."""
+    if if_match is None:
+        raise PreconditionRequired(
+            "send If-Match with the ETag from your last GET, so no one's change is lost",
+            invalid_params=[InvalidParam("header.If-Match", "required")],
+        )
+    match = ETAG_PATTERN.match(if_match)
+    if match is None or int(match.group(1)) != row.version:
+        raise PreconditionFailed(
+            f"the resource is now at {etag(row.version)}, not {if_match}; GET it again",
+            invalid_params=[InvalidParam("header.If-Match", "not the current ETag")],
+        )
+
+
+# --- idempotent creation -------------------------------------------------------------------
+
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+
+
+async def idempotency(
+    request: Request,
+    principal: PrincipalDep,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="A unique key per intended creation; a retry with it returns the "
+            "first result instead of creating a second object",
+        ),
+    ] = None,
+) -> IdempotentRequest | None:
+    if key is None:
+        return None
+    body = await request.body()
+    return IdempotentRequest(
+        principal=principal.key,
+        key=key,
+        method=request.method,
+        path=request.url.path,
+        request_hash=fingerprint(request.method, request.url.path, request.url.query, body),
+    )
+
+
+IdempotencyDep = Annotated[IdempotentRequest | None, Depends(idempotency)]
+
+
+def replay(record: IdempotencyRecord) -> JSONResponse:
+    """The stored first response, marked as a replay."""
+    headers = {"Idempotent-Replayed": "true"}
+    if record.location:
+        headers["Location"] = record.location
+    return JSONResponse(json.loads(record.body), status_code=record.status, headers=headers)

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import select
 
-from app.api.deps import CommunityId, PagingDep, SessionDep
+from app.api.deps import (
+    IfMatch,
+    ManagedCommunity,
+    PagingDep,
+    PrincipalDep,
+    ReadableCommunity,
+    SessionDep,
+    check_version,
+    set_etag,
+)
 from app.matching import Suggestion as EngineSuggestion
 from app.models import Format, Need, Offer, SuggestionStatus
 from app.schemas import (
@@ -28,8 +37,8 @@ from app.schemas import (
     UnmetOfferRead,
     WorkingGroupRead,
 )
+from app.services import access
 from app.services import matching as service
-from app.services.communities import get_community
 
 router = APIRouter(tags=["matching"])
 
@@ -43,7 +52,7 @@ IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 )
 def list_suggestions(
     session: SessionDep,
-    community_id: CommunityId,
+    community: ReadableCommunity,
     paging: PagingDep,
     need_id: Annotated[int | None, Query(alias="needId", ge=1, le=MAX_ID)] = None,
     offer_id: Annotated[int | None, Query(alias="offerId", ge=1, le=MAX_ID)] = None,
@@ -54,7 +63,6 @@ def list_suggestions(
     status: SuggestionStatus | None = None,
     min_score: Annotated[float | None, Query(alias="minScore", ge=0, le=1)] = None,
 ) -> Page[SuggestionRead]:
-    community = get_community(session, community_id)
     items, total = service.list_suggestions(
         session,
         community,
@@ -81,11 +89,13 @@ def list_suggestions(
 )
 def get_suggestion(
     session: SessionDep,
-    community_id: CommunityId,
+    community: ReadableCommunity,
     suggestion_id: Annotated[int, Path(alias="suggestionId", ge=1, le=MAX_ID)],
+    response: Response,
 ) -> SuggestionRead:
-    community = get_community(session, community_id)
-    return SuggestionRead.model_validate(service.get_suggestion(session, community, suggestion_id))
+    suggestion = service.get_suggestion(session, community, suggestion_id)
+    set_etag(response, suggestion)
+    return SuggestionRead.model_validate(suggestion)
 
 
 @router.patch(
@@ -98,14 +108,19 @@ def get_suggestion(
 )
 def update_suggestion(
     session: SessionDep,
-    community_id: CommunityId,
+    principal: PrincipalDep,
+    community: ReadableCommunity,
     suggestion_id: Annotated[int, Path(alias="suggestionId", ge=1, le=MAX_ID)],
     body: SuggestionUpdate,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> SuggestionRead:
-    community = get_community(session, community_id)
     suggestion = service.get_suggestion(session, community, suggestion_id)
+    access.require_suggestion_actor(session, principal, suggestion)
+    check_version(suggestion, if_match)
     feedback = (body.feedback.usefulness, body.feedback.note) if body.feedback else None
     updated = service.update_suggestion(session, suggestion, status=body.status, feedback=feedback)
+    set_etag(response, updated)
     return SuggestionRead.model_validate(updated)
 
 
@@ -116,8 +131,7 @@ def update_suggestion(
     description="Suggestions stay current on every write; this is for after bulk changes. "
     "Acted-on suggestions keep their status.",
 )
-def recompute_suggestions(session: SessionDep, community_id: CommunityId) -> RecomputeRead:
-    community = get_community(session, community_id)
+def recompute_suggestions(session: SessionDep, community: ManagedCommunity) -> RecomputeRead:
     return RecomputeRead(suggestions=service.recompute(session, community))
 
 
@@ -128,8 +142,7 @@ def recompute_suggestions(session: SessionDep, community_id: CommunityId) -> Rec
     description="Every organisation with a need gets at least one helper where any exists, "
     "then the total score is maximised (exact solve). Declined suggestions are left out.",
 )
-def get_allocation(session: SessionDep, community_id: CommunityId) -> AllocationRead:
-    community = get_community(session, community_id)
+def get_allocation(session: SessionDep, community: ReadableCommunity) -> AllocationRead:
     result, stored = service.allocation(session, community)
     return AllocationRead(
         assignments=[
@@ -157,9 +170,8 @@ def get_allocation(session: SessionDep, community_id: CommunityId) -> Allocation
     summary="Organisations that can help each other both ways",
 )
 def list_reciprocal_pairs(
-    session: SessionDep, community_id: CommunityId, paging: PagingDep
+    session: SessionDep, community: ReadableCommunity, paging: PagingDep
 ) -> Page[ReciprocalPairRead]:
-    community = get_community(session, community_id)
     pairs, stored = service.reciprocal_pairs(session, community)
 
     def direction(suggestion: EngineSuggestion) -> DirectionRead:
@@ -197,9 +209,8 @@ def list_reciprocal_pairs(
     "organisations offering the group's topics; formats are those its members prefer.",
 )
 def list_working_groups(
-    session: SessionDep, community_id: CommunityId, paging: PagingDep
+    session: SessionDep, community: ReadableCommunity, paging: PagingDep
 ) -> Page[WorkingGroupRead]:
-    community = get_community(session, community_id)
     groups = service.working_groups(session, community)
     window = groups[paging.offset : paging.offset + paging.limit]
     return Page(
@@ -229,8 +240,7 @@ def list_working_groups(
     description="Needs whose best suggestion scores below the threshold: topics for outside "
     "experts in the programme plan.",
 )
-def list_gaps(session: SessionDep, community_id: CommunityId, paging: PagingDep) -> GapPage:
-    community = get_community(session, community_id)
+def list_gaps(session: SessionDep, community: ReadableCommunity, paging: PagingDep) -> GapPage:
     found = service.gaps(session, community)
     window = found[paging.offset : paging.offset + paging.limit]
     needs = {
@@ -262,9 +272,8 @@ def list_gaps(session: SessionDep, community_id: CommunityId, paging: PagingDep)
     summary="Offers nobody in the community asked for",
 )
 def list_unmet_offers(
-    session: SessionDep, community_id: CommunityId, paging: PagingDep
+    session: SessionDep, community: ReadableCommunity, paging: PagingDep
 ) -> UnmetOfferPage:
-    community = get_community(session, community_id)
     found = service.unmet_offers(session, community)
     window = found[paging.offset : paging.offset + paging.limit]
     offers = {

@@ -43,6 +43,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                 "properties": {"name": {"type": "string"}, "reason": {"type": "string"}},
             },
         },
+        "problems": {
+            "type": "array",
+            "description": "Imports only: every problem in the file (row, column, value, message)",
+            "items": {"$ref": "#/components/schemas/ImportProblemRead"},
+        },
     },
 }
 
@@ -53,8 +58,14 @@ API_VERSION_HEADER: dict[str, Any] = {
 
 ERROR_DESCRIPTIONS = {
     "400": "Invalid path or query parameters",
+    "401": "Missing, unknown, expired or revoked bearer token",
+    "403": "The token's role may not do this",
+    "412": "If-Match does not name the current version (ETag)",
+    "428": "If-Match is required",
     "404": "Unknown resource",
     "409": "Conflicts with stored data",
+    "413": "Content too large",
+    "415": "Unsupported media type",
     "422": "Invalid request body",
     "500": "Unexpected error",
     "503": "Database unreachable",
@@ -71,8 +82,14 @@ def _problem_response(description: str) -> dict[str, Any]:
     }
 
 
-def _error_codes(method: str, operation: dict[str, Any]) -> list[str]:
-    codes = ["400", "500", "503"]
+PUBLIC_PATHS = {f"{API_PREFIX}/health"}
+
+
+def _error_codes(method: str, operation: dict[str, Any], *, public: bool) -> list[str]:
+    codes = ["400", "500", "503"] if public else ["400", "401", "403", "500", "503"]
+    parameters = {p.get("name") for p in operation.get("parameters", [])}
+    if "If-Match" in parameters:
+        codes += ["412", "428"]
     has_path_params = any(p.get("in") == "path" for p in operation.get("parameters", []))
     if has_path_params:
         codes.append("404")
@@ -80,7 +97,9 @@ def _error_codes(method: str, operation: dict[str, Any]) -> list[str]:
         codes += ["409", "422"]
     elif method == "delete":
         codes.append("409")
-    return codes
+    # Errors a route declares itself (e.g. 413 for uploads) are problem+json too.
+    declared = [code for code in operation.get("responses", {}) if code.startswith(("4", "5"))]
+    return list(dict.fromkeys([*codes, *declared]))
 
 
 def _collapse_nullable(node: Any) -> Any:
@@ -159,7 +178,10 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
                     response.setdefault("headers", {})["API-Version"] = {
                         "$ref": "#/components/headers/API-Version"
                     }
-            for code in _error_codes(method, operation):
+            public = path in PUBLIC_PATHS
+            if public:
+                operation["security"] = []
+            for code in _error_codes(method, operation, public=public):
                 responses[code] = _problem_response(
                     responses.get(code, {}).get("description") or ERROR_DESCRIPTIONS[code]
                 )
@@ -171,4 +193,13 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     schemas.pop("ValidationError", None)
     schemas["Problem"] = PROBLEM_SCHEMA
     components["headers"] = {"API-Version": API_VERSION_HEADER}
+    components["securitySchemes"] = {
+        "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An opaque token from POST /people/{personId}/tokens, "
+            "`copmatch token create`, or the bootstrap COPMATCH_ADMIN_TOKEN",
+        }
+    }
+    document["security"] = [{"bearerAuth": []}]
     return _rename_schemas(_collapse_nullable(document))

@@ -1,12 +1,22 @@
-"""Organisations and the people who take part for them."""
+"""Organisations, the people who take part for them, and people's tokens and data export."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import OrganisationId, PagingDep, PersonId, SessionDep, set_location
+from app.api.deps import (
+    IfMatch,
+    OrganisationId,
+    PagingDep,
+    PersonId,
+    PrincipalDep,
+    SessionDep,
+    check_version,
+    set_etag,
+    set_location,
+)
 from app.models import OrganisationKind
 from app.schemas import (
     OrganisationCreate,
@@ -14,9 +24,12 @@ from app.schemas import (
     OrganisationUpdate,
     Page,
     PersonCreate,
+    PersonExport,
     PersonRead,
     PersonUpdate,
+    TokenCreated,
 )
+from app.services import access, tokens
 from app.services import organisations as service
 
 router = APIRouter(tags=["organisations"])
@@ -25,6 +38,7 @@ router = APIRouter(tags=["organisations"])
 @router.get("/organisations", response_model=Page[OrganisationRead], summary="List organisations")
 def list_organisations(
     session: SessionDep,
+    principal: PrincipalDep,
     paging: PagingDep,
     kind: OrganisationKind | None = None,
     cbs_code: Annotated[
@@ -54,13 +68,15 @@ def list_organisations(
     "/organisations",
     status_code=201,
     response_model=OrganisationRead,
-    summary="Create an organisation",
+    summary="Create an organisation (admin)",
 )
 def create_organisation(
-    session: SessionDep, body: OrganisationCreate, response: Response
+    session: SessionDep, principal: PrincipalDep, body: OrganisationCreate, response: Response
 ) -> OrganisationRead:
+    access.require_admin(principal)
     organisation = service.create_organisation(session, body)
     set_location(response, f"/organisations/{organisation.id}")
+    set_etag(response, organisation)
     return OrganisationRead.model_validate(organisation)
 
 
@@ -69,25 +85,51 @@ def create_organisation(
     response_model=OrganisationRead,
     summary="Get an organisation",
 )
-def get_organisation(session: SessionDep, organisation_id: OrganisationId) -> OrganisationRead:
-    return OrganisationRead.model_validate(service.get_organisation(session, organisation_id))
+def get_organisation(
+    session: SessionDep,
+    principal: PrincipalDep,
+    organisation_id: OrganisationId,
+    response: Response,
+) -> OrganisationRead:
+    organisation = service.get_organisation(session, organisation_id)
+    set_etag(response, organisation)
+    return OrganisationRead.model_validate(organisation)
 
 
 @router.patch(
     "/organisations/{organisationId}",
     response_model=OrganisationRead,
-    summary="Change an organisation",
+    summary="Change an organisation (admin)",
 )
 def update_organisation(
-    session: SessionDep, organisation_id: OrganisationId, body: OrganisationUpdate
+    session: SessionDep,
+    principal: PrincipalDep,
+    organisation_id: OrganisationId,
+    body: OrganisationUpdate,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> OrganisationRead:
+    access.require_admin(principal)
     organisation = service.get_organisation(session, organisation_id)
-    return OrganisationRead.model_validate(service.update_organisation(session, organisation, body))
+    check_version(organisation, if_match)
+    updated = service.update_organisation(session, organisation, body)
+    set_etag(response, updated)
+    return OrganisationRead.model_validate(updated)
 
 
-@router.delete("/organisations/{organisationId}", status_code=204, summary="Delete an organisation")
-def delete_organisation(session: SessionDep, organisation_id: OrganisationId) -> None:
-    service.delete_organisation(session, service.get_organisation(session, organisation_id))
+@router.delete(
+    "/organisations/{organisationId}", status_code=204, summary="Delete an organisation (admin)"
+)
+def delete_organisation(
+    session: SessionDep,
+    principal: PrincipalDep,
+    organisation_id: OrganisationId,
+    if_match: IfMatch = None,
+) -> None:
+    access.require_admin(principal)
+    organisation = service.get_organisation(session, organisation_id)
+    check_version(organisation, if_match)
+    service.delete_organisation(session, organisation)
 
 
 @router.get(
@@ -97,11 +139,13 @@ def delete_organisation(session: SessionDep, organisation_id: OrganisationId) ->
 )
 def list_people(
     session: SessionDep,
+    principal: PrincipalDep,
     organisation_id: OrganisationId,
     paging: PagingDep,
     active: Annotated[bool | None, Query(description="Only (in)active people")] = None,
 ) -> Page[PersonRead]:
     organisation = service.get_organisation(session, organisation_id)
+    access.require_people_manager(session, principal, organisation.id)
     items, total = service.list_people(
         session, organisation, active=active, limit=paging.limit, offset=paging.offset
     )
@@ -120,31 +164,97 @@ def list_people(
     summary="Add a person to an organisation",
 )
 def create_person(
-    session: SessionDep, organisation_id: OrganisationId, body: PersonCreate, response: Response
+    session: SessionDep,
+    principal: PrincipalDep,
+    organisation_id: OrganisationId,
+    body: PersonCreate,
+    response: Response,
 ) -> PersonRead:
     organisation = service.get_organisation(session, organisation_id)
+    access.require_people_manager(session, principal, organisation.id)
     person = service.create_person(session, organisation, body)
     set_location(response, f"/people/{person.id}")
+    set_etag(response, person)
     return PersonRead.model_validate(person)
 
 
 @router.get("/people/{personId}", response_model=PersonRead, summary="Get a person")
-def get_person(session: SessionDep, person_id: PersonId) -> PersonRead:
-    return PersonRead.model_validate(service.get_person(session, person_id))
+def get_person(
+    session: SessionDep, principal: PrincipalDep, person_id: PersonId, response: Response
+) -> PersonRead:
+    person = service.get_person(session, person_id)
+    access.require_person_access(session, principal, person)
+    set_etag(response, person)
+    return PersonRead.model_validate(person)
 
 
 @router.patch("/people/{personId}", response_model=PersonRead, summary="Change a person")
-def update_person(session: SessionDep, person_id: PersonId, body: PersonUpdate) -> PersonRead:
+def update_person(
+    session: SessionDep,
+    principal: PrincipalDep,
+    person_id: PersonId,
+    body: PersonUpdate,
+    response: Response,
+    if_match: IfMatch = None,
+) -> PersonRead:
     person = service.get_person(session, person_id)
-    return PersonRead.model_validate(service.update_person(session, person, body))
+    access.require_person_access(session, principal, person)
+    check_version(person, if_match)
+    updated = service.update_person(session, person, body)
+    set_etag(response, updated)
+    return PersonRead.model_validate(updated)
 
 
 @router.delete(
     "/people/{personId}",
     status_code=204,
     summary="Erase a person's personal data",
-    description="Name, e-mail, department and job title are erased; the answers the person "
-    "gave stay with their organisation.",
+    description="Name, e-mail, department, job title and tokens are erased; the answers the "
+    "person gave stay with their organisation (knowledge retention).",
 )
-def delete_person(session: SessionDep, person_id: PersonId) -> None:
-    service.erase_person(session, service.get_person(session, person_id))
+def delete_person(
+    session: SessionDep, principal: PrincipalDep, person_id: PersonId, if_match: IfMatch = None
+) -> None:
+    person = service.get_person(session, person_id)
+    access.require_person_access(session, principal, person)
+    check_version(person, if_match)
+    tokens.delete_tokens_of(session, person)
+    service.erase_person(session, person)
+
+
+@router.get(
+    "/people/{personId}/export",
+    response_model=PersonExport,
+    summary="Everything stored about a person (right of access)",
+)
+def export_person(
+    session: SessionDep, principal: PrincipalDep, person_id: PersonId
+) -> PersonExport:
+    person = service.get_person(session, person_id)
+    access.require_person_access(session, principal, person)
+    return service.export_person(session, person)
+
+
+@router.post(
+    "/people/{personId}/tokens",
+    status_code=201,
+    response_model=TokenCreated,
+    summary="Issue a bearer token for a person",
+    description="The token is shown once; only its SHA-256 hash is stored. Admins, and "
+    "organisers for people of their communities.",
+    tags=["tokens"],
+)
+def create_token(
+    session: SessionDep,
+    principal: PrincipalDep,
+    person_id: PersonId,
+    request: Request,
+    response: Response,
+) -> TokenCreated:
+    person = service.get_person(session, person_id)
+    tokens.require_token_issuer(session, principal, person)
+    lifetime = request.app.state.settings.token_lifetime_days
+    issued = tokens.issue_token(session, person, lifetime_days=lifetime)
+    response.headers["Cache-Control"] = "no-store"
+    set_location(response, f"/tokens/{issued.id}")
+    return TokenCreated(id=issued.id, token=issued.token, expires_at=issued.expires_at)

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
@@ -73,6 +74,8 @@ async def _copmatch_error(request: Request, exc: Exception) -> ProblemResponse:
         detail=exc.detail,
         slug=exc.slug,
         invalid_params=exc.invalid_params,
+        extra=exc.extra,
+        headers=exc.headers,
     )
 
 
@@ -158,6 +161,17 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+async def _stale_data(request: Request, exc: Exception) -> ProblemResponse:
+    # The version check in the UPDATE/DELETE itself found a concurrent change.
+    return problem(
+        request,
+        status=412,
+        title="Precondition failed",
+        detail="the resource changed meanwhile; GET it again and retry",
+        slug="precondition-failed",
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -175,5 +189,6 @@ def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(StaleDataError, _stale_data)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
-from app.api.deps import PagingDep
+from app.api.deps import PagingDep, get_principal
 from app.errors import NotFound
 from app.schemas import SLUG_PATTERN, LocalisedText, Page, ThemeRead, TopicRead
 from app.services import topics as service
 
-router = APIRouter(tags=["topics"])
+# Reference data, but only for callers with a token, like everything but health and docs.
+router = APIRouter(tags=["topics"], dependencies=[Depends(get_principal)])
 
 
 def _topic_read(topic: service.Topic) -> TopicRead:

@@ -12,16 +12,35 @@ the whole community. Because the vocabulary and idf were fitted on the taxonomy 
 corpus, the topic words a new answer uses are known. A full recompute (nightly, or after many
 new answers) builds a new index, which refits the vectoriser and the reciprocity relation.
 
-**Texts are expanded** before vectorising with the labels and abbreviations of every topic they
-are tagged with (see ``EXPAND_WITH_SYNONYMS``), so "TVW" and "transitievisie" meet in the same
-n-grams. Each word's root is added too, so "isoleren" and "isolatie" share whole-word n-grams.
+**Texts are expanded** before vectorising (:meth:`MatchIndex._expansion`):
+
+* with the labels of every topic they are tagged with and the topic's abbreviations that stand
+  for the whole topic, so "TVW" and "transitievisie warmte" meet in the same n-grams;
+* with the phrase of each abbreviation a term spells out (:attr:`Topic.abbreviation_phrases`),
+  only where the abbreviation or the phrase itself occurs: "TEO" adds "thermische energie
+  oppervlaktewater" and so meets "warmte uit oppervlaktewater", but not every aquathermal text
+  gets "TEO TEA TED";
+* not with all synonyms of a topic (see ``EXPAND_WITH_SYNONYMS``).
+
+Each word's root is added too, so "isoleren" and "isolatie" share whole-word n-grams; so are the
+members of compounds that start or end with a taxonomy word ("dakisolatie" adds "dak" and
+"isolatie") and the first word of a word's plain-language synonym group (``EQUIVALENT_WORDS`` in
+:mod:`app.matching.text`: "buurt" adds "wijk", "residents" adds "bewoner").
+
+**Hub offers.** An offer worded so generally that it is close to many needs ("een klein
+collectief warmtenet") would otherwise top many lists. Every indexed offer gets a text floor from
+its hubness (:func:`scoring.hub_floor`: the mean of its ``HUB_NEIGHBOURS`` best cosines with needs
+of other organisations, against the median offer), and its text component is measured from that
+floor. A new offer gets its floor from its one vector against the indexed needs, so
+``score_offer`` and ``score_need`` still mirror each other.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TypeVar
 
 import numpy as np
@@ -30,9 +49,19 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from app.matching import scoring
+from app.matching.correspondence import SharedTerms
+from app.matching.shortlist import exact_cosines, shortlist
 from app.matching.tagging import Tagger
 from app.matching.taxonomy import Taxonomy, Topic
-from app.matching.text import Word, analyse, content_words, shared_terms
+from app.matching.text import (
+    Word,
+    analyse,
+    compound_members,
+    content_words,
+    equivalent,
+    fold,
+)
+from app.matching.text import words as words_of
 from app.matching.types import (
     Factor,
     Gap,
@@ -43,12 +72,14 @@ from app.matching.types import (
     TopicTag,
     UnmetOffer,
 )
+from app.matching.vectors import fit_transform
 
 EXPAND_WITH_SYNONYMS = False
 """Expand texts with every synonym of their topics (True) or with labels and abbreviations only.
 
-Full expansion lowered dev precision@1 from 0.57 to 0.49 with the shipped taxonomy (and made
-vectors three times denser); labels and abbreviations keep "TVW" meeting "transitievisie"."""
+Full expansion lowered dev precision@1 from 0.57 to 0.47 even once tags were precise: 30 synonyms
+drown a ten-word answer, and every answer on a topic then looks alike, while the labelled needs
+mostly have to be told apart from other answers on the same topic."""
 
 MAX_SUGGESTIONS = 5
 """Suggestions returned per need (or offer) unless the caller asks for another number."""
@@ -58,9 +89,29 @@ _BLOCK = 256  # rows per dense block when scoring many items at once
 # margin of the cut are scored exactly so rounding can never change who makes the list.
 _ROUNDING_MARGIN = 5e-4
 
+EXACT_PAIR_LIMIT = 2_000_000
+"""Communities with at most this many need × offer pairs score every pair (exact ranking).
+
+Larger ones rank each need's shortlist (:mod:`app.matching.shortlist`): the SHORTLIST_SIZE
+offers with the highest pruned cosine, re-scored exactly. Gaps and unmet offers stay exact."""
+
+SHORTLIST_SIZE = 40
+"""Candidate offers per need in a large community (at least twice the requested limit)."""
+
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 _Item = TypeVar("_Item", Need, Offer)
 BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidates:
+    """Candidate targets per query, CSR-like: query q owns entries pointers[q]:pointers[q + 1]."""
+
+    pointers: IntArray
+    positions: IntArray
+    raw: FloatArray
+    cosine: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +125,8 @@ class _Prepared:
     topics: frozenset[str]
     words: tuple[Word, ...]
     document: str
+    text_floor: float = 0.0
+    """Offers only: the hubness floor of the text component (:func:`scoring.hub_floor`)."""
 
 
 class _Side:
@@ -128,6 +181,10 @@ class MatchIndex:
         self.tagger = Tagger(taxonomy)
         self.needs: tuple[Need, ...] = _unique_by_id(needs, "need")
         self.offers: tuple[Offer, ...] = _unique_by_id(offers, "offer")
+        # Compounds are split on the taxonomy's own words (see _prepare).
+        self._known_words = frozenset(
+            word for topic in taxonomy for term in topic.terms for word in content_words(term)
+        )
         need_items = [self._prepare(need) for need in self.needs]
         offer_items = [self._prepare(offer) for offer in self.offers]
 
@@ -146,15 +203,24 @@ class MatchIndex:
             analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, dtype=np.float64
         )
         taxonomy_documents = [self._expansion(frozenset({topic.slug})) for topic in taxonomy]
-        self.vectorizer.fit(
+        # One pass fits the vocabulary and idf and vectorises every item (see vectors.py).
+        matrix = fit_transform(
+            self.vectorizer,
             [*taxonomy_documents, *(item.document for item in (*need_items, *offer_items))]
-            or ["empty"]
+            or ["empty"],
         )
         self._analyzer = self.vectorizer.build_analyzer()
         self._vocabulary: dict[str, int] = self.vectorizer.vocabulary_
         self._idf: FloatArray = self.vectorizer.idf_
-        self._need_side = self._side(need_items)
-        self._offer_side = self._side(offer_items)
+        first_need = len(taxonomy_documents)
+        first_offer = first_need + len(need_items)
+        self._need_side = self._side(need_items, matrix[first_need:first_offer])
+        self._offer_side = self._side(
+            offer_items, matrix[first_offer : first_offer + len(offer_items)]
+        )
+        self._typical_hubness = 0.0
+        self._hub_fitted = False
+        self._fit_hub_floors()
         # helps[a, b]: organisation a has an offer that answers a need of organisation b. The
         # extra last row and column stand for organisations the index has not seen.
         size = len(organisations) + 1
@@ -206,12 +272,13 @@ class MatchIndex:
         limit: int = MAX_SUGGESTIONS,
         min_score: float = scoring.GAP_THRESHOLD,
     ) -> tuple[Suggestion, ...]:
-        """score_need for every indexed need, ordered by need id then rank."""
+        """score_need for every indexed need, ordered by need id then rank.
+
+        Exact up to EXACT_PAIR_LIMIT pairs; beyond, each need's shortlist is ranked exactly.
+        """
         return tuple(
             suggestion
-            for ranked in self._rank_all(
-                self._need_side, self._offer_side, True, excluded, limit, min_score
-            )
+            for ranked in self._rank_all(True, excluded, limit, min_score)
             for suggestion in ranked
         )
 
@@ -223,9 +290,9 @@ class MatchIndex:
     ) -> tuple[Gap, ...]:
         """Needs whose best suggestion scores below *threshold* (or that have none), by id."""
         found: list[Gap] = []
-        ranked_all = self._rank_all(self._need_side, self._offer_side, True, excluded, 1, 0.0)
-        for item, ranked in zip(self._need_side.items, ranked_all, strict=True):
-            best = ranked[0] if ranked else None
+        for item, best in zip(
+            self._need_side.items, self._best_all(True, excluded, threshold), strict=True
+        ):
             if best is None or best.score < threshold:
                 found.append(
                     Gap(
@@ -245,9 +312,9 @@ class MatchIndex:
     ) -> tuple[UnmetOffer, ...]:
         """Offers that no need of another organisation reaches *threshold* with, by id."""
         found: list[UnmetOffer] = []
-        ranked_all = self._rank_all(self._offer_side, self._need_side, False, excluded, 1, 0.0)
-        for item, ranked in zip(self._offer_side.items, ranked_all, strict=True):
-            best = ranked[0] if ranked else None
+        for item, best in zip(
+            self._offer_side.items, self._best_all(False, excluded, threshold), strict=True
+        ):
             if best is None or best.score < threshold:
                 found.append(
                     UnmetOffer(
@@ -290,7 +357,19 @@ class MatchIndex:
         words = analyse(item.text)
         # Roots join the words so inflections meet in whole-word n-grams ("isoleren isol").
         roots = [word.root for word in words if word.root != word.surface]
-        document = " ".join([*(word.surface for word in words), *roots, self._expansion(topics)])
+        # Members of compounds join as words too ("dakisolatie" adds "dak" and "isolatie").
+        members = [
+            member for word in words for member in compound_members(word.surface, self._known_words)
+        ]
+        roots += members
+        # Plain-language synonyms meet in one word ("buurt" adds "wijk"; see EQUIVALENT_WORDS).
+        roots += [
+            canonical
+            for surface in (*(word.surface for word in words), *members)
+            if (canonical := equivalent(surface)) is not None and canonical != surface
+        ]
+        expansion = self._expansion(topics, self.tagger.evidence(item.text))
+        document = " ".join([*(word.surface for word in words), *roots, expansion])
         return _Prepared(
             id=item.id,
             organisation_id=item.organisation_id,
@@ -309,10 +388,25 @@ class MatchIndex:
         if position is not None and indexed[position] == item:
             return side.items[position], side.matrix[position]
         prepared = self._prepare(item)
-        return prepared, self._vectorise_one(prepared.document)
+        vector = self._vectorise_one(prepared.document)
+        if isinstance(item, Offer) and self._hub_fitted:
+            cosines = (vector @ self._need_side.matrix_t).toarray()[0]
+            other = self._need_side.organisations != self._organisation_code(prepared)
+            floor = scoring.hub_floor(
+                scoring.hubness(cosines[other].tolist()), self._typical_hubness
+            )
+            prepared = replace(prepared, text_floor=floor)
+        return prepared, vector
 
-    def _expansion(self, topics: frozenset[str]) -> str:
-        """Labels, synonyms and abbreviations of *topics*, normalised, as one string."""
+    def _expansion(
+        self, topics: frozenset[str], evidence: frozenset[tuple[str, str]] = frozenset()
+    ) -> str:
+        """The words a text is expanded with, normalised, as one string.
+
+        For each topic: its labels (without abbreviations) and the abbreviations no term spells
+        out; for each (topic, abbreviation or term) in *evidence*: the phrase the abbreviation
+        stands for, or the abbreviations the term spells out.
+        """
         parts: list[str] = []
         for slug in sorted(topics):
             topic = self.taxonomy.get(slug)
@@ -320,16 +414,33 @@ class MatchIndex:
                 continue
             for phrase in self._expansion_phrases(topic):
                 parts.extend(content_words(phrase))
+        for slug, found in sorted(evidence):
+            topic = self.taxonomy.get(slug)
+            if topic is None:
+                continue
+            spelt = topic.abbreviation_phrases
+            if found in spelt:
+                parts.extend(content_words(spelt[found]))
+            else:
+                parts.extend(
+                    dict.fromkeys(
+                        fold(abbreviation).split("'")[0]
+                        for abbreviation, phrase in spelt.items()
+                        if phrase == found
+                    )
+                )
         return " ".join(parts)
 
     def _expansion_phrases(self, topic: Topic) -> tuple[str, ...]:
         if EXPAND_WITH_SYNONYMS:
             return (*topic.terms, *topic.abbreviations)
-        return (topic.label_nl, topic.label_en, *topic.abbreviations)
-
-    def _vectorise(self, items: Sequence[_Prepared]) -> sparse.csr_matrix:
-        matrix: sparse.csr_matrix = self.vectorizer.transform([item.document for item in items])
-        return matrix
+        abbreviations = {fold(abbreviation) for abbreviation in topic.abbreviations}
+        labels = [
+            " ".join(word for word in words_of(label) if word not in abbreviations)
+            for label in (topic.label_nl, topic.label_en)
+        ]
+        aliases = [a for a in topic.abbreviations if a not in topic.abbreviation_phrases]
+        return (*labels, *aliases)
 
     def _vectorise_one(self, document: str) -> sparse.csr_matrix:
         """vectorizer.transform([document]) without sklearn's batch overhead (same numbers).
@@ -351,16 +462,40 @@ class MatchIndex:
             (values, columns, np.array([0, len(columns)])), shape=(1, len(self._vocabulary))
         )
 
-    def _side(self, items: Sequence[_Prepared]) -> _Side:
+    def _side(self, items: Sequence[_Prepared], matrix: sparse.csr_matrix) -> _Side:
         return _Side(
             items,
-            self._vectorise(items)
-            if items
-            else sparse.csr_matrix((0, len(self.vectorizer.vocabulary_))),
+            matrix,
             self._topic_columns,
             self._organisation_codes,
             self._region_codes,
         )
+
+    def _fit_hub_floors(self) -> None:
+        """Give every indexed offer its hubness floor against the indexed needs.
+
+        hubness = mean of the offer's HUB_NEIGHBOURS highest cosines with needs of other
+        organisations; floor = hub_floor(hubness, median hubness of all offers).
+        """
+        needs, offers = self._need_side, self._offer_side
+        if not offers.items or len(needs.items) < scoring.HUB_MIN_NEEDS:
+            return
+        self._hub_fitted = True
+        neighbours = scoring.HUB_NEIGHBOURS
+        best = np.full((0, len(offers.items)), -np.inf)
+        for start in range(0, len(needs.items), _BLOCK):
+            cosine = (needs.matrix[start : start + _BLOCK] @ offers.matrix_t).toarray()
+            same = needs.organisations[start : start + _BLOCK, None] == offers.organisations[None]
+            stacked = np.vstack([best, np.where(same, -np.inf, cosine)])
+            best = -np.sort(-stacked, axis=0)[:neighbours]
+        hubness = [
+            scoring.hubness(column[np.isfinite(column)].tolist(), neighbours) for column in best.T
+        ]
+        self._typical_hubness = float(np.median(hubness))
+        offers.items = [
+            replace(item, text_floor=scoring.hub_floor(value, self._typical_hubness))
+            for item, value in zip(offers.items, hubness, strict=True)
+        ]
 
     def _fit_reciprocity(self) -> None:
         needs, offers = self._need_side, self._offer_side
@@ -378,7 +513,13 @@ class MatchIndex:
     ) -> tuple[FloatArray, FloatArray]:
         """w_topic · topic + w_text · text of *items* × targets (unrounded), and the cosines."""
         cosine: FloatArray = (vectors @ targets.matrix_t).toarray()
-        text = np.clip((cosine - scoring.TEXT_FLOOR) / (1.0 - scoring.TEXT_FLOOR), 0.0, 1.0)
+        # text_component with a floor per pair: TEXT_FLOOR plus the offer's hubness floor.
+        floor = (
+            scoring.TEXT_FLOOR
+            + np.array([item.text_floor for item in items])[:, None]
+            + np.array([item.text_floor for item in targets.items])[None, :]
+        )
+        text = np.clip((cosine - floor) / (1.0 - floor), 0.0, 1.0)
         rows = [row for row, item in enumerate(items) for _ in item.topics]
         columns = [self._topic_columns.get(slug, -1) for item in items for slug in item.topics]
         known = [column >= 0 for column in columns]
@@ -421,38 +562,217 @@ class MatchIndex:
         """The organisation's row in ``_helps``; unknown organisations get the last, empty row."""
         return self._organisation_codes.get(item.organisation_id, len(self._organisation_codes))
 
+    @property
+    def _exact(self) -> bool:
+        """Score every pair (True) or rank shortlists (False)?"""
+        return len(self._need_side.items) * len(self._offer_side.items) <= EXACT_PAIR_LIMIT
+
+    @cached_property
+    def _pair_scores(self) -> tuple[FloatArray, FloatArray]:
+        """Raw scores and cosines of every need × offer, computed once (exact path only)."""
+        needs, offers = self._need_side, self._offer_side
+        raw = np.empty((len(needs.items), len(offers.items)))
+        cosine = np.empty_like(raw)
+        for start in range(0, len(needs.items), _BLOCK):
+            stop = start + _BLOCK
+            raw[start:stop], cosine[start:stop] = self._raw_scores(
+                needs.items[start:stop], needs.matrix[start:stop], offers, need_side=True
+            )
+        return raw, cosine
+
+    @cached_property
+    def _pair_scores_by_offer(self) -> tuple[FloatArray, FloatArray]:
+        """_pair_scores transposed: offer × need (the cosines are the same numbers)."""
+        raw, cosine = self._pair_scores
+        return np.ascontiguousarray(raw.T), np.ascontiguousarray(cosine.T)
+
+    @cached_property
+    def _shortlists(self) -> dict[int, _Candidates]:
+        """Each need's shortlisted offers, exactly re-scored, by shortlist size (large path)."""
+        return {}
+
+    def _need_candidates(self, size: int) -> _Candidates:
+        """The *size* offers with the highest pruned cosine per need, with exact raw scores."""
+        if size not in self._shortlists:
+            needs, offers = self._need_side, self._offer_side
+            found = shortlist(
+                needs.matrix,
+                offers.matrix,
+                size,
+                query_groups=needs.organisations,
+                target_groups=offers.organisations,
+            )
+            rows, positions = found.pairs()
+            cosine = exact_cosines(needs.matrix, offers.matrix, rows, positions)
+            self._shortlists[size] = _Candidates(
+                _pointers(rows, len(needs.items)),
+                positions,
+                self._pair_raw(rows, positions, cosine),
+                cosine,
+            )
+        return self._shortlists[size]
+
+    def _offer_candidates(self, size: int) -> _Candidates:
+        """The need shortlists turned around: per offer, the needs that shortlisted it."""
+        by_need = self._need_candidates(size)
+        rows = np.repeat(np.arange(len(by_need.pointers) - 1), np.diff(by_need.pointers))
+        order = np.lexsort((rows, by_need.positions))
+        return _Candidates(
+            _pointers(by_need.positions[order], len(self._offer_side.items)),
+            rows[order],
+            by_need.raw[order],
+            by_need.cosine[order],
+        )
+
+    def _pair_raw(
+        self, need_rows: IntArray, offer_rows: IntArray, cosine: FloatArray
+    ) -> FloatArray:
+        """_raw_scores for individual (need, offer) pairs of the index, given their cosines."""
+        needs, offers = self._need_side, self._offer_side
+        need_floors = np.array([item.text_floor for item in needs.items])
+        offer_floors = np.array([item.text_floor for item in offers.items])
+        floor = scoring.TEXT_FLOOR + need_floors[need_rows] + offer_floors[offer_rows]
+        text = np.clip((cosine - floor) / (1.0 - floor), 0.0, 1.0)
+        shared = np.asarray(
+            needs.topics[need_rows].multiply(offers.topics[offer_rows]).sum(axis=1)
+        ).ravel()
+        sizes = needs.topic_sizes[need_rows] * offers.topic_sizes[offer_rows]
+        topic = np.divide(shared, np.sqrt(sizes), out=np.zeros_like(sizes), where=sizes > 0)
+        regions = needs.regions[need_rows]
+        same_region = (regions == offers.regions[offer_rows]) & (regions >= 0)
+        helps_back = self._helps[needs.organisations[need_rows], offers.organisations[offer_rows]]
+        raw: FloatArray = (
+            self.weights.topic * topic
+            + self.weights.text * text
+            + self.weights.region * same_region
+            + self.weights.reciprocity * helps_back
+        )
+        return raw
+
+    def _sides(self, need_side: bool) -> tuple[_Side, _Side]:
+        return (
+            (self._need_side, self._offer_side)
+            if need_side
+            else (self._offer_side, self._need_side)
+        )
+
+    def _blocked(
+        self, need_side: bool, excluded: Collection[tuple[int, int]]
+    ) -> dict[int, set[int]]:
+        blocked: dict[int, set[int]] = {}
+        for need_id, offer_id in excluded:
+            query_id, target_id = (need_id, offer_id) if need_side else (offer_id, need_id)
+            blocked.setdefault(query_id, set()).add(target_id)
+        return blocked
+
     def _rank_all(
         self,
-        queries: _Side,
-        targets: _Side,
         need_side: bool,
         excluded: Collection[tuple[int, int]],
         limit: int,
         min_score: float,
     ) -> list[tuple[Suggestion, ...]]:
-        blocked: dict[int, set[int]] = {}
-        for need_id, offer_id in excluded:
-            query_id, target_id = (need_id, offer_id) if need_side else (offer_id, need_id)
-            blocked.setdefault(query_id, set()).add(target_id)
-        ranked: list[tuple[Suggestion, ...]] = []
-        for start in range(0, len(queries.items), _BLOCK):
-            items = queries.items[start : start + _BLOCK]
-            vectors = queries.matrix[start : start + _BLOCK]
-            raw, cosine = self._raw_scores(items, vectors, targets, need_side=need_side)
-            for offset, item in enumerate(items):
-                ranked.append(
-                    self._select(
-                        item,
-                        raw[offset],
-                        cosine[offset],
-                        targets,
-                        need_side,
-                        blocked.get(item.id, set()),
-                        limit,
-                        min_score,
-                    )
+        """The best *limit* targets of every query (needs or offers), in query order."""
+        queries, targets = self._sides(need_side)
+        blocked = self._blocked(need_side, excluded)
+        if self._exact:
+            raw, cosine = self._pair_scores if need_side else self._pair_scores_by_offer
+            return [
+                self._select(
+                    item,
+                    raw[row],
+                    cosine[row],
+                    targets,
+                    need_side,
+                    blocked.get(item.id, set()),
+                    limit,
+                    min_score,
                 )
+                for row, item in enumerate(queries.items)
+            ]
+        size = max(SHORTLIST_SIZE, 2 * limit)
+        candidates = self._need_candidates(size) if need_side else self._offer_candidates(size)
+        return self._rank_candidates(
+            queries, targets, need_side, candidates, blocked, limit, min_score
+        )
+
+    def _rank_candidates(
+        self,
+        queries: _Side,
+        targets: _Side,
+        need_side: bool,
+        candidates: _Candidates,
+        blocked: dict[int, set[int]],
+        limit: int,
+        min_score: float,
+    ) -> list[tuple[Suggestion, ...]]:
+        ranked: list[tuple[Suggestion, ...]] = []
+        pointers = candidates.pointers.tolist()
+        for row, item in enumerate(queries.items):
+            low, high = pointers[row], pointers[row + 1]
+            ranked.append(
+                self._select(
+                    item,
+                    candidates.raw[low:high],
+                    candidates.cosine[low:high],
+                    targets,
+                    need_side,
+                    blocked.get(item.id, set()),
+                    limit,
+                    min_score,
+                    candidates.positions[low:high],
+                )
+            )
         return ranked
+
+    def _best_all(
+        self, need_side: bool, excluded: Collection[tuple[int, int]], threshold: float
+    ) -> list[Suggestion | None]:
+        """Every query's best suggestion, exact wherever it scores below *threshold*.
+
+        Large path: the shortlists settle every query that reaches *threshold* there; the
+        others are scored against all targets, so gaps and unmet offers are always exact.
+        """
+        if self._exact:
+            return [
+                ranked[0] if ranked else None
+                for ranked in self._rank_all(need_side, excluded, 1, 0.0)
+            ]
+        queries, targets = self._sides(need_side)
+        blocked = self._blocked(need_side, excluded)
+        candidates = (
+            self._need_candidates(SHORTLIST_SIZE)
+            if need_side
+            else self._offer_candidates(SHORTLIST_SIZE)
+        )
+        best = [
+            ranked[0] if ranked else None
+            for ranked in self._rank_candidates(
+                queries, targets, need_side, candidates, blocked, 1, 0.0
+            )
+        ]
+        unsettled = [
+            row for row, found in enumerate(best) if found is None or found.score < threshold
+        ]
+        for start in range(0, len(unsettled), _BLOCK):
+            rows = unsettled[start : start + _BLOCK]
+            items = [queries.items[row] for row in rows]
+            raw, cosine = self._raw_scores(
+                items, queries.matrix[rows], targets, need_side=need_side
+            )
+            for offset, (row, item) in enumerate(zip(rows, items, strict=True)):
+                ranked = self._select(
+                    item,
+                    raw[offset],
+                    cosine[offset],
+                    targets,
+                    need_side,
+                    blocked.get(item.id, set()),
+                    1,
+                    0.0,
+                )
+                best[row] = ranked[0] if ranked else None
+        return best
 
     def _select(
         self,
@@ -464,28 +784,46 @@ class MatchIndex:
         blocked: set[int],
         limit: int,
         min_score: float,
+        positions: IntArray | None = None,
     ) -> tuple[Suggestion, ...]:
-        """Exactly score the candidates that can make the top *limit*, then rank them."""
+        """Exactly score the candidates that can make the top *limit*, then rank them.
+
+        *raw* and *cosine* hold every target, or the targets at *positions*. Candidates are
+        scored exactly in order of raw score, and scoring stops once no candidate left can
+        reach the current top *limit* (raw and exact scores differ by less than the margin).
+        """
         if limit <= 0 or not targets.items:
             return ()
-        valid: BoolArray = targets.organisations != self._organisation_code(item)
+        at = np.arange(len(targets.items)) if positions is None else positions
+        valid: BoolArray = targets.organisations[at] != self._organisation_code(item)
         if blocked:
-            valid &= ~np.isin(targets.ids, list(blocked))
+            valid &= ~np.isin(targets.ids[at], list(blocked))
         scores = np.where(valid, raw, -np.inf)
-        cut = min_score - _ROUNDING_MARGIN
-        if limit < len(scores):
-            kth = np.partition(scores, len(scores) - limit)[len(scores) - limit]
-            cut = max(cut, kth - _ROUNDING_MARGIN)
-        suggestions = []
-        for position in np.flatnonzero(scores >= cut):
-            target = targets.items[int(position)]
+        candidates = np.flatnonzero(scores >= min_score - _ROUNDING_MARGIN)
+        if limit < len(candidates):
+            kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
+            candidates = candidates[scores[candidates] >= kth - _ROUNDING_MARGIN]
+        ids = targets.ids[at[candidates]]
+        key = (lambda s: (-s.score, s.offer_id)) if need_side else (lambda s: (-s.score, s.need_id))
+        suggestions: list[Suggestion] = []
+        for candidate in candidates[np.lexsort((ids, -scores[candidates]))].tolist():
+            if len(suggestions) == limit and scores[candidate] + _ROUNDING_MARGIN < (
+                suggestions[-1].score
+            ):
+                break
+            target = targets.items[int(at[candidate])]
             need, offer = (item, target) if need_side else (target, item)
-            suggestion = self._suggestion(need, offer, float(cosine[position]))
+            suggestion = self._suggestion(need, offer, float(cosine[candidate]))
             if suggestion.score >= min_score:
                 suggestions.append(suggestion)
-        key = (lambda s: (-s.score, s.offer_id)) if need_side else (lambda s: (-s.score, s.need_id))
-        suggestions.sort(key=key)
-        return tuple(suggestions[:limit])
+                suggestions.sort(key=key)
+                del suggestions[limit:]
+        return tuple(suggestions)
+
+    @cached_property
+    def _shared_terms(self) -> SharedTerms:
+        """text.shared_terms over this index's vocabulary, worked out once (same answers)."""
+        return SharedTerms(item.words for item in (*self._need_side.items, *self._offer_side.items))
 
     def _helps_back(self, need: _Prepared, offer: _Prepared) -> bool:
         """Can the need's organisation help the offer's organisation in return?"""
@@ -496,7 +834,13 @@ class MatchIndex:
         weights = self.weights
         components: tuple[tuple[Factor, float, float], ...] = (
             ("topic", weights.topic, scoring.topic_overlap(need.topics, offer.topics)),
-            ("text", weights.text, scoring.text_component(cosine)),
+            (
+                "text",
+                weights.text,
+                scoring.text_component(
+                    cosine, scoring.TEXT_FLOOR + need.text_floor + offer.text_floor
+                ),
+            ),
             ("region", weights.region, scoring.region_match(need.region, offer.region)),
             (
                 "reciprocity",
@@ -527,7 +871,7 @@ class MatchIndex:
             labels = [self._topic_display(slug) for slug in shared_topics]
             return ("topic " if len(labels) == 1 else "topics ") + ", ".join(labels)
         if factor == "text":
-            terms = shared_terms(need.words, offer.words)
+            terms = self._shared_terms.between(need.words, offer.words)
             if not terms:
                 return "similar wording"
             return "both mention " + ", ".join(f"*{term}*" for term in terms[:4])
@@ -551,6 +895,13 @@ def _ochiai(shared: FloatArray, sizes_a: FloatArray, sizes_b: FloatArray) -> Flo
         dense, denominator, out=np.zeros_like(denominator), where=denominator > 0
     )
     return result
+
+
+def _pointers(rows: IntArray, count: int) -> IntArray:
+    """CSR row pointers of sorted *rows* over *count* rows."""
+    pointers = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=count), out=pointers[1:])
+    return pointers
 
 
 def _unique_by_id(items: Iterable[_Item], kind: str) -> tuple[_Item, ...]:

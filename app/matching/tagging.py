@@ -1,20 +1,30 @@
 """Topic tagging: which taxonomy topics a free text is about.
 
 A :class:`Tagger` is compiled once per taxonomy and then tags texts in well under a millisecond.
+Tags are meant to be precise: a false tag pulls unrelated answers together, so every rule errs
+on the side of not tagging.
 
-* Abbreviations match whole tokens, case-insensitively, with a plural or possessive "s" allowed
-  ("VvE", "VVE", "vve's", "TVWs"). An all-lower-case token only counts when the abbreviation is
-  not an ordinary word as well.
+* Abbreviations match case-sensitively as whole tokens: as written in the taxonomy or in capitals
+  ("VvE", "VVE"; "Wcw", "WCW"), with a plural or possessive "s" allowed ("VvE's", "WUPs"). A
+  lower-case "vve" or "tvw" is no abbreviation ("team" is no TEA); the taxonomy lists the
+  lower-case spellings people really write as synonyms.
 * Labels and synonyms match after normalisation (:mod:`app.matching.text`): accents and case do
-  not matter, inflections share a root ("warmtenetten" ~ "warmtenet", "isoleren" ~ "isolatie"),
-  a single-word term may be a part of a compound ("burgerparticipatie" contains "participatie"),
-  and close Dutch-English cognates match ("aquathermal" ~ "aquathermie"). Multi-word terms must
-  appear as consecutive words once function words are dropped ("thermische energie uit
-  oppervlaktewater" ~ "thermische energie oppervlaktewater").
+  not matter and inflections share a root ("warmtenetten" ~ "warmtenet", "isoleren" ~
+  "isolatie"). A single-word term may also be the first or last member of a compound
+  ("burgerparticipatie" contains "participatie", "warmtenetaansluiting" contains "warmtenet"),
+  a close Dutch-English cognate ("aquathermal" ~ "aquathermie"), or, for words of eight letters
+  or more, a typo one edit away ("aquatermie", "isloatie"; but a word the taxonomy itself uses is
+  no typo: "warmtewet" is not "warmtenet"); a text word that is only a part of
+  a longer term does not count ("warmtetransitie" is no "warmtetransitievisie").
+* Multi-word terms must appear as a phrase: consecutive words once function words are dropped,
+  each with the same root as the term's word ("thermische energie uit oppervlaktewater" ~
+  "thermische energie oppervlaktewater", but "collectieve warmte" is not "collectieve
+  warmtepomp").
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,12 +34,16 @@ from app.matching.text import (
     FUNCTION_WORDS,
     MIN_COGNATE_PREFIX,
     MIN_COMPOUND_PART,
-    MIN_COMPOUND_WORD,
+    MIN_COMPOUND_REST,
+    MIN_TYPO_WORD,
     Word,
     analyse,
     are_cognates,
-    raw_tokens,
-    words_correspond,
+    is_compound_part,
+    is_typo_of,
+    one_deletions,
+    same_word,
+    strip_accents,
 )
 from app.matching.types import TopicTag
 
@@ -60,25 +74,39 @@ class Tagger:
         self._by_english: dict[str, list[_Term]] = defaultdict(list)
         self._by_part: dict[str, list[_Term]] = defaultdict(list)
         self._by_prefix: dict[str, list[_Term]] = defaultdict(list)
+        self._by_deletion: dict[str, list[_Term]] = defaultdict(list)
+        self._known_words: set[str] = set()
         for topic in taxonomy:
             for abbreviation in topic.abbreviations:
-                self._abbreviations[abbreviation.lower()].append((topic.slug, abbreviation))
+                for spelling in {abbreviation, abbreviation.upper()}:
+                    self._abbreviations[strip_accents(spelling)].append((topic.slug, abbreviation))
             for phrase in topic.terms:
                 term_words = analyse(phrase, FUNCTION_WORDS)
                 if not term_words:
                     continue
                 term = _Term(topic.slug, phrase, term_words)
+                self._known_words.update(word.surface for word in term_words)
                 first = term_words[0]
                 self._by_root[first.root].append(term)
                 self._by_english[first.english].append(term)
-                if len(first.surface) >= MIN_COGNATE_PREFIX:
-                    self._by_prefix[first.surface[:MIN_COGNATE_PREFIX]].append(term)
-                if (
-                    len(term_words) == 1
-                    and len(first.surface) >= MIN_COMPOUND_WORD
-                    and len(first.root) >= MIN_COMPOUND_PART
-                ):
+                if len(term_words) == 1:
+                    if len(first.surface) >= MIN_COGNATE_PREFIX:
+                        self._by_prefix[first.surface[:MIN_COGNATE_PREFIX]].append(term)
                     self._by_part[first.root].append(term)
+                    if len(first.surface) >= MIN_TYPO_WORD:
+                        for key in {first.surface, *one_deletions(first.surface)}:
+                            self._by_deletion[key].append(term)
+        # Longest spelling first, so "HR+++" wins over "HR++" and "TVW's" over "TVW".
+        spellings = sorted(self._abbreviations, key=lambda text: (-len(text), text))
+        self._abbreviation_pattern = (
+            re.compile(
+                r"(?<![A-Za-z0-9])("
+                + "|".join(re.escape(spelling) for spelling in spellings)
+                + r")(?:'?s)?(?![A-Za-z0-9])"
+            )
+            if spellings
+            else None
+        )
 
     def tag(self, text: str, given: Iterable[str] = ()) -> tuple[TopicTag, ...]:
         """Topics of *text*: the *given* slugs plus those inferred from the text, by slug."""
@@ -101,34 +129,40 @@ class Tagger:
             )
         return tuple(tags)
 
+    def evidence(self, text: str) -> frozenset[tuple[str, str]]:
+        """Every (slug, term or abbreviation) that matches in *text*, not only the first."""
+        return frozenset((match.slug, match.evidence) for match in self._matches(text))
+
     def _matches(self, text: str) -> Iterable[_Match]:
-        for position, token in enumerate(raw_tokens(text)):
-            for candidate in (token, token[:-1]) if len(token) > 2 else (token,):
-                key = candidate.lower()
-                if key not in self._abbreviations:
-                    continue
-                if candidate.islower() and key in FUNCTION_WORDS:
-                    continue
-                for slug, abbreviation in self._abbreviations[key]:
+        if self._abbreviation_pattern is not None:
+            for found in self._abbreviation_pattern.finditer(strip_accents(text)):
+                spelling = found.group(1)
+                for slug, abbreviation in self._abbreviations[spelling]:
                     # Abbreviations rank before words as evidence: they are the most explicit.
-                    yield _Match((position - 1_000_000, 0, 0), slug, abbreviation, token)
-                break
+                    yield _Match((found.start() - 1_000_000, 0, 0), slug, abbreviation, spelling)
         content = analyse(text, FUNCTION_WORDS)
         for position, word in enumerate(content):
             for term in self._candidates(word):
                 length = len(term.words)
                 window = content[position : position + length]
-                if len(window) == length and all(
-                    words_correspond(term_word, text_word)
-                    for term_word, text_word in zip(term.words, window, strict=True)
-                ):
-                    matched = " ".join(text_word.surface for text_word in window)
-                    literal = all(
-                        term_word.surface == text_word.surface
+                if len(window) != length:
+                    continue
+                if length == 1:
+                    matches = _term_word_in(term.words[0], word, word.surface in self._known_words)
+                else:
+                    matches = all(
+                        same_word(term_word, text_word)
                         for term_word, text_word in zip(term.words, window, strict=True)
                     )
-                    rank = (position, 0 if literal else 1, -length)
-                    yield _Match(rank, term.slug, term.term, matched)
+                if not matches:
+                    continue
+                matched = " ".join(text_word.surface for text_word in window)
+                literal = all(
+                    term_word.surface == text_word.surface
+                    for term_word, text_word in zip(term.words, window, strict=True)
+                )
+                rank = (position, 0 if literal else 1, -length)
+                yield _Match(rank, term.slug, term.term, matched)
 
     def _candidates(self, word: Word) -> list[_Term]:
         candidates = [
@@ -136,14 +170,27 @@ class Tagger:
             *self._by_english.get(word.english, ()),
         ]
         if len(word.surface) >= MIN_COGNATE_PREFIX:
-            for term in self._by_prefix.get(word.surface[:MIN_COGNATE_PREFIX], ()):
-                if are_cognates(term.words[0].surface, word.surface):
-                    candidates.append(term)
+            candidates.extend(self._by_prefix.get(word.surface[:MIN_COGNATE_PREFIX], ()))
+        if len(word.surface) >= MIN_TYPO_WORD and word.surface not in self._known_words:
+            for key in {word.surface, *one_deletions(word.surface)}:
+                candidates.extend(self._by_deletion.get(key, ()))
+        # Compound members: roots that start or end this word's root.
         root = word.root
-        for size in range(MIN_COMPOUND_PART, len(root)):
-            for start in range(len(root) - size + 1):
-                candidates.extend(self._by_part.get(root[start : start + size], ()))
+        for size in range(MIN_COMPOUND_PART, len(root) - MIN_COMPOUND_REST + 1):
+            candidates.extend(self._by_part.get(root[:size], ()))
+            candidates.extend(self._by_part.get(root[-size:], ()))
         return candidates
+
+
+def _term_word_in(term_word: Word, text_word: Word, known: bool) -> bool:
+    """A single-word term in a text word: same word, compound member, cognate, or a typo
+    (unless the text word is *known* to the taxonomy, and so spelt as meant)."""
+    return (
+        same_word(term_word, text_word)
+        or is_compound_part(term_word, text_word)
+        or are_cognates(term_word.surface, text_word.surface)
+        or (not known and is_typo_of(term_word.surface, text_word.surface))
+    )
 
 
 def tag_topics(text: str, taxonomy: Taxonomy, given: Iterable[str] = ()) -> tuple[TopicTag, ...]:

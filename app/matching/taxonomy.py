@@ -7,16 +7,20 @@ any mapping of the same shape, or build :class:`Topic` objects directly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from app.matching.text import FUNCTION_WORDS, words
 
 
 class TaxonomyError(ValueError):
     """The taxonomy mapping does not have the documented shape."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Topic:
     """One topic of the taxonomy, with the words people use for it."""
 
@@ -38,6 +42,37 @@ class Topic:
     def terms(self) -> tuple[str, ...]:
         """Labels and synonyms: the phrases that tag this topic after normalisation."""
         return (self.label_nl, self.label_en, *self.synonyms)
+
+    @cached_property
+    def abbreviation_phrases(self) -> Mapping[str, str]:
+        """Abbreviations spelt out by one of this topic's terms, each with that term.
+
+        A term spells an abbreviation when the initials of its words (with or without function
+        words) give the abbreviation's letters, or its capitals when it mixes case: TEO is
+        "thermische energie uit oppervlaktewater", VvE "vereniging van eigenaren", SpUk
+        "specifieke uitkering". Spellings that differ only in case or a plural ending (SpUk,
+        SPUK, Spuk; TVW's) share the phrase. Abbreviations no term spells out (TVW, ISDE) are
+        left out.
+        """
+        spelt: dict[str, str] = {}
+        for term in self.terms:
+            every = words(term)
+            content = [word for word in every if word not in FUNCTION_WORDS]
+            for initials in ("".join(w[0] for w in every), "".join(w[0] for w in content)):
+                if len(initials) >= 2:
+                    spelt.setdefault(initials, term)
+        found: dict[str, str] = {}
+        for abbreviation in self.abbreviations:
+            letters = _abbreviation_letters(abbreviation)
+            capitals = "".join(char for char in abbreviation if char.isupper()).lower()
+            phrase = spelt.get(letters) or (spelt.get(capitals) if len(capitals) >= 2 else None)
+            if phrase is not None:
+                found[letters] = phrase
+        return {
+            abbreviation: found[_abbreviation_letters(abbreviation)]
+            for abbreviation in self.abbreviations
+            if _abbreviation_letters(abbreviation) in found
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +130,11 @@ class Taxonomy:
 
     def __getitem__(self, slug: str) -> Topic:
         return self._by_slug[slug]
+
+
+def _abbreviation_letters(abbreviation: str) -> str:
+    """Lower-case letters and digits of *abbreviation*, without a plural ("TVW's" -> "tvw")."""
+    return re.sub(r"[^a-z0-9]", "", re.sub(r"'(s|en)$", "", abbreviation).lower())
 
 
 def _text(item: Any, key: str) -> str:

@@ -6,15 +6,18 @@ split on anything that is not a letter or digit, stop words dropped. Each word t
 together so that "isoleren", "isolering" and "isolatie" share the root "isol"; and an English
 Porter stem, so "heating networks" meets "heat network".
 
-Two words *correspond* (:func:`words_correspond`) when their roots are equal, when one root is
-a compound part of the other ("burgerparticipatie" contains "participatie"), or when they are
-close cognates across Dutch and English ("aquathermal" ~ "aquathermie").
+Two words *correspond* (:func:`words_correspond`) when their roots are equal, when one is a
+compound part of the other (:func:`is_compound_part`: "burgerparticipatie" ends with
+"participatie", "warmtenetaansluiting" starts with "warmtenet", but "informatiemarkt" does not
+contain "formatie"), or when they are close cognates across Dutch and English ("aquathermal" ~
+"aquathermie").
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -53,6 +56,46 @@ bieden over"): it makes all answers look alike, so text similarity ignores it.""
 STOP_WORDS: frozenset[str] = FUNCTION_WORDS | PHRASING_WORDS
 """Words text similarity ignores."""
 
+EQUIVALENT_WORDS: tuple[str, ...] = (
+    "wijk wijken buurt buurten woonwijk neighbourhood neighbourhoods district districts",
+    "bewoner bewoners inwoner inwoners burger burgers resident residents citizens",
+    "woning woningen huis huizen home homes house houses dwellings",
+    "eigenaar eigenaren eigenaars woningeigenaar woningeigenaren owner owners homeowners",
+    "particulier particuliere particulieren private",
+    "herziening herzien herzieningen herijking herijken actualisatie actualiseren update "
+    "updaten updating revision",
+    "volgorde prioriteren prioritering prioriteit fasering sequencing",
+    "raad gemeenteraad raadsleden council councillors",
+    "wethouder wethouders bestuurder bestuurders portefeuillehouder alderman",
+    "afdeling afdelingen department departments",
+    "kosten kost costs cost",
+    "vergelijking vergelijken vergelijk comparison compare versus",
+    "lening leningen loan loans",
+    "fonds fondsen fund funds",
+    "subsidie subsidies grant grants funding",
+    "europees europese european",
+    "haalbaarheid haalbaar haalbaarheidsstudie feasible feasibility realistisch",
+    "juridisch juridische legal",
+    "risico risicos risks risk",
+    "gezamenlijk gezamenlijke collectief collectieve gedeeld gedeelde shared joint",
+    "flat flats flatgebouw flatgebouwen appartement appartementen apartment apartments",
+    "ouderen senioren elderly",
+    "jongeren youth",
+    "kaart kaarten kaartlagen map maps atlas",
+    "bron bronnen source sources",
+    "zee zeewater sea seawater",
+    "vrijwillig vrijwillige vrijwilliger vrijwilligers volunteer volunteers",
+    "training trainen opleiden opleiding cursus course",
+    "uitleg uitleggen toelichting toelichten explaining explain",
+    "tarief tarieven tariff tariffs",
+    "aansluiting aansluitingen aansluiten connection connections connecting",
+    "overlast hinder nuisance disruption",
+    "contract contracten overeenkomst overeenkomsten agreement agreements",
+)
+"""Groups of words that mean the same in kick-off answers, Dutch and English; each group's first
+word is added to a text that uses any word of the group, so "buurt" meets "wijk" and
+"residents" meets "bewoners". Plain language only: topic words belong in the taxonomy."""
+
 _WORD = re.compile(r"[a-z0-9]+")
 _RAW_TOKEN = re.compile(r"[A-Za-z0-9]+")
 _STEMMER = Stemmer.Stemmer("dutch_porter")
@@ -62,12 +105,22 @@ _ENGLISH_STEMMER = Stemmer.Stemmer("english")
 # many letters, or the word is too short to fold safely ("leren", "beheren").
 _DERIVATIONAL_ENDINGS = ("eringen", "ering", "aties", "eren", "atie")
 _MIN_ROOT = 4
-# A word counts as a compound part of a longer word only from these lengths on (root, word).
+# A word counts as a compound part of a longer word only from these lengths on (root, word),
+# and only when the rest of the compound keeps at least MIN_COMPOUND_REST letters.
 MIN_COMPOUND_PART = 4
 MIN_COMPOUND_WORD = 5
-# Cognates: a shared prefix of at least this many letters covering this share of the longer word.
+MIN_COMPOUND_REST = 3
+# Letters past the root that must match too, so a short derivational root ("form" of
+# "formatie") does not make "platform" a compound with "formatie".
+_COMPOUND_CHECK_EXTRA = 2
+# Cognates: a shared prefix of at least this many letters, then different endings of one to
+# MAX_COGNATE_TAIL letters in both words ("aquathermal" ~ "aquathermie"; not "warmtetransitie" ~
+# "warmtetransitievisie", and not "energie" ~ "energiearm", where one word just goes on).
 MIN_COGNATE_PREFIX = 7
-MIN_COGNATE_SHARE = 0.75
+MAX_COGNATE_TAIL = 3
+# Typos: words of at least this many letters that are one edit apart (a letter inserted,
+# deleted, replaced, or two neighbours swapped) are the same word ("isloatie" ~ "isolatie").
+MIN_TYPO_WORD = 8
 
 
 def fold(text: str) -> str:
@@ -114,20 +167,50 @@ def english_root(word: str) -> str:
     return stem
 
 
-def is_compound_part(part: str, whole: str) -> bool:
-    """True when root *part* occurs inside the longer root *whole* as a compound member."""
-    return len(part) >= MIN_COMPOUND_PART and len(whole) > len(part) and part in whole
-
-
 def are_cognates(first: str, second: str) -> bool:
-    """True for words that share a long prefix ("aquathermal" ~ "aquathermie")."""
+    """True for words that share a long prefix and then differ in short endings.
+
+    ("aquathermal" ~ "aquathermie", "organisation" ~ "organisatie").
+    """
     shared = 0
     for left, right in zip(first, second, strict=False):
         if left != right:
             break
         shared += 1
-    longest = max(len(first), len(second))
-    return shared >= MIN_COGNATE_PREFIX and shared >= MIN_COGNATE_SHARE * longest
+    return (
+        shared >= MIN_COGNATE_PREFIX
+        and 1 <= len(first) - shared <= MAX_COGNATE_TAIL
+        and 1 <= len(second) - shared <= MAX_COGNATE_TAIL
+    )
+
+
+def one_deletions(word: str) -> set[str]:
+    """*word* with one letter left out, in every position (keys for finding typos)."""
+    return {word[:position] + word[position + 1 :] for position in range(len(word))}
+
+
+def is_typo_of(first: str, second: str) -> bool:
+    """True for two different words of MIN_TYPO_WORD+ letters at most one edit apart.
+
+    An edit inserts, deletes or replaces one letter, or swaps two neighbouring letters
+    (the Damerau-Levenshtein distance is 1).
+    """
+    if first == second or min(len(first), len(second)) < MIN_TYPO_WORD:
+        return False
+    if abs(len(first) - len(second)) > 1:
+        return False
+    if len(first) != len(second):
+        shorter, longer = sorted((first, second), key=len)
+        return shorter in one_deletions(longer)
+    different = [index for index, (a, b) in enumerate(zip(first, second, strict=True)) if a != b]
+    if len(different) == 1:
+        return True
+    return (
+        len(different) == 2
+        and different[1] == different[0] + 1
+        and first[different[0]] == second[different[1]]
+        and first[different[1]] == second[different[0]]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +229,83 @@ def analyse(text: str, stop_words: frozenset[str] = STOP_WORDS) -> tuple[Word, .
     )
 
 
+def is_compound_part(part: Word, whole: Word) -> bool:
+    """True when *part* is the first or the last member of the compound *whole*.
+
+    The root of *part* must start or end the root of *whole*, leave at least MIN_COMPOUND_REST
+    letters for the other member, and be followed in *whole* by the same letters as in *part*
+    (so "formatieberekening" contains "formatie", "participatieplatform" does not). A part in
+    the middle of a word is not a member: "informatiemarkt" is not about "formatie".
+    """
+    if len(part.surface) < MIN_COMPOUND_WORD or len(part.root) < MIN_COMPOUND_PART:
+        return False
+    if len(whole.root) - len(part.root) < MIN_COMPOUND_REST:
+        return False
+    check = part.surface[: len(part.root) + _COMPOUND_CHECK_EXTRA]
+    if whole.root.startswith(part.root):
+        return whole.surface.startswith(check)
+    if whole.root.endswith(part.root):
+        start = len(whole.root) - len(part.root)
+        return whole.surface[start : start + len(check)] == check
+    return False
+
+
+@lru_cache(maxsize=1)
+def _equivalents() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for group in EQUIVALENT_WORDS:
+        canonical, *_ = members = group.split()
+        for member in members:
+            found.setdefault(member, canonical)
+            found.setdefault(root(member), canonical)
+    return found
+
+
+def equivalent(word: str) -> str | None:
+    """The first word of *word*'s EQUIVALENT_WORDS group (by surface or root), or None."""
+    table = _equivalents()
+    return table.get(word) or table.get(root(word))
+
+
+def compound_members(word: str, known: Collection[str]) -> tuple[str, ...]:
+    """The members of compound *word* when its first or last member is a *known* word.
+
+    The longest known word of MIN_COMPOUND_PART+ letters that starts or ends *word* and leaves
+    MIN_COMPOUND_REST+ letters is split off; a linking "s" between the members is dropped.
+    ("dakisolatie" -> ("dak", "isolatie"), "raadsinformatieavonden" -> ("raad",
+    "informatieavonden")); () when no known word fits.
+    """
+    best: tuple[str, ...] = ()
+    best_length = 0
+    for size in range(len(word) - MIN_COMPOUND_REST, MIN_COMPOUND_PART - 1, -1):
+        if size <= best_length:
+            break
+        head, tail = word[:size], word[size:]
+        if head in known:
+            best, best_length = (head, tail), size
+            break
+    for size in range(len(word) - MIN_COMPOUND_REST, max(best_length, MIN_COMPOUND_PART - 1), -1):
+        head, tail = word[: len(word) - size], word[len(word) - size :]
+        if tail in known:
+            if head.endswith("s") and len(head) > MIN_COMPOUND_REST:
+                head = head[:-1]
+            best = (head, tail)
+            break
+    return best
+
+
 def words_correspond(first: Word, second: Word) -> bool:
-    """Equal roots, one word a compound part of the other, or close cognates."""
-    if first.root == second.root or first.english == second.english:
+    """Equal roots, one word a compound member of the other, or close cognates."""
+    if same_word(first, second):
         return True
-    if len(first.surface) >= MIN_COMPOUND_WORD and is_compound_part(first.root, second.root):
-        return True
-    if len(second.surface) >= MIN_COMPOUND_WORD and is_compound_part(second.root, first.root):
+    if is_compound_part(first, second) or is_compound_part(second, first):
         return True
     return are_cognates(first.surface, second.surface)
+
+
+def same_word(first: Word, second: Word) -> bool:
+    """Equal Dutch roots or equal English stems: the same word up to inflection."""
+    return first.root == second.root or first.english == second.english
 
 
 def shared_terms(first: tuple[Word, ...], second: tuple[Word, ...]) -> tuple[str, ...]:

@@ -38,8 +38,14 @@ def get_community(session: Session, community_id: int) -> Community:
     return get_or_404(session, Community, community_id, resource="community")
 
 
-def list_communities(session: Session, *, limit: int, offset: int) -> tuple[list[Community], int]:
-    return paginate(session, select(Community).order_by(Community.id), limit=limit, offset=offset)
+def list_communities(
+    session: Session, *, only: set[int] | None, limit: int, offset: int
+) -> tuple[list[Community], int]:
+    """A page of communities; ``only`` restricts to these ids (``None``: all)."""
+    statement = select(Community).order_by(Community.id)
+    if only is not None:
+        statement = statement.where(Community.id.in_(only))
+    return paginate(session, statement, limit=limit, offset=offset)
 
 
 def create_community(session: Session, data: CommunityCreate) -> Community:

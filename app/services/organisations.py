@@ -12,12 +12,27 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.errors import Conflict, CopmatchError, InvalidParam, ValidationFailed, not_found
-from app.models import Membership, Organisation, OrganisationKind, Person
+from app.models import (
+    ApiToken,
+    CommunityOrganiser,
+    FormatPreference,
+    Membership,
+    Need,
+    Offer,
+    Organisation,
+    OrganisationKind,
+    Person,
+)
 from app.schemas import (
+    AnswerExport,
     OrganisationCreate,
+    OrganisationRead,
     OrganisationUpdate,
     PersonCreate,
+    PersonExport,
+    PersonRead,
     PersonUpdate,
+    TokenRead,
 )
 from app.services.common import apply_changes, ensure_unique, get_or_404, paginate
 
@@ -266,3 +281,54 @@ def load_municipalities(session: Session) -> LoadResult:
             unchanged += 1
     session.flush()
     return LoadResult(created=created, updated=updated, unchanged=unchanged)
+
+
+def export_person(session: Session, person: Person) -> PersonExport:
+    """Everything stored about ``person``: their data, answers, organiser roles and tokens."""
+    answers: list[AnswerExport] = []
+    for need in session.scalars(select(Need).where(Need.person_id == person.id).order_by(Need.id)):
+        answers.append(
+            AnswerExport(kind="need", id=need.id, community_id=need.community_id, text=need.text)
+        )
+    for offer in session.scalars(
+        select(Offer).where(Offer.person_id == person.id).order_by(Offer.id)
+    ):
+        answers.append(
+            AnswerExport(
+                kind="offer", id=offer.id, community_id=offer.community_id, text=offer.text
+            )
+        )
+    for preference in session.scalars(
+        select(FormatPreference)
+        .where(FormatPreference.person_id == person.id)
+        .order_by(FormatPreference.id)
+    ):
+        text = (
+            preference.format if not preference.note else f"{preference.format}: {preference.note}"
+        )
+        answers.append(
+            AnswerExport(
+                kind="format-preference",
+                id=preference.id,
+                community_id=preference.community_id,
+                text=text,
+            )
+        )
+    return PersonExport(
+        person=PersonRead.model_validate(person),
+        organisation=OrganisationRead.model_validate(person.organisation),
+        answers=answers,
+        organiser_of=list(
+            session.scalars(
+                select(CommunityOrganiser.community_id)
+                .where(CommunityOrganiser.person_id == person.id)
+                .order_by(CommunityOrganiser.community_id)
+            )
+        ),
+        tokens=[
+            TokenRead.model_validate(token)
+            for token in session.scalars(
+                select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id)
+            )
+        ],
+    )

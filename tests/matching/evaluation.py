@@ -5,15 +5,26 @@ The labelled set (``tests/matching/data/labelled_set.yaml``) has offers ``{id, o
 text, decoy}`` and needs ``{id, organisation, split: dev|heldout, text, relevant: {offer: grade}}``;
 an empty ``relevant`` marks a gap. Weights and thresholds are tuned on ``dev`` only.
 
+Relevance is binarised once, for every metric: an offer is **adequate** for a need when its
+grade is at least ``ADEQUATE_GRADE`` (2, "clearly helps"; 3 is "answers the need directly").
+Grade 1 ("related or partly useful") does not count as a hit: a merely related first suggestion
+does not answer the need. A need is **answerable** when it has an adequate offer and a **gap**
+when it has none (in the labelled set these are exactly the needs with ``relevant: {}``).
+
 Metrics, over the needs of one split:
 
-* precision@1 — share of matchable needs whose first suggestion is relevant;
-* recall@3 — mean share of a matchable need's relevant offers found in its top 3;
-* MRR — mean 1 / rank of the first relevant offer (0 when none is ranked);
-* gap precision / recall — needs predicted as gaps (best score below the system's threshold)
-  against needs labelled as gaps;
-* coverage — share of organisations with a matchable need that get at least one *relevant*
-  helper in the allocation (every offer with capacity 2).
+* precision@1 — share of answerable needs whose first suggestion is adequate (gap needs are
+  not in the denominator: they have no right answer to rank first);
+* recall@3 — mean over answerable needs of |adequate offers in the top 3| / |adequate offers|;
+* MRR — mean over answerable needs of 1 / rank of the first adequate offer (0 when none is
+  among the ``CANDIDATES`` ranked);
+* gap precision / recall — needs predicted as gaps (no suggestion, or the best scores below the
+  system's threshold) against gap needs; precision is 0 when nothing is predicted;
+* coverage — share of organisations with an answerable need that get at least one *adequate*
+  helper in the allocation (every offer with capacity 2, suggestions from the threshold up).
+
+``--errors`` lists the dev needs the engine gets wrong, for error analysis; it never shows the
+held-out split, whose needs must not be read while tuning.
 """
 
 from __future__ import annotations
@@ -47,6 +58,8 @@ DATA = Path(__file__).resolve().parent / "data" / "labelled_set.yaml"
 TOPICS = Path(__file__).resolve().parents[2] / "app" / "data" / "topics.yaml"
 EVALUATION_CAPACITY = 2
 CANDIDATES = 10
+ADEQUATE_GRADE = 2
+"""Lowest grade that counts as a relevant (adequate) offer in every metric."""
 
 # Ranked suggestions per need id; each system also says which needs it thinks are gaps.
 Ranking = dict[int, list[Suggestion]]
@@ -185,16 +198,22 @@ def word_tfidf(labelled: LabelledSet, _taxonomy: Taxonomy) -> Ranking:
 # ----------------------------------------------------------------------------- metrics
 
 
+def adequate_offers(labelled: LabelledSet, need_id: int) -> set[int]:
+    """Offers graded ADEQUATE_GRADE or higher for the need."""
+    return {offer for offer, grade in labelled.relevant[need_id].items() if grade >= ADEQUATE_GRADE}
+
+
 def evaluate(labelled: LabelledSet, ranking: Ranking, split: str, gap_threshold: float) -> Metrics:
     """Metrics of *ranking* on the needs of *split*; a need is a predicted gap below threshold."""
     needs = [need for need in labelled.needs if labelled.split_of[need.id] == split]
-    matchable = [need for need in needs if labelled.relevant[need.id]]
+    adequate = {need.id: adequate_offers(labelled, need.id) for need in needs}
+    matchable = [need for need in needs if adequate[need.id]]
     precision = recall = reciprocal = 0.0
     for need in matchable:
-        relevant = labelled.relevant[need.id]
+        relevant = adequate[need.id]
         ranked = [s.offer_id for s in ranking[need.id]]
         precision += bool(ranked) and ranked[0] in relevant
-        recall += len(set(ranked[:3]) & relevant.keys()) / len(relevant)
+        recall += len(set(ranked[:3]) & relevant) / len(relevant)
         reciprocal += next(
             (1.0 / rank for rank, offer_id in enumerate(ranked, start=1) if offer_id in relevant),
             0.0,
@@ -204,7 +223,7 @@ def evaluate(labelled: LabelledSet, ranking: Ranking, split: str, gap_threshold:
         for need in needs
         if not ranking[need.id] or ranking[need.id][0].score < gap_threshold
     }
-    actual = {need.id for need in needs if not labelled.relevant[need.id]}
+    actual = {need.id for need in needs if not adequate[need.id]}
     candidates = [
         s for need in needs for s in ranking[need.id] if s.score >= gap_threshold and s.score > 0
     ]
@@ -212,7 +231,7 @@ def evaluate(labelled: LabelledSet, ranking: Ranking, split: str, gap_threshold:
     helped = {
         s.need_organisation_id
         for s in allocation.assignments
-        if s.offer_id in labelled.relevant[s.need_id]
+        if s.need_id in adequate and s.offer_id in adequate[s.need_id]
     }
     organisations = {need.organisation_id for need in matchable}
     count = max(len(matchable), 1)
@@ -220,7 +239,7 @@ def evaluate(labelled: LabelledSet, ranking: Ranking, split: str, gap_threshold:
         precision_at_1=precision / count,
         recall_at_3=recall / count,
         mrr=reciprocal / count,
-        gap_precision=len(predicted & actual) / len(predicted) if predicted else 1.0,
+        gap_precision=len(predicted & actual) / len(predicted) if predicted else 0.0,
         gap_recall=len(predicted & actual) / len(actual) if actual else 1.0,
         coverage=len(helped & organisations) / max(len(organisations), 1),
         needs=len(needs),
@@ -272,15 +291,19 @@ def table(results: dict[tuple[str, str], Metrics]) -> str:
     return "\n".join(lines)
 
 
+TUNED_THRESHOLDS = tuple(round(0.16 + 0.02 * step, 2) for step in range(15))
+"""Gap thresholds the dev search tries: 0.16 to 0.44."""
+
+
 def tune(labelled: LabelledSet, taxonomy: Taxonomy) -> list[tuple[float, Weights, float]]:
     """Grid search of weights and gap threshold on the dev split only, best first."""
     found: list[tuple[float, Weights, float]] = []
     for topic, region, reciprocity in itertools.product(
-        (0.2, 0.3, 0.4, 0.5, 0.6), (0.0, 0.05), (0.0, 0.05, 0.1)
+        (0.0, 0.1, 0.2, 0.3, 0.4), (0.0, 0.05), (0.0, 0.05, 0.1)
     ):
         weights = Weights(topic, round(1 - topic - region - reciprocity, 2), region, reciprocity)
         ranking = engine(labelled, taxonomy, weights)
-        for threshold in (0.10, 0.15, 0.20, 0.25, 0.30):
+        for threshold in TUNED_THRESHOLDS:
             m = evaluate(labelled, ranking, "dev", threshold)
             gap_f1 = (
                 2 * m.gap_precision * m.gap_recall / (m.gap_precision + m.gap_recall)
@@ -293,11 +316,40 @@ def tune(labelled: LabelledSet, taxonomy: Taxonomy) -> list[tuple[float, Weights
     return found
 
 
+def dev_errors(labelled: LabelledSet, taxonomy: Taxonomy) -> str:
+    """The engine's top 3 for every dev need whose first suggestion is not adequate.
+
+    Dev only: the held-out needs must not be read while tuning.
+    """
+    ranking = engine(labelled, taxonomy)
+    offers = {offer.id: offer for offer in labelled.offers}
+    lines: list[str] = []
+    for need in labelled.needs:
+        if labelled.split_of[need.id] != "dev":
+            continue
+        grades, ranked = labelled.relevant[need.id], ranking[need.id]
+        adequate = adequate_offers(labelled, need.id)
+        if not adequate or (ranked and ranked[0].offer_id in adequate):
+            continue
+        lines.append(f"{labelled.need_names[need.id]}  {need.text}")
+        for suggestion in ranked[:3]:
+            grade = grades.get(suggestion.offer_id, 0)
+            text = offers[suggestion.offer_id].text
+            lines.append(f"    {grade} {suggestion.score:.3f} {text}")
+        for offer_id in sorted(adequate - {s.offer_id for s in ranked[:3]}):
+            lines.append(f"  wanted {grades[offer_id]}: {offers[offer_id].text}")
+    return "\n".join(lines)
+
+
 def main(arguments: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tune", action="store_true", help="grid-search weights on dev")
+    parser.add_argument("--errors", action="store_true", help="list the engine's dev misses")
     options = parser.parse_args(arguments)
     labelled, taxonomy = load(), load_taxonomy()
+    if options.errors:
+        print(dev_errors(labelled, taxonomy))
+        return
     if options.tune:
         for objective, weights, threshold in tune(labelled, taxonomy)[:10]:
             print(f"{objective:.3f} {weights} gap threshold {threshold}")

@@ -4,6 +4,8 @@ from app.matching import DEFAULT_WEIGHTS, Weights
 from app.matching.scoring import (
     clamp_unit,
     contribution,
+    hub_floor,
+    hubness,
     reciprocity,
     region_match,
     round_score,
@@ -40,6 +42,22 @@ def test_text_component() -> None:
     assert text_component(0.625, floor=0.25) == 0.5
     assert text_component(1.0, floor=0.2) == 1.0
     assert text_component(0.9, floor=1.0) == 0.0
+
+
+def test_hubness() -> None:
+    assert hubness([]) == 0.0
+    assert hubness([0.4]) == pytest.approx(0.4)
+    assert hubness([0.1, 0.5, 0.3], neighbours=2) == pytest.approx(0.4)
+    assert hubness([0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) == pytest.approx(0.54)
+    assert hubness([0.5, 0.5], neighbours=0) == 0.0
+
+
+def test_hub_floor() -> None:
+    assert hub_floor(0.3, 0.3) == 0.0
+    assert hub_floor(0.2, 0.3) == 0.0
+    assert hub_floor(0.5, 0.3) == pytest.approx(0.2)
+    assert hub_floor(0.5, 0.3, weight=0.5) == pytest.approx(0.1)
+    assert hub_floor(0.5, 0.3, weight=0.0) == 0.0
 
 
 def test_region_match() -> None:

@@ -2,8 +2,19 @@
 
 import pytest
 
-from app.matching import MatchIndex, Weights
-from app.matching.text import analyse, content_words, fold, root, shared_terms
+from app.matching import MatchIndex, Weights, scoring
+from app.matching.text import (
+    analyse,
+    are_cognates,
+    compound_members,
+    content_words,
+    equivalent,
+    fold,
+    is_compound_part,
+    is_typo_of,
+    root,
+    shared_terms,
+)
 
 from .factories import empty_taxonomy, need, offer, taxonomy
 
@@ -56,6 +67,15 @@ def test_taxonomy_expansion_lets_abbreviation_meet_label() -> None:
     assert expanded > 0.5
 
 
+def test_a_spelt_out_abbreviation_expands_to_its_own_phrase() -> None:
+    # TEO is "thermische energie uit oppervlaktewater" in the test taxonomy; TEA is spelt out
+    # by no term there, so it expands to the topic's labels only.
+    surface_water = "warmte uit oppervlaktewater"
+    teo = similarity("TEO", surface_water, with_taxonomy=True)
+    tea = similarity("TEA", surface_water, with_taxonomy=True)
+    assert teo > tea + 0.1
+
+
 def test_normalisation_helpers() -> None:
     assert fold("Coöperatie Één") == "cooperatie een"
     assert content_words("We need knowledge about the Warmtenet, 2024!") == ["warmtenet"]
@@ -79,3 +99,130 @@ def test_normalisation_helpers() -> None:
 )
 def test_shared_terms(first: str, second: str, expected: tuple[str, ...]) -> None:
     assert shared_terms(analyse(first), analyse(second)) == expected
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "expected"),
+    [
+        ("participatie", "burgerparticipatie", True),
+        ("warmtenet", "buurtwarmtenetten", True),
+        ("warmtenet", "warmtenetaansluiting", True),
+        ("isolatie", "spouwmuurisolatie", True),
+        ("formatie", "formatieberekening", True),
+        ("formatie", "informatiemarkt", False),
+        ("formatie", "participatieplatform", False),
+        ("formatie", "format", False),
+        ("warmtetransitievisie", "warmtetransitie", False),
+        ("warmte", "warmte", False),
+        ("net", "warmtenet", False),
+    ],
+)
+def test_is_compound_part(part: str, whole: str, expected: bool) -> None:
+    [part_word], [whole_word] = analyse(part), analyse(whole)
+    assert is_compound_part(part_word, whole_word) is expected
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        ("aquathermal", "aquathermie", True),
+        ("organisation", "organisatie", True),
+        ("warmtetransitie", "warmtetransitievisie", False),
+        ("energie", "energiearm", False),
+        ("heat", "heating", False),
+    ],
+)
+def test_are_cognates(first: str, second: str, expected: bool) -> None:
+    assert are_cognates(first, second) is expected
+    assert are_cognates(second, first) is expected
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        ("aquatermie", "aquathermie", True),
+        ("isloatie", "isolatie", True),
+        ("geothemie", "geothermie", True),
+        ("warmtnet", "warmtenet", True),
+        ("isolatie", "isolatie", False),
+        ("isolatie", "isolatiex", True),
+        ("warmte", "warmt", False),
+        ("isolatie", "isoleren", False),
+        ("participatie", "partisipasie", False),
+    ],
+)
+def test_is_typo_of(first: str, second: str, expected: bool) -> None:
+    assert is_typo_of(first, second) is expected
+    assert is_typo_of(second, first) is expected
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("dakisolatie", ("dak", "isolatie")),
+        ("raadsinformatieavonden", ("raad", "informatieavonden")),
+        ("warmtenetaansluiting", ("warmtenet", "aansluiting")),
+        ("informatiemarkt", ()),
+        ("isolatie", ()),
+        ("netwerk", ()),
+    ],
+)
+def test_compound_members(word: str, expected: tuple[str, ...]) -> None:
+    known = {"isolatie", "informatieavonden", "warmtenet", "aansluiting", "formatie", "net"}
+    assert compound_members(word, known) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("buurten", "wijk"),
+        ("wijk", "wijk"),
+        ("neighbourhood", "wijk"),
+        ("inwoners", "bewoner"),
+        ("residents", "bewoner"),
+        ("herijking", "herziening"),
+        ("updating", "herziening"),
+        ("warmtenet", None),
+    ],
+)
+def test_equivalent_words(word: str, expected: str | None) -> None:
+    assert equivalent(word) == expected
+
+
+def test_plain_language_synonyms_meet() -> None:
+    assert similarity("volgorde van buurten", "volgorde van wijken") > similarity(
+        "volgorde van buurten", "volgorde van gebouwen"
+    )
+
+
+def _hub_index() -> MatchIndex:
+    """Enough needs (one organisation each) for hubness: a general and a specific offer."""
+    texts = [f"warmtenet voor wijk {name}" for name in "abcdefghijklmnopqrstuvwxy"]
+    needs = [need(number, number, text) for number, text in enumerate(texts, start=1)]
+    offers = [
+        offer(1, 100, "warmtenet wijk"),
+        offer(2, 101, "warmtenet voor wijk q en uitbreiding"),
+        offer(3, 102, UNRELATED),
+    ]
+    return MatchIndex(empty_taxonomy(), needs, offers, weights=TEXT_ONLY)
+
+
+def test_hub_offers_get_a_floor_and_both_directions_agree() -> None:
+    built = _hub_index()
+    assert len(built.needs) >= scoring.HUB_MIN_NEEDS
+    floors = {item.id: item.text_floor for item in built._offer_side.items}
+    assert floors[1] > 0.0
+    assert floors[3] == 0.0
+    by_need = {(s.need_id, s.offer_id): s for s in built.suggest(min_score=0.0, limit=10)}
+    for item in built.offers:
+        for s in built.score_offer(item, min_score=0.0, limit=30):
+            assert by_need[(s.need_id, s.offer_id)] == s
+    # A new offer with the same text gets the same floor, so the same scores.
+    fresh = built.score_offer(offer(9, 100, "warmtenet wijk"), min_score=0.0, limit=30)
+    indexed = built.score_offer(built.offers[0], min_score=0.0, limit=30)
+    assert [(s.need_id, s.score) for s in fresh] == [(s.need_id, s.score) for s in indexed]
+
+
+def test_few_needs_give_no_hub_floor() -> None:
+    index = MatchIndex(empty_taxonomy(), [need(1, 1, "warmtenet")], [offer(1, 2, "warmtenet")])
+    assert [item.text_floor for item in index._offer_side.items] == [0.0]

@@ -1,6 +1,6 @@
 import pytest
 
-from app.matching import TopicTag, tag_topics
+from app.matching import Topic, TopicTag, tag_topics
 from app.matching.tagging import Tagger
 
 from .factories import taxonomy
@@ -15,17 +15,21 @@ def inferred(text: str) -> list[tuple[str, str, str]]:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        # abbreviations: whole tokens, case-insensitive, plural / possessive s
+        # abbreviations: whole tokens, as written or in capitals, plural / possessive s
         ("Hoe maak je een TVW?", [("transitievisie-warmte", "TVW", "TVW")]),
         ("onze TVW's en TVWs", [("transitievisie-warmte", "TVW", "TVW")]),
         ("WUP opstellen", [("wijkuitvoeringsplan", "WUP", "WUP")]),
         ("Het WUP-proces", [("wijkuitvoeringsplan", "WUP", "WUP")]),
         ("VvE benaderen", [("vve", "VvE", "VvE")]),
         ("de VVE", [("vve", "VvE", "VVE")]),
-        ("vve's in de wijk", [("vve", "VvE", "vve")]),
         ("TEO in de haven", [("aquathermie", "TEO", "TEO")]),
         ("de tvwerk-site", []),
         ("STVW", []),
+        # ... but case-sensitively: lower-case spellings count only when listed as synonyms
+        ("vve's in de wijk", []),
+        ("een tvw", []),
+        ("our team", []),
+        ("Vve", []),
         # labels and synonyms after normalisation
         ("Vereniging van Eigenaars", [("vve", "vereniging van eigenaars", "vereniging eigenaars")]),
         (
@@ -39,6 +43,11 @@ def inferred(text: str) -> list[tuple[str, str, str]]:
             ],
         ),
         ("energie uit oppervlaktewater", []),
+        ("thermische warmte uit oppervlaktewater", []),
+        (
+            "verenigingen van eigenaren",
+            [("vve", "Verenigingen van Eigenaars", "verenigingen eigenaren")],
+        ),
         ("de warmtevisie", [("transitievisie-warmte", "warmtevisie", "warmtevisie")]),
         (
             "Transitievisie warmte",
@@ -47,7 +56,15 @@ def inferred(text: str) -> list[tuple[str, str, str]]:
         # compounds and inflections
         ("burgerparticipatie", [("participatie", "Participatie", "burgerparticipatie")]),
         ("warmtenetten aanleggen", [("warmtenetten", "Warmtenetten", "warmtenetten")]),
-        ("buurtwarmtenet", [("warmtenetten", "Warmtenetten", "buurtwarmtenet")]),
+        ("buurtwarmtenet", [("warmtenetten", "warmtenet", "buurtwarmtenet")]),
+        ("warmtenetaansluiting", [("warmtenetten", "warmtenet", "warmtenetaansluiting")]),
+        # a term is a compound member only at the start or the end of a word
+        ("informatieavond", []),
+        ("burgerparticipatieplatform", []),
+        # typos one edit away in long words, but not a word the taxonomy itself uses
+        ("isloatie van daken", [("isolatie", "Isolatie", "isloatie")]),
+        ("warmtnet", [("warmtenetten", "warmtenet", "warmtnet")]),
+        ("bussinesscase", [("businesscase", "Businesscase", "bussinesscase")]),
         ("woningen isoleren", [("isolatie", "Isolatie", "isoleren")]),
         ("isolering van daken", [("isolatie", "Isolatie", "isolering")]),
         ("spouwmuurisolatie", [("isolatie", "Isolatie", "spouwmuurisolatie")]),
@@ -96,3 +113,36 @@ def test_inferred_tags_have_source_inferred() -> None:
 def test_tag_topics_function_matches_the_tagger() -> None:
     text = "na-isolatie in de VvE"
     assert tag_topics(text, taxonomy()) == TAGGER.tag(text)
+
+
+def test_abbreviations_spelt_out_by_a_term() -> None:
+    topic = Topic(
+        "aquathermie",
+        "technology",
+        "Aquathermie",
+        "Aquathermal energy",
+        abbreviations=("TEO", "TEA", "VvE", "VvE's", "SpUk", "SPUK", "TVW"),
+        synonyms=(
+            "thermische energie uit oppervlaktewater",
+            "thermische energie uit afvalwater",
+            "vereniging van eigenaren",
+            "specifieke uitkering",
+            "transitievisie warmte",
+        ),
+    )
+    assert dict(topic.abbreviation_phrases) == {
+        "TEO": "thermische energie uit oppervlaktewater",
+        "TEA": "thermische energie uit afvalwater",
+        "VvE": "vereniging van eigenaren",
+        "VvE's": "vereniging van eigenaren",
+        "SpUk": "specifieke uitkering",
+        "SPUK": "specifieke uitkering",
+    }
+
+
+def test_evidence_lists_every_match() -> None:
+    assert TAGGER.evidence("TEO en thermische energie uit oppervlaktewater, TVW") == {
+        ("aquathermie", "TEO"),
+        ("aquathermie", "thermische energie uit oppervlaktewater"),
+        ("transitievisie-warmte", "TVW"),
+    }

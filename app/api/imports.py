@@ -1,0 +1,125 @@
+"""Importing a community's needs, offers and format preferences from a CSV or XLSX file, and the
+template to fill in."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.deps import ManagedCommunity, ReadableCommunity, SessionDep
+from app.schemas import ImportRead
+from app.services import imports as service
+from app.services.import_files import CSV_MEDIA_TYPE, MAX_ROWS, XLSX_MEDIA_TYPE
+
+router = APIRouter(tags=["imports"])
+
+IMPORT_DESCRIPTION = f"""
+Upload a `.csv` or `.xlsx` file in the form field `file` (organisers). Columns, in Dutch or
+English, case, spaces and hyphens ignored: **organisatie** / organisation (name or CBS code),
+**soort** / kind (`need`, `offer`, `format`; `behoefte`, `aanbod`, `vorm`), **tekst** / text
+(for a format row the format, e.g. `leerkring` or `learning-circle`), and optionally
+onderwerpen / topics (slugs or labels separated by `;` or `,`), capaciteit / capacity (offers),
+prioriteit / priority (needs: `low`, `normal`, `high`; `laag`, `normaal`, `hoog`),
+toelichting / note (format rows), naam / person name, e-mail / email, afdeling / department,
+bijeenkomst / meeting (title or date of a meeting of the community). Download a template from
+`GET /communities/{{communityId}}/imports/template`.
+
+* Row numbers are those a spreadsheet shows (header = row 1). CSV: UTF-8 (with or without BOM),
+  otherwise Windows-1252; delimiter `;`, `,` or tab. XLSX: the first worksheet.
+* **All or nothing**: a file with any problem answers 422 with every problem in `problems`
+  (row, column, value, message) and writes nothing. `dryRun=true` checks only and answers 200
+  with the same list.
+* A row is the same answer as a stored one when organisation, kind and text match (case and
+  white space aside; for format rows the format): importing a file twice creates nothing new.
+  Such rows count as `unchanged`, or `updated` when priority, capacity, topics, note, person,
+  meeting or the exact text differ. A column the file lacks leaves that property as it is.
+* Organisations that are not yet members become members (`membersAdded`). A person is found by
+  e-mail within the organisation, or created (naam required).
+* Limits: the file size setting `COPMATCH_IMPORT_MAX_BYTES` (2 MiB by default; larger: 413) and
+  {MAX_ROWS:,} rows (more: 422). Not CSV or XLSX: 415; unreadable or empty: 422.
+* Safe to retry: a repeated import changes nothing, so no `Idempotency-Key` is needed.
+"""
+
+
+class ImportUpload(BaseModel):
+    """The multipart form of an import."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: UploadFile = Field(description="The .csv or .xlsx file")
+
+
+class TemplateFormat(enum.StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+@router.post(
+    "/communities/{communityId}/imports",
+    response_model=ImportRead,
+    summary="Import needs, offers and format preferences from a CSV or XLSX file (organisers)",
+    description=IMPORT_DESCRIPTION,
+    operation_id="importAnswers",
+    responses={
+        413: {"description": "The file is larger than COPMATCH_IMPORT_MAX_BYTES"},
+        415: {"description": "Not a CSV or XLSX file"},
+    },
+)
+def import_answers(
+    request: Request,
+    session: SessionDep,
+    community: ManagedCommunity,
+    upload: Annotated[ImportUpload, Form(media_type="multipart/form-data")],
+    dry_run: Annotated[
+        bool, Query(alias="dryRun", description="Check the file and report; write nothing")
+    ] = False,
+) -> ImportRead:
+    max_bytes: int = request.app.state.settings.import_max_bytes
+    # One byte over the limit is enough to know the file is too large.
+    data = upload.file.file.read(max_bytes + 1)
+    result = service.import_answers(
+        session, community, data, upload.file.filename, dry_run=dry_run, max_bytes=max_bytes
+    )
+    return ImportRead.model_validate(result)
+
+
+@router.get(
+    "/communities/{communityId}/imports/template",
+    response_class=Response,
+    summary="Download the import template (CSV or XLSX)",
+    description="The XLSX template has the header row with drop-down lists and sheets that "
+    "explain the columns, formats, topics and this community's meetings; the CSV template is "
+    "the header line (`;`-separated, UTF-8 with BOM, as Excel in a Dutch locale expects).",
+    operation_id="getImportTemplate",
+    responses={
+        200: {
+            "description": "The template, as an attachment",
+            "headers": {
+                "Content-Disposition": {
+                    "description": 'attachment; filename="{slug}-import-template.{format}"',
+                    "schema": {"type": "string"},
+                }
+            },
+            "content": {
+                CSV_MEDIA_TYPE: {"schema": {"type": "string"}},
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+def get_import_template(
+    session: SessionDep,
+    community: ReadableCommunity,
+    file_format: Annotated[
+        TemplateFormat, Query(alias="format", description="csv or xlsx (default)")
+    ] = TemplateFormat.XLSX,
+) -> Response:
+    template = service.import_template(session, community, file_format.value)
+    return Response(
+        template.content,
+        media_type=template.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{template.filename}"'},
+    )

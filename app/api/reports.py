@@ -1,0 +1,205 @@
+"""The programme-plan report of a community, and one member's page of it.
+
+One resource, several representations: the ``Accept`` header picks JSON (also for ``*/*`` or
+no header), Markdown, HTML, CSV or XLSX; anything else is a 406.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.api.deps import ManagedCommunity, OrganisationId, PrincipalDep, SessionDep
+from app.errors import Forbidden, InvalidParam, NotAcceptable
+from app.reports.html import CONTENT_SECURITY_POLICY
+from app.reports.i18n import Lang
+from app.reports.render import (
+    MEDIA_TYPES,
+    ORGANISATION_FORMATS,
+    Rendered,
+    ReportFormat,
+    render_community,
+    render_organisation,
+)
+from app.reports.schemas import CommunityReport, OrganisationReport
+from app.schemas import MAX_ID
+from app.services import access
+from app.services.communities import get_community
+from app.services.organisations import get_organisation
+from app.services.reports import community_report, organisation_report
+
+router = APIRouter(tags=["reports"])
+
+LangQuery = Annotated[
+    Lang,
+    Query(description="Language of headings, labels and column names (every type but JSON)"),
+]
+# ``Accept`` is not declared as a parameter: OpenAPI ignores one named so. The media types
+# are documented as the 200 response's content instead.
+
+
+# --- content negotiation ---------------------------------------------------------------------
+
+
+def _media_ranges(accept: str) -> list[tuple[str, str, float]]:
+    """``(type, subtype, q)`` per media range of an ``Accept`` header (RFC 9110 §12.5.1)."""
+    ranges = []
+    for part in accept.split(","):
+        media, *parameters = (item.strip() for item in part.split(";"))
+        kind, slash, subtype = media.lower().partition("/")
+        if not slash or not kind or not subtype:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0
+        ranges.append((kind.strip(), subtype.strip(), quality))
+    return ranges
+
+
+def _quality(media_type: str, ranges: list[tuple[str, str, float]]) -> float:
+    """The q the most specific matching range gives ``media_type`` (0: not acceptable)."""
+    kind, _, subtype = media_type.partition("/")
+    best: tuple[int, float] | None = None
+    for range_kind, range_subtype, quality in ranges:
+        if (range_kind, range_subtype) == (kind, subtype):
+            specificity = 2
+        elif range_kind == kind and range_subtype == "*":
+            specificity = 1
+        elif (range_kind, range_subtype) == ("*", "*"):
+            specificity = 0
+        else:
+            continue
+        if best is None or specificity > best[0]:
+            best = (specificity, quality)
+    return best[1] if best else 0.0
+
+
+def negotiate(accept: str | None, offered: Sequence[ReportFormat]) -> ReportFormat:
+    """The offered format the client prefers; the first offered one (JSON) on a tie or without
+    ``Accept``; :class:`NotAcceptable` when it accepts none of them."""
+    if accept is None or not accept.strip():
+        return offered[0]
+    ranges = _media_ranges(accept)
+    scored = [
+        (quality, -position, report_format)
+        for position, report_format in enumerate(offered)
+        if (quality := _quality(MEDIA_TYPES[report_format], ranges)) > 0
+    ]
+    if not scored:
+        choices = ", ".join(MEDIA_TYPES[f] for f in offered)
+        raise NotAcceptable(
+            f"no representation matches Accept {accept!r}; available: {choices}",
+            invalid_params=[InvalidParam("header.Accept", f"one of {choices}")],
+        )
+    return max(scored)[2]
+
+
+def _response(rendered: Rendered) -> Response:
+    headers = {"Vary": "Accept"}
+    if rendered.content_disposition:
+        headers["Content-Disposition"] = rendered.content_disposition
+    if rendered.content_type.startswith("text/html"):
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return Response(rendered.content, media_type=rendered.content_type, headers=headers)
+
+
+def _ok(description: str, formats: Sequence[ReportFormat]) -> dict[int | str, dict[str, Any]]:
+    text = {"schema": {"type": "string"}}
+    content: dict[str, Any] = {
+        MEDIA_TYPES[f]: {"schema": {"type": "string", "format": "binary"}}
+        if f == ReportFormat.XLSX
+        else text
+        for f in formats
+        if f != ReportFormat.JSON
+    }
+    return {
+        200: {
+            "description": description,
+            "content": content,
+            "headers": {
+                "Content-Disposition": {
+                    "description": "File name to save Markdown, HTML, CSV and XLSX under "
+                    "(inline for pages, attachment for spreadsheets); absent for JSON",
+                    "schema": {"type": "string"},
+                },
+                "Vary": {
+                    "description": "Always `Accept`: the representation depends on it",
+                    "schema": {"type": "string"},
+                },
+            },
+        },
+        406: {"description": "Accept names none of the available media types"},
+    }
+
+
+# --- the routes ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/communities/{communityId}/report",
+    response_model=CommunityReport,
+    responses=_ok(
+        "The programme plan: participation, demand and supply, gaps, working groups, peer "
+        "help, format preferences and knowledge retention. text/csv is the suggestions table; "
+        "the XLSX workbook has a sheet per section; HTML is one printable page with charts.",
+        tuple(ReportFormat),
+    ),
+    summary="The community's programme plan (organisers)",
+    description="Pick the representation with `Accept`: `application/json` (also for `*/*` "
+    "or no header), `text/markdown`, `text/html`, `text/csv` or "
+    "`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`; others get 406. "
+    "`lang` (nl, en) sets the language of every representation but JSON.",
+)
+def get_community_report(
+    session: SessionDep,
+    community: ManagedCommunity,
+    request: Request,
+    lang: LangQuery = "nl",
+) -> Response:
+    report_format = negotiate(request.headers.get("accept"), tuple(ReportFormat))
+    report = community_report(session, community)
+    return _response(render_community(report, report_format, lang))
+
+
+@router.get(
+    "/organisations/{organisationId}/report",
+    response_model=OrganisationReport,
+    responses=_ok(
+        "One member's page: its needs with who can help, its offers with who asked, its "
+        "working groups and reciprocal partners.",
+        ORGANISATION_FORMATS,
+    ),
+    summary="One member's page of a community's programme plan",
+    description="For the community's organisers and the organisation's own people. `Accept`: "
+    "`application/json` (default), `text/markdown` or `text/html`; others get 406. An "
+    "organisation that is not a member of the community has no page there: 404.",
+)
+def get_organisation_report(
+    session: SessionDep,
+    principal: PrincipalDep,
+    organisation_id: OrganisationId,
+    community_id: Annotated[
+        int, Query(alias="communityId", ge=1, le=MAX_ID, description="Id of the community")
+    ],
+    request: Request,
+    lang: LangQuery = "nl",
+) -> Response:
+    report_format = negotiate(request.headers.get("accept"), ORGANISATION_FORMATS)
+    organisation = get_organisation(session, organisation_id)
+    community = get_community(session, community_id)
+    if not (
+        access.is_manager(principal, community.id) or principal.organisation_id == organisation.id
+    ):
+        raise Forbidden(
+            f"only organisers of community {community.id} and the people of organisation "
+            f"{organisation.id} may read its page"
+        )
+    report = organisation_report(session, community, organisation)
+    return _response(render_organisation(report, report_format, lang))

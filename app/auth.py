@@ -1,0 +1,110 @@
+"""Who is calling: bearer tokens, and the one :func:`authenticate` function.
+
+Tokens are opaque (32 random bytes, URL-safe), shown once and stored only as their SHA-256
+hash, with an expiry, revocation and last-used time. ``COPMATCH_ADMIN_TOKEN`` is the bootstrap
+admin token. Another verifier (OIDC, say) plugs in by returning a :class:`Principal` from
+``authenticate``; endpoints only ever see the principal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.errors import Unauthorized
+from app.models import ApiToken, CommunityOrganiser, Person
+
+TOKEN_BYTES = 32
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+"""``last_used_at`` is written at most this often per token, so reads stay reads."""
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ORGANISER = "organiser"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller."""
+
+    token_id: int | None
+    person_id: int | None
+    organisation_id: int | None
+    is_admin: bool
+    organiser_of: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def key(self) -> str:
+        """A stable, non-personal identity (for idempotency records)."""
+        if self.token_id is None:
+            return "admin"
+        return f"person:{self.person_id}" if self.person_id else f"token:{self.token_id}"
+
+    def role_in(self, community_id: int | None) -> Role:
+        if self.is_admin:
+            return Role.ADMIN
+        if community_id is not None and community_id in self.organiser_of:
+            return Role.ORGANISER
+        return Role.MEMBER
+
+
+SYSTEM = Principal(token_id=None, person_id=None, organisation_id=None, is_admin=True)
+"""The operator at the command line: acts with admin rights."""
+
+
+def generate_token() -> str:
+    """A new opaque token with 256 bits of randomness."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def authenticate(session: Session, authorization: str | None, admin_token: str | None) -> Principal:
+    """The principal behind an ``Authorization`` header, or :class:`Unauthorized`."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send Authorization: Bearer <token>")
+    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+        return Principal(token_id=None, person_id=None, organisation_id=None, is_admin=True)
+    now = utcnow()
+    row = session.execute(
+        select(ApiToken, Person)
+        .outerjoin(Person, Person.id == ApiToken.person_id)
+        .where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if row is None:
+        raise Unauthorized("unknown token")
+    stored, person = row
+    if stored.revoked_at is not None or stored.expires_at <= now:
+        raise Unauthorized("the token is revoked or expired")
+    if person is not None and (person.erased_at is not None or not person.active):
+        raise Unauthorized("the token's person no longer takes part")
+    if stored.last_used_at is None or now - stored.last_used_at >= LAST_USED_RESOLUTION:
+        session.execute(update(ApiToken).where(ApiToken.id == stored.id).values(last_used_at=now))
+    if person is None:
+        return Principal(token_id=stored.id, person_id=None, organisation_id=None, is_admin=True)
+    organiser_of = frozenset(
+        session.scalars(
+            select(CommunityOrganiser.community_id).where(CommunityOrganiser.person_id == person.id)
+        )
+    )
+    return Principal(
+        token_id=stored.id,
+        person_id=person.id,
+        organisation_id=person.organisation_id,
+        is_admin=False,
+        organiser_of=organiser_of,
+    )

@@ -1,0 +1,106 @@
+"""Shared terms between many pairs of texts: :func:`text.shared_terms`, fast, same answers.
+
+A suggestion's text reason names the words its need and offer share ("both mention *TEO*,
+*aquathermie*"). :func:`app.matching.text.shared_terms` compares every word of one text with every
+word of the other; over a whole community that is most of the engine's time. A
+:class:`SharedTerms` works out, once per index, which words of the community's vocabulary
+correspond (:func:`app.matching.text.words_correspond`) and then answers each pair of texts with a
+few set intersections.
+
+Which pairs of words to test is decided by keys: two words are tested when they share a root or
+an English stem, when the whole root of one starts or ends the root of the other (compound
+members), when they share a cognate prefix, or when they are one deletion apart (typos). Every
+rule of :func:`words_correspond` is covered by one of these keys, and every tested pair is
+decided by :func:`words_correspond` itself, so the result is exactly ``shared_terms``'s.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from app.matching.text import (
+    MIN_COGNATE_PREFIX,
+    MIN_COMPOUND_PART,
+    MIN_TYPO_WORD,
+    Word,
+    one_deletions,
+    shared_terms,
+    words_correspond,
+)
+
+
+class SharedTerms:
+    """``shared_terms`` for texts over a fixed vocabulary of analysed words."""
+
+    def __init__(self, texts: Iterable[tuple[Word, ...]]) -> None:
+        self._ids: dict[Word, int] = {}
+        # The texts' own tuples, by identity: the index asks about the same tuples again and
+        # again, and an identity lookup is much cheaper than hashing their words.
+        self._known: dict[int, tuple[tuple[Word, ...], frozenset[int]]] = {}
+        for words in texts:
+            ids = frozenset(self._ids.setdefault(word, len(self._ids)) for word in words)
+            self._known[id(words)] = (words, ids)
+        vocabulary = list(self._ids)
+        self._surfaces = [word.surface for word in vocabulary]
+        self._corresponding: list[frozenset[int]] = []
+        found: list[set[int]] = [{position} for position in range(len(vocabulary))]
+        tested: set[tuple[int, int]] = set()
+        for first, second in _candidate_pairs(vocabulary):
+            pair = (first, second) if first < second else (second, first)
+            if first == second or pair in tested:
+                continue
+            tested.add(pair)
+            if words_correspond(vocabulary[first], vocabulary[second]):
+                found[first].add(second)
+                found[second].add(first)
+        self._corresponding = [frozenset(partners) for partners in found]
+
+    def between(self, first: tuple[Word, ...], second: tuple[Word, ...]) -> tuple[str, ...]:
+        """``shared_terms(first, second)``: corresponding words, most specific first."""
+        left, right = self._word_ids(first), self._word_ids(second)
+        if left is None or right is None:  # a word the index never saw (a new answer)
+            return shared_terms(first, second)
+        surfaces = self._surfaces
+        found: set[str] = set()
+        for position in left:
+            for other in self._corresponding[position] & right:
+                a, b = surfaces[position], surfaces[other]
+                found.add(a if (len(a), a) <= (len(b), b) else b)
+        return tuple(sorted(found, key=lambda term: (-len(term), term)))
+
+    def _word_ids(self, words: tuple[Word, ...]) -> frozenset[int] | None:
+        known = self._known.get(id(words))
+        if known is not None and known[0] is words:
+            return known[1]
+        try:
+            return frozenset(self._ids[word] for word in words)
+        except KeyError:
+            return None
+
+
+def _candidate_pairs(vocabulary: list[Word]) -> Iterable[tuple[int, int]]:
+    """Pairs of word positions that share a key; a superset of the corresponding pairs."""
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    by_root: dict[str, list[int]] = defaultdict(list)
+    for position, word in enumerate(vocabulary):
+        keys = {("root", word.root), ("english", word.english)}
+        if len(word.surface) >= MIN_COGNATE_PREFIX:
+            keys.add(("cognate", word.surface[:MIN_COGNATE_PREFIX]))
+        if len(word.surface) >= MIN_TYPO_WORD - 1:
+            keys.add(("typo", word.surface))
+            keys.update(("typo", deleted) for deleted in one_deletions(word.surface))
+        for key in keys:
+            groups[key].append(position)
+        by_root[word.root].append(position)
+    for members in groups.values():
+        for index, first in enumerate(members):
+            for second in members[index + 1 :]:
+                yield first, second
+    # Compound members: a word whose whole root starts or ends another word's root.
+    for position, word in enumerate(vocabulary):
+        root = word.root
+        for size in range(MIN_COMPOUND_PART, len(root)):
+            for part in {root[:size], root[len(root) - size :]}:
+                for member in by_root.get(part, ()):
+                    yield member, position

@@ -1,0 +1,128 @@
+"""A fast, exact ``fit`` + ``transform`` for the index's character n-gram TF-IDF vectoriser.
+
+scikit-learn's ``char_wb`` analyser cuts every word of every document into n-grams in Python,
+once to fit and once more to transform. Post-its repeat the same few thousand words, so
+:func:`fit_transform` cuts each *distinct* word once and counts a document's n-grams as a sparse
+product: (document × word counts) @ (word × n-gram counts). Vocabulary, idf and the returned
+matrix are the ones scikit-learn computes, number for number (same column order, same
+operations in the same order), and the vectoriser is left fitted, so ``transform`` keeps working.
+
+A configuration this shortcut does not reproduce (another analyser, stop words, document
+frequency cuts, …) falls back to scikit-learn, so a change of vectoriser settings in the index
+can never change results, only speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+_DEFAULTS = {
+    "input": "content",
+    "strip_accents": None,
+    "lowercase": True,
+    "preprocessor": None,
+    "tokenizer": None,
+    "stop_words": None,
+    "max_df": 1.0,
+    "min_df": 1,
+    "max_features": None,
+    "vocabulary": None,
+    "binary": False,
+    "norm": "l2",
+    "use_idf": True,
+}
+
+
+def fit_transform(vectorizer: TfidfVectorizer, documents: Sequence[str]) -> sparse.csr_matrix:
+    """Fit *vectorizer* on *documents* and return ``vectorizer.transform(documents)``."""
+    if not _reproducible(vectorizer):
+        return _fallback(vectorizer, documents)
+    min_n, max_n = vectorizer.ngram_range
+    word_ids: dict[str, int] = {}
+    word_columns: list[int] = []
+    document_pointers = [0]
+    for document in documents:
+        for word in document.lower().split():
+            word_columns.append(word_ids.setdefault(word, len(word_ids)))
+        document_pointers.append(len(word_columns))
+    if not word_ids:
+        return _fallback(vectorizer, documents)  # scikit-learn raises "empty vocabulary"
+    word_counts = sparse.csr_matrix(
+        (np.ones(len(word_columns)), word_columns, document_pointers),
+        shape=(len(documents), len(word_ids)),
+    )
+    word_counts.sum_duplicates()
+
+    gram_ids: dict[str, int] = {}
+    gram_columns: list[int] = []
+    word_pointers = [0]
+    for word in word_ids:
+        for gram in _char_wb_ngrams(word, min_n, max_n):
+            gram_columns.append(gram_ids.setdefault(gram, len(gram_ids)))
+        word_pointers.append(len(gram_columns))
+    # scikit-learn numbers the vocabulary in sorted order of the n-grams.
+    grams = list(gram_ids)
+    order = sorted(range(len(grams)), key=grams.__getitem__)
+    column_of = np.empty(len(grams), dtype=np.int64)
+    column_of[order] = np.arange(len(grams))
+    gram_counts = sparse.csr_matrix(
+        (np.ones(len(gram_columns)), column_of[gram_columns], word_pointers),
+        shape=(len(word_ids), len(grams)),
+    )
+    counts: sparse.csr_matrix = sparse.csr_matrix(word_counts @ gram_counts)
+    counts.sort_indices()
+
+    # TfidfTransformer.fit and .transform, operation for operation.
+    samples = counts.shape[0]
+    frequency = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
+    frequency += float(vectorizer.smooth_idf)
+    samples += int(vectorizer.smooth_idf)
+    idf = np.full_like(frequency, fill_value=samples, dtype=np.float64)
+    idf /= frequency
+    np.log(idf, out=idf)
+    idf += 1.0
+    if vectorizer.sublinear_tf:
+        np.log(counts.data, counts.data)
+        counts.data += 1.0
+    counts.data *= idf[counts.indices]
+    matrix: sparse.csr_matrix = normalize(counts, norm="l2", copy=False)
+
+    vectorizer.vocabulary_ = {grams[position]: column for column, position in enumerate(order)}
+    vectorizer.fixed_vocabulary_ = False
+    vectorizer.idf_ = idf
+    return matrix
+
+
+def _reproducible(vectorizer: TfidfVectorizer) -> bool:
+    """True when the vectoriser's settings are the ones :func:`fit_transform` reproduces."""
+    params = vectorizer.get_params()
+    return (
+        params["analyzer"] == "char_wb"
+        and params["dtype"] is np.float64
+        and params["ngram_range"][0] >= 1
+        and all(params[name] == value for name, value in _DEFAULTS.items())
+    )
+
+
+def _fallback(vectorizer: TfidfVectorizer, documents: Sequence[str]) -> sparse.csr_matrix:
+    vectorizer.fit(documents)
+    matrix: sparse.csr_matrix = sparse.csr_matrix(vectorizer.transform(documents))
+    return matrix
+
+
+def _char_wb_ngrams(word: str, min_n: int, max_n: int) -> list[str]:
+    """scikit-learn's ``char_wb`` n-grams of one word (padded with a space on each side)."""
+    padded = f" {word} "
+    length = len(padded)
+    grams: list[str] = []
+    for size in range(min_n, max_n + 1):
+        if length <= size:  # a short word counts once, whole, and ends the loop
+            grams.append(padded)
+            break
+        grams.extend(padded[start : start + size] for start in range(length - size + 1))
+    return grams

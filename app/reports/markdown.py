@@ -1,0 +1,65 @@
+"""A report document as GitHub-flavoured Markdown, to paste into a plan.
+
+Charts are left out: the same numbers stand in the table next to each chart.
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.reports.document import BarChart, Cell, Document, Paragraph, Subheading, Table
+
+# Characters that would otherwise start emphasis, links, code, HTML or break a table cell.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
+
+
+def escape(value: str) -> str:
+    """``value`` as literal Markdown text on one line."""
+    return _SPECIAL.sub(r"\\\1", " ".join(value.split()))
+
+
+def cell(value: Cell) -> str:
+    if value is None or value == "":
+        return "—" if value is None else ""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return str(value)
+    return escape(value)
+
+
+def _numeric(rows: tuple[tuple[Cell, ...], ...], column: int) -> bool:
+    values = [row[column] for row in rows if row[column] not in (None, "")]
+    return bool(values) and all(isinstance(v, int | float) for v in values)
+
+
+def _table(table: Table) -> list[str]:
+    align = [
+        "---:" if _numeric(table.rows, column) else "---" for column in range(len(table.headers))
+    ]
+    lines = [
+        "| " + " | ".join(escape(h) for h in table.headers) + " |",
+        "| " + " | ".join(align) + " |",
+    ]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.rows]
+    return lines
+
+
+def render_markdown(document: Document) -> str:
+    """The whole document: ``#`` title, ``##`` per section, ``###`` per part of a section."""
+    lines = [f"# {escape(document.title)}", ""]
+    if document.subtitle:
+        lines += [escape(document.subtitle), ""]
+    lines += [f"_{escape(document.generated)}_", ""]
+    for section in document.sections:
+        lines += [f"## {escape(section.heading)}", ""]
+        for block in section.blocks:
+            if isinstance(block, Subheading):
+                lines += [f"### {escape(block.text)}", ""]
+            elif isinstance(block, Paragraph):
+                lines += [f"_{escape(block.text)}_" if block.note else escape(block.text), ""]
+            elif isinstance(block, Table):
+                lines += [*_table(block), ""]
+            elif isinstance(block, BarChart):
+                continue
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,128 @@
+"""Who may do what: the authorisation rules, in one place.
+
+Roles: ``admin`` (the whole server), ``organiser`` (of a community: reads everything in it,
+manages members, meetings, imports, reports and any answer in it), ``member`` (a person of a
+member organisation: reads the community's answers and suggestions, writes only its own
+organisation's answers, and the status and feedback of suggestions that involve it).
+Refusals are :class:`~app.errors.Forbidden` (403).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth import Principal
+from app.errors import Forbidden
+from app.models import CommunityOrganiser, Membership, Person, Suggestion
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("only an administrator may do this")
+
+
+def is_manager(principal: Principal, community_id: int) -> bool:
+    """Admins and the community's organisers."""
+    return principal.is_admin or community_id in principal.organiser_of
+
+
+def is_member(session: Session, principal: Principal, community_id: int) -> bool:
+    if principal.organisation_id is None:
+        return False
+    return (
+        session.scalar(
+            select(Membership.id).where(
+                Membership.community_id == community_id,
+                Membership.organisation_id == principal.organisation_id,
+            )
+        )
+        is not None
+    )
+
+
+def require_reader(session: Session, principal: Principal, community_id: int) -> None:
+    """Admins, organisers and members of the community may read it."""
+    if not (is_manager(principal, community_id) or is_member(session, principal, community_id)):
+        raise Forbidden(f"you take no part in community {community_id}")
+
+
+def require_manager(principal: Principal, community_id: int) -> None:
+    if not is_manager(principal, community_id):
+        raise Forbidden(f"only organisers of community {community_id} may do this")
+
+
+def require_answer_writer(
+    session: Session, principal: Principal, community_id: int, organisation_id: int
+) -> None:
+    """Organisers write any answer of their community; members only their organisation's."""
+    if is_manager(principal, community_id):
+        return
+    require_reader(session, principal, community_id)
+    if principal.organisation_id != organisation_id:
+        raise Forbidden("members write only their own organisation's answers")
+
+
+def require_suggestion_actor(
+    session: Session, principal: Principal, suggestion: Suggestion
+) -> None:
+    """Organisers, and members of the two organisations a suggestion involves."""
+    if is_manager(principal, suggestion.community_id):
+        return
+    require_reader(session, principal, suggestion.community_id)
+    if principal.organisation_id not in {
+        suggestion.need_organisation_id,
+        suggestion.offer_organisation_id,
+    }:
+        raise Forbidden("members act only on suggestions that involve their organisation")
+
+
+def organisation_communities(session: Session, organisation_id: int) -> set[int]:
+    return set(
+        session.scalars(
+            select(Membership.community_id).where(Membership.organisation_id == organisation_id)
+        )
+    )
+
+
+def may_manage_people_of(session: Session, principal: Principal, organisation_id: int) -> bool:
+    """Admins, organisers of a community the organisation belongs to, and its own people."""
+    if principal.is_admin or principal.organisation_id == organisation_id:
+        return True
+    return bool(principal.organiser_of & organisation_communities(session, organisation_id))
+
+
+def require_people_manager(session: Session, principal: Principal, organisation_id: int) -> None:
+    if not may_manage_people_of(session, principal, organisation_id):
+        raise Forbidden(f"you may not see or manage the people of organisation {organisation_id}")
+
+
+def require_person_access(session: Session, principal: Principal, person: Person) -> None:
+    """Personal data: the person, their colleagues, their communities' organisers, admins."""
+    if principal.person_id == person.id:
+        return
+    require_people_manager(session, principal, person.organisation_id)
+
+
+def visible_communities(session: Session, principal: Principal) -> set[int] | None:
+    """Ids of the communities the principal may read; ``None`` means all (admin)."""
+    if principal.is_admin:
+        return None
+    member_of = (
+        organisation_communities(session, principal.organisation_id)
+        if principal.organisation_id is not None
+        else set()
+    )
+    return member_of | set(principal.organiser_of)
+
+
+def is_organiser_row(session: Session, community_id: int, person_id: int) -> bool:
+    return (
+        session.scalar(
+            select(CommunityOrganiser.id).where(
+                CommunityOrganiser.community_id == community_id,
+                CommunityOrganiser.person_id == person_id,
+            )
+        )
+        is not None
+    )

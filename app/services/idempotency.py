@@ -1,0 +1,82 @@
+"""``Idempotency-Key`` on the POSTs that create answers and imports.
+
+The first response to a (caller, key) pair is stored in the same transaction as the write; a
+retry with the same key and the same request gets that response again (and no second row); the
+same key with another request is refused. Keys are scoped per caller, so two callers never
+see each other's responses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidParam, ValidationFailed
+from app.models import IdempotencyRecord
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    principal: str
+    key: str
+    method: str
+    path: str
+    request_hash: str
+
+
+def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), query.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def previous(session: Session, request: IdempotentRequest) -> IdempotencyRecord | None:
+    """The stored first response for this key, or None; another request under it is a 422."""
+    record = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == request.principal,
+            IdempotencyRecord.key == request.key,
+        )
+    )
+    if record is None:
+        return None
+    if (record.method, record.path, record.request_hash) != (
+        request.method,
+        request.path,
+        request.request_hash,
+    ):
+        raise ValidationFailed(
+            "this Idempotency-Key was used for another request; use a new key for a new request",
+            invalid_params=[InvalidParam("header.Idempotency-Key", "reused with another body")],
+        )
+    return record
+
+
+def remember(
+    session: Session,
+    request: IdempotentRequest,
+    *,
+    status: int,
+    body: Any,
+    location: str | None,
+) -> None:
+    session.add(
+        IdempotencyRecord(
+            principal=request.principal,
+            key=request.key,
+            method=request.method,
+            path=request.path,
+            request_hash=request.request_hash,
+            status=status,
+            body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+            location=location,
+        )
+    )
+    session.flush()

@@ -1,0 +1,253 @@
+"""Reading an uploaded CSV or XLSX file into a plain table, and writing the import template.
+
+No database here: bytes in, a :class:`Table` out (or a 413 / 415 / 422 error that says what is
+wrong with the file as a whole). What the cells mean is :mod:`app.services.import_rows`' job.
+
+* **Which reader.** Content starting with the ZIP signature is read as XLSX, whatever its name;
+  a file named ``.xlsx`` that is no ZIP archive is a broken workbook (422); old Excel (``.xls``,
+  OLE2 content) and OpenDocument (``.ods``) are refused with 415; anything else must be text
+  and is read as CSV.
+* **CSV text.** UTF-8 (a byte-order mark is skipped), UTF-16 when it starts with its
+  byte-order mark, otherwise Windows-1252 (what Excel on Dutch Windows saves). Binary content
+  (NUL or other control characters) is refused with 415. The delimiter is whichever of
+  ``;``, ``,`` and tab occurs most in the header line (Excel in a Dutch locale writes ``;``).
+* **XLSX.** The first worksheet, read with openpyxl in read-only mode with cached formula values.
+  Against ZIP bombs, the archive's declared uncompressed size is capped (the ZIP reader stops at
+  the declared size) and at most :data:`MAX_COLUMNS` columns are read.
+* **Rows.** The first non-blank row is the header; blank rows are skipped; row numbers are
+  those a spreadsheet shows (the header is usually row 1). At most :data:`MAX_ROWS` data rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import openpyxl
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from app.errors import UnsupportedMediaType, ValidationFailed
+
+MAX_ROWS = 5_000
+"""Data rows (below the header) one import accepts; more is a 422."""
+
+MAX_COLUMNS = 50
+MAX_XLSX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024
+MAX_SHEET_ROWS = 1_048_576  # Excel's own limit; a sheet claiming more rows is not genuine
+
+ZIP_SIGNATURE = b"PK\x03\x04"
+OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+UNSUPPORTED_EXTENSIONS = (".xls", ".ods", ".numbers")
+CSV_DELIMITERS = (";", ",", "\t")
+ALLOWED_CONTROL_CHARACTERS = frozenset("\t\n\r")
+
+CSV_MEDIA_TYPE = "text/csv"
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A file's header and its non-blank data rows, each with its spreadsheet row number."""
+
+    header_row: int
+    header: tuple[str, ...]
+    rows: tuple[tuple[int, tuple[str, ...]], ...]
+
+
+def read_table(data: bytes, filename: str | None = None) -> Table:
+    """The table in an uploaded CSV or XLSX file; a file that cannot be read raises a
+    :class:`~app.errors.CopmatchError` (415 or 422) that says why."""
+    name = (filename or "").lower()
+    if not data.strip():
+        raise ValidationFailed("the file is empty")
+    if data.startswith(ZIP_SIGNATURE):
+        return _table(_xlsx_rows(data))
+    if name.endswith(".xlsx"):
+        raise ValidationFailed(f"{filename!r} is not a valid XLSX workbook (not a ZIP archive)")
+    if data.startswith(OLE2_SIGNATURE) or name.endswith(UNSUPPORTED_EXTENSIONS):
+        raise UnsupportedMediaType(
+            "this is not a CSV or XLSX file (old Excel .xls or OpenDocument?); "
+            "save it as .xlsx or .csv"
+        )
+    return _table(_csv_rows(decode_text(data)))
+
+
+def decode_text(data: bytes) -> str:
+    """CSV bytes as text: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = _decode(data, "utf-16")
+    elif b"\x00" in data:
+        raise UnsupportedMediaType("the file holds binary data; it is not a CSV text file")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = _decode(data, "cp1252")
+    text = text.removesuffix("\x1a")  # the end-of-file mark of old DOS tools
+    if any(ord(char) < 32 and char not in ALLOWED_CONTROL_CHARACTERS for char in text):
+        raise UnsupportedMediaType("the file holds binary data; it is not a CSV text file")
+    return text
+
+
+def _decode(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise UnsupportedMediaType(
+            "the file is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8"
+        ) from error
+
+
+def _csv_rows(text: str) -> Iterator[tuple[str, ...]]:
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = max(CSV_DELIMITERS, key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for record in reader:
+            yield tuple(record)
+    except csv.Error as error:
+        raise ValidationFailed(
+            f"the CSV file cannot be read near line {reader.line_num}: {error}"
+        ) from error
+
+
+def _xlsx_rows(data: bytes) -> Iterator[tuple[str, ...]]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as error:
+        raise ValidationFailed("the file is not a valid XLSX workbook (broken ZIP)") from error
+    if unpacked > MAX_XLSX_UNCOMPRESSED_BYTES:
+        raise ValidationFailed(
+            f"the workbook unpacks to {unpacked:,} bytes; at most "
+            f"{MAX_XLSX_UNCOMPRESSED_BYTES:,} are read"
+        )
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as error:
+        # Broken workbooks fail in many ways (KeyError, XML errors, …); each is the file's fault.
+        raise ValidationFailed("the file is not a valid XLSX workbook") from error
+    try:
+        if not workbook.worksheets:
+            raise ValidationFailed("the workbook has no worksheet")
+        sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)
+        while True:
+            try:
+                values = next(rows, None)
+            except Exception as error:
+                raise ValidationFailed(
+                    f"the worksheet {sheet.title!r} cannot be read; it is damaged"
+                ) from error
+            if values is None:
+                return
+            yield tuple(_cell_text(value) for value in values)
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: object) -> str:
+    """A cell's value as the text a person sees (dates as YYYY-MM-DD, 3.0 as 3)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _table(records: Iterable[tuple[str, ...]]) -> Table:
+    header_row = 0
+    header: tuple[str, ...] = ()
+    rows: list[tuple[int, tuple[str, ...]]] = []
+    for number, record in enumerate(records, start=1):
+        if number > MAX_SHEET_ROWS:
+            raise ValidationFailed(f"the file has more than {MAX_SHEET_ROWS:,} rows")
+        cells = tuple(cell.strip() for cell in record)
+        if not any(cells):
+            continue
+        while not cells[-1]:  # XLSX rows come padded to the columns read
+            cells = cells[:-1]
+        if len(cells) > MAX_COLUMNS and any(cells[MAX_COLUMNS:]):
+            raise ValidationFailed(
+                f"row {number} has more than {MAX_COLUMNS} columns; at most {MAX_COLUMNS} are read"
+            )
+        if not header:
+            header_row, header = number, cells[:MAX_COLUMNS]
+            continue
+        if len(rows) == MAX_ROWS:
+            raise ValidationFailed(
+                f"the file has more than {MAX_ROWS:,} rows; split it into smaller files"
+            )
+        rows.append((number, cells[:MAX_COLUMNS]))
+    if not header:
+        raise ValidationFailed("the file is empty")
+    if not rows:
+        raise ValidationFailed(f"the file has a header (row {header_row}) but no rows below it")
+    return Table(header_row=header_row, header=header, rows=tuple(rows))
+
+
+# --- the template -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSheet:
+    """An extra sheet of the XLSX template: a title, column headings and rows."""
+
+    title: str
+    headings: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+def template_csv(header: Iterable[str]) -> bytes:
+    """The CSV template: the header line only, ``;``-separated, UTF-8 with a byte-order mark
+    so Excel in a Dutch locale opens it in columns with accents intact."""
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerow(header)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def template_xlsx(
+    header: tuple[str, ...],
+    choices: dict[str, tuple[str, ...]],
+    sheets: Iterable[TemplateSheet],
+) -> bytes:
+    """The XLSX template: an empty first sheet with ``header`` (drop-down lists for the columns
+    in ``choices``), followed by explanatory ``sheets``."""
+    workbook = openpyxl.Workbook()
+    answers = workbook.active
+    assert answers is not None
+    answers.title = "antwoorden"
+    answers.append(list(header))
+    answers.freeze_panes = "A2"
+    for index, name in enumerate(header, start=1):
+        letter = get_column_letter(index)
+        answers[f"{letter}1"].font = Font(bold=True)
+        answers.column_dimensions[letter].width = 60 if index == 3 else 18
+        if name in choices:
+            validation = DataValidation(
+                type="list", formula1=f'"{",".join(choices[name])}"', allow_blank=True
+            )
+            validation.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
+            answers.add_data_validation(validation)
+    for spec in sheets:
+        sheet = workbook.create_sheet(spec.title)
+        sheet.append(list(spec.headings))
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in spec.rows:
+            sheet.append(list(row))
+        for index in range(1, len(spec.headings) + 1):
+            sheet.column_dimensions[get_column_letter(index)].width = 40
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,351 @@
+"""Each checked import row resolved against the database: create, update or unchanged.
+
+See :mod:`app.services.imports` for the rules (identity, absent columns, organisations, people,
+meetings). Nothing is written here; :class:`Planner` only reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Community,
+    FormatPreference,
+    Meeting,
+    Membership,
+    Need,
+    Offer,
+    Organisation,
+    Person,
+    TopicSource,
+)
+from app.schemas import (
+    AnswerCreate,
+    FormatPreferenceCreate,
+    NeedCreate,
+    OfferCreate,
+    PersonCreate,
+)
+from app.services.answers import AnswerModel
+from app.services.import_rows import (
+    COLUMNS,
+    ImportProblem,
+    Kind,
+    ParsedRow,
+    closest,
+    fold,
+    identity_text,
+    parse_date,
+    quote,
+)
+
+CBS_CODE = re.compile(r"^GM\d{4}$", re.IGNORECASE)
+PERSON_COLUMNS = frozenset({"person_name", "email", "department"})
+MODELS: dict[Kind, AnswerModel] = {
+    Kind.NEED: Need,
+    Kind.OFFER: Offer,
+    Kind.FORMAT: FormatPreference,
+}
+SCHEMAS: dict[Kind, type[NeedCreate] | type[OfferCreate] | type[FormatPreferenceCreate]] = {
+    Kind.NEED: NeedCreate,
+    Kind.OFFER: OfferCreate,
+    Kind.FORMAT: FormatPreferenceCreate,
+}
+# Which column a field of the create schemas comes from, to report a schema error there.
+FIELD_COLUMNS = {"text": "text", "format": "text", "topics": "topics", "note": "note"}
+
+ProgressCallback = Callable[[str, int, int], None]
+"""Called with (stage, done, total); stages: checking, writing, matching."""
+
+Identity = tuple[int, Kind, str]
+Answer = Need | Offer | FormatPreference
+
+
+@dataclass(slots=True)
+class NewPerson:
+    """A person the import creates (found by e-mail, created once however many rows name them)."""
+
+    organisation_id: int
+    first_row: int
+    data: PersonCreate
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class PlannedRow:
+    row: ParsedRow
+    organisation_id: int
+    body: AnswerCreate
+    person: int | NewPerson | None
+    meeting_id: int | None
+    existing: Answer | None
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+class Planner:
+    """Resolves each parsed row against the database and decides create, update or unchanged."""
+
+    def __init__(self, session: Session, community: Community) -> None:
+        self.session, self.community = session, community
+        self.problems: list[ImportProblem] = []
+        self.members_added: set[int] = set()
+        self.new_people: dict[str, NewPerson] = {}
+        self.column_names: dict[str, str] = {}
+        rows = session.execute(select(Organisation.id, Organisation.name, Organisation.cbs_code))
+        self.organisations: dict[int, str] = {}
+        self.by_cbs_code: dict[str, int] = {}
+        for ident, name, cbs_code in rows:
+            self.organisations[ident] = name
+            if cbs_code:
+                self.by_cbs_code[cbs_code.upper()] = ident
+        self.by_name = {fold(name): ident for ident, name in self.organisations.items()}
+        self.members = set(
+            session.scalars(
+                select(Membership.organisation_id).where(Membership.community_id == community.id)
+            )
+        )
+        self.meetings = list(
+            session.scalars(select(Meeting).where(Meeting.community_id == community.id))
+        )
+        self.existing: dict[Identity, Answer] = {}
+        for kind, model in MODELS.items():
+            statement = select(model).where(model.community_id == community.id)
+            for row in session.scalars(statement.order_by(model.id)):
+                answer = cast(Answer, row)
+                self.existing.setdefault(_identity(answer, kind), answer)
+        self.people_by_email: dict[str, Person] = {}
+        self.people_by_organisation: dict[int, list[Person]] = {}
+
+    def problem(self, row: ParsedRow, key: str, value: str, message: str) -> None:
+        column = self.column_names.get(key) or next(c.dutch for c in COLUMNS if c.key == key)
+        self.problems.append(ImportProblem(row.row, column, value, message))
+
+    def plan(
+        self, rows: Sequence[ParsedRow], progress: ProgressCallback | None
+    ) -> list[PlannedRow]:
+        self._load_people(rows)
+        plans: list[PlannedRow] = []
+        seen: dict[Identity, int] = {}
+        for done, row in enumerate(rows, start=1):
+            if progress:
+                progress("checking", done, len(rows))
+            before = len(self.problems)
+            organisation_id = self._organisation(row)
+            if organisation_id is None:
+                self._meeting(row)  # reported too; the person depends on the organisation
+                continue
+            person = self._person(row, organisation_id)
+            meeting_id = self._meeting(row)
+            body = self._body(row, organisation_id, meeting_id)
+            identity = (organisation_id, row.kind, _identity_value(row.kind, row.text))
+            if identity in seen:
+                self.problem(
+                    row,
+                    "text",
+                    row.text,
+                    f"{quote(row.text)} repeats row "
+                    f"{seen[identity]} (same organisation, kind and text)",
+                )
+            seen.setdefault(identity, row.row)
+            if len(self.problems) > before or body is None:
+                continue
+            if organisation_id not in self.members:
+                self.members_added.add(organisation_id)
+            existing = self.existing.get(identity)
+            plan = PlannedRow(row, organisation_id, body, person, meeting_id, existing)
+            if existing is not None:
+                plan.changes = _changes(row, existing, person, meeting_id)
+            plans.append(plan)
+        return plans
+
+    def _organisation(self, row: ParsedRow) -> int | None:
+        reference = row.organisation
+        if CBS_CODE.match(reference):
+            found = self.by_cbs_code.get(reference.upper())
+            if found is None:
+                self.problem(row, "organisation", reference, f"unknown CBS code {quote(reference)}")
+            return found
+        key = fold(reference)
+        found = self.by_name.get(key) or self.by_name.get(key.removeprefix("gemeente "))
+        if found is None:
+            guess = self._closest_name(key)
+            hint = (
+                f"did you mean {quote(guess)}?"
+                if guess
+                else "use its name in GET /organisations or its CBS code"
+            )
+            self.problem(
+                row, "organisation", reference, f"unknown organisation {quote(reference)}; {hint}"
+            )
+        return found
+
+    def _closest_name(self, key: str) -> str | None:
+        """The known name most like ``key``; "Bergen" finds "Bergen (NH.)" by its bare name."""
+        bare = [
+            ident
+            for name, ident in self.by_name.items()
+            if re.sub(r"\s*\(.*?\)", "", name).strip() == key
+        ]
+        if len(bare) == 1:
+            return self.organisations[bare[0]]
+        guess = closest(key, self.by_name)
+        return self.organisations[self.by_name[guess]] if guess else None
+
+    def _load_people(self, rows: Sequence[ParsedRow]) -> None:
+        emails = sorted({row.email for row in rows if row.email})
+        for start in range(0, len(emails), 500):
+            chunk = emails[start : start + 500]
+            for person in self.session.scalars(select(Person).where(Person.email.in_(chunk))):
+                self.people_by_email[str(person.email)] = person
+
+    def _person(self, row: ParsedRow, organisation_id: int) -> int | NewPerson | None:
+        organisation = self.organisations[organisation_id]
+        if row.email:
+            person = self.people_by_email.get(row.email)
+            if person is not None:
+                if person.organisation_id == organisation_id:
+                    return person.id
+                other = self.organisations[person.organisation_id]
+                message = f"{quote(row.email)} belongs to a person of {quote(other)}, not of "
+                self.problem(row, "email", row.email, message + quote(organisation))
+                return None
+            return self._new_person(row, organisation_id, row.email)
+        if row.person_name:
+            if organisation_id not in self.people_by_organisation:
+                self.people_by_organisation[organisation_id] = list(
+                    self.session.scalars(
+                        select(Person).where(
+                            Person.organisation_id == organisation_id, Person.erased_at.is_(None)
+                        )
+                    )
+                )
+            named = [
+                person.id
+                for person in self.people_by_organisation[organisation_id]
+                if fold(person.name or "") == fold(row.person_name)
+            ]
+            if len(named) == 1:
+                return named[0]
+            how_many = "several people" if named else "nobody"
+            self.problem(
+                row,
+                "person_name",
+                row.person_name,
+                f"{how_many} named "
+                f"{quote(row.person_name)} at {quote(organisation)}; fill in e-mail "
+                "to tell who it is or to add them",
+            )
+        return None
+
+    def _new_person(self, row: ParsedRow, organisation_id: int, email: str) -> NewPerson | None:
+        known = self.new_people.get(email)
+        if known is not None:
+            if known.organisation_id == organisation_id:
+                return known
+            message = f"{quote(email)} is given for another organisation in row {known.first_row}"
+            self.problem(row, "email", email, message)
+            return None
+        if not row.person_name:
+            self.problem(
+                row,
+                "email",
+                email,
+                f"{quote(email)} is not known yet; fill in naam to add this person",
+            )
+            return None
+        data = PersonCreate(name=row.person_name, email=email, department=row.department)
+        self.new_people[email] = NewPerson(organisation_id, row.row, data)
+        return self.new_people[email]
+
+    def _meeting(self, row: ParsedRow) -> int | None:
+        value = row.meeting
+        if not value:
+            return None
+        day = parse_date(value)
+        if day is not None:
+            found = [meeting for meeting in self.meetings if meeting.date == day]
+        else:
+            found = [meeting for meeting in self.meetings if fold(meeting.title) == fold(value)]
+        if len(found) == 1:
+            return found[0].id
+        if found:
+            other = "title" if day else "date"
+            message = f"several meetings match {quote(value)}; give the {other} instead"
+        else:
+            known = "; ".join(f"{quote(m.title)} ({m.date.isoformat()})" for m in self.meetings)
+            titles = {fold(meeting.title): meeting.title for meeting in self.meetings}
+            guess = None if day else closest(fold(value), titles)
+            hint = f"did you mean {quote(titles[guess])}? " if guess else ""
+            message = f"no meeting {quote(value)} in this community; {hint}its meetings: " + (
+                known or "none"
+            )
+        self.problem(row, "meeting", value, message)
+        return None
+
+    def _body(
+        self, row: ParsedRow, organisation_id: int, meeting_id: int | None
+    ) -> AnswerCreate | None:
+        """The create body (without the person, who may not exist yet); schema errors become
+        problems, so the write cannot fail on validation."""
+        body: dict[str, Any] = {"organisationId": organisation_id, "meetingId": meeting_id}
+        if row.kind is Kind.FORMAT:
+            body |= {"format": row.text, "note": row.note}
+        else:
+            body |= {"text": row.text, "topics": list(row.topics)}
+            body |= {"priority": row.priority} if row.kind is Kind.NEED else {}
+            body |= {"capacity": row.capacity} if row.kind is Kind.OFFER else {}
+        try:
+            return SCHEMAS[row.kind].model_validate(body)
+        except ValidationError as error:
+            for detail in error.errors():
+                key = FIELD_COLUMNS.get(str(detail["loc"][0]), "text")
+                value = str(detail.get("input", ""))
+                self.problem(row, key, value, f"{quote(value)}: {detail['msg']}")
+            return None
+
+
+def _identity_value(kind: Kind, text: str) -> str:
+    return text if kind is Kind.FORMAT else identity_text(text)
+
+
+def _identity(answer: Answer, kind: Kind) -> Identity:
+    value = answer.format if isinstance(answer, FormatPreference) else answer.text
+    return (answer.organisation_id, kind, _identity_value(kind, value))
+
+
+def _given_topics(answer: Need | Offer) -> tuple[str, ...]:
+    return tuple(sorted(t.topic for t in answer.topic_tags if t.source == TopicSource.GIVEN))
+
+
+def _changes(
+    row: ParsedRow, answer: Answer, person: int | NewPerson | None, meeting_id: int | None
+) -> dict[str, Any]:
+    """What the row changes on a stored answer (only properties whose column the file has)."""
+    wanted: dict[str, Any] = {}
+    if isinstance(answer, FormatPreference):
+        if "note" in row.columns:
+            wanted["note"] = row.note
+    else:
+        wanted["text"] = row.text
+        if "topics" in row.columns and _given_topics(answer) != row.topics:
+            wanted["topics"] = row.topics
+        if isinstance(answer, Need) and "priority" in row.columns:
+            wanted["priority"] = row.priority.value
+        if isinstance(answer, Offer) and "capacity" in row.columns:
+            wanted["capacity"] = row.capacity
+    if row.columns & PERSON_COLUMNS:
+        wanted["person_id"] = person
+    if "meeting" in row.columns:
+        wanted["meeting_id"] = meeting_id
+    return {
+        name: value
+        for name, value in wanted.items()
+        if name == "topics" or isinstance(value, NewPerson) or getattr(answer, name) != value
+    }

@@ -1,0 +1,406 @@
+"""What the columns of an import file mean, and each row checked on its own (no database).
+
+Header names are matched without regard to case, spaces, hyphens or accents, in Dutch or English
+(:data:`COLUMNS`). Cell values are trimmed. Every problem names the spreadsheet row, the column
+as written in the file and the offending value, quoted in the message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import enum
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from openpyxl.utils import get_column_letter
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
+from app.models import CAPACITY_MAX, NAME_MAX, NOTE_MAX, TEXT_MAX, Format, Priority
+from app.schemas import MAX_TOPICS
+from app.services.import_files import Table
+from app.services.topics import taxonomy
+
+DEFAULT_CAPACITY = 3
+DEPARTMENT_MAX = 100
+
+
+class Kind(enum.StrEnum):
+    NEED = "need"
+    OFFER = "offer"
+    FORMAT = "format"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of the import file: its key, its Dutch (template) and English header and the
+    other headers accepted for it."""
+
+    key: str
+    dutch: str
+    english: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("organisation", "organisatie", "organisation", ("organization", "gemeente"), True),
+    Column("kind", "soort", "kind", ("type", "categorie", "category"), True),
+    Column("text", "tekst", "text", ("antwoord", "answer"), True),
+    Column("topics", "onderwerpen", "topics", ("onderwerp", "topic")),
+    Column("capacity", "capaciteit", "capacity"),
+    Column("priority", "prioriteit", "priority"),
+    Column("note", "toelichting", "note", ("notitie", "opmerking")),
+    Column("person_name", "naam", "person name", ("name", "persoon", "person")),
+    Column("email", "e-mail", "email", ("e-mailadres", "email address", "mail")),
+    Column("department", "afdeling", "department"),
+    Column("meeting", "bijeenkomst", "meeting"),
+)
+TEMPLATE_HEADER = tuple(column.dutch for column in COLUMNS)
+REQUIRED = tuple(column for column in COLUMNS if column.required)
+
+KIND_WORDS: dict[str, Kind] = {
+    **dict.fromkeys(("need", "needs", "behoefte", "behoeften", "vraag"), Kind.NEED),
+    **dict.fromkeys(("offer", "offers", "aanbod", "aanbieding"), Kind.OFFER),
+    **dict.fromkeys(
+        ("format", "formats", "vorm", "vormen", "werkvorm", "formatpreference"), Kind.FORMAT
+    ),
+}
+PRIORITY_WORDS: dict[str, Priority] = {
+    **{priority.value: priority for priority in Priority},
+    "laag": Priority.LOW,
+    "normaal": Priority.NORMAL,
+    "gemiddeld": Priority.NORMAL,
+    "hoog": Priority.HIGH,
+}
+FORMAT_ALIASES: dict[Format, tuple[str, ...]] = {
+    Format.LEARNING_CIRCLE: ("leerkring", "lerend-netwerk"),
+    Format.KNOWLEDGE_SESSION: ("kennissessie", "kennisbijeenkomst"),
+    Format.SITE_VISIT: ("werkbezoek", "excursie"),
+    Format.PEER_REVIEW: ("intervisie", "collegiale-toetsing"),
+    Format.ONE_TO_ONE: ("buddy", "een-op-een", "1-op-1"),
+    Format.ONLINE_COMMUNITY: ("online-platform", "online-omgeving"),
+    Format.REGIONAL_MEETING: ("regiobijeenkomst", "regionale-bijeenkomst"),
+    Format.SERIOUS_GAME: ("spel",),
+}
+FORMAT_WORDS: dict[str, Format] = {
+    word: fmt for fmt in Format for word in (fmt.value, *FORMAT_ALIASES[fmt])
+}
+ARTICLES = {Kind.NEED: "a", Kind.OFFER: "an", Kind.FORMAT: "a"}
+DUTCH_DATE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProblem:
+    """One thing wrong with a file: spreadsheet row, column as written, value and why."""
+
+    row: int
+    column: str
+    value: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRow:
+    """A row that passed the checks that need no database.
+
+    ``text`` is the format value for format rows. ``columns`` holds the keys of the columns the
+    file has: a property whose column is absent is left as it is on an existing answer.
+    """
+
+    row: int
+    organisation: str
+    kind: Kind
+    text: str
+    topics: tuple[str, ...]
+    priority: Priority
+    capacity: int
+    note: str | None
+    person_name: str | None
+    email: str | None
+    department: str | None
+    meeting: str | None
+    columns: frozenset[str]
+
+
+def quote(value: str, limit: int = 60) -> str:
+    """``'value'``, shortened with … when long."""
+    return f"'{value if len(value) <= limit else value[: limit - 1] + '…'}'"
+
+
+def fold(text: str) -> str:
+    """Lower case, accents off, runs of white space as one space: for comparing names."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return " ".join(plain.casefold().split())
+
+
+def identity_text(text: str) -> str:
+    """An answer text as compared for identity: case and white space do not count."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def header_key(text: str) -> str:
+    """``"E-mail "`` → ``"email"``: letters and digits only, lower case."""
+    return re.sub(r"[^a-z0-9]", "", fold(text))
+
+
+def closest(value: str, candidates: Iterable[str]) -> str | None:
+    """The candidate most like ``value`` (difflib ratio at least 0.6), if any."""
+    found = difflib.get_close_matches(value, list(candidates), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+@lru_cache
+def _column_words() -> dict[str, Column]:
+    return {
+        header_key(word): column
+        for column in COLUMNS
+        for word in (column.dutch, column.english, column.key, *column.aliases)
+    }
+
+
+@lru_cache
+def _topic_words() -> dict[str, str]:
+    words: dict[str, str] = {}
+    for topic in taxonomy().topics:
+        for word in (topic.label.get("en", ""), topic.label.get("nl", ""), topic.slug):
+            if word:
+                words[fold(word)] = topic.slug
+    return words
+
+
+def map_columns(table: Table) -> tuple[dict[str, int], dict[str, str], list[ImportProblem]]:
+    """Column key → position and key → header as written; problems with the header."""
+    positions: dict[str, int] = {}
+    names: dict[str, str] = {}
+    problems: list[ImportProblem] = []
+    words = _column_words()
+    for index, name in enumerate(table.header):
+        if not name:
+            continue
+        column = words.get(header_key(name))
+        if column is None:
+            known = ", ".join(TEMPLATE_HEADER)
+            guess = closest(header_key(name), words)
+            hint = f"did you mean {quote(words[guess].dutch)}? " if guess else ""
+            message = f"unknown column {quote(name)}; {hint}known columns: {known}"
+            problems.append(ImportProblem(table.header_row, name, name, message))
+        elif column.key in positions:
+            message = f"column {quote(name)} repeats column {quote(names[column.key])}"
+            problems.append(ImportProblem(table.header_row, name, name, message))
+        else:
+            positions[column.key], names[column.key] = index, name
+    for column in REQUIRED:
+        if column.key not in positions:
+            message = f"required column {quote(column.dutch)} ({column.english}) is missing"
+            problems.append(ImportProblem(table.header_row, column.dutch, None, message))
+    return positions, names, problems
+
+
+def parse_rows(table: Table) -> tuple[list[ParsedRow], list[ImportProblem]]:
+    """Every row checked on its own: the rows without problems, and all problems found."""
+    positions, names, problems = map_columns(table)
+    if problems:
+        return [], problems
+    parsed: list[ParsedRow] = []
+    for number, cells in table.rows:
+        row = _RowReader(number, cells, positions, names)
+        result = row.parse()
+        problems.extend(row.problems)
+        if result is not None:
+            parsed.append(result)
+    return parsed, problems
+
+
+class _RowReader:
+    def __init__(
+        self, number: int, cells: tuple[str, ...], positions: dict[str, int], names: dict[str, str]
+    ) -> None:
+        self.number, self.cells, self.positions, self.names = number, cells, positions, names
+        self.problems: list[ImportProblem] = []
+
+    def cell(self, key: str) -> str:
+        index = self.positions.get(key)
+        return self.cells[index] if index is not None and index < len(self.cells) else ""
+
+    def problem(self, key: str, value: str, message: str) -> None:
+        column = self.names.get(key) or next(c.dutch for c in COLUMNS if c.key == key)
+        self.problems.append(ImportProblem(self.number, column, value, message))
+
+    def parse(self) -> ParsedRow | None:
+        self._check_headless_cells()
+        organisation, kind_text, text = (
+            self.cell("organisation"),
+            self.cell("kind"),
+            self.cell("text"),
+        )
+        if not organisation:
+            self.problem("organisation", "", "empty; fill in the organisation's name or CBS code")
+        kind = KIND_WORDS.get(header_key(kind_text))
+        if kind is None:
+            shown = f"unknown kind {quote(kind_text)}" if kind_text else "empty"
+            self.problem(
+                "kind", kind_text, f"{shown}; use need, offer or format (behoefte, aanbod, vorm)"
+            )
+            return None
+        values = ParsedRow(
+            row=self.number,
+            organisation=organisation,
+            kind=kind,
+            text=self._format(text) if kind is Kind.FORMAT else self._text(text),
+            topics=self._topics(kind),
+            priority=self._priority(kind),
+            capacity=self._capacity(kind),
+            note=self._note(kind),
+            person_name=self._limited("person_name", NAME_MAX),
+            email=self._email(),
+            department=self._limited("department", DEPARTMENT_MAX),
+            meeting=self.cell("meeting") or None,
+            columns=frozenset(self.positions),
+        )
+        if values.department and not (values.email or values.person_name):
+            self.problem(
+                "department",
+                values.department,
+                f"department {quote(values.department)} needs a person: fill in "
+                "e-mail (and naam for someone new)",
+            )
+        return None if self.problems else values
+
+    def _check_headless_cells(self) -> None:
+        used = set(self.positions.values())
+        for index, value in enumerate(self.cells):
+            if value and index not in used:
+                letter = get_column_letter(index + 1)
+                message = f"value {quote(value)} is in column {letter}, which has no header"
+                self.problems.append(ImportProblem(self.number, f"column {letter}", value, message))
+
+    def _text(self, text: str) -> str:
+        if not text:
+            self.problem("text", "", "empty; fill in the text of the need or offer")
+        elif len(text) > TEXT_MAX:
+            self.problem(
+                "text",
+                text,
+                f"text {quote(text)} has {len(text):,} characters; at most {TEXT_MAX:,}",
+            )
+        return text
+
+    def _format(self, text: str) -> str:
+        found = FORMAT_WORDS.get(re.sub(r"[\s_]+", "-", fold(text)))
+        if found is not None:
+            return found.value
+        formats = ", ".join(fmt.value for fmt in Format)
+        guess = closest(fold(text), FORMAT_WORDS)
+        hint = f"did you mean {quote(FORMAT_WORDS[guess].value)}? " if guess else ""
+        shown = f"unknown format {quote(text)}" if text else "empty format"
+        self.problem("text", text, f"{shown}; {hint}use one of {formats}")
+        return text
+
+    def _only_for(self, key: str, kind: Kind, wanted: Kind, label: str) -> str:
+        value = self.cell(key)
+        if value and kind is not wanted:
+            self.problem(
+                key,
+                value,
+                f"{label} {quote(value)} applies to {wanted.value}s only; this row is "
+                f"{ARTICLES[kind]} {kind.value}",
+            )
+            return ""
+        return value
+
+    def _topics(self, kind: Kind) -> tuple[str, ...]:
+        value = self.cell("topics")
+        if value and kind is Kind.FORMAT:
+            self.problem("topics", value, f"topics {quote(value)} apply to needs and offers only")
+            return ()
+        slugs: list[str] = []
+        words = _topic_words()
+        for part in filter(None, (part.strip() for part in re.split(r"[;,]", value))):
+            slug = words.get(fold(part))
+            if slug is None:
+                guess = closest(fold(part), words)
+                hint = f"; did you mean {quote(words[guess])}?" if guess else "; see GET /topics"
+                self.problem("topics", value, f"unknown topic {quote(part)}{hint}")
+            elif slug not in slugs:
+                slugs.append(slug)
+        if len(slugs) > MAX_TOPICS:
+            self.problem(
+                "topics", value, f"{len(slugs)} topics in {quote(value)}; at most {MAX_TOPICS}"
+            )
+        return tuple(sorted(slugs))
+
+    def _priority(self, kind: Kind) -> Priority:
+        value = self._only_for("priority", kind, Kind.NEED, "priority")
+        if not value:
+            return Priority.NORMAL
+        priority = PRIORITY_WORDS.get(fold(value))
+        if priority is None:
+            self.problem(
+                "priority",
+                value,
+                f"unknown priority {quote(value)}; use low, normal or high (laag, normaal, hoog)",
+            )
+            return Priority.NORMAL
+        return priority
+
+    def _capacity(self, kind: Kind) -> int:
+        value = self._only_for("capacity", kind, Kind.OFFER, "capacity")
+        if not value:
+            return DEFAULT_CAPACITY
+        try:
+            number = float(value.replace(",", "."))
+        except ValueError:
+            number = 0.5
+        if not number.is_integer() or not 1 <= number <= CAPACITY_MAX:
+            self.problem(
+                "capacity",
+                value,
+                f"capacity {quote(value)} is not a whole number from 1 to {CAPACITY_MAX}",
+            )
+            return DEFAULT_CAPACITY
+        return int(number)
+
+    def _note(self, kind: Kind) -> str | None:
+        value = self._only_for("note", kind, Kind.FORMAT, "note")
+        return self._limited("note", NOTE_MAX) if value else None
+
+    def _limited(self, key: str, limit: int) -> str | None:
+        value = self.cell(key)
+        if len(value) > limit:
+            self.problem(
+                key, value, f"{quote(value)} has {len(value):,} characters; at most {limit:,}"
+            )
+        return value or None
+
+    def _email(self) -> str | None:
+        value = self.cell("email")
+        if not value:
+            return None
+        try:
+            return str(_EMAIL.validate_python(value)).lower()
+        except ValidationError:
+            self.problem("email", value, f"{quote(value)} is not a valid e-mail address")
+            return None
+
+
+_EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
+
+
+def parse_date(value: str) -> dt.date | None:
+    """``2023-06-14``, ``14-06-2023`` or ``14/6/2023`` as a date; anything else ``None``."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    match = DUTCH_DATE.match(value)
+    if match is None:
+        return None
+    day, month, year = (int(part) for part in match.groups())
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None

@@ -1,0 +1,255 @@
+"""Importing a community's answers from a CSV or XLSX file (kick-off post-its typed up).
+
+The file is read (:mod:`app.services.import_files`), each row checked on its own
+(:mod:`app.services.import_rows`), then against the database here: organisation, person and
+meeting references, and repeats within the file. Only a file without any problem is written,
+all of it in the caller's transaction; ``dry_run`` stops before writing.
+
+Rules (also in the README and the OpenAPI description):
+
+* **Identity.** A row is the same answer as a stored one when organisation, kind and text match
+  (case and white space do not count; for a format row the format itself). Such a row is
+  *unchanged*, or *updated* when its text (exactly), priority, capacity, given topics, note,
+  person or meeting differ. Two rows with the same identity in one file are a problem.
+* **Absent columns** leave that property of a stored answer as it is; an empty cell in a present
+  column means the default (priority normal, capacity 3, no topics, no note, no person, no
+  meeting).
+* **Organisations** are found by name (case-insensitive; "Gemeente " in front is allowed) or
+  CBS code; an unknown one is a problem with the closest known name. One that is not yet a
+  member of the community becomes a member (reported in ``members_added``).
+* **People** are found by e-mail; the person must work for the row's organisation. An unknown
+  e-mail creates the person (naam required, afdeling optional); a stored person is linked but
+  not changed. A name without e-mail must match exactly one person of the organisation.
+* **Meetings** must exist in the community: a title (case-insensitive) or a date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import InvalidParam, PayloadTooLarge, ValidationFailed
+from app.models import (
+    Community,
+    Meeting,
+    Need,
+    NeedTopic,
+    OfferTopic,
+    Organisation,
+    TopicSource,
+)
+from app.services import answers, communities, matching, organisations
+from app.services.import_files import (
+    CSV_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    TemplateSheet,
+    read_table,
+    template_csv,
+    template_xlsx,
+)
+from app.services.import_plan import (
+    MODELS,
+    Answer,
+    NewPerson,
+    PlannedRow,
+    Planner,
+    ProgressCallback,
+)
+from app.services.import_rows import (
+    COLUMNS,
+    FORMAT_ALIASES,
+    TEMPLATE_HEADER,
+    ImportProblem,
+    parse_rows,
+)
+from app.services.topics import taxonomy
+
+MAX_PROBLEMS = 1_000
+"""Problems listed in one answer; a file with more shows the first ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    dry_run: bool
+    rows: int
+    created: int
+    unchanged: int
+    updated: int
+    members_added: tuple[int, ...]
+    people_created: int
+    problems: tuple[ImportProblem, ...]
+
+
+def import_answers(
+    session: Session,
+    community: Community,
+    data: bytes,
+    filename: str | None,
+    *,
+    dry_run: bool,
+    max_bytes: int,
+    progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Check a file and, unless ``dry_run``, write its answers to ``community`` (all or
+    nothing: any problem raises a 422 that lists them all) and recompute the suggestions."""
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"the file is larger than {max_bytes:,} bytes; split it")
+    table = read_table(data, filename)
+    parsed, problems = parse_rows(table)
+    planner = Planner(session, community)
+    plans = planner.plan(parsed, progress)
+    problems = sorted([*problems, *planner.problems], key=lambda problem: problem.row)
+    if problems and not dry_run:
+        listed = problems[:MAX_PROBLEMS]
+        shown = "" if len(listed) == len(problems) else f" (the first {len(listed)} are listed)"
+        raise ValidationFailed(
+            f"{len(problems)} problem(s) in the file{shown}; nothing was imported",
+            invalid_params=[
+                InvalidParam(f"file.rows[{p.row}].{p.column}", p.message) for p in listed
+            ],
+            extra={"problems": [problem_json(p) for p in listed]},
+        )
+    created = sum(plan.existing is None for plan in plans)
+    updated = sum(plan.existing is not None and bool(plan.changes) for plan in plans)
+    members_added = tuple(sorted(planner.members_added))
+    people_created = len(planner.new_people)
+    if not dry_run:
+        _apply(session, community, plans, planner, progress)
+    return ImportResult(
+        dry_run=dry_run,
+        rows=len(table.rows),
+        created=created,
+        unchanged=len(plans) - created - updated,
+        updated=updated,
+        members_added=members_added,
+        people_created=people_created,
+        problems=tuple(problems[:MAX_PROBLEMS]),
+    )
+
+
+def problem_json(problem: ImportProblem) -> dict[str, Any]:
+    """A problem as it appears in responses (``row``, ``column``, ``value``, ``message``)."""
+    return {
+        "row": problem.row,
+        "column": problem.column,
+        "value": problem.value,
+        "message": problem.message,
+    }
+
+
+def _apply(
+    session: Session,
+    community: Community,
+    plans: Sequence[PlannedRow],
+    planner: Planner,
+    progress: ProgressCallback | None,
+) -> None:
+    for organisation_id in sorted(planner.members_added):
+        communities.add_member(session, community, organisation_id)
+    for new in planner.new_people.values():
+        organisation = session.get_one(Organisation, new.organisation_id)
+        new.id = organisations.create_person(session, organisation, new.data).id
+    for done, plan in enumerate(plans, start=1):
+        if progress:
+            progress("writing", done, len(plans))
+        person_id = plan.person.id if isinstance(plan.person, NewPerson) else plan.person
+        if plan.existing is None:
+            body = plan.body.model_copy(update={"person_id": person_id})
+            answers.create_answer(session, MODELS[plan.row.kind], community, body, refresh=False)
+        elif plan.changes:
+            _update(plan.existing, plan.changes, person_id)
+    session.flush()
+    if not any(plan.existing is None or plan.changes for plan in plans):
+        return  # nothing new to match
+    if progress:
+        progress("matching", 0, 1)
+    matching.recompute(session, community)
+    if progress:
+        progress("matching", 1, 1)
+
+
+def _update(answer: Answer, changes: dict[str, Any], person_id: int | None) -> None:
+    for name, value in changes.items():
+        if name == "topics":
+            link = NeedTopic if isinstance(answer, Need) else OfferTopic
+            answer.topic_tags = [  # type: ignore[union-attr]
+                link(topic=slug, source=TopicSource.GIVEN.value) for slug in value
+            ]
+        elif name == "person_id":
+            answer.person_id = person_id
+        else:
+            setattr(answer, name, value)
+
+
+# --- the template -------------------------------------------------------------------------
+
+COLUMN_HELP = {
+    "organisation": "Verplicht. Naam van de organisatie zoals copmatch die kent, of de CBS-code "
+    "(GM0392).",
+    "kind": "Verplicht. behoefte, aanbod of vorm (ook: need, offer, format).",
+    "text": "Verplicht. De tekst van de post-it; bij soort vorm de werkvorm, bijvoorbeeld "
+    "leerkring (zie het blad werkvormen).",
+    "topics": "Alleen bij behoefte en aanbod: onderwerpen (slug of naam, zie het blad "
+    "onderwerpen), gescheiden door ; of ,",
+    "capacity": "Alleen bij aanbod: aan hoeveel organisaties jullie hulp kunnen bieden, 1 tot "
+    "100 (leeg: 3).",
+    "priority": "Alleen bij behoefte: laag, normaal of hoog (leeg: normaal).",
+    "note": "Alleen bij vorm: een toelichting op de voorkeur.",
+    "person_name": "Wie het antwoord gaf; nodig bij een e-mailadres dat copmatch nog niet kent.",
+    "email": "Vindt de persoon bij de organisatie, of voegt die toe (met naam en afdeling).",
+    "department": "Afdeling van een nieuwe persoon.",
+    "meeting": "Titel of datum (JJJJ-MM-DD of DD-MM-JJJJ) van een bijeenkomst van de community "
+    "(zie het blad bijeenkomsten).",
+}
+TEMPLATE_CHOICES: dict[str, tuple[str, ...]] = {
+    "soort": ("behoefte", "aanbod", "vorm"),
+    "prioriteit": ("laag", "normaal", "hoog"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportTemplate:
+    content: bytes
+    media_type: str
+    filename: str
+
+
+def import_template(session: Session, community: Community, file_format: str) -> ImportTemplate:
+    """The file to fill in for ``community``: ``csv`` (the header line) or ``xlsx`` (the header
+    with drop-down lists, and sheets explaining columns, formats, topics and meetings)."""
+    filename = f"{community.slug}-import-template.{file_format}"
+    if file_format == "csv":
+        return ImportTemplate(template_csv(TEMPLATE_HEADER), CSV_MEDIA_TYPE, filename)
+    meetings = session.scalars(
+        select(Meeting).where(Meeting.community_id == community.id).order_by(Meeting.date)
+    )
+    sheets = (
+        TemplateSheet(
+            "toelichting",
+            ("kolom", "ook toegestaan", "uitleg"),
+            tuple(
+                (c.dutch, ", ".join((c.english, *c.aliases)), COLUMN_HELP[c.key]) for c in COLUMNS
+            ),
+        ),
+        TemplateSheet(
+            "werkvormen",
+            ("werkvorm", "ook toegestaan"),
+            tuple((fmt.value, ", ".join(words)) for fmt, words in FORMAT_ALIASES.items()),
+        ),
+        TemplateSheet(
+            "onderwerpen",
+            ("onderwerp", "naam", "name"),
+            tuple((t.slug, t.label["nl"], t.label["en"]) for t in taxonomy().topics),
+        ),
+        TemplateSheet(
+            "bijeenkomsten",
+            ("titel", "datum"),
+            tuple((meeting.title, meeting.date.isoformat()) for meeting in meetings),
+        ),
+    )
+    content = template_xlsx(TEMPLATE_HEADER, TEMPLATE_CHOICES, sheets)
+    return ImportTemplate(content, XLSX_MEDIA_TYPE, filename)

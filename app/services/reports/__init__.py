@@ -1,0 +1,175 @@
+"""The programme plan of a community, gathered in one place from the database and the
+matching bridge (``app.services.matching``); ``app.reports`` renders it.
+
+Reading only: the stored suggestions are what the plan shows (they are kept current on every
+write), so making a report never changes the database.
+
+Definitions the report relies on:
+
+* **Taking part** — the active people (not left, not erased) of a member organisation; an
+  organisation whose people all work in one department is flagged (``singleDepartment``).
+* **Demand and supply** — a need or offer counts once for every topic it is tagged with (given
+  or inferred), and once for a theme when at least one of its topics is in that theme.
+* **Gaps** — needs whose best suggestion scores below the gap threshold, grouped per topic (a
+  need with two topics is listed under both; one without topics under "no topic").
+* **Single-person offer** — an offer of organisation X such that no *other active* person of X
+  offers any of its topics in the community. Its knowledge rests on its author alone (an offer
+  without topics therefore always does). Offers without a recorded author are not judged.
+* **Single-author organisation** — an organisation with two or more offers, all by one person.
+* **Departed authors** — answers whose author has left (``active`` false) or was erased
+  (``erasedAt`` set; the person row stays as a tombstone).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.errors import InvalidParam, NotFound
+from app.models import Community, FormatPreference, Membership, Need, Offer, Organisation
+from app.reports import schemas as r
+from app.services.reports import sections
+from app.services.reports.loading import REPORT_STEPS, Progress, load_rows, no_progress
+from app.services.reports.retention import knowledge_retention
+
+__all__ = ["REPORT_STEPS", "Progress", "community_report", "organisation_report"]
+
+
+def _community(community: Community) -> r.ReportCommunity:
+    return r.ReportCommunity(
+        id=community.id,
+        name=community.name,
+        slug=community.slug,
+        region=community.region,
+        description=community.description,
+    )
+
+
+def community_report(
+    session: Session,
+    community: Community,
+    *,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> r.CommunityReport:
+    """The programme plan of ``community``; ``progress`` is told each of :data:`REPORT_STEPS`."""
+    step = progress or no_progress
+    data = load_rows(session, community, step)
+    participation = sections.participation(data)
+    peer_help = sections.peer_help(session, community, data, step)
+    step(REPORT_STEPS[4])
+    groups = sections.working_groups(session, community, data)
+    step(REPORT_STEPS[5])
+    gaps = sections.gaps(session, community, data)
+    step(REPORT_STEPS[6])
+    retention = knowledge_retention(data)
+    return r.CommunityReport(
+        community=_community(community),
+        generated_at=now or utcnow(),
+        summary=r.ReportSummary(
+            organisations=participation.organisations,
+            people=participation.people,
+            needs=len(data.needs),
+            offers=len(data.offers),
+            format_preferences=len(data.preferences),
+            suggestions=len(peer_help.suggestions),
+            gaps=gaps.total,
+            working_groups=len(groups),
+            reciprocal_pairs=len(peer_help.reciprocal_pairs),
+        ),
+        participation=participation,
+        demand_supply=sections.demand_supply(data),
+        gaps=gaps,
+        working_groups=groups,
+        peer_help=peer_help,
+        format_preferences=sections.format_preferences(data),
+        knowledge_retention=retention,
+    )
+
+
+def organisation_report(
+    session: Session,
+    community: Community,
+    organisation: Organisation,
+    *,
+    now: dt.datetime | None = None,
+) -> r.OrganisationReport:
+    """One member's page: its needs with who can help, its offers with who asked.
+
+    An organisation that is not a member has no page in the community: 404, naming the query.
+    """
+    member = session.scalar(
+        select(Membership.id).where(
+            Membership.community_id == community.id,
+            Membership.organisation_id == organisation.id,
+        )
+    )
+    if member is None:
+        message = f"organisation {organisation.id} is not a member of community {community.id}"
+        raise NotFound(message, invalid_params=[InvalidParam("query.communityId", message)])
+    plan = community_report(session, community, now=now)
+    gap_ids = {item.need_id for group in plan.gaps.groups for item in group.needs}
+    participant = next(
+        item for item in plan.participation.items if item.organisation.id == organisation.id
+    )
+    own = organisation.id
+    return r.OrganisationReport(
+        organisation=participant.organisation,
+        kind=participant.kind,
+        community=plan.community,
+        generated_at=plan.generated_at,
+        people=participant.people,
+        needs=[
+            r.OwnNeed(
+                need_id=need.id,
+                text=need.text,
+                topics=need.topics,
+                priority=need.priority,
+                gap=need.id in gap_ids,
+                helpers=[s for s in plan.peer_help.suggestions if s.need_id == need.id],
+            )
+            for need in session.scalars(
+                select(Need)
+                .where(Need.community_id == community.id, Need.organisation_id == own)
+                .order_by(Need.id)
+            )
+        ],
+        offers=[
+            r.OwnOffer(
+                offer_id=offer.id,
+                text=offer.text,
+                topics=offer.topics,
+                capacity=offer.capacity,
+                asked_by=[s for s in plan.peer_help.suggestions if s.offer_id == offer.id],
+            )
+            for offer in session.scalars(
+                select(Offer)
+                .where(Offer.community_id == community.id, Offer.organisation_id == own)
+                .order_by(Offer.id)
+            )
+        ],
+        format_preferences=[
+            r.OwnFormatPreference(format=p.format, note=p.note)
+            for p in session.scalars(
+                select(FormatPreference)
+                .where(
+                    FormatPreference.community_id == community.id,
+                    FormatPreference.organisation_id == own,
+                )
+                .order_by(FormatPreference.id)
+            )
+        ],
+        working_groups=[
+            group
+            for group in plan.working_groups
+            if own in {o.id for o in group.organisations} | {o.id for o in group.hosts}
+        ],
+        reciprocal_partners=[
+            pair
+            for pair in plan.peer_help.reciprocal_pairs
+            if own in (pair.first_organisation.id, pair.second_organisation.id)
+        ],
+    )

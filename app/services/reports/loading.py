@@ -1,0 +1,90 @@
+"""Loading a community's rows for a report, once, and what every section asks of a person."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Community, FormatPreference, Membership, Need, Offer, Organisation, Person
+from app.reports import schemas as r
+
+REPORT_STEPS = (
+    "members and people",
+    "needs, offers and formats",
+    "suggestions",
+    "allocation and reciprocal pairs",
+    "working groups",
+    "gaps and unmet offers",
+    "knowledge retention",
+)
+"""The stages of :func:`community_report`, reported one by one to its ``progress`` callback."""
+
+Progress = Callable[[str], None]
+
+
+def no_progress(_step: str) -> None:
+    """A progress callback that does nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityRows:
+    """The rows a report is made of, loaded once."""
+
+    organisations: dict[int, Organisation]
+    people: dict[int, Person]
+    needs: Sequence[Need]
+    offers: Sequence[Offer]
+    preferences: Sequence[FormatPreference]
+
+    def ref(self, organisation_id: int) -> r.OrganisationRef:
+        return r.OrganisationRef(id=organisation_id, name=self.organisations[organisation_id].name)
+
+
+def person_status(person: Person) -> r.PersonStatus:
+    """``erased`` (personal data removed), ``left`` (inactive) or ``active``."""
+    if person.erased_at is not None:
+        return "erased"
+    return "active" if person.active else "left"
+
+
+def person_summary(person: Person) -> r.PersonSummary:
+    return r.PersonSummary(
+        id=person.id, name=person.name, department=person.department, job_title=person.job_title
+    )
+
+
+def load_rows(session: Session, community: Community, progress: Progress) -> CommunityRows:
+    progress(REPORT_STEPS[0])
+    organisations = {
+        organisation.id: organisation
+        for organisation in session.scalars(
+            select(Organisation)
+            .join(Membership, Membership.organisation_id == Organisation.id)
+            .where(Membership.community_id == community.id)
+            .order_by(Organisation.name)
+        )
+    }
+    people = {
+        person.id: person
+        for person in session.scalars(
+            select(Person)
+            .where(Person.organisation_id.in_(list(organisations)))
+            .order_by(Person.name, Person.id)
+        )
+    }
+    progress(REPORT_STEPS[1])
+    needs = session.scalars(
+        select(Need).where(Need.community_id == community.id).order_by(Need.id)
+    ).all()
+    offers = session.scalars(
+        select(Offer).where(Offer.community_id == community.id).order_by(Offer.id)
+    ).all()
+    preferences = session.scalars(
+        select(FormatPreference)
+        .where(FormatPreference.community_id == community.id)
+        .order_by(FormatPreference.id)
+    ).all()
+    return CommunityRows(organisations, people, needs, offers, preferences)

@@ -1,0 +1,287 @@
+"""Sections 1 to 6 of the programme plan, each from the loaded rows and the matching bridge."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Community, Format, Suggestion
+from app.reports import schemas as r
+from app.schemas import FormatCount, LocalisedText, ReasonRead
+from app.services import matching
+from app.services.reports.loading import (
+    REPORT_STEPS,
+    CommunityRows,
+    Progress,
+    person_status,
+    person_summary,
+)
+from app.services.topics import taxonomy
+
+# --- 1. participation -------------------------------------------------------------------------
+
+
+def participation(data: CommunityRows) -> r.Participation:
+    items: list[r.Participant] = []
+    every_department: set[str] = set()
+    answers: dict[str, defaultdict[int, int]] = {
+        kind: defaultdict(int) for kind in ("needs", "offers", "preferences")
+    }
+    for kind, rows in (
+        ("needs", data.needs),
+        ("offers", data.offers),
+        ("preferences", data.preferences),
+    ):
+        for row in rows:
+            answers[kind][row.organisation_id] += 1
+    for organisation in data.organisations.values():
+        people = [
+            person
+            for person in data.people.values()
+            if person.organisation_id == organisation.id and person_status(person) == "active"
+        ]
+        # "Wonen" and "wonen " are one department.
+        departments: dict[str, str] = {}
+        for person in people:
+            if person.department and person.department.strip():
+                departments.setdefault(person.department.strip().casefold(), person.department)
+        every_department |= departments.keys()
+        items.append(
+            r.Participant(
+                organisation=data.ref(organisation.id),
+                kind=organisation.kind,
+                people=[person_summary(person) for person in people],
+                departments=sorted(departments.values(), key=str.casefold),
+                single_department=len(departments) == 1,
+                needs=answers["needs"][organisation.id],
+                offers=answers["offers"][organisation.id],
+                format_preferences=answers["preferences"][organisation.id],
+            )
+        )
+    return r.Participation(
+        organisations=len(items),
+        people=sum(len(item.people) for item in items),
+        departments=len(every_department),
+        single_department_organisations=sum(item.single_department for item in items),
+        items=items,
+    )
+
+
+# --- 2. demand and supply ---------------------------------------------------------------------
+
+
+def demand_supply(data: CommunityRows) -> r.DemandSupply:
+    topics = {topic.slug: topic for topic in taxonomy().topics}
+    per_topic: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    per_theme: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    untagged = [0, 0]
+    for side, answers in ((0, data.needs), (1, data.offers)):
+        for answer in answers:
+            slugs = [slug for slug in answer.topics if slug in topics]
+            if not slugs:
+                untagged[side] += 1
+            for slug in slugs:
+                per_topic[slug][side] += 1
+            for theme in {topics[slug].theme for slug in slugs}:
+                per_theme[theme][side] += 1
+    themes = [
+        r.ThemeDemand(
+            slug=theme.slug,
+            label=LocalisedText.model_validate(theme.label),
+            needs=per_theme[theme.slug][0],
+            offers=per_theme[theme.slug][1],
+            topics=[
+                r.TopicDemand(
+                    slug=topic.slug,
+                    label=LocalisedText.model_validate(topic.label),
+                    needs=per_topic[topic.slug][0],
+                    offers=per_topic[topic.slug][1],
+                )
+                for topic in taxonomy().topics
+                if topic.theme == theme.slug and topic.slug in per_topic
+            ],
+        )
+        for theme in taxonomy().themes
+    ]
+    return r.DemandSupply(
+        needs=len(data.needs),
+        offers=len(data.offers),
+        untagged_needs=untagged[0],
+        untagged_offers=untagged[1],
+        themes=themes,
+    )
+
+
+# --- 3. gaps ----------------------------------------------------------------------------------
+
+
+def gaps(session: Session, community: Community, data: CommunityRows) -> r.Gaps:
+    found = matching.gaps(session, community)
+    needs = {need.id: need for need in data.needs}
+    topics = {topic.slug: topic for topic in taxonomy().topics}
+    order = {slug: position for position, slug in enumerate(topics)}
+    grouped: dict[str | None, list[r.GapItem]] = defaultdict(list)
+    for gap in found:
+        need = needs[gap.need_id]
+        item = r.GapItem(
+            need_id=need.id,
+            organisation=data.ref(need.organisation_id),
+            text=need.text,
+            topics=need.topics,
+            priority=need.priority,
+            best_score=gap.best_score,
+            best_offer_id=gap.best_offer_id,
+        )
+        known: list[str | None] = [slug for slug in need.topics if slug in topics]
+        for slug in known or [None]:
+            grouped[slug].append(item)
+    keys = sorted(
+        grouped, key=lambda slug: (slug is None, -len(grouped[slug]), order.get(slug or "", 0))
+    )
+    return r.Gaps(
+        threshold=matching.GAP_THRESHOLD,
+        total=len(found),
+        groups=[
+            r.GapGroup(
+                topic=slug,
+                theme=topics[slug].theme if slug else None,
+                label=LocalisedText.model_validate(topics[slug].label) if slug else None,
+                needs=grouped[slug],
+            )
+            for slug in keys
+        ],
+    )
+
+
+# --- 4. working groups ------------------------------------------------------------------------
+
+
+def working_groups(
+    session: Session, community: Community, data: CommunityRows
+) -> list[r.WorkingGroup]:
+    return [
+        r.WorkingGroup(
+            topics=list(group.topics),
+            need_ids=list(group.need_ids),
+            organisations=[data.ref(ident) for ident in group.organisation_ids],
+            hosts=[data.ref(ident) for ident in group.host_organisation_ids],
+            preferred_formats=[
+                FormatCount(format=Format(name), organisations=count)
+                for name, count in group.preferred_formats
+            ],
+        )
+        for group in matching.working_groups(session, community)
+    ]
+
+
+# --- 5. peer help -----------------------------------------------------------------------------
+
+
+def peer_help(
+    session: Session, community: Community, data: CommunityRows, progress: Progress
+) -> r.PeerHelp:
+    progress(REPORT_STEPS[2])
+    rows = session.scalars(
+        select(Suggestion)
+        .where(Suggestion.community_id == community.id)
+        .order_by(Suggestion.score.desc(), Suggestion.id)
+    ).all()
+    progress(REPORT_STEPS[3])
+    result, stored = matching.allocation(session, community)
+    assigned = [stored.rows[(a.need_id, a.offer_id)].id for a in result.assignments]
+    pairs, pair_rows = matching.reciprocal_pairs(session, community)
+    needs = {need.id: need for need in data.needs}
+    offers = {offer.id: offer for offer in data.offers}
+    allocated = set(assigned)
+    suggestions = [
+        r.SuggestionRow(
+            suggestion_id=row.id,
+            need_id=row.need_id,
+            need_organisation=data.ref(row.need_organisation_id),
+            need_text=needs[row.need_id].text,
+            offer_id=row.offer_id,
+            offer_organisation=data.ref(row.offer_organisation_id),
+            offer_text=offers[row.offer_id].text,
+            topics=list(row.matched_topics),
+            score=row.score,
+            reasons=[ReasonRead.model_validate(reason) for reason in row.reasons],
+            status=row.status,
+            allocated=row.id in allocated,
+        )
+        for row in rows
+    ]
+    allocation = r.Allocation(
+        assignments=[
+            r.Assignment(
+                suggestion_id=ident,
+                need_id=a.need_id,
+                offer_id=a.offer_id,
+                need_organisation=data.ref(a.need_organisation_id),
+                offer_organisation=data.ref(a.offer_organisation_id),
+                score=a.score,
+            )
+            for ident, a in zip(assigned, result.assignments, strict=True)
+        ],
+        covered_organisations=[data.ref(i) for i in result.covered_organisations],
+        uncovered_organisations=[data.ref(i) for i in result.uncovered_organisations],
+        total_score=result.total_score,
+        needs_with_candidates=len({need for need, _ in stored.rows}),
+        needs_assigned=len(result.assignments),
+    )
+    reciprocal = [
+        r.ReciprocalPair(
+            first_organisation=data.ref(pair.first_organisation_id),
+            second_organisation=data.ref(pair.second_organisation_id),
+            score=pair.score,
+            first_helps_second_suggestion_id=pair_rows.rows[
+                (pair.first_helps_second.need_id, pair.first_helps_second.offer_id)
+            ].id,
+            second_helps_first_suggestion_id=pair_rows.rows[
+                (pair.second_helps_first.need_id, pair.second_helps_first.offer_id)
+            ].id,
+        )
+        for pair in pairs
+    ]
+    unmet = [
+        r.UnmetOffer(
+            offer_id=u.offer_id,
+            organisation=data.ref(u.organisation_id),
+            text=offers[u.offer_id].text,
+            topics=offers[u.offer_id].topics,
+            best_score=u.best_score,
+        )
+        for u in matching.unmet_offers(session, community)
+    ]
+    return r.PeerHelp(
+        suggestions=suggestions,
+        allocation=allocation,
+        reciprocal_pairs=reciprocal,
+        unmet_offers=unmet,
+    )
+
+
+# --- 6. format preferences --------------------------------------------------------------------
+
+
+def format_preferences(data: CommunityRows) -> r.FormatPreferences:
+    organisations: dict[str, set[int]] = defaultdict(set)
+    notes: dict[str, list[r.FormatNote]] = defaultdict(list)
+    for preference in data.preferences:
+        organisations[preference.format].add(preference.organisation_id)
+        if preference.note and preference.note.strip():
+            notes[preference.format].append(
+                r.FormatNote(
+                    organisation=data.ref(preference.organisation_id), note=preference.note
+                )
+            )
+    order = list(Format)
+    tallies = sorted(order, key=lambda f: (-len(organisations[f.value]), order.index(f)))
+    return r.FormatPreferences(
+        organisations=len({p.organisation_id for p in data.preferences}),
+        items=[
+            r.FormatTally(format=f, organisations=len(organisations[f.value]), notes=notes[f.value])
+            for f in tallies
+        ],
+    )

@@ -1,0 +1,121 @@
+"""Bearer tokens and community organisers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.auth import Principal, generate_token, hash_token
+from app.db import utcnow
+from app.errors import Conflict, Forbidden, InvalidParam, NotFound
+from app.models import ApiToken, Community, CommunityOrganiser, Person
+from app.services import access
+from app.services.organisations import get_person
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A new token: the only moment its secret value exists outside the client."""
+
+    id: int
+    token: str
+    expires_at: dt.datetime
+    person_id: int | None
+
+
+def issue_token(session: Session, person: Person | None, *, lifetime_days: int) -> IssuedToken:
+    """A new token for ``person``, or an admin token when ``person`` is None."""
+    secret = generate_token()
+    row = ApiToken(
+        token_hash=hash_token(secret),
+        person_id=person.id if person else None,
+        expires_at=utcnow() + dt.timedelta(days=lifetime_days),
+    )
+    session.add(row)
+    session.flush()
+    return IssuedToken(row.id, secret, row.expires_at, row.person_id)
+
+
+def require_token_issuer(session: Session, principal: Principal, person: Person) -> None:
+    """Admins, and organisers of a community the person's organisation takes part in."""
+    if principal.is_admin:
+        return
+    if principal.organiser_of & access.organisation_communities(session, person.organisation_id):
+        return
+    raise Forbidden("only admins and the person's community organisers may issue tokens")
+
+
+def get_token(session: Session, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"token {token_id} does not exist")
+    return token
+
+
+def require_token_reader(session: Session, principal: Principal, token: ApiToken) -> None:
+    """Admins any token; organisers those of their communities' people; everyone their own."""
+    if principal.is_admin or token.id == principal.token_id:
+        return
+    person = session.get(Person, token.person_id) if token.person_id else None
+    if person is None:
+        raise Forbidden("only admins manage admin tokens")
+    require_token_issuer(session, principal, person)
+
+
+def revoke_token(session: Session, principal: Principal, token: ApiToken) -> None:
+    """Revoke a token (see :func:`require_token_reader` for who may)."""
+    require_token_reader(session, principal, token)
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+
+
+def delete_tokens_of(session: Session, person: Person) -> None:
+    """Erasure: a person's tokens go with their personal data."""
+    session.execute(delete(ApiToken).where(ApiToken.person_id == person.id))
+
+
+# --- organisers ----------------------------------------------------------------------------
+
+
+def list_organisers(session: Session, community: Community) -> list[CommunityOrganiser]:
+    return list(
+        session.scalars(
+            select(CommunityOrganiser)
+            .where(CommunityOrganiser.community_id == community.id)
+            .order_by(CommunityOrganiser.person_id)
+        )
+    )
+
+
+def add_organiser(session: Session, community: Community, person_id: int) -> CommunityOrganiser:
+    person = get_person(session, person_id, field="body.personId")
+    if access.is_organiser_row(session, community.id, person.id):
+        raise Conflict(
+            f"person {person.id} already organises community {community.id}",
+            invalid_params=[InvalidParam("body.personId", "already an organiser")],
+        )
+    row = CommunityOrganiser(community_id=community.id, person_id=person.id)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def remove_organiser(session: Session, community: Community, person_id: int) -> None:
+    row = session.scalar(
+        select(CommunityOrganiser).where(
+            CommunityOrganiser.community_id == community.id,
+            CommunityOrganiser.person_id == person_id,
+        )
+    )
+    if row is None:
+        raise not_an_organiser(community, person_id)
+    session.delete(row)
+    session.flush()
+
+
+def not_an_organiser(community: Community, person_id: int) -> NotFound:
+    return NotFound(f"person {person_id} does not organise community {community.id}")

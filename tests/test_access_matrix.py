@@ -1,0 +1,372 @@
+"""Who may do what: every role against the endpoints of a community, on both databases.
+
+The world: community C with member municipalities A, B and H; an organiser of C (a person of
+B); members of A, B and H; an outsider whose municipality X is only in another community. Each
+cell states the expected status. A refused write leaves its object unchanged (same ETag), and a
+refusal never carries the object's content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.models import Organisation, Suggestion
+from app.services import matching, tokens
+from tests import factories
+from tests.conftest import ADMIN_TOKEN
+from tests.http import delete, patch
+
+ROLES = ("admin", "organiser", "member_a", "member_b", "member_h", "outsider")
+NEED_TEXT = "Hoe pak je aquathermie (TEO) aan voor een wijk met veel VvE's?"
+OFFER_TEXT = "Ervaring met TEO uit de Zaan en de VvE-aanpak in een warmtenetwijk"
+
+
+@dataclass
+class World:
+    community: int
+    other_community: int
+    organisations: dict[str, int]
+    people: dict[str, int]
+    headers: dict[str, dict[str, str]]
+    need: int
+    offer: int
+    suggestion: int
+
+    def url(self, path: str) -> str:
+        return f"/api/v1/communities/{self.community}{path}"
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    a = factories.municipality(session, "Haarlem", "GM0392")
+    b = factories.municipality(session, "Zaanstad", "GM0479")
+    h = factories.municipality(session, "Hoorn", "GM0405")
+    x = factories.municipality(session, "Texel", "GM0448")
+    community = factories.community(session, "CoP C", a, b, h)
+    other = factories.community(session, "CoP D", x)
+    people = {
+        "organiser": factories.person(session, b, name="Olga Organisator"),
+        "member_a": factories.person(session, a, name="Anna Haarlem"),
+        "member_b": factories.person(session, b, name="Bram Zaanstad"),
+        "member_h": factories.person(session, h, name="Hanna Hoorn"),
+        "outsider": factories.person(session, x, name="Otto Texel"),
+    }
+    tokens.add_organiser(session, community, people["organiser"].id)
+    headers = {"admin": {"Authorization": f"Bearer {ADMIN_TOKEN}"}}
+    for role, person in people.items():
+        issued = tokens.issue_token(session, person, lifetime_days=1)
+        headers[role] = {"Authorization": f"Bearer {issued.token}"}
+    need = factories.need(session, community, a, NEED_TEXT)
+    offer = factories.offer(session, community, b, OFFER_TEXT)
+    matching.recompute(session, community)
+    suggestion = session.query(Suggestion).filter_by(need_id=need.id, offer_id=offer.id).one()
+    return World(
+        community=community.id,
+        other_community=other.id,
+        organisations={"a": a.id, "b": b.id, "h": h.id, "x": x.id},
+        people={role: person.id for role, person in people.items()},
+        headers=headers,
+        need=need.id,
+        offer=offer.id,
+        suggestion=suggestion.id,
+    )
+
+
+READ_ALL = {
+    "admin": 200,
+    "organiser": 200,
+    "member_a": 200,
+    "member_b": 200,
+    "member_h": 200,
+    "outsider": 403,
+}
+MANAGERS_ONLY_READ = {
+    "admin": 200,
+    "organiser": 200,
+    "member_a": 403,
+    "member_b": 403,
+    "member_h": 403,
+    "outsider": 403,
+}
+
+READS: list[tuple[str, Callable[[World], str], dict[str, int]]] = [
+    ("community", lambda w: w.url(""), READ_ALL),
+    ("members", lambda w: w.url("/members"), READ_ALL),
+    ("meetings", lambda w: w.url("/meetings"), READ_ALL),
+    ("needs", lambda w: w.url("/needs"), READ_ALL),
+    ("need", lambda w: w.url(f"/needs/{w.need}"), READ_ALL),
+    ("offers", lambda w: w.url("/offers"), READ_ALL),
+    ("format preferences", lambda w: w.url("/format-preferences"), READ_ALL),
+    ("suggestions", lambda w: w.url("/suggestions"), READ_ALL),
+    ("suggestion", lambda w: w.url(f"/suggestions/{w.suggestion}"), READ_ALL),
+    ("allocation", lambda w: w.url("/allocation"), READ_ALL),
+    ("reciprocal pairs", lambda w: w.url("/reciprocal-pairs"), READ_ALL),
+    ("working groups", lambda w: w.url("/working-groups"), READ_ALL),
+    ("gaps", lambda w: w.url("/gaps"), READ_ALL),
+    ("unmet offers", lambda w: w.url("/unmet-offers"), READ_ALL),
+    ("organisers", lambda w: w.url("/organisers"), READ_ALL),
+    ("audit log", lambda w: w.url("/audit-log"), MANAGERS_ONLY_READ),
+    ("organisations", lambda w: "/api/v1/organisations", dict.fromkeys(ROLES, 200)),
+    ("topics", lambda w: "/api/v1/topics", dict.fromkeys(ROLES, 200)),
+    (
+        "people of A",
+        lambda w: f"/api/v1/organisations/{w.organisations['a']}/people",
+        {
+            "admin": 200,
+            "organiser": 200,
+            "member_a": 200,
+            "member_b": 403,
+            "member_h": 403,
+            "outsider": 403,
+        },
+    ),
+    (
+        "person of A",
+        lambda w: f"/api/v1/people/{w.people['member_a']}",
+        {
+            "admin": 200,
+            "organiser": 200,
+            "member_a": 200,
+            "member_b": 403,
+            "member_h": 403,
+            "outsider": 403,
+        },
+    ),
+    (
+        "export of A's person",
+        lambda w: f"/api/v1/people/{w.people['member_a']}/export",
+        {
+            "admin": 200,
+            "organiser": 200,
+            "member_a": 200,
+            "member_b": 403,
+            "member_h": 403,
+            "outsider": 403,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "url", "expected"), READS, ids=[r[0] for r in READS])
+def test_reads(
+    client: TestClient,
+    world: World,
+    name: str,
+    url: Callable[[World], str],
+    expected: dict[str, int],
+) -> None:
+    found = {
+        role: client.get(url(world), headers=world.headers[role]).status_code for role in ROLES
+    }
+    assert found == expected
+
+
+def test_community_list_shows_only_ones_own_communities(client: TestClient, world: World) -> None:
+    def ids(role: str) -> list[int]:
+        return [
+            c["id"]
+            for c in client.get("/api/v1/communities", headers=world.headers[role]).json()["items"]
+        ]
+
+    assert ids("admin") == [world.community, world.other_community]
+    assert ids("organiser") == [world.community]
+    assert ids("member_a") == [world.community]
+    assert ids("outsider") == [world.other_community]
+
+
+def test_answer_writes(client: TestClient, session: Session, world: World) -> None:
+    created = {}
+    for role in ROLES:
+        response = client.post(
+            world.url("/needs"),
+            json={"organisationId": world.organisations["a"], "text": f"warmtenet {role}"},
+            headers=world.headers[role],
+        )
+        created[role] = response.status_code
+        if response.status_code != 201:
+            assert "warmtenet" not in response.text
+    assert created == {
+        "admin": 201,
+        "organiser": 201,
+        "member_a": 201,
+        "member_b": 403,
+        "member_h": 403,
+        "outsider": 403,
+    }
+
+    changed = {}
+    need_url = world.url(f"/needs/{world.need}")
+    for role in ROLES:
+        before = client.get(need_url).headers["etag"]
+        response = patch(client, need_url, {"priority": "high"}, headers=world.headers[role])
+        changed[role] = response.status_code
+        if response.status_code != 200:
+            assert client.get(need_url).headers["etag"] == before  # refused: unchanged
+            assert NEED_TEXT not in response.text
+    assert changed == {
+        "admin": 200,
+        "organiser": 200,
+        "member_a": 200,
+        "member_b": 403,
+        "member_h": 403,
+        "outsider": 403,
+    }
+
+    deleted = {}
+    for role in ROLES:
+        victim = client.post(
+            world.url("/needs"),
+            json={"organisationId": world.organisations["a"], "text": "te verwijderen"},
+        ).json()
+        response = delete(client, world.url(f"/needs/{victim['id']}"), headers=world.headers[role])
+        deleted[role] = response.status_code
+        if response.status_code != 204:
+            assert client.get(world.url(f"/needs/{victim['id']}")).status_code == 200
+    assert deleted == {
+        "admin": 204,
+        "organiser": 204,
+        "member_a": 204,
+        "member_b": 403,
+        "member_h": 403,
+        "outsider": 403,
+    }
+
+
+def test_suggestion_actions(client: TestClient, world: World) -> None:
+    url = world.url(f"/suggestions/{world.suggestion}")
+    found = {}
+    for role in ("outsider", "member_h", "member_b", "admin", "organiser", "member_a"):
+        before = client.get(url).headers["etag"]
+        # A status kept as it is: a legal change for everyone who may act at all.
+        response = patch(client, url, {"status": "proposed"}, headers=world.headers[role])
+        found[role] = response.status_code
+        if response.status_code != 200:
+            assert client.get(url).headers["etag"] == before
+    assert found == {
+        "outsider": 403,
+        "member_h": 403,
+        "member_b": 200,
+        "admin": 200,
+        "organiser": 200,
+        "member_a": 200,
+    }
+
+
+def test_management_writes(client: TestClient, session: Session, world: World) -> None:
+    def post(role: str, path: str, body: dict[str, Any]) -> int:
+        return client.post(world.url(path), json=body, headers=world.headers[role]).status_code
+
+    meeting = {
+        role: post(role, "/meetings", {"title": f"Werkbezoek {role}", "date": "2023-09-01"})
+        for role in ROLES
+    }
+    assert meeting == {
+        "admin": 201,
+        "organiser": 201,
+        "member_a": 403,
+        "member_b": 403,
+        "member_h": 403,
+        "outsider": 403,
+    }
+
+    recompute = {role: post(role, "/suggestions/recompute", {}) for role in ROLES}
+    assert recompute == {
+        "admin": 200,
+        "organiser": 200,
+        "member_a": 403,
+        "member_b": 403,
+        "member_h": 403,
+        "outsider": 403,
+    }
+
+    community_patch = {}
+    for role in ROLES:
+        before = client.get(world.url("")).headers["etag"]
+        status = patch(
+            client, world.url(""), {"description": role}, headers=world.headers[role]
+        ).status_code
+        community_patch[role] = status
+        if status != 200:
+            assert client.get(world.url("")).headers["etag"] == before
+    assert community_patch == {
+        "admin": 200,
+        "organiser": 200,
+        "member_a": 403,
+        "member_b": 403,
+        "member_h": 403,
+        "outsider": 403,
+    }
+
+    member = {}
+    for role in ROLES:
+        extra = factories.agency(session, f"Bureau {role}")
+        member[role] = post(role, "/members", {"organisationId": extra.id})
+    assert member == {
+        "admin": 201,
+        "organiser": 201,
+        "member_a": 403,
+        "member_b": 403,
+        "member_h": 403,
+        "outsider": 403,
+    }
+
+    newcomer = factories.person(session, session.get_one(Organisation, world.organisations["h"]))
+    organiser = {role: post(role, "/organisers", {"personId": newcomer.id}) for role in ROLES}
+    # The first allowed call makes the newcomer organiser; the second allowed one finds them there.
+    assert organiser == {
+        "admin": 201,
+        "organiser": 409,
+        "member_a": 403,
+        "member_b": 403,
+        "member_h": 403,
+        "outsider": 403,
+    }
+
+
+def test_server_level_writes_are_for_admins(client: TestClient, world: World) -> None:
+    def status(role: str, method: str, url: str, body: dict[str, Any] | None = None) -> int:
+        return client.request(method, url, json=body, headers=world.headers[role]).status_code
+
+    communities = {
+        role: status(role, "POST", "/api/v1/communities", {"name": f"CoP {role}"}) for role in ROLES
+    }
+    assert communities == {
+        "admin": 201,
+        "organiser": 403,
+        "member_a": 403,
+        "member_b": 403,
+        "member_h": 403,
+        "outsider": 403,
+    }
+    organisations = {
+        role: status(
+            role, "POST", "/api/v1/organisations", {"name": f"Bureau {role}", "kind": "agency"}
+        )
+        for role in ROLES
+    }
+    assert organisations == {
+        "admin": 201,
+        "organiser": 403,
+        "member_a": 403,
+        "member_b": 403,
+        "member_h": 403,
+        "outsider": 403,
+    }
+    tokens_issued = {
+        role: status(role, "POST", f"/api/v1/people/{world.people['member_a']}/tokens")
+        for role in ROLES
+    }
+    assert tokens_issued == {
+        "admin": 201,
+        "organiser": 201,
+        "member_a": 403,
+        "member_b": 403,
+        "member_h": 403,
+        "outsider": 403,
+    }

@@ -1,0 +1,143 @@
+"""Authentication: tokens, the allow-list of public routes, and start-up refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app.auth import hash_token
+from app.config import Settings
+from app.models import ApiToken
+from app.services import tokens
+from tests import factories
+from tests.conftest import ADMIN_TOKEN
+from tests.http import delete, patch
+from tests.problems import assert_problem
+
+PUBLIC = {("GET", "/api/v1/health")}
+
+
+def test_every_route_requires_a_token_except_the_allow_list(client: TestClient) -> None:
+    document = client.get("/api/v1/openapi.json").json()
+    assert client.get("/api/v1/openapi.json", headers={"Authorization": ""}).status_code == 200
+    assert client.get("/docs", headers={"Authorization": ""}).status_code == 200
+    checked = 0
+    for template, item in document["paths"].items():
+        path = "/api/v1" + re.sub(r"\{[^}]+\}", "1", template)
+        for method in item:
+            response = client.request(method.upper(), path, headers={"Authorization": ""})
+            if (method.upper(), "/api/v1" + template) in PUBLIC:
+                assert response.status_code == 200, path
+                continue
+            assert response.status_code == 401, (method, path)
+            assert response.headers["www-authenticate"] == 'Bearer realm="copmatch"'
+            checked += 1
+    assert checked == sum(len(item) for item in document["paths"].values()) - len(PUBLIC)
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["", "Bearer", "Bearer nonsense", "Basic YWRtaW46YWRtaW4=", f"Token {ADMIN_TOKEN}"],
+    ids=["empty", "no-token", "unknown-token", "basic", "other-scheme"],
+)
+def test_bad_authorization_headers(client: TestClient, header: str) -> None:
+    response = client.get("/api/v1/topics", headers={"Authorization": header})
+    assert_problem(response, 401)
+
+
+def test_issued_token_works_is_hashed_and_can_be_revoked(
+    client: TestClient, session: Session
+) -> None:
+    haarlem = factories.municipality(session)
+    sanne = factories.person(session, haarlem)
+    response = client.post(f"/api/v1/people/{sanne.id}/tokens")
+    assert response.status_code == 201
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert set(body) == {"id", "token", "expiresAt"}
+    assert len(body["token"]) >= 43  # 32 random bytes, URL-safe base64
+    stored = session.scalars(select(ApiToken).where(ApiToken.id == body["id"])).one()
+    assert stored.token_hash == hash_token(body["token"])
+    dump = " ".join(str(v) for v in session.execute(text("SELECT * FROM api_tokens")).all())
+    assert body["token"] not in dump
+
+    own = {"Authorization": f"Bearer {body['token']}"}
+    assert client.get(f"/api/v1/people/{sanne.id}", headers=own).status_code == 200
+    session.expire_all()
+    assert session.get_one(ApiToken, body["id"]).last_used_at is not None
+    meta = client.get(f"/api/v1/tokens/{body['id']}", headers=own).json()
+    assert (meta["personId"], meta["revokedAt"]) == (sanne.id, None)
+
+    assert client.delete(f"/api/v1/tokens/{body['id']}", headers=own).status_code == 204
+    assert_problem(client.get(f"/api/v1/people/{sanne.id}", headers=own), 401)
+
+
+def test_expired_tokens_and_tokens_of_people_who_left(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    sanne = factories.person(session, haarlem)
+    old = tokens.issue_token(session, sanne, lifetime_days=1)
+    session.get_one(ApiToken, old.id).expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    session.flush()
+    assert_problem(
+        client.get("/api/v1/topics", headers={"Authorization": f"Bearer {old.token}"}), 401
+    )
+
+    fresh = tokens.issue_token(session, sanne, lifetime_days=1)
+    headers = {"Authorization": f"Bearer {fresh.token}"}
+    assert client.get("/api/v1/topics", headers=headers).status_code == 200
+    assert patch(client, f"/api/v1/people/{sanne.id}", {"active": False}).status_code == 200
+    assert_problem(client.get("/api/v1/topics", headers=headers), 401)
+
+
+def test_erasing_a_person_deletes_their_tokens(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    sanne = factories.person(session, haarlem)
+    issued = tokens.issue_token(session, sanne, lifetime_days=1)
+    assert delete(client, f"/api/v1/people/{sanne.id}").status_code == 204
+    assert session.scalar(select(ApiToken).where(ApiToken.id == issued.id)) is None
+    assert_problem(
+        client.get("/api/v1/topics", headers={"Authorization": f"Bearer {issued.token}"}), 401
+    )
+
+
+@pytest.mark.parametrize("environment", ["test", "production"])
+@pytest.mark.parametrize(
+    "token", [None, "", "short", "changeme-changeme-changeme-changeme", "x" * 31]
+)
+def test_refuses_to_start_outside_development_without_a_real_admin_token(
+    environment: str, token: str | None
+) -> None:
+    url = "postgresql+psycopg://db/copmatch"
+    with pytest.raises(ValidationError, match="COPMATCH_ADMIN_TOKEN"):
+        Settings(environment=environment, database_url=url, admin_token=token)  # type: ignore[arg-type]
+
+
+def test_development_runs_without_an_admin_token() -> None:
+    assert Settings(environment="development", admin_token=None).admin_token is None
+
+
+def test_cors_is_off_by_default_and_an_explicit_allow_list(settings: Settings) -> None:
+    from app.db import build_engine
+    from app.main import create_app
+
+    origin = {"Origin": "https://evil.example.org", "Access-Control-Request-Method": "GET"}
+    with TestClient(create_app(settings, build_engine("sqlite://"))) as client:
+        response = client.get("/api/v1/health", headers=origin)
+        assert "access-control-allow-origin" not in response.headers
+    allowed = settings.model_copy(update={"cors_origins": ["https://cop.example.org"]})
+    with TestClient(create_app(allowed, build_engine("sqlite://"))) as client:
+        good = client.options(
+            "/api/v1/health", headers={**origin, "Origin": "https://cop.example.org"}
+        )
+        assert good.headers["access-control-allow-origin"] == "https://cop.example.org"
+        assert "access-control-allow-credentials" not in good.headers
+        evil = client.options("/api/v1/health", headers=origin)
+        assert "access-control-allow-origin" not in evil.headers
+    with pytest.raises(ValidationError, match="explicitly"):
+        Settings(environment="test", admin_token=ADMIN_TOKEN, cors_origins=["*"])

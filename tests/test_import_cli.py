@@ -1,0 +1,143 @@
+"""``copmatch import FILE --community SLUG`` on a migrated SQLite file with the demo loaded."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.config import get_settings
+from app.db import get_engine, session_scope
+from app.migrate import upgrade_to_head
+from app.models import Community, Need, Offer
+from tests.imports import HEADER, csv_file
+
+DEMO_SLUG = "cop-warmtetransitie-noord-holland"
+
+
+def _point_at(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COPMATCH_DATABASE_URL", url)
+    monkeypatch.setenv("COPMATCH_ENVIRONMENT", "development")
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+def _forget_engine() -> None:
+    get_engine().dispose()
+    get_engine.cache_clear()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file with the municipalities and the demo, built once per module."""
+    path = tmp_path_factory.mktemp("cli") / "demo.sqlite3"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _point_at(f"sqlite:///{path}", monkeypatch)
+        upgrade_to_head()
+        runner = CliRunner()
+        for command in (["load-municipalities"], ["demo"]):
+            result = runner.invoke(cli, command)
+            assert result.exit_code == 0, result.output
+        _forget_engine()  # closing the last connection folds the WAL into the file
+    return path
+
+
+@pytest.fixture
+def database(
+    demo_database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A copy of the demo database for one test; the CLI's settings point at it."""
+    path = tmp_path / "cli.sqlite3"
+    shutil.copyfile(demo_database, path)
+    _point_at(f"sqlite:///{path}", monkeypatch)
+    yield path
+    _forget_engine()
+
+
+def _answers() -> tuple[int, int]:
+    with session_scope() as session:
+        community = session.scalars(select(Community).where(Community.slug == DEMO_SLUG)).one()
+        needs = session.scalar(select(func.count()).where(Need.community_id == community.id))
+        offers = session.scalar(select(func.count()).where(Offer.community_id == community.id))
+    return int(needs or 0), int(offers or 0)
+
+
+def test_import_dry_run_then_import_then_again(database: Path, tmp_path: Path) -> None:
+    path = tmp_path / "nieuw.csv"
+    path.write_bytes(
+        csv_file(
+            [
+                HEADER,
+                ["Haarlem", "behoefte", "Hoe werkt de Wgiw voor VvE's?", "", "", "hoog"],
+                ["Enkhuizen", "aanbod", "Ervaring met een warmtenet op restwarmte", "", "2", ""],
+            ]
+        )
+    )
+    before = _answers()
+    runner = CliRunner()
+
+    dry = runner.invoke(cli, ["import", str(path), "--community", DEMO_SLUG, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert dry.stdout.splitlines() == [
+        "dry run: nothing was written",
+        "2 rows: 2 would be created, 0 would be updated, 0 unchanged",
+        "new members (would be added): Enkhuizen",
+    ]
+    assert _answers() == before
+
+    real = runner.invoke(cli, ["import", str(path), "--community", DEMO_SLUG])
+    assert real.exit_code == 0, real.output
+    assert real.stdout.splitlines() == [
+        "2 rows: 2 created, 0 updated, 0 unchanged",
+        "new members (now added): Enkhuizen",
+    ]
+    assert _answers() == (before[0] + 1, before[1] + 1)
+
+    again = runner.invoke(cli, ["import", str(path), "--community", DEMO_SLUG])
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines() == ["2 rows: 0 created, 0 updated, 2 unchanged"]
+    assert _answers() == (before[0] + 1, before[1] + 1)
+
+
+def test_import_lists_problems_and_writes_nothing(database: Path, tmp_path: Path) -> None:
+    path = tmp_path / "fout.csv"
+    path.write_bytes(
+        csv_file(
+            [
+                HEADER,
+                ["Bergen", "behoefte", "Warmtenet", "", "", ""],
+                ["Haarlem", "aanbod", "Hulp", "", "veel", ""],
+            ]
+        )
+    )
+    before = _answers()
+
+    result = CliRunner().invoke(cli, ["import", str(path), "--community", DEMO_SLUG])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: 2 problem(s) in the file; nothing was imported",
+        "row 2, organisatie: unknown organisation 'Bergen'; did you mean 'Bergen (NH.)'?",
+        "row 3, capaciteit: capacity 'veel' is not a whole number from 1 to 100",
+    ]
+    assert _answers() == before
+
+
+def test_import_refuses_unknown_community_and_unreadable_file(
+    database: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "leeg.csv"
+    path.write_bytes(b"")
+    runner = CliRunner()
+
+    unknown = runner.invoke(cli, ["import", str(path), "--community", "nope"])
+    assert (unknown.exit_code, unknown.stderr) == (1, "error: no community with slug 'nope'\n")
+
+    empty = runner.invoke(cli, ["import", str(path), "--community", DEMO_SLUG])
+    assert (empty.exit_code, empty.stderr) == (1, "error: the file is empty\n")

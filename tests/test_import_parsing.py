@@ -1,0 +1,309 @@
+"""Reading import files and checking rows: pure functions, no database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+
+import pytest
+
+from app.errors import CopmatchError, UnsupportedMediaType, ValidationFailed
+from app.models import Priority
+from app.services.import_files import (
+    MAX_XLSX_UNCOMPRESSED_BYTES,
+    Table,
+    decode_text,
+    read_table,
+    template_csv,
+)
+from app.services.import_rows import (
+    TEMPLATE_HEADER,
+    ImportProblem,
+    Kind,
+    identity_text,
+    map_columns,
+    parse_date,
+    parse_rows,
+)
+from tests.imports import csv_file, xlsx_file
+
+
+def _table(*rows: tuple[str, ...]) -> Table:
+    return Table(header_row=1, header=rows[0], rows=tuple(enumerate(rows[1:], start=2)))
+
+
+@pytest.mark.parametrize("delimiter", [";", ",", "\t"])
+def test_csv_delimiter_is_taken_from_the_header_line(delimiter: str) -> None:
+    content = csv_file(
+        [["Organisatie", "Soort", "Tekst"], ["Haarlem", "need", "a; b, c"]], delimiter=delimiter
+    )
+    table = read_table(content, "a.csv")
+    assert table.header == ("Organisatie", "Soort", "Tekst")
+    assert table.rows == ((2, ("Haarlem", "need", "a; b, c")),)
+
+
+def test_blank_rows_are_skipped_and_rows_keep_their_spreadsheet_numbers() -> None:
+    content = b"\r\n;;\r\norganisatie;soort;tekst\r\n\r\n  Haarlem ; need ;  Warmte  \r\n;;\r\n"
+    table = read_table(content, "a.csv")
+    assert (table.header_row, table.header) == (3, ("organisatie", "soort", "tekst"))
+    assert table.rows == ((5, ("Haarlem", "need", "Warmte")),)
+
+
+@pytest.mark.parametrize(
+    ("content", "text"),
+    [
+        ("Café".encode(), "Café"),
+        (b"\xef\xbb\xbf" + "Café".encode(), "Café"),
+        ("Café ’s".encode("cp1252"), "Café ’s"),
+        ("\ufeffCafé".encode("utf-16-le"), "Café"),
+        ("Café".encode("utf-16"), "Café"),
+        (b"Caf\xe9\x1a", "Café"),
+    ],
+)
+def test_text_is_utf8_utf16_or_windows_1252(content: bytes, text: str) -> None:
+    assert decode_text(content) == text
+
+
+@pytest.mark.parametrize(
+    "content", [b"abc\x00def", b"abc\x07def", b"caf\xe9 \x81", b"\xff\xfe\x00\xd8"]
+)
+def test_binary_or_undecodable_text_is_refused(content: bytes) -> None:
+    with pytest.raises(UnsupportedMediaType):
+        decode_text(content)
+
+
+def test_a_broken_csv_quote_is_a_clear_problem() -> None:
+    content = b'organisatie;soort;tekst\r\nHaarlem;need;"open' + b"x" * 200_000
+    with pytest.raises(ValidationFailed, match=r"^the CSV file cannot be read near line \d+: "):
+        read_table(content, "a.csv")
+
+
+def test_xlsx_cells_read_as_a_person_sees_them() -> None:
+    content = xlsx_file(
+        [
+            ["organisatie", "soort", "tekst", "capaciteit", "bijeenkomst"],
+            ["Haarlem", "offer", "Warmte", 3.0, None],
+            [None, None, None, None, None],
+            ["Zaanstad", "offer", 12345, 2.5, dt.datetime(2023, 6, 14)],  # type: ignore[list-item]
+        ]
+    )
+    table = read_table(content, "whatever.bin")
+    assert table.rows == (
+        (2, ("Haarlem", "offer", "Warmte", "3")),
+        (4, ("Zaanstad", "offer", "12345", "2.5", "2023-06-14")),
+    )
+
+
+def test_xlsx_that_unpacks_too_large_is_refused() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"\x00" * (MAX_XLSX_UNCOMPRESSED_BYTES + 1))
+    assert len(buffer.getvalue()) < 200_000  # a zip bomb: small packed, large unpacked
+    with pytest.raises(ValidationFailed) as raised:
+        read_table(buffer.getvalue(), "bom.xlsx")
+    assert raised.value.detail == (
+        "the workbook unpacks to 67,108,865 bytes; at most 67,108,864 are read"
+    )
+
+
+def test_too_many_columns_is_refused() -> None:
+    content = csv_file([["organisatie", *[""] * 60], ["Haarlem", *[""] * 59, "x"]])
+    with pytest.raises(ValidationFailed, match=r"^row 2 has more than 50 columns"):
+        read_table(content, "a.csv")
+
+
+def test_headers_match_in_dutch_or_english_whatever_the_case_or_spacing() -> None:
+    header = (
+        " Organisation ",
+        "KIND",
+        "text",
+        "Onder werpen",
+        "Capacity",
+        "priority",
+        "Note",
+        "Person Name",
+        "E-Mail",
+        "Department",
+        "meeting",
+    )
+    positions, names, problems = map_columns(_table(header))
+    assert problems == []
+    assert positions == {
+        "organisation": 0,
+        "kind": 1,
+        "text": 2,
+        "topics": 3,
+        "capacity": 4,
+        "priority": 5,
+        "note": 6,
+        "person_name": 7,
+        "email": 8,
+        "department": 9,
+        "meeting": 10,
+    }
+    assert names["email"] == "E-Mail"
+
+
+def test_repeated_column_is_a_problem() -> None:
+    _, _, problems = map_columns(_table(("organisatie", "soort", "tekst", "Text")))
+    assert problems == [ImportProblem(1, "Text", "Text", "column 'Text' repeats column 'tekst'")]
+
+
+@pytest.mark.parametrize(
+    ("word", "kind"),
+    [
+        ("behoefte", Kind.NEED),
+        ("Need", Kind.NEED),
+        ("AANBOD", Kind.OFFER),
+        ("offers", Kind.OFFER),
+        ("vorm", Kind.FORMAT),
+        ("Format preference", Kind.FORMAT),
+    ],
+)
+def test_kind_words(word: str, kind: Kind) -> None:
+    text = "leerkring" if kind is Kind.FORMAT else "Warmte"
+    parsed, problems = parse_rows(
+        _table(("organisatie", "soort", "tekst"), ("Haarlem", word, text))
+    )
+    assert problems == []
+    assert parsed[0].kind is kind
+
+
+@pytest.mark.parametrize(
+    ("word", "value"),
+    [
+        ("leerkring", "learning-circle"),
+        ("Kennissessie", "knowledge-session"),
+        ("werkbezoek", "site-visit"),
+        ("intervisie", "peer-review"),
+        ("Buddy", "one-to-one"),
+        ("online community", "online-community"),
+        ("Regiobijeenkomst", "regional-meeting"),
+        ("serious_game", "serious-game"),
+        ("1-op-1", "one-to-one"),
+    ],
+)
+def test_format_words(word: str, value: str) -> None:
+    parsed, problems = parse_rows(_table(("organisatie", "soort", "tekst"), ("X", "vorm", word)))
+    assert problems == []
+    assert parsed[0].text == value
+
+
+def test_values_of_a_need_and_an_offer() -> None:
+    header = (
+        "organisatie",
+        "soort",
+        "tekst",
+        "onderwerpen",
+        "capaciteit",
+        "prioriteit",
+        "e-mail",
+        "bijeenkomst",
+    )
+    parsed, problems = parse_rows(
+        _table(
+            header,
+            (
+                "Haarlem",
+                "need",
+                "Warmte",
+                "Aquathermie, wijkuitvoeringsplan;aquathermie",
+                "",
+                "Hoog",
+                "A.Visser@Example.org",
+                "14-06-2023",
+            ),
+            ("Haarlem", "offer", "Hulp", "", "4.0", "", "", ""),
+        )
+    )
+    assert problems == []
+    need, offer = parsed
+    assert (need.topics, need.priority, need.email, need.meeting) == (
+        ("aquathermie", "wijkuitvoeringsplan"),
+        Priority.HIGH,
+        "a.visser@example.org",
+        "14-06-2023",
+    )
+    assert (offer.capacity, offer.priority, offer.topics) == (4, Priority.NORMAL, ())
+    assert need.columns == frozenset(
+        {"organisation", "kind", "text", "topics", "capacity", "priority", "email", "meeting"}
+    )
+
+
+def test_problems_of_single_rows() -> None:
+    header = (
+        "organisatie",
+        "soort",
+        "tekst",
+        "onderwerpen",
+        "capaciteit",
+        "toelichting",
+        "",
+        "afdeling",
+    )
+    long_text = "x" * 2001
+    _, problems = parse_rows(
+        _table(
+            header,
+            ("", "need", long_text, "", "", "", "", ""),
+            ("Haarlem", "need", "Warmte", "", "2", "", "", ""),
+            ("Haarlem", "vorm", "leerkring", "aquathermie", "", "", "verdwaald", ""),
+            ("Haarlem", "offer", "Hulp", "", "1,5", "graag", "", "wonen"),
+            ("Haarlem", "", "Hulp", "", "", "", "", ""),
+        )
+    )
+    assert [(p.row, p.column, p.message) for p in problems] == [
+        (2, "organisatie", "empty; fill in the organisation's name or CBS code"),
+        (2, "tekst", f"text '{'x' * 59}…' has 2,001 characters; at most 2,000"),
+        (3, "capaciteit", "capacity '2' applies to offers only; this row is a need"),
+        (4, "column G", "value 'verdwaald' is in column G, which has no header"),
+        (4, "onderwerpen", "topics 'aquathermie' apply to needs and offers only"),
+        (5, "capaciteit", "capacity '1,5' is not a whole number from 1 to 100"),
+        (5, "toelichting", "note 'graag' applies to formats only; this row is an offer"),
+        (
+            5,
+            "afdeling",
+            "department 'wonen' needs a person: fill in e-mail (and naam for someone new)",
+        ),
+        (6, "soort", "empty; use need, offer or format (behoefte, aanbod, vorm)"),
+    ]
+
+
+def test_too_many_topics() -> None:
+    from app.services.topics import taxonomy
+
+    slugs = [topic.slug for topic in taxonomy().topics][:21]
+    _, problems = parse_rows(
+        _table(
+            ("organisatie", "soort", "tekst", "onderwerpen"),
+            ("Haarlem", "need", "Warmte", ";".join(slugs)),
+        )
+    )
+    assert [p.message.split(";")[-1] for p in problems] == [" at most 20"]
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("2023-06-14", dt.date(2023, 6, 14)),
+        ("14-06-2023", dt.date(2023, 6, 14)),
+        ("14/6/2023", dt.date(2023, 6, 14)),
+        ("31-02-2023", None),
+        ("Kick-off", None),
+    ],
+)
+def test_parse_date(text: str, day: dt.date | None) -> None:
+    assert parse_date(text) == day
+
+
+def test_identity_ignores_case_and_white_space() -> None:
+    assert identity_text("  Warmtenet\tin de  WIJK ") == identity_text("warmtenet in de wijk")
+    assert identity_text("Warmtenet") != identity_text("Warmtenetten")
+
+
+def test_csv_template_reads_back_as_the_header() -> None:
+    content = template_csv(TEMPLATE_HEADER)
+    assert content.startswith(b"\xef\xbb\xbf")
+    with pytest.raises(CopmatchError, match="but no rows below it"):
+        read_table(content, "template.csv")

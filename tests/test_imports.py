@@ -1,0 +1,690 @@
+"""Importing answers from CSV and XLSX through the HTTP API, on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import openpyxl
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Community,
+    FormatPreference,
+    Meeting,
+    Membership,
+    Need,
+    Offer,
+    Organisation,
+    Person,
+    Suggestion,
+)
+from app.schemas import MeetingCreate
+from app.services import communities, demo, organisations
+from app.services.import_rows import TEMPLATE_HEADER
+from tests import factories
+from tests.imports import HEADER, csv_file, upload, xlsx_file
+from tests.problems import assert_problem
+
+EXPORT_HEADER = [
+    "Organisation",
+    "Kind",
+    "Text",
+    "Topics",
+    "Capacity",
+    "Priority",
+    "Note",
+    "Person name",
+    "E-mail",
+    "Department",
+    "Meeting",
+]
+
+
+def _export(session: Session, community: Community) -> bytes:
+    """The community's answers as an XLSX in the import format (English headers)."""
+    organisations_by_id = {o.id: o for o in session.scalars(select(Organisation))}
+    people = {p.id: p for p in session.scalars(select(Person))}
+    meetings = {m.id: m for m in session.scalars(select(Meeting))}
+    rows: list[list[object]] = [EXPORT_HEADER]
+    for model in (Need, Offer, FormatPreference):
+        for answer in session.scalars(
+            select(model).where(model.community_id == community.id).order_by(model.id)
+        ):
+            organisation = organisations_by_id[answer.organisation_id]
+            person = people.get(answer.person_id or 0)
+            meeting = meetings.get(answer.meeting_id or 0)
+            given = [t.topic for t in getattr(answer, "topic_tags", []) if t.source == "given"]
+            rows.append(
+                [
+                    organisation.cbs_code or organisation.name,
+                    {Need: "need", Offer: "offer", FormatPreference: "format"}[model],
+                    answer.format if isinstance(answer, FormatPreference) else answer.text,
+                    "; ".join(given) or None,
+                    answer.capacity if isinstance(answer, Offer) else None,
+                    answer.priority if isinstance(answer, Need) else None,
+                    answer.note if isinstance(answer, FormatPreference) else None,
+                    person.name if person else None,
+                    person.email if person else None,
+                    person.department if person else None,
+                    meeting.title if meeting else None,
+                ]
+            )
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _suggestions(session: Session, community_id: int) -> set[tuple[str, str, float]]:
+    rows = session.execute(
+        select(Need.text, Offer.text, Suggestion.score)
+        .join(Need, Need.id == Suggestion.need_id)
+        .join(Offer, Offer.id == Suggestion.offer_id)
+        .where(Suggestion.community_id == community_id)
+    )
+    return {(need, offer, round(score, 9)) for need, offer, score in rows}
+
+
+def _count(session: Session, model: type[object], community: Community) -> int:
+    column = model.community_id  # type: ignore[attr-defined]
+    return int(session.scalar(select(func.count()).where(column == community.id)) or 0)
+
+
+def _counts(session: Session, community: Community) -> tuple[int, ...]:
+    people = int(session.scalar(select(func.count()).select_from(Person)) or 0)
+    models = (Need, Offer, FormatPreference, Membership, Suggestion)
+    return (*(_count(session, model, community) for model in models), people)
+
+
+def test_round_trip_of_the_demo_gives_the_same_suggestions(
+    client: TestClient, session: Session
+) -> None:
+    organisations.load_municipalities(session)
+    original = session.get_one(Community, demo.load_demo(session).community_id)
+    data = _export(session, original)
+    copy = factories.community(session, "CoP kopie")
+    communities.create_meeting(
+        session,
+        copy,
+        MeetingCreate(title="Kick-off CoP Warmtetransitie", date=dt.date(2023, 6, 14)),
+    )
+    members = sorted(
+        session.scalars(
+            select(Membership.organisation_id).where(Membership.community_id == original.id)
+        )
+    )
+
+    response = upload(client, copy.id, data, "demo.xlsx")
+
+    assert response.status_code == 200, response.text
+    answers = sum(_count(session, m, original) for m in (Need, Offer, FormatPreference))
+    assert response.json() == {
+        "dryRun": False,
+        "rows": answers,
+        "created": answers,
+        "unchanged": 0,
+        "updated": 0,
+        "membersAdded": members,
+        "peopleCreated": 0,
+        "problems": [],
+    }
+    expected = _suggestions(session, original.id)
+    assert len(expected) > 0
+    assert _suggestions(session, copy.id) == expected
+    assert _counts(session, copy)[:4] == _counts(session, original)[:4]
+
+
+def _small_community(session: Session) -> tuple[Community, Organisation, Organisation]:
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+    return factories.community(session, "CoP import", haarlem), haarlem, zaanstad
+
+
+def test_import_creates_answers_people_members_and_links_meetings(
+    client: TestClient, session: Session
+) -> None:
+    cop, haarlem, zaanstad = _small_community(session)
+    kick_off = factories.meeting(session, cop)
+    known = factories.person(session, haarlem, name="Fenna Jansen")
+    rows = [
+        [*HEADER, "Toelichting", "Naam", "E-mail", "Afdeling", "Bijeenkomst"],
+        [
+            "Haarlem",
+            "behoefte",
+            "Hoe betrek je VvE's bij het WUP?",
+            "vve-aanpak",
+            None,
+            "hoog",
+            None,
+            None,
+            known.email,
+            None,
+            "14-06-2023",
+        ],
+        [
+            "GM0479",
+            "aanbod",
+            "Ervaring met aquathermie uit het Noordzeekanaal",
+            "Aquathermie",
+            "2",
+            None,
+            None,
+            "Kees Mulder",
+            "K.Mulder@Zaanstad.example.org",
+            "duurzaamheid",
+            "kick-off",
+        ],
+        [
+            "gemeente zaanstad",
+            "vorm",
+            "Leerkring",
+            None,
+            None,
+            None,
+            "maandelijks",
+            None,
+            "k.mulder@zaanstad.example.org",
+            None,
+            None,
+        ],
+    ]
+
+    response = upload(client, cop.id, csv_file(rows))
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "dryRun": False,
+        "rows": 3,
+        "created": 3,
+        "unchanged": 0,
+        "updated": 0,
+        "membersAdded": [zaanstad.id],
+        "peopleCreated": 1,
+        "problems": [],
+    }
+    need = session.scalars(select(Need).where(Need.community_id == cop.id)).one()
+    assert (need.organisation_id, need.text, need.priority) == (
+        haarlem.id,
+        "Hoe betrek je VvE's bij het WUP?",
+        "high",
+    )
+    assert (need.person_id, need.meeting_id) == (known.id, kick_off.id)
+    assert ("vve-aanpak", "given") in {(t.topic, t.source) for t in need.topic_tags}
+    kees = session.scalars(select(Person).where(Person.email == "k.mulder@zaanstad.example.org"))
+    kees_row = kees.one()
+    assert (kees_row.name, kees_row.department, kees_row.organisation_id) == (
+        "Kees Mulder",
+        "duurzaamheid",
+        zaanstad.id,
+    )
+    offer = session.scalars(select(Offer).where(Offer.community_id == cop.id)).one()
+    assert (offer.capacity, offer.person_id, offer.meeting_id) == (2, kees_row.id, kick_off.id)
+    assert ("aquathermie", "given") in {(t.topic, t.source) for t in offer.topic_tags}
+    preference = session.scalars(
+        select(FormatPreference).where(FormatPreference.community_id == cop.id)
+    ).one()
+    assert (preference.format, preference.note, preference.person_id) == (
+        "learning-circle",
+        "maandelijks",
+        kees_row.id,
+    )
+
+
+def test_dry_run_reports_and_writes_nothing(client: TestClient, session: Session) -> None:
+    cop, _, zaanstad = _small_community(session)
+    rows = [
+        [*HEADER, "naam", "e-mail"],
+        ["Haarlem", "need", "Warmtenet in de wijk", None, None, "low", None, None],
+        [
+            "Zaanstad",
+            "offer",
+            "Ervaring met warmtenetten",
+            None,
+            "4",
+            None,
+            "Bram Smit",
+            "b.smit@zaanstad.example.org",
+        ],
+    ]
+    before = _counts(session, cop)
+
+    response = upload(client, cop.id, xlsx_file(rows), "antwoorden.xlsx", dry_run=True)
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "dryRun": True,
+        "rows": 2,
+        "created": 2,
+        "unchanged": 0,
+        "updated": 0,
+        "membersAdded": [zaanstad.id],
+        "peopleCreated": 1,
+        "problems": [],
+    }
+    session.expire_all()
+    assert _counts(session, cop) == before
+
+
+ROWS = [
+    HEADER,
+    ["Haarlem", "need", "Warmtenet in de wijk", "warmtenetten", None, "high"],
+    ["Haarlem", "need", "Hoe maak je een WUP?", None, None, None],
+    ["Zaanstad", "offer", "Ervaring met warmtenetten", None, "4", None],
+    ["Zaanstad", "format", "werkbezoek", None, None, None],
+]
+
+
+def test_importing_twice_creates_no_duplicates(client: TestClient, session: Session) -> None:
+    cop, _, _ = _small_community(session)
+    first = upload(client, cop.id, csv_file(ROWS))
+    assert first.status_code == 200, first.text
+    assert (first.json()["created"], first.json()["unchanged"]) == (4, 0)
+    after_first = _counts(session, cop)
+
+    second = upload(client, cop.id, xlsx_file(ROWS), "again.xlsx")
+
+    assert second.status_code == 200, second.text
+    assert second.json() == {
+        "dryRun": False,
+        "rows": 4,
+        "created": 0,
+        "unchanged": 4,
+        "updated": 0,
+        "membersAdded": [],
+        "peopleCreated": 0,
+        "problems": [],
+    }
+    assert _counts(session, cop) == after_first
+
+
+def test_changed_rows_count_as_updated(client: TestClient, session: Session) -> None:
+    cop, haarlem, _ = _small_community(session)
+    assert upload(client, cop.id, csv_file(ROWS)).status_code == 200
+    changed = [
+        HEADER,
+        # Same identity (case and white space aside), other text, topics and priority.
+        ["Haarlem", "need", "warmtenet  in de WIJK", "aquathermie", None, "low"],
+        ["Haarlem", "need", "Hoe maak je een WUP?", None, None, None],
+        ["Zaanstad", "offer", "Ervaring met warmtenetten", None, "1", None],
+        ["Zaanstad", "format", "site-visit", None, None, None],
+    ]
+
+    response = upload(client, cop.id, csv_file(changed))
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["created"], body["updated"], body["unchanged"]) == (0, 2, 2)
+    need = session.scalars(
+        select(Need).where(Need.organisation_id == haarlem.id, Need.text.startswith("warmtenet"))
+    ).one()
+    session.refresh(need)
+    assert (need.text, need.priority) == ("warmtenet  in de WIJK", "low")
+    assert [t.topic for t in need.topic_tags if t.source == "given"] == ["aquathermie"]
+    offer = session.scalars(select(Offer).where(Offer.community_id == cop.id)).one()
+    session.refresh(offer)
+    assert offer.capacity == 1
+    assert _count(session, Need, cop) == 2
+
+
+def test_a_column_the_file_lacks_leaves_the_property_as_it_is(
+    client: TestClient, session: Session
+) -> None:
+    cop, _, _ = _small_community(session)
+    assert upload(client, cop.id, csv_file(ROWS)).status_code == 200
+    without_priority = [row[:5] for row in ROWS]
+
+    response = upload(client, cop.id, csv_file(without_priority))
+
+    assert (response.json()["updated"], response.json()["unchanged"]) == (0, 4)
+    priorities = session.scalars(
+        select(Need.priority).where(Need.community_id == cop.id).order_by(Need.id)
+    )
+    assert list(priorities) == ["high", "normal"]
+
+
+def test_every_invalid_row_is_reported_and_nothing_is_written(
+    client: TestClient, session: Session
+) -> None:
+    cop, _, _ = _small_community(session)
+    rows = [
+        HEADER,
+        ["Haarlem", "need", "Goed", None, None, None],
+        ["Haarlem", "vraagje", "Wat?", None, None, None],
+        ["Haarlem", "need", "Urgent", None, None, "urgent"],
+        ["Zaanstad", "offer", "Veel", None, "veel", None],
+        ["Zaanstad", "offer", "Nul", None, "0", None],
+        ["Zaanstad", "offer", "Tekst", "aquatermie; warmtenetten", None, None],
+        ["Zaanstad", "offer", "Prioriteit", None, None, "hoog"],
+        ["Zaanstad", "format", "borrel", None, None, None],
+        ["Haarlem", "need", "goed ", None, None, None],
+    ]
+    before = _counts(session, cop)
+    expected = [
+        {
+            "row": 3,
+            "column": "soort",
+            "value": "vraagje",
+            "message": "unknown kind 'vraagje'; use need, offer or format (behoefte, aanbod, vorm)",
+        },
+        {
+            "row": 4,
+            "column": "prioriteit",
+            "value": "urgent",
+            "message": "unknown priority 'urgent'; use low, normal or high (laag, normaal, hoog)",
+        },
+        {
+            "row": 5,
+            "column": "capaciteit",
+            "value": "veel",
+            "message": "capacity 'veel' is not a whole number from 1 to 100",
+        },
+        {
+            "row": 6,
+            "column": "capaciteit",
+            "value": "0",
+            "message": "capacity '0' is not a whole number from 1 to 100",
+        },
+        {
+            "row": 7,
+            "column": "onderwerpen",
+            "value": "aquatermie; warmtenetten",
+            "message": "unknown topic 'aquatermie'; did you mean 'aquathermie'?",
+        },
+        {
+            "row": 8,
+            "column": "prioriteit",
+            "value": "hoog",
+            "message": "priority 'hoog' applies to needs only; this row is an offer",
+        },
+        {
+            "row": 9,
+            "column": "tekst",
+            "value": "borrel",
+            "message": "unknown format 'borrel'; use one of learning-circle, knowledge-session, "
+            "site-visit, peer-review, one-to-one, online-community, regional-meeting, "
+            "serious-game",
+        },
+        {
+            "row": 10,
+            "column": "tekst",
+            "value": "goed",
+            "message": "'goed' repeats row 2 (same organisation, kind and text)",
+        },
+    ]
+
+    response = upload(client, cop.id, csv_file(rows))
+
+    body = assert_problem(response, 422)
+    assert body["detail"] == "8 problem(s) in the file; nothing was imported"
+    assert body["problems"] == expected
+    assert body["invalidParams"][0] == {
+        "name": "file.rows[3].soort",
+        "reason": expected[0]["message"],
+    }
+    assert len(body["invalidParams"]) == 8
+    assert _counts(session, cop) == before
+
+    dry = upload(client, cop.id, csv_file(rows), dry_run=True)
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["problems"] == expected
+    assert (dry.json()["rows"], dry.json()["created"]) == (9, 1)
+
+
+def test_unknown_organisation_suggests_the_closest_known_name(
+    client: TestClient, session: Session
+) -> None:
+    organisations.load_municipalities(session)
+    cop = factories.community(session, "CoP Noord-Holland Noord")
+    rows = [
+        HEADER,
+        ["Bergen", "need", "Warmtenet", None, None, None],
+        ["Hoorm", "need", "Warmtenet", None, None, None],
+        ["GM9999", "need", "Warmtenet", None, None, None],
+        ["Gemeente Xyzzy-Plugh", "need", "Warmtenet", None, None, None],
+    ]
+
+    body = assert_problem(upload(client, cop.id, csv_file(rows)), 422)
+
+    assert [(p["row"], p["column"], p["message"]) for p in body["problems"]] == [
+        (2, "organisatie", "unknown organisation 'Bergen'; did you mean 'Bergen (NH.)'?"),
+        (3, "organisatie", "unknown organisation 'Hoorm'; did you mean 'Hoorn'?"),
+        (4, "organisatie", "unknown CBS code 'GM9999'"),
+        (
+            5,
+            "organisatie",
+            "unknown organisation 'Gemeente Xyzzy-Plugh'; use its name in GET /organisations "
+            "or its CBS code",
+        ),
+    ]
+
+
+def test_people_and_meetings_must_resolve(client: TestClient, session: Session) -> None:
+    cop, haarlem, zaanstad = _small_community(session)
+    factories.meeting(session, cop)
+    amsterdammer = factories.person(session, zaanstad, name="Anouk Visser")
+    factories.person(session, haarlem, name="Sanne de Wit")
+    factories.person(session, haarlem, name="Sanne de Wit")
+    header = ["organisatie", "soort", "tekst", "naam", "e-mail", "afdeling", "bijeenkomst"]
+    rows = [
+        header,
+        ["Haarlem", "need", "Een", None, amsterdammer.email, None, None],
+        ["Haarlem", "need", "Twee", None, "nieuw@haarlem.example.org", None, None],
+        ["Haarlem", "need", "Drie", "Sanne de Wit", None, None, None],
+        ["Haarlem", "need", "Vier", "Niemand", None, None, None],
+        ["Haarlem", "need", "Vijf", None, None, "wonen", None],
+        ["Haarlem", "need", "Zes", None, "geen-adres", None, None],
+        ["Haarlem", "need", "Zeven", None, None, None, "2023-06-15"],
+        ["Haarlem", "need", "Acht", None, None, None, "Kick of"],
+    ]
+
+    body = assert_problem(upload(client, cop.id, csv_file(rows)), 422)
+
+    assert [(p["row"], p["column"], p["message"]) for p in body["problems"]] == [
+        (
+            2,
+            "e-mail",
+            f"'{amsterdammer.email}' belongs to a person of 'Zaanstad', not of 'Haarlem'",
+        ),
+        (
+            3,
+            "e-mail",
+            "'nieuw@haarlem.example.org' is not known yet; fill in naam to add this person",
+        ),
+        (
+            4,
+            "naam",
+            "several people named 'Sanne de Wit' at 'Haarlem'; fill in e-mail to tell "
+            "who it is or to add them",
+        ),
+        (
+            5,
+            "naam",
+            "nobody named 'Niemand' at 'Haarlem'; fill in e-mail to tell who it is or to add them",
+        ),
+        (
+            6,
+            "afdeling",
+            "department 'wonen' needs a person: fill in e-mail (and naam for someone new)",
+        ),
+        (7, "e-mail", "'geen-adres' is not a valid e-mail address"),
+        (
+            8,
+            "bijeenkomst",
+            "no meeting '2023-06-15' in this community; its meetings: 'Kick-off' (2023-06-14)",
+        ),
+        (
+            9,
+            "bijeenkomst",
+            "no meeting 'Kick of' in this community; did you mean 'Kick-off'? "
+            "its meetings: 'Kick-off' (2023-06-14)",
+        ),
+    ]
+
+
+def test_windows_1252_text_is_decoded(client: TestClient, session: Session) -> None:
+    cop, _, _ = _small_community(session)
+    text = "Café-aanpak: één loket voor VvE’s"
+    content = csv_file([HEADER, ["Haarlem", "behoefte", text, None, None, None]], encoding="cp1252")
+    assert content.decode("cp1252").encode("cp1252") == content  # really not UTF-8:
+    assert b"\xe9" in content
+
+    response = upload(client, cop.id, content)
+
+    assert response.status_code == 200, response.text
+    assert session.scalars(select(Need.text).where(Need.community_id == cop.id)).one() == text
+
+
+def test_size_and_row_limits(client: TestClient, session: Session) -> None:
+    cop, _, _ = _small_community(session)
+    limit = 2 * 1024 * 1024
+
+    just_over = upload(client, cop.id, b"x" * (limit + 1))
+    body = assert_problem(just_over, 413)
+    assert body["detail"] == "the file is larger than 2,097,152 bytes; split it"
+    far_over = upload(client, cop.id, b"x" * (limit + 100 * 1024))
+    assert_problem(far_over, 413)
+
+    rows = [HEADER] + [["Haarlem", "need", f"Behoefte {n}", None, None, None] for n in range(5001)]
+    body = assert_problem(upload(client, cop.id, csv_file(rows)), 422)
+    assert body["detail"] == "the file has more than 5,000 rows; split it into smaller files"
+    assert _count(session, Need, cop) == 0
+
+
+def test_unreadable_files_are_clear_problems(client: TestClient, session: Session) -> None:
+    cop, _, _ = _small_community(session)
+    cases = [
+        (b"", "leeg.csv", 422, "the file is empty"),
+        (b"\xef\xbb\xbf\r\n\r\n", "leeg.csv", 422, "the file is empty"),
+        (csv_file([HEADER]), "kop.csv", 422, "the file has a header (row 1) but no rows below it"),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "foto.csv",
+            415,
+            "the file holds binary data; it is not a CSV text file",
+        ),
+        (
+            bytes(range(256)) * 4,
+            "ruis.bin",
+            415,
+            "the file holds binary data; it is not a CSV text file",
+        ),
+        (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100,
+            "oud.xls",
+            415,
+            "this is not a CSV or XLSX file (old Excel .xls or OpenDocument?); save it as .xlsx "
+            "or .csv",
+        ),
+        (
+            b"PK\x03\x04 broken beyond repair",
+            "kapot.xlsx",
+            422,
+            "the file is not a valid XLSX workbook (broken ZIP)",
+        ),
+        (
+            csv_file(ROWS),
+            "stiekem.xlsx",
+            422,
+            "'stiekem.xlsx' is not a valid XLSX workbook (not a ZIP archive)",
+        ),
+        (_zip_without_workbook(), "archief.xlsx", 422, "the file is not a valid XLSX workbook"),
+    ]
+    for content, filename, status, detail in cases:
+        body = assert_problem(upload(client, cop.id, content, filename), status)
+        assert body["detail"] == detail, filename
+    assert _count(session, Need, cop) == 0
+
+
+def _zip_without_workbook() -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("readme.txt", "geen werkmap")
+    return buffer.getvalue()
+
+
+def test_missing_and_unknown_columns(client: TestClient, session: Session) -> None:
+    cop, _, _ = _small_community(session)
+    rows = [["Organisatie", "Tekst", "Prioritiet"], ["Haarlem", "Warmtenet", "hoog"]]
+
+    body = assert_problem(upload(client, cop.id, csv_file(rows, delimiter=",")), 422)
+
+    assert body["problems"] == [
+        {
+            "row": 1,
+            "column": "Prioritiet",
+            "value": "Prioritiet",
+            "message": "unknown column 'Prioritiet'; did you mean 'prioriteit'? known columns: "
+            + ", ".join(TEMPLATE_HEADER),
+        },
+        {
+            "row": 1,
+            "column": "soort",
+            "value": None,
+            "message": "required column 'soort' (kind) is missing",
+        },
+    ]
+
+
+def test_the_upload_needs_a_file_and_a_caller(client: TestClient, session: Session) -> None:
+    cop, _, _ = _small_community(session)
+    url = f"/api/v1/communities/{cop.id}/imports"
+    missing = client.post(url, data={"other": "x"})
+    assert_problem(missing, 422, "body.file", "body.other")
+    anonymous = client.post(url, files={"file": ("a.csv", b"x")}, headers={"Authorization": ""})
+    assert_problem(anonymous, 401)
+    assert_problem(upload(client, 999_999, csv_file(ROWS)), 404)
+
+
+def test_template_downloads(client: TestClient, session: Session) -> None:
+    cop, _, _ = _small_community(session)
+    factories.meeting(session, cop)
+    url = f"/api/v1/communities/{cop.id}/imports/template"
+
+    as_csv = client.get(url, params={"format": "csv"})
+    assert as_csv.status_code == 200, as_csv.text
+    assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"
+    assert as_csv.headers["content-disposition"] == (
+        'attachment; filename="cop-import-import-template.csv"'
+    )
+    assert as_csv.content == ("\ufeff" + ";".join(TEMPLATE_HEADER) + "\r\n").encode("utf-8")
+
+    as_xlsx = client.get(url)
+    assert as_xlsx.status_code == 200, as_xlsx.text
+    assert as_xlsx.headers["content-type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert as_xlsx.headers["content-disposition"] == (
+        'attachment; filename="cop-import-import-template.xlsx"'
+    )
+    workbook = openpyxl.load_workbook(io.BytesIO(as_xlsx.content))
+    assert workbook.sheetnames == [
+        "antwoorden",
+        "toelichting",
+        "werkvormen",
+        "onderwerpen",
+        "bijeenkomsten",
+    ]
+    sheet = workbook["antwoorden"]
+    assert [cell.value for cell in sheet[1]] == list(TEMPLATE_HEADER)
+    assert [cell.value for cell in workbook["bijeenkomsten"][2]] == ["Kick-off", "2023-06-14"]
+
+    # Filled in, the template imports.
+    sheet.append(
+        ["Haarlem", "behoefte", "Warmtenet", None, None, "hoog", None, None, None, None, "Kick-off"]
+    )
+    filled = io.BytesIO()
+    workbook.save(filled)
+    response = upload(client, cop.id, filled.getvalue(), "ingevuld.xlsx")
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 1
+
+    assert_problem(client.get(url, params={"format": "pdf"}), 400, "query.format")

@@ -1,0 +1,113 @@
+"""AVG: the right of access (export) and erasure, and an audit log free of personal data."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session
+
+from app.services import tokens
+from tests import factories
+from tests.http import delete, patch
+from tests.problems import assert_problem
+
+NAME = "Sanne Vermeulen-de Kruijf"
+EMAIL = "s.vermeulen@haarlem.example.org"
+
+
+def _everything(session: Session) -> str:
+    """Every value in every table, as one text."""
+    dump: list[str] = []
+    connection = session.connection()
+    for table in inspect(connection).get_table_names():
+        for row in connection.execute(text(f'SELECT * FROM "{table}"')):
+            dump.extend(str(value) for value in row)
+    return "\n".join(dump)
+
+
+def test_export_has_everything_about_the_person(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    cop = factories.community(session, "CoP export", haarlem)
+    person = client.post(
+        f"/api/v1/organisations/{haarlem.id}/people",
+        json={"name": NAME, "email": EMAIL, "department": "wonen", "jobTitle": "wijkregisseur"},
+    ).json()
+    need = factories.need(session, cop, haarlem, "VvE's en het WUP", personId=person["id"])
+    offer = factories.offer(session, cop, haarlem, "Onze VvE-aanpak", personId=person["id"])
+    tokens.add_organiser(session, cop, person["id"])
+    issued = client.post(f"/api/v1/people/{person['id']}/tokens").json()
+
+    export = client.get(f"/api/v1/people/{person['id']}/export").json()
+    assert export["person"] == client.get(f"/api/v1/people/{person['id']}").json()
+    assert export["organisation"]["name"] == "Haarlem"
+    assert export["answers"] == [
+        {"kind": "need", "id": need.id, "communityId": cop.id, "text": "VvE's en het WUP"},
+        {"kind": "offer", "id": offer.id, "communityId": cop.id, "text": "Onze VvE-aanpak"},
+    ]
+    assert export["organiserOf"] == [cop.id]
+    assert [t["id"] for t in export["tokens"]] == [issued["id"]]
+    assert issued["token"] not in str(export)
+
+
+def test_erasure_leaves_no_trace_but_keeps_the_answers(
+    client: TestClient, session: Session
+) -> None:
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    cop = factories.community(session, "CoP erasure", haarlem)
+    person = client.post(
+        f"/api/v1/organisations/{haarlem.id}/people",
+        json={"name": NAME, "email": EMAIL, "department": "wonen", "jobTitle": "wijkregisseur"},
+    ).json()
+    need = factories.need(
+        session, cop, haarlem, "Warmtenet voor de binnenstad", personId=person["id"]
+    )
+    client.post(f"/api/v1/people/{person['id']}/tokens")
+    patch(client, f"/api/v1/people/{person['id']}", {"jobTitle": "projectleider"})
+    session.flush()
+    assert NAME in _everything(session)
+
+    assert delete(client, f"/api/v1/people/{person['id']}").status_code == 204
+    session.expire_all()
+    everything = _everything(session)
+    for trace in (NAME, EMAIL, "Vermeulen", "s.vermeulen", "wijkregisseur", "projectleider"):
+        assert trace not in everything
+    assert_problem(client.get(f"/api/v1/people/{person['id']}"), 404)
+    kept = client.get(f"/api/v1/communities/{cop.id}/needs/{need.id}").json()
+    assert (kept["text"], kept["organisationId"]) == ("Warmtenet voor de binnenstad", haarlem.id)
+
+
+def test_audit_log_records_writes_with_ids_only(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+    cop = factories.community(session, "CoP audit", haarlem)
+    organiser = factories.person(session, zaanstad, name=NAME)
+    tokens.add_organiser(session, cop, organiser.id)
+    token = tokens.issue_token(session, organiser, lifetime_days=1).token
+    as_organiser = {"Authorization": f"Bearer {token}"}
+    url = f"/api/v1/communities/{cop.id}"
+
+    member = client.post(
+        f"{url}/members", json={"organisationId": zaanstad.id}, headers=as_organiser
+    ).json()
+    need = client.post(
+        f"{url}/needs",
+        json={"organisationId": haarlem.id, "text": "Warmtenet"},
+        headers=as_organiser,
+    ).json()
+    patch(client, f"{url}/needs/{need['id']}", {"priority": "high"}, headers=as_organiser)
+    delete(client, f"{url}/needs/{need['id']}", headers=as_organiser)
+
+    log = client.get(f"{url}/audit-log", headers=as_organiser).json()
+    mine = [
+        (e["action"], e["resource"], e["resourceId"], e["personId"], e["role"])
+        for e in log["items"]
+        if e["tokenId"] is not None
+    ]
+    assert mine == [
+        ("delete", "need", need["id"], organiser.id, "person"),
+        ("update", "need", need["id"], organiser.id, "person"),
+        ("create", "need", need["id"], organiser.id, "person"),
+        ("create", "member", member["id"], organiser.id, "person"),
+    ]
+    assert NAME not in str(log)
+    assert "Warmtenet" not in str(log)

@@ -1,0 +1,846 @@
+"""The programme-plan report: every representation, its numbers against the JSON and the API,
+content negotiation, languages, one member's page and who may read what, on both databases."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import defaultdict
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy.orm import Session
+
+from app.models import Community, FormatPreference, Need, Offer, Organisation, Person
+from app.schemas import FormatPreferenceCreate, NeedCreate, OfferCreate
+from app.services import matching, tokens
+from app.services.answers import create_answer
+from app.services.organisations import erase_person
+from app.services.topics import taxonomy
+from tests import factories
+from tests.problems import assert_problem
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+SECTIONS_NL = [
+    "## Samenvatting",
+    "## 1. Deelname",
+    "## 2. Vraag en aanbod per thema",
+    "## 3. Lacunes: kandidaten voor externe experts",
+    "## 4. Voorgestelde werkgroepen",
+    "## 5. Collegiale hulp",
+    "## 6. Voorkeuren voor werkvormen",
+    "## 7. Kennisborging",
+]
+SECTIONS_EN = [
+    "## Summary",
+    "## 1. Participation",
+    "## 2. Demand and supply per theme",
+    "## 3. Gaps: candidates for outside experts",
+    "## 4. Suggested working groups",
+    "## 5. Peer help",
+    "## 6. Format preferences",
+    "## 7. Knowledge retention",
+]
+SHEETS_NL = [
+    "Samenvatting",
+    "1 Deelname",
+    "2 Vraag en aanbod",
+    "3 Lacunes",
+    "4 Werkgroepen",
+    "5 Collegiale hulp",
+    "6 Werkvormen",
+    "7 Kennisborging",
+]
+
+
+class Plan:
+    """Four member municipalities with every section of the plan filled in.
+
+    Haarlem and Alkmaar need aquathermie with Hoorn (a working group); Zaanstad offers it. In
+    Alkmaar someone left, in Hoorn someone was erased; Zaanstad's offers are all Kees's.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.alkmaar = factories.municipality(session, "Alkmaar", "GM0361")
+        self.haarlem = factories.municipality(session, "Haarlem", "GM0392")
+        self.hoorn = factories.municipality(session, "Hoorn", "GM0405")
+        self.zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+        self.community = factories.community(
+            session, "CoP Rapport", self.alkmaar, self.haarlem, self.hoorn, self.zaanstad
+        )
+        person = factories.person
+        self.ellen = person(session, self.alkmaar, "Ellen Brouwer", "duurzaamheid")
+        self.martijn = person(session, self.alkmaar, "Martijn Kok", "openbare ruimte")
+        self.leaver = person(session, self.alkmaar, "Lies Vertrokken", "wonen")
+        self.marieke = person(session, self.haarlem, "Marieke Verhoeven", "duurzaamheid")
+        self.joost = person(session, self.haarlem, "Joost Bakker", "wonen")
+        self.hanna = person(session, self.hoorn, "Hanna Hoorn", "duurzaamheid")
+        self.erased = person(session, self.hoorn, "Eva Gewist", "wonen")
+        self.kees = person(session, self.zaanstad, "Kees Mulder", "Duurzaamheid")
+
+        c = self.community
+        need, offer = self._need, self._offer
+        self.haarlem_teo = need(
+            session, c, self.haarlem, "Hoe pak je aquathermie (TEO) aan voor een wijk?",
+            topics=["aquathermie"], personId=self.marieke.id, priority="high",
+        )  # fmt: skip
+        self.haarlem_vve = need(
+            session, c, self.haarlem, "Hoe krijg je kleine VvE's in beweging?",
+            topics=["vve-aanpak"], personId=self.joost.id,
+        )  # fmt: skip
+        self.alkmaar_teo = need(
+            session, c, self.alkmaar, "Aquathermie uit de rwzi: wie heeft ervaring?",
+            topics=["aquathermie"], personId=self.ellen.id,
+        )  # fmt: skip
+        self.alkmaar_left = need(
+            session, c, self.alkmaar, "Warmtenet in de binnenstad combineren met riolering",
+            topics=["warmtenetten"], personId=self.leaver.id,
+        )  # fmt: skip
+        self.hoorn_teo = need(
+            session, c, self.hoorn, "TEO voor een nieuwbouwwijk, hoe begin je?",
+            topics=["aquathermie"], personId=self.erased.id,
+        )  # fmt: skip
+        self.hoorn_hydrogen = need(
+            session, c, self.hoorn, "Waterstof voor monumentale binnensteden?",
+            topics=["waterstof"], personId=self.hanna.id,
+        )  # fmt: skip
+        self.zaanstad_teo = offer(
+            session, c, self.zaanstad, "Ervaring met TEO uit de Zaan, haalbaarheidsstudie klaar",
+            topics=["aquathermie"], personId=self.kees.id, capacity=1,
+        )  # fmt: skip
+        self.zaanstad_tender = offer(
+            session, c, self.zaanstad, "Aanbesteding van een warmtebedrijf, bestek te deel",
+            topics=["aanbesteding-staatssteun"], personId=self.kees.id,
+        )  # fmt: skip
+        self.haarlem_vve_offer = offer(
+            session, c, self.haarlem, "Onze VvE-aanpak: stappenplan en MJOP-check",
+            topics=["vve-aanpak"], personId=self.joost.id,
+        )  # fmt: skip
+        self.haarlem_desk = offer(
+            session, c, self.haarlem, "Onze VvE-balie: spreekuur voor besturen",
+            topics=["vve-aanpak"], personId=self.marieke.id,
+        )  # fmt: skip
+        self.alkmaar_study = offer(
+            session, c, self.alkmaar, "Haalbaarheidsstudie aquathermie bij de rwzi",
+            topics=["aquathermie"], personId=self.ellen.id,
+        )  # fmt: skip
+        self.alkmaar_left_offer = offer(
+            session, c, self.alkmaar, "Aquathermie en het waterschap als partner",
+            topics=["aquathermie"], personId=self.leaver.id,
+        )  # fmt: skip
+        self._format(session, self.haarlem, "learning-circle", "Maandelijks en fysiek")
+        self._format(session, self.zaanstad, "learning-circle", None)
+        self._format(session, self.alkmaar, "site-visit", None)
+        self._format(session, self.hoorn, "knowledge-session", None, self.erased)
+        # Score each need once the offers are in (the community's index is built only once).
+        for created in (
+            self.haarlem_teo,
+            self.haarlem_vve,
+            self.alkmaar_teo,
+            self.alkmaar_left,
+            self.hoorn_teo,
+            self.hoorn_hydrogen,
+        ):
+            matching.refresh_need(session, created)
+
+        self.leaver.active = False
+        erase_person(session, self.erased)
+        session.flush()
+        self.url = f"/api/v1/communities/{c.id}/report"
+
+    def _need(
+        self, session: Session, of: Community, by: Organisation, text: str, **fields: Any
+    ) -> Need:
+        # Scored once, by the recompute at the end, as a bulk load does.
+        body = {"organisationId": by.id, "text": text, **fields}
+        created = create_answer(session, Need, of, NeedCreate.model_validate(body), refresh=False)
+        assert isinstance(created, Need)
+        return created
+
+    def _offer(
+        self, session: Session, of: Community, by: Organisation, text: str, **fields: Any
+    ) -> Offer:
+        body = {"organisationId": by.id, "text": text, **fields}
+        created = create_answer(session, Offer, of, OfferCreate.model_validate(body), refresh=False)
+        assert isinstance(created, Offer)
+        return created
+
+    def _format(
+        self,
+        session: Session,
+        by: Organisation,
+        name: str,
+        note: str | None,
+        author: Person | None = None,
+    ) -> None:
+        body: dict[str, Any] = {"organisationId": by.id, "format": name, "note": note}
+        if author is not None:
+            body["personId"] = author.id
+        create_answer(
+            session,
+            FormatPreference,
+            self.community,
+            FormatPreferenceCreate.model_validate(body),
+        )
+
+
+@pytest.fixture
+def plan(session: Session) -> Plan:
+    return Plan(session)
+
+
+class Bare:
+    """A community whose two members have not answered yet."""
+
+    def __init__(self, session: Session) -> None:
+        self.haarlem = factories.municipality(session, "Haarlem", "GM0392")
+        self.zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+        self.community = factories.community(session, "CoP Leeg", self.haarlem, self.zaanstad)
+        self.url = f"/api/v1/communities/{self.community.id}/report"
+
+
+@pytest.fixture
+def bare(session: Session) -> Bare:
+    return Bare(session)
+
+
+def get(client: TestClient, url: str, accept: str | None = None, **params: Any) -> httpx.Response:
+    headers = {"Accept": accept} if accept is not None else {}
+    return client.get(url, headers=headers, params=params)
+
+
+def report_json(client: TestClient, plan: Plan | Bare) -> dict[str, Any]:
+    response = get(client, plan.url)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def items(client: TestClient, url: str, **params: Any) -> list[dict[str, Any]]:
+    response = client.get(url, params={"limit": 100, **params})
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["items"]
+    return found
+
+
+def label(slug: str, lang: str) -> str:
+    """A theme's or topic's label, as the taxonomy has it."""
+    data = taxonomy()
+    found = {item.slug: item.label for item in data.themes}
+    found.update({item.slug: item.label for item in data.topics})
+    return found[slug][lang]
+
+
+def today_or_yesterday() -> set[str]:
+    # A request may straddle midnight (UTC).
+    today = dt.datetime.now(dt.UTC).date()
+    return {today.isoformat(), (today - dt.timedelta(days=1)).isoformat()}
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def test_json_participation_demand_formats_and_summary(client: TestClient, plan: Plan) -> None:
+    body = report_json(client, plan)
+    assert body["community"]["slug"] == "cop-rapport"
+    participation = body["participation"]
+    rows = {
+        item["organisation"]["name"]: (
+            [p["name"] for p in item["people"]],
+            item["departments"],
+            item["singleDepartment"],
+            (item["needs"], item["offers"], item["formatPreferences"]),
+        )
+        for item in participation["items"]
+    }
+    assert list(rows) == ["Alkmaar", "Haarlem", "Hoorn", "Zaanstad"]
+    assert rows == {
+        "Alkmaar": (
+            ["Ellen Brouwer", "Martijn Kok"],
+            ["duurzaamheid", "openbare ruimte"],
+            False,
+            (2, 2, 1),
+        ),
+        "Haarlem": (
+            ["Joost Bakker", "Marieke Verhoeven"],
+            ["duurzaamheid", "wonen"],
+            False,
+            (2, 2, 1),
+        ),
+        "Hoorn": (["Hanna Hoorn"], ["duurzaamheid"], True, (2, 0, 1)),
+        "Zaanstad": (["Kees Mulder"], ["Duurzaamheid"], True, (0, 2, 1)),
+    }
+    # "Duurzaamheid" and "duurzaamheid" are one department
+    assert (participation["people"], participation["departments"]) == (6, 3)
+    assert participation["singleDepartmentOrganisations"] == 2
+    assert "email" not in participation["items"][0]["people"][0]
+
+    formats = body["formatPreferences"]
+    assert formats["organisations"] == 4
+    assert [(f["format"], f["organisations"]) for f in formats["items"]] == [
+        ("learning-circle", 2),
+        ("knowledge-session", 1),
+        ("site-visit", 1),
+        ("peer-review", 0),
+        ("one-to-one", 0),
+        ("online-community", 0),
+        ("regional-meeting", 0),
+        ("serious-game", 0),
+    ]
+    assert formats["items"][0]["notes"] == [
+        {
+            "organisation": {"id": plan.haarlem.id, "name": "Haarlem"},
+            "note": "Maandelijks en fysiek",
+        }
+    ]
+
+    summary = body["summary"]
+    assert summary == {
+        "organisations": 4,
+        "people": 6,
+        "needs": 6,
+        "offers": 6,
+        "formatPreferences": 4,
+        "suggestions": len(body["peerHelp"]["suggestions"]),
+        "gaps": body["gaps"]["total"],
+        "workingGroups": len(body["workingGroups"]),
+        "reciprocalPairs": len(body["peerHelp"]["reciprocalPairs"]),
+    }
+    _assert_demand_and_supply_counts_every_tag(client, plan, body)
+
+
+def _assert_demand_and_supply_counts_every_tag(
+    client: TestClient, plan: Plan, body: dict[str, Any]
+) -> None:
+    base = f"/api/v1/communities/{plan.community.id}"
+    theme_of = {topic.slug: topic.theme for topic in taxonomy().topics}
+    expected_topics: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    expected_themes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for side, kind in enumerate(("needs", "offers")):
+        for answer in items(client, f"{base}/{kind}"):
+            for slug in answer["topics"]:
+                expected_topics[slug][side] += 1
+            for theme in {theme_of[slug] for slug in answer["topics"]}:
+                expected_themes[theme][side] += 1
+
+    demand = body["demandSupply"]
+    assert (demand["needs"], demand["offers"]) == (6, 6)
+    assert (demand["untaggedNeeds"], demand["untaggedOffers"]) == (0, 0)
+    assert [theme["slug"] for theme in demand["themes"]] == [t.slug for t in taxonomy().themes]
+    found_themes = {t["slug"]: [t["needs"], t["offers"]] for t in demand["themes"]}
+    assert found_themes == {t.slug: expected_themes[t.slug] for t in taxonomy().themes}
+    found_topics = {
+        topic["slug"]: [topic["needs"], topic["offers"]]
+        for theme in demand["themes"]
+        for topic in theme["topics"]
+    }
+    assert found_topics == dict(expected_topics)
+    assert found_topics["aquathermie"] == [3, 3]
+    aquathermie = next(
+        topic for theme in demand["themes"] for topic in theme["topics"]
+        if topic["slug"] == "aquathermie"
+    )  # fmt: skip
+    assert aquathermie["label"] == {
+        "nl": label("aquathermie", "nl"),
+        "en": label("aquathermie", "en"),
+    }
+
+
+def test_json_matching_sections_agree_with_the_matching_endpoints(
+    client: TestClient, plan: Plan
+) -> None:
+    body = report_json(client, plan)
+    base = f"/api/v1/communities/{plan.community.id}"
+    peer = body["peerHelp"]
+
+    stored = items(client, f"{base}/suggestions")
+    assert [s["suggestionId"] for s in peer["suggestions"]] == [s["id"] for s in stored]
+    assert [s["score"] for s in peer["suggestions"]] == [s["score"] for s in stored]
+    allocation = client.get(f"{base}/allocation").json()
+    assigned = [a["suggestionId"] for a in allocation["assignments"]]
+    assert [a["suggestionId"] for a in peer["allocation"]["assignments"]] == assigned
+    assert sorted(s["suggestionId"] for s in peer["suggestions"] if s["allocated"]) == sorted(
+        assigned
+    )
+    assert peer["allocation"]["needsAssigned"] == allocation["needsAssigned"]
+    assert peer["allocation"]["totalScore"] == allocation["totalScore"]
+    pairs = items(client, f"{base}/reciprocal-pairs")
+    assert [
+        (p["firstOrganisation"]["id"], p["secondOrganisation"]["id"])
+        for p in peer["reciprocalPairs"]
+    ] == [(p["firstOrganisationId"], p["secondOrganisationId"]) for p in pairs]
+    unmet = items(client, f"{base}/unmet-offers")
+    assert [u["offerId"] for u in peer["unmetOffers"]] == [u["offerId"] for u in unmet]
+
+    groups = items(client, f"{base}/working-groups")
+    assert [
+        (g["topics"], [o["id"] for o in g["organisations"]], [o["id"] for o in g["hosts"]])
+        for g in body["workingGroups"]
+    ] == [(g["topics"], g["organisationIds"], g["hostOrganisationIds"]) for g in groups]
+    aquathermie_group = next(g for g in body["workingGroups"] if "aquathermie" in g["topics"])
+    assert {o["name"] for o in aquathermie_group["organisations"]} == {
+        "Alkmaar",
+        "Haarlem",
+        "Hoorn",
+    }
+
+    gaps = items(client, f"{base}/gaps")
+    assert body["gaps"]["total"] == len(gaps)
+    assert body["gaps"]["threshold"] == client.get(f"{base}/gaps").json()["threshold"]
+    grouped = [(g["topic"], item["needId"]) for g in body["gaps"]["groups"] for item in g["needs"]]
+    assert sorted(grouped) == sorted(
+        (topic, gap["needId"]) for gap in gaps for topic in gap["topics"]
+    )
+    hydrogen = next(g for g in body["gaps"]["groups"] if g["topic"] == "waterstof")
+    assert [item["needId"] for item in hydrogen["needs"]] == [plan.hoorn_hydrogen.id]
+    assert hydrogen["needs"][0]["organisation"] == {"id": plan.hoorn.id, "name": "Hoorn"}
+
+
+def test_json_knowledge_retention(client: TestClient, plan: Plan) -> None:
+    retention = report_json(client, plan)["knowledgeRetention"]
+    single = [
+        (o["offerId"], o["person"]["name"], o["personStatus"])
+        for o in retention["singlePersonOffers"]
+    ]
+    # Haarlem's VvE offers back each other; the leaver's offer has Ellen as active backer, but
+    # Ellen's own offer is backed only by the leaver, so it rests on her alone.
+    assert single == [
+        (plan.zaanstad_teo.id, "Kees Mulder", "active"),
+        (plan.zaanstad_tender.id, "Kees Mulder", "active"),
+        (plan.alkmaar_study.id, "Ellen Brouwer", "active"),
+    ]
+    assert [
+        (o["organisation"]["name"], o["offers"], o["person"]["name"])
+        for o in retention["singleAuthorOrganisations"]
+    ] == [("Zaanstad", 2, "Kees Mulder")]
+    departed = [
+        (
+            d["organisation"]["name"],
+            d["peopleLeft"],
+            d["peopleErased"],
+            [(a["kind"], a["id"], a["personStatus"], a["person"]["name"]) for a in d["answers"]],
+        )
+        for d in retention["departed"]
+    ]
+    hoorn_format = next(
+        a for d in retention["departed"] for a in d["answers"] if a["kind"] == "formatPreference"
+    )
+    assert departed == [
+        (
+            "Alkmaar",
+            1,
+            0,
+            [
+                ("need", plan.alkmaar_left.id, "left", "Lies Vertrokken"),
+                ("offer", plan.alkmaar_left_offer.id, "left", "Lies Vertrokken"),
+            ],
+        ),
+        (
+            "Hoorn",
+            0,
+            1,
+            [
+                ("need", plan.hoorn_teo.id, "erased", None),
+                ("formatPreference", hoorn_format["id"], "erased", None),
+            ],
+        ),
+    ]
+    assert hoorn_format["text"] == "knowledge-session"
+
+
+# --- the other representations -----------------------------------------------------------------
+
+
+def test_markdown_has_every_section_in_the_chosen_language(client: TestClient, plan: Plan) -> None:
+    dutch = get(client, plan.url, "text/markdown")
+    assert dutch.status_code == 200
+    assert dutch.headers["content-type"] == "text/markdown; charset=utf-8; variant=GFM"
+    assert dutch.headers["vary"] == "Accept"
+    disposition = dutch.headers["content-disposition"]
+    assert disposition in {
+        f'inline; filename="cop-rapport-plan-{day}.md"' for day in today_or_yesterday()
+    }
+    lines = dutch.text.splitlines()
+    assert lines[0] == "# Programmaplan CoP Rapport"
+    assert [line for line in lines if line.startswith("## ")] == SECTIONS_NL
+    assert "| Hoorn | gemeente | 1 | duurzaamheid | ⚑ | 2 | 0 | 1 |" in lines
+    assert (
+        f"| {label('technology-heat-sources', 'nl')} | {label('waterstof', 'nl')} | 1 | 0 |"
+        in lines
+    )
+
+    english = get(client, plan.url, "text/markdown", lang="en")
+    lines = english.text.splitlines()
+    assert lines[0] == "# Programme plan CoP Rapport"
+    assert [line for line in lines if line.startswith("## ")] == SECTIONS_EN
+    assert (
+        f"| {label('technology-heat-sources', 'en')} | {label('waterstof', 'en')} | 1 | 0 |"
+        in lines
+    )
+    assert "Vraag" not in english.text
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes, and the text, of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse_html(page: str) -> Elements:
+    parser = Elements()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def test_html_is_one_self_contained_page_with_svg_charts(client: TestClient, plan: Plan) -> None:
+    body = report_json(client, plan)
+    response = get(client, plan.url, "text/html", lang="en")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    page = parse_html(response.text)
+    tags = [tag for tag, _ in page.tags]
+    assert tags[0] == "html"
+    assert dict(page.tags[0][1]) == {"lang": "en"}
+    assert "script" not in tags
+    assert "link" not in tags
+    assert "img" not in tags
+    for _, attrs in page.tags:
+        for name in ("src", "href"):
+            assert (attrs.get(name) or "#").startswith("#"), attrs  # nothing from elsewhere
+    assert "@media print" in response.text
+
+    charts = [attrs["id"] for tag, attrs in page.tags if tag == "svg"]
+    assert charts == ["chart-demand", "chart-formats"]
+    bars: dict[tuple[str | None, str | None], int] = {}
+    for tag, attrs in page.tags:
+        if tag == "rect" and attrs.get("class") == "bar":
+            bars[(attrs["data-series"], attrs["data-category"])] = int(attrs["data-value"] or "")
+    themes = body["demandSupply"]["themes"]
+    for theme in themes:
+        label = theme["label"]["en"]
+        assert bars[("needs", label)] == theme["needs"]
+        assert bars[("offers", label)] == theme["offers"]
+    assert bars[("organisations", "Learning circle")] == 2
+    assert bars[("organisations", "Serious game")] == 0
+    assert len(bars) == 2 * len(themes) + 8
+    headings = [attrs.get("id") for tag, attrs in page.tags if tag == "section"]
+    assert headings == [
+        "summary",
+        "participation",
+        "demand-supply",
+        "gaps",
+        "working-groups",
+        "peer-help",
+        "format-preferences",
+        "knowledge-retention",
+    ]
+
+
+def test_csv_has_one_row_per_suggestion(client: TestClient, plan: Plan) -> None:
+    suggestions = report_json(client, plan)["peerHelp"]["suggestions"]
+    response = get(client, plan.url, "text/csv", lang="en")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8; header=present"
+    assert response.headers["content-disposition"] in {
+        f'attachment; filename="cop-rapport-suggestions-{day}.csv"' for day in today_or_yesterday()
+    }
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == [
+        "Suggestion",
+        "Need id",
+        "Asking organisation",
+        "Need",
+        "Offer id",
+        "Offering organisation",
+        "Offer",
+        "Topics",
+        "Score",
+        "Reasons",
+        "Status",
+        "Allocated",
+    ]
+    assert len(rows) - 1 == len(suggestions)
+    assert [
+        (int(row[0]), int(row[1]), int(row[4]), row[8], row[11] == "yes") for row in rows[1:]
+    ] == [
+        (s["suggestionId"], s["needId"], s["offerId"], f"{s['score']:.4f}", s["allocated"])
+        for s in suggestions
+    ]
+    assert {row[10] for row in rows[1:]} == {"proposed"}
+    dutch = list(csv.reader(io.StringIO(get(client, plan.url, "text/csv").text)))
+    assert dutch[0][:4] == ["Suggestie", "Vraag-id", "Vragende organisatie", "Vraag"]
+
+
+def sheet_table(rows: list[tuple[Any, ...]], header: list[str]) -> list[tuple[Any, ...]]:
+    """The rows under ``header`` in a sheet, up to the first empty row."""
+    start = next(i for i, row in enumerate(rows) if list(row[: len(header)]) == header)
+    found = []
+    for row in rows[start + 1 :]:
+        if row[0] is None:
+            break
+        found.append(row[: len(header)])
+    return found
+
+
+def test_xlsx_has_a_sheet_per_section_with_the_json_numbers(client: TestClient, plan: Plan) -> None:
+    body = report_json(client, plan)
+    response = get(client, plan.url, XLSX)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == XLSX
+    assert response.headers["content-disposition"] in {
+        f'attachment; filename="cop-rapport-plan-{day}.xlsx"' for day in today_or_yesterday()
+    }
+    workbook = load_workbook(io.BytesIO(response.content), read_only=True)
+    assert workbook.sheetnames == SHEETS_NL
+
+    demand = list(workbook["2 Vraag en aanbod"].iter_rows(values_only=True))
+    themes = sheet_table(demand, ["Thema", "Vragen", "Aanbod"])
+    assert themes == [
+        (t["label"]["nl"], t["needs"], t["offers"]) for t in body["demandSupply"]["themes"]
+    ]
+    help_rows = list(workbook["5 Collegiale hulp"].iter_rows(values_only=True))
+    suggestions = sheet_table(
+        help_rows,
+        [
+            "Vragende organisatie",
+            "Vraag",
+            "Aanbiedende organisatie",
+            "Aanbod",
+            "Score",
+            "Status",
+            "Redenen",
+        ],
+    )
+    assert len(suggestions) == len(body["peerHelp"]["suggestions"])  # all of them, not 3 per need
+    assert [row[4] for row in suggestions] == [s["score"] for s in body["peerHelp"]["suggestions"]]
+    formats = sheet_table(
+        list(workbook["6 Werkvormen"].iter_rows(values_only=True)),
+        ["Werkvorm", "Organisaties"],
+    )
+    assert formats[:2] == [("Leerkring", 2), ("Kennissessie", 1)]
+    participation = sheet_table(
+        list(workbook["1 Deelname"].iter_rows(values_only=True)),
+        ["Organisatie", "Soort", "Mensen"],
+    )
+    assert participation == [
+        ("Alkmaar", "gemeente", 2),
+        ("Haarlem", "gemeente", 2),
+        ("Hoorn", "gemeente", 1),
+        ("Zaanstad", "gemeente", 1),
+    ]
+
+
+def test_texts_that_look_like_formulas_stay_text(
+    client: TestClient, session: Session, bare: Bare
+) -> None:
+    need_text = '=HYPERLINK("http://example.org") aquathermie TEO voor de wijk'
+    offer_text = "@TEO: ervaring met aquathermie uit de Zaan"
+    need = factories.need(session, bare.community, bare.haarlem, need_text, topics=["aquathermie"])
+    factories.offer(session, bare.community, bare.zaanstad, offer_text, topics=["aquathermie"])
+    rows = list(csv.reader(io.StringIO(get(client, bare.url, "text/csv").text)))
+    assert [(int(row[1]), row[3], row[6]) for row in rows[1:]] == [
+        (need.id, f"'{need_text}", f"'{offer_text}")
+    ]
+    workbook = load_workbook(io.BytesIO(get(client, bare.url, XLSX).content))
+    found = [
+        cell
+        for row in workbook["5 Collegiale hulp"].iter_rows()
+        for cell in row
+        if cell.value in (need_text, offer_text)
+    ]
+    assert len(found) == 4  # allocation and suggestions, need and offer
+    assert {cell.data_type for cell in found} == {"s"}
+
+
+def test_an_empty_community_still_has_a_plan(client: TestClient, bare: Bare) -> None:
+    body = report_json(client, bare)
+    assert body["summary"] == {
+        "organisations": 2,
+        "people": 0,
+        "needs": 0,
+        "offers": 0,
+        "formatPreferences": 0,
+        "suggestions": 0,
+        "gaps": 0,
+        "workingGroups": 0,
+        "reciprocalPairs": 0,
+    }
+    markdown = get(client, bare.url, "text/markdown").text
+    assert [line for line in markdown.splitlines() if line.startswith("## ")] == SECTIONS_NL
+    assert markdown.count("Geen.") == 10  # every table but the themes and formats
+    page = parse_html(get(client, bare.url, "text/html").text)
+    assert [attrs["id"] for tag, attrs in page.tags if tag == "svg"] == [
+        "chart-demand",
+        "chart-formats",
+    ]
+    assert {
+        attrs["data-value"]
+        for tag, attrs in page.tags
+        if tag == "rect" and attrs.get("class") == "bar"
+    } == {"0"}
+    rows = list(csv.reader(io.StringIO(get(client, bare.url, "text/csv").text)))
+    assert len(rows) == 1
+    workbook = load_workbook(io.BytesIO(get(client, bare.url, XLSX).content))
+    assert workbook.sheetnames == SHEETS_NL
+
+
+# --- negotiation and errors --------------------------------------------------------------------
+
+NEGOTIATION = [
+    (None, "application/json"),
+    ("*/*", "application/json"),
+    ("application/*", "application/json"),
+    ("text/*", "text/markdown; charset=utf-8; variant=GFM"),
+    (
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "text/html; charset=utf-8",
+    ),
+    ("text/csv;q=0.5, text/markdown", "text/markdown; charset=utf-8; variant=GFM"),
+    ("TEXT/CSV", "text/csv; charset=utf-8; header=present"),
+    ("text/html;q=0, */*;q=0.1", "application/json"),
+    (f"{XLSX};q=1, application/json;q=0.9", XLSX),
+    ("image/png", None),
+    ("application/xml", None),
+    ("text/html;q=0", None),
+    ("application/pdf, text/plain", None),
+    ("*/*;q=0", None),
+]
+
+
+def test_accept_picks_the_representation_or_406(client: TestClient, bare: Bare) -> None:
+    for accept, media_type in NEGOTIATION:
+        response = get(client, bare.url, accept)
+        if media_type is None:
+            body = assert_problem(response, 406, "header.Accept")
+            assert "text/markdown" in body["detail"]
+        else:
+            assert response.status_code == 200, (accept, response.text)
+            assert response.headers["content-type"] == media_type, accept
+
+
+def test_invalid_language_and_unknown_community(client: TestClient, bare: Bare) -> None:
+    assert_problem(get(client, bare.url, "text/markdown", lang="fr"), 400, "query.lang")
+    assert_problem(get(client, "/api/v1/communities/999999/report"), 404)
+    assert_problem(get(client, "/api/v1/communities/0/report"), 400, "path.communityId")
+
+
+# --- one organisation's page -------------------------------------------------------------------
+
+
+def org_url(organisation: Organisation) -> str:
+    return f"/api/v1/organisations/{organisation.id}/report"
+
+
+def test_organisation_page_lists_helpers_and_askers(client: TestClient, plan: Plan) -> None:
+    base = f"/api/v1/communities/{plan.community.id}"
+    response = get(client, org_url(plan.haarlem), communityId=plan.community.id)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    page = response.json()
+    assert page["organisation"] == {"id": plan.haarlem.id, "name": "Haarlem"}
+    assert [p["name"] for p in page["people"]] == ["Joost Bakker", "Marieke Verhoeven"]
+    assert [n["needId"] for n in page["needs"]] == [plan.haarlem_teo.id, plan.haarlem_vve.id]
+    for need in page["needs"]:
+        assert [s["suggestionId"] for s in need["helpers"]] == [
+            s["id"] for s in items(client, f"{base}/suggestions", needId=need["needId"])
+        ]
+        assert need["gap"] == (
+            need["needId"] in {g["needId"] for g in items(client, f"{base}/gaps")}
+        )
+    teo = page["needs"][0]
+    assert teo["priority"] == "high"
+    assert {s["offerOrganisation"]["name"] for s in teo["helpers"]} == {"Alkmaar", "Zaanstad"}
+    assert [o["offerId"] for o in page["offers"]] == [
+        plan.haarlem_vve_offer.id,
+        plan.haarlem_desk.id,
+    ]
+    for offer in page["offers"]:
+        assert [s["suggestionId"] for s in offer["askedBy"]] == [
+            s["id"] for s in items(client, f"{base}/suggestions", offerId=offer["offerId"])
+        ]
+    assert page["formatPreferences"] == [
+        {"format": "learning-circle", "note": "Maandelijks en fysiek"}
+    ]
+    assert [g["topics"] for g in page["workingGroups"]] == [
+        g["topics"] for g in report_json(client, plan)["workingGroups"]
+        if plan.haarlem.id in {o["id"] for o in g["organisations"] + g["hosts"]}
+    ]  # fmt: skip
+
+    markdown = get(client, org_url(plan.haarlem), "text/markdown", communityId=plan.community.id)
+    assert markdown.headers["content-disposition"] in {
+        f'inline; filename="cop-rapport-haarlem-{day}.md"' for day in today_or_yesterday()
+    }
+    assert [line for line in markdown.text.splitlines() if line.startswith("## ")] == [
+        "## Deelnemers",
+        "## Onze vragen en wie kan helpen",
+        "## Ons aanbod en wie erom vroeg",
+        "## Onze voorkeuren voor werkvormen",
+        "## Werkgroepen waarin wij zitten",
+        "## Organisaties waarmee we elkaar kunnen helpen",
+    ]
+    english = get(
+        client, org_url(plan.haarlem), "text/html", communityId=plan.community.id, lang="en"
+    )
+    assert english.headers["content-type"] == "text/html; charset=utf-8"
+    html = parse_html(english.text)
+    assert "Overview for Haarlem" in "".join(html.text)
+    assert "script" not in [tag for tag, _ in html.tags]
+
+
+def test_organisation_page_errors(client: TestClient, session: Session, bare: Bare) -> None:
+    outsider = factories.municipality(session, "Texel", "GM0448")
+    url = org_url(bare.haarlem)
+    community = bare.community.id
+    assert get(client, url, communityId=community).json()["needs"] == []
+    assert_problem(get(client, url), 400, "query.communityId")
+    assert_problem(get(client, url, communityId="x"), 400, "query.communityId")
+    assert_problem(get(client, url, "text/csv", communityId=community), 406, "header.Accept")
+    assert_problem(get(client, "/api/v1/organisations/999999/report", communityId=community), 404)
+    assert_problem(get(client, url, communityId=999999), 404)
+    body = assert_problem(
+        get(client, org_url(outsider), communityId=community), 404, "query.communityId"
+    )
+    assert body["detail"] == f"organisation {outsider.id} is not a member of community {community}"
+
+
+# --- who may read ------------------------------------------------------------------------------
+
+
+def test_the_plan_is_for_organisers_and_a_page_for_its_own_people(
+    client: TestClient, session: Session, plan: Plan
+) -> None:
+    tokens.add_organiser(session, plan.community, plan.kees.id)
+    headers = {
+        name: {"Authorization": f"Bearer {tokens.issue_token(session, p, lifetime_days=1).token}"}
+        for name, p in (("organiser", plan.kees), ("haarlem", plan.joost), ("hoorn", plan.hanna))
+    }
+    haarlem_page = f"{org_url(plan.haarlem)}?communityId={plan.community.id}"
+    found = {
+        name: (
+            client.get(plan.url, headers=h).status_code,
+            client.get(haarlem_page, headers=h).status_code,
+        )
+        for name, h in headers.items()
+    }
+    assert found == {"organiser": (200, 200), "haarlem": (403, 200), "hoorn": (403, 403)}
+    anonymous = {"Authorization": ""}
+    assert_problem(client.get(plan.url, headers=anonymous), 401)
+    assert_problem(client.get(haarlem_page, headers=anonymous), 401)
+    refused = client.get(haarlem_page, headers=headers["hoorn"])
+    assert "Joost" not in refused.text

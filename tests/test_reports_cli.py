@@ -1,0 +1,86 @@
+"""``copmatch report``: the plan without a server, on a migrated SQLite file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.config import get_settings
+from app.db import build_engine, get_engine, session_scope
+from app.migrate import upgrade_to_head
+from tests import factories
+from tests.test_reports import SECTIONS_EN, SHEETS_NL
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A migrated SQLite file with a two-member community, as COPMATCH_DATABASE_URL."""
+    url = f"sqlite:///{tmp_path / 'report.sqlite3'}"
+    upgrade_to_head(url)
+    engine = build_engine(url)
+    with session_scope(engine) as session:
+        haarlem = factories.municipality(session, "Haarlem", "GM0392")
+        zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+        community = factories.community(session, "CoP Cli", haarlem, zaanstad)
+        factories.need(session, community, haarlem, "Aquathermie (TEO) voor een wijk?")
+        factories.offer(session, community, zaanstad, "Ervaring met TEO uit de Zaan")
+    engine.dispose()
+    monkeypatch.setenv("COPMATCH_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    try:
+        yield url
+    finally:
+        get_engine().dispose()
+        get_engine.cache_clear()
+        get_settings.cache_clear()
+
+
+def report(*arguments: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["report", "--community", "cop-cli", *arguments])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_report_writes_each_format(database: str, tmp_path: Path) -> None:
+    code, _, messages = report("--format", "md", "--output", "plan.md", "--lang", "en")
+    assert code == 0, messages
+    assert (
+        messages.strip().splitlines()[-1]
+        == f"wrote plan.md ({(tmp_path / 'plan.md').stat().st_size} bytes)"
+    )
+    headings = [
+        line for line in (tmp_path / "plan.md").read_text().splitlines() if line.startswith("## ")
+    ]
+    assert headings == SECTIONS_EN
+
+    code, printed, messages = report("--format", "json", "--output", "-")
+    assert code == 0, messages
+    plan = json.loads(printed)
+    assert (plan["summary"]["needs"], plan["summary"]["offers"]) == (1, 1)
+
+    code, _, messages = report("--format", "xlsx")  # a dated file name in the current directory
+    assert code == 0, messages
+    (workbook_file,) = tmp_path.glob("cop-cli-plan-*.xlsx")
+    assert load_workbook(workbook_file, read_only=True).sheetnames == SHEETS_NL
+
+    code, _, _ = report("--format", "csv", "-o", "suggestions.csv")
+    assert code == 0
+    rows = list(csv.reader(io.StringIO((tmp_path / "suggestions.csv").read_text())))
+    assert len(rows) - 1 == plan["summary"]["suggestions"]
+
+
+def test_report_refuses_unknown_community_format_and_language(database: str) -> None:
+    result = CliRunner().invoke(cli, ["report", "--community", "nope", "--format", "md"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: no community with slug 'nope'"
+    assert report("--format", "pdf")[0] == 2
+    assert report("--format", "md", "--lang", "fr")[0] == 2

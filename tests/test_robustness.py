@@ -1,0 +1,118 @@
+"""Idempotent creation, request size limits and a database connection lost mid-request."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import APIRouter, Depends
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from app.api.deps import SessionDep, get_principal
+from app.config import Settings
+from app.main import create_app
+from app.models import Need, Organisation
+from tests import factories
+from tests.conftest import ADMIN_TOKEN, POSTGRES_URL, drop_schema, fresh_database, migrate
+from tests.problems import assert_problem
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def test_idempotency_key_returns_the_first_result(client: TestClient, session: Session) -> None:
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    url = f"/api/v1/communities/{cop.id}/needs"
+    body = {"organisationId": haarlem.id, "text": "Hoe maak je een WUP?"}
+    key = {"Idempotency-Key": "7d3c0f4e-need-1"}
+
+    first = client.post(url, json=body, headers=key)
+    again = client.post(url, json=body, headers=key)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    count = select(func.count()).select_from(Need).where(Need.community_id == cop.id)
+    assert session.scalar(count) == 1
+
+    other = client.post(url, json={**body, "text": "Iets anders"}, headers=key)
+    assert_problem(other, 422, "header.Idempotency-Key")
+    assert session.scalar(count) == 1
+    # Without a key every POST creates; a new key creates once more.
+    assert client.post(url, json=body).status_code == 201
+    assert client.post(url, json=body, headers={"Idempotency-Key": "another"}).status_code == 201
+    assert session.scalar(count) == 3
+    assert_problem(client.post(url, json=body, headers={"Idempotency-Key": "met spatie"}), 400)
+
+
+def test_bodies_over_the_limit_are_413(client: TestClient) -> None:
+    big = b'{"name": "' + b"x" * (1024 * 1024) + b'", "kind": "agency"}'
+    response = client.post(
+        "/api/v1/organisations", content=big, headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 413)
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: chunked transfer
+        yield b'{"name": "'
+        for _ in range(20):
+            yield b"y" * 65536
+        yield b'", "kind": "agency"}'
+
+    response = client.post(
+        "/api/v1/organisations", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 413)
+    assert client.get("/api/v1/organisations").json()["total"] == 0
+
+
+def test_small_chunked_bodies_still_work(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "RVO",'
+        yield b' "kind": "agency"}'
+
+    response = client.post(
+        "/api/v1/organisations", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 201
+
+
+@pytest.fixture
+def postgres_app(tmp_path: Path) -> Iterator[TestClient]:
+    """The app on its own migrated PostgreSQL schema, outside the test transaction."""
+    name = f"copmatch_connection_loss_{os.getpid()}"
+    engine = fresh_database("postgresql", name, tmp_path)
+    migrate(engine)
+    settings = Settings(environment="test", database_url=POSTGRES_URL, admin_token=ADMIN_TOKEN)
+    yield TestClient(create_app(settings, engine), raise_server_exceptions=False, headers=ADMIN)
+    engine.dispose()
+    drop_schema(name)
+
+
+def test_connection_lost_mid_request_is_503_and_writes_nothing(postgres_app: TestClient) -> None:
+    """PostgreSQL only: SQLite has no server connection to lose."""
+    client = postgres_app
+    app = client.app
+    router = APIRouter(dependencies=[Depends(get_principal)])
+    marker = "Verbinding-weg BV"
+
+    @router.post("/api/v1/test-connection-loss")
+    def lose_connection(session: SessionDep) -> None:
+        session.add(Organisation(name=marker, kind="agency"))
+        session.flush()
+        # The database ends this very connection, as a failover or restart would.
+        session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    app.include_router(router)  # type: ignore[attr-defined]
+    with client:
+        response = client.post("/api/v1/test-connection-loss")
+        assert_problem(response, 503)
+        assert response.headers["retry-after"] == "5"
+        # The next request gets a fresh connection (pool_pre_ping) and sees nothing half-written.
+        found = client.get("/api/v1/organisations", params={"q": marker})
+        assert found.status_code == 200
+        assert found.json()["total"] == 0
