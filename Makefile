@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test check format bench lint-api clean
+.PHONY: run test check format bench fuzz fuzz-ci clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ run: $(INSTALLED)
 test: $(INSTALLED) $(NODE_INSTALLED)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=10
 
+# Schemathesis against the live API (scripts/fuzz.py): every check, stateful links, fixed seed.
+fuzz: $(INSTALLED)
+	$(BIN)/python scripts/fuzz.py --database sqlite
+	$(BIN)/python scripts/fuzz.py --database postgresql
+
+# CI runs the PostgreSQL half, the production database, to stay within its time limit.
+fuzz-ci: $(INSTALLED)
+	$(BIN)/python scripts/fuzz.py --database postgresql
+
 check: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -40,8 +49,10 @@ format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The load test (scripts/loadtest.py) needs wrk (apt-get install wrk); PostgreSQL skips when unreachable.
 bench: $(INSTALLED)
 	$(BIN)/pytest -m benchmark -s -p no:randomly
+	$(BIN)/python scripts/loadtest.py --database sqlite --database postgresql
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

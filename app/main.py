@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from pydantic.alias_generators import to_camel
 from sqlalchemy import Engine
 
 from app import __version__
@@ -30,6 +32,11 @@ from app.db import get_engine, session_factory
 from app.services import audit
 
 
+def _operation_id(route: APIRoute) -> str:
+    """``getOrganisation`` from ``get_organisation``: readable ids for clients and links."""
+    return to_camel(route.name)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: the environment) on ``engine``."""
     settings = settings or get_settings()
@@ -42,6 +49,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         redoc_url=None,
         debug=False,
         redirect_slashes=False,
+        generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
     app.state.engine = engine

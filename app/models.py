@@ -296,6 +296,8 @@ class Suggestion(VersionedMixin, Base):
         CheckConstraint("score >= 0 AND score <= 1", name="score"),
         CheckConstraint("feedback_usefulness BETWEEN 1 AND 5", name="feedback_usefulness"),
         Index("ix_suggestions_community_id_score", "community_id", "score"),
+        # Declined pairs are read on every write of an answer.
+        Index("ix_suggestions_community_id_status", "community_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -341,9 +343,7 @@ class CommunityOrganiser(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("people.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
 
 
 class AuditEvent(Base):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    EmailStr,
     Field,
     GetJsonSchemaHandler,
     JsonValue,
@@ -61,8 +61,8 @@ def _whole_number(value: Any) -> Any:
 
 # Numbers, dates and flags are typed strictly: a JSON number is not a date, "3" is not a
 # capacity and "yes" is not a flag.
-EntityId = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=MAX_ID)]
-Capacity = Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=CAPACITY_MAX)]
+EntityId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_whole_number)]
+Capacity = Annotated[int, Field(ge=1, le=CAPACITY_MAX), BeforeValidator(_whole_number)]
 
 
 def _date_text_only(value: Any) -> Any:
@@ -81,6 +81,33 @@ def _not_blank(value: str) -> str:
         raise ValueError("must contain more than white space")
     return value
 
+
+SPECIAL_USE_STAND_IN = "example.org"
+
+
+def _email_address(value: str) -> str:
+    # Syntax only (RFC 5321/5322), as the schema's `format: email` promises. email-validator
+    # refuses special-use domains (.local, .test, …) outright; they are still well-formed
+    # addresses (intranets use them), so their syntax is checked with a neutral domain.
+    local, _, domain = value.rpartition("@")
+    special = any(
+        domain.lower() == name or domain.lower().endswith("." + name)
+        for name in SPECIAL_USE_DOMAIN_NAMES
+    )
+    probe = f"{local}@{SPECIAL_USE_STAND_IN}" if special and local else value
+    try:
+        normalized = validate_email(probe, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(f"not a valid e-mail address: {error}") from error
+    return f"{normalized.rpartition('@')[0]}@{domain.lower()}" if special else normalized
+
+
+EmailAddress = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_email_address),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}, mode="validation"),
+]
 
 # PostgreSQL cannot store NUL in text; every free string refuses it, so both databases agree.
 NO_NUL = r"^[^\x00]*$"
@@ -252,7 +279,7 @@ class OrganisationRead(Stamped):
 
 class PersonCreate(InputModel):
     name: Name
-    email: EmailStr = Field(max_length=254)
+    email: EmailAddress
     department: OptionalLabel | None = Field(
         default=None, description="Afdeling, e.g. duurzaamheid, wonen, communicatie"
     )
@@ -264,7 +291,7 @@ class PersonUpdate(UpdateModel):
     not_nullable = frozenset({"name", "email", "active"})
 
     name: Name | None = None
-    email: EmailStr | None = Field(default=None, max_length=254)
+    email: EmailAddress | None = None
     department: OptionalLabel | None = None
     job_title: Name | None = None
     active: StrictBool | None = None
@@ -453,7 +480,7 @@ class SuggestionRead(Stamped):
 
 
 class FeedbackUpdate(InputModel):
-    usefulness: Annotated[int, BeforeValidator(_whole_number), Field(ge=1, le=5)]
+    usefulness: Annotated[int, Field(ge=1, le=5), BeforeValidator(_whole_number)]
     note: Note | None = None
 
 

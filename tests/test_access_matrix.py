@@ -275,7 +275,7 @@ def test_management_writes(client: TestClient, session: Session, world: World) -
         "outsider": 403,
     }
 
-    recompute = {role: post(role, "/suggestions/recompute", {}) for role in ROLES}
+    recompute = {role: post(role, "/_recompute", {}) for role in ROLES}
     assert recompute == {
         "admin": 200,
         "organiser": 200,

@@ -443,22 +443,22 @@ def test_unknown_organisation_suggests_the_closest_known_name(
     organisations.load_municipalities(session)
     cop = factories.community(session, "CoP Noord-Holland Noord")
     rows = [
-        HEADER,
-        ["Bergen", "need", "Warmtenet", None, None, None],
-        ["Hoorm", "need", "Warmtenet", None, None, None],
-        ["GM9999", "need", "Warmtenet", None, None, None],
-        ["Gemeente Xyzzy-Plugh", "need", "Warmtenet", None, None, None],
+        ["Organisation", "Kind", "Text"],
+        ["Bergen", "need", "Warmtenet"],
+        ["Hoorm", "need", "Warmtenet"],
+        ["GM9999", "need", "Warmtenet"],
+        ["Gemeente Xyzzy-Plugh", "need", "Warmtenet"],
     ]
 
     body = assert_problem(upload(client, cop.id, csv_file(rows)), 422)
 
     assert [(p["row"], p["column"], p["message"]) for p in body["problems"]] == [
-        (2, "organisatie", "unknown organisation 'Bergen'; did you mean 'Bergen (NH.)'?"),
-        (3, "organisatie", "unknown organisation 'Hoorm'; did you mean 'Hoorn'?"),
-        (4, "organisatie", "unknown CBS code 'GM9999'"),
+        (2, "Organisation", "unknown organisation 'Bergen'; did you mean 'Bergen (NH.)'?"),
+        (3, "Organisation", "unknown organisation 'Hoorm'; did you mean 'Hoorn'?"),
+        (4, "Organisation", "unknown CBS code 'GM9999'"),
         (
             5,
-            "organisatie",
+            "Organisation",
             "unknown organisation 'Gemeente Xyzzy-Plugh'; use its name in GET /organisations "
             "or its CBS code",
         ),
@@ -578,6 +578,13 @@ def test_unreadable_files_are_clear_problems(client: TestClient, session: Sessio
         (
             b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100,
             "oud.xls",
+            415,
+            "this is not a CSV or XLSX file (old Excel .xls or OpenDocument?); save it as .xlsx "
+            "or .csv",
+        ),
+        (
+            _zip_without_workbook(),
+            "rekenblad.ods",
             415,
             "this is not a CSV or XLSX file (old Excel .xls or OpenDocument?); save it as .xlsx "
             "or .csv",

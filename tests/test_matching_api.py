@@ -136,7 +136,7 @@ def test_lifecycle_and_feedback(client: TestClient, cop: Cop) -> None:
     )
 
     # Acted-on suggestions survive a full recompute.
-    response = client.post(f"{cop.url}/suggestions/recompute")
+    response = client.post(f"{cop.url}/_recompute")
     assert response.json() == {"suggestions": 1}
     assert client.get(item).json()["status"] == "completed"
 
@@ -149,7 +149,7 @@ def test_declined_pairs_are_never_suggested_again(client: TestClient, cop: Cop) 
 
     patch(client, f"{cop.url}/needs/{need['id']}", json={"text": AQUATHERMIE_NEED + " Graag snel."})
     patch(client, f"{cop.url}/offers/{offer['id']}", json={"text": TEO_OFFER + " en TEA"})
-    client.post(f"{cop.url}/suggestions/recompute")
+    client.post(f"{cop.url}/_recompute")
     assert [(s["id"], s["status"]) for s in suggestions(client, cop)] == [
         (suggestion["id"], "declined")
     ]
@@ -236,7 +236,7 @@ def test_reciprocal_pairs(client: TestClient, cop: Cop) -> None:
     )
 
     # Reciprocity is a factor of the score itself once the community is scored as a whole.
-    client.post(f"{cop.url}/suggestions/recompute")
+    client.post(f"{cop.url}/_recompute")
     (aquathermie,) = [
         s
         for s in suggestions(client, cop)

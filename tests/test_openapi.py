@@ -23,6 +23,7 @@ RULESET = ROOT / "tests" / "reference" / "nlgov-adr-2.2-ruleset.yaml"
 SPECTRAL = ROOT / "node_modules" / ".bin" / "spectral"
 LOWER_CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 KEBAB_SEGMENT = re.compile(r"^([a-z0-9]+(-[a-z0-9]+)*|\{[a-zA-Z]+\})$")
+OPERATION_SEGMENT = re.compile(r"^_[a-z]+$")  # ADR: an operation on a resource, e.g. /_recompute
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +79,10 @@ def test_required_paths_exist(document: dict[str, Any]) -> None:
 def test_paths_are_kebab_case_without_trailing_slash(document: dict[str, Any]) -> None:
     for path in document["paths"]:
         assert not path.endswith("/"), path
-        for segment in path.strip("/").split("/"):
+        *segments, last = path.strip("/").split("/")
+        for segment in segments:
             assert KEBAB_SEGMENT.match(segment), (path, segment)
+        assert KEBAB_SEGMENT.match(last) or OPERATION_SEGMENT.match(last), (path, last)
 
 
 def test_query_keys_and_json_properties_are_lower_camel_case(document: dict[str, Any]) -> None:

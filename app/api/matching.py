@@ -125,7 +125,7 @@ def update_suggestion(
 
 
 @router.post(
-    "/communities/{communityId}/suggestions/recompute",
+    "/communities/{communityId}/_recompute",
     response_model=RecomputeRead,
     summary="Re-tag and re-score the whole community",
     description="Suggestions stay current on every write; this is for after bulk changes. "

@@ -145,6 +145,60 @@ def _rename_schemas(document: dict[str, Any]) -> dict[str, Any]:
     return renamed
 
 
+# Creations whose object lives under another path than "<collection>/{id}".
+ITEM_PATHS = {
+    "/organisations/{organisationId}/people": "/people/{personId}",
+    "/people/{personId}/tokens": "/tokens/{tokenId}",
+}
+PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
+
+
+def _schema_properties(document: dict[str, Any], schema: dict[str, Any]) -> set[str]:
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return set(schema.get("properties", {}))
+
+
+def _add_links(document: dict[str, Any]) -> None:
+    """OpenAPI links from each creating POST to the reads and writes of what it created, so
+    stateful clients (and fuzzers) can chain create → read → update → delete."""
+    paths = document["paths"]
+    for collection, item in paths.items():
+        created = item.get("post", {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        target = ITEM_PATHS.get(collection)
+        if target is None:
+            candidates = [
+                path
+                for path in paths
+                if path.startswith(collection + "/{")
+                and path.count("/") == collection.count("/") + 1
+            ]
+            if len(candidates) != 1:
+                continue
+            target = candidates[0]
+        identifier = PATH_PARAMETER.findall(target)[-1]
+        body = created.get("content", {}).get("application/json", {}).get("schema", {})
+        source = identifier if identifier in _schema_properties(document, body) else "id"
+        links: dict[str, Any] = {}
+        for method, operation in paths[target].items():
+            parameters: dict[str, str] = {}
+            for name in PATH_PARAMETER.findall(target):
+                parameters[name] = (
+                    f"$response.body#/{source}" if name == identifier else f"$request.path.{name}"
+                )
+            if any(p.get("name") == "If-Match" for p in operation.get("parameters", [])):
+                parameters["header.If-Match"] = "$response.header.ETag"
+            links[operation["operationId"]] = {
+                "operationId": operation["operationId"],
+                "parameters": parameters,
+                "description": f"{method.upper()} the created object",
+            }
+        if links:
+            created["links"] = links
+
+
 def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     """Generate the document once and adapt it to the ADR conventions."""
     document = get_openapi(
@@ -202,4 +256,5 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
         }
     }
     document["security"] = [{"bearerAuth": []}]
+    _add_links(document)
     return _rename_schemas(_collapse_nullable(document))

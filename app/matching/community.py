@@ -18,7 +18,7 @@ from scipy.spatial.distance import squareform
 
 from app.matching import scoring
 from app.matching.allocation import allocate
-from app.matching.index import MAX_SUGGESTIONS, MatchIndex
+from app.matching.index import MAX_SUGGESTIONS, MatchIndex, collector_paused
 from app.matching.taxonomy import Taxonomy
 from app.matching.types import (
     CommunityReport,
@@ -163,21 +163,32 @@ def match_community(
 ) -> CommunityReport:
     """Everything for one community in one pass: suggestions, allocation, pairs, groups, gaps."""
     index = MatchIndex(taxonomy, needs, offers, weights=weights)
-    candidates = index.suggest(excluded=excluded, limit=ALLOCATION_CANDIDATES)
-    shown: list[Suggestion] = []
-    per_need: Counter[int] = Counter()
-    for suggestion in candidates:
-        per_need[suggestion.need_id] += 1
-        if per_need[suggestion.need_id] <= MAX_SUGGESTIONS:
-            shown.append(suggestion)
-    return CommunityReport(
-        suggestions=tuple(shown),
-        allocation=allocate(candidates, index.offers),
-        reciprocal_pairs=reciprocal_pairs(candidates),
-        working_groups=working_groups(index, formats),
-        gaps=index.gaps(excluded=excluded),
-        unmet_offers=index.unmet_offers(excluded=excluded),
-    )
+    return community_report(index, formats, excluded=excluded)
+
+
+def community_report(
+    index: MatchIndex,
+    formats: Iterable[FormatPreference] = (),
+    *,
+    excluded: Collection[tuple[int, int]] = (),
+) -> CommunityReport:
+    """match_community on an index that is already built (the recompute after the build)."""
+    with collector_paused():
+        candidates = index.suggest(excluded=excluded, limit=ALLOCATION_CANDIDATES)
+        shown: list[Suggestion] = []
+        per_need: Counter[int] = Counter()
+        for suggestion in candidates:
+            per_need[suggestion.need_id] += 1
+            if per_need[suggestion.need_id] <= MAX_SUGGESTIONS:
+                shown.append(suggestion)
+        return CommunityReport(
+            suggestions=tuple(shown),
+            allocation=allocate(candidates, index.offers),
+            reciprocal_pairs=reciprocal_pairs(candidates),
+            working_groups=working_groups(index, formats),
+            gaps=index.gaps(excluded=excluded),
+            unmet_offers=index.unmet_offers(excluded=excluded),
+        )
 
 
 def _better(first: Suggestion, second: Suggestion) -> bool:

@@ -37,8 +37,10 @@ floor. A new offer gets its floor from its one vector against the indexed needs,
 
 from __future__ import annotations
 
+import gc
 import itertools
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TypeVar
@@ -276,11 +278,9 @@ class MatchIndex:
 
         Exact up to EXACT_PAIR_LIMIT pairs; beyond, each need's shortlist is ranked exactly.
         """
-        return tuple(
-            suggestion
-            for ranked in self._rank_all(True, excluded, limit, min_score)
-            for suggestion in ranked
-        )
+        with collector_paused():
+            ranked_all = self._rank_all(True, excluded, limit, min_score)
+        return tuple(suggestion for ranked in ranked_all for suggestion in ranked)
 
     def gaps(
         self,
@@ -290,9 +290,9 @@ class MatchIndex:
     ) -> tuple[Gap, ...]:
         """Needs whose best suggestion scores below *threshold* (or that have none), by id."""
         found: list[Gap] = []
-        for item, best in zip(
-            self._need_side.items, self._best_all(True, excluded, threshold), strict=True
-        ):
+        with collector_paused():
+            best_all = self._best_all(True, excluded, threshold)
+        for item, best in zip(self._need_side.items, best_all, strict=True):
             if best is None or best.score < threshold:
                 found.append(
                     Gap(
@@ -312,9 +312,9 @@ class MatchIndex:
     ) -> tuple[UnmetOffer, ...]:
         """Offers that no need of another organisation reaches *threshold* with, by id."""
         found: list[UnmetOffer] = []
-        for item, best in zip(
-            self._offer_side.items, self._best_all(False, excluded, threshold), strict=True
-        ):
+        with collector_paused():
+            best_all = self._best_all(False, excluded, threshold)
+        for item, best in zip(self._offer_side.items, best_all, strict=True):
             if best is None or best.score < threshold:
                 found.append(
                     UnmetOffer(
@@ -895,6 +895,24 @@ def _ochiai(shared: FloatArray, sizes_a: FloatArray, sizes_b: FloatArray) -> Flo
         dense, denominator, out=np.zeros_like(denominator), where=denominator > 0
     )
     return result
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while ranking a whole community.
+
+    Ranking creates tens of thousands of small, acyclic result objects; each burst of them
+    triggers collections that walk every object the process holds (taxonomy, tagger, index),
+    which cost more than the ranking itself. Reference counting still frees everything; the
+    collector resumes afterwards, or stays off if the caller had switched it off.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _pointers(rows: IntArray, count: int) -> IntArray:

@@ -28,6 +28,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from app.matching.taxonomy import Taxonomy
 from app.matching.text import (
@@ -196,6 +197,12 @@ def _term_word_in(term_word: Word, text_word: Word, known: bool) -> bool:
 def tag_topics(text: str, taxonomy: Taxonomy, given: Iterable[str] = ()) -> tuple[TopicTag, ...]:
     """Tag *text* with topics of *taxonomy*; *given* slugs are kept with source ``given``.
 
-    Compiles a :class:`Tagger` on every call; keep a tagger (or a ``MatchIndex``) for many texts.
+    The compiled :class:`Tagger` of a taxonomy is cached, so tagging one answer at a time (as a
+    service does on every write) costs the tagging, not the compilation.
     """
-    return Tagger(taxonomy).tag(text, given)
+    return _tagger(taxonomy).tag(text, given)
+
+
+@lru_cache(maxsize=4)
+def _tagger(taxonomy: Taxonomy) -> Tagger:
+    return Tagger(taxonomy)

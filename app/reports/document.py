@@ -1,20 +1,24 @@
-"""A report as a language-specific document of sections, tables and charts.
-
-The Markdown, HTML and XLSX renderers all render this one structure, so the three never
-disagree on what a section contains; only the JSON representation skips it.
-"""
+"""The programme plan as a document (``app.reports.blocks``) in one language."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from app.reports import schemas as r
-from app.reports.i18n import Lang, sheet_name, text, topic_label, topic_labels, value_label
-
-Cell = str | int | float | None
+from app.reports.blocks import (
+    BarChart,
+    Block,
+    Cell,
+    Document,
+    Paragraph,
+    Section,
+    Series,
+    Subheading,
+    section,
+    table_block,
+)
+from app.reports.i18n import Lang, text, topic_label, topic_labels, value_label
 
 SUGGESTIONS_PER_NEED = 3
 """Suggestions per need in the readable plan; the CSV and XLSX carry them all."""
@@ -22,60 +26,6 @@ SUGGESTIONS_PER_NEED = 3
 NEEDS_COLOUR = "#c2410c"
 OFFERS_COLOUR = "#1d4ed8"
 FORMATS_COLOUR = "#0f766e"
-
-
-@dataclass(frozen=True, slots=True)
-class Paragraph:
-    text: str
-    note: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Subheading:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    key: str
-    headers: tuple[str, ...]
-    rows: tuple[tuple[Cell, ...], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    key: str
-    name: str
-    colour: str
-    values: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BarChart:
-    key: str
-    title: str
-    categories: tuple[str, ...]
-    series: tuple[Series, ...]
-
-
-Block = Paragraph | Subheading | Table | BarChart
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    key: str
-    heading: str
-    sheet: str
-    blocks: tuple[Block, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    lang: Lang
-    title: str
-    subtitle: str
-    generated: str
-    sections: tuple[Section, ...] = field(default_factory=tuple)
 
 
 def _date(moment: dt.datetime) -> str:
@@ -87,23 +37,6 @@ def person_name(person: r.PersonSummary, status: r.PersonStatus, lang: Lang) -> 
     if status == "erased" or not person.name:
         return f"({text('erased', lang)})"
     return person.name
-
-
-def _section(key: str, lang: Lang, blocks: list[Block]) -> Section:
-    return Section(
-        key=key, heading=text(key, lang), sheet=sheet_name(key, lang), blocks=tuple(blocks)
-    )
-
-
-def table_block(key: str, lang: Lang, headers: list[str], rows: Sequence[Sequence[Cell]]) -> Block:
-    """A table with localised headings, or "None." when it has no rows."""
-    if not rows:
-        return Paragraph(text("none", lang))
-    return Table(
-        key=key,
-        headers=tuple(text(h, lang) for h in headers),
-        rows=tuple(tuple(row) for row in rows),
-    )
 
 
 def _summary(report: r.CommunityReport, lang: Lang) -> Section:
@@ -120,7 +53,7 @@ def _summary(report: r.CommunityReport, lang: Lang) -> Section:
         ("reciprocal-count", s.reciprocal_pairs),
     ]
     rows = [(text(key, lang), value) for key, value in counts]
-    return _section("summary", lang, [table_block("summary", lang, ["item", "count"], rows)])
+    return section("summary", lang, [table_block("summary", lang, ["item", "count"], rows)])
 
 
 def _participation(p: r.Participation, lang: Lang) -> Section:
@@ -138,7 +71,7 @@ def _participation(p: r.Participation, lang: Lang) -> Section:
         for item in p.items
     ]
     headers = ["organisation", "kind", "people-count", "departments", "single-department"]
-    return _section(
+    return section(
         "participation",
         lang,
         [
@@ -177,7 +110,7 @@ def _demand_supply(d: r.DemandSupply, lang: Lang) -> Section:
         for theme in d.themes
         for topic in theme.topics
     ]
-    return _section(
+    return section(
         "demand-supply",
         lang,
         [
@@ -206,7 +139,7 @@ def _gaps(g: r.Gaps, lang: Lang) -> Section:
         for item in group.needs
     ]
     headers = ["topic", "organisation", "need", "priority", "best-score"]
-    return _section(
+    return section(
         "gaps",
         lang,
         [
@@ -238,7 +171,7 @@ WORKING_GROUP_HEADERS = ["group", "topics", "organisations", "hosts", "formats"]
 
 def _working_groups(groups: list[r.WorkingGroup], lang: Lang) -> Section:
     rows = working_group_rows(groups, lang)
-    return _section(
+    return section(
         "working-groups", lang, [table_block("working-groups", lang, WORKING_GROUP_HEADERS, rows)]
     )
 
@@ -339,7 +272,7 @@ def _peer_help(p: r.PeerHelp, lang: Lang, *, complete: bool) -> Section:
         Subheading(text("unmet-offers", lang)),
         table_block("unmet-offers", lang, ["organisation", "offer", "topics", "best-score"], unmet),
     ]
-    return _section("peer-help", lang, blocks)
+    return section("peer-help", lang, blocks)
 
 
 def _format_preferences(f: r.FormatPreferences, lang: Lang) -> Section:
@@ -365,7 +298,7 @@ def _format_preferences(f: r.FormatPreferences, lang: Lang) -> Section:
         )
         for label, item in zip(labels, f.items, strict=True)
     ]
-    return _section(
+    return section(
         "format-preferences",
         lang,
         [
@@ -408,7 +341,7 @@ def _knowledge_retention(k: r.KnowledgeRetention, lang: Lang) -> Section:
         for a in d.answers
     ]
     person = ["person", "person-status"]
-    return _section(
+    return section(
         "knowledge-retention",
         lang,
         [

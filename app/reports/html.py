@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from app.reports.document import BarChart, Cell, Document, Paragraph, Subheading, Table
+from app.reports.blocks import BarChart, Cell, Document, Paragraph, Subheading, Table
 from app.reports.svg import bar_chart
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"

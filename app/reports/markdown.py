@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from app.reports.document import BarChart, Cell, Document, Paragraph, Subheading, Table
+from app.reports.blocks import BarChart, Cell, Document, Paragraph, Subheading, Table
 
 # Characters that would otherwise start emphasis, links, code, HTML or break a table cell.
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")

@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 from app.reports import schemas as r
-from app.reports.document import (
-    WORKING_GROUP_HEADERS,
-    Block,
-    Cell,
-    Document,
-    Section,
-    table_block,
-    working_group_rows,
-)
-from app.reports.i18n import Lang, sheet_name, text, value_label
-
-
-def _section(key: str, lang: Lang, block: Block) -> Section:
-    return Section(key=key, heading=text(key, lang), sheet=sheet_name(key, lang), blocks=(block,))
+from app.reports.blocks import Cell, Document, section, table_block
+from app.reports.document import WORKING_GROUP_HEADERS, working_group_rows
+from app.reports.i18n import Lang, text, value_label
 
 
 def _need_rows(needs: list[r.OwnNeed], lang: Lang) -> list[tuple[Cell, ...]]:
@@ -83,33 +72,33 @@ def organisation_document(report: r.OrganisationReport, lang: Lang) -> Document:
         subtitle=f"{text('title', lang)} {report.community.name}",
         generated=text("generated", lang, date=report.generated_at.date().isoformat()),
         sections=(
-            _section(
+            section(
                 "people",
                 lang,
-                table_block("people", lang, ["name", "department", "job-title"], people),
+                [table_block("people", lang, ["name", "department", "job-title"], people)],
             ),
-            _section(
+            section(
                 "own-needs",
                 lang,
-                table_block("needs", lang, need_headers, _need_rows(report.needs, lang)),
+                [table_block("needs", lang, need_headers, _need_rows(report.needs, lang))],
             ),
-            _section(
+            section(
                 "own-offers",
                 lang,
-                table_block("offers", lang, offer_headers, _offer_rows(report.offers, lang)),
+                [table_block("offers", lang, offer_headers, _offer_rows(report.offers, lang))],
             ),
-            _section(
-                "own-formats", lang, table_block("formats", lang, ["format", "notes"], formats)
+            section(
+                "own-formats", lang, [table_block("formats", lang, ["format", "notes"], formats)]
             ),
-            _section(
+            section(
                 "own-working-groups",
                 lang,
-                table_block("working-groups", lang, WORKING_GROUP_HEADERS, groups),
+                [table_block("working-groups", lang, WORKING_GROUP_HEADERS, groups)],
             ),
-            _section(
+            section(
                 "own-reciprocal-pairs",
                 lang,
-                table_block("reciprocal-pairs", lang, ["partner", "score"], partners),
+                [table_block("reciprocal-pairs", lang, ["partner", "score"], partners)],
             ),
         ),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from app.reports.document import BarChart
+from app.reports.blocks import BarChart
 
 WIDTH = 760
 LABEL_WIDTH = 250

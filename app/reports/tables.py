@@ -18,7 +18,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from app.reports import schemas as r
-from app.reports.document import BarChart, Cell, Document, Paragraph, Subheading, Table
+from app.reports.blocks import BarChart, Cell, Document, Paragraph, Subheading, Table
 from app.reports.i18n import Lang, text, topic_labels, value_label
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -3,10 +3,10 @@
 No database here: bytes in, a :class:`Table` out (or a 413 / 415 / 422 error that says what is
 wrong with the file as a whole). What the cells mean is :mod:`app.services.import_rows`' job.
 
-* **Which reader.** Content starting with the ZIP signature is read as XLSX, whatever its name;
-  a file named ``.xlsx`` that is no ZIP archive is a broken workbook (422); old Excel (``.xls``,
-  OLE2 content) and OpenDocument (``.ods``) are refused with 415; anything else must be text
-  and is read as CSV.
+* **Which reader.** Old Excel (``.xls``, OLE2 content), OpenDocument (``.ods``) and Numbers
+  files are refused with 415. Content starting with the ZIP signature is read as XLSX, whatever
+  its name; a file named ``.xlsx`` that is no ZIP archive is a broken workbook (422); anything
+  else must be text and is read as CSV.
 * **CSV text.** UTF-8 (a byte-order mark is skipped), UTF-16 when it starts with its
   byte-order mark, otherwise Windows-1252 (what Excel on Dutch Windows saves). Binary content
   (NUL or other control characters) is refused with 415. The delimiter is whichever of
@@ -66,15 +66,15 @@ def read_table(data: bytes, filename: str | None = None) -> Table:
     name = (filename or "").lower()
     if not data.strip():
         raise ValidationFailed("the file is empty")
-    if data.startswith(ZIP_SIGNATURE):
-        return _table(_xlsx_rows(data))
-    if name.endswith(".xlsx"):
-        raise ValidationFailed(f"{filename!r} is not a valid XLSX workbook (not a ZIP archive)")
     if data.startswith(OLE2_SIGNATURE) or name.endswith(UNSUPPORTED_EXTENSIONS):
         raise UnsupportedMediaType(
             "this is not a CSV or XLSX file (old Excel .xls or OpenDocument?); "
             "save it as .xlsx or .csv"
         )
+    if data.startswith(ZIP_SIGNATURE):
+        return _table(_xlsx_rows(data))
+    if name.endswith(".xlsx"):
+        raise ValidationFailed(f"{filename!r} is not a valid XLSX workbook (not a ZIP archive)")
     return _table(_csv_rows(decode_text(data)))
 
 

@@ -92,12 +92,14 @@ class PlannedRow:
 class Planner:
     """Resolves each parsed row against the database and decides create, update or unchanged."""
 
-    def __init__(self, session: Session, community: Community) -> None:
+    def __init__(
+        self, session: Session, community: Community, column_names: dict[str, str]
+    ) -> None:
         self.session, self.community = session, community
+        self.column_names = column_names  # column key → header as written in the file
         self.problems: list[ImportProblem] = []
         self.members_added: set[int] = set()
         self.new_people: dict[str, NewPerson] = {}
-        self.column_names: dict[str, str] = {}
         rows = session.execute(select(Organisation.id, Organisation.name, Organisation.cbs_code))
         self.organisations: dict[int, str] = {}
         self.by_cbs_code: dict[str, int] = {}

@@ -64,6 +64,7 @@ from app.services.import_rows import (
     FORMAT_ALIASES,
     TEMPLATE_HEADER,
     ImportProblem,
+    map_columns,
     parse_rows,
 )
 from app.services.topics import taxonomy
@@ -100,7 +101,8 @@ def import_answers(
         raise PayloadTooLarge(f"the file is larger than {max_bytes:,} bytes; split it")
     table = read_table(data, filename)
     parsed, problems = parse_rows(table)
-    planner = Planner(session, community)
+    _, column_names, _ = map_columns(table)
+    planner = Planner(session, community, column_names)
     plans = planner.plan(parsed, progress)
     problems = sorted([*problems, *planner.problems], key=lambda problem: problem.row)
     if problems and not dry_run:
@@ -116,7 +118,10 @@ def import_answers(
     created = sum(plan.existing is None for plan in plans)
     updated = sum(plan.existing is not None and bool(plan.changes) for plan in plans)
     members_added = tuple(sorted(planner.members_added))
-    people_created = len(planner.new_people)
+    # Only the people of rows without problems (what a dry run reports is what would happen).
+    people_created = len(
+        {plan.person.data.email for plan in plans if isinstance(plan.person, NewPerson)}
+    )
     if not dry_run:
         _apply(session, community, plans, planner, progress)
     return ImportResult(

@@ -259,11 +259,11 @@ def _store(
 ) -> None:
     """Upsert ``found`` and delete the proposed rows in ``replace`` (a WHERE clause) that the
     engine no longer suggests. Acted-on rows keep their status; their score follows the engine."""
+    # ``replace`` alone selects the rows (it names the community, or one answer of it), so the
+    # database can use the need's or offer's own index.
     existing = {
         (row.need_id, row.offer_id): row
-        for row in session.scalars(
-            select(Suggestion).where(Suggestion.community_id == community.id, replace)
-        )
+        for row in session.scalars(select(Suggestion).where(replace))
     }
     involved = {s.need_organisation_id for s in found} | {s.offer_organisation_id for s in found}
     names = dict(
@@ -374,13 +374,15 @@ def list_suggestions(
     offset: int,
 ) -> tuple[list[Suggestion], int]:
     """A community's suggestions, best first (ties by id)."""
-    statement = (
-        select(Suggestion)
-        .where(Suggestion.community_id == community.id)
-        .order_by(Suggestion.score.desc(), Suggestion.id)
-    )
+    statement = select(Suggestion).order_by(Suggestion.score.desc(), Suggestion.id)
     if need_id is not None:
+        # One need's suggestions through the (need_id, offer_id) index; the need's own community
+        # is checked first, so no other community's rows can appear.
+        if session.scalar(select(Need.community_id).where(Need.id == need_id)) != community.id:
+            return [], 0
         statement = statement.where(Suggestion.need_id == need_id)
+    else:
+        statement = statement.where(Suggestion.community_id == community.id)
     if offer_id is not None:
         statement = statement.where(Suggestion.offer_id == offer_id)
     if organisation_id is not None:

@@ -70,12 +70,15 @@ OFFER_FRAMES = (
     "Lessen uit {place}: {topic}",
     "Wij helpen graag met {topic}, {second} en {compound}",
 )
-FILLER = """
-wij willen graag weten hoe andere gemeenten dit aanpakken en welke ervaringen er zijn met bewoners
-partners regio planning uitvoering kosten wijk woningen vooral nu echt lastig eerste stap samen
-college raad volgend jaar najaar voorjaar snel praktisch concreet goede voorbeelden tips valkuilen
-ambtelijk bestuurlijk team collega's afdeling project traject proces aanpak keuze kansen zorgen
-""".split()
+FILLER = (
+    "wij", "willen", "graag", "weten", "hoe", "andere", "gemeenten", "dit", "aanpakken", "en",
+    "welke", "ervaringen", "er", "zijn", "met", "bewoners", "partners", "regio", "planning",
+    "uitvoering", "kosten", "wijk", "woningen", "vooral", "nu", "echt", "lastig", "eerste",
+    "stap", "samen", "college", "raad", "volgend", "jaar", "najaar", "voorjaar", "snel",
+    "praktisch", "concreet", "goede", "voorbeelden", "tips", "valkuilen", "ambtelijk",
+    "bestuurlijk", "team", "collega's", "afdeling", "project", "traject", "proces", "aanpak",
+    "keuze", "kansen", "zorgen",
+)  # fmt: skip
 COMPOUND_HEADS = (
     "wijk", "buurt", "warmte", "energie", "gas", "bewoners", "project", "plan", "subsidie",
     "data", "net", "woning", "huurders", "klimaat", "isolatie", "bron", "programma", "straat",
@@ -112,13 +115,18 @@ def taxonomy() -> Taxonomy:
 
 
 def municipality_names(count: int, seed: int = 0) -> list[str]:
-    """The 44 Noord-Holland municipalities, then made-up Dutch place names, *count* in all."""
+    """The 44 Noord-Holland municipalities, then made-up Dutch place names, *count* in all.
+
+    Up to about 18,000 distinct names can be made up."""
     with MUNICIPALITIES_FILE.open(encoding="utf-8") as handle:
         names = [row["cbs_name"] for row in csv.DictReader(handle)]
     rng = random.Random(seed)
     known = set(names)
     while len(names) < count:
         prefix, stem = rng.choice(PLACE_PREFIXES), rng.choice(PLACE_STEMS)
+        if rng.random() < 0.5:  # a longer name for the thousands of places at EU scale
+            prefix = prefix + (stem.title() if prefix[-1] in " -" else stem)
+            stem = rng.choice(PLACE_STEMS)
         name = prefix + (stem.title() if prefix[-1] in " -" else stem)
         if name not in known:
             known.add(name)

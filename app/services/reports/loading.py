@@ -40,6 +40,7 @@ class CommunityRows:
     preferences: Sequence[FormatPreference]
 
     def ref(self, organisation_id: int) -> r.OrganisationRef:
+        """A member organisation as reports name it."""
         return r.OrganisationRef(id=organisation_id, name=self.organisations[organisation_id].name)
 
 
@@ -51,12 +52,14 @@ def person_status(person: Person) -> r.PersonStatus:
 
 
 def person_summary(person: Person) -> r.PersonSummary:
+    """A person as reports show them: no e-mail address."""
     return r.PersonSummary(
         id=person.id, name=person.name, department=person.department, job_title=person.job_title
     )
 
 
 def load_rows(session: Session, community: Community, progress: Progress) -> CommunityRows:
+    """The members (by name), their people and the community's answers (by id)."""
     progress(REPORT_STEPS[0])
     organisations = {
         organisation.id: organisation

@@ -8,10 +8,14 @@ from app.models import FormatPreference, Need, Offer
 from app.reports import schemas as r
 from app.services.reports.loading import CommunityRows, person_status, person_summary
 
-# --- 7. knowledge retention -------------------------------------------------------------------
+
+def _active(data: CommunityRows, person_id: int | None) -> bool:
+    person = data.people.get(person_id) if person_id is not None else None
+    return person is not None and person_status(person) == "active"
 
 
 def knowledge_retention(data: CommunityRows) -> r.KnowledgeRetention:
+    """Single-person offers, single-author organisations and answers by departed people."""
     single: list[r.SinglePersonOffer] = []
     by_organisation: dict[int, list[Offer]] = defaultdict(list)
     for offer in data.offers:
@@ -23,8 +27,8 @@ def knowledge_retention(data: CommunityRows) -> r.KnowledgeRetention:
         backers = {
             other.person_id
             for other in by_organisation[offer.organisation_id]
-            if other.person_id not in (None, author.id)
-            and person_status(data.people[other.person_id]) == "active"
+            if other.person_id != author.id
+            and _active(data, other.person_id)
             and set(other.topics) & set(offer.topics)
         }
         if not backers:
@@ -42,8 +46,8 @@ def knowledge_retention(data: CommunityRows) -> r.KnowledgeRetention:
     for organisation_id in data.organisations:
         offers = by_organisation[organisation_id]
         authors = {offer.person_id for offer in offers}
-        if len(offers) >= 2 and len(authors) == 1 and None not in authors:
-            person = data.people[offers[0].person_id]  # type: ignore[index]
+        person = data.people.get(offers[0].person_id or 0) if len(authors) == 1 else None
+        if len(offers) >= 2 and person is not None:
             single_author.append(
                 r.SingleAuthorOrganisation(
                     organisation=data.ref(organisation_id),

@@ -24,6 +24,7 @@ from app.services.topics import taxonomy
 
 
 def participation(data: CommunityRows) -> r.Participation:
+    """Section 1: active people and departments per member, single departments flagged."""
     items: list[r.Participant] = []
     every_department: set[str] = set()
     answers: dict[str, defaultdict[int, int]] = {
@@ -73,6 +74,7 @@ def participation(data: CommunityRows) -> r.Participation:
 
 
 def demand_supply(data: CommunityRows) -> r.DemandSupply:
+    """Section 2: needs and offers per theme (every theme) and per topic (those used)."""
     topics = {topic.slug: topic for topic in taxonomy().topics}
     per_topic: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     per_theme: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -118,6 +120,7 @@ def demand_supply(data: CommunityRows) -> r.DemandSupply:
 
 
 def gaps(session: Session, community: Community, data: CommunityRows) -> r.Gaps:
+    """Section 3: the gaps, grouped per topic, most gaps first."""
     found = matching.gaps(session, community)
     needs = {need.id: need for need in data.needs}
     topics = {topic.slug: topic for topic in taxonomy().topics}
@@ -161,6 +164,7 @@ def gaps(session: Session, community: Community, data: CommunityRows) -> r.Gaps:
 def working_groups(
     session: Session, community: Community, data: CommunityRows
 ) -> list[r.WorkingGroup]:
+    """Section 4: the engine's working groups with names for ids."""
     return [
         r.WorkingGroup(
             topics=list(group.topics),
@@ -182,6 +186,8 @@ def working_groups(
 def peer_help(
     session: Session, community: Community, data: CommunityRows, progress: Progress
 ) -> r.PeerHelp:
+    """Section 5: every stored suggestion (best first), the allocation, reciprocal pairs and
+    unmet offers."""
     progress(REPORT_STEPS[2])
     rows = session.scalars(
         select(Suggestion)
@@ -266,6 +272,7 @@ def peer_help(
 
 
 def format_preferences(data: CommunityRows) -> r.FormatPreferences:
+    """Section 6: every format with the organisations preferring it, most preferred first."""
     organisations: dict[str, set[int]] = defaultdict(set)
     notes: dict[str, list[r.FormatNote]] = defaultdict(list)
     for preference in data.preferences:

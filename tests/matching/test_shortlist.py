@@ -1,0 +1,287 @@
+"""The large-community machinery: shortlists, exact re-scoring, the fast fit, shared terms."""
+
+import gc
+import random
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from app.matching import MatchIndex, match_community
+from app.matching import index as index_module
+from app.matching.community import community_report
+from app.matching.correspondence import SharedTerms
+from app.matching.index import collector_paused
+from app.matching.shortlist import THRESHOLDS, choose_threshold, exact_cosines, shortlist
+from app.matching.text import analyse, shared_terms, words_correspond
+from app.matching.vectors import fit_transform
+
+from . import synthetic
+
+
+def random_rows(count: int, width: int, seed: int) -> sparse.csr_matrix:
+    """L2-normalised non-negative rows with values on a coarse grid, so ties occur."""
+    rng = np.random.default_rng(seed)
+    matrix = sparse.random(count, width, density=0.08, random_state=rng, format="csr")
+    matrix.data = np.ceil(matrix.data * 4) / 4
+    normalised: sparse.csr_matrix = normalize(matrix)
+    return normalised
+
+
+def brute_force_top(
+    products: np.ndarray, size: int, forbidden: np.ndarray | None = None
+) -> list[list[int]]:
+    """Each row's *size* largest positive products, ties by the smaller column."""
+    found = []
+    for row, values in enumerate(products):
+        columns = [
+            column
+            for column in np.lexsort((np.arange(len(values)), -values)).tolist()
+            if values[column] > 0 and (forbidden is None or not forbidden[row, column])
+        ]
+        found.append(columns[:size])
+    return found
+
+
+def listed(targets: np.ndarray) -> list[list[int]]:
+    return [[int(column) for column in row if column >= 0] for row in targets]
+
+
+QUERIES = random_rows(120, 300, seed=1)
+TARGETS = random_rows(150, 300, seed=2)
+PRODUCTS = (QUERIES @ TARGETS.T).toarray()
+
+
+def test_unpruned_shortlist_is_the_brute_force_top_k() -> None:
+    found = shortlist(QUERIES, TARGETS, 7, work_budget=1e12)
+    assert found.threshold == 0.0
+    assert listed(found.targets) == brute_force_top(PRODUCTS, 7)
+    rows, ranks = np.nonzero(found.targets >= 0)
+    assert np.array_equal(found.products[rows, ranks], PRODUCTS[rows, found.targets[rows, ranks]])
+
+
+def test_chunks_do_not_change_the_shortlist() -> None:
+    whole = shortlist(QUERIES, TARGETS, 7, work_budget=1e12)
+    chunked = shortlist(QUERIES, TARGETS, 7, work_budget=1e12, memory_budget=40_000)
+    assert chunked.chunks == 41
+    assert whole.chunks == 1
+    assert np.array_equal(chunked.targets, whole.targets)
+    assert np.array_equal(chunked.products, whole.products)
+
+
+def test_a_query_never_gets_a_target_of_its_own_group() -> None:
+    query_groups = np.arange(120, dtype=np.int64) % 9
+    target_groups = np.arange(150, dtype=np.int64) % 9
+    found = shortlist(
+        QUERIES,
+        TARGETS,
+        5,
+        query_groups=query_groups,
+        target_groups=target_groups,
+        work_budget=1e12,
+    )
+    forbidden = query_groups[:, None] == target_groups[None, :]
+    assert listed(found.targets) == brute_force_top(PRODUCTS, 5, forbidden)
+
+
+def test_pruned_shortlist_is_the_top_k_of_the_pruned_product() -> None:
+    threshold, work = choose_threshold(QUERIES, TARGETS, 20_000)
+    pruned = [matrix.multiply(matrix >= threshold).tocsr() for matrix in (QUERIES, TARGETS)]
+    frequencies = [np.bincount(matrix.indices, minlength=300) for matrix in pruned]
+    assert work == float(frequencies[0] @ frequencies[1])
+    assert work <= 20_000
+    smaller = THRESHOLDS[THRESHOLDS.index(threshold) - 1]
+    assert choose_threshold(QUERIES, TARGETS, 20_000)[0] == threshold
+    assert choose_threshold(QUERIES, TARGETS, work_budget=work - 1)[0] > threshold
+    assert choose_threshold(QUERIES, TARGETS, 1e12)[0] == 0.0
+    assert smaller < threshold
+    found = shortlist(QUERIES, TARGETS, 6, work_budget=20_000)
+    assert found.threshold == threshold
+    assert found.work == work
+    assert listed(found.targets) == brute_force_top((pruned[0] @ pruned[1].T).toarray(), 6)
+
+
+def test_exact_cosines_are_bit_identical_to_the_sparse_product() -> None:
+    rng = np.random.default_rng(3)
+    rows = rng.integers(0, 120, 2_000)
+    columns = rng.integers(0, 150, 2_000)
+    cosines = exact_cosines(QUERIES, TARGETS, rows, columns, memory_budget=50_000)
+    assert np.array_equal(cosines, PRODUCTS[rows, columns])
+    assert exact_cosines(QUERIES, TARGETS, rows[:0], columns[:0]).shape == (0,)
+
+
+def test_empty_inputs() -> None:
+    empty = sparse.csr_matrix((0, 300))
+    assert shortlist(empty, TARGETS, 3).targets.shape == (0, 3)
+    assert listed(shortlist(QUERIES, empty, 3).targets) == [[]] * 120
+
+
+# ----------------------------------------------------------------- the fast vectoriser fit
+
+DOCUMENTS = [
+    "warmtenet warmtenetten aquathermie teo",
+    "",
+    "a ab abc  abcd\tabcde",
+    "ÉÉN coöperatie VvE vve's",
+    *(text.text for text in synthetic.texts(300, offers=False, seed=4)),
+]
+
+
+def vectoriser(**settings: object) -> TfidfVectorizer:
+    options: dict[str, object] = {
+        "analyzer": "char_wb",
+        "ngram_range": (3, 5),
+        "sublinear_tf": True,
+        "dtype": np.float64,
+    }
+    options.update(settings)
+    return TfidfVectorizer(**options)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"sublinear_tf": False},
+        {"smooth_idf": False},
+        {"ngram_range": (1, 2)},
+        {"analyzer": "word"},
+    ],
+)
+def test_fast_fit_is_number_for_number_sklearn(settings: dict[str, object]) -> None:
+    expected = vectoriser(**settings).fit(DOCUMENTS)
+    fitted = vectoriser(**settings)
+    matrix = fit_transform(fitted, DOCUMENTS)
+    assert fitted.vocabulary_ == expected.vocabulary_
+    assert np.array_equal(fitted.idf_, expected.idf_)
+    reference = expected.transform(DOCUMENTS)
+    assert np.array_equal(matrix.indptr, reference.indptr)
+    assert np.array_equal(matrix.indices, reference.indices)
+    assert np.array_equal(matrix.data, reference.data)
+    # The vectoriser is left fitted: transform gives the same rows.
+    assert np.array_equal(fitted.transform(DOCUMENTS[:5]).toarray(), reference[:5].toarray())
+
+
+def test_fast_fit_keeps_sklearns_empty_vocabulary_error() -> None:
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        fit_transform(vectoriser(), ["", "  "])
+
+
+# ----------------------------------------------------------------- shared terms
+
+
+def test_shared_terms_match_the_word_by_word_comparison() -> None:
+    texts = synthetic.texts(400, offers=True, seed=5)
+    analysed = [analyse(text.text) for text in texts]
+    terms = SharedTerms(analysed)
+    rng = random.Random(6)
+    for _ in range(1_500):
+        first, second = rng.choice(analysed), rng.choice(analysed)
+        assert terms.between(first, second) == shared_terms(first, second)
+    unseen = analyse("een compleet onbekende warmtetransitiemethodiek")
+    assert terms.between(unseen, analysed[0]) == shared_terms(unseen, analysed[0])
+
+
+def test_every_corresponding_pair_of_words_is_found() -> None:
+    words = sorted({word for text in synthetic.texts(250, offers=False, seed=7)
+                    for word in analyse(text.text)}, key=lambda word: word.surface)  # fmt: skip
+    terms = SharedTerms([tuple(words)])
+    for position, first in enumerate(words):
+        for second in words[position + 1 :]:
+            expected = words_correspond(first, second)
+            assert terms.between((first,), (second,)) == (
+                shared_terms((first,), (second,)) if expected else ()
+            )
+
+
+# ----------------------------------------------------------------- the index's large path
+
+
+def small_community() -> synthetic.Community:
+    return synthetic.community(8, per_organisation=6, seed=8)
+
+
+def test_pair_raw_equals_the_dense_raw_scores() -> None:
+    data = small_community()
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    raw, cosine = built._pair_scores
+    rows, columns = np.nonzero(np.ones_like(raw, dtype=bool))
+    assert np.array_equal(built._pair_raw(rows, columns, cosine[rows, columns]), raw.ravel())
+
+
+def test_shortlist_path_equals_the_exact_path_when_the_shortlist_holds_every_offer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = small_community()
+    excluded = [(data.needs[0].id, data.offers[10].id), (data.needs[3].id, data.offers[20].id)]
+    exact = MatchIndex(data.taxonomy, data.needs, data.offers)
+    assert exact._exact
+    assert (exact._pair_scores[1] > 0).all()  # every pair shares an n-gram: none is skipped
+    expected = (
+        exact.suggest(excluded=excluded, limit=10, min_score=0.0),
+        exact.gaps(excluded=excluded, threshold=0.4),
+        exact.unmet_offers(excluded=excluded, threshold=0.4),
+    )
+    monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", 0)
+    monkeypatch.setattr(index_module, "SHORTLIST_SIZE", len(data.offers))
+    large = MatchIndex(data.taxonomy, data.needs, data.offers)
+    assert not large._exact
+    found = (
+        large.suggest(excluded=excluded, limit=10, min_score=0.0),
+        large.gaps(excluded=excluded, threshold=0.4),
+        large.unmet_offers(excluded=excluded, threshold=0.4),
+    )
+    assert found == expected
+    assert len(expected[1]) == 25  # the verification of gaps and unmet offers is exercised
+    assert len(expected[2]) == 24
+
+
+def test_gaps_and_unmet_offers_stay_exact_with_small_shortlists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = small_community()
+    exact = MatchIndex(data.taxonomy, data.needs, data.offers)
+    expected = (exact.gaps(threshold=0.4), exact.unmet_offers(threshold=0.4))
+    monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", 0)
+    monkeypatch.setattr(index_module, "SHORTLIST_SIZE", 2)
+    large = MatchIndex(data.taxonomy, data.needs, data.offers)
+    assert (large.gaps(threshold=0.4), large.unmet_offers(threshold=0.4)) == expected
+
+
+def test_a_shorter_limit_is_a_prefix_of_a_longer_one() -> None:
+    data = small_community()
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    longer: dict[int, list[tuple[int, float]]] = {}
+    for suggestion in built.suggest(limit=12, min_score=0.0):
+        longer.setdefault(suggestion.need_id, []).append((suggestion.offer_id, suggestion.score))
+    shorter: dict[int, list[tuple[int, float]]] = {}
+    for suggestion in built.suggest(limit=3, min_score=0.0):
+        shorter.setdefault(suggestion.need_id, []).append((suggestion.offer_id, suggestion.score))
+    assert shorter == {need_id: ranked[:3] for need_id, ranked in longer.items()}
+
+
+def test_community_report_on_a_built_index_is_match_community() -> None:
+    data = small_community()
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    assert community_report(built, data.formats) == match_community(
+        data.taxonomy, data.needs, data.offers, data.formats
+    )
+
+
+def test_the_collector_is_paused_and_restored() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -1,0 +1,143 @@
+"""Speed of the API's matching path at Netherlands scale (opt-in: ``pytest -m benchmark -s``).
+
+342 municipalities with 10 needs and 10 offers each (3,420 × 3,420, synthetic post-its from the
+real taxonomy) in one community on a migrated SQLite database, scored once in full. Then, through
+the HTTP API: writing one new need (tagged and scored against all 3,420 offers, nothing else
+rescored) and serving its suggestions. Printed next to ``/api/v1/health`` timed in the same run,
+as a ratio; no timing makes the test fail except a gross miss of the issue's targets.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+from app.config import Settings
+from app.db import build_engine, session_scope
+from app.main import create_app
+from app.migrate import upgrade_to_head
+from app.models import Community, Membership, Need, Offer, Organisation, OrganisationKind
+from app.services import matching
+from tests.conftest import ADMIN_TOKEN
+from tests.matching import synthetic
+
+pytestmark = pytest.mark.benchmark
+
+MUNICIPALITIES = 342
+SAMPLES = 30
+SERVED_TARGET_MS = 50.0
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _timed(call: object, count: int) -> list[float]:
+    timings = []
+    for _ in range(count):
+        start = time.perf_counter()
+        call()  # type: ignore[operator]
+        timings.append((time.perf_counter() - start) * 1000)
+    return timings
+
+
+def test_netherlands_scale_write_and_serve(tmp_path: Path) -> None:
+    # COPMATCH_BENCH_DIR keeps the database for profiling afterwards.
+    folder = Path(os.environ.get("COPMATCH_BENCH_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "nl.sqlite3").unlink(missing_ok=True)
+    url = f"sqlite:///{folder / 'nl.sqlite3'}"
+    upgrade_to_head(url)
+    engine = build_engine(url)
+    data = synthetic.community(MUNICIPALITIES, per_organisation=10, seed=7)
+    load_start = time.perf_counter()
+    with session_scope(engine) as session:
+        community = Community(name="CoP Nederland", slug="cop-nederland")
+        session.add(community)
+        session.flush()
+        session.execute(
+            insert(Organisation),
+            [
+                {
+                    "id": number,
+                    "name": f"Gemeente {number}",
+                    "kind": OrganisationKind.MUNICIPALITY.value,
+                    "cbs_code": f"GM{number:04d}",
+                    "version": 1,
+                }
+                for number in range(1, MUNICIPALITIES + 1)
+            ],
+        )
+        session.execute(
+            insert(Membership),
+            [
+                {"community_id": community.id, "organisation_id": number}
+                for number in range(1, MUNICIPALITIES + 1)
+            ],
+        )
+        for model, items in ((Need, data.needs), (Offer, data.offers)):
+            rows = [
+                {
+                    "id": item.id,
+                    "community_id": community.id,
+                    "organisation_id": item.organisation_id,
+                    "text": item.text,
+                    "version": 1,
+                    **({"capacity": item.capacity} if model is Offer else {"priority": "normal"}),
+                }
+                for item in items
+            ]
+            session.execute(insert(model), rows)
+        community_id = community.id
+    with session_scope(engine) as session:
+        stored = matching.recompute(session, session.get_one(Community, community_id))
+    load_seconds = time.perf_counter() - load_start
+
+    settings = Settings(environment="test", database_url=url, admin_token=ADMIN_TOKEN)
+    app = create_app(settings, engine)
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with TestClient(app, headers=headers) as client:
+        base = f"/api/v1/communities/{community_id}"
+        health = _timed(lambda: client.get("/api/v1/health"), SAMPLES)
+        new_ids: list[int] = []
+        texts = synthetic.texts(SAMPLES, offers=False, seed=99)
+
+        def write() -> None:
+            text = texts[len(new_ids)].text
+            response = client.post(f"{base}/needs", json={"organisationId": 1, "text": text})
+            assert response.status_code == 201, response.text
+            new_ids.append(response.json()["id"])
+
+        writes = _timed(write, SAMPLES)
+        served = []
+        for need_id in new_ids:
+            start = time.perf_counter()
+            response = client.get(f"{base}/suggestions", params={"needId": need_id, "limit": 10})
+            served.append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200
+        page = _timed(lambda: client.get(f"{base}/suggestions", params={"limit": 50}), SAMPLES)
+    engine.dispose()
+
+    health_p50 = statistics.median(health)
+    rows = [
+        ("GET /health (baseline)", health),
+        ("POST need: tag + score against 3,420 offers", writes),
+        ("GET its suggestions", served),
+        ("GET 50-item suggestions page", page),
+    ]
+    print(
+        f"\nNetherlands scale: {stored} suggestions stored; load + full score {load_seconds:.1f} s"
+    )
+    print(f"{'request':46} {'p50 ms':>8} {'p99 ms':>8} {'p50/health':>11}")
+    for label, timings in rows:
+        p50 = statistics.median(timings)
+        print(f"{label:46} {p50:8.1f} {_percentile(timings, 0.99):8.1f} {p50 / health_p50:11.1f}")
+    # Only a gross miss fails: shared machines are noisy.
+    assert statistics.median(served) < 4 * SERVED_TARGET_MS
