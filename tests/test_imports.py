@@ -695,3 +695,20 @@ def test_template_downloads(client: TestClient, session: Session) -> None:
     assert response.json()["created"] == 1
 
     assert_problem(client.get(url, params={"format": "pdf"}), 400, "query.format")
+
+
+def test_template_copes_with_control_characters_in_stored_texts(client: TestClient) -> None:
+    """Found by schemathesis: a meeting title with a control character broke the XLSX template."""
+    community = client.post("/api/v1/communities", json={"name": "CoP \u0001 controle"}).json()
+    url = f"/api/v1/communities/{community['id']}"
+    assert (
+        client.post(
+            f"{url}/meetings", json={"title": "Kick\u0002off", "date": "2023-06-14"}
+        ).status_code
+        == 201
+    )
+    response = client.get(f"{url}/imports/template", params={"format": "xlsx"})
+    assert response.status_code == 200
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    titles = [row[0] for row in workbook.worksheets[-1].iter_rows(values_only=True)]
+    assert "Kickoff" in titles

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
+from dataclasses import replace
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -174,17 +175,49 @@ def community_report(
 ) -> CommunityReport:
     """match_community on an index that is already built (the recompute after the build)."""
     with collector_paused():
-        candidates = index.suggest(excluded=excluded, limit=ALLOCATION_CANDIDATES)
+        # Only the suggestions shown get their reasons now; candidates further down that the
+        # allocation or a reciprocal pair picks get them afterwards.
+        candidates = index._suggest(
+            excluded, ALLOCATION_CANDIDATES, scoring.GAP_THRESHOLD, explained=MAX_SUGGESTIONS
+        )
         shown: list[Suggestion] = []
         per_need: Counter[int] = Counter()
         for suggestion in candidates:
             per_need[suggestion.need_id] += 1
             if per_need[suggestion.need_id] <= MAX_SUGGESTIONS:
                 shown.append(suggestion)
+        allocation = allocate(candidates, index.offers)
+        pairs = reciprocal_pairs(candidates)
+        unexplained = [
+            suggestion
+            for suggestion in (
+                *allocation.assignments,
+                *(pair.first_helps_second for pair in pairs),
+                *(pair.second_helps_first for pair in pairs),
+            )
+            if suggestion.score > 0 and not suggestion.reasons
+        ]
+        if unexplained:
+            full = index._explained(unexplained)
+
+            def explained(suggestion: Suggestion) -> Suggestion:
+                return full.get((suggestion.need_id, suggestion.offer_id), suggestion)
+
+            allocation = replace(
+                allocation, assignments=tuple(map(explained, allocation.assignments))
+            )
+            pairs = tuple(
+                replace(
+                    pair,
+                    first_helps_second=explained(pair.first_helps_second),
+                    second_helps_first=explained(pair.second_helps_first),
+                )
+                for pair in pairs
+            )
         return CommunityReport(
             suggestions=tuple(shown),
-            allocation=allocate(candidates, index.offers),
-            reciprocal_pairs=reciprocal_pairs(candidates),
+            allocation=allocation,
+            reciprocal_pairs=pairs,
             working_groups=working_groups(index, formats),
             gaps=index.gaps(excluded=excluded),
             unmet_offers=index.unmet_offers(excluded=excluded),

@@ -278,9 +278,36 @@ class MatchIndex:
 
         Exact up to EXACT_PAIR_LIMIT pairs; beyond, each need's shortlist is ranked exactly.
         """
+        return self._suggest(excluded, limit, min_score, explained=None)
+
+    def _suggest(
+        self,
+        excluded: Collection[tuple[int, int]],
+        limit: int,
+        min_score: float,
+        explained: int | None,
+    ) -> tuple[Suggestion, ...]:
+        """suggest, with reasons for only the first *explained* of each need (None: all).
+
+        The others carry their exact score but no reasons; :meth:`_explained` completes them.
+        """
         with collector_paused():
-            ranked_all = self._rank_all(True, excluded, limit, min_score)
+            ranked_all = self._rank_all(True, excluded, limit, min_score, explained)
         return tuple(suggestion for ranked in ranked_all for suggestion in ranked)
+
+    def _explained(self, suggestions: Iterable[Suggestion]) -> dict[tuple[int, int], Suggestion]:
+        """The full suggestion (with reasons) of every (need id, offer id) in *suggestions*."""
+        pairs = sorted({(s.need_id, s.offer_id) for s in suggestions})
+        needs, offers = self._need_side, self._offer_side
+        rows = np.array([needs.position[need_id] for need_id, _ in pairs], dtype=np.int64)
+        columns = np.array([offers.position[offer_id] for _, offer_id in pairs], dtype=np.int64)
+        cosines = exact_cosines(needs.matrix, offers.matrix, rows, columns)
+        return {
+            pair: self._suggestion(needs.items[row], offers.items[column], cosine)
+            for pair, row, column, cosine in zip(
+                pairs, rows.tolist(), columns.tolist(), cosines.tolist(), strict=True
+            )
+        }
 
     def gaps(
         self,
@@ -671,6 +698,7 @@ class MatchIndex:
         excluded: Collection[tuple[int, int]],
         limit: int,
         min_score: float,
+        explained: int | None = None,
     ) -> list[tuple[Suggestion, ...]]:
         """The best *limit* targets of every query (needs or offers), in query order."""
         queries, targets = self._sides(need_side)
@@ -687,13 +715,14 @@ class MatchIndex:
                     blocked.get(item.id, set()),
                     limit,
                     min_score,
+                    explained=explained,
                 )
                 for row, item in enumerate(queries.items)
             ]
         size = max(SHORTLIST_SIZE, 2 * limit)
         candidates = self._need_candidates(size) if need_side else self._offer_candidates(size)
         return self._rank_candidates(
-            queries, targets, need_side, candidates, blocked, limit, min_score
+            queries, targets, need_side, candidates, blocked, limit, min_score, explained
         )
 
     def _rank_candidates(
@@ -705,6 +734,7 @@ class MatchIndex:
         blocked: dict[int, set[int]],
         limit: int,
         min_score: float,
+        explained: int | None,
     ) -> list[tuple[Suggestion, ...]]:
         ranked: list[tuple[Suggestion, ...]] = []
         pointers = candidates.pointers.tolist()
@@ -721,6 +751,7 @@ class MatchIndex:
                     limit,
                     min_score,
                     candidates.positions[low:high],
+                    explained,
                 )
             )
         return ranked
@@ -736,7 +767,7 @@ class MatchIndex:
         if self._exact:
             return [
                 ranked[0] if ranked else None
-                for ranked in self._rank_all(need_side, excluded, 1, 0.0)
+                for ranked in self._rank_all(need_side, excluded, 1, 0.0, explained=0)
             ]
         queries, targets = self._sides(need_side)
         blocked = self._blocked(need_side, excluded)
@@ -748,7 +779,7 @@ class MatchIndex:
         best = [
             ranked[0] if ranked else None
             for ranked in self._rank_candidates(
-                queries, targets, need_side, candidates, blocked, 1, 0.0
+                queries, targets, need_side, candidates, blocked, 1, 0.0, explained=0
             )
         ]
         unsettled = [
@@ -770,6 +801,7 @@ class MatchIndex:
                     blocked.get(item.id, set()),
                     1,
                     0.0,
+                    explained=0,
                 )
                 best[row] = ranked[0] if ranked else None
         return best
@@ -785,12 +817,14 @@ class MatchIndex:
         limit: int,
         min_score: float,
         positions: IntArray | None = None,
+        explained: int | None = None,
     ) -> tuple[Suggestion, ...]:
         """Exactly score the candidates that can make the top *limit*, then rank them.
 
         *raw* and *cosine* hold every target, or the targets at *positions*. Candidates are
         scored exactly in order of raw score, and scoring stops once no candidate left can
         reach the current top *limit* (raw and exact scores differ by less than the margin).
+        Only the first *explained* (default: all) get their reasons.
         """
         if limit <= 0 or not targets.items:
             return ()
@@ -804,21 +838,28 @@ class MatchIndex:
             kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
             candidates = candidates[scores[candidates] >= kth - _ROUNDING_MARGIN]
         ids = targets.ids[at[candidates]]
-        key = (lambda s: (-s.score, s.offer_id)) if need_side else (lambda s: (-s.score, s.need_id))
-        suggestions: list[Suggestion] = []
+
+        def key(entry: tuple[Suggestion, _Prepared, _Prepared, float]) -> tuple[float, int]:
+            found = entry[0]
+            return (-found.score, found.offer_id if need_side else found.need_id)
+
+        ranked: list[tuple[Suggestion, _Prepared, _Prepared, float]] = []
         for candidate in candidates[np.lexsort((ids, -scores[candidates]))].tolist():
-            if len(suggestions) == limit and scores[candidate] + _ROUNDING_MARGIN < (
-                suggestions[-1].score
-            ):
+            if len(ranked) == limit and scores[candidate] + _ROUNDING_MARGIN < ranked[-1][0].score:
                 break
             target = targets.items[int(at[candidate])]
             need, offer = (item, target) if need_side else (target, item)
-            suggestion = self._suggestion(need, offer, float(cosine[candidate]))
+            pair_cosine = float(cosine[candidate])
+            suggestion = self._suggestion(need, offer, pair_cosine, explain=False)
             if suggestion.score >= min_score:
-                suggestions.append(suggestion)
-                suggestions.sort(key=key)
-                del suggestions[limit:]
-        return tuple(suggestions)
+                ranked.append((suggestion, need, offer, pair_cosine))
+                ranked.sort(key=key)
+                del ranked[limit:]
+        explain = len(ranked) if explained is None else explained
+        return tuple(
+            self._suggestion(need, offer, pair_cosine) if rank < explain else suggestion
+            for rank, (suggestion, need, offer, pair_cosine) in enumerate(ranked)
+        )
 
     @cached_property
     def _shared_terms(self) -> SharedTerms:
@@ -829,8 +870,51 @@ class MatchIndex:
         """Can the need's organisation help the offer's organisation in return?"""
         return bool(self._helps[self._organisation_code(need), self._organisation_code(offer)])
 
-    def _suggestion(self, need: _Prepared, offer: _Prepared, cosine: float) -> Suggestion:
-        """Score one pair with the scalar formulas and explain every contribution."""
+    def _suggestion(
+        self, need: _Prepared, offer: _Prepared, cosine: float, *, explain: bool = True
+    ) -> Suggestion:
+        """Score one pair with the scalar formulas and explain every contribution.
+
+        Without *explain* the suggestion has the same score but no reasons or topics (for
+        candidates that are only ranked, never shown).
+        """
+        components = self._components(need, offer, cosine)
+        if not explain:
+            return Suggestion(
+                need_id=need.id,
+                offer_id=offer.id,
+                need_organisation_id=need.organisation_id,
+                offer_organisation_id=offer.organisation_id,
+                score=scoring.total(
+                    [
+                        value
+                        for _, weight, component in components
+                        if (value := scoring.contribution(weight, component)) > 0
+                    ]
+                ),
+                reasons=(),
+                matched_topics=(),
+            )
+        shared_topics = tuple(sorted(need.topics & offer.topics))
+        reasons = tuple(
+            Reason(factor, value, self._detail(factor, need, offer, shared_topics))
+            for factor, weight, component in components
+            if (value := scoring.contribution(weight, component)) > 0
+        )
+        return Suggestion(
+            need_id=need.id,
+            offer_id=offer.id,
+            need_organisation_id=need.organisation_id,
+            offer_organisation_id=offer.organisation_id,
+            score=scoring.total([reason.contribution for reason in reasons]),
+            reasons=reasons,
+            matched_topics=shared_topics,
+        )
+
+    def _components(
+        self, need: _Prepared, offer: _Prepared, cosine: float
+    ) -> tuple[tuple[Factor, float, float], ...]:
+        """(factor, weight, component) of one pair, by the scalar formulas."""
         weights = self.weights
         components: tuple[tuple[Factor, float, float], ...] = (
             ("topic", weights.topic, scoring.topic_overlap(need.topics, offer.topics)),
@@ -848,21 +932,7 @@ class MatchIndex:
                 scoring.reciprocity(self._helps_back(need, offer)),
             ),
         )
-        shared_topics = tuple(sorted(need.topics & offer.topics))
-        reasons = tuple(
-            Reason(factor, value, self._detail(factor, need, offer, shared_topics))
-            for factor, weight, component in components
-            if (value := scoring.contribution(weight, component)) > 0
-        )
-        return Suggestion(
-            need_id=need.id,
-            offer_id=offer.id,
-            need_organisation_id=need.organisation_id,
-            offer_organisation_id=offer.organisation_id,
-            score=scoring.total([reason.contribution for reason in reasons]),
-            reasons=reasons,
-            matched_topics=shared_topics,
-        )
+        return components
 
     def _detail(
         self, factor: Factor, need: _Prepared, offer: _Prepared, shared_topics: tuple[str, ...]

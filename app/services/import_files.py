@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -216,6 +217,10 @@ def template_csv(header: Iterable[str]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
+def _cell(value: object) -> object:
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def template_xlsx(
     header: tuple[str, ...],
     choices: dict[str, tuple[str, ...]],
@@ -245,7 +250,8 @@ def template_xlsx(
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in spec.rows:
-            sheet.append(list(row))
+            # Stored texts (a meeting title, say) may hold control characters XLSX cannot.
+            sheet.append([_cell(value) for value in row])
         for index in range(1, len(spec.headings) + 1):
             sheet.column_dimensions[get_column_letter(index)].width = 40
     buffer = io.BytesIO()

@@ -251,7 +251,9 @@ def test_netherlands_one_new_need() -> None:
         Need(100_000 + need.id, need.organisation_id, need.text, (), "normal", need.region)
         for need in synthetic.community(40, seed=99).needs
     ]
-    built.score_need(fresh[0])  # the first call compiles nothing, but warms caches
+    started = time.perf_counter()
+    built.score_need(fresh[0])  # the first call also works out the index's shared terms
+    first = time.perf_counter() - started
     timings = []
     for need in fresh:
         started = time.perf_counter()
@@ -260,7 +262,10 @@ def test_netherlands_one_new_need() -> None:
     timings.sort()
     p50, p99 = timings[len(timings) // 2], timings[int(len(timings) * 0.99)]
     print(f"\nNetherlands, one new need against {len(data.offers)} offers ({len(fresh)} needs)")
-    print(f"  p50 {p50 * 1e3:.2f} ms")
+    print(
+        f"  first call {first * 1e3:.0f} ms (fills the index's lazy caches), "
+        f"then p50 {p50 * 1e3:.2f} ms"
+    )
     verdict("score_need p99", p99 * 1e3, 5, "ms", "(includes tagging the new text)")
 
 

@@ -285,3 +285,21 @@ def test_the_collector_is_paused_and_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_report_explains_what_it_shows_allocates_and_pairs() -> None:
+    data = synthetic.community(12, per_organisation=5, seed=9)
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    full = {(s.need_id, s.offer_id): s for s in built.suggest(limit=10)}
+    report = community_report(MatchIndex(data.taxonomy, data.needs, data.offers), data.formats)
+    used = [
+        *report.suggestions,
+        *report.allocation.assignments,
+        *(pair.first_helps_second for pair in report.reciprocal_pairs),
+        *(pair.second_helps_first for pair in report.reciprocal_pairs),
+    ]
+    assert [s for s in used if full[(s.need_id, s.offer_id)] != s] == []
+    shown = set(report.suggestions)
+    beyond_five = [s for s in used if s not in shown]
+    assert len(beyond_five) == 1  # completed afterwards, equal to suggest's
+    assert beyond_five[0].reasons != ()
