@@ -593,6 +593,8 @@ def _phases(
     mixed = load(page_path, write_every=WRITE_EVERY)
     rows_added = settled_count(engine, demo.community_id) - needs_before
     acknowledged = mixed.created_ids
+    if len(acknowledged) != mixed.statuses.get(201, 0):
+        raise RuntimeError("wrk's script did not read the id of every created need")
     lost = len(set(acknowledged) - stored_need_ids(engine, acknowledged)) if acknowledged else 0
     writes = Writes(
         acknowledged=len(acknowledged),

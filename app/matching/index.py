@@ -74,7 +74,7 @@ from app.matching.types import (
     TopicTag,
     UnmetOffer,
 )
-from app.matching.vectors import fit_transform
+from app.matching.vectors import DocumentColumns, fit_transform
 
 EXPAND_WITH_SYNONYMS = False
 """Expand texts with every synonym of their topics (True) or with labels and abbreviations only.
@@ -212,6 +212,7 @@ class MatchIndex:
             or ["empty"],
         )
         self._analyzer = self.vectorizer.build_analyzer()
+        self._document_columns = DocumentColumns(self.vectorizer)
         self._vocabulary: dict[str, int] = self.vectorizer.vocabulary_
         self._idf: FloatArray = self.vectorizer.idf_
         first_need = len(taxonomy_documents)
@@ -474,13 +475,10 @@ class MatchIndex:
 
         tf = 1 + ln(count) (sublinear), times the fitted idf, then L2-normalised.
         """
-        counts: dict[int, int] = {}
-        for gram in self._analyzer(document):
-            column = self._vocabulary.get(gram)
-            if column is not None:
-                counts[column] = counts.get(column, 0) + 1
-        columns = np.array(sorted(counts), dtype=np.int64)
-        values = np.log(np.array([counts[c] for c in columns.tolist()], dtype=np.float64)) + 1.0
+        columns, counts = np.unique(
+            np.array(self._document_columns(document), dtype=np.int64), return_counts=True
+        )
+        values = np.log(counts.astype(np.float64)) + 1.0
         values *= self._idf[columns]
         norm = float(np.sqrt(values @ values))
         if norm > 0:
@@ -704,26 +702,69 @@ class MatchIndex:
         queries, targets = self._sides(need_side)
         blocked = self._blocked(need_side, excluded)
         if self._exact:
-            raw, cosine = self._pair_scores if need_side else self._pair_scores_by_offer
-            return [
-                self._select(
-                    item,
-                    raw[row],
-                    cosine[row],
-                    targets,
-                    need_side,
-                    blocked.get(item.id, set()),
-                    limit,
-                    min_score,
-                    explained=explained,
-                )
-                for row, item in enumerate(queries.items)
-            ]
+            return self._rank_dense(
+                queries, targets, need_side, blocked, limit, min_score, explained
+            )
         size = max(SHORTLIST_SIZE, 2 * limit)
         candidates = self._need_candidates(size) if need_side else self._offer_candidates(size)
         return self._rank_candidates(
             queries, targets, need_side, candidates, blocked, limit, min_score, explained
         )
+
+    def _rank_dense(
+        self,
+        queries: _Side,
+        targets: _Side,
+        need_side: bool,
+        blocked: dict[int, set[int]],
+        limit: int,
+        min_score: float,
+        explained: int | None,
+    ) -> list[tuple[Suggestion, ...]]:
+        """_select for every query at once from the pair scores: the cuts are vectorised."""
+        if limit <= 0 or not targets.items:
+            return [()] * len(queries.items)
+        raw, cosine = self._pair_scores if need_side else self._pair_scores_by_offer
+        scores = self._valid_scores(queries, targets, raw, blocked)
+        cut = np.full(len(queries.items), min_score)
+        if limit < scores.shape[1]:
+            kth = np.partition(scores, scores.shape[1] - limit, axis=1)[:, scores.shape[1] - limit]
+            cut = np.maximum(cut, kth)
+        rows, columns = np.nonzero(scores >= (cut - _ROUNDING_MARGIN)[:, None])
+        order = np.lexsort((targets.ids[columns], -scores[rows, columns], rows))
+        rows, columns = rows[order], columns[order]
+        pointers = _pointers(rows, len(queries.items)).tolist()
+        ordered_raw = scores[rows, columns].tolist()
+        ordered_cosine = cosine[rows, columns].tolist()
+        ordered_columns = columns.tolist()
+        return [
+            self._rank_lazily(
+                item,
+                ordered_columns[pointers[row] : pointers[row + 1]],
+                ordered_raw[pointers[row] : pointers[row + 1]],
+                ordered_cosine[pointers[row] : pointers[row + 1]],
+                targets,
+                need_side,
+                limit,
+                min_score,
+                explained,
+            )
+            for row, item in enumerate(queries.items)
+        ]
+
+    def _valid_scores(
+        self, queries: _Side, targets: _Side, raw: FloatArray, blocked: dict[int, set[int]]
+    ) -> FloatArray:
+        """*raw* with −inf for pairs of one organisation and for declined pairs."""
+        codes = np.array([self._organisation_code(item) for item in queries.items])
+        scores: FloatArray = np.where(
+            codes[:, None] != targets.organisations[None, :], raw, -np.inf
+        )
+        for query_id, target_ids in blocked.items():
+            row = queries.position.get(query_id)
+            if row is not None:
+                scores[row, np.isin(targets.ids, list(target_ids))] = -np.inf
+        return scores
 
     def _rank_candidates(
         self,
@@ -764,13 +805,10 @@ class MatchIndex:
         Large path: the shortlists settle every query that reaches *threshold* there; the
         others are scored against all targets, so gaps and unmet offers are always exact.
         """
-        if self._exact:
-            return [
-                ranked[0] if ranked else None
-                for ranked in self._rank_all(need_side, excluded, 1, 0.0, explained=0)
-            ]
         queries, targets = self._sides(need_side)
         blocked = self._blocked(need_side, excluded)
+        if self._exact:
+            return self._best_dense(queries, targets, need_side, blocked)
         candidates = (
             self._need_candidates(SHORTLIST_SIZE)
             if need_side
@@ -806,6 +844,34 @@ class MatchIndex:
                 best[row] = ranked[0] if ranked else None
         return best
 
+    def _best_dense(
+        self, queries: _Side, targets: _Side, need_side: bool, blocked: dict[int, set[int]]
+    ) -> list[Suggestion | None]:
+        """_select(limit=1, min_score=0) for every query at once, from the pair scores.
+
+        Only targets within the rounding margin of a query's best raw score can be its best
+        suggestion; those few are scored exactly.
+        """
+        raw, cosine = self._pair_scores if need_side else self._pair_scores_by_offer
+        scores = self._valid_scores(queries, targets, raw, blocked)
+        best_raw = scores.max(axis=1, initial=-np.inf)
+        rows, columns = np.nonzero(scores >= best_raw[:, None] - _ROUNDING_MARGIN)
+        best: list[Suggestion | None] = [None] * len(queries.items)
+        for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
+            if best_raw[row] == -np.inf:
+                continue
+            query, target = queries.items[row], targets.items[column]
+            need, offer = (query, target) if need_side else (target, query)
+            found = self._suggestion(need, offer, float(cosine[row, column]), explain=False)
+            known = best[row]
+            if found.score >= 0.0 and (
+                known is None
+                or (-found.score, target.id)
+                < (-known.score, known.offer_id if need_side else known.need_id)
+            ):
+                best[row] = found
+        return best
+
     def _select(
         self,
         item: _Prepared,
@@ -837,19 +903,43 @@ class MatchIndex:
         if limit < len(candidates):
             kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
             candidates = candidates[scores[candidates] >= kth - _ROUNDING_MARGIN]
-        ids = targets.ids[at[candidates]]
+        ordered = candidates[np.lexsort((targets.ids[at[candidates]], -scores[candidates]))]
+        return self._rank_lazily(
+            item,
+            at[ordered].tolist(),
+            scores[ordered].tolist(),
+            cosine[ordered].tolist(),
+            targets,
+            need_side,
+            limit,
+            min_score,
+            explained,
+        )
+
+    def _rank_lazily(
+        self,
+        item: _Prepared,
+        positions: list[int],
+        raw: list[float],
+        cosine: list[float],
+        targets: _Side,
+        need_side: bool,
+        limit: int,
+        min_score: float,
+        explained: int | None,
+    ) -> tuple[Suggestion, ...]:
+        """Score candidates (best raw score first) exactly until none left can make the top."""
 
         def key(entry: tuple[Suggestion, _Prepared, _Prepared, float]) -> tuple[float, int]:
             found = entry[0]
             return (-found.score, found.offer_id if need_side else found.need_id)
 
         ranked: list[tuple[Suggestion, _Prepared, _Prepared, float]] = []
-        for candidate in candidates[np.lexsort((ids, -scores[candidates]))].tolist():
-            if len(ranked) == limit and scores[candidate] + _ROUNDING_MARGIN < ranked[-1][0].score:
+        for position, candidate_raw, pair_cosine in zip(positions, raw, cosine, strict=True):
+            if len(ranked) == limit and candidate_raw + _ROUNDING_MARGIN < ranked[-1][0].score:
                 break
-            target = targets.items[int(at[candidate])]
+            target = targets.items[position]
             need, offer = (item, target) if need_side else (target, item)
-            pair_cosine = float(cosine[candidate])
             suggestion = self._suggestion(need, offer, pair_cosine, explain=False)
             if suggestion.score >= min_score:
                 ranked.append((suggestion, need, offer, pair_cosine))

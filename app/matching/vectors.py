@@ -126,3 +126,40 @@ def _char_wb_ngrams(word: str, min_n: int, max_n: int) -> list[str]:
             break
         grams.extend(padded[start : start + size] for start in range(length - size + 1))
     return grams
+
+
+class DocumentColumns:
+    """The vocabulary columns of a document's n-grams, one per occurrence (out-of-vocabulary
+    n-grams dropped), as the fitted vectoriser's analyser would find them.
+
+    Each distinct word is cut into n-grams once and remembered, so scoring a new answer does
+    not redo the analysis of words the index has seen before.
+    """
+
+    _CACHED_WORDS = 200_000
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        self._vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self._analyzer = vectorizer.build_analyzer()
+        self._reproducible = _reproducible(vectorizer)
+        self._ngram_range: tuple[int, int] = vectorizer.ngram_range
+        self._words: dict[str, list[int]] = {}
+
+    def __call__(self, document: str) -> list[int]:
+        vocabulary = self._vocabulary
+        if not self._reproducible:
+            grams = self._analyzer(document)
+            return [column for gram in grams if (column := vocabulary.get(gram)) is not None]
+        columns: list[int] = []
+        for word in document.lower().split():
+            known = self._words.get(word)
+            if known is None:
+                known = [
+                    column
+                    for gram in _char_wb_ngrams(word, *self._ngram_range)
+                    if (column := vocabulary.get(gram)) is not None
+                ]
+                if len(self._words) < self._CACHED_WORDS:
+                    self._words[word] = known
+            columns.extend(known)
+        return columns

@@ -16,7 +16,7 @@ from app.matching.correspondence import SharedTerms
 from app.matching.index import collector_paused
 from app.matching.shortlist import THRESHOLDS, choose_threshold, exact_cosines, shortlist
 from app.matching.text import analyse, shared_terms, words_correspond
-from app.matching.vectors import fit_transform
+from app.matching.vectors import DocumentColumns, fit_transform
 
 from . import synthetic
 
@@ -162,6 +162,24 @@ def test_fast_fit_is_number_for_number_sklearn(settings: dict[str, object]) -> N
     assert np.array_equal(matrix.data, reference.data)
     # The vectoriser is left fitted: transform gives the same rows.
     assert np.array_equal(fitted.transform(DOCUMENTS[:5]).toarray(), reference[:5].toarray())
+
+
+@pytest.mark.parametrize("settings", [{}, {"analyzer": "word"}])
+def test_document_columns_are_the_analysers_in_vocabulary_n_grams(
+    settings: dict[str, object],
+) -> None:
+    fitted = vectoriser(**settings)
+    fit_transform(fitted, DOCUMENTS[10:])
+    columns = DocumentColumns(fitted)
+    analyse_document = fitted.build_analyzer()
+    for document in [*DOCUMENTS[:10], "onbekende woorden xyz", "Warmtenet WARMTENET"]:
+        expected = [
+            fitted.vocabulary_[gram]
+            for gram in analyse_document(document)
+            if gram in fitted.vocabulary_
+        ]
+        assert columns(document) == expected
+        assert columns(document) == expected  # and again, from the word cache
 
 
 def test_fast_fit_keeps_sklearns_empty_vocabulary_error() -> None:
