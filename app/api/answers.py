@@ -21,6 +21,7 @@ from app.api.deps import (
     SessionDep,
     check_version,
     id_path,
+    page_of,
     replay,
     set_etag,
     set_location,
@@ -118,12 +119,7 @@ def _register(
         items, total = service.list_answers(
             session, model, community, filters=wanted, limit=paging.limit, offset=paging.offset
         )
-        return Page(
-            items=[read_schema.model_validate(i) for i in items],
-            total=total,
-            limit=paging.limit,
-            offset=paging.offset,
-        )
+        return page_of(read_schema, items, total, paging)
 
     def create_answer(
         session: SessionDep,

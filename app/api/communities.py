@@ -18,8 +18,10 @@ from app.api.deps import (
     ReadableCommunity,
     SessionDep,
     check_version,
+    page_of,
     set_etag,
     set_location,
+    window_of,
 )
 from app.models import AuditEvent
 from app.schemas import (
@@ -55,12 +57,7 @@ def list_communities(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return Page(
-        items=[CommunityRead.model_validate(i) for i in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(CommunityRead, items, total, paging)
 
 
 @router.post(
@@ -132,12 +129,7 @@ def list_members(
     items, total = service.list_members(
         session, community, limit=paging.limit, offset=paging.offset
     )
-    return Page(
-        items=[MembershipRead.model_validate(i) for i in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(MembershipRead, items, total, paging)
 
 
 @router.post(
@@ -191,12 +183,7 @@ def list_meetings(
     items, total = service.list_meetings(
         session, community, limit=paging.limit, offset=paging.offset
     )
-    return Page(
-        items=[MeetingRead.model_validate(i) for i in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(MeetingRead, items, total, paging)
 
 
 @router.post(
@@ -273,13 +260,7 @@ def list_organisers(
     session: SessionDep, community: ReadableCommunity, paging: PagingDep
 ) -> Page[OrganiserRead]:
     rows = tokens.list_organisers(session, community)
-    window = rows[paging.offset : paging.offset + paging.limit]
-    return Page(
-        items=[OrganiserRead.model_validate(row) for row in window],
-        total=len(rows),
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return window_of([OrganiserRead.model_validate(row) for row in rows], paging)
 
 
 @router.post(
@@ -340,9 +321,4 @@ def list_audit_events(
         .order_by(AuditEvent.id.desc())
     )
     items, total = paginate(session, statement, limit=paging.limit, offset=paging.offset)
-    return Page(
-        items=[AuditEventRead.model_validate(i) for i in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(AuditEventRead, items, total, paging)

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.auth import Principal, authenticate
 from app.db import begin_for_writing
 from app.errors import InvalidParam, PreconditionFailed, PreconditionRequired
 from app.models import Community, IdempotencyRecord, VersionedMixin
-from app.schemas import MAX_ID
+from app.schemas import MAX_ID, Page
 from app.services import access
 from app.services.audit import PRINCIPAL_KEY
 from app.services.communities import get_community
@@ -68,6 +69,28 @@ def paging(
 
 
 PagingDep = Annotated[Paging, Depends(paging)]
+
+ReadT = TypeVar("ReadT", bound=BaseModel)
+
+
+def page_of(model: type[ReadT], rows: Sequence[Any], total: int, paging: Paging) -> Page[ReadT]:
+    """One page of ``rows`` (already limited by the query) as ``model`` items."""
+    return Page(
+        items=[model.model_validate(row) for row in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+def window_of(items: Sequence[ReadT], paging: Paging) -> Page[ReadT]:
+    """One page of a list computed in full (taxonomy, engine results)."""
+    return Page(
+        items=list(items[paging.offset : paging.offset + paging.limit]),
+        total=len(items),
+        limit=paging.limit,
+        offset=paging.offset,
+    )
 
 
 def id_path(alias: str, description: str) -> Any:

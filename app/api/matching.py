@@ -16,6 +16,7 @@ from app.api.deps import (
     ReadableCommunity,
     SessionDep,
     check_version,
+    page_of,
     set_etag,
 )
 from app.matching import Suggestion as EngineSuggestion
@@ -74,12 +75,7 @@ def list_suggestions(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return Page(
-        items=[SuggestionRead.model_validate(i) for i in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(SuggestionRead, items, total, paging)
 
 
 @router.get(

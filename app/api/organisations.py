@@ -14,6 +14,7 @@ from app.api.deps import (
     PrincipalDep,
     SessionDep,
     check_version,
+    page_of,
     set_etag,
     set_location,
 )
@@ -56,12 +57,7 @@ def list_organisations(
         limit=paging.limit,
         offset=paging.offset,
     )
-    return Page(
-        items=[OrganisationRead.model_validate(i) for i in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(OrganisationRead, items, total, paging)
 
 
 @router.post(
@@ -149,12 +145,7 @@ def list_people(
     items, total = service.list_people(
         session, organisation, active=active, limit=paging.limit, offset=paging.offset
     )
-    return Page(
-        items=[PersonRead.model_validate(i) for i in items],
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return page_of(PersonRead, items, total, paging)
 
 
 @router.post(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from app.api.deps import PagingDep, get_principal
+from app.api.deps import PagingDep, get_principal, window_of
 from app.errors import NotFound
 from app.schemas import SLUG_PATTERN, LocalisedText, Page, ThemeRead, TopicRead
 from app.services import topics as service
@@ -38,14 +38,7 @@ def list_topics(
         ),
     ] = None,
 ) -> Page[TopicRead]:
-    topics = service.list_topics(theme)
-    window = topics[paging.offset : paging.offset + paging.limit]
-    return Page(
-        items=[_topic_read(t) for t in window],
-        total=len(topics),
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    return window_of([_topic_read(t) for t in service.list_topics(theme)], paging)
 
 
 @router.get("/topics/{topicSlug}", response_model=TopicRead, summary="Get one topic")
@@ -60,11 +53,7 @@ def get_topic(
 
 @router.get("/themes", response_model=Page[ThemeRead], summary="List the taxonomy's themes")
 def list_themes(paging: PagingDep) -> Page[ThemeRead]:
-    themes = service.taxonomy().themes
-    window = themes[paging.offset : paging.offset + paging.limit]
-    return Page(
-        items=[ThemeRead(slug=t.slug, label=LocalisedText(**t.label)) for t in window],
-        total=len(themes),
-        limit=paging.limit,
-        offset=paging.offset,
-    )
+    themes = [
+        ThemeRead(slug=t.slug, label=LocalisedText(**t.label)) for t in service.taxonomy().themes
+    ]
+    return window_of(themes, paging)

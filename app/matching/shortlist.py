@@ -6,10 +6,13 @@ at European scale (100,000 × 100,000) it is out of reach. Large communities are
 in two steps:
 
 1. **Shortlist** (:func:`shortlist`). Both sides are L2-normalised TF-IDF rows with non-negative
-   weights. Entries below a weight θ are dropped: small weights belong to n-grams that many texts
-   share (" de", "en "), which cost the most multiply-adds and tell texts apart the least. θ is
-   the smallest step of :data:`THRESHOLDS` whose pruned product costs at most ``work_budget``
-   multiply-adds, computed exactly beforehand as Σₖ df_queries(k) · df_targets(k). The pruned
+   weights. An entry is dropped when its weight w, damped by how common its column is, falls
+   below θ: w / √ln(1 + df) < θ, df counting the rows of both sides with that n-gram. Small
+   weights of common n-grams (" de", "en ") cost the most multiply-adds and tell texts apart the
+   least; the damping keeps more of the rarer, telling ones (measured: a third less score lost at
+   the same work than a plain weight cut). θ is the smallest step of :data:`THRESHOLDS` whose
+   pruned product costs at most ``work_budget`` multiply-adds, computed exactly beforehand as
+   Σₖ df_queries(k, θ) · df_targets(k, θ). The pruned
    product is taken a chunk of query rows at a time, each chunk as large as
    ``memory_budget`` allows, and every query keeps its ``size`` largest products (ties by target
    position), skipping targets of its own group (an organisation never matches itself).
@@ -35,8 +38,8 @@ from scipy import sparse
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-THRESHOLDS: tuple[float, ...] = tuple(round(0.005 * step, 3) for step in range(61))
-"""Pruning weights tried, smallest (most exact) first: 0, 0.005, …, 0.3."""
+THRESHOLDS: tuple[float, ...] = tuple(round(0.0025 * step, 4) for step in range(121))
+"""Pruning thresholds θ tried, smallest (most exact) first: 0, 0.0025, …, 0.3."""
 
 WORK_BUDGET = 1.5e8
 """Default multiply-adds of the pruned product (about half a second of scipy on one core)."""
@@ -90,9 +93,10 @@ def shortlist(
     products = np.zeros((count, size), dtype=np.float64)
     if count == 0 or targets.shape[0] == 0 or size <= 0:
         return Shortlist(found, products, 0.0, 0.0, 0)
+    query_keys, target_keys = pruning_keys(queries, targets)
     threshold, work = choose_threshold(queries, targets, work_budget)
-    pruned_queries = _prune(queries, threshold)
-    pruned_targets_t = sparse.csr_matrix(_prune(targets, threshold).T)
+    pruned_queries = _prune(queries, query_keys, threshold)
+    pruned_targets_t = sparse.csr_matrix(_prune(targets, target_keys, threshold).T)
     # A chunk's product has at most as many entries as it costs multiply-adds.
     target_frequency = np.diff(pruned_targets_t.indptr).astype(np.float64)
     row_work: FloatArray = np.bincount(  # type: ignore[assignment]
@@ -123,10 +127,14 @@ def choose_threshold(
     """The smallest θ of THRESHOLDS whose pruned product fits *work_budget*, and its work.
 
     work(θ) = Σₖ df_queries(k, θ) · df_targets(k, θ), where df(k, θ) counts the rows whose
-    entry in column k is at least θ. When no θ fits, the largest is used.
+    entry in column k has a pruning key (:func:`pruning_keys`) of at least θ. When no θ fits,
+    the largest is used.
     """
     levels = np.asarray(THRESHOLDS)
-    frequencies = [_frequencies_by_level(matrix, levels) for matrix in (queries, targets)]
+    frequencies = [
+        _frequencies_by_level(matrix, keys, levels)
+        for matrix, keys in zip((queries, targets), pruning_keys(queries, targets), strict=True)
+    ]
     work = np.einsum("kl,kl->l", *frequencies)
     fitting = np.flatnonzero(work <= work_budget)
     level = int(fitting[0]) if len(fitting) else len(levels) - 1
@@ -176,10 +184,25 @@ def _canonical(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
     return copy
 
 
-def _prune(matrix: sparse.csr_matrix, threshold: float) -> sparse.csr_matrix:
+def pruning_keys(
+    queries: sparse.csr_matrix, targets: sparse.csr_matrix
+) -> tuple[FloatArray, FloatArray]:
+    """The value θ is compared with, for every stored entry: w / √ln(1 + df).
+
+    df counts the rows of both matrices that have the entry's column.
+    """
+    width = queries.shape[1]
+    frequency = np.bincount(queries.indices, minlength=width) + np.bincount(
+        targets.indices, minlength=width
+    )
+    damping = 1.0 / np.sqrt(np.log1p(np.maximum(frequency, 1)))
+    return queries.data * damping[queries.indices], targets.data * damping[targets.indices]
+
+
+def _prune(matrix: sparse.csr_matrix, keys: FloatArray, threshold: float) -> sparse.csr_matrix:
     if threshold <= 0:
         return matrix
-    keep = matrix.data >= threshold
+    keep = keys >= threshold
     rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))[keep]
     pointers = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=matrix.shape[0]), out=pointers[1:])
@@ -188,9 +211,11 @@ def _prune(matrix: sparse.csr_matrix, threshold: float) -> sparse.csr_matrix:
     )
 
 
-def _frequencies_by_level(matrix: sparse.csr_matrix, levels: FloatArray) -> FloatArray:
-    """(columns, levels): how many rows have an entry ≥ levels[l] in each column."""
-    level_of = np.searchsorted(levels, matrix.data, side="right") - 1
+def _frequencies_by_level(
+    matrix: sparse.csr_matrix, keys: FloatArray, levels: FloatArray
+) -> FloatArray:
+    """(columns, levels): how many rows have an entry with a key ≥ levels[l] in each column."""
+    level_of = np.searchsorted(levels, keys, side="right") - 1
     counts = np.bincount(
         matrix.indices.astype(np.int64) * len(levels) + level_of,
         minlength=matrix.shape[1] * len(levels),

@@ -8,8 +8,12 @@ extrapolated: labelled as such) and dense cosine with numpy matrices on the same
 **Verdicts.** Each target prints PASS or MISS. The machine is shared and noisy, so a speed
 target never fails the run; wrong results do (the allocation's objective against networkx,
 re-scored cosines against the exact product) and so does peak memory, which noise does not move.
-Peak memory is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of a fresh subprocess, minus the
-resident set size just before the measured step (``/proc/self/statm``).
+
+**Peak memory** of a measured step is the peak resident set size of its process while the step
+runs, minus the resident set size just before it: the kernel's high-water mark (``VmHWM`` in
+``/proc/self/status``) is reset right before the step (``/proc/self/clear_refs``), and read
+right after. This is getrusage's ``ru_maxrss`` without its history: a subprocess inherits
+``ru_maxrss`` from the pytest process it was forked from, which made small runs look large.
 """
 
 from __future__ import annotations
@@ -298,7 +302,7 @@ def test_allocation_against_networkx_at_5000_by_5000() -> None:
 @pytest.mark.benchmark
 def test_european_scale_shortlist_in_subprocesses() -> None:
     print(f"\nEngine alone, needs × offers, top 10 per need ({EU_SHORTLIST} shortlisted)")
-    print("  size      seconds  peak MB  θ      work    rescored pairs")
+    print("  size      seconds  step peak MB  process peak MB  θ       work   rescored pairs")
     results = {}
     for count in (1_000, 10_000, 100_000):
         sample = EU_SAMPLE if count == 100_000 else 0
@@ -313,13 +317,20 @@ def test_european_scale_shortlist_in_subprocesses() -> None:
         result = json.loads(completed.stdout.strip().splitlines()[-1])
         results[count] = result
         print(
-            f"  {count:>7,} {result['seconds']:>8.1f} {result['peak_mb']:>8.0f}  "
-            f"{result['threshold']:<6} {result['work'] / 1e6:>5.0f}M  {result['pairs']:,}"
+            f"  {count:>7,} {result['seconds']:>8.1f} {result['peak_mb']:>13.0f} "
+            f"{result['process_peak_mb']:>16.0f}  {result['threshold']:<7} "
+            f"{result['work'] / 1e6:>5.0f}M  {result['pairs']:,}"
         )
     largest = results[100_000]
     print(f"  (data preparation at 100,000: {largest['prepare_seconds']:.0f} s, not counted)")
     verdict("100,000 × 100,000 time", largest["seconds"], 60, "s")
-    memory = verdict("100,000 × 100,000 peak memory", largest["peak_mb"] / 1024, 4, "GB")
+    memory = verdict(
+        "100,000 × 100,000 peak memory of the whole process",
+        largest["process_peak_mb"] / 1024,
+        4,
+        "GB",
+        f"(the step itself: {largest['peak_mb'] / 1024:.2f} GB)",
+    )
     if largest["sample"]:
         print(
             f"  shortlist vs exact scoring on {largest['sample']:,} needs: mean overlap@10 "
@@ -348,16 +359,18 @@ def european_run(count: int, sample: int) -> dict[str, Any]:
     del matrix
     prepare = time.perf_counter() - started
 
+    reset_peak_memory()
     resident = resident_bytes()
     started = time.perf_counter()
     ranked, info = rank_european(
         need_vectors, offer_vectors, need_topics, offer_topics, organisations, regions
     )
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - resident
+    peak = peak_resident_bytes()
     result: dict[str, Any] = {
         "seconds": seconds,
-        "peak_mb": peak / 2**20,
+        "peak_mb": (peak - resident) / 2**20,
+        "process_peak_mb": peak / 2**20,
         "prepare_seconds": prepare,
         "sample": sample,
         **info,
@@ -393,6 +406,21 @@ def topic_matrix(texts: Sequence[synthetic.Text], topics: list[str]) -> sparse.c
 def resident_bytes() -> int:
     with open("/proc/self/statm", encoding="ascii") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def reset_peak_memory() -> None:
+    """Start the kernel's peak-RSS mark (VmHWM) afresh at the current resident size."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+        handle.write("5")
+
+
+def peak_resident_bytes() -> int:
+    """VmHWM: the highest resident set size since the last reset."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def raw_scores(

@@ -14,7 +14,7 @@ from app.matching import index as index_module
 from app.matching.community import community_report
 from app.matching.correspondence import SharedTerms
 from app.matching.index import collector_paused
-from app.matching.shortlist import THRESHOLDS, choose_threshold, exact_cosines, shortlist
+from app.matching.shortlist import choose_threshold, exact_cosines, pruning_keys, shortlist
 from app.matching.text import analyse, shared_terms, words_correspond
 from app.matching.vectors import DocumentColumns, fit_transform
 
@@ -86,17 +86,32 @@ def test_a_query_never_gets_a_target_of_its_own_group() -> None:
     assert listed(found.targets) == brute_force_top(PRODUCTS, 5, forbidden)
 
 
+def test_pruning_keys_damp_weights_of_common_columns() -> None:
+    queries = sparse.csr_matrix(np.array([[0.6, 0.8, 0.0], [1.0, 0.0, 0.0]]))
+    targets = sparse.csr_matrix(np.array([[0.0, 0.0, 1.0]]))
+    query_keys, target_keys = pruning_keys(queries, targets)
+    # column 0 is in 2 rows, columns 1 and 2 in one each
+    in_two, in_one = 1 / np.sqrt(np.log1p(2)), 1 / np.sqrt(np.log1p(1))
+    assert query_keys.tolist() == [0.6 * in_two, 0.8 * in_one, 1.0 * in_two]
+    assert target_keys.tolist() == [1.0 * in_one]
+
+
 def test_pruned_shortlist_is_the_top_k_of_the_pruned_product() -> None:
     threshold, work = choose_threshold(QUERIES, TARGETS, 20_000)
-    pruned = [matrix.multiply(matrix >= threshold).tocsr() for matrix in (QUERIES, TARGETS)]
+    pruned = []
+    for matrix, keys in zip((QUERIES, TARGETS), pruning_keys(QUERIES, TARGETS), strict=True):
+        kept = sparse.csr_matrix(
+            (matrix.data * (keys >= threshold), matrix.indices.copy(), matrix.indptr.copy()),
+            shape=matrix.shape,
+        )
+        kept.eliminate_zeros()
+        pruned.append(kept)
     frequencies = [np.bincount(matrix.indices, minlength=300) for matrix in pruned]
     assert work == float(frequencies[0] @ frequencies[1])
     assert work <= 20_000
-    smaller = THRESHOLDS[THRESHOLDS.index(threshold) - 1]
-    assert choose_threshold(QUERIES, TARGETS, 20_000)[0] == threshold
-    assert choose_threshold(QUERIES, TARGETS, work_budget=work - 1)[0] > threshold
+    assert threshold == 0.055
+    assert choose_threshold(QUERIES, TARGETS, work_budget=work - 1)[0] == 0.0575
     assert choose_threshold(QUERIES, TARGETS, 1e12)[0] == 0.0
-    assert smaller < threshold
     found = shortlist(QUERIES, TARGETS, 6, work_budget=20_000)
     assert found.threshold == threshold
     assert found.work == work
