@@ -76,6 +76,10 @@ def test_issued_token_works_is_hashed_and_can_be_revoked(
 
     assert client.delete(f"/api/v1/tokens/{body['id']}", headers=own).status_code == 204
     assert_problem(client.get(f"/api/v1/people/{sanne.id}", headers=own), 401)
+    assert_problem(client.get(f"/api/v1/tokens/{body['id']}"), 404)
+    assert_problem(client.delete(f"/api/v1/tokens/{body['id']}"), 404)
+    session.expire_all()
+    assert session.get_one(ApiToken, body["id"]).revoked_at is not None  # kept for the export
 
 
 def test_expired_tokens_and_tokens_of_people_who_left(client: TestClient, session: Session) -> None:

@@ -33,6 +33,12 @@ its hubness (:func:`scoring.hub_floor`: the mean of its ``HUB_NEIGHBOURS`` best 
 of other organisations, against the median offer), and its text component is measured from that
 floor. A new offer gets its floor from its one vector against the indexed needs, so
 ``score_offer`` and ``score_need`` still mirror each other.
+
+**Large communities.** Up to ``EXACT_PAIR_LIMIT`` need × offer pairs, every pair is scored once
+(the scores are kept for suggestions, gaps and unmet offers alike). Beyond it, each need's
+``SHORTLIST_SIZE`` best offers by pruned cosine are found with chunked sparse products and
+re-scored exactly (:mod:`app.matching.shortlist`); gaps and unmet offers are checked against
+every pair wherever the shortlists do not settle them, so they stay exact.
 """
 
 from __future__ import annotations

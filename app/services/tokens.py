@@ -49,9 +49,11 @@ def require_token_issuer(session: Session, principal: Principal, person: Person)
 
 
 def get_token(session: Session, token_id: int) -> ApiToken:
+    """A token that still works; a revoked one is gone for the API (its row stays, with the
+    revocation time, for the person's data export)."""
     token = session.get(ApiToken, token_id)
-    if token is None:
-        raise NotFound(f"token {token_id} does not exist")
+    if token is None or token.revoked_at is not None:
+        raise NotFound(f"token {token_id} does not exist or was revoked")
     return token
 
 
