@@ -15,8 +15,9 @@ worker) pinned to the last CPU while the clients run on the first. Then the phas
 4. ``wrk`` mixing that page with POSTs of needs (one request in ten), 16 connections;
 
 and checks that every 201 is a stored need (no lost writes) and that no request failed. The
-table prints each figure next to the same run's health figure, the machine's load and the
-share of a core the server used, since other benchmarks may share the machine.
+table prints each figure next to the same run's health figure, and per phase the machine's
+load, the share of a core the server used and its CPU time per request: other benchmarks may
+share the machine, and CPU time per request is the figure they distort least.
 
 Exit status 1 when a request failed or a write was lost; performance targets are reported as
 PASS/MISS (binding on PostgreSQL) and fail the run only with ``--strict``.
@@ -96,6 +97,7 @@ class Machine:
     """Of all CPUs, 0..1, by everyone (our client and server included)."""
     server_core_share: float
     """CPU time of the server process per wall-clock second (1.0: one core, fully)."""
+    server_cpu_seconds: float
 
 
 @dataclass(slots=True)
@@ -103,6 +105,8 @@ class Sequential:
     p50_ms: float
     p99_ms: float
     statuses: dict[int, int]
+    requests: int
+    """Including the warm-up requests (for the server's CPU time per request)."""
     machine: Machine | None = None
 
 
@@ -174,12 +178,14 @@ def watching(server_pid: int, into: list[Machine]) -> Iterator[None]:
     yield
     elapsed = time.monotonic() - started
     busy_after, total_after = _cpu_times()
+    server_cpu = _process_cpu_seconds(server_pid) - server_before
     into.append(
         Machine(
             load_before=load_before,
             load_after=os.getloadavg()[0],
             busy_share=(busy_after - busy_before) / max(total_after - total_before, 1),
-            server_core_share=(_process_cpu_seconds(server_pid) - server_before) / elapsed,
+            server_core_share=server_cpu / elapsed,
+            server_cpu_seconds=server_cpu,
         )
     )
 
@@ -316,6 +322,8 @@ def serving(url: str, token: str, workdir: Path, pin: list[str]) -> Iterator[tup
             time.sleep(0.2)
         yield port, server.pid
     finally:
+        if server.poll() is not None:
+            print(f"the API stopped by itself:\n{log.read_text()[-3000:]}", file=sys.stderr)
         server.terminate()
         try:
             server.wait(timeout=15)
@@ -344,24 +352,29 @@ def percentile(sorted_values: list[float], share: float) -> float:
     return sorted_values[rank - 1]
 
 
+WARM_UP = 100
+
+
 def sequential(port: int, paths: list[str], token: str, requests: int) -> Sequential:
-    """``requests`` GETs one after the other on one keep-alive connection (after 100 to warm)."""
+    """``requests`` GETs one after the other on one keep-alive connection (after some to warm)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Bearer {token}"}
     timings: list[float] = []
     statuses: dict[int, int] = {}
-    for index in range(requests + 100):
+    for index in range(requests + WARM_UP):
         path = paths[index % len(paths)]
         started = time.perf_counter_ns()
         connection.request("GET", path, headers=headers)
         response = response_of(connection)
         elapsed = time.perf_counter_ns() - started
-        if index >= 100:
+        if index >= WARM_UP:
             timings.append(elapsed / 1e6)
             statuses[response] = statuses.get(response, 0) + 1
     connection.close()
     timings.sort()
-    return Sequential(percentile(timings, 0.50), percentile(timings, 0.99), statuses)
+    return Sequential(
+        percentile(timings, 0.50), percentile(timings, 0.99), statuses, requests + WARM_UP
+    )
 
 
 def response_of(connection: http.client.HTTPConnection) -> int:
@@ -634,12 +647,13 @@ def print_run(run: Run, targets: Targets, connections: int) -> tuple[bool, bool]
     def ratio(value: float, baseline: float) -> str:
         return f"{value / baseline:.2f}x" if baseline else "-"
 
-    def machine(m: Machine | None) -> str:
+    def machine(m: Machine | None, requests: int) -> str:
         if m is None:
             return ""
         return (
             f"load {m.load_before:.1f}->{m.load_after:.1f}, CPUs {m.busy_share:.0%} busy, "
-            f"server {m.server_core_share:.0%} of a core"
+            f"server {m.server_core_share:.0%} of a core = "
+            f"{m.server_cpu_seconds * 1e3 / max(requests, 1):.2f} ms CPU per request"
         )
 
     single, health_single, health, page, mixed = (
@@ -732,14 +746,14 @@ def print_run(run: Run, targets: Targets, connections: int) -> tuple[bool, bool]
         print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
     print("  machine during each phase:")
     phases = (
-        ("GET need, sequential", single.machine),
-        ("GET health, sequential", health_single.machine),
-        ("wrk health", health.machine),
-        ("wrk suggestions", page.machine),
-        ("wrk mixed", mixed.machine),
+        ("GET need, sequential", single.machine, single.requests),
+        ("GET health, sequential", health_single.machine, health_single.requests),
+        ("wrk health", health.machine, health.requests),
+        ("wrk suggestions", page.machine, page.requests),
+        ("wrk mixed", mixed.machine, mixed.requests),
     )
-    for label, measured in phases:
-        print(f"    {label:24} {machine(measured)}")
+    for label, measured, requests in phases:
+        print(f"    {label:24} {machine(measured, requests)}")
     return correct, all(checks.values())
 
 
