@@ -161,9 +161,32 @@ def phase_timings(index: MatchIndex, formats: Sequence[FormatPreference]) -> str
         return result
 
     with collector_paused():
-        candidates = timed("suggest(limit=10)", lambda: index.suggest(limit=10))
-        timed("allocate", lambda: allocate(candidates, index.offers))
-        timed("reciprocal pairs", lambda: reciprocal_pairs(candidates))
+        if index._exact:
+            timed("scores of every pair", lambda: index._pair_scores)
+        else:
+            size = max(index_module.SHORTLIST_SIZE, 20)
+            timed("shortlists + exact re-scoring", lambda: index._need_candidates(size))
+        timed("shared-terms table", lambda: index._shared_terms)
+        candidates = timed(
+            "rest of the ranking (top 10, reasons for the 5 shown)",
+            lambda: index._suggest((), 10, scoring.GAP_THRESHOLD, explained=5),
+        )
+        allocation = timed("allocate", lambda: allocate(candidates, index.offers))
+        pairs = timed("reciprocal pairs", lambda: reciprocal_pairs(candidates))
+        timed(
+            "reasons for picks beyond the 5",
+            lambda: index._explained(
+                [
+                    s
+                    for s in (
+                        *allocation.assignments,
+                        *(p.first_helps_second for p in pairs),
+                        *(p.second_helps_first for p in pairs),
+                    )
+                    if s.score > 0 and not s.reasons
+                ]
+            ),
+        )
         timed("working groups", lambda: working_groups(index, formats))
         timed("gaps", index.gaps)
         timed("unmet offers", index.unmet_offers)
