@@ -131,8 +131,9 @@ def create_answer(
 ) -> Answer:
     """Store a need, offer or format preference of a member organisation.
 
-    A need or offer is tagged with topics and, unless ``refresh`` is false (bulk loads, which
-    recompute once at the end), scored against its community right away.
+    A need or offer is tagged with topics and scored against its community right away, unless
+    ``refresh`` is false: bulk loads tag and score everything once at the end
+    (:func:`app.services.matching.recompute`).
     """
     _check_references(
         session,
@@ -152,12 +153,12 @@ def create_answer(
 
 
 def _rematch(session: Session, answer: Answer, *, refresh: bool) -> None:
-    if isinstance(answer, FormatPreference):
+    # A bulk load (refresh=False) ends with matching.recompute, which tags every answer once;
+    # tagging here as well would do that work twice.
+    if isinstance(answer, FormatPreference) or not refresh:
         return
     matching.retag(answer)
     session.flush()
-    if not refresh:
-        return
     if isinstance(answer, Need):
         matching.refresh_need(session, answer)
     else:
