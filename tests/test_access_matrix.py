@@ -112,6 +112,19 @@ READS: list[tuple[str, Callable[[World], str], dict[str, int]]] = [
     ("unmet offers", lambda w: w.url("/unmet-offers"), READ_ALL),
     ("organisers", lambda w: w.url("/organisers"), READ_ALL),
     ("audit log", lambda w: w.url("/audit-log"), MANAGERS_ONLY_READ),
+    ("programme-plan report", lambda w: w.url("/report"), MANAGERS_ONLY_READ),
+    (
+        "A's own report page",
+        lambda w: f"/api/v1/organisations/{w.organisations['a']}/report?communityId={w.community}",
+        {
+            "admin": 200,
+            "organiser": 200,
+            "member_a": 200,
+            "member_b": 403,
+            "member_h": 403,
+            "outsider": 403,
+        },
+    ),
     ("organisations", lambda w: "/api/v1/organisations", dict.fromkeys(ROLES, 200)),
     ("topics", lambda w: "/api/v1/topics", dict.fromkeys(ROLES, 200)),
     (
