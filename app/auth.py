@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -25,12 +24,6 @@ from app.models import ApiToken, CommunityOrganiser, Person
 TOKEN_BYTES = 32
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 """``last_used_at`` is written at most this often per token, so reads stay reads."""
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    ORGANISER = "organiser"
-    MEMBER = "member"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +42,6 @@ class Principal:
         if self.token_id is None:
             return "admin"
         return f"person:{self.person_id}" if self.person_id else f"token:{self.token_id}"
-
-    def role_in(self, community_id: int | None) -> Role:
-        if self.is_admin:
-            return Role.ADMIN
-        if community_id is not None and community_id in self.organiser_of:
-            return Role.ORGANISER
-        return Role.MEMBER
 
 
 SYSTEM = Principal(token_id=None, person_id=None, organisation_id=None, is_admin=True)

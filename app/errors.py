@@ -104,12 +104,6 @@ class ValidationFailed(CopmatchError):
     slug = "validation-failed"
 
 
-class ServiceUnavailable(CopmatchError):
-    status = 503
-    title = "Service unavailable"
-    slug = "service-unavailable"
-
-
 def not_found(detail: str, *, field: str | None = None) -> NotFound:
     """A missing object (404); ``field`` names the body property that referred to it."""
     return NotFound(detail, invalid_params=[InvalidParam(field, detail)] if field else None)

@@ -53,14 +53,6 @@ STORED_PER_ANSWER = 20
 GAP_THRESHOLD = matching.GAP_THRESHOLD
 """A need whose best suggestion scores below this is a gap (a topic for an outside expert)."""
 
-KEPT_STATUSES = frozenset(
-    {
-        SuggestionStatus.INTRODUCED,
-        SuggestionStatus.ACCEPTED,
-        SuggestionStatus.DECLINED,
-        SuggestionStatus.COMPLETED,
-    }
-)
 TRANSITIONS: dict[str, frozenset[str]] = {
     SuggestionStatus.PROPOSED: frozenset({SuggestionStatus.INTRODUCED, SuggestionStatus.DECLINED}),
     SuggestionStatus.INTRODUCED: frozenset({SuggestionStatus.ACCEPTED, SuggestionStatus.DECLINED}),
@@ -106,7 +98,6 @@ class Snapshot:
     community_id: int
     needs: tuple[matching.Need, ...]
     offers: tuple[matching.Offer, ...]
-    formats: tuple[matching.FormatPreference, ...]
     declined: frozenset[tuple[int, int]]
 
 
@@ -127,7 +118,7 @@ def _given_topics(
 
 
 def snapshot(session: Session, community: Community) -> Snapshot:
-    """Load a community's needs, offers, format preferences and declined pairs.
+    """Load a community's needs, offers and declined pairs.
 
     Plain column queries, no ORM objects: this runs on every write of an answer.
     """
@@ -174,11 +165,6 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             .order_by(Offer.id)
         )
     )
-    formats = session.execute(
-        select(FormatPreference.organisation_id, FormatPreference.format)
-        .where(FormatPreference.community_id == community.id)
-        .order_by(FormatPreference.id)
-    ).all()
     declined = session.execute(
         select(Suggestion.need_id, Suggestion.offer_id).where(
             Suggestion.community_id == community.id,
@@ -189,7 +175,6 @@ def snapshot(session: Session, community: Community) -> Snapshot:
         community_id=community.id,
         needs=engine_needs,
         offers=engine_offers,
-        formats=tuple(matching.FormatPreference(org, fmt) for org, fmt in formats),
         declined=frozenset((need, offer) for need, offer in declined),
     )
 
@@ -493,8 +478,16 @@ def reciprocal_pairs(
 
 def working_groups(session: Session, community: Community) -> tuple[matching.WorkingGroup, ...]:
     """Clusters of at least three organisations sharing a need, with hosts and formats."""
-    data, index = community_index(session, community)
-    return matching.working_groups(index, data.formats)
+    _, index = community_index(session, community)
+    # Format preferences matter only here, so the snapshot read on every write leaves them out.
+    formats = session.execute(
+        select(FormatPreference.organisation_id, FormatPreference.format)
+        .where(FormatPreference.community_id == community.id)
+        .order_by(FormatPreference.id)
+    ).all()
+    return matching.working_groups(
+        index, [matching.FormatPreference(org, fmt) for org, fmt in formats]
+    )
 
 
 def gaps(session: Session, community: Community) -> tuple[matching.Gap, ...]:
