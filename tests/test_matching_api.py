@@ -291,3 +291,56 @@ def test_working_groups_gaps_and_unmet_offers(
     unmet_page = client.get(f"{cop.url}/unmet-offers").json()
     assert [u["offerId"] for u in unmet_page["items"]] == [unmet["id"]]
     assert unmet_page["items"][0]["bestScore"] < unmet_page["threshold"]
+
+
+def test_answers_are_embedded_when_written_and_again_when_their_text_changes(
+    client: TestClient, cop: Cop, session: Session, embedder: Any
+) -> None:
+    from sqlalchemy import select
+
+    from app.models import NeedEmbedding, OfferEmbedding
+    from app.services.matching import text_hash
+
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    stored = session.scalars(select(NeedEmbedding)).all()
+    assert [(row.need_id, row.model, row.text_hash) for row in stored] == [
+        (need["id"], embedder.model, text_hash(AQUATHERMIE_NEED))
+    ]
+    assert stored[0].vector == embedder.needs([AQUATHERMIE_NEED])[0]
+    [offer_row] = session.scalars(select(OfferEmbedding)).all()
+    assert offer_row.vector == embedder.offers([TEO_OFFER])[0]
+
+    patch(client, f"{cop.url}/needs/{need['id']}", {"text": HYDROGEN_NEED})
+    session.expire_all()
+    [changed] = session.scalars(select(NeedEmbedding)).all()
+    assert changed.text_hash == text_hash(HYDROGEN_NEED)
+    assert changed.vector == embedder.needs([HYDROGEN_NEED])[0]
+
+    delete(client, f"{cop.url}/offers/{offer['id']}")
+    session.expire_all()
+    assert session.scalars(select(OfferEmbedding)).all() == []
+
+
+def test_a_community_of_twenty_needs_is_matched_on_meaning_too(
+    client: TestClient, cop: Cop, embedder: Any
+) -> None:
+    from app.matching.scoring import HUB_MIN_NEEDS, SEMANTIC_GAP_THRESHOLD
+
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    for number in range(HUB_MIN_NEEDS - 1):
+        answer(client, cop, "needs", cop.alkmaar, f"Vraag {number} over de gemeentelijke begroting")
+    before = suggestions(client, cop, offerId=offer["id"])
+    assert {r["factor"] for s in before for r in s["reasons"]} <= {
+        "topic",
+        "text",
+        "region",
+        "reciprocity",
+    }
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    found = suggestions(client, cop, needId=need["id"])
+    assert [s["offerId"] for s in found] == [offer["id"]]
+    assert "semantic" in {r["factor"] for r in found[0]["reasons"]}
+    assert round(sum(r["contribution"] for r in found[0]["reasons"]), 4) == found[0]["score"]
+    gaps = client.get(f"{cop.url}/gaps").json()
+    assert gaps["threshold"] == SEMANTIC_GAP_THRESHOLD

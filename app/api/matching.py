@@ -258,7 +258,7 @@ def list_gaps(session: SessionDep, community: ReadableCommunity, paging: PagingD
         total=len(found),
         limit=paging.limit,
         offset=paging.offset,
-        threshold=service.GAP_THRESHOLD,
+        threshold=service.gap_threshold(session, community),
     )
 
 
@@ -293,5 +293,5 @@ def list_unmet_offers(
         total=len(found),
         limit=paging.limit,
         offset=paging.offset,
-        threshold=service.GAP_THRESHOLD,
+        threshold=service.gap_threshold(session, community),
     )

@@ -6,6 +6,9 @@ offer id) pairs a member declined. Data out: frozen dataclasses only. Nothing he
 database, a web framework or the rest of ``app``; ``app/services`` is the bridge.
 
 * :func:`tag_topics` — taxonomy topics in a free text, each with its evidence.
+* :func:`load_embedder` — the bundled multilingual sentence-embedding model (optional extra
+  ``copmatch[semantic]``; None without it). Answers that carry an ``embedding`` are scored with
+  the semantic factor too (:data:`SEMANTIC_WEIGHTS`); without, on text and topics alone.
 * :class:`MatchIndex` — built once over a community; ``score_need`` / ``score_offer`` rank one
   (possibly new) answer against the other side cheaply; ``suggest``, ``gaps`` and
   ``unmet_offers`` cover the whole community.
@@ -22,8 +25,9 @@ for the formulas and :data:`DEFAULT_WEIGHTS`); results are deterministic, ties b
 
 from app.matching.allocation import allocate
 from app.matching.community import match_community, reciprocal_pairs, suggest, working_groups
+from app.matching.embedding import EMBEDDING_MODEL, Embedder, load_embedder
 from app.matching.index import MatchIndex
-from app.matching.scoring import DEFAULT_WEIGHTS, GAP_THRESHOLD, Weights
+from app.matching.scoring import DEFAULT_WEIGHTS, GAP_THRESHOLD, SEMANTIC_WEIGHTS, Weights
 from app.matching.tagging import tag_topics
 from app.matching.taxonomy import Taxonomy, TaxonomyError, Topic
 from app.matching.types import (
@@ -43,9 +47,12 @@ from app.matching.types import (
 
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "EMBEDDING_MODEL",
     "GAP_THRESHOLD",
+    "SEMANTIC_WEIGHTS",
     "Allocation",
     "CommunityReport",
+    "Embedder",
     "FormatPreference",
     "Gap",
     "MatchIndex",
@@ -62,6 +69,7 @@ __all__ = [
     "Weights",
     "WorkingGroup",
     "allocate",
+    "load_embedder",
     "match_community",
     "reciprocal_pairs",
     "suggest",

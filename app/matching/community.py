@@ -47,9 +47,9 @@ def suggest(
     taxonomy: Taxonomy,
     *,
     excluded: Collection[tuple[int, int]] = (),
-    weights: scoring.Weights = scoring.DEFAULT_WEIGHTS,
+    weights: scoring.Weights | None = None,
     limit: int = MAX_SUGGESTIONS,
-    min_score: float = scoring.GAP_THRESHOLD,
+    min_score: float | None = None,
 ) -> tuple[Suggestion, ...]:
     """Suggestions for every need, best first per need; builds a :class:`MatchIndex` once."""
     index = MatchIndex(taxonomy, needs, offers, weights=weights)
@@ -160,7 +160,7 @@ def match_community(
     formats: Iterable[FormatPreference] = (),
     *,
     excluded: Collection[tuple[int, int]] = (),
-    weights: scoring.Weights = scoring.DEFAULT_WEIGHTS,
+    weights: scoring.Weights | None = None,
 ) -> CommunityReport:
     """Everything for one community in one pass: suggestions, allocation, pairs, groups, gaps."""
     index = MatchIndex(taxonomy, needs, offers, weights=weights)
@@ -178,7 +178,7 @@ def community_report(
         # Only the suggestions shown get their reasons now; candidates further down that the
         # allocation or a reciprocal pair picks get them afterwards.
         candidates = index._suggest(
-            excluded, ALLOCATION_CANDIDATES, scoring.GAP_THRESHOLD, explained=MAX_SUGGESTIONS
+            excluded, ALLOCATION_CANDIDATES, index.gap_threshold, explained=MAX_SUGGESTIONS
         )
         shown: list[Suggestion] = []
         per_need: Counter[int] = Counter()
@@ -187,7 +187,7 @@ def community_report(
             if per_need[suggestion.need_id] <= MAX_SUGGESTIONS:
                 shown.append(suggestion)
         allocation = allocate(candidates, index.offers)
-        pairs = reciprocal_pairs(candidates)
+        pairs = reciprocal_pairs(candidates, min_score=index.gap_threshold)
         unexplained = [
             suggestion
             for suggestion in (

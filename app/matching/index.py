@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import gc
 import itertools
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -58,6 +58,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from app.matching import scoring
 from app.matching.correspondence import SharedTerms
+from app.matching.embedding import from_bytes
 from app.matching.shortlist import exact_cosines, shortlist
 from app.matching.tagging import Tagger
 from app.matching.taxonomy import Taxonomy, Topic
@@ -135,6 +136,10 @@ class _Prepared:
     document: str
     text_floor: float = 0.0
     """Offers only: the hubness floor of the text component (:func:`scoring.hub_floor`)."""
+    embedding: FloatArray | None = None
+    """The item's embedding as a vector, in an index that scores the semantic factor."""
+    semantic_shift: float = 0.0
+    """Offers only: the hubness shift of the semantic component (:func:`scoring.semantic_shift`)."""
 
 
 class _Side:
@@ -149,6 +154,11 @@ class _Side:
         region_codes: dict[str, int],
     ) -> None:
         self.items = items
+        self.embeddings: FloatArray = (
+            np.array([item.embedding for item in items], dtype=np.float64)
+            if items and items[0].embedding is not None
+            else np.zeros((len(items), 0))
+        )
         self.position = {item.id: position for position, item in enumerate(items)}
         self.matrix = matrix
         # Transposed once here: products against a CSC view would convert it on every query.
@@ -182,13 +192,22 @@ class MatchIndex:
         needs: Iterable[Need],
         offers: Iterable[Offer],
         *,
-        weights: scoring.Weights = scoring.DEFAULT_WEIGHTS,
+        weights: scoring.Weights | None = None,
     ) -> None:
         self.taxonomy = taxonomy
-        self.weights = weights
         self.tagger = Tagger(taxonomy)
         self.needs: tuple[Need, ...] = _unique_by_id(needs, "need")
         self.offers: tuple[Offer, ...] = _unique_by_id(offers, "offer")
+        embedded = _embedded(self.needs, self.offers)
+        if weights is None:
+            semantic = self.scores_semantically(self.needs, self.offers)
+            weights = scoring.SEMANTIC_WEIGHTS if semantic else scoring.DEFAULT_WEIGHTS
+        elif weights.semantic > 0 and not embedded:
+            raise ValueError("a semantic weight needs an embedding of one size on every answer")
+        self.semantic = embedded and weights.semantic > 0
+        """Does the index score the semantic factor? By default: when every need and offer has
+        an embedding and there are at least HUB_MIN_NEEDS needs."""
+        self.weights = weights
         # Compounds are split on the taxonomy's own words (see _prepare).
         self._known_words = frozenset(
             word for topic in taxonomy for term in topic.terms for word in content_words(term)
@@ -230,6 +249,8 @@ class MatchIndex:
         self._typical_hubness = 0.0
         self._hub_fitted = False
         self._fit_hub_floors()
+        self._typical_semantic_hubness = 0.0
+        self._fit_semantic_shifts()
         # helps[a, b]: organisation a has an offer that answers a need of organisation b. The
         # extra last row and column stand for organisations the index has not seen.
         size = len(organisations) + 1
@@ -244,13 +265,14 @@ class MatchIndex:
         *,
         excluded: Collection[tuple[int, int]] = (),
         limit: int = MAX_SUGGESTIONS,
-        min_score: float = scoring.GAP_THRESHOLD,
+        min_score: float | None = None,
     ) -> tuple[Suggestion, ...]:
         """The best offers of other organisations for *need*, which may be new to the index.
 
-        Best first, ties by offer id; at most *limit*, none below *min_score*, and no
-        (need id, offer id) pair in *excluded*.
+        Best first, ties by offer id; at most *limit*, none below *min_score* (default
+        :attr:`gap_threshold`), and no (need id, offer id) pair in *excluded*.
         """
+        min_score = self.gap_threshold if min_score is None else min_score
         item, vector = self._prepared(need, self.needs, self._need_side)
         blocked = {offer_id for need_id, offer_id in excluded if need_id == need.id}
         raw, cosine = self._raw_scores([item], vector, self._offer_side, need_side=True)
@@ -264,9 +286,10 @@ class MatchIndex:
         *,
         excluded: Collection[tuple[int, int]] = (),
         limit: int = MAX_SUGGESTIONS,
-        min_score: float = scoring.GAP_THRESHOLD,
+        min_score: float | None = None,
     ) -> tuple[Suggestion, ...]:
         """The needs of other organisations that *offer* answers best (mirror of score_need)."""
+        min_score = self.gap_threshold if min_score is None else min_score
         item, vector = self._prepared(offer, self.offers, self._offer_side)
         blocked = {need_id for need_id, offer_id in excluded if offer_id == offer.id}
         raw, cosine = self._raw_scores([item], vector, self._need_side, need_side=False)
@@ -279,12 +302,13 @@ class MatchIndex:
         *,
         excluded: Collection[tuple[int, int]] = (),
         limit: int = MAX_SUGGESTIONS,
-        min_score: float = scoring.GAP_THRESHOLD,
+        min_score: float | None = None,
     ) -> tuple[Suggestion, ...]:
         """score_need for every indexed need, ordered by need id then rank.
 
         Exact up to EXACT_PAIR_LIMIT pairs; beyond, each need's shortlist is ranked exactly.
         """
+        min_score = self.gap_threshold if min_score is None else min_score
         return self._suggest(excluded, limit, min_score, explained=None)
 
     def _suggest(
@@ -320,9 +344,11 @@ class MatchIndex:
         self,
         *,
         excluded: Collection[tuple[int, int]] = (),
-        threshold: float = scoring.GAP_THRESHOLD,
+        threshold: float | None = None,
     ) -> tuple[Gap, ...]:
-        """Needs whose best suggestion scores below *threshold* (or that have none), by id."""
+        """Needs whose best suggestion scores below *threshold* (default :attr:`gap_threshold`),
+        or that have none, by id."""
+        threshold = self.gap_threshold if threshold is None else threshold
         found: list[Gap] = []
         with collector_paused():
             best_all = self._best_all(True, excluded, threshold)
@@ -342,9 +368,11 @@ class MatchIndex:
         self,
         *,
         excluded: Collection[tuple[int, int]] = (),
-        threshold: float = scoring.GAP_THRESHOLD,
+        threshold: float | None = None,
     ) -> tuple[UnmetOffer, ...]:
-        """Offers that no need of another organisation reaches *threshold* with, by id."""
+        """Offers that no need of another organisation reaches *threshold* with (default
+        :attr:`gap_threshold`), by id."""
+        threshold = self.gap_threshold if threshold is None else threshold
         found: list[UnmetOffer] = []
         with collector_paused():
             best_all = self._best_all(False, excluded, threshold)
@@ -360,6 +388,22 @@ class MatchIndex:
                 )
         return tuple(found)
 
+    @staticmethod
+    def scores_semantically(needs: Sequence[Need], offers: Sequence[Offer]) -> bool:
+        """Would an index of these answers, with default weights, score the semantic factor?
+
+        Yes when every need and offer has an embedding (all of one size) and there are at least
+        HUB_MIN_NEEDS needs: embedding cosines only mean something against the community's own
+        spread (the hubness shift), which a handful of needs cannot give.
+        """
+        return _embedded(needs, offers) and len(needs) >= scoring.HUB_MIN_NEEDS
+
+    @property
+    def gap_threshold(self) -> float:
+        """Score below which a need is a gap and a suggestion is not shown: GAP_THRESHOLD, or
+        SEMANTIC_GAP_THRESHOLD in an index that scores the semantic factor."""
+        return scoring.SEMANTIC_GAP_THRESHOLD if self.semantic else scoring.GAP_THRESHOLD
+
     def tags(self, text: str, given: Iterable[str] = ()) -> tuple[TopicTag, ...]:
         """Topic tags of *text* with this index's tagger."""
         return self.tagger.tag(text, given)
@@ -370,7 +414,7 @@ class MatchIndex:
         similarity = (w_topic · topic_overlap + w_text · text_component) / (w_topic + w_text)
         """
         side = self._need_side
-        content, _ = self._content(side.items, side.matrix, side)
+        content, _ = self._content(side.items, side.matrix, side, semantic=False)
         weight = self.weights.topic + self.weights.text
         similarity: FloatArray = content / weight if weight > 0 else np.zeros_like(content)
         return similarity
@@ -404,6 +448,11 @@ class MatchIndex:
         ]
         expansion = self._expansion(topics, self.tagger.evidence(item.text))
         document = " ".join([*(word.surface for word in words), *roots, expansion])
+        embedding = (
+            from_bytes([item.embedding])[0].astype(np.float64)
+            if self.semantic and item.embedding is not None
+            else None
+        )
         return _Prepared(
             id=item.id,
             organisation_id=item.organisation_id,
@@ -412,6 +461,7 @@ class MatchIndex:
             topics=topics,
             words=words,
             document=document,
+            embedding=embedding,
         )
 
     def _prepared(
@@ -430,7 +480,30 @@ class MatchIndex:
                 scoring.hubness(cosines[other].tolist()), self._typical_hubness
             )
             prepared = replace(prepared, text_floor=floor)
+        if self.semantic:
+            prepared = self._with_embedding(prepared, item)
         return prepared, vector
+
+    def _with_embedding(self, prepared: _Prepared, item: Need | Offer) -> _Prepared:
+        """A new answer's embedding (required in a semantic index) and, for an offer, its shift."""
+        if prepared.embedding is None or len(prepared.embedding) != self._dimensions:
+            raise ValueError(
+                f"{type(item).__name__.lower()} {item.id} needs an embedding of "
+                f"{self._dimensions} values in this index"
+            )
+        if isinstance(item, Offer) and self._typical_semantic_hubness:
+            cosines = self._need_side.embeddings @ prepared.embedding
+            other = self._need_side.organisations != self._organisation_code(prepared)
+            hubness = scoring.hubness(cosines[other].tolist(), scoring.SEMANTIC_HUB_NEIGHBOURS)
+            shift = scoring.semantic_shift(
+                hubness, self._typical_semantic_hubness, scoring.SEMANTIC_HUB_WEIGHT
+            )
+            prepared = replace(prepared, semantic_shift=shift)
+        return prepared
+
+    @property
+    def _dimensions(self) -> int:
+        return int(self._offer_side.embeddings.shape[1] or self._need_side.embeddings.shape[1])
 
     def _expansion(
         self, topics: frozenset[str], evidence: frozenset[tuple[str, str]] = frozenset()
@@ -512,19 +585,53 @@ class MatchIndex:
         if not offers.items or len(needs.items) < scoring.HUB_MIN_NEEDS:
             return
         self._hub_fitted = True
-        neighbours = scoring.HUB_NEIGHBOURS
-        best = np.full((0, len(offers.items)), -np.inf)
-        for start in range(0, len(needs.items), _BLOCK):
-            cosine = (needs.matrix[start : start + _BLOCK] @ offers.matrix_t).toarray()
-            same = needs.organisations[start : start + _BLOCK, None] == offers.organisations[None]
-            stacked = np.vstack([best, np.where(same, -np.inf, cosine)])
-            best = -np.sort(-stacked, axis=0)[:neighbours]
-        hubness = [
-            scoring.hubness(column[np.isfinite(column)].tolist(), neighbours) for column in best.T
-        ]
+        hubness = self._offer_hubness(
+            lambda start, stop: (needs.matrix[start:stop] @ offers.matrix_t).toarray(),
+            scoring.HUB_NEIGHBOURS,
+        )
         self._typical_hubness = float(np.median(hubness))
         offers.items = [
             replace(item, text_floor=scoring.hub_floor(value, self._typical_hubness))
+            for item, value in zip(offers.items, hubness, strict=True)
+        ]
+
+    def _offer_hubness(
+        self, cosines: Callable[[int, int], FloatArray], neighbours: int
+    ) -> list[float]:
+        """scoring.hubness of every offer: its *neighbours* highest cosines with needs of other
+        organisations, where ``cosines(start, stop)`` gives needs[start:stop] × offers."""
+        needs, offers = self._need_side, self._offer_side
+        best = np.full((0, len(offers.items)), -np.inf)
+        for start in range(0, len(needs.items), _BLOCK):
+            stop = start + _BLOCK
+            same = needs.organisations[start:stop, None] == offers.organisations[None]
+            stacked = np.vstack([best, np.where(same, -np.inf, cosines(start, stop))])
+            best = -np.sort(-stacked, axis=0)[:neighbours]
+        return [
+            scoring.hubness(column[np.isfinite(column)].tolist(), neighbours) for column in best.T
+        ]
+
+    def _fit_semantic_shifts(self) -> None:
+        """Give every indexed offer its semantic shift against the indexed needs.
+
+        hubness = mean of the offer's SEMANTIC_HUB_NEIGHBOURS highest embedding cosines with
+        needs of other organisations; shift = semantic_shift(hubness, median hubness).
+        """
+        needs, offers = self._need_side, self._offer_side
+        if not self.semantic or not offers.items or len(needs.items) < scoring.HUB_MIN_NEEDS:
+            return
+        hubness = self._offer_hubness(
+            lambda start, stop: needs.embeddings[start:stop] @ offers.embeddings.T,
+            scoring.SEMANTIC_HUB_NEIGHBOURS,
+        )
+        self._typical_semantic_hubness = float(np.median(hubness))
+        offers.items = [
+            replace(
+                item,
+                semantic_shift=scoring.semantic_shift(
+                    value, self._typical_semantic_hubness, scoring.SEMANTIC_HUB_WEIGHT
+                ),
+            )
             for item, value in zip(offers.items, hubness, strict=True)
         ]
 
@@ -540,9 +647,15 @@ class MatchIndex:
     # ----------------------------------------------------------------- scoring
 
     def _content(
-        self, items: Sequence[_Prepared], vectors: sparse.csr_matrix, targets: _Side
+        self,
+        items: Sequence[_Prepared],
+        vectors: sparse.csr_matrix,
+        targets: _Side,
+        *,
+        semantic: bool = True,
     ) -> tuple[FloatArray, FloatArray]:
-        """w_topic · topic + w_text · text of *items* × targets (unrounded), and the cosines."""
+        """w_topic · topic + w_text · text (+ w_semantic · semantic) of *items* × targets
+        (unrounded), and the text cosines."""
         cosine: FloatArray = (vectors @ targets.matrix_t).toarray()
         # text_component with a floor per pair: TEXT_FLOOR plus the offer's hubness floor.
         floor = (
@@ -564,7 +677,20 @@ class MatchIndex:
         sizes = np.array([len(item.topics) for item in items], dtype=np.float64)
         topic = _ochiai((topic_rows @ targets.topics_t).toarray(), sizes, targets.topic_sizes)
         content: FloatArray = self.weights.topic * topic + self.weights.text * text
+        if semantic and self.semantic:
+            content += self.weights.semantic * self._semantic(items, targets)
         return content, cosine
+
+    def _semantic(self, items: Sequence[_Prepared], targets: _Side) -> FloatArray:
+        """semantic_component of *items* × targets, vectorised (the shift is the offer's)."""
+        if not items or not targets.items:
+            return np.zeros((len(items), len(targets.items)))
+        embeddings = np.array([item.embedding for item in items], dtype=np.float64)
+        shift = (
+            np.array([item.semantic_shift for item in items])[:, None]
+            + np.array([item.semantic_shift for item in targets.items])[None, :]
+        )
+        return _semantic_component(embeddings @ targets.embeddings.T - shift)
 
     def _raw_scores(
         self,
@@ -678,6 +804,12 @@ class MatchIndex:
             + self.weights.region * same_region
             + self.weights.reciprocity * helps_back
         )
+        if self.semantic:
+            shifts = np.array([item.semantic_shift for item in offers.items])[offer_rows]
+            closeness = np.einsum(
+                "ij,ij->i", needs.embeddings[need_rows], offers.embeddings[offer_rows]
+            )
+            raw += self.weights.semantic * _semantic_component(closeness - shifts)
         return raw
 
     def _sides(self, need_side: bool) -> tuple[_Side, _Side]:
@@ -1021,6 +1153,7 @@ class MatchIndex:
                     cosine, scoring.TEXT_FLOOR + need.text_floor + offer.text_floor
                 ),
             ),
+            ("semantic", weights.semantic, self._semantic_pair(need, offer)),
             ("region", weights.region, scoring.region_match(need.region, offer.region)),
             (
                 "reciprocity",
@@ -1029,6 +1162,15 @@ class MatchIndex:
             ),
         )
         return components
+
+    def _semantic_pair(self, need: _Prepared, offer: _Prepared) -> float:
+        """semantic_component of one pair (0 in an index without embeddings)."""
+        if need.embedding is None or offer.embedding is None:
+            return 0.0
+        closeness = float(need.embedding @ offer.embedding)
+        return scoring.semantic_component(
+            closeness, offer.semantic_shift, scoring.SEMANTIC_LOW, scoring.SEMANTIC_HIGH
+        )
 
     def _detail(
         self, factor: Factor, need: _Prepared, offer: _Prepared, shared_topics: tuple[str, ...]
@@ -1041,6 +1183,8 @@ class MatchIndex:
             if not terms:
                 return "similar wording"
             return "both mention " + ", ".join(f"*{term}*" for term in terms[:4])
+        if factor == "semantic":
+            return "close in meaning"
         if factor == "region":
             return f"both in region {need.region}"
         return (
@@ -1051,6 +1195,20 @@ class MatchIndex:
     def _topic_display(self, slug: str) -> str:
         topic = self.taxonomy.get(slug)
         return topic.display if topic else slug
+
+
+def _semantic_component(shifted: FloatArray) -> FloatArray:
+    """Vectorised semantic_component of cosines from which the shift is already taken."""
+    low, high = scoring.SEMANTIC_LOW, scoring.SEMANTIC_HIGH
+    result: FloatArray = np.clip((shifted - low) / (high - low), 0.0, 1.0)
+    return result
+
+
+def _embedded(needs: Sequence[Need], offers: Sequence[Offer]) -> bool:
+    """Does every need and offer carry an embedding, all of one (non-zero) length?"""
+    items: tuple[Need | Offer, ...] = (*needs, *offers)
+    sizes = {len(item.embedding) if item.embedding is not None else 0 for item in items}
+    return len(sizes) == 1 and 0 not in sizes
 
 
 def _ochiai(shared: FloatArray, sizes_a: FloatArray, sizes_b: FloatArray) -> FloatArray:

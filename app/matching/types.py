@@ -6,12 +6,12 @@ by them, so equal input gives equal output whatever the input order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Priority = Literal["low", "normal", "high"]
 TagSource = Literal["given", "inferred"]
-Factor = Literal["topic", "text", "region", "reciprocity"]
+Factor = Literal["topic", "text", "semantic", "region", "reciprocity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,11 @@ class Need:
     """Topic slugs the author chose; the engine adds the ones it infers from the text."""
     priority: Priority = "normal"
     region: str | None = None
+    embedding: bytes | None = field(default=None, repr=False)
+    """The text's sentence embedding (:mod:`app.matching.embedding`), or None: float32, unit norm.
+
+    Computed once when the text is written; an index where every need and offer has one adds
+    the semantic factor to the score (see :data:`scoring.SEMANTIC_WEIGHTS`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,8 @@ class Offer:
     capacity: int = 1
     """How many peer needs this offer can serve."""
     region: str | None = None
+    embedding: bytes | None = field(default=None, repr=False)
+    """As :attr:`Need.embedding` (offers are embedded as passages, needs as queries)."""
 
 
 @dataclass(frozen=True, slots=True)

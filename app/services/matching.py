@@ -15,10 +15,18 @@ Keeping suggestions current:
 
 The engine's index of a community is cached in this process, keyed by a fingerprint of the
 community's answers, so reads (working groups, gaps) do not rebuild it while nothing changed.
+
+Embeddings: with the optional ``semantic`` extra installed, every write of a need or offer (and
+every recompute) first embeds the community's answers whose stored embedding is missing or was
+computed from another text or model (:func:`embed_answers`; normally just the one written), so
+the engine adds its semantic factor. Reads use the stored embeddings; where any answer has none
+(the extra was installed after answers were stored, until the next write), the engine scores
+that community on text and topics alone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -27,6 +35,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app import matching
@@ -35,8 +44,10 @@ from app.models import (
     Community,
     FormatPreference,
     Need,
+    NeedEmbedding,
     NeedTopic,
     Offer,
+    OfferEmbedding,
     OfferTopic,
     Organisation,
     Priority,
@@ -50,8 +61,6 @@ from app.services.topics import taxonomy
 STORED_PER_ANSWER = 20
 """Suggestions stored per need (best first); an offer write stores at most this many needs."""
 
-GAP_THRESHOLD = matching.GAP_THRESHOLD
-"""A need whose best suggestion scores below this is a gap (a topic for an outside expert)."""
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     SuggestionStatus.PROPOSED: frozenset({SuggestionStatus.INTRODUCED, SuggestionStatus.DECLINED}),
@@ -86,6 +95,96 @@ def retag(answer: Need | Offer) -> None:
     answer.topic_tags = [  # type: ignore[assignment]
         link(topic=slug, source=source) for slug, source in tag_text(answer.text, given)
     ]
+
+
+# --- embeddings --------------------------------------------------------------------------------
+
+
+def text_hash(text: str) -> str:
+    """SHA-256 of a text, stored with its embedding to notice a changed text."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def embed_answers(session: Session, community: Community) -> int:
+    """Embed the community's needs and offers whose embedding is missing or stale; returns how
+    many were embedded (0 without the ``semantic`` extra)."""
+    embedder = matching.load_embedder()
+    if embedder is None:
+        return 0
+    embedded = 0
+    for model, link, key in (
+        (Need, NeedEmbedding, NeedEmbedding.need_id),
+        (Offer, OfferEmbedding, OfferEmbedding.offer_id),
+    ):
+        rows = session.execute(
+            select(model.id, model.text, link.model, link.text_hash)
+            .outerjoin(link, key == model.id)
+            .where(model.community_id == community.id)
+            .order_by(model.id)
+        ).all()
+        stale = [
+            (ident, text, digest)
+            for ident, text, stored_model, stored_hash in rows
+            if (digest := text_hash(text)) != stored_hash or stored_model != embedder.model
+        ]
+        if not stale:
+            continue
+        texts = [text for _, text, _ in stale]
+        vectors = embedder.needs(texts) if model is Need else embedder.offers(texts)
+        values = [
+            {key.key: ident, "model": embedder.model, "text_hash": digest, "vector": vector}
+            for (ident, _, digest), vector in zip(stale, vectors, strict=True)
+        ]
+        _upsert(session, link, key.key, values)
+        embedded += len(values)
+    return embedded
+
+
+def _upsert(
+    session: Session,
+    link: type[NeedEmbedding | OfferEmbedding],
+    key: str,
+    values: list[dict[str, Any]],
+) -> None:
+    """INSERT … ON CONFLICT (key) DO UPDATE: two writers embedding one answer both succeed."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(link)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[key],
+            set_={
+                "model": statement.excluded.model,
+                "text_hash": statement.excluded.text_hash,
+                "vector": statement.excluded.vector,
+            },
+        ),
+        values,
+    )
+
+
+def _embeddings(
+    session: Session, community: Community, link: type[NeedEmbedding | OfferEmbedding]
+) -> dict[int, tuple[str, bytes]]:
+    """(text hash, vector) per answer id of the current model (none without the extra)."""
+    embedder = matching.load_embedder()
+    if embedder is None:
+        return {}
+    key, model = (
+        (NeedEmbedding.need_id, Need) if link is NeedEmbedding else (OfferEmbedding.offer_id, Offer)
+    )
+    rows = session.execute(
+        select(key, link.text_hash, link.vector)
+        .join(model, model.id == key)
+        .where(model.community_id == community.id, link.model == embedder.model)
+    ).all()
+    return {ident: (digest, vector) for ident, digest, vector in rows}
+
+
+def _current(embeddings: dict[int, tuple[str, bytes]], ident: int, text: str) -> bytes | None:
+    """The stored vector of answer *ident* when it was computed from this very text."""
+    stored = embeddings.get(ident)
+    return stored[1] if stored is not None and stored[0] == text_hash(text) else None
 
 
 # --- the engine's view of a community -------------------------------------------------------
@@ -135,6 +234,8 @@ def snapshot(session: Session, community: Community) -> Snapshot:
     )
     need_topics = _given_topics(session, community, NeedTopic.need_id, NeedTopic.topic, Need)
     offer_topics = _given_topics(session, community, OfferTopic.offer_id, OfferTopic.topic, Offer)
+    need_vectors = _embeddings(session, community, NeedEmbedding)
+    offer_vectors = _embeddings(session, community, OfferEmbedding)
     engine_needs = tuple(
         matching.Need(
             id=ident,
@@ -143,6 +244,7 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             topics=need_topics.get(ident, ()),
             priority=Priority(priority).value,
             region=regions.get(organisation_id),
+            embedding=_current(need_vectors, ident, text),
         )
         for ident, organisation_id, text, priority in session.execute(
             select(Need.id, Need.organisation_id, Need.text, Need.priority)
@@ -158,6 +260,7 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             topics=offer_topics.get(ident, ()),
             capacity=capacity,
             region=regions.get(organisation_id),
+            embedding=_current(offer_vectors, ident, text),
         )
         for ident, organisation_id, text, capacity in session.execute(
             select(Offer.id, Offer.organisation_id, Offer.text, Offer.capacity)
@@ -183,9 +286,11 @@ class _IndexCache:
     """The latest match index of each recently used community; safe across threads.
 
     An index scores a need (or offer) it does not hold, as long as the *other* side is what it
-    was built on. So a write of a need reuses the cached index when the offers are unchanged
-    (and vice versa), which is the common case while a meeting's post-its are typed in; a read
-    that needs the whole community (working groups, gaps) reuses it only when both sides match.
+    was built on and the answers call for the same factors (a community that just reached enough
+    needs for the semantic factor gets a new index). So a write of a need reuses the cached
+    index when the offers are unchanged (and vice versa), which is the common case while a
+    meeting's post-its are typed in; a read that needs the whole community (working groups,
+    gaps) reuses it only when both sides match.
     """
 
     def __init__(self, size: int) -> None:
@@ -199,7 +304,8 @@ class _IndexCache:
             cached = self._items.get(data.community_id)
             if cached is not None:
                 old, index = cached
-                if _reusable(old, data, same):
+                semantic = matching.MatchIndex.scores_semantically(data.needs, data.offers)
+                if index.semantic == semantic and _reusable(old, data, same):
                     self._items.move_to_end(data.community_id)
                     return index
         index = matching.MatchIndex(engine_taxonomy(), data.needs, data.offers)
@@ -306,6 +412,7 @@ def _changed(row: Suggestion, values: dict[str, Any]) -> bool:
 def refresh_need(session: Session, need: Need) -> None:
     """Re-score one need against its community's offers and store the result."""
     community = session.get_one(Community, need.community_id)
+    embed_answers(session, community)
     data, index = community_index(session, community, same="offers")
     engine_need = next(item for item in data.needs if item.id == need.id)
     found = index.score_need(engine_need, excluded=data.declined, limit=STORED_PER_ANSWER)
@@ -315,6 +422,7 @@ def refresh_need(session: Session, need: Need) -> None:
 def refresh_offer(session: Session, offer: Offer) -> None:
     """Re-score one offer against its community's needs and store the result."""
     community = session.get_one(Community, offer.community_id)
+    embed_answers(session, community)
     data, index = community_index(session, community, same="needs")
     engine_offer = next(item for item in data.offers if item.id == offer.id)
     found = index.score_offer(engine_offer, excluded=data.declined, limit=STORED_PER_ANSWER)
@@ -328,6 +436,7 @@ def recompute(session: Session, community: Community) -> int:
     for offer in session.scalars(select(Offer).where(Offer.community_id == community.id)):
         retag(offer)
     session.flush()
+    embed_answers(session, community)
     data, index = community_index(session, community)
     found = index.suggest(excluded=data.declined, limit=STORED_PER_ANSWER)
     _store(session, community, found, replace=Suggestion.community_id == community.id)
@@ -473,7 +582,8 @@ def reciprocal_pairs(
 ) -> tuple[tuple[matching.ReciprocalPair, ...], StoredView]:
     """Organisation pairs that can help each other both ways, strongest first."""
     stored = _stored(session, community)
-    return matching.reciprocal_pairs(stored.suggestions), stored
+    threshold = gap_threshold(session, community)
+    return matching.reciprocal_pairs(stored.suggestions, min_score=threshold), stored
 
 
 def working_groups(session: Session, community: Community) -> tuple[matching.WorkingGroup, ...]:
@@ -490,13 +600,20 @@ def working_groups(session: Session, community: Community) -> tuple[matching.Wor
     )
 
 
+def gap_threshold(session: Session, community: Community) -> float:
+    """The score below which a need of this community is a gap (a topic for an outside expert)
+    and a suggestion is not shown: the engine's, for the factors it scores here."""
+    _, index = community_index(session, community)
+    return index.gap_threshold
+
+
 def gaps(session: Session, community: Community) -> tuple[matching.Gap, ...]:
-    """Needs whose best offer scores below ``GAP_THRESHOLD`` (declined pairs do not count)."""
+    """Needs whose best offer scores below :func:`gap_threshold` (declined pairs do not count)."""
     data, index = community_index(session, community)
-    return index.gaps(excluded=data.declined, threshold=GAP_THRESHOLD)
+    return index.gaps(excluded=data.declined)
 
 
 def unmet_offers(session: Session, community: Community) -> tuple[matching.UnmetOffer, ...]:
-    """Offers no need asks for at ``GAP_THRESHOLD`` or above."""
+    """Offers no need asks for at :func:`gap_threshold` or above."""
     data, index = community_index(session, community)
-    return index.unmet_offers(excluded=data.declined, threshold=GAP_THRESHOLD)
+    return index.unmet_offers(excluded=data.declined)

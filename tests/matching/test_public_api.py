@@ -5,9 +5,12 @@ from app.matching import __all__ as exported_members
 
 PUBLIC_API = [
     "DEFAULT_WEIGHTS",
+    "EMBEDDING_MODEL",
     "GAP_THRESHOLD",
+    "SEMANTIC_WEIGHTS",
     "Allocation",
     "CommunityReport",
+    "Embedder",
     "FormatPreference",
     "Gap",
     "MatchIndex",
@@ -24,6 +27,7 @@ PUBLIC_API = [
     "Weights",
     "WorkingGroup",
     "allocate",
+    "load_embedder",
     "match_community",
     "reciprocal_pairs",
     "suggest",

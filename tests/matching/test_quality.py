@@ -1,30 +1,68 @@
-"""Quality bar on the held-out split of the labelled set (everything was tuned on dev only).
+"""Quality bars on the held-out split of the labelled set (everything was tuned on dev only).
 
-``pytest tests/matching/test_quality.py -s`` prints the comparison table for all three systems.
+``pytest tests/matching/test_quality.py -s`` prints the comparison table for all systems.
 Metric definitions are in :mod:`tests.matching.evaluation` (an offer counts as relevant from
 grade 2, "clearly helps"; precision@1 is over answerable needs only).
+
+Two bars: the engine as shipped (with the bundled embedding model, the ``semantic`` extra) and
+its fallback on text and topics alone. Without the extra the first test skips, except under
+``CI=true`` where it fails: CI installs the extra.
 """
+
+import os
+
+import pytest
 
 from . import evaluation
 
-# The bar is what the engine reached on held-out when this test was last raised (P@1 0.582,
-# MRR 0.690, recall@3 0.576 on 68 held-out needs, 55 of them answerable), rounded down. Dev was
-# at P@1 0.735: part of the dev gain came from synonyms chosen while reading dev misses and did
-# not carry over. The product target is P@1 ≥ 0.85 and is NOT met; raise these as the engine
-# improves, never lower them to make a change pass.
-HELDOUT_PRECISION_AT_1 = 0.58
-HELDOUT_MRR = 0.69
-HELDOUT_RECALL_AT_3 = 0.57
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# What the engine reached on the 68 held-out needs (55 answerable) when these were last raised,
+# rounded down. With embeddings: P@1 0.764, MRR 0.834, recall@3 0.695, gap recall 0.769 (dev:
+# P@1 0.867). Text and topics alone: P@1 0.582, MRR 0.690, recall@3 0.576. The product target
+# is P@1 ≥ 0.85 and is NOT met; raise these as the engine improves, never lower them to make a
+# change pass.
+SEMANTIC_BAR = {"precision_at_1": 0.76, "mrr": 0.83, "recall_at_3": 0.69, "gap_recall": 0.76}
+LEXICAL_BAR = {"precision_at_1": 0.58, "mrr": 0.69, "recall_at_3": 0.57}
+BASELINES = ("word TF-IDF", "topic-overlap baseline")
 
 
-def test_engine_reaches_the_bar_on_heldout() -> None:
+@pytest.fixture(scope="module")
+def results() -> dict[tuple[str, str], evaluation.Metrics]:
     labelled, taxonomy = evaluation.load(), evaluation.load_taxonomy()
-    results = evaluation.comparison(labelled, taxonomy)
-    print("\n" + evaluation.table(results))
+    try:
+        labelled = evaluation.embedded(labelled)
+    except RuntimeError as error:
+        if IN_CI:
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+    found = evaluation.comparison(labelled, taxonomy)
+    print("\n" + evaluation.table(found))
+    return found
+
+
+def _reaches(metrics: evaluation.Metrics, bar: dict[str, float]) -> dict[str, float]:
+    """The metrics of *bar* that *metrics* falls short of (empty: it reaches the bar)."""
+    return {
+        name: getattr(metrics, name) for name, low in bar.items() if getattr(metrics, name) < low
+    }
+
+
+def test_engine_reaches_the_bar_on_heldout(
+    results: dict[tuple[str, str], evaluation.Metrics],
+) -> None:
     engine = results[("engine", "heldout")]
-    assert engine.precision_at_1 >= HELDOUT_PRECISION_AT_1
-    assert engine.mrr >= HELDOUT_MRR
-    assert engine.recall_at_3 >= HELDOUT_RECALL_AT_3
-    for baseline in ("word TF-IDF", "topic-overlap baseline"):
-        assert engine.precision_at_1 >= results[(baseline, "heldout")].precision_at_1
-        assert engine.mrr >= results[(baseline, "heldout")].mrr
+    assert _reaches(engine, SEMANTIC_BAR) == {}
+    lexical = results[("engine, lexical only", "heldout")]
+    assert engine.precision_at_1 > lexical.precision_at_1
+    assert engine.mrr > lexical.mrr
+
+
+def test_lexical_fallback_reaches_its_bar_on_heldout(
+    results: dict[tuple[str, str], evaluation.Metrics],
+) -> None:
+    engine = results[("engine, lexical only", "heldout")]
+    assert _reaches(engine, LEXICAL_BAR) == {}
+    for baseline in BASELINES:
+        assert engine.precision_at_1 > results[(baseline, "heldout")].precision_at_1
+        assert engine.mrr > results[(baseline, "heldout")].mrr

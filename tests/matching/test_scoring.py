@@ -1,7 +1,9 @@
 import pytest
 
-from app.matching import DEFAULT_WEIGHTS, Weights
+from app.matching import DEFAULT_WEIGHTS, SEMANTIC_WEIGHTS, Weights
 from app.matching.scoring import (
+    SEMANTIC_HIGH,
+    SEMANTIC_LOW,
     clamp_unit,
     contribution,
     hub_floor,
@@ -9,6 +11,8 @@ from app.matching.scoring import (
     reciprocity,
     region_match,
     round_score,
+    semantic_component,
+    semantic_shift,
     text_component,
     to_units,
     topic_overlap,
@@ -119,3 +123,36 @@ def test_weights_sum_to_one() -> None:
         Weights(0.5, 0.5, 0.5, 0.0)
     with pytest.raises(ValueError, match="non-negative"):
         Weights(1.5, -0.5, 0.0, 0.0)
+
+
+def test_semantic_shift() -> None:
+    assert semantic_shift(0.85, 0.85) == 0.0
+    assert semantic_shift(0.90, 0.85) == pytest.approx(0.05)
+    assert semantic_shift(0.80, 0.85) == pytest.approx(-0.05)
+    assert semantic_shift(0.90, 0.85, weight=0.5) == pytest.approx(0.025)
+    assert semantic_shift(0.90, 0.85, weight=0.0) == 0.0
+
+
+def test_semantic_component() -> None:
+    assert semantic_component(0.80, low=0.80, high=0.95) == 0.0
+    assert semantic_component(0.70, low=0.80, high=0.95) == 0.0
+    assert semantic_component(0.875, low=0.80, high=0.95) == pytest.approx(0.5)
+    assert semantic_component(0.95, low=0.80, high=0.95) == 1.0
+    assert semantic_component(0.99, low=0.80, high=0.95) == 1.0
+    assert semantic_component(0.90, 0.025, low=0.80, high=0.95) == pytest.approx(0.5)
+    assert semantic_component(0.85, -0.025, low=0.80, high=0.95) == pytest.approx(0.5)
+    assert semantic_component(0.90, low=0.95, high=0.95) == 0.0
+    assert semantic_component(SEMANTIC_LOW) == 0.0
+    assert semantic_component(SEMANTIC_HIGH) == 1.0
+
+
+def test_semantic_weights() -> None:
+    assert SEMANTIC_WEIGHTS.semantic == 0.5
+    assert DEFAULT_WEIGHTS.semantic == 0.0
+    for factor in ("topic", "text", "region", "reciprocity"):
+        assert getattr(SEMANTIC_WEIGHTS, factor) == getattr(DEFAULT_WEIGHTS, factor) / 2
+    assert Weights(0.0, 0.5, 0.0, 0.0, semantic=0.5).semantic == 0.5
+    with pytest.raises(ValueError, match="sum to 1"):
+        Weights(0.1, 0.8, 0.05, 0.05, semantic=0.5)
+    with pytest.raises(ValueError, match="non-negative"):
+        Weights(0.5, 1.0, 0.0, 0.0, semantic=-0.5)

