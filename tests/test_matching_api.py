@@ -322,7 +322,7 @@ def test_answers_are_embedded_when_written_and_again_when_their_text_changes(
     assert session.scalars(select(OfferEmbedding)).all() == []
 
 
-def test_a_community_of_twenty_needs_is_matched_on_meaning_too(
+def test_a_community_of_twenty_needs_and_offers_is_matched_on_meaning_too(
     client: TestClient, cop: Cop, embedder: Any
 ) -> None:
     from app.matching.scoring import HUB_MIN_NEEDS, SEMANTIC_GAP_THRESHOLD
@@ -330,6 +330,7 @@ def test_a_community_of_twenty_needs_is_matched_on_meaning_too(
     offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     for number in range(HUB_MIN_NEEDS - 1):
         answer(client, cop, "needs", cop.alkmaar, f"Vraag {number} over de gemeentelijke begroting")
+        answer(client, cop, "offers", cop.alkmaar, f"Ervaring {number} met het sociaal domein")
     before = suggestions(client, cop, offerId=offer["id"])
     assert {r["factor"] for s in before for r in s["reasons"]} <= {
         "topic",
@@ -339,7 +340,7 @@ def test_a_community_of_twenty_needs_is_matched_on_meaning_too(
     }
     need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
     found = suggestions(client, cop, needId=need["id"])
-    assert [s["offerId"] for s in found] == [offer["id"]]
+    assert found[0]["offerId"] == offer["id"]
     assert "semantic" in {r["factor"] for r in found[0]["reasons"]}
     assert round(sum(r["contribution"] for r in found[0]["reasons"]), 4) == found[0]["score"]
     gaps = client.get(f"{cop.url}/gaps").json()

@@ -205,9 +205,15 @@ class MatchIndex:
         elif weights.semantic > 0 and not embedded:
             raise ValueError("a semantic weight needs an embedding of one size on every answer")
         self.semantic = embedded and weights.semantic > 0
-        """Does the index score the semantic factor? By default: when every need and offer has
-        an embedding and there are at least HUB_MIN_NEEDS needs."""
+        """Does the index score the semantic factor? By default: see scores_semantically."""
         self.weights = weights
+        # Each side's mean embedding, taken off its vectors in _prepare (see _centred).
+        self._mean_embedding: dict[type, FloatArray] = {}
+        if self.semantic:
+            for kind, items in ((Need, self.needs), (Offer, self.offers)):
+                vectors = from_bytes([item.embedding for item in items if item.embedding])
+                if len(vectors):
+                    self._mean_embedding[kind] = vectors.astype(np.float64).mean(axis=0)
         # Compounds are split on the taxonomy's own words (see _prepare).
         self._known_words = frozenset(
             word for topic in taxonomy for term in topic.terms for word in content_words(term)
@@ -393,10 +399,12 @@ class MatchIndex:
         """Would an index of these answers, with default weights, score the semantic factor?
 
         Yes when every need and offer has an embedding (all of one size) and there are at least
-        HUB_MIN_NEEDS needs: embedding cosines only mean something against the community's own
-        spread (the hubness shift), which a handful of needs cannot give.
+        HUB_MIN_NEEDS needs and as many offers: embedding cosines only mean something against
+        the community's own spread (each side's mean, the hubness shift), which a handful of
+        answers cannot give.
         """
-        return _embedded(needs, offers) and len(needs) >= scoring.HUB_MIN_NEEDS
+        enough = min(len(needs), len(offers)) >= scoring.HUB_MIN_NEEDS
+        return enough and _embedded(needs, offers)
 
     @property
     def gap_threshold(self) -> float:
@@ -448,11 +456,7 @@ class MatchIndex:
         ]
         expansion = self._expansion(topics, self.tagger.evidence(item.text))
         document = " ".join([*(word.surface for word in words), *roots, expansion])
-        embedding = (
-            from_bytes([item.embedding])[0].astype(np.float64)
-            if self.semantic and item.embedding is not None
-            else None
-        )
+        embedding = self._centred(item) if self.semantic else None
         return _Prepared(
             id=item.id,
             organisation_id=item.organisation_id,
@@ -483,6 +487,21 @@ class MatchIndex:
         if self.semantic:
             prepared = self._with_embedding(prepared, item)
         return prepared, vector
+
+    def _centred(self, item: Need | Offer) -> FloatArray | None:
+        """The item's embedding minus its side's mean embedding in this index, unit length.
+
+        Embeddings of short texts share a large common component (and one per language), so
+        raw cosines of any two answers are high; taking each side's mean off leaves what tells
+        answers apart (all-but-the-top, Mu & Viswanath 2018). None for a missing embedding or
+        one of another size.
+        """
+        mean = self._mean_embedding.get(type(item))
+        if item.embedding is None or mean is None or len(item.embedding) != 4 * len(mean):
+            return None
+        vector: FloatArray = from_bytes([item.embedding])[0].astype(np.float64) - mean
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm > 0 else vector
 
     def _with_embedding(self, prepared: _Prepared, item: Need | Offer) -> _Prepared:
         """A new answer's embedding (required in a semantic index) and, for an offer, its shift."""

@@ -361,20 +361,25 @@ def tune(labelled: LabelledSet, taxonomy: Taxonomy) -> list[tuple[float, Weights
 
 
 def tune_semantic(labelled: LabelledSet, taxonomy: Taxonomy) -> list[tuple[float, str]]:
-    """Grid search of the semantic factor on the dev split only, gap threshold fixed, best first.
+    """Grid search of the semantic factor and its gap threshold on the dev split only.
 
     Varies the semantic weight (the other weights keep DEFAULT_WEIGHTS' proportions),
-    SEMANTIC_LOW, SEMANTIC_HUB_NEIGHBOURS and SEMANTIC_HUB_WEIGHT; *labelled* must be embedded.
+    SEMANTIC_LOW, SEMANTIC_HIGH, SEMANTIC_HUB_NEIGHBOURS, SEMANTIC_HUB_WEIGHT and the gap
+    threshold; best first by the objective of :func:`tune`. *labelled* must be embedded.
     """
     found: list[tuple[float, str]] = []
-    saved = (scoring.SEMANTIC_LOW, scoring.SEMANTIC_HUB_NEIGHBOURS, scoring.SEMANTIC_HUB_WEIGHT)
+    saved = (
+        scoring.SEMANTIC_LOW,
+        scoring.SEMANTIC_HIGH,
+        scoring.SEMANTIC_HUB_NEIGHBOURS,
+        scoring.SEMANTIC_HUB_WEIGHT,
+    )
     try:
-        for low, neighbours, hub_weight, semantic in itertools.product(
-            (0.76, 0.78, 0.80, 0.82), (3, 5, 10), (0.0, 0.5, 1.0, 2.0), (0.4, 0.5, 0.6)
+        for low, high, neighbours, hub_weight, semantic in itertools.product(
+            (0.0, 0.05, 0.10, 0.15, 0.20), (0.60, 0.72, 0.85), (5, 10), (0.0, 1.0), (0.4, 0.5, 0.6)
         ):
-            scoring.SEMANTIC_LOW = low
-            scoring.SEMANTIC_HUB_NEIGHBOURS = neighbours
-            scoring.SEMANTIC_HUB_WEIGHT = hub_weight
+            scoring.SEMANTIC_LOW, scoring.SEMANTIC_HIGH = low, high
+            scoring.SEMANTIC_HUB_NEIGHBOURS, scoring.SEMANTIC_HUB_WEIGHT = neighbours, hub_weight
             rest = 1.0 - semantic
             weights = Weights(
                 topic=round(DEFAULT_WEIGHTS.topic * rest, 4),
@@ -383,24 +388,31 @@ def tune_semantic(labelled: LabelledSet, taxonomy: Taxonomy) -> list[tuple[float
                 reciprocity=round(DEFAULT_WEIGHTS.reciprocity * rest, 4),
                 semantic=semantic,
             )
-            m = evaluate(
-                labelled, semantic_engine(labelled, taxonomy, weights), "dev", GAP_THRESHOLD
-            )
-            gap_f1 = (
-                2 * m.gap_precision * m.gap_recall / (m.gap_precision + m.gap_recall)
-                if m.gap_precision + m.gap_recall
-                else 0.0
-            )
-            objective = m.precision_at_1 + m.mrr + 0.5 * gap_f1 + 0.5 * m.coverage
-            found.append(
-                (
-                    objective,
-                    f"semantic {semantic} low {low} neighbours {neighbours} hub weight "
-                    f"{hub_weight}: P@1 {m.precision_at_1:.3f} MRR {m.mrr:.3f} gap F1 {gap_f1:.3f}",
+            ranking = semantic_engine(labelled, taxonomy, weights)
+            for threshold in (0.20, 0.24, 0.28, 0.32):
+                m = evaluate(labelled, ranking, "dev", threshold)
+                gap_f1 = (
+                    2 * m.gap_precision * m.gap_recall / (m.gap_precision + m.gap_recall)
+                    if m.gap_precision + m.gap_recall
+                    else 0.0
                 )
-            )
+                objective = m.precision_at_1 + m.mrr + 0.5 * gap_f1 + 0.5 * m.coverage
+                found.append(
+                    (
+                        objective,
+                        f"semantic {semantic} low {low} high {high} neighbours {neighbours} "
+                        f"hub weight {hub_weight} threshold {threshold}: P@1 "
+                        f"{m.precision_at_1:.3f} MRR {m.mrr:.3f} gap P {m.gap_precision:.2f} "
+                        f"R {m.gap_recall:.2f} coverage {m.coverage:.2f}",
+                    )
+                )
     finally:
-        scoring.SEMANTIC_LOW, scoring.SEMANTIC_HUB_NEIGHBOURS, scoring.SEMANTIC_HUB_WEIGHT = saved
+        (
+            scoring.SEMANTIC_LOW,
+            scoring.SEMANTIC_HIGH,
+            scoring.SEMANTIC_HUB_NEIGHBOURS,
+            scoring.SEMANTIC_HUB_WEIGHT,
+        ) = saved
     found.sort(key=lambda item: -item[0])
     return found
 

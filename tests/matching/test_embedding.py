@@ -140,6 +140,8 @@ def test_without_embeddings_everywhere_or_enough_needs_the_index_is_lexical() ->
     small = MatchIndex(taxonomy(), needs[: HUB_MIN_NEEDS - 1], offers)
     assert not small.semantic
     assert small.weights == DEFAULT_WEIGHTS
+    few_offers = MatchIndex(taxonomy(), needs, offers[: HUB_MIN_NEEDS - 1])
+    assert not few_offers.semantic
     forced = MatchIndex(taxonomy(), needs[:3], offers, weights=SEMANTIC_WEIGHTS)
     assert forced.semantic
     with pytest.raises(ValueError, match="a semantic weight needs an embedding"):
