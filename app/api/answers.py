@@ -21,6 +21,7 @@ from app.api.deps import (
     SessionDep,
     check_version,
     id_path,
+    in_thread,
     page_of,
     replay,
     set_etag,
@@ -148,10 +149,11 @@ def _register(
             )
         return result
 
-    def get_answer(
+    async def get_answer(
         session: SessionDep, community: ReadableCommunity, answer_id: AnswerId, response: Response
     ) -> Any:
-        answer = service.get_answer(session, model, community, answer_id)
+        # A hot read: one hand-off to the database, the response built on the event loop.
+        answer = await in_thread(service.get_answer, session, model, community, answer_id)
         set_etag(response, answer)
         return read_schema.model_validate(answer)
 
