@@ -20,10 +20,10 @@ import anyio
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth import BOOTSTRAP_ADMIN, Principal, authenticate, is_bootstrap_admin
-from app.db import begin_for_writing
+from app.db import autocommit_bind, begin_for_writing
 from app.errors import InvalidParam, PreconditionFailed, PreconditionRequired
 from app.models import Community, IdempotencyRecord, VersionedMixin
 from app.schemas import MAX_ID, Page
@@ -75,23 +75,28 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
     Declared with ``scope="function"`` so the commit happens before the response is sent; a
     failing commit therefore becomes an error response, never a 2xx for lost data. Making the
-    session does no I/O; the commit and close run in one worker-thread hand-off, and a request
-    that never touched the database (the bootstrap admin reading the taxonomy) needs none.
+    session does no I/O. A GET on PostgreSQL reads on an autocommit connection (see
+    :func:`~app.db.autocommit_bind`), so ending it does no I/O either; any other request
+    commits and closes in one worker-thread hand-off.
     """
-    session: Session = request.app.state.session_factory()
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    reading = request.method in SAFE_METHODS
+    autocommit = autocommit_bind(factory.kw.get("bind")) if reading else None
+    session = factory(bind=autocommit) if autocommit is not None else factory()
     try:
-        if request.method not in SAFE_METHODS:
+        if not reading:
             await in_thread(begin_for_writing, session)
         yield session
     except BaseException:
         with anyio.CancelScope(shield=True):
             await in_thread(_finish, session, commit=False)
         raise
+    pending = session.new or session.dirty or session.deleted
+    if (autocommit is not None or not session.in_transaction()) and not pending:
+        session.close()  # nothing to commit, and no I/O to give the connection back
+        return
     with anyio.CancelScope(shield=True):
-        if session.in_transaction() or session.new or session.dirty or session.deleted:
-            await in_thread(_finish, session, commit=True)
-        else:
-            session.close()
+        await in_thread(_finish, session, commit=True)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
