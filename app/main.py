@@ -60,14 +60,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.session_factory = session_factory(engine)
     app.state.suggestion_pages = ResponseCache(SUGGESTION_PAGES_CACHED)
 
+    # Routes are matched in order, one by one, and no two paths overlap: the hot reads (the
+    # suggestions page, single answers) come first, so they are found after few attempts.
     for module in (
         health,
+        matching,
+        answers,
+        communities,
         topics,
         organisations,
         tokens,
-        communities,
-        answers,
-        matching,
         imports,
         reports,
     ):

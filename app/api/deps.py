@@ -181,13 +181,18 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def community_for_reader(session: Session, principal: Principal, community_id: int) -> Community:
+    """The community, for callers who take part in it (admin, organiser, member): 404, 403."""
+    community = get_community(session, community_id)
+    access.require_reader(session, principal, community.id)
+    return community
+
+
 def readable_community(
     session: SessionDep, principal: PrincipalDep, community_id: CommunityId
 ) -> Community:
     """The path's community, for callers who take part in it (admin, organiser, member)."""
-    community = get_community(session, community_id)
-    access.require_reader(session, principal, community.id)
-    return community
+    return community_for_reader(session, principal, community_id)
 
 
 def managed_community(
