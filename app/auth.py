@@ -57,40 +57,64 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def authenticate(session: Session, authorization: str | None, admin_token: str | None) -> Principal:
-    """The principal behind an ``Authorization`` header, or :class:`Unauthorized`."""
+BOOTSTRAP_ADMIN = Principal(token_id=None, person_id=None, organisation_id=None, is_admin=True)
+"""The caller with ``COPMATCH_ADMIN_TOKEN``."""
+
+
+def _bearer_token(authorization: str | None) -> str | None:
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+def is_bootstrap_admin(authorization: str | None, admin_token: str | None) -> bool:
+    """Whether the header carries ``COPMATCH_ADMIN_TOKEN`` (no database needed to know)."""
+    token = _bearer_token(authorization)
+    return bool(token and admin_token and hmac.compare_digest(token.encode(), admin_token.encode()))
+
+
+def authenticate(session: Session, authorization: str | None, admin_token: str | None) -> Principal:
+    """The principal behind an ``Authorization`` header, or :class:`Unauthorized`."""
+    token = _bearer_token(authorization)
+    if token is None:
         raise Unauthorized("send Authorization: Bearer <token>")
-    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
-        return Principal(token_id=None, person_id=None, organisation_id=None, is_admin=True)
+    if is_bootstrap_admin(authorization, admin_token):
+        return BOOTSTRAP_ADMIN
     now = utcnow()
-    row = session.execute(
-        select(ApiToken, Person)
+    # One indexed query: the token, its person and the communities they organise (a row each).
+    rows = session.execute(
+        select(
+            ApiToken.id,
+            ApiToken.expires_at,
+            ApiToken.revoked_at,
+            ApiToken.last_used_at,
+            ApiToken.person_id,
+            Person.organisation_id,
+            Person.active,
+            Person.erased_at,
+            CommunityOrganiser.community_id,
+        )
         .outerjoin(Person, Person.id == ApiToken.person_id)
+        .outerjoin(CommunityOrganiser, CommunityOrganiser.person_id == Person.id)
         .where(ApiToken.token_hash == hash_token(token))
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         raise Unauthorized("unknown token")
-    stored, person = row
+    stored = rows[0]
     if stored.revoked_at is not None or stored.expires_at <= now:
         raise Unauthorized("the token is revoked or expired")
-    if person is not None and (person.erased_at is not None or not person.active):
+    if stored.person_id is not None and (stored.erased_at is not None or not stored.active):
         raise Unauthorized("the token's person no longer takes part")
     if stored.last_used_at is None or now - stored.last_used_at >= LAST_USED_RESOLUTION:
         session.execute(update(ApiToken).where(ApiToken.id == stored.id).values(last_used_at=now))
-    if person is None:
+    if stored.person_id is None:
         return Principal(token_id=stored.id, person_id=None, organisation_id=None, is_admin=True)
-    organiser_of = frozenset(
-        session.scalars(
-            select(CommunityOrganiser.community_id).where(CommunityOrganiser.person_id == person.id)
-        )
-    )
     return Principal(
         token_id=stored.id,
-        person_id=person.id,
-        organisation_id=person.organisation_id,
+        person_id=stored.person_id,
+        organisation_id=stored.organisation_id,
         is_admin=False,
-        organiser_of=organiser_of,
+        organiser_of=frozenset(row.community_id for row in rows if row.community_id is not None),
     )

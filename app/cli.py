@@ -239,6 +239,10 @@ def serve(
         port=port,
         reload=reload,
         log_level=settings.log_level,
+        access_log=settings.access_log,
+        # The C parser and event loop (uvicorn[standard]): the per-request cost of the server.
+        http="httptools",
+        loop="uvloop",
         proxy_headers=True,
     )
 

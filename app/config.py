@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = Field(
+        default=False,
+        description="One log line per request from uvicorn (a proxy in front usually logs them)",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Base URL under which clients reach the service (used in OpenAPI servers)",

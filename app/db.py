@@ -100,6 +100,26 @@ def begin_for_writing(session: Session) -> None:
         session.connection(execution_options={SQLITE_BEGIN_IMMEDIATE: True})
 
 
+_AUTOCOMMIT_ENGINES: dict[int, Engine] = {}
+
+
+def autocommit_bind(bind: Any) -> Engine | None:
+    """For a PostgreSQL engine, the same engine (same pool) with autocommit connections: the
+    bind of a request that only reads. None for anything else (SQLite, a test's connection).
+
+    A read at READ COMMITTED sees a fresh snapshot per statement anyway, so autocommit changes
+    no result; it saves the BEGIN and COMMIT round trips, and closing such a session does no
+    I/O at all (psycopg's rollback on an idle connection is a no-op).
+    """
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return None
+    found = _AUTOCOMMIT_ENGINES.get(id(bind))
+    if found is None:
+        found = bind.execution_options(isolation_level="AUTOCOMMIT")
+        _AUTOCOMMIT_ENGINES[id(bind)] = found
+    return found
+
+
 # Sized for the thread pool that runs sync endpoints (40 threads): under load, connections are
 # kept rather than opened and closed for every request (measured by scripts/loadtest.py).
 POOL_SIZE = 20
@@ -138,6 +158,11 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """A unit of work for the CLI: commits on success, rolls back on error."""
+    # Imported here: the listeners need the models, which need this module. The CLI's writes
+    # must invalidate a running server's cached suggestion pages like the API's own.
+    from app.services import suggestion_versions
+
+    suggestion_versions.install()
     session = session_factory(engine or get_engine())()
     try:
         yield session

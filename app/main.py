@@ -23,13 +23,17 @@ from app.api import (
     tokens,
     topics,
 )
+from app.api.cache import ResponseCache
 from app.api.deps import API_PREFIX
 from app.api.middleware import ApiVersionHeader, BodySizeLimit
 from app.api.openapi import build_openapi
 from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
 from app.db import get_engine, session_factory
-from app.services import audit
+from app.services import audit, suggestion_versions
+
+SUGGESTION_PAGES_CACHED = 256
+"""Serialised suggestion pages kept per process (a 100-item page is about 80 kB)."""
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -54,15 +58,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
+    app.state.suggestion_pages = ResponseCache(SUGGESTION_PAGES_CACHED)
 
+    # Routes are matched in order, one by one, and no two paths overlap: the hot reads (the
+    # suggestions page, single answers) come first, so they are found after few attempts.
     for module in (
         health,
+        matching,
+        answers,
+        communities,
         topics,
         organisations,
         tokens,
-        communities,
-        answers,
-        matching,
         imports,
         reports,
     ):
@@ -80,6 +87,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.openapi = openapi  # type: ignore[method-assign]
     register_problem_handlers(app)
     audit.install()
+    suggestion_versions.install()
     if settings.cors_origins:
         # An explicit allow-list only; no credentials (bearer tokens are sent explicitly).
         app.add_middleware(

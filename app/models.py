@@ -149,6 +149,9 @@ class Community(VersionedMixin, Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     region: Mapped[str | None] = mapped_column(String(100))
+    suggestions_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Bumped in the same transaction as any change of the community's suggestions (or of the
+    answers they derive from): the key of cached suggestion pages, valid across processes."""
 
 
 class Membership(TimestampMixin, Base):

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
 from app.api.deps import (
+    CommunityId,
     IdempotencyDep,
     IfMatch,
     PagingDep,
@@ -20,7 +21,9 @@ from app.api.deps import (
     ReadableCommunity,
     SessionDep,
     check_version,
+    community_for_reader,
     id_path,
+    in_thread,
     page_of,
     replay,
     set_etag,
@@ -148,10 +151,20 @@ def _register(
             )
         return result
 
-    def get_answer(
-        session: SessionDep, community: ReadableCommunity, answer_id: AnswerId, response: Response
+    async def get_answer(
+        session: SessionDep,
+        principal: PrincipalDep,
+        community_id: CommunityId,
+        answer_id: AnswerId,
+        response: Response,
     ) -> Any:
-        answer = service.get_answer(session, model, community, answer_id)
+        # A hot read: the community, the caller's access and the answer in one hand-off to the
+        # database; the response is built on the event loop.
+        def load() -> service.Answer:
+            community = community_for_reader(session, principal, community_id)
+            return service.get_answer(session, model, community, answer_id)
+
+        answer = await in_thread(load)
         set_etag(response, answer)
         return read_schema.model_validate(answer)
 

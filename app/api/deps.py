@@ -1,21 +1,29 @@
 """Dependencies shared by the routers: the request's session, paging, the caller and the
-community they act in, and optimistic locking (``ETag`` / ``If-Match``)."""
+community they act in, and optimistic locking (``ETag`` / ``If-Match``).
+
+Thread-pool hand-offs: FastAPI runs every sync dependency and sync endpoint in a worker thread,
+and each hand-off costs about as much CPU as a small query. So the dependencies that need no
+database are ``async def``, and those that do hand off exactly the blocking part
+(:func:`in_thread`): a read of one object is three hand-offs (the community, the object, the
+commit), not seven.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
+import anyio
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth import Principal, authenticate
-from app.db import begin_for_writing
+from app.auth import BOOTSTRAP_ADMIN, Principal, authenticate, is_bootstrap_admin
+from app.db import autocommit_bind, begin_for_writing
 from app.errors import InvalidParam, PreconditionFailed, PreconditionRequired
 from app.models import Community, IdempotencyRecord, VersionedMixin
 from app.schemas import MAX_ID, Page
@@ -30,24 +38,65 @@ DEFAULT_LIMIT = 50
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-def get_session(request: Request) -> Iterator[Session]:
-    """The unit of work of one request: the only place in the app that commits.
 
-    Declared with ``scope="function"`` so the commit happens before the response is sent; a
-    failing commit therefore becomes an error response, never a 2xx for lost data.
+async def in_thread(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run blocking ``function`` (database work) in a worker thread and wait for it.
+
+    Each call gets its own limiter, as FastAPI does for a dependency's exit: a request that
+    holds a pooled connection must be able to give it back even when every thread of the
+    default limiter waits for a connection.
     """
-    session: Session = request.app.state.session_factory()
-    if request.method not in SAFE_METHODS:
-        begin_for_writing(session)
+
+    def call() -> R:
+        return function(*args, **kwargs)
+
+    return await anyio.to_thread.run_sync(call, limiter=anyio.CapacityLimiter(1))
+
+
+def _finish(session: Session, *, commit: bool) -> None:
+    """Commit (or roll back) and close: one hand-off at the end of a request."""
     try:
-        yield session
-        session.commit()
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The unit of work of one request: the only place in the app that commits.
+
+    Declared with ``scope="function"`` so the commit happens before the response is sent; a
+    failing commit therefore becomes an error response, never a 2xx for lost data. Making the
+    session does no I/O. A GET on PostgreSQL reads on an autocommit connection (see
+    :func:`~app.db.autocommit_bind`), so ending it does no I/O either; any other request
+    commits and closes in one worker-thread hand-off.
+    """
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    reading = request.method in SAFE_METHODS
+    autocommit = autocommit_bind(factory.kw.get("bind")) if reading else None
+    session = factory(bind=autocommit) if autocommit is not None else factory()
+    try:
+        if not reading:
+            await in_thread(begin_for_writing, session)
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await in_thread(_finish, session, commit=False)
+        raise
+    pending = session.new or session.dirty or session.deleted
+    if (autocommit is not None or not session.in_transaction()) and not pending:
+        session.close()  # nothing to commit, and no I/O to give the connection back
+        return
+    with anyio.CancelScope(shield=True):
+        await in_thread(_finish, session, commit=True)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -59,7 +108,7 @@ class Paging:
     offset: int
 
 
-def paging(
+async def paging(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}")
     ] = DEFAULT_LIMIT,
@@ -116,12 +165,15 @@ def set_location(response: Response, path: str) -> None:
 # --- who is calling, and may they -----------------------------------------------------------
 
 
-def get_principal(request: Request, session: SessionDep) -> Principal:
+async def get_principal(request: Request, session: SessionDep) -> Principal:
     """The authenticated caller (401 without a valid bearer token); the session records it for
-    the audit log."""
-    principal = authenticate(
-        session, request.headers.get("authorization"), request.app.state.settings.admin_token
-    )
+    the audit log. The bootstrap admin token needs no database, so no hand-off either."""
+    authorization = request.headers.get("authorization")
+    admin_token = request.app.state.settings.admin_token
+    if is_bootstrap_admin(authorization, admin_token):
+        principal = BOOTSTRAP_ADMIN
+    else:
+        principal = await in_thread(authenticate, session, authorization, admin_token)
     session.info[PRINCIPAL_KEY] = principal
     return principal
 
@@ -129,13 +181,18 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def community_for_reader(session: Session, principal: Principal, community_id: int) -> Community:
+    """The community, for callers who take part in it (admin, organiser, member): 404, 403."""
+    community = get_community(session, community_id)
+    access.require_reader(session, principal, community.id)
+    return community
+
+
 def readable_community(
     session: SessionDep, principal: PrincipalDep, community_id: CommunityId
 ) -> Community:
     """The path's community, for callers who take part in it (admin, organiser, member)."""
-    community = get_community(session, community_id)
-    access.require_reader(session, principal, community.id)
-    return community
+    return community_for_reader(session, principal, community_id)
 
 
 def managed_community(

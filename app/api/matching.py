@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import TypeAdapter
 from sqlalchemy import select
 
+from app.api.cache import NOT_MODIFIED, IfNoneMatch, ResponseCache, json_response
 from app.api.deps import (
     IfMatch,
     ManagedCommunity,
@@ -16,7 +18,7 @@ from app.api.deps import (
     ReadableCommunity,
     SessionDep,
     check_version,
-    page_of,
+    in_thread,
     set_etag,
 )
 from app.matching import Suggestion as EngineSuggestion
@@ -46,12 +48,19 @@ router = APIRouter(tags=["matching"])
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
+SUGGESTION_PAGE = TypeAdapter(Page[SuggestionRead])
+
+
 @router.get(
     "/communities/{communityId}/suggestions",
     response_model=Page[SuggestionRead],
+    responses=NOT_MODIFIED,
     summary="List peer-help suggestions, best first",
+    description="The page carries a strong `ETag`; send it back in `If-None-Match` to get "
+    "`304 Not Modified` while the community's suggestions are unchanged.",
 )
-def list_suggestions(
+async def list_suggestions(
+    request: Request,
     session: SessionDep,
     community: ReadableCommunity,
     paging: PagingDep,
@@ -63,19 +72,44 @@ def list_suggestions(
     ] = None,
     status: SuggestionStatus | None = None,
     min_score: Annotated[float | None, Query(alias="minScore", ge=0, le=1)] = None,
-) -> Page[SuggestionRead]:
-    items, total = service.list_suggestions(
-        session,
-        community,
-        need_id=need_id,
-        offer_id=offer_id,
-        organisation_id=organisation_id,
-        status=status,
-        min_score=min_score,
-        limit=paging.limit,
-        offset=paging.offset,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    # The hottest read: the serialised page is cached per community, suggestions version and
+    # query. Every reader of a community sees the same page, so the caller is not part of the
+    # key; whether they may read it at all was decided above (ReadableCommunity), every time.
+    key = (
+        community.id,
+        community.created_at,  # an id SQLite reuses after a delete is another community
+        community.suggestions_version,
+        need_id,
+        offer_id,
+        organisation_id,
+        status,
+        min_score,
+        paging.limit,
+        paging.offset,
     )
-    return page_of(SuggestionRead, items, total, paging)
+    cache: ResponseCache = request.app.state.suggestion_pages
+    entry = cache.get(key)
+    if entry is None:
+
+        def page_json() -> bytes:
+            items, total = service.list_suggestions(
+                session,
+                community,
+                need_id=need_id,
+                offer_id=offer_id,
+                organisation_id=organisation_id,
+                status=status,
+                min_score=min_score,
+                limit=paging.limit,
+                offset=paging.offset,
+            )
+            page = {"items": items, "total": total, "limit": paging.limit, "offset": paging.offset}
+            return SUGGESTION_PAGE.dump_json(SUGGESTION_PAGE.validate_python(page), by_alias=True)
+
+        entry = cache.put(key, await in_thread(page_json))
+    return json_response(entry, if_none_match)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.errors import Conflict, InvalidParam, NotFound
 from app.models import (
@@ -47,7 +47,10 @@ def get_answer(
     session: Session, model: AnswerModel, community: Community, answer_id: int
 ) -> Answer:
     """An answer of ``community``; one of another community is as unknown as a missing one."""
-    answer = cast(Answer | None, session.get(model, answer_id))
+    # Needs and offers come with their topic tags in the same query (one round trip, not two).
+    tags = getattr(model, "topic_tags", None)
+    options = [joinedload(tags)] if tags is not None else []
+    answer = cast(Answer | None, session.get(model, answer_id, options=options))
     if answer is None or answer.community_id != community.id:
         raise NotFound(
             f"{RESOURCE_NAMES[model]} {answer_id} does not exist in community {community.id}"

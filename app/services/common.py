@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import RowMapping, Select, func, select
 from sqlalchemy.orm import Session
 
 from app.db import Base
@@ -30,6 +30,15 @@ def paginate(
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     items = list(session.scalars(statement.limit(limit).offset(offset)))
     return items, int(total or 0)
+
+
+def paginate_rows(
+    session: Session, statement: Select[*tuple[Any, ...]], *, limit: int, offset: int
+) -> tuple[list[RowMapping], int]:
+    """:func:`paginate` for a select of columns: the rows as mappings, no ORM objects."""
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    rows = list(session.execute(statement.limit(limit).offset(offset)).mappings())
+    return rows, int(total or 0)
 
 
 def ensure_unique(

@@ -55,7 +55,8 @@ from app.models import (
     SuggestionStatus,
     TopicSource,
 )
-from app.services.common import paginate
+from app.services.common import paginate_rows
+from app.services.suggestion_versions import mark_changed
 from app.services.topics import taxonomy
 
 STORED_PER_ANSWER = 20
@@ -374,6 +375,7 @@ def _store(
     stale = [row.id for row in existing.values() if row.status == SuggestionStatus.PROPOSED]
     if stale:
         session.execute(delete(Suggestion).where(Suggestion.id.in_(stale)))
+        mark_changed(session, community.id)  # a bulk delete: the flush listener cannot see it
     session.flush()
 
 
@@ -455,6 +457,24 @@ def get_suggestion(session: Session, community: Community, suggestion_id: int) -
     return suggestion
 
 
+_PAGE_COLUMNS = (
+    Suggestion.id,
+    Suggestion.created_at,
+    Suggestion.updated_at,
+    Suggestion.community_id,
+    Suggestion.need_id,
+    Suggestion.offer_id,
+    Suggestion.need_organisation_id,
+    Suggestion.offer_organisation_id,
+    Suggestion.score,
+    Suggestion.reasons,
+    Suggestion.matched_topics,
+    Suggestion.status,
+    Suggestion.feedback_usefulness,
+    Suggestion.feedback_note,
+)
+
+
 def list_suggestions(
     session: Session,
     community: Community,
@@ -466,9 +486,10 @@ def list_suggestions(
     min_score: float | None,
     limit: int,
     offset: int,
-) -> tuple[list[Suggestion], int]:
-    """A community's suggestions, best first (ties by id)."""
-    statement = select(Suggestion).order_by(Suggestion.score.desc(), Suggestion.id)
+) -> tuple[list[dict[str, Any]], int]:
+    """A community's suggestions, best first (ties by id), as plain dicts with the attributes of
+    a :class:`Suggestion` (``feedback`` included): the API's hottest read builds no ORM objects."""
+    statement = select(*_PAGE_COLUMNS).order_by(Suggestion.score.desc(), Suggestion.id)
     if need_id is not None:
         # One need's suggestions through the (need_id, offer_id) index; the need's own community
         # is checked first, so no other community's rows can appear.
@@ -488,7 +509,14 @@ def list_suggestions(
         statement = statement.where(Suggestion.status == status.value)
     if min_score is not None:
         statement = statement.where(Suggestion.score >= min_score)
-    return paginate(session, statement, limit=limit, offset=offset)
+    rows, total = paginate_rows(session, statement, limit=limit, offset=offset)
+    items = []
+    for row in rows:
+        item = dict(row)
+        usefulness, note = item.pop("feedback_usefulness"), item.pop("feedback_note")
+        item["feedback"] = None if usefulness is None else {"usefulness": usefulness, "note": note}
+        items.append(item)
+    return items, total
 
 
 def update_suggestion(

@@ -1,0 +1,278 @@
+"""The cached suggestions page: ETag and 304, invalidation by every write, access on every read."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.api.cache import ResponseCache, matches
+from app.config import Settings
+from app.main import create_app
+from app.models import Community, Suggestion
+from app.schemas import SuggestionRead
+from app.services import tokens
+from tests import factories
+from tests.conftest import ADMIN_TOKEN, POSTGRES_URL, drop_schema, fresh_database, migrate
+from tests.http import delete, patch
+from tests.problems import assert_problem
+
+NEED = "Hoe pak je aquathermie uit oppervlaktewater (TEO) aan voor een wijk?"
+OFFER = "Ervaring met TEO: warmte uit de Zaan via een warmtenet, haalbaarheidsstudie klaar"
+SECOND_OFFER = "TEO en aquathermie: wij deden een haalbaarheidsstudie voor een wijk"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+class Cop:
+    def __init__(self, session: Session) -> None:
+        self.haarlem = factories.municipality(session, "Haarlem", "GM0392")
+        self.zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+        self.alkmaar = factories.municipality(session, "Alkmaar", "GM0361")
+        self.community = factories.community(
+            session, "CoP pages", self.haarlem, self.zaanstad, self.alkmaar
+        )
+        self.url = f"/api/v1/communities/{self.community.id}"
+        self.page = f"{self.url}/suggestions"
+
+
+@pytest.fixture
+def cop(session: Session) -> Cop:
+    return Cop(session)
+
+
+def create(client: TestClient, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(url, json=body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def version(session: Session, cop: Cop) -> int:
+    session.expire_all()
+    return session.scalars(
+        select(Community.suggestions_version).where(Community.id == cop.community.id)
+    ).one()
+
+
+def test_the_page_has_a_strong_etag_and_if_none_match_gives_304(
+    client: TestClient, cop: Cop
+) -> None:
+    create(client, f"{cop.url}/offers", {"organisationId": cop.zaanstad.id, "text": OFFER})
+    create(client, f"{cop.url}/needs", {"organisationId": cop.haarlem.id, "text": NEED})
+    first = client.get(cop.page)
+    assert first.status_code == 200
+    etag = first.headers["etag"]
+    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)  # strong: no W/ in front
+    assert first.json()["total"] == 1
+
+    for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = client.get(cop.page, headers={"If-None-Match": header})
+        assert again.status_code == 304, header
+        assert again.content == b""
+        assert again.headers["etag"] == etag
+    other = client.get(cop.page, headers={"If-None-Match": '"0123456789abcdef"'})
+    assert other.status_code == 200
+    assert other.content == first.content
+
+    # Another query is another representation, with its own tag.
+    limited = client.get(cop.page, params={"limit": 1, "offset": 1})
+    assert limited.status_code == 200
+    assert limited.json() == {"items": [], "total": 1, "limit": 1, "offset": 1}
+    assert limited.headers["etag"] != etag
+
+
+def test_every_write_that_changes_suggestions_is_visible_to_the_next_read(
+    client: TestClient, session: Session, cop: Cop
+) -> None:
+    assert version(session, cop) == 0
+    empty = client.get(cop.page)
+    assert empty.json()["total"] == 0
+
+    offer = create(client, f"{cop.url}/offers", {"organisationId": cop.zaanstad.id, "text": OFFER})
+    assert version(session, cop) == 1  # one transaction, one bump
+    need = create(client, f"{cop.url}/needs", {"organisationId": cop.haarlem.id, "text": NEED})
+    assert version(session, cop) == 2
+    page = client.get(cop.page, headers={"If-None-Match": empty.headers["etag"]})
+    assert page.status_code == 200
+    (suggestion,) = page.json()["items"]
+    assert (suggestion["needId"], suggestion["offerId"]) == (need["id"], offer["id"])
+    assert suggestion["status"] == "proposed"
+
+    # A status change of one suggestion.
+    item = f"{cop.page}/{suggestion['id']}"
+    assert patch(client, item, json={"status": "introduced"}).status_code == 200
+    assert version(session, cop) == 3
+    assert [s["status"] for s in client.get(cop.page).json()["items"]] == ["introduced"]
+
+    # Another offer adds a second suggestion for the need.
+    create(client, f"{cop.url}/offers", {"organisationId": cop.alkmaar.id, "text": SECOND_OFFER})
+    assert client.get(cop.page).json()["total"] == 2
+
+    # Deleting the need removes its suggestions by ON DELETE CASCADE, unseen by the session.
+    assert delete(client, f"{cop.url}/needs/{need['id']}").status_code == 204
+    assert client.get(cop.page).json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+
+
+def test_a_write_outside_the_api_invalidates_the_page_too(
+    client: TestClient, session: Session, cop: Cop
+) -> None:
+    """The CLI (import, demo) writes through its own session: its commit bumps the version."""
+    factories.offer(session, cop.community, cop.zaanstad, OFFER)
+    session.commit()
+    assert client.get(cop.page).json()["total"] == 0
+    before = version(session, cop)
+    factories.need(session, cop.community, cop.haarlem, NEED)
+    session.commit()
+    assert version(session, cop) == before + 1
+    assert client.get(cop.page).json()["total"] == 1
+
+
+def test_a_failed_write_bumps_nothing(client: TestClient, session: Session, cop: Cop) -> None:
+    create(client, f"{cop.url}/offers", {"organisationId": cop.zaanstad.id, "text": OFFER})
+    before = version(session, cop)
+    outsider = factories.municipality(session, "Bergen (NH.)", "GM0373")
+    refused = client.post(f"{cop.url}/needs", json={"organisationId": outsider.id, "text": NEED})
+    assert_problem(refused, 409)
+    assert version(session, cop) == before
+
+
+def test_the_cached_page_is_the_models_page(client: TestClient, session: Session, cop: Cop) -> None:
+    """The lean read (plain columns, no ORM objects) serialises exactly as the ORM rows do."""
+    create(client, f"{cop.url}/offers", {"organisationId": cop.zaanstad.id, "text": OFFER})
+    create(client, f"{cop.url}/offers", {"organisationId": cop.alkmaar.id, "text": SECOND_OFFER})
+    create(client, f"{cop.url}/needs", {"organisationId": cop.haarlem.id, "text": NEED})
+    items = client.get(cop.page).json()["items"]
+    (first, _) = items
+    patch(client, f"{cop.page}/{first['id']}", json={"status": "introduced"})
+    patch(client, f"{cop.page}/{first['id']}", json={"status": "accepted"})
+    patch(
+        client,
+        f"{cop.page}/{first['id']}",
+        json={"status": "completed", "feedback": {"usefulness": 4, "note": "Goed gesprek"}},
+    )
+    items = client.get(cop.page).json()["items"]
+    rows = session.scalars(
+        select(Suggestion)
+        .where(Suggestion.community_id == cop.community.id)
+        .order_by(Suggestion.score.desc(), Suggestion.id)
+    ).all()
+    session.expire_all()
+    expected = [
+        SuggestionRead.model_validate(row).model_dump(mode="json", by_alias=True) for row in rows
+    ]
+    assert items == expected
+    assert items[0]["feedback"] == {"usefulness": 4, "note": "Goed gesprek"}
+    assert items[1]["feedback"] is None
+
+
+def test_access_is_checked_on_every_read_of_a_cached_page(
+    client: TestClient, session: Session, cop: Cop
+) -> None:
+    create(client, f"{cop.url}/offers", {"organisationId": cop.zaanstad.id, "text": OFFER})
+    create(client, f"{cop.url}/needs", {"organisationId": cop.haarlem.id, "text": NEED})
+    member = factories.person(session, cop.haarlem, name="Sanne de Vries")
+    issued = tokens.issue_token(session, member, lifetime_days=1)
+    as_member = {"Authorization": f"Bearer {issued.token}"}
+    cached = client.get(cop.page, headers=as_member)
+    assert cached.status_code == 200
+    assert cached.json()["total"] == 1
+
+    # A member of another community is refused the cached page (403, not a 304 or the body).
+    elsewhere = factories.municipality(session, "Texel", "GM0448")
+    factories.community(session, "CoP Wadden", elsewhere)
+    stranger = factories.person(session, elsewhere, name="Jan Bakker")
+    outsider = {
+        "Authorization": f"Bearer {tokens.issue_token(session, stranger, lifetime_days=1).token}"
+    }
+    assert_problem(client.get(cop.page, headers=outsider), 403)
+    assert_problem(
+        client.get(cop.page, headers={**outsider, "If-None-Match": cached.headers["etag"]}), 403
+    )
+
+    # A revoked token stops working at once, cached page or not.
+    assert client.delete(f"/api/v1/tokens/{issued.id}").status_code == 204
+    assert_problem(client.get(cop.page, headers=as_member), 401)
+    assert_problem(
+        client.get(cop.page, headers={**as_member, "If-None-Match": cached.headers["etag"]}), 401
+    )
+
+
+def test_the_cache_keeps_the_most_recently_used_bodies() -> None:
+    cache = ResponseCache(2)
+    first = cache.put("a", b'{"a": 1}')
+    cache.put("b", b'{"b": 1}')
+    assert cache.get("a") == first  # now the most recent
+    cache.put("c", b'{"c": 1}')
+    assert (cache.get("a") is not None, cache.get("b"), cache.get("c") is not None) == (
+        True,
+        None,
+        True,
+    )
+    assert len(cache) == 2
+    assert cache.put("d", b'{"a": 1}').etag == first.etag  # the tag is the body's digest
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, False),
+        ('"abc"', True),
+        ('W/"abc"', True),
+        (' "x" , "abc" ', True),
+        ("*", True),
+        ('"abcd"', False),
+        ("abc", False),
+        ("", False),
+    ],
+)
+def test_if_none_match(header: str | None, expected: bool) -> None:
+    assert matches(header, '"abc"') is expected
+
+
+@pytest.fixture
+def two_processes(tmp_path: Path) -> Iterator[tuple[TestClient, TestClient]]:
+    """Two apps (as two uvicorn workers) on one migrated PostgreSQL schema, committing for real
+    (GETs on autocommit connections): each has its own page cache."""
+    name = f"copmatch_page_cache_{os.getpid()}"
+    engine = fresh_database("postgresql", name, tmp_path)
+    migrate(engine)
+    settings = Settings(environment="test", database_url=POSTGRES_URL, admin_token=ADMIN_TOKEN)
+    first = TestClient(create_app(settings, engine), raise_server_exceptions=False, headers=ADMIN)
+    second = TestClient(create_app(settings, engine), raise_server_exceptions=False, headers=ADMIN)
+    with first, second:
+        yield first, second
+    engine.dispose()
+    drop_schema(name)
+
+
+def test_a_write_in_one_process_invalidates_the_page_cached_in_another(
+    two_processes: tuple[TestClient, TestClient],
+) -> None:
+    """PostgreSQL only: the version is bumped in the writer's own transaction."""
+    reader, writer = two_processes
+    ids = {}
+    for name, code in (("Haarlem", "GM0392"), ("Zaanstad", "GM0479")):
+        body = {"name": name, "kind": "municipality", "cbsCode": code, "province": "Noord-Holland"}
+        ids[name] = create(writer, "/api/v1/organisations", body)["id"]
+    community = create(writer, "/api/v1/communities", {"name": "CoP twee", "region": "NH"})
+    url = f"/api/v1/communities/{community['id']}"
+    for organisation_id in ids.values():
+        create(writer, f"{url}/members", {"organisationId": organisation_id})
+    create(writer, f"{url}/offers", {"organisationId": ids["Zaanstad"], "text": OFFER})
+
+    empty = reader.get(f"{url}/suggestions")
+    assert empty.json()["total"] == 0
+    assert reader.get(f"{url}/suggestions").content == empty.content  # now from the cache
+    need = create(writer, f"{url}/needs", {"organisationId": ids["Haarlem"], "text": NEED})
+    page = reader.get(f"{url}/suggestions", headers={"If-None-Match": empty.headers["etag"]})
+    assert page.status_code == 200
+    assert [item["needId"] for item in page.json()["items"]] == [need["id"]]
+    # A read on an autocommit connection still sees the reader's own write at once.
+    assert reader.get(f"{url}/needs/{need['id']}").json()["text"] == NEED
