@@ -170,12 +170,23 @@ class _Side:
             (np.ones(len(rows)), (rows, columns)), shape=(len(items), len(topic_columns))
         )
         self.topics_t: sparse.csr_matrix = self.topics.T.tocsr()
+        # Dense too (a few dozen topics): one new answer against many targets reads rows fast.
+        self.topics_dense: FloatArray = self.topics.toarray()
         self.topic_sizes = np.array([len(item.topics) for item in items], dtype=np.float64)
         self.organisations = np.array(
             [organisation_codes[item.organisation_id] for item in items], dtype=np.int64
         )
         self.regions = np.array(
             [region_codes.get(_region_key(item.region), -1) for item in items], dtype=np.int64
+        )
+        self.text_floors = np.zeros(len(items))
+        self.semantic_shifts = np.zeros(len(items))
+
+    def refresh(self) -> None:
+        """Take the items' fitted text floors and semantic shifts into the arrays."""
+        self.text_floors = np.array([item.text_floor for item in self.items], dtype=np.float64)
+        self.semantic_shifts = np.array(
+            [item.semantic_shift for item in self.items], dtype=np.float64
         )
 
 
@@ -257,6 +268,8 @@ class MatchIndex:
         self._fit_hub_floors()
         self._typical_semantic_hubness = 0.0
         self._fit_semantic_shifts()
+        self._need_side.refresh()
+        self._offer_side.refresh()
         # helps[a, b]: organisation a has an offer that answers a need of organisation b. The
         # extra last row and column stand for organisations the index has not seen.
         size = len(organisations) + 1
@@ -680,7 +693,7 @@ class MatchIndex:
         floor = (
             scoring.TEXT_FLOOR
             + np.array([item.text_floor for item in items])[:, None]
-            + np.array([item.text_floor for item in targets.items])[None, :]
+            + targets.text_floors[None, :]
         )
         text = np.clip((cosine - floor) / (1.0 - floor), 0.0, 1.0)
         rows = [row for row, item in enumerate(items) for _ in item.topics]
@@ -707,7 +720,7 @@ class MatchIndex:
         embeddings = np.array([item.embedding for item in items], dtype=np.float64)
         shift = (
             np.array([item.semantic_shift for item in items])[:, None]
-            + np.array([item.semantic_shift for item in targets.items])[None, :]
+            + targets.semantic_shifts[None, :]
         )
         return _semantic_component(embeddings @ targets.embeddings.T - shift)
 
@@ -805,8 +818,7 @@ class MatchIndex:
     ) -> FloatArray:
         """_raw_scores for individual (need, offer) pairs of the index, given their cosines."""
         needs, offers = self._need_side, self._offer_side
-        need_floors = np.array([item.text_floor for item in needs.items])
-        offer_floors = np.array([item.text_floor for item in offers.items])
+        need_floors, offer_floors = needs.text_floors, offers.text_floors
         floor = scoring.TEXT_FLOOR + need_floors[need_rows] + offer_floors[offer_rows]
         text = np.clip((cosine - floor) / (1.0 - floor), 0.0, 1.0)
         shared = np.asarray(
@@ -824,12 +836,171 @@ class MatchIndex:
             + self.weights.reciprocity * helps_back
         )
         if self.semantic:
-            shifts = np.array([item.semantic_shift for item in offers.items])[offer_rows]
+            shifts = offers.semantic_shifts[offer_rows]
             closeness = np.einsum(
                 "ij,ij->i", needs.embeddings[need_rows], offers.embeddings[offer_rows]
             )
             raw += self.weights.semantic * _semantic_component(closeness - shifts)
         return raw
+
+    def _pair_components(
+        self, need_rows: IntArray, offer_rows: IntArray, cosine: FloatArray
+    ) -> FloatArray:
+        """Components (rows in scoring.FACTOR_ORDER) of individual indexed (need, offer) pairs,
+        bit for bit those of the scalar formulas in :meth:`_components`."""
+        needs, offers = self._need_side, self._offer_side
+        shared = np.asarray(
+            needs.topics[need_rows].multiply(offers.topics[offer_rows]).sum(axis=1)
+        ).ravel()
+        components = np.zeros((len(scoring.FACTOR_ORDER), len(need_rows)))
+        components[0] = _topic_overlaps(
+            shared, needs.topic_sizes[need_rows] * offers.topic_sizes[offer_rows]
+        )
+        components[1] = _text_components(
+            cosine,
+            scoring.TEXT_FLOOR + needs.text_floors[need_rows] + offers.text_floors[offer_rows],
+        )
+        if self.semantic:
+            closeness = _closeness(needs.embeddings[need_rows], offers.embeddings[offer_rows])
+            components[2] = _semantic_component(closeness - offers.semantic_shifts[offer_rows])
+        regions = needs.regions[need_rows]
+        components[3] = (regions == offers.regions[offer_rows]) & (regions >= 0)
+        components[4] = self._helps[
+            needs.organisations[need_rows], offers.organisations[offer_rows]
+        ]
+        return components
+
+    def _item_components(
+        self,
+        item: _Prepared,
+        need_side: bool,
+        targets: _Side,
+        positions: IntArray,
+        cosine: FloatArray,
+    ) -> FloatArray:
+        """Components of *item* (a need when *need_side*, else an offer; it may be new to the
+        index) with the targets at *positions*, as :meth:`_pair_components` gives them."""
+        known = np.array(
+            [self._topic_columns[slug] for slug in item.topics if slug in self._topic_columns],
+            dtype=np.int64,
+        )
+        shared = targets.topics_dense[np.ix_(positions, known)].sum(axis=1)
+        components = np.zeros((len(scoring.FACTOR_ORDER), len(positions)))
+        components[0] = _topic_overlaps(
+            shared.astype(np.float64), float(len(item.topics)) * targets.topic_sizes[positions]
+        )
+        floors = targets.text_floors[positions]
+        floor = (
+            scoring.TEXT_FLOOR + item.text_floor + floors
+            if need_side
+            else scoring.TEXT_FLOOR + floors + item.text_floor
+        )
+        components[1] = _text_components(cosine, floor)
+        if self.semantic and item.embedding is not None:
+            closeness = _closeness(
+                np.broadcast_to(item.embedding, (len(positions), len(item.embedding))),
+                targets.embeddings[positions],
+            )
+            shift = targets.semantic_shifts[positions] if need_side else item.semantic_shift
+            components[2] = _semantic_component(closeness - shift)
+        region = self._region_codes.get(_region_key(item.region), -1)
+        components[3] = (targets.regions[positions] == region) & (region >= 0)
+        code = self._organisation_code(item)
+        components[4] = (
+            self._helps[code, targets.organisations[positions]]
+            if need_side
+            else self._helps[targets.organisations[positions], code]
+        )
+        return components
+
+    def _top_by_score(
+        self,
+        queries: Sequence[_Prepared],
+        targets: _Side,
+        need_side: bool,
+        query_rows: IntArray,
+        positions: IntArray,
+        cosine: FloatArray,
+        scores: FloatArray,
+        limit: int,
+        min_score: float,
+        explained: int | None,
+    ) -> list[tuple[Suggestion, ...]]:
+        """Each query's best *limit* candidate pairs by exact score (ties by target id), none
+        below *min_score*; the first *explained* (None: all) of each get their reasons.
+
+        The pairs are (queries[query_rows[k]], targets.items[positions[k]]) with text cosine
+        cosine[k] and exact score scores[k] (:func:`scoring.totals`)."""
+        keep = scores >= min_score
+        query_rows, positions, cosine, scores = (
+            query_rows[keep],
+            positions[keep],
+            cosine[keep],
+            scores[keep],
+        )
+        order = np.lexsort((targets.ids[positions], -scores, query_rows))
+        query_rows, positions, cosine, scores = (
+            query_rows[order],
+            positions[order],
+            cosine[order],
+            scores[order],
+        )
+        rank = np.arange(len(query_rows)) - _pointers(query_rows, len(queries))[query_rows]
+        top = rank < limit
+        explain = limit if explained is None else explained
+        ranked: list[list[Suggestion]] = [[] for _ in queries]
+        for row, position, pair_cosine, score, place in zip(
+            query_rows[top].tolist(),
+            positions[top].tolist(),
+            cosine[top].tolist(),
+            scores[top].tolist(),
+            rank[top].tolist(),
+            strict=True,
+        ):
+            query, target = queries[row], targets.items[position]
+            need, offer = (query, target) if need_side else (target, query)
+            ranked[row].append(
+                self._suggestion(need, offer, pair_cosine)
+                if place < explain
+                else Suggestion(
+                    need_id=need.id,
+                    offer_id=offer.id,
+                    need_organisation_id=need.organisation_id,
+                    offer_organisation_id=offer.organisation_id,
+                    score=score,
+                    reasons=(),
+                    matched_topics=(),
+                )
+            )
+        return [tuple(found) for found in ranked]
+
+    def _top_of_pairs(
+        self,
+        queries: _Side,
+        targets: _Side,
+        need_side: bool,
+        query_rows: IntArray,
+        positions: IntArray,
+        cosine: FloatArray,
+        limit: int,
+        min_score: float,
+        explained: int | None,
+    ) -> list[tuple[Suggestion, ...]]:
+        """_top_by_score of indexed query × target pairs, scored by scoring.totals."""
+        need_rows, offer_rows = (query_rows, positions) if need_side else (positions, query_rows)
+        scores = scoring.totals(self.weights, self._pair_components(need_rows, offer_rows, cosine))
+        return self._top_by_score(
+            queries.items,
+            targets,
+            need_side,
+            query_rows,
+            positions,
+            cosine,
+            scores,
+            limit,
+            min_score,
+            explained,
+        )
 
     def _sides(self, need_side: bool) -> tuple[_Side, _Side]:
         return (
@@ -888,26 +1059,10 @@ class MatchIndex:
             kth = np.partition(scores, scores.shape[1] - limit, axis=1)[:, scores.shape[1] - limit]
             cut = np.maximum(cut, kth)
         rows, columns = np.nonzero(scores >= (cut - _ROUNDING_MARGIN)[:, None])
-        order = np.lexsort((targets.ids[columns], -scores[rows, columns], rows))
-        rows, columns = rows[order], columns[order]
-        pointers = _pointers(rows, len(queries.items)).tolist()
-        ordered_raw = scores[rows, columns].tolist()
-        ordered_cosine = cosine[rows, columns].tolist()
-        ordered_columns = columns.tolist()
-        return [
-            self._rank_lazily(
-                item,
-                ordered_columns[pointers[row] : pointers[row + 1]],
-                ordered_raw[pointers[row] : pointers[row + 1]],
-                ordered_cosine[pointers[row] : pointers[row + 1]],
-                targets,
-                need_side,
-                limit,
-                min_score,
-                explained,
-            )
-            for row, item in enumerate(queries.items)
-        ]
+        pair_cosine = cosine[rows, columns]
+        return self._top_of_pairs(
+            queries, targets, need_side, rows, columns, pair_cosine, limit, min_score, explained
+        )
 
     def _valid_scores(
         self, queries: _Side, targets: _Side, raw: FloatArray, blocked: dict[int, set[int]]
@@ -934,25 +1089,27 @@ class MatchIndex:
         min_score: float,
         explained: int | None,
     ) -> list[tuple[Suggestion, ...]]:
-        ranked: list[tuple[Suggestion, ...]] = []
-        pointers = candidates.pointers.tolist()
-        for row, item in enumerate(queries.items):
-            low, high = pointers[row], pointers[row + 1]
-            ranked.append(
-                self._select(
-                    item,
-                    candidates.raw[low:high],
-                    candidates.cosine[low:high],
-                    targets,
-                    need_side,
-                    blocked.get(item.id, set()),
-                    limit,
-                    min_score,
-                    candidates.positions[low:high],
-                    explained,
-                )
-            )
-        return ranked
+        if limit <= 0 or not targets.items:
+            return [()] * len(queries.items)
+        rows = np.repeat(np.arange(len(queries.items)), np.diff(candidates.pointers))
+        positions = candidates.positions
+        valid = queries.organisations[rows] != targets.organisations[positions]
+        if blocked:
+            # One key per (query row, target position): all declined pairs found in one pass.
+            span = len(targets.items)
+            declined = [
+                queries.position[query_id] * span + targets.position[target_id]
+                for query_id, target_ids in blocked.items()
+                if query_id in queries.position
+                for target_id in target_ids
+                if target_id in targets.position
+            ]
+            valid &= ~np.isin(rows * span + positions, declined)
+        valid &= candidates.raw >= min_score - _ROUNDING_MARGIN
+        rows, positions, cosine = rows[valid], positions[valid], candidates.cosine[valid]
+        return self._top_of_pairs(
+            queries, targets, need_side, rows, positions, cosine, limit, min_score, explained
+        )
 
     def _best_all(
         self, need_side: bool, excluded: Collection[tuple[int, int]], threshold: float
@@ -1013,21 +1170,13 @@ class MatchIndex:
         scores = self._valid_scores(queries, targets, raw, blocked)
         best_raw = scores.max(axis=1, initial=-np.inf)
         rows, columns = np.nonzero(scores >= best_raw[:, None] - _ROUNDING_MARGIN)
-        best: list[Suggestion | None] = [None] * len(queries.items)
-        for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
-            if best_raw[row] == -np.inf:
-                continue
-            query, target = queries.items[row], targets.items[column]
-            need, offer = (query, target) if need_side else (target, query)
-            found = self._suggestion(need, offer, float(cosine[row, column]), explain=False)
-            known = best[row]
-            if found.score >= 0.0 and (
-                known is None
-                or (-found.score, target.id)
-                < (-known.score, known.offer_id if need_side else known.need_id)
-            ):
-                best[row] = found
-        return best
+        finite = np.isfinite(best_raw[rows])
+        rows, columns = rows[finite], columns[finite]
+        pair_cosine = cosine[rows, columns]
+        ranked = self._top_of_pairs(
+            queries, targets, need_side, rows, columns, pair_cosine, 1, 0.0, 0
+        )
+        return [found[0] if found else None for found in ranked]
 
     def _select(
         self,
@@ -1060,53 +1209,23 @@ class MatchIndex:
         if limit < len(candidates):
             kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
             candidates = candidates[scores[candidates] >= kth - _ROUNDING_MARGIN]
-        ordered = candidates[np.lexsort((targets.ids[at[candidates]], -scores[candidates]))]
-        return self._rank_lazily(
-            item,
-            at[ordered].tolist(),
-            scores[ordered].tolist(),
-            cosine[ordered].tolist(),
+        positions = at[candidates]
+        pair_cosine = cosine[candidates]
+        scores = scoring.totals(
+            self.weights, self._item_components(item, need_side, targets, positions, pair_cosine)
+        )
+        return self._top_by_score(
+            [item],
             targets,
             need_side,
+            np.zeros(len(positions), dtype=np.int64),
+            positions,
+            pair_cosine,
+            scores,
             limit,
             min_score,
             explained,
-        )
-
-    def _rank_lazily(
-        self,
-        item: _Prepared,
-        positions: list[int],
-        raw: list[float],
-        cosine: list[float],
-        targets: _Side,
-        need_side: bool,
-        limit: int,
-        min_score: float,
-        explained: int | None,
-    ) -> tuple[Suggestion, ...]:
-        """Score candidates (best raw score first) exactly until none left can make the top."""
-
-        def key(entry: tuple[Suggestion, _Prepared, _Prepared, float]) -> tuple[float, int]:
-            found = entry[0]
-            return (-found.score, found.offer_id if need_side else found.need_id)
-
-        ranked: list[tuple[Suggestion, _Prepared, _Prepared, float]] = []
-        for position, candidate_raw, pair_cosine in zip(positions, raw, cosine, strict=True):
-            if len(ranked) == limit and candidate_raw + _ROUNDING_MARGIN < ranked[-1][0].score:
-                break
-            target = targets.items[position]
-            need, offer = (item, target) if need_side else (target, item)
-            suggestion = self._suggestion(need, offer, pair_cosine, explain=False)
-            if suggestion.score >= min_score:
-                ranked.append((suggestion, need, offer, pair_cosine))
-                ranked.sort(key=key)
-                del ranked[limit:]
-        explain = len(ranked) if explained is None else explained
-        return tuple(
-            self._suggestion(need, offer, pair_cosine) if rank < explain else suggestion
-            for rank, (suggestion, need, offer, pair_cosine) in enumerate(ranked)
-        )
+        )[0]
 
     @cached_property
     def _shared_terms(self) -> SharedTerms:
@@ -1117,31 +1236,13 @@ class MatchIndex:
         """Can the need's organisation help the offer's organisation in return?"""
         return bool(self._helps[self._organisation_code(need), self._organisation_code(offer)])
 
-    def _suggestion(
-        self, need: _Prepared, offer: _Prepared, cosine: float, *, explain: bool = True
-    ) -> Suggestion:
+    def _suggestion(self, need: _Prepared, offer: _Prepared, cosine: float) -> Suggestion:
         """Score one pair with the scalar formulas and explain every contribution.
 
-        Without *explain* the suggestion has the same score but no reasons or topics (for
-        candidates that are only ranked, never shown).
+        Ranking scores many pairs at once (:meth:`_pair_components`, :func:`scoring.totals`);
+        this scalar path gives the reasons, and the same score to the bit.
         """
         components = self._components(need, offer, cosine)
-        if not explain:
-            return Suggestion(
-                need_id=need.id,
-                offer_id=offer.id,
-                need_organisation_id=need.organisation_id,
-                offer_organisation_id=offer.organisation_id,
-                score=scoring.total(
-                    [
-                        value
-                        for _, weight, component in components
-                        if (value := scoring.contribution(weight, component)) > 0
-                    ]
-                ),
-                reasons=(),
-                matched_topics=(),
-            )
         shared_topics = tuple(sorted(need.topics & offer.topics))
         reasons = tuple(
             Reason(factor, value, self._detail(factor, need, offer, shared_topics))
@@ -1186,7 +1287,7 @@ class MatchIndex:
         """semantic_component of one pair (0 in an index without embeddings)."""
         if need.embedding is None or offer.embedding is None:
             return 0.0
-        closeness = float(need.embedding @ offer.embedding)
+        closeness = float(_closeness(need.embedding[None, :], offer.embedding[None, :])[0])
         return scoring.semantic_component(
             closeness, offer.semantic_shift, scoring.SEMANTIC_LOW, scoring.SEMANTIC_HIGH
         )
@@ -1220,6 +1321,30 @@ def _semantic_component(shifted: FloatArray) -> FloatArray:
     """Vectorised semantic_component of cosines from which the shift is already taken."""
     low, high = scoring.SEMANTIC_LOW, scoring.SEMANTIC_HIGH
     result: FloatArray = np.clip((shifted - low) / (high - low), 0.0, 1.0)
+    return result
+
+
+def _closeness(first: FloatArray, second: FloatArray) -> FloatArray:
+    """Row-wise dot products: one summation order for one pair or many, so the scalar and the
+    vectorised scores agree to the bit (``@`` on single vectors adds in another order)."""
+    result: FloatArray = np.einsum("ij,ij->i", first, second)
+    return result
+
+
+def _topic_overlaps(shared: FloatArray, sizes: FloatArray) -> FloatArray:
+    """Vectorised topic_overlap from shared counts and |N|·|O|: 0 where a side has none."""
+    result: FloatArray = np.divide(
+        shared, np.sqrt(sizes), out=np.zeros_like(sizes), where=sizes > 0
+    )
+    return result
+
+
+def _text_components(cosine: FloatArray, floor: FloatArray) -> FloatArray:
+    """Vectorised text_component: clamp((cosine − floor) / (1 − floor)), 0 where floor ≥ 1."""
+    safe = np.where(floor >= 1.0, 0.0, floor)
+    result: FloatArray = np.where(
+        floor >= 1.0, 0.0, np.clip((cosine - safe) / (1.0 - safe), 0.0, 1.0)
+    )
     return result
 
 

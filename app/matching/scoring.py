@@ -16,6 +16,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
 SCORE_DECIMALS = 4
 """Contributions and scores are rounded to this many decimals."""
 
@@ -187,10 +192,12 @@ def semantic_component(
 
 
 def region_match(need_region: str | None, offer_region: str | None) -> float:
-    """1 when both regions are known and equal (ignoring case and outer spaces), else 0."""
-    if not need_region or not offer_region:
-        return 0.0
-    return 1.0 if need_region.strip().casefold() == offer_region.strip().casefold() else 0.0
+    """1 when both regions are known and equal (ignoring case and outer spaces), else 0.
+
+    A blank region ("", "  ") is unknown."""
+    need_key = (need_region or "").strip().casefold()
+    offer_key = (offer_region or "").strip().casefold()
+    return 1.0 if need_key and need_key == offer_key else 0.0
 
 
 def reciprocity(helps_back: bool) -> float:
@@ -212,3 +219,35 @@ def to_units(score: float) -> int:
     """The score in integer units of 10⁻⁴, exact for rounded scores (used by allocation)."""
     units: int = round(score * 10**SCORE_DECIMALS)
     return units
+
+
+FACTOR_ORDER = ("topic", "text", "semantic", "region", "reciprocity")
+"""The order contributions are added in, by the scalar :func:`total` and by :func:`totals`."""
+
+
+def round_scores(values: FloatArray) -> FloatArray:
+    """round_score of every value, vectorised and bit for bit equal to ``round(value, 4)``.
+
+    rint(v · 10⁴) / 10⁴ is the double nearest to v rounded to 4 decimals, as Python's round
+    gives, except where v · 10⁴ lies within rounding error of a half; those few values are
+    rounded by Python itself.
+    """
+    scale = 10.0**SCORE_DECIMALS
+    scaled = np.asarray(values, dtype=np.float64) * scale
+    result: FloatArray = np.rint(scaled) / scale
+    near_half = np.flatnonzero(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+    for position in near_half.tolist():
+        result[position] = round_score(float(values[position]))
+    return result
+
+
+def totals(weights: Weights, components: FloatArray) -> FloatArray:
+    """total([contribution(weight(f), component(f)) for f in FACTOR_ORDER]) of many pairs.
+
+    *components* has one row per factor of FACTOR_ORDER and one column per pair; the result is
+    bit for bit what the scalar formulas give (same products, roundings and order of addition).
+    """
+    score = np.zeros(components.shape[1])
+    for factor, row in zip(FACTOR_ORDER, components, strict=True):
+        score = score + round_scores(getattr(weights, factor) * row)
+    return round_scores(score)

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from app.matching import DEFAULT_WEIGHTS, SEMANTIC_WEIGHTS, Weights
@@ -11,12 +12,14 @@ from app.matching.scoring import (
     reciprocity,
     region_match,
     round_score,
+    round_scores,
     semantic_component,
     semantic_shift,
     text_component,
     to_units,
     topic_overlap,
     total,
+    totals,
 )
 
 
@@ -69,6 +72,7 @@ def test_region_match() -> None:
     assert region_match("Zuid-Kennemerland", None) == 0.0
     assert region_match(None, "Zuid-Kennemerland") == 0.0
     assert region_match("", "") == 0.0
+    assert region_match("  ", " ") == 0.0
     assert region_match("Zuid-Kennemerland", "Zuid-Kennemerland") == 1.0
     assert region_match("zuid-kennemerland ", "Zuid-Kennemerland") == 1.0
     assert region_match("Zuid-Kennemerland", "West-Friesland") == 0.0
@@ -105,6 +109,61 @@ def test_total_is_the_rounded_sum() -> None:
     assert total([0.4, 0.45, 0.05, 0.1]) == 1.0
     assert total([0.1234, 0.0001]) == 0.1235
     assert total([0.3333, 0.3333, 0.3333]) == 0.9999
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.0, 0.0),
+        (0.12344, 0.1234),
+        (0.12346, 0.1235),
+        (0.00005, 0.0001),  # the double is a little above the half
+        (0.00015, 0.0001),  # ... and this one a little below
+        (0.30000000000000004, 0.3),
+        (0.99995, 1.0),
+        (1.0, 1.0),
+    ],
+)
+def test_round_scores_is_round_score_on_every_value(value: float, expected: float) -> None:
+    assert round_score(value) == expected
+    assert round_scores(np.array([value])).tolist() == [expected]
+
+
+def test_round_scores_matches_round_to_the_bit_near_halves() -> None:
+    rng = np.random.default_rng(5)
+    values = np.concatenate(
+        [
+            rng.random(20_000),
+            (rng.integers(0, 10_000, 20_000) + 0.5) / 10_000,  # halves, as close as doubles get
+            np.nextafter((np.arange(10_000) + 0.5) / 10_000, 1.0),
+        ]
+    )
+    assert round_scores(values).tolist() == [round_score(value) for value in values.tolist()]
+
+
+@pytest.mark.parametrize(
+    "components",
+    [
+        (0.0, 0.0, 0.0, 0.0, 0.0),
+        (1.0, 1.0, 1.0, 1.0, 1.0),
+        (0.5, 0.123456, 0.0, 1.0, 0.0),
+        (1 / 3, 2 / 3, 0.71234, 0.0, 1.0),
+        (0.00049, 0.00051, 0.99999, 1.0, 1.0),
+    ],
+)
+def test_totals_is_the_scalar_total_of_contributions(
+    components: tuple[float, float, float, float, float],
+) -> None:
+    for weights in (DEFAULT_WEIGHTS, SEMANTIC_WEIGHTS):
+        factors = ("topic", "text", "semantic", "region", "reciprocity")
+        expected = total(
+            [
+                value
+                for factor, component in zip(factors, components, strict=True)
+                if (value := contribution(getattr(weights, factor), component)) > 0
+            ]
+        )
+        assert totals(weights, np.array(components)[:, None]).tolist() == [expected]
 
 
 def test_to_units() -> None:

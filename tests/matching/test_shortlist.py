@@ -2,6 +2,7 @@
 
 import gc
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -281,6 +282,48 @@ def test_gaps_and_unmet_offers_stay_exact_with_small_shortlists(
     monkeypatch.setattr(index_module, "SHORTLIST_SIZE", 2)
     large = MatchIndex(data.taxonomy, data.needs, data.offers)
     assert (large.gaps(threshold=0.4), large.unmet_offers(threshold=0.4)) == expected
+
+
+@pytest.mark.parametrize("large", [False, True])
+@pytest.mark.parametrize("embedded", [False, True])
+def test_ranked_scores_are_the_scalar_scores_to_the_bit(
+    monkeypatch: pytest.MonkeyPatch, large: bool, embedded: bool
+) -> None:
+    data = small_community()
+    needs, offers = data.needs, data.offers
+    if embedded:
+        rng = np.random.default_rng(3)
+        needs = tuple(replace(n, embedding=_unit(rng)) for n in needs)
+        offers = tuple(replace(o, embedding=_unit(rng)) for o in offers)
+    if large:
+        monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", 0)
+    built = MatchIndex(data.taxonomy, needs, offers)
+    assert built.semantic is embedded
+    assert built._exact is not large
+    ranked = built._suggest((), 10, 0.0, explained=0)  # scores only, from the vectorised path
+    assert len(ranked) > 5 * len(needs)
+    assert all(not suggestion.reasons for suggestion in ranked)
+    explained = built._explained(ranked)  # the scalar formulas, one pair at a time
+    assert [s.score for s in ranked] == [explained[(s.need_id, s.offer_id)].score for s in ranked]
+    # One answer against many targets (score_need, score_offer) scores as the pairs do.
+    for need_side, queries, targets in (
+        (True, built._need_side, built._offer_side),
+        (False, built._offer_side, built._need_side),
+    ):
+        positions = np.arange(len(targets.items))
+        cosine = np.linspace(0.0, 1.0, len(positions))
+        for row in (0, 7, len(queries.items) - 1):
+            rows = np.full(len(positions), row)
+            pairs = (rows, positions) if need_side else (positions, rows)
+            assert np.array_equal(
+                built._item_components(queries.items[row], need_side, targets, positions, cosine),
+                built._pair_components(*pairs, cosine),
+            )
+
+
+def _unit(rng: np.random.Generator, size: int = 16) -> bytes:
+    vector = rng.standard_normal(size).astype(np.float32)
+    return (vector / np.linalg.norm(vector)).astype(np.float32).tobytes()
 
 
 def test_a_shorter_limit_is_a_prefix_of_a_longer_one() -> None:
