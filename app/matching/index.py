@@ -81,7 +81,7 @@ from app.matching.types import (
     TopicTag,
     UnmetOffer,
 )
-from app.matching.vectors import DocumentColumns, fit_transform
+from app.matching.vectors import DocumentColumns, fit_transform, gram_matrix
 
 EXPAND_WITH_SYNONYMS = False
 """Expand texts with every synonym of their topics (True) or with labels and abbreviations only.
@@ -435,7 +435,11 @@ class MatchIndex:
         similarity = (w_topic · topic_overlap + w_text · text_component) / (w_topic + w_text)
         """
         side = self._need_side
-        content, _ = self._content(side.items, side.matrix, side, semantic=False)
+        # The need × need product is dense: gram_matrix builds it several times faster than
+        # scipy; it differs in the last bits only, and no shown score is made from it.
+        content, _ = self._content(
+            side.items, side.matrix, side, semantic=False, cosine=gram_matrix(side.matrix)
+        )
         weight = self.weights.topic + self.weights.text
         similarity: FloatArray = content / weight if weight > 0 else np.zeros_like(content)
         return similarity
@@ -685,10 +689,12 @@ class MatchIndex:
         targets: _Side,
         *,
         semantic: bool = True,
+        cosine: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """w_topic · topic + w_text · text (+ w_semantic · semantic) of *items* × targets
-        (unrounded), and the text cosines."""
-        cosine: FloatArray = (vectors @ targets.matrix_t).toarray()
+        (unrounded), and the text cosines (*cosine*, when the caller has them already)."""
+        if cosine is None:
+            cosine = (vectors @ targets.matrix_t).toarray()
         # text_component with a floor per pair: TEXT_FLOOR plus the offer's hubness floor.
         floor = (
             scoring.TEXT_FLOOR

@@ -10,6 +10,9 @@ operations in the same order), and the vectoriser is left fitted, so ``transform
 A configuration this shortcut does not reproduce (another analyser, stop words, document
 frequency cuts, …) falls back to scikit-learn, so a change of vectoriser settings in the index
 can never change results, only speed.
+
+:func:`gram_matrix` is the dense rows × rows product of such a matrix, split between BLAS (the
+common n-grams) and a sparse product (the rare ones).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
@@ -163,3 +167,31 @@ class DocumentColumns:
                     self._words[word] = known
             columns.extend(known)
         return columns
+
+
+DENSE_COLUMN_SHARE = 1 / 16
+"""A column found in at least this share of the rows is multiplied densely by gram_matrix.
+
+A column in df rows costs a sparse product about df² multiply-adds and a dense one rows²; a
+multiply-add of scipy's sparse product cost about 200 of BLAS's here (measured on 3,420 need
+vectors: 0.86 s for 9.7e7 against 0.54 s for 1.2e10), so columns with df² · 200 > rows², i.e.
+df > rows / 14, are cheaper dense."""
+
+
+def gram_matrix(matrix: sparse.csr_matrix) -> npt.NDArray[np.float64]:
+    """``matrix @ matrix.T`` as a dense array, equal to the sparse product up to rounding.
+
+    Character n-gram vectors share their common n-grams with nearly every row, so the product
+    is dense and scipy builds it slowly (hash-accumulating millions of entries). The columns in
+    at least DENSE_COLUMN_SHARE of the rows are multiplied by BLAS instead; only the rare ones
+    go through the sparse product. The sums are added in another order, so entries may differ
+    from scipy's in the last bits: use it where that cannot change a shown score.
+    """
+    columns = sparse.csc_matrix(matrix)
+    frequency = np.diff(columns.indptr)
+    common = frequency >= DENSE_COLUMN_SHARE * matrix.shape[0]
+    dense = columns[:, np.flatnonzero(common)].toarray()
+    rare = sparse.csr_matrix(columns[:, np.flatnonzero(~common)])
+    result: npt.NDArray[np.float64] = dense @ dense.T
+    result += (rare @ rare.T).toarray()
+    return result

@@ -12,12 +12,12 @@ from sklearn.preprocessing import normalize
 
 from app.matching import MatchIndex, match_community
 from app.matching import index as index_module
-from app.matching.community import community_report
+from app.matching.community import community_report, working_groups
 from app.matching.correspondence import SharedTerms
 from app.matching.index import collector_paused
 from app.matching.shortlist import choose_threshold, exact_cosines, pruning_keys, shortlist
 from app.matching.text import analyse, shared_terms, words_correspond
-from app.matching.vectors import DocumentColumns, fit_transform
+from app.matching.vectors import DENSE_COLUMN_SHARE, DocumentColumns, fit_transform, gram_matrix
 
 from . import synthetic
 
@@ -379,3 +379,26 @@ def test_report_explains_what_it_shows_allocates_and_pairs() -> None:
     beyond_five = [s for s in used if s not in shown]
     assert len(beyond_five) == 1  # completed afterwards, equal to suggest's
     assert beyond_five[0].reasons != ()
+
+
+def test_gram_matrix_is_the_sparse_product_up_to_rounding() -> None:
+    data = small_community()
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    matrix = built._need_side.matrix
+    frequency = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    common = frequency >= DENSE_COLUMN_SHARE * matrix.shape[0]
+    assert 0 < common.sum() < (frequency > 0).sum()  # both halves of the split are used
+    expected = (matrix @ matrix.T).toarray()
+    found = gram_matrix(matrix)
+    assert found.shape == expected.shape
+    assert np.allclose(found, expected, rtol=0, atol=1e-12)
+    assert np.allclose(found, found.T, rtol=0, atol=1e-15)
+
+
+def test_working_groups_are_those_of_the_sparse_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = synthetic.community(20, per_organisation=6, seed=4)
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    found = working_groups(built, data.formats)
+    monkeypatch.setattr(index_module, "gram_matrix", lambda matrix: (matrix @ matrix.T).toarray())
+    assert len(found) == 21
+    assert working_groups(MatchIndex(data.taxonomy, data.needs, data.offers), data.formats) == found
