@@ -10,11 +10,14 @@ its fallback on text and topics alone. Without the extra the first test skips, e
 """
 
 import os
+from pathlib import Path
 
 import pytest
+import yaml
 
 from . import evaluation
 
+DEMO_FILE = Path(__file__).resolve().parents[2] / "app" / "data" / "demo.yaml"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 # What the engine reached on the 68 held-out needs (55 answerable, 13 gaps) when these were last
@@ -78,3 +81,26 @@ def test_lexical_fallback_reaches_its_bar_on_heldout(
     for baseline in BASELINES:
         assert engine.precision_at_1 > results[(baseline, "heldout")].precision_at_1
         assert engine.mrr > results[(baseline, "heldout")].mrr
+
+
+def _demo_answers(kind: str) -> list[tuple[str, str]]:
+    """(organisation, text) of every need or offer of the demo community, in file order."""
+    demo = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))
+    return [
+        (str(member["organisation"]), item["text"] if isinstance(item, dict) else str(item))
+        for member in demo["members"]
+        for item in member.get(kind) or []
+    ]
+
+
+def test_the_demo_labels_are_the_demo_answers() -> None:
+    """The labels of the demo (evaluation.DEMO) stay in step with app/data/demo.yaml."""
+    labels = yaml.safe_load(evaluation.DEMO.read_text(encoding="utf-8"))
+    for kind in ("needs", "offers"):
+        labelled = [(str(item["organisation"]), item["text"]) for item in labels[kind]]
+        assert labelled == _demo_answers(kind)
+    offers = {item["id"]: str(item["organisation"]) for item in labels["offers"]}
+    for need in labels["needs"]:
+        for offer_id, grade in need["relevant"].items():
+            assert grade in (1, 2, 3)
+            assert offers[offer_id] != str(need["organisation"])  # never its own organisation
