@@ -170,8 +170,6 @@ class _Side:
             (np.ones(len(rows)), (rows, columns)), shape=(len(items), len(topic_columns))
         )
         self.topics_t: sparse.csr_matrix = self.topics.T.tocsr()
-        # Dense too (a few dozen topics): one new answer against many targets reads rows fast.
-        self.topics_dense: FloatArray = self.topics.toarray()
         self.topic_sizes = np.array([len(item.topics) for item in items], dtype=np.float64)
         self.organisations = np.array(
             [organisation_codes[item.organisation_id] for item in items], dtype=np.int64
@@ -179,15 +177,20 @@ class _Side:
         self.regions = np.array(
             [region_codes.get(_region_key(item.region), -1) for item in items], dtype=np.int64
         )
-        self.text_floors = np.zeros(len(items))
-        self.semantic_shifts = np.zeros(len(items))
+        self.replace_items(items)
 
-    def refresh(self) -> None:
-        """Take the items' fitted text floors and semantic shifts into the arrays."""
-        self.text_floors = np.array([item.text_floor for item in self.items], dtype=np.float64)
-        self.semantic_shifts = np.array(
-            [item.semantic_shift for item in self.items], dtype=np.float64
-        )
+    def replace_items(self, items: Sequence[_Prepared]) -> None:
+        """The same items with their fitted text floors or semantic shifts, in the arrays too."""
+        self.items = items
+        self.text_floors = np.array([item.text_floor for item in items], dtype=np.float64)
+        self.semantic_shifts = np.array([item.semantic_shift for item in items], dtype=np.float64)
+
+    @cached_property
+    def topics_dense(self) -> FloatArray:
+        """The topic matrix, dense (a few dozen topics): one new answer against many targets
+        reads its rows fast. Made on first use, as most indexes never score a new answer."""
+        dense: FloatArray = self.topics.toarray()
+        return dense
 
 
 def _region_key(region: str | None) -> str:
@@ -268,8 +271,6 @@ class MatchIndex:
         self._fit_hub_floors()
         self._typical_semantic_hubness = 0.0
         self._fit_semantic_shifts()
-        self._need_side.refresh()
-        self._offer_side.refresh()
         # helps[a, b]: organisation a has an offer that answers a need of organisation b. The
         # extra last row and column stand for organisations the index has not seen.
         size = len(organisations) + 1
@@ -626,10 +627,12 @@ class MatchIndex:
             scoring.HUB_NEIGHBOURS,
         )
         self._typical_hubness = float(np.median(hubness))
-        offers.items = [
-            replace(item, text_floor=scoring.hub_floor(value, self._typical_hubness))
-            for item, value in zip(offers.items, hubness, strict=True)
-        ]
+        offers.replace_items(
+            [
+                replace(item, text_floor=scoring.hub_floor(value, self._typical_hubness))
+                for item, value in zip(offers.items, hubness, strict=True)
+            ]
+        )
 
     def _offer_hubness(
         self, cosines: Callable[[int, int], FloatArray], neighbours: int
@@ -661,15 +664,17 @@ class MatchIndex:
             scoring.SEMANTIC_HUB_NEIGHBOURS,
         )
         self._typical_semantic_hubness = float(np.median(hubness))
-        offers.items = [
-            replace(
-                item,
-                semantic_shift=scoring.semantic_shift(
-                    value, self._typical_semantic_hubness, scoring.SEMANTIC_HUB_WEIGHT
-                ),
-            )
-            for item, value in zip(offers.items, hubness, strict=True)
-        ]
+        offers.replace_items(
+            [
+                replace(
+                    item,
+                    semantic_shift=scoring.semantic_shift(
+                        value, self._typical_semantic_hubness, scoring.SEMANTIC_HUB_WEIGHT
+                    ),
+                )
+                for item, value in zip(offers.items, hubness, strict=True)
+            ]
+        )
 
     def _fit_reciprocity(self) -> None:
         needs, offers = self._need_side, self._offer_side
@@ -822,31 +827,12 @@ class MatchIndex:
     def _pair_raw(
         self, need_rows: IntArray, offer_rows: IntArray, cosine: FloatArray
     ) -> FloatArray:
-        """_raw_scores for individual (need, offer) pairs of the index, given their cosines."""
-        needs, offers = self._need_side, self._offer_side
-        need_floors, offer_floors = needs.text_floors, offers.text_floors
-        floor = scoring.TEXT_FLOOR + need_floors[need_rows] + offer_floors[offer_rows]
-        text = np.clip((cosine - floor) / (1.0 - floor), 0.0, 1.0)
-        shared = np.asarray(
-            needs.topics[need_rows].multiply(offers.topics[offer_rows]).sum(axis=1)
-        ).ravel()
-        sizes = needs.topic_sizes[need_rows] * offers.topic_sizes[offer_rows]
-        topic = np.divide(shared, np.sqrt(sizes), out=np.zeros_like(sizes), where=sizes > 0)
-        regions = needs.regions[need_rows]
-        same_region = (regions == offers.regions[offer_rows]) & (regions >= 0)
-        helps_back = self._helps[needs.organisations[need_rows], offers.organisations[offer_rows]]
-        raw: FloatArray = (
-            self.weights.topic * topic
-            + self.weights.text * text
-            + self.weights.region * same_region
-            + self.weights.reciprocity * helps_back
-        )
-        if self.semantic:
-            shifts = offers.semantic_shifts[offer_rows]
-            closeness = np.einsum(
-                "ij,ij->i", needs.embeddings[need_rows], offers.embeddings[offer_rows]
-            )
-            raw += self.weights.semantic * _semantic_component(closeness - shifts)
+        """_raw_scores for individual (need, offer) pairs of the index, given their cosines:
+        Σ weight · component, added in scoring.FACTOR_ORDER as _raw_scores adds them."""
+        raw = np.zeros(len(need_rows))
+        components = self._pair_components(need_rows, offer_rows, cosine)
+        for factor, row in zip(scoring.FACTOR_ORDER, components, strict=True):
+            raw = raw + getattr(self.weights, factor) * row
         return raw
 
     def _pair_components(
