@@ -301,7 +301,7 @@ def test_ranked_scores_are_the_scalar_scores_to_the_bit(
     assert built.semantic is embedded
     assert built._exact is not large
     ranked = built._suggest((), 10, 0.0, explained=0)  # scores only, from the vectorised path
-    assert len(ranked) > 5 * len(needs)
+    assert len(ranked) == 10 * len(needs) == 480  # min_score 0: every need gets its 10
     assert all(not suggestion.reasons for suggestion in ranked)
     explained = built._explained(ranked)  # the scalar formulas, one pair at a time
     assert [s.score for s in ranked] == [explained[(s.need_id, s.offer_id)].score for s in ranked]
