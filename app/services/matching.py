@@ -79,6 +79,16 @@ def engine_taxonomy() -> matching.Taxonomy:
     return matching.Taxonomy.from_mapping(taxonomy().raw)
 
 
+def warm_up() -> None:
+    """Load what the first write would otherwise load: the taxonomy, its compiled tagger and
+    (with the ``semantic`` extra) the embedding model. A server calls this before it freezes
+    its start-up objects for the garbage collector (see ``copmatch serve``)."""
+    tag_text("warmtenet", ())
+    embedder = matching.load_embedder()
+    if embedder is not None:
+        embedder.needs(["warmtenet"])
+
+
 def tag_text(text: str, given: Iterable[str]) -> list[tuple[str, str]]:
     """(topic slug, source) for every topic of ``text``: the given ones and those inferred."""
     tags = matching.tag_topics(text, engine_taxonomy(), tuple(given))

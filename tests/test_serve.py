@@ -1,0 +1,64 @@
+"""``copmatch serve``: what it hands to uvicorn."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from typer.testing import CliRunner
+
+from app import cli as cli_module
+from app.cli import cli
+from app.config import get_settings
+from app.matching import embedding
+
+
+@pytest.fixture
+def served(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[list[tuple[Any, dict[str, Any]]]]:
+    """Runs ``serve`` with uvicorn.run replaced by a recorder; unfreezes what it froze."""
+    monkeypatch.setenv("COPMATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    monkeypatch.setenv("COPMATCH_ENVIRONMENT", "test")
+    monkeypatch.setenv("COPMATCH_ADMIN_TOKEN", "x" * 43)
+    get_settings.cache_clear()
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        cli_module.uvicorn, "run", lambda app, **options: calls.append((app, options))
+    )
+    try:
+        yield calls
+    finally:
+        gc.unfreeze()
+        get_settings.cache_clear()
+
+
+def test_serve_warms_up_and_freezes_start_up_objects(
+    served: list[tuple[Any, dict[str, Any]]],
+) -> None:
+    gc.unfreeze()
+    result = CliRunner().invoke(cli, ["serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    [(app, options)] = served
+    assert isinstance(app, FastAPI)
+    assert options["factory"] is False
+    assert options["port"] == 8123
+    # The embedding model (the semantic extra is installed in the test environment) was loaded
+    # before the freeze, so its objects are among the frozen ones.
+    assert embedding._loaded is not None
+    assert gc.get_freeze_count() > 10_000
+
+
+def test_serve_with_reload_imports_the_factory(served: list[tuple[Any, dict[str, Any]]]) -> None:
+    gc.unfreeze()
+    result = CliRunner().invoke(cli, ["serve", "--reload"])
+    assert result.exit_code == 0, result.output
+    [(app, options)] = served
+    assert app == "app.main:create_app"
+    assert options["factory"] is True
+    assert options["reload"] is True
+    assert gc.get_freeze_count() == 0
