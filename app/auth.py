@@ -14,7 +14,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -75,6 +75,26 @@ def is_bootstrap_admin(authorization: str | None, admin_token: str | None) -> bo
     return bool(token and admin_token and hmac.compare_digest(token.encode(), admin_token.encode()))
 
 
+_TOKEN_LOOKUP = (
+    select(
+        ApiToken.id,
+        ApiToken.expires_at,
+        ApiToken.revoked_at,
+        ApiToken.last_used_at,
+        ApiToken.person_id,
+        Person.organisation_id,
+        Person.active,
+        Person.erased_at,
+        CommunityOrganiser.community_id,
+    )
+    .outerjoin(Person, Person.id == ApiToken.person_id)
+    .outerjoin(CommunityOrganiser, CommunityOrganiser.person_id == Person.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+"""One indexed query: the token, its person and the communities they organise (a row each).
+Built once: every request runs it, and a statement object remembers its cache key."""
+
+
 def authenticate(session: Session, authorization: str | None, admin_token: str | None) -> Principal:
     """The principal behind an ``Authorization`` header, or :class:`Unauthorized`."""
     token = _bearer_token(authorization)
@@ -83,23 +103,7 @@ def authenticate(session: Session, authorization: str | None, admin_token: str |
     if is_bootstrap_admin(authorization, admin_token):
         return BOOTSTRAP_ADMIN
     now = utcnow()
-    # One indexed query: the token, its person and the communities they organise (a row each).
-    rows = session.execute(
-        select(
-            ApiToken.id,
-            ApiToken.expires_at,
-            ApiToken.revoked_at,
-            ApiToken.last_used_at,
-            ApiToken.person_id,
-            Person.organisation_id,
-            Person.active,
-            Person.erased_at,
-            CommunityOrganiser.community_id,
-        )
-        .outerjoin(Person, Person.id == ApiToken.person_id)
-        .outerjoin(CommunityOrganiser, CommunityOrganiser.person_id == Person.id)
-        .where(ApiToken.token_hash == hash_token(token))
-    ).all()
+    rows = session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)}).all()
     if not rows:
         raise Unauthorized("unknown token")
     stored = rows[0]

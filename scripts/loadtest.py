@@ -6,7 +6,8 @@ Usage: ``python scripts/loadtest.py [--database sqlite|postgresql ...] [--durati
 
 Per database it builds a fresh database (an SQLite file in a temporary directory, or a new
 schema in the local PostgreSQL ``test`` database, dropped afterwards), runs the migrations,
-loads the municipalities and the demo community, and starts ``copmatch serve`` (one uvicorn
+loads the municipalities and the demo community, issues an organiser's token (every request
+authenticates against the database with it), and starts ``copmatch serve`` (one uvicorn
 worker) pinned to the last CPU while the clients run on the first. Then the phases:
 
 1. unloaded: a sequential keep-alive client, 2,000 GETs of one need, and as many of health;
@@ -47,9 +48,11 @@ from sqlalchemy.exc import OperationalError
 
 from app.db import build_engine, session_scope
 from app.migrate import upgrade_to_head
-from app.models import Need, Suggestion
+from app.models import Community, Membership, Need, Organisation, Suggestion
+from app.schemas import PersonCreate
 from app.services.demo import load_demo
-from app.services.organisations import load_municipalities
+from app.services.organisations import create_person, load_municipalities
+from app.services.tokens import add_organiser, issue_token
 
 BIN = Path(sys.executable).parent
 POSTGRES_URL = os.environ.get(
@@ -85,6 +88,9 @@ class Demo:
     community_id: int
     need_ids: list[int]
     organisation_ids: list[int]
+    token: str
+    """An organiser's stored token: every request authenticates against the database, as a
+    real client's would (the bootstrap admin token is checked without it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +252,16 @@ def load_data(engine: Engine, url: str) -> Demo:
     with session_scope(engine) as session:
         load_municipalities(session)
         demo = load_demo(session)
+        community = session.get_one(Community, demo.community_id)
+        member = select(func.min(Membership.organisation_id)).where(
+            Membership.community_id == community.id
+        )
+        organisation = session.get_one(Organisation, session.scalar(member))
+        person = create_person(
+            session, organisation, PersonCreate(name="Load Test", email="load@example.org")
+        )
+        add_organiser(session, community, person.id)
+        issued = issue_token(session, person, lifetime_days=1)
     with engine.connect() as connection:
         needs = connection.execute(
             select(Need.id, Need.organisation_id).where(Need.community_id == demo.community_id)
@@ -254,6 +270,7 @@ def load_data(engine: Engine, url: str) -> Demo:
         community_id=demo.community_id,
         need_ids=[need_id for need_id, _ in needs],
         organisation_ids=sorted({organisation_id for _, organisation_id in needs}),
+        token=issued.token,
     )
 
 
@@ -542,7 +559,15 @@ def run_database(database: str, arguments: argparse.Namespace) -> Run:
                     if client_pin:
                         os.sched_setaffinity(0, {int(c) for c in client_pin[-1].split(",")})
                     run = _phases(
-                        database, arguments, engine, demo, port, pid, token, workdir, client_pin
+                        database,
+                        arguments,
+                        engine,
+                        demo,
+                        port,
+                        pid,
+                        demo.token,
+                        workdir,
+                        client_pin,
                     )
             finally:
                 engine.dispose()

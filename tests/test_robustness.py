@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
+from app import db
 from app.api.deps import SessionDep, get_principal
 from app.config import Settings
 from app.main import create_app
@@ -116,3 +118,41 @@ def test_connection_lost_mid_request_is_503_and_writes_nothing(postgres_app: Tes
         found = client.get("/api/v1/organisations", params={"q": marker})
         assert found.status_code == 200
         assert found.json()["total"] == 0
+
+
+def _end_pooled_connections(engine: Engine) -> int:
+    """End the server side of every connection now idle in ``engine``'s pool, as a restart
+    would, from another connection; returns how many."""
+    pool = engine.pool
+    held = [pool.connect() for _ in range(pool.checkedin())]  # type: ignore[attr-defined]
+    pids = [connection.dbapi_connection.info.backend_pid for connection in held]  # type: ignore[union-attr]
+    for connection in held:
+        connection.close()
+    other = create_engine(engine.url, poolclass=NullPool)
+    with other.connect() as connection:
+        for pid in pids:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    other.dispose()
+    return len(pids)
+
+
+@pytest.mark.parametrize("idle_seconds", [0.0, 3600.0])
+def test_connections_lost_while_idle_in_the_pool(
+    postgres_app: TestClient, monkeypatch: pytest.MonkeyPatch, idle_seconds: float
+) -> None:
+    """PostgreSQL only. A pooled connection idle for PING_AFTER_IDLE_SECONDS is pinged and, when
+    gone, replaced before use; one used within that time is not, so losing it fails one request
+    (503), after which the pool connects afresh."""
+    client = postgres_app
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with client:
+        assert client.get("/api/v1/organisations").status_code == 200
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 3600.0)  # no ping while we kill
+        assert _end_pooled_connections(engine) >= 1
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", idle_seconds)
+        first = client.get("/api/v1/organisations")
+        if idle_seconds == 0.0:
+            assert first.status_code == 200
+        else:
+            assert_problem(first, 503)
+        assert client.get("/api/v1/organisations").status_code == 200

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -276,3 +277,37 @@ def test_a_write_in_one_process_invalidates_the_page_cached_in_another(
     assert [item["needId"] for item in page.json()["items"]] == [need["id"]]
     # A read on an autocommit connection still sees the reader's own write at once.
     assert reader.get(f"{url}/needs/{need['id']}").json()["text"] == NEED
+
+
+def test_hot_reads_with_a_stored_token_hand_off_to_a_worker_thread_once_for_their_queries(
+    client: TestClient, session: Session, cop: Cop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each hand-off costs about as much CPU as a small query: the caller, their access and the
+    # object (or the cached page) are looked up in one.
+    create(client, f"{cop.url}/offers", {"organisationId": cop.zaanstad.id, "text": OFFER})
+    need = create(client, f"{cop.url}/needs", {"organisationId": cop.haarlem.id, "text": NEED})
+    member = factories.person(session, cop.haarlem, name="Sanne de Vries")
+    as_member = {
+        "Authorization": f"Bearer {tokens.issue_token(session, member, lifetime_days=1).token}"
+    }
+    calls: list[object] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(function: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(function)
+        return await real(function, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    # Plus one at the end of each request here: the test's sessions share a connection inside a
+    # transaction (rolled back after the test), so ending one is a hand-off too. A server's GET
+    # on PostgreSQL reads in autocommit and ends with none.
+    ending = 1
+    expected = [
+        (cop.page, 2),  # first read: the caller with the community, then the page's query
+        (cop.page, 1),  # cached
+        (f"{cop.url}/needs/{need['id']}", 1),
+    ]
+    for path, hand_offs in expected:
+        calls.clear()
+        assert client.get(path, headers=as_member).status_code == 200
+        assert len(calls) == hand_offs + ending, path

@@ -9,7 +9,7 @@ routes come from one function; each keeps its own schemas, filters and operation
 from collections.abc import Callable
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from app.api.deps import (
@@ -21,10 +21,10 @@ from app.api.deps import (
     ReadableCommunity,
     SessionDep,
     check_version,
-    community_for_reader,
     id_path,
     in_thread,
     page_of,
+    reader_of,
     replay,
     set_etag,
     set_location,
@@ -152,16 +152,16 @@ def _register(
         return result
 
     async def get_answer(
+        request: Request,
         session: SessionDep,
-        principal: PrincipalDep,
         community_id: CommunityId,
         answer_id: AnswerId,
         response: Response,
     ) -> Any:
-        # A hot read: the community, the caller's access and the answer in one hand-off to the
-        # database; the response is built on the event loop.
+        # A hot read: the caller, their access to the community and the answer in one hand-off
+        # to the database; the response is built on the event loop.
         def load() -> service.Answer:
-            community = community_for_reader(session, principal, community_id)
+            community = reader_of(request, session, community_id).community
             return service.get_answer(session, model, community, answer_id)
 
         answer = await in_thread(load)

@@ -16,6 +16,7 @@ from app.api.deps import (
     PagingDep,
     PrincipalDep,
     ReadableCommunity,
+    ReaderDep,
     SessionDep,
     check_version,
     in_thread,
@@ -62,7 +63,7 @@ SUGGESTION_PAGE = TypeAdapter(Page[SuggestionRead])
 async def list_suggestions(
     request: Request,
     session: SessionDep,
-    community: ReadableCommunity,
+    reader: ReaderDep,
     paging: PagingDep,
     need_id: Annotated[int | None, Query(alias="needId", ge=1, le=MAX_ID)] = None,
     offer_id: Annotated[int | None, Query(alias="offerId", ge=1, le=MAX_ID)] = None,
@@ -76,7 +77,8 @@ async def list_suggestions(
 ) -> Response:
     # The hottest read: the serialised page is cached per community, suggestions version and
     # query. Every reader of a community sees the same page, so the caller is not part of the
-    # key; whether they may read it at all was decided above (ReadableCommunity), every time.
+    # key; whether they may read it at all was decided above (ReaderDep), every time.
+    community = reader.community
     key = (
         community.id,
         community.created_at,  # an id SQLite reuses after a delete is another community

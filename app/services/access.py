@@ -9,7 +9,7 @@ Refusals are :class:`~app.errors.Forbidden` (403).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
@@ -30,15 +30,17 @@ def is_manager(principal: Principal, community_id: int) -> bool:
 def is_member(session: Session, principal: Principal, community_id: int) -> bool:
     if principal.organisation_id is None:
         return False
-    return (
-        session.scalar(
-            select(Membership.id).where(
-                Membership.community_id == community_id,
-                Membership.organisation_id == principal.organisation_id,
-            )
-        )
-        is not None
+    found = session.scalar(
+        _MEMBERSHIP, {"community_id": community_id, "organisation_id": principal.organisation_id}
     )
+    return found is not None
+
+
+_MEMBERSHIP = select(Membership.id).where(
+    Membership.community_id == bindparam("community_id"),
+    Membership.organisation_id == bindparam("organisation_id"),
+)
+"""Built once: readers are checked on every request."""
 
 
 def require_reader(session: Session, principal: Principal, community_id: int) -> None:
