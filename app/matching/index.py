@@ -912,8 +912,7 @@ class MatchIndex:
         need_side: bool,
         query_rows: IntArray,
         positions: IntArray,
-        cosine: FloatArray,
-        scores: FloatArray,
+        contributions: FloatArray,
         limit: int,
         min_score: float,
         explained: int | None,
@@ -921,30 +920,22 @@ class MatchIndex:
         """Each query's best *limit* candidate pairs by exact score (ties by target id), none
         below *min_score*; the first *explained* (None: all) of each get their reasons.
 
-        The pairs are (queries[query_rows[k]], targets.items[positions[k]]) with text cosine
-        cosine[k] and exact score scores[k] (:func:`scoring.totals`)."""
+        The pairs are (queries[query_rows[k]], targets.items[positions[k]]), with the factors'
+        contributions in column k of *contributions* (:func:`scoring.contributions`)."""
+        scores = scoring.sums(contributions)
         keep = scores >= min_score
-        query_rows, positions, cosine, scores = (
-            query_rows[keep],
-            positions[keep],
-            cosine[keep],
-            scores[keep],
-        )
+        query_rows, positions, scores = query_rows[keep], positions[keep], scores[keep]
         order = np.lexsort((targets.ids[positions], -scores, query_rows))
-        query_rows, positions, cosine, scores = (
-            query_rows[order],
-            positions[order],
-            cosine[order],
-            scores[order],
-        )
+        query_rows, positions, scores = query_rows[order], positions[order], scores[order]
+        pairs = np.flatnonzero(keep)[order]
         rank = np.arange(len(query_rows)) - _pointers(query_rows, len(queries))[query_rows]
         top = rank < limit
         explain = limit if explained is None else explained
         ranked: list[list[Suggestion]] = [[] for _ in queries]
-        for row, position, pair_cosine, score, place in zip(
+        for row, position, pair, score, place in zip(
             query_rows[top].tolist(),
             positions[top].tolist(),
-            cosine[top].tolist(),
+            pairs[top].tolist(),
             scores[top].tolist(),
             rank[top].tolist(),
             strict=True,
@@ -952,7 +943,7 @@ class MatchIndex:
             query, target = queries[row], targets.items[position]
             need, offer = (query, target) if need_side else (target, query)
             ranked[row].append(
-                self._suggestion(need, offer, pair_cosine)
+                self._reasoned(need, offer, contributions[:, pair].tolist())
                 if place < explain
                 else Suggestion(
                     need_id=need.id,
@@ -978,17 +969,18 @@ class MatchIndex:
         min_score: float,
         explained: int | None,
     ) -> list[tuple[Suggestion, ...]]:
-        """_top_by_score of indexed query × target pairs, scored by scoring.totals."""
+        """_top_by_score of indexed query × target pairs, scored by scoring.contributions."""
         need_rows, offer_rows = (query_rows, positions) if need_side else (positions, query_rows)
-        scores = scoring.totals(self.weights, self._pair_components(need_rows, offer_rows, cosine))
+        contributions = scoring.contributions(
+            self.weights, self._pair_components(need_rows, offer_rows, cosine)
+        )
         return self._top_by_score(
             queries.items,
             targets,
             need_side,
             query_rows,
             positions,
-            cosine,
-            scores,
+            contributions,
             limit,
             min_score,
             explained,
@@ -1203,7 +1195,7 @@ class MatchIndex:
             candidates = candidates[scores[candidates] >= kth - _ROUNDING_MARGIN]
         positions = at[candidates]
         pair_cosine = cosine[candidates]
-        scores = scoring.totals(
+        contributions = scoring.contributions(
             self.weights, self._item_components(item, need_side, targets, positions, pair_cosine)
         )
         return self._top_by_score(
@@ -1212,8 +1204,7 @@ class MatchIndex:
             need_side,
             np.zeros(len(positions), dtype=np.int64),
             positions,
-            pair_cosine,
-            scores,
+            contributions,
             limit,
             min_score,
             explained,
@@ -1231,15 +1222,30 @@ class MatchIndex:
     def _suggestion(self, need: _Prepared, offer: _Prepared, cosine: float) -> Suggestion:
         """Score one pair with the scalar formulas and explain every contribution.
 
-        Ranking scores many pairs at once (:meth:`_pair_components`, :func:`scoring.totals`);
-        this scalar path gives the reasons, and the same score to the bit.
+        Ranking scores many pairs at once (:meth:`_pair_components`,
+        :func:`scoring.contributions`) and explains what it ranks from those contributions;
+        this scalar path explains pairs picked afterwards (:meth:`_explained`), with the same
+        score to the bit.
         """
-        components = self._components(need, offer, cosine)
+        return self._reasoned(
+            need,
+            offer,
+            [
+                scoring.contribution(weight, component)
+                for _, weight, component in self._components(need, offer, cosine)
+            ],
+        )
+
+    def _reasoned(
+        self, need: _Prepared, offer: _Prepared, contributions: Sequence[float]
+    ) -> Suggestion:
+        """The suggestion of one pair with its reasons, from its factors' *contributions* (in
+        scoring.FACTOR_ORDER); the score is their total."""
         shared_topics = tuple(sorted(need.topics & offer.topics))
         reasons = tuple(
             Reason(factor, value, self._detail(factor, need, offer, shared_topics))
-            for factor, weight, component in components
-            if (value := scoring.contribution(weight, component)) > 0
+            for factor, value in zip(scoring.FACTOR_ORDER, contributions, strict=True)
+            if value > 0
         )
         return Suggestion(
             need_id=need.id,

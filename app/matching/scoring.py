@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from app.matching.types import Factor
+
 FloatArray = npt.NDArray[np.float64]
 
 SCORE_DECIMALS = 4
@@ -221,7 +223,7 @@ def to_units(score: float) -> int:
     return units
 
 
-FACTOR_ORDER = ("topic", "text", "semantic", "region", "reciprocity")
+FACTOR_ORDER: tuple[Factor, ...] = ("topic", "text", "semantic", "region", "reciprocity")
 """The order contributions are added in, by the scalar :func:`total` and by :func:`totals`."""
 
 
@@ -241,13 +243,32 @@ def round_scores(values: FloatArray) -> FloatArray:
     return result
 
 
+def contributions(weights: Weights, components: FloatArray) -> FloatArray:
+    """contribution(weight(f), component(f)) of many pairs, bit for bit the scalar values.
+
+    *components* has one row per factor of FACTOR_ORDER and one column per pair; so has the
+    result."""
+    return np.stack(
+        [
+            round_scores(getattr(weights, factor) * row)
+            for factor, row in zip(FACTOR_ORDER, components, strict=True)
+        ]
+    )
+
+
+def sums(contributions: FloatArray) -> FloatArray:
+    """total(...) of each column of :func:`contributions`: the same additions in the same order
+    (FACTOR_ORDER) as the scalar :func:`total` of a suggestion's reasons."""
+    score = np.zeros(contributions.shape[1])
+    for row in contributions:
+        score = score + row
+    return round_scores(score)
+
+
 def totals(weights: Weights, components: FloatArray) -> FloatArray:
     """total([contribution(weight(f), component(f)) for f in FACTOR_ORDER]) of many pairs.
 
     *components* has one row per factor of FACTOR_ORDER and one column per pair; the result is
     bit for bit what the scalar formulas give (same products, roundings and order of addition).
     """
-    score = np.zeros(components.shape[1])
-    for factor, row in zip(FACTOR_ORDER, components, strict=True):
-        score = score + round_scores(getattr(weights, factor) * row)
-    return round_scores(score)
+    return sums(contributions(weights, components))
