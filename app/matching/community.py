@@ -107,7 +107,11 @@ def working_groups(
     if len(needs) < 2:
         return ()
     similarity = index.need_similarities()
-    distance = np.clip(1.0 - (similarity + similarity.T) / 2.0, 0.0, 1.0)
+    # In place: a dense need × need array (~100 MB at Netherlands scale) per step otherwise.
+    distance = np.add(similarity, similarity.T)
+    distance /= 2.0
+    np.subtract(1.0, distance, out=distance)
+    np.clip(distance, 0.0, 1.0, out=distance)
     np.fill_diagonal(distance, 0.0)
     tree = linkage(squareform(distance, checks=False), method="average")
     labels = fcluster(tree, t=1.0 - min_similarity, criterion="distance")

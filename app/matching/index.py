@@ -442,7 +442,9 @@ class MatchIndex:
             side.items, side.matrix, side, semantic=False, cosine=gram_matrix(side.matrix)
         )
         weight = self.weights.topic + self.weights.text
-        similarity: FloatArray = content / weight if weight > 0 else np.zeros_like(content)
+        similarity: FloatArray = (
+            np.divide(content, weight, out=content) if weight > 0 else np.zeros_like(content)
+        )
         return similarity
 
     def need_topics(self) -> tuple[frozenset[str], ...]:
@@ -706,7 +708,11 @@ class MatchIndex:
             + np.array([item.text_floor for item in items])[:, None]
             + targets.text_floors[None, :]
         )
-        text = np.clip((cosine - floor) / (1.0 - floor), 0.0, 1.0)
+        # Each step in place: at community scale these are arrays of ~100 MB, and allocating
+        # (and first touching) a fresh one per step cost more than the arithmetic.
+        text = np.subtract(cosine, floor)
+        np.divide(text, np.subtract(1.0, floor, out=floor), out=text)
+        np.clip(text, 0.0, 1.0, out=text)
         rows = [row for row, item in enumerate(items) for _ in item.topics]
         columns = [self._topic_columns.get(slug, -1) for item in items for slug in item.topics]
         known = [column >= 0 for column in columns]
@@ -718,8 +724,11 @@ class MatchIndex:
             shape=(len(items), len(self._topic_columns)),
         )
         sizes = np.array([len(item.topics) for item in items], dtype=np.float64)
-        topic = _ochiai((topic_rows @ targets.topics_t).toarray(), sizes, targets.topic_sizes)
-        content: FloatArray = self.weights.topic * topic + self.weights.text * text
+        topic = _ochiai(
+            (topic_rows @ targets.topics_t).toarray(), sizes, targets.topic_sizes, buffer=floor
+        )
+        content: FloatArray = np.multiply(topic, self.weights.topic, out=topic)
+        content += np.multiply(text, self.weights.text, out=text)
         if semantic and self.semantic:
             content += self.weights.semantic * self._semantic(items, targets)
         return content, cosine
@@ -1353,13 +1362,16 @@ def _embedded(needs: Sequence[Need], offers: Sequence[Offer]) -> bool:
     return len(sizes) == 1 and 0 not in sizes
 
 
-def _ochiai(shared: FloatArray, sizes_a: FloatArray, sizes_b: FloatArray) -> FloatArray:
-    """Vectorised topic_overlap: shared / √(|A|·|B|), 0 where either side has no topics."""
-    dense = np.asarray(shared, dtype=np.float64)
-    denominator = np.sqrt(np.outer(sizes_a, sizes_b))
-    result: FloatArray = np.divide(
-        dense, denominator, out=np.zeros_like(denominator), where=denominator > 0
-    )
+def _ochiai(
+    shared: FloatArray, sizes_a: FloatArray, sizes_b: FloatArray, *, buffer: FloatArray
+) -> FloatArray:
+    """Vectorised topic_overlap: shared / √(|A|·|B|), 0 where either side has no topics.
+
+    Overwrites and returns *shared* (float64 counts): where a side has no topics it shares
+    none, so the 0 is already there. *buffer*, of the same shape, is overwritten too."""
+    denominator = np.multiply.outer(sizes_a, sizes_b, out=buffer)
+    np.sqrt(denominator, out=denominator)
+    result: FloatArray = np.divide(shared, denominator, out=shared, where=denominator > 0)
     return result
 
 
