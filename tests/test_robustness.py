@@ -114,7 +114,8 @@ def test_connection_lost_mid_request_is_503_and_writes_nothing(postgres_app: Tes
         response = client.post("/api/v1/test-connection-loss")
         assert_problem(response, 503)
         assert response.headers["retry-after"] == "5"
-        # The next request gets a fresh connection (pool_pre_ping) and sees nothing half-written.
+        # The lost connection invalidated the pool: the next request connects afresh and sees
+        # nothing half-written.
         found = client.get("/api/v1/organisations", params={"q": marker})
         assert found.status_code == 200
         assert found.json()["total"] == 0
