@@ -212,6 +212,7 @@ def managed_community(
 
 
 ReadableCommunity = Annotated[Community, Depends(readable_community)]
+ManagedCommunity = Annotated[Community, Depends(managed_community)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +237,6 @@ async def get_reader(request: Request, session: SessionDep, community_id: Commun
 
 
 ReaderDep = Annotated[Reader, Depends(get_reader)]
-ManagedCommunity = Annotated[Community, Depends(managed_community)]
 
 
 # --- optimistic locking --------------------------------------------------------------------
