@@ -21,10 +21,10 @@ from app.api.deps import (
     ReadableCommunity,
     SessionDep,
     check_version,
+    community_for_reader,
     id_path,
     in_thread,
     page_of,
-    reader_of,
     replay,
     set_etag,
     set_location,
@@ -161,7 +161,7 @@ def _register(
         # A hot read: the caller, their access to the community and the answer in one hand-off
         # to the database; the response is built on the event loop.
         def load() -> service.Answer:
-            community = reader_of(request, session, community_id).community
+            community = community_for_reader(request, session, community_id)
             return service.get_answer(session, model, community, answer_id)
 
         answer = await in_thread(load)

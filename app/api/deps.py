@@ -4,8 +4,9 @@ community they act in, and optimistic locking (``ETag`` / ``If-Match``).
 Thread-pool hand-offs: FastAPI runs every sync dependency and sync endpoint in a worker thread,
 and each hand-off costs about as much CPU as a small query. So the dependencies that need no
 database are ``async def``, and those that do hand off exactly the blocking part
-(:func:`in_thread`): a read of one object is three hand-offs (the community, the object, the
-commit), not seven.
+(:func:`in_thread`). The caller is authenticated once per request, by whichever dependency
+asks first; :class:`ReadableCommunity` does it in the same hand-off as its community check.
+A read of one object on PostgreSQL is one hand-off (caller, community and object together).
 """
 
 from __future__ import annotations
@@ -165,41 +166,58 @@ def set_location(response: Response, path: str) -> None:
 # --- who is calling, and may they -----------------------------------------------------------
 
 
-def _authenticated(
-    session: Session, authorization: str | None, admin_token: str | None
-) -> Principal:
-    """:func:`authenticate`, recorded on the session for the audit log."""
-    principal = authenticate(session, authorization, admin_token)
+def _caller(request: Request, session: Session, principal: Principal) -> Principal:
+    """Remember ``principal`` as the request's caller: for the audit log (on the session) and
+    for any later dependency of the same request (so it is authenticated once)."""
     session.info[PRINCIPAL_KEY] = principal
+    request.state.principal = principal
     return principal
 
 
+def _authenticated(request: Request, session: Session) -> Principal:
+    """The request's caller, authenticated by the first dependency that asks. Blocking."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    principal = authenticate(
+        session, request.headers.get("authorization"), request.app.state.settings.admin_token
+    )
+    return _caller(request, session, principal)
+
+
 async def get_principal(request: Request, session: SessionDep) -> Principal:
-    """The authenticated caller (401 without a valid bearer token); the session records it for
-    the audit log. The bootstrap admin token needs no database, so no hand-off either."""
-    authorization = request.headers.get("authorization")
-    admin_token = request.app.state.settings.admin_token
-    if is_bootstrap_admin(authorization, admin_token):
-        session.info[PRINCIPAL_KEY] = BOOTSTRAP_ADMIN
-        return BOOTSTRAP_ADMIN
-    return await in_thread(_authenticated, session, authorization, admin_token)
+    """The authenticated caller (401 without a valid bearer token). The bootstrap admin token
+    and a caller already authenticated for this request need no database, so no hand-off."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    if is_bootstrap_admin(
+        request.headers.get("authorization"), request.app.state.settings.admin_token
+    ):
+        return _caller(request, session, BOOTSTRAP_ADMIN)
+    return await in_thread(_authenticated, request, session)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def community_for_reader(session: Session, principal: Principal, community_id: int) -> Community:
-    """The community, for callers who take part in it (admin, organiser, member): 404, 403."""
+def community_for_reader(request: Request, session: Session, community_id: int) -> Community:
+    """The community ``community_id``, for callers who take part in it (admin, organiser,
+    member): 401, then 404, then 403. Authenticates the caller unless a dependency did, so a
+    hot read can make both checks in the same worker-thread hand-off as its own query.
+    Blocking."""
+    principal = _authenticated(request, session)
     community = get_community(session, community_id)
     access.require_reader(session, principal, community.id)
     return community
 
 
-def readable_community(
-    session: SessionDep, principal: PrincipalDep, community_id: CommunityId
+async def readable_community(
+    request: Request, session: SessionDep, community_id: CommunityId
 ) -> Community:
-    """The path's community, for callers who take part in it (admin, organiser, member)."""
-    return community_for_reader(session, principal, community_id)
+    """The path's community, for callers who take part in it: one hand-off for the caller
+    and the community, where the caller is not authenticated yet (reads), instead of two."""
+    return await in_thread(community_for_reader, request, session, community_id)
 
 
 def managed_community(
@@ -213,30 +231,6 @@ def managed_community(
 
 ReadableCommunity = Annotated[Community, Depends(readable_community)]
 ManagedCommunity = Annotated[Community, Depends(managed_community)]
-
-
-@dataclass(frozen=True, slots=True)
-class Reader:
-    principal: Principal
-    community: Community
-
-
-def reader_of(request: Request, session: Session, community_id: int) -> Reader:
-    """The caller and the community ``community_id``, which they take part in: the checks of
-    :class:`PrincipalDep` and :class:`ReadableCommunity` together (401, then 404, then 403), so
-    a hot read can make them in the same worker-thread hand-off as its own query. Blocking."""
-    principal = _authenticated(
-        session, request.headers.get("authorization"), request.app.state.settings.admin_token
-    )
-    return Reader(principal, community_for_reader(session, principal, community_id))
-
-
-async def get_reader(request: Request, session: SessionDep, community_id: CommunityId) -> Reader:
-    """:func:`reader_of` the path's community, in one hand-off (instead of two)."""
-    return await in_thread(reader_of, request, session, community_id)
-
-
-ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 
 # --- optimistic locking --------------------------------------------------------------------

@@ -16,7 +16,6 @@ from app.api.deps import (
     PagingDep,
     PrincipalDep,
     ReadableCommunity,
-    ReaderDep,
     SessionDep,
     check_version,
     in_thread,
@@ -63,7 +62,7 @@ SUGGESTION_PAGE = TypeAdapter(Page[SuggestionRead])
 async def list_suggestions(
     request: Request,
     session: SessionDep,
-    reader: ReaderDep,
+    community: ReadableCommunity,
     paging: PagingDep,
     need_id: Annotated[int | None, Query(alias="needId", ge=1, le=MAX_ID)] = None,
     offer_id: Annotated[int | None, Query(alias="offerId", ge=1, le=MAX_ID)] = None,
@@ -77,8 +76,7 @@ async def list_suggestions(
 ) -> Response:
     # The hottest read: the serialised page is cached per community, suggestions version and
     # query. Every reader of a community sees the same page, so the caller is not part of the
-    # key; whether they may read it at all was decided above (ReaderDep), every time.
-    community = reader.community
+    # key; whether they may read it at all was decided above (ReadableCommunity), every time.
     key = (
         community.id,
         community.created_at,  # an id SQLite reuses after a delete is another community
