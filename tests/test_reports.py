@@ -376,6 +376,10 @@ def test_json_matching_sections_agree_with_the_matching_endpoints(
     ] == [(p["firstOrganisationId"], p["secondOrganisationId"]) for p in pairs]
     unmet = items(client, f"{base}/unmet-offers")
     assert [u["offerId"] for u in peer["unmetOffers"]] == [u["offerId"] for u in unmet]
+    needs = {n["id"]: n for n in items(client, f"{base}/needs")}
+    assert [u["bestNeed"] for u in peer["unmetOffers"]] == [
+        closest(needs, u["bestNeedId"], body) for u in unmet
+    ]
 
     groups = items(client, f"{base}/working-groups")
     assert [
@@ -399,6 +403,25 @@ def test_json_matching_sections_agree_with_the_matching_endpoints(
     hydrogen = next(g for g in body["gaps"]["groups"] if g["topic"] == "waterstof")
     assert [item["needId"] for item in hydrogen["needs"]] == [plan.hoorn_hydrogen.id]
     assert hydrogen["needs"][0]["organisation"] == {"id": plan.hoorn.id, "name": "Hoorn"}
+    offers = {o["id"]: o for o in items(client, f"{base}/offers")}
+    best_offers = {
+        item["needId"]: item["bestOffer"] for g in body["gaps"]["groups"] for item in g["needs"]
+    }
+    assert best_offers == {gap["needId"]: closest(offers, gap["bestOfferId"], body) for gap in gaps}
+
+
+def closest(answers: dict[int, Any], answer_id: int | None, body: dict[str, Any]) -> Any:
+    """The report's reference to the need or offer that came closest (None for none)."""
+    if answer_id is None:
+        return None
+    answer = answers[answer_id]
+    members = [item["organisation"] for item in body["participation"]["items"]]
+    organisation = next(member for member in members if member["id"] == answer["organisationId"])
+    return {
+        "id": answer_id,
+        "organisation": organisation,
+        "text": answer["text"],
+    }
 
 
 def test_json_knowledge_retention(client: TestClient, plan: Plan) -> None:
@@ -483,6 +506,20 @@ def test_markdown_has_every_section_in_the_chosen_language(client: TestClient, p
         in lines
     )
     assert "Vraag" not in english.text
+    # A gap's row names the offer that came closest, so organisers can judge a near miss.
+    header = "| Topic | Organisation | Need | Priority | Closest offer | Best score |"
+    gap_rows = lines[lines.index(header) + 2 :]
+    gap_rows = gap_rows[: gap_rows.index("")]
+    gaps = report_json(client, plan)["gaps"]["groups"]
+    assert [(row.split(" | ")[2], row.split(" | ")[4]) for row in gap_rows] == [
+        (item["text"], cell(item["bestOffer"])) for group in gaps for item in group["needs"]
+    ]
+    assert len(gap_rows) == 3
+
+
+def cell(answer: dict[str, Any] | None) -> str:
+    """How the Markdown plan (in English) shows the answer that came closest."""
+    return "none" if answer is None else f"{answer['organisation']['name']}: {answer['text']}"
 
 
 class Elements(HTMLParser):

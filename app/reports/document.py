@@ -39,6 +39,13 @@ def person_name(person: r.PersonSummary, status: r.PersonStatus, lang: Lang) -> 
     return person.name
 
 
+def closest(answer: r.AnswerRef | None, lang: Lang) -> str:
+    """The answer that came closest to a gap or an unmet offer: "Organisation: text"."""
+    if answer is None:
+        return text("none-close", lang)
+    return f"{answer.organisation.name}: {answer.text}"
+
+
 def _summary(report: r.CommunityReport, lang: Lang) -> Section:
     s = report.summary
     counts = [
@@ -133,12 +140,13 @@ def _gaps(g: r.Gaps, lang: Lang) -> Section:
             item.organisation.name,
             item.text,
             value_label(item.priority, lang),
+            closest(item.best_offer, lang),
             item.best_score,
         )
         for group in g.groups
         for item in group.needs
     ]
-    headers = ["topic", "organisation", "need", "priority", "best-score"]
+    headers = ["topic", "organisation", "need", "priority", "closest-offer", "best-score"]
     return section(
         "gaps",
         lang,
@@ -265,12 +273,19 @@ def _peer_help(p: r.PeerHelp, lang: Lang, *, complete: bool) -> Section:
     rows = [suggestion_cells(s, lang) for s in shown]
     blocks.append(table_block("suggestions", lang, SUGGESTION_HEADERS, rows))
     unmet = [
-        (u.organisation.name, u.text, topic_labels(u.topics, lang), u.best_score)
+        (
+            u.organisation.name,
+            u.text,
+            topic_labels(u.topics, lang),
+            closest(u.best_need, lang),
+            u.best_score,
+        )
         for u in p.unmet_offers
     ]
+    headers = ["organisation", "offer", "topics", "closest-need", "best-score"]
     blocks += [
         Subheading(text("unmet-offers", lang)),
-        table_block("unmet-offers", lang, ["organisation", "offer", "topics", "best-score"], unmet),
+        table_block("unmet-offers", lang, headers, unmet),
     ]
     return section("peer-help", lang, blocks)
 

@@ -111,6 +111,7 @@ _TEXT: dict[str, tuple[str, str]] = {
         "No other active colleague of the same organisation offers any of its topics.",
     ),
     "none": ("Geen.", "None."),
+    "none-close": ("geen", "none"),
     "no-topic": ("Zonder onderwerp", "No topic"),
     "untagged": (
         "Zonder onderwerp: {needs} vragen, {offers} aanbod.",
@@ -134,6 +135,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "offer-organisation": ("Aanbiedende organisatie", "Offering organisation"),
     "score": ("Score", "Score"),
     "best-score": ("Beste score", "Best score"),
+    "closest-offer": ("Dichtstbijzijnde aanbod", "Closest offer"),
+    "closest-need": ("Dichtstbijzijnde vraag", "Closest need"),
     "reasons": ("Redenen", "Reasons"),
     "status": ("Status", "Status"),
     "allocated": ("Toegewezen", "Allocated"),

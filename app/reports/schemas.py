@@ -24,6 +24,14 @@ class OrganisationRef(ReadModel):
     name: str
 
 
+class AnswerRef(ReadModel):
+    """A need or offer as a report points to it: its id, organisation and text."""
+
+    id: int
+    organisation: OrganisationRef
+    text: str
+
+
 class ReportCommunity(ReadModel):
     id: int
     name: str
@@ -114,6 +122,9 @@ class GapItem(ReadModel):
     priority: Priority
     best_score: float
     best_offer_id: int | None
+    best_offer: AnswerRef | None = Field(
+        description="The offer that came closest (scoring best_score); null when none did"
+    )
 
 
 class GapGroup(ReadModel):
@@ -192,6 +203,9 @@ class UnmetOffer(ReadModel):
     text: str
     topics: list[str]
     best_score: float
+    best_need: AnswerRef | None = Field(
+        description="The need that came closest (scoring best_score); null when none did"
+    )
 
 
 class PeerHelp(ReadModel):

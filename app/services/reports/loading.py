@@ -43,6 +43,12 @@ class CommunityRows:
         """A member organisation as reports name it."""
         return r.OrganisationRef(id=organisation_id, name=self.organisations[organisation_id].name)
 
+    def answer_ref(self, answer: Need | Offer) -> r.AnswerRef:
+        """A need or offer as reports point to it."""
+        return r.AnswerRef(
+            id=answer.id, organisation=self.ref(answer.organisation_id), text=answer.text
+        )
+
 
 def person_status(person: Person) -> r.PersonStatus:
     """``erased`` (personal data removed), ``left`` (inactive) or ``active``."""

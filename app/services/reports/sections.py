@@ -123,6 +123,7 @@ def gaps(session: Session, community: Community, data: CommunityRows) -> r.Gaps:
     """Section 3: the gaps, grouped per topic, most gaps first."""
     found = matching.gaps(session, community)
     needs = {need.id: need for need in data.needs}
+    offers = {offer.id: offer for offer in data.offers}
     topics = {topic.slug: topic for topic in taxonomy().topics}
     order = {slug: position for position, slug in enumerate(topics)}
     grouped: dict[str | None, list[r.GapItem]] = defaultdict(list)
@@ -136,6 +137,9 @@ def gaps(session: Session, community: Community, data: CommunityRows) -> r.Gaps:
             priority=need.priority,
             best_score=gap.best_score,
             best_offer_id=gap.best_offer_id,
+            best_offer=(
+                None if gap.best_offer_id is None else data.answer_ref(offers[gap.best_offer_id])
+            ),
         )
         known: list[str | None] = [slug for slug in need.topics if slug in topics]
         for slug in known or [None]:
@@ -257,6 +261,7 @@ def peer_help(
             text=offers[u.offer_id].text,
             topics=offers[u.offer_id].topics,
             best_score=u.best_score,
+            best_need=(None if u.best_need_id is None else data.answer_ref(needs[u.best_need_id])),
         )
         for u in matching.unmet_offers(session, community)
     ]
