@@ -322,6 +322,57 @@ def test_answers_are_embedded_when_written_and_again_when_their_text_changes(
     assert session.scalars(select(OfferEmbedding)).all() == []
 
 
+def test_a_write_embeds_its_own_answer_and_the_rest_only_where_embeddings_are_missing(
+    client: TestClient, cop: Cop, session: Session, embedder: Any, monkeypatch: Any
+) -> None:
+    from sqlalchemy import select
+
+    from app.models import Need, NeedEmbedding, Offer, OfferEmbedding
+    from app.schemas import NeedCreate, OfferCreate
+    from app.services.answers import create_answer
+
+    # A bulk load stores answers without embedding them (its closing recompute does that).
+    bulk_need = create_answer(
+        session, Need, cop.community, NeedCreate(organisationId=cop.alkmaar.id, text=HYDROGEN_NEED),
+        refresh=False,
+    )  # fmt: skip
+    bulk_offer = create_answer(
+        session, Offer, cop.community, OfferCreate(organisationId=cop.haarlem.id, text=SOLAR_OFFER),
+        refresh=False,
+    )  # fmt: skip
+    session.commit()
+    embedded: list[str] = []
+    for kind in ("needs", "offers"):
+        original = getattr(embedder, kind)
+
+        def counting(texts: list[str], original: Any = original) -> list[bytes]:
+            embedded.extend(texts)
+            result: list[bytes] = original(texts)
+            return result
+
+        monkeypatch.setattr(embedder, kind, counting)
+
+    # The first write finds answers without embeddings and embeds them all.
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    assert sorted(embedded) == sorted([AQUATHERMIE_NEED, HYDROGEN_NEED, SOLAR_OFFER])
+    session.expire_all()
+    assert sorted(row.need_id for row in session.scalars(select(NeedEmbedding))) == sorted(
+        [need["id"], bulk_need.id]
+    )
+    assert [row.offer_id for row in session.scalars(select(OfferEmbedding))] == [bulk_offer.id]
+
+    # Once every answer has one, a write embeds its own text only, and a write that leaves the
+    # text as it was embeds nothing.
+    embedded.clear()
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    assert embedded == [TEO_OFFER]
+    embedded.clear()
+    patch(client, f"{cop.url}/offers/{offer['id']}", {"capacity": 3})
+    assert embedded == []
+    patch(client, f"{cop.url}/needs/{need['id']}", {"text": "Aquathermie voor een wijk"})
+    assert embedded == ["Aquathermie voor een wijk"]
+
+
 def test_a_community_of_twenty_needs_and_offers_is_matched_on_meaning_too(
     client: TestClient, cop: Cop, embedder: Any
 ) -> None:

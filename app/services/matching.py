@@ -16,10 +16,11 @@ Keeping suggestions current:
 The engine's index of a community is cached in this process, keyed by a fingerprint of the
 community's answers, so reads (working groups, gaps) do not rebuild it while nothing changed.
 
-Embeddings: with the optional ``semantic`` extra installed, every write of a need or offer (and
-every recompute) first embeds the community's answers whose stored embedding is missing or was
-computed from another text or model (:func:`embed_answers`; normally just the one written), so
-the engine adds its semantic factor. Reads use the stored embeddings; where any answer has none
+Embeddings: with the optional ``semantic`` extra installed, every write of a need or offer
+embeds that answer when its stored embedding is missing or was computed from another text or
+model, and the rest of the community when any answer there has none of the current model
+(:func:`embed_written`); every recompute checks them all (:func:`embed_answers`). So the engine
+adds its semantic factor. Reads use the stored embeddings; where any answer has none
 (the extra was installed after answers were stored, until the next write), the engine scores
 that community on text and topics alone.
 """
@@ -149,6 +150,54 @@ def embed_answers(session: Session, community: Community) -> int:
         _upsert(session, link, key.key, values)
         embedded += len(values)
     return embedded
+
+
+def embed_written(session: Session, community: Community, answer: Need | Offer) -> None:
+    """Embed the need or offer just written when its stored embedding is stale, and then the
+    rest of its community only if some answer there has no embedding of the current model
+    (after a bulk load, or once the extra or a new model is installed).
+
+    The common write thus embeds one text and reads one row, instead of checking every answer
+    of the community (:func:`embed_answers`); texts change only through writes, and each write
+    embeds its own answer again.
+    """
+    embedder = matching.load_embedder()
+    if embedder is None:
+        return
+    link, key = (
+        (NeedEmbedding, NeedEmbedding.need_id)
+        if isinstance(answer, Need)
+        else (OfferEmbedding, OfferEmbedding.offer_id)
+    )
+    digest = text_hash(answer.text)
+    stored = session.execute(
+        select(link.model, link.text_hash).where(key == answer.id)
+    ).one_or_none()
+    if stored is None or tuple(stored) != (embedder.model, digest):
+        [vector] = (
+            embedder.needs([answer.text])
+            if isinstance(answer, Need)
+            else embedder.offers([answer.text])
+        )
+        values = {key.key: answer.id, "model": embedder.model, "text_hash": digest}
+        _upsert(session, link, key.key, [{**values, "vector": vector}])
+    if _lacks_embeddings(session, community, embedder.model):
+        embed_answers(session, community)
+
+
+def _lacks_embeddings(session: Session, community: Community, model: str) -> bool:
+    """Has any need or offer of the community no stored embedding of *model*?"""
+    missing = [
+        select(answer.id).where(
+            answer.community_id == community.id,
+            ~select(key).where(key == answer.id, link.model == model).exists(),
+        )
+        for answer, link, key in (
+            (Need, NeedEmbedding, NeedEmbedding.need_id),
+            (Offer, OfferEmbedding, OfferEmbedding.offer_id),
+        )
+    ]
+    return any(session.execute(query.limit(1)).first() is not None for query in missing)
 
 
 def _upsert(
@@ -424,7 +473,7 @@ def _changed(row: Suggestion, values: dict[str, Any]) -> bool:
 def refresh_need(session: Session, need: Need) -> None:
     """Re-score one need against its community's offers and store the result."""
     community = session.get_one(Community, need.community_id)
-    embed_answers(session, community)
+    embed_written(session, community, need)
     data, index = community_index(session, community, same="offers")
     engine_need = next(item for item in data.needs if item.id == need.id)
     found = index.score_need(engine_need, excluded=data.declined, limit=STORED_PER_ANSWER)
@@ -434,7 +483,7 @@ def refresh_need(session: Session, need: Need) -> None:
 def refresh_offer(session: Session, offer: Offer) -> None:
     """Re-score one offer against its community's needs and store the result."""
     community = session.get_one(Community, offer.community_id)
-    embed_answers(session, community)
+    embed_written(session, community, offer)
     data, index = community_index(session, community, same="needs")
     engine_offer = next(item for item in data.offers if item.id == offer.id)
     found = index.score_offer(engine_offer, excluded=data.declined, limit=STORED_PER_ANSWER)
