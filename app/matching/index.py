@@ -81,7 +81,7 @@ from app.matching.types import (
     TopicTag,
     UnmetOffer,
 )
-from app.matching.vectors import DocumentColumns, fit_transform, gram_matrix
+from app.matching.vectors import DocumentColumns, fit_transform, upper_gram_blocks
 
 EXPAND_WITH_SYNONYMS = False
 """Expand texts with every synonym of their topics (True) or with labels and abbreviations only.
@@ -436,17 +436,64 @@ class MatchIndex:
 
         similarity = (w_topic · topic_overlap + w_text · text_component) / (w_topic + w_text)
         """
-        side = self._need_side
-        # The need × need product is dense: gram_matrix builds it several times faster than
-        # scipy; it differs in the last bits only, and no shown score is made from it.
-        content, _ = self._content(
-            side.items, side.matrix, side, semantic=False, cosine=gram_matrix(side.matrix)
-        )
-        weight = self.weights.topic + self.weights.text
-        similarity: FloatArray = (
-            np.divide(content, weight, out=content) if weight > 0 else np.zeros_like(content)
-        )
+        count = len(self._need_side.items)
+        similarity = np.empty((count, count))
+        for start, block in self._need_similarity_blocks():
+            stop = start + block.shape[0]
+            similarity[start:stop, start:] = block
+            similarity[start:, start:stop] = block.T
         return similarity
+
+    def need_distances(self) -> FloatArray:
+        """Condensed need × need distance (scipy's order: pairs (0, 1), (0, 2), …, (1, 2), …).
+
+        distance = 1 − similarity of :meth:`need_similarities`, clipped to [0, 1]. Built a
+        block of rows at a time: the dense need × need arrays it replaces (94 MB each at
+        Netherlands scale) cost more to touch for the first time than to compute.
+        """
+        count = len(self._need_side.items)
+        distance = np.empty(count * (count - 1) // 2)
+        offset = 0
+        for start, block in self._need_similarity_blocks():
+            np.subtract(1.0, block, out=block)
+            np.clip(block, 0.0, 1.0, out=block)
+            for row in range(block.shape[0]):
+                width = count - start - row - 1
+                distance[offset : offset + width] = block[row, row + 1 :]
+                offset += width
+        return distance
+
+    def _need_similarity_blocks(self) -> Iterator[tuple[int, FloatArray]]:
+        """need_similarities by blocks of rows, upper triangle: (start, rows start:stop ×
+        needs start:n), as :func:`upper_gram_blocks` gives the cosines.
+
+        The product is symmetric, so the upper triangle is all there is to compute; the
+        elementwise steps are :meth:`_content`'s, in its order.
+        """
+        side = self._need_side
+        weight = self.weights.topic + self.weights.text
+        topics_t = side.topics_t
+        for start, cosine in upper_gram_blocks(side.matrix):
+            stop = start + cosine.shape[0]
+            floor = (
+                scoring.TEXT_FLOOR
+                + side.text_floors[start:stop, None]
+                + side.text_floors[None, start:]
+            )
+            text = np.subtract(cosine, floor, out=cosine)
+            np.divide(text, np.subtract(1.0, floor, out=floor), out=text)
+            np.clip(text, 0.0, 1.0, out=text)
+            shared = (side.topics[start:stop] @ topics_t[:, start:]).toarray()
+            topic = _ochiai(
+                shared, side.topic_sizes[start:stop], side.topic_sizes[start:], buffer=floor
+            )
+            content: FloatArray = np.multiply(topic, self.weights.topic, out=topic)
+            content += np.multiply(text, self.weights.text, out=text)
+            if weight > 0:
+                np.divide(content, weight, out=content)
+            else:
+                content[:] = 0.0
+            yield start, content
 
     def need_topics(self) -> tuple[frozenset[str], ...]:
         """Topic slugs (given and inferred) of each indexed need, in need-id order."""

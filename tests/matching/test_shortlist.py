@@ -2,6 +2,7 @@
 
 import gc
 import random
+from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -17,7 +18,13 @@ from app.matching.correspondence import SharedTerms
 from app.matching.index import collector_paused
 from app.matching.shortlist import choose_threshold, exact_cosines, pruning_keys, shortlist
 from app.matching.text import analyse, shared_terms, words_correspond
-from app.matching.vectors import DENSE_COLUMN_SHARE, DocumentColumns, fit_transform, gram_matrix
+from app.matching.vectors import (
+    DENSE_COLUMN_SHARE,
+    DocumentColumns,
+    fit_transform,
+    gram_matrix,
+    upper_gram_blocks,
+)
 
 from . import synthetic
 
@@ -399,6 +406,31 @@ def test_working_groups_are_those_of_the_sparse_product(monkeypatch: pytest.Monk
     data = synthetic.community(20, per_organisation=6, seed=4)
     built = MatchIndex(data.taxonomy, data.needs, data.offers)
     found = working_groups(built, data.formats)
-    monkeypatch.setattr(index_module, "gram_matrix", lambda matrix: (matrix @ matrix.T).toarray())
+
+    def sparse_blocks(matrix: sparse.csr_matrix) -> Iterator[tuple[int, np.ndarray]]:
+        for start in range(0, matrix.shape[0], 7):
+            yield start, (matrix[start : start + 7] @ matrix[start:].T).toarray()
+
+    monkeypatch.setattr(index_module, "upper_gram_blocks", sparse_blocks)
     assert len(found) == 21
     assert working_groups(MatchIndex(data.taxonomy, data.needs, data.offers), data.formats) == found
+
+
+def test_upper_gram_blocks_cover_the_upper_triangle_of_the_product() -> None:
+    data = small_community()
+    matrix = MatchIndex(data.taxonomy, data.needs, data.offers)._need_side.matrix
+    expected = (matrix @ matrix.T).toarray()
+    starts = []
+    for start, block in upper_gram_blocks(matrix, rows_per_block=7):
+        starts.append(start)
+        assert np.allclose(block, expected[start : start + 7, start:], rtol=0, atol=1e-12)
+    assert starts == list(range(0, matrix.shape[0], 7))
+
+
+def test_need_distances_are_the_condensed_similarities() -> None:
+    data = small_community()
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    similarity = built.need_similarities()
+    assert np.array_equal(similarity, similarity.T)
+    expected = np.clip(1.0 - similarity[np.triu_indices(len(similarity), k=1)], 0.0, 1.0)
+    assert np.array_equal(built.need_distances(), expected)
