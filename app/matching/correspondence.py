@@ -81,26 +81,37 @@ class SharedTerms:
 
 def _candidate_pairs(vocabulary: list[Word]) -> Iterable[tuple[int, int]]:
     """Pairs of word positions that share a key; a superset of the corresponding pairs."""
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    # One table per kind of key (plain strings hash faster than (kind, key) tuples); only
+    # keys that two or more words share give pairs.
     by_root: dict[str, list[int]] = defaultdict(list)
+    by_english: dict[str, list[int]] = defaultdict(list)
+    by_prefix: dict[str, list[int]] = defaultdict(list)
+    by_typo: dict[str, list[int]] = defaultdict(list)
     for position, word in enumerate(vocabulary):
-        keys = {("root", word.root), ("english", word.english)}
-        if len(word.surface) >= MIN_COGNATE_PREFIX:
-            keys.add(("cognate", word.surface[:MIN_COGNATE_PREFIX]))
-        if len(word.surface) >= MIN_TYPO_WORD - 1:
-            keys.add(("typo", word.surface))
-            keys.update(("typo", deleted) for deleted in one_deletions(word.surface))
-        for key in keys:
-            groups[key].append(position)
+        surface = word.surface
         by_root[word.root].append(position)
-    for members in groups.values():
-        for index, first in enumerate(members):
-            for second in members[index + 1 :]:
-                yield first, second
+        by_english[word.english].append(position)
+        if len(surface) >= MIN_COGNATE_PREFIX:
+            by_prefix[surface[:MIN_COGNATE_PREFIX]].append(position)
+        if len(surface) >= MIN_TYPO_WORD - 1:
+            keys = one_deletions(surface)
+            keys.add(surface)
+            for key in keys:
+                by_typo[key].append(position)
+    for table in (by_root, by_english, by_prefix, by_typo):
+        for members in table.values():
+            if len(members) > 1:
+                for index, first in enumerate(members):
+                    for second in members[index + 1 :]:
+                        yield first, second
     # Compound members: a word whose whole root starts or ends another word's root.
     for position, word in enumerate(vocabulary):
         root = word.root
-        for size in range(MIN_COMPOUND_PART, len(root)):
-            for part in {root[:size], root[len(root) - size :]}:
-                for member in by_root.get(part, ()):
+        length = len(root)
+        for size in range(MIN_COMPOUND_PART, length):
+            head, tail = root[:size], root[length - size :]
+            for member in by_root.get(head, ()):
+                yield member, position
+            if tail != head:
+                for member in by_root.get(tail, ()):
                     yield member, position

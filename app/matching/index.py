@@ -277,6 +277,8 @@ class MatchIndex:
         size = len(organisations) + 1
         self._helps = np.zeros((size, size), dtype=np.bool_)
         self._fit_reciprocity()
+        # Reasons other than the text factor's, shared between suggestions (see _reason).
+        self._reasons: dict[tuple[object, ...], Reason] = {}
 
     # ----------------------------------------------------------------- public queries
 
@@ -1300,7 +1302,7 @@ class MatchIndex:
         scoring.FACTOR_ORDER); the score is their total."""
         shared_topics = tuple(sorted(need.topics & offer.topics))
         reasons = tuple(
-            Reason(factor, value, self._detail(factor, need, offer, shared_topics))
+            self._reason(factor, value, need, offer, shared_topics)
             for factor, value in zip(scoring.FACTOR_ORDER, contributions, strict=True)
             if value > 0
         )
@@ -1346,6 +1348,37 @@ class MatchIndex:
         return scoring.semantic_component(
             closeness, offer.semantic_shift, scoring.SEMANTIC_LOW, scoring.SEMANTIC_HIGH
         )
+
+    def _reason(
+        self,
+        factor: Factor,
+        contribution: float,
+        need: _Prepared,
+        offer: _Prepared,
+        shared_topics: tuple[str, ...],
+    ) -> Reason:
+        """Reason(factor, contribution, its detail), one shared instance per distinct reason.
+
+        Apart from the text factor, a reason depends on few things (the shared topics, the
+        region, the two organisations), so most suggestions of a community repeat a handful of
+        them; reasons are immutable, and sharing them saves building each one again.
+        """
+        if factor == "text":
+            return Reason(factor, contribution, self._detail(factor, need, offer, shared_topics))
+        key: tuple[object, ...]
+        if factor == "topic":
+            key = (factor, contribution, shared_topics)
+        elif factor == "region":
+            key = (factor, contribution, need.region)
+        elif factor == "reciprocity":
+            key = (factor, contribution, need.organisation_id, offer.organisation_id)
+        else:
+            key = (factor, contribution)
+        reason = self._reasons.get(key)
+        if reason is None:
+            reason = Reason(factor, contribution, self._detail(factor, need, offer, shared_topics))
+            self._reasons[key] = reason
+        return reason
 
     def _detail(
         self, factor: Factor, need: _Prepared, offer: _Prepared, shared_topics: tuple[str, ...]
