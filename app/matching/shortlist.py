@@ -47,6 +47,15 @@ WORK_BUDGET = 1.5e8
 MEMORY_BUDGET = 256 * 2**20
 """Default bytes for one chunk's product and its working arrays."""
 
+# exact_cosines spreads a query into a dense vector when it has at least this many pairs on
+# average: below, the per-query step costs more than the entry-by-entry merge.
+_PAIRS_PER_QUERY_FOR_DENSE = 8
+
+# A chunk's product filling at least 1 / _DENSE_FILL of its rows × targets is ranked as a
+# dense array (all rows at once); sparser ones row by row. The dense array then takes at most
+# _DENSE_FILL · 8 bytes per entry of the product, within _BYTES_PER_ENTRY.
+_DENSE_FILL = 4
+
 # Bytes per entry of a chunk's product: scipy's output (8 data + 4 index, twice while it is
 # built) and our copies of the row's values and positions.
 _BYTES_PER_ENTRY = 40
@@ -107,6 +116,14 @@ def shortlist(
     chunks = _chunks(row_work, max(1, memory_budget // _BYTES_PER_ENTRY))
     for start, stop in chunks:
         block = sparse.csr_matrix(pruned_queries[start:stop] @ pruned_targets_t)
+        if block.nnz * _DENSE_FILL >= block.shape[0] * block.shape[1]:
+            groups = (
+                (query_groups[start:stop], target_groups)
+                if query_groups is not None and target_groups is not None
+                else None
+            )
+            _best_of_dense_block(block, groups, size, found[start:stop], products[start:stop])
+            continue
         for row in range(stop - start):
             low, high = block.indptr[row], block.indptr[row + 1]
             columns = block.indices[low:high]
@@ -130,15 +147,27 @@ def choose_threshold(
     entry in column k has a pruning key (:func:`pruning_keys`) of at least θ. When no θ fits,
     the largest is used.
     """
-    levels = np.asarray(THRESHOLDS)
-    frequencies = [
-        _frequencies_by_level(matrix, keys, levels)
-        for matrix, keys in zip((queries, targets), pruning_keys(queries, targets), strict=True)
-    ]
-    work = np.einsum("kl,kl->l", *frequencies)
-    fitting = np.flatnonzero(work <= work_budget)
-    level = int(fitting[0]) if len(fitting) else len(levels) - 1
-    return float(levels[level]), float(work[level])
+    query_keys, target_keys = pruning_keys(queries, targets)
+    width = queries.shape[1]
+
+    def work_at(level: int) -> float:
+        threshold = THRESHOLDS[level]
+        query_frequency = np.bincount(queries.indices[query_keys >= threshold], minlength=width)
+        target_frequency = np.bincount(targets.indices[target_keys >= threshold], minlength=width)
+        return float(np.dot(query_frequency, target_frequency))
+
+    # work(θ) never grows with θ, so the smallest fitting θ is found by bisection.
+    last = len(THRESHOLDS) - 1
+    if (work := work_at(last)) > work_budget:
+        return THRESHOLDS[last], work
+    low, high, fitting_work = 0, last, work  # THRESHOLDS[high] fits; nothing below low does
+    while low < high:
+        middle = (low + high) // 2
+        if (work := work_at(middle)) <= work_budget:
+            high, fitting_work = middle, work
+        else:
+            low = middle + 1
+    return THRESHOLDS[high], fitting_work
 
 
 def exact_cosines(
@@ -152,14 +181,38 @@ def exact_cosines(
     """queries[i] · targets[j] for every pair (i, j), summed like scipy's sparse product.
 
     scipy computes entry (i, j) of ``queries @ targets.T`` by adding q_ik · t_jk for ascending
-    k. Here the two rows are multiplied entry by entry (a merge of their sorted columns) and
-    the products added in the same ascending order, so the results are bit-identical. Pairs
-    are taken as many at a time as *memory_budget* allows.
+    k, starting from 0. Both ways here add the same products in the same order, so the results
+    are bit-identical:
+
+    * where each query has many pairs (shortlists), the query is spread into a dense vector
+      once and its targets' rows are multiplied with it (scipy's matrix-vector product, which
+      adds t_jk · q_k over the target's ascending k; the zeros where the query lacks k leave
+      the sum as it is);
+    * otherwise the two rows of each pair are multiplied entry by entry (a merge of their
+      sorted columns) and the products added in ascending order, as many pairs at a time as
+      *memory_budget* allows.
     """
     result = np.zeros(len(query_rows), dtype=np.float64)
     if len(query_rows) == 0:
         return result
     queries, targets = _canonical(queries), _canonical(targets)
+    order = np.argsort(query_rows, kind="stable")
+    sorted_rows = query_rows[order]
+    starts = np.flatnonzero(np.diff(sorted_rows, prepend=-1))
+    if len(query_rows) >= _PAIRS_PER_QUERY_FOR_DENSE * len(starts):
+        stops = np.append(starts[1:], len(sorted_rows))
+        sorted_targets = target_rows[order]
+        dense = np.zeros(queries.shape[1])
+        found = np.empty(len(query_rows))
+        for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+            row = int(sorted_rows[start])
+            low, high = queries.indptr[row], queries.indptr[row + 1]
+            columns = queries.indices[low:high]
+            dense[columns] = queries.data[low:high]
+            found[start:stop] = targets[sorted_targets[start:stop]] @ dense
+            dense[columns] = 0.0
+        result[order] = found
+        return result
     average = (queries.nnz / max(queries.shape[0], 1)) + (targets.nnz / max(targets.shape[0], 1))
     per_chunk = max(1, int(memory_budget // (3 * _BYTES_PER_ENTRY * max(average, 1.0))))
     for start in range(0, len(query_rows), per_chunk):
@@ -211,20 +264,6 @@ def _prune(matrix: sparse.csr_matrix, keys: FloatArray, threshold: float) -> spa
     )
 
 
-def _frequencies_by_level(
-    matrix: sparse.csr_matrix, keys: FloatArray, levels: FloatArray
-) -> FloatArray:
-    """(columns, levels): how many rows have an entry with a key ≥ levels[l] in each column."""
-    level_of = np.searchsorted(levels, keys, side="right") - 1
-    counts = np.bincount(
-        matrix.indices.astype(np.int64) * len(levels) + level_of,
-        minlength=matrix.shape[1] * len(levels),
-    ).reshape(matrix.shape[1], len(levels))
-    # An entry of level l counts for every threshold up to levels[l].
-    frequencies: FloatArray = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1].astype(np.float64)
-    return frequencies
-
-
 def _chunks(row_work: FloatArray, capacity: int) -> list[tuple[int, int]]:
     """Consecutive row ranges whose summed work stays within *capacity* (one row at least)."""
     chunks: list[tuple[int, int]] = []
@@ -236,6 +275,40 @@ def _chunks(row_work: FloatArray, capacity: int) -> list[tuple[int, int]]:
         total += work
     chunks.append((start, len(row_work)))
     return chunks
+
+
+def _best_of_dense_block(
+    block: sparse.csr_matrix,
+    groups: tuple[IntArray, IntArray] | None,
+    size: int,
+    found: IntArray,
+    products: FloatArray,
+) -> None:
+    """What _best gives each row of *block*, for all its rows at once, into *found* and
+    *products* (views of the chunk's rows).
+
+    The block is spread into a dense array with −1 where it has no entry (products are never
+    negative) or where query and target are of one group (*groups*: the block's query groups,
+    the target groups); each row's size-th largest value is its cut, as in _best.
+    """
+    count, width = block.shape
+    values = np.full((count, width), -1.0)
+    values[np.repeat(np.arange(count), np.diff(block.indptr)), block.indices] = block.data
+    if groups is not None:
+        values[groups[0][:, None] == groups[1][None, :]] = -1.0
+    chosen = values >= 0.0
+    if width > size:
+        kth = np.partition(values, width - size, axis=1)[:, width - size]
+        chosen &= values >= kth[:, None]
+    rows, columns = np.nonzero(chosen)
+    chosen_values = values[rows, columns]
+    order = np.lexsort((columns, -chosen_values, rows))
+    rows, columns, chosen_values = rows[order], columns[order], chosen_values[order]
+    first = np.searchsorted(rows, np.arange(count))
+    rank = np.arange(len(rows)) - first[rows]
+    kept = rank < size
+    found[rows[kept], rank[kept]] = columns[kept]
+    products[rows[kept], rank[kept]] = chosen_values[kept]
 
 
 def _best(columns: npt.NDArray[np.int32], values: FloatArray, size: int) -> IntArray:
