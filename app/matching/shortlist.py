@@ -51,11 +51,6 @@ MEMORY_BUDGET = 256 * 2**20
 # average: below, the per-query step costs more than the entry-by-entry merge.
 _PAIRS_PER_QUERY_FOR_DENSE = 8
 
-# A chunk's product filling at least 1 / _DENSE_FILL of its rows × targets is ranked as a
-# dense array (all rows at once); sparser ones row by row. The dense array then takes at most
-# _DENSE_FILL · 8 bytes per entry of the product, within _BYTES_PER_ENTRY.
-_DENSE_FILL = 4
-
 # Bytes per entry of a chunk's product: scipy's output (8 data + 4 index, twice while it is
 # built) and our copies of the row's values and positions.
 _BYTES_PER_ENTRY = 40
@@ -116,14 +111,6 @@ def shortlist(
     chunks = _chunks(row_work, max(1, memory_budget // _BYTES_PER_ENTRY))
     for start, stop in chunks:
         block = sparse.csr_matrix(pruned_queries[start:stop] @ pruned_targets_t)
-        if block.nnz * _DENSE_FILL >= block.shape[0] * block.shape[1]:
-            groups = (
-                (query_groups[start:stop], target_groups)
-                if query_groups is not None and target_groups is not None
-                else None
-            )
-            _best_of_dense_block(block, groups, size, found[start:stop], products[start:stop])
-            continue
         for row in range(stop - start):
             low, high = block.indptr[row], block.indptr[row + 1]
             columns = block.indices[low:high]
@@ -275,40 +262,6 @@ def _chunks(row_work: FloatArray, capacity: int) -> list[tuple[int, int]]:
         total += work
     chunks.append((start, len(row_work)))
     return chunks
-
-
-def _best_of_dense_block(
-    block: sparse.csr_matrix,
-    groups: tuple[IntArray, IntArray] | None,
-    size: int,
-    found: IntArray,
-    products: FloatArray,
-) -> None:
-    """What _best gives each row of *block*, for all its rows at once, into *found* and
-    *products* (views of the chunk's rows).
-
-    The block is spread into a dense array with −1 where it has no entry (products are never
-    negative) or where query and target are of one group (*groups*: the block's query groups,
-    the target groups); each row's size-th largest value is its cut, as in _best.
-    """
-    count, width = block.shape
-    values = np.full((count, width), -1.0)
-    values[np.repeat(np.arange(count), np.diff(block.indptr)), block.indices] = block.data
-    if groups is not None:
-        values[groups[0][:, None] == groups[1][None, :]] = -1.0
-    chosen = values >= 0.0
-    if width > size:
-        kth = np.partition(values, width - size, axis=1)[:, width - size]
-        chosen &= values >= kth[:, None]
-    rows, columns = np.nonzero(chosen)
-    chosen_values = values[rows, columns]
-    order = np.lexsort((columns, -chosen_values, rows))
-    rows, columns, chosen_values = rows[order], columns[order], chosen_values[order]
-    first = np.searchsorted(rows, np.arange(count))
-    rank = np.arange(len(rows)) - first[rows]
-    kept = rank < size
-    found[rows[kept], rank[kept]] = columns[kept]
-    products[rows[kept], rank[kept]] = chosen_values[kept]
 
 
 def _best(columns: npt.NDArray[np.int32], values: FloatArray, size: int) -> IntArray:

@@ -13,7 +13,6 @@ from sklearn.preprocessing import normalize
 
 from app.matching import MatchIndex, match_community
 from app.matching import index as index_module
-from app.matching import shortlist as shortlist_module
 from app.matching.community import community_report, working_groups
 from app.matching.correspondence import SharedTerms
 from app.matching.index import collector_paused
@@ -93,24 +92,6 @@ def test_a_query_never_gets_a_target_of_its_own_group() -> None:
     )
     forbidden = query_groups[:, None] == target_groups[None, :]
     assert listed(found.targets) == brute_force_top(PRODUCTS, 5, forbidden)
-
-
-@pytest.mark.parametrize("grouped", [False, True])
-def test_dense_and_sparse_ranking_of_a_chunk_agree(
-    grouped: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    groups = {"query_groups": np.arange(120) % 9, "target_groups": np.arange(150) % 9}
-    found = {}
-    for name, fill in (("dense", 10**9), ("sparse", 0)):
-        monkeypatch.setattr(shortlist_module, "_DENSE_FILL", fill)
-        found[name] = [
-            shortlist(QUERIES, TARGETS, size, **(groups if grouped else {}), work_budget=budget)
-            for size in (1, 7, 149, 200)
-            for budget in (1e12, 5_000)
-        ]
-    for dense, sparse_ in zip(found["dense"], found["sparse"], strict=True):
-        assert np.array_equal(dense.targets, sparse_.targets)
-        assert np.array_equal(dense.products, sparse_.products)
 
 
 def test_pruning_keys_damp_weights_of_common_columns() -> None:
