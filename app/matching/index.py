@@ -122,6 +122,9 @@ class _Candidates:
     positions: IntArray
     raw: FloatArray
     cosine: FloatArray
+    contributions: FloatArray
+    """Each pair's contributions (rows in scoring.FACTOR_ORDER), worked out once: suggestions,
+    gaps and unmet offers all rank the same pairs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,28 +472,36 @@ class MatchIndex:
         """need_similarities by blocks of rows, upper triangle: (start, rows start:stop ×
         needs start:n), as :func:`upper_gram_blocks` gives the cosines.
 
-        The product is symmetric, so the upper triangle is all there is to compute; the
-        elementwise steps are :meth:`_content`'s, in its order.
+        The product is symmetric, so the upper triangle is all there is to compute. Each value
+        comes from the same operations as in :meth:`_content`, with fewer passes over the
+        block: the text floor is one number when no need has a floor of its own (needs have
+        no hubness floor), and topic overlap is worked out only for the pairs that share a
+        topic (elsewhere it is 0, and adding 0 changes nothing).
         """
         side = self._need_side
         weight = self.weights.topic + self.weights.text
         topics_t = side.topics_t
-        for start, cosine in upper_gram_blocks(side.matrix):
-            stop = start + cosine.shape[0]
-            floor = (
-                scoring.TEXT_FLOOR
-                + side.text_floors[start:stop, None]
-                + side.text_floors[None, start:]
-            )
-            text = np.subtract(cosine, floor, out=cosine)
-            np.divide(text, np.subtract(1.0, floor, out=floor), out=text)
+        floors = side.text_floors
+        # The floor of every pair, TEXT_FLOOR + 0 + 0, when no need has one of its own.
+        common_floor = None if floors.any() else scoring.TEXT_FLOOR + 0.0 + 0.0
+        for start, text in upper_gram_blocks(side.matrix):
+            stop = start + text.shape[0]
+            if common_floor is None:
+                floor = scoring.TEXT_FLOOR + floors[start:stop, None] + floors[None, start:]
+                np.subtract(text, floor, out=text)
+                np.divide(text, np.subtract(1.0, floor, out=floor), out=text)
+            elif common_floor != 0.0:  # (cosine − 0) / (1 − 0) is the cosine itself
+                np.subtract(text, common_floor, out=text)
+                np.divide(text, 1.0 - common_floor, out=text)
             np.clip(text, 0.0, 1.0, out=text)
-            shared = (side.topics[start:stop] @ topics_t[:, start:]).toarray()
-            topic = _ochiai(
-                shared, side.topic_sizes[start:stop], side.topic_sizes[start:], buffer=floor
-            )
-            content: FloatArray = np.multiply(topic, self.weights.topic, out=topic)
-            content += np.multiply(text, self.weights.text, out=text)
+            content: FloatArray = np.multiply(text, self.weights.text, out=text)
+            shared = sparse.csr_matrix(side.topics[start:stop] @ topics_t[:, start:])
+            rows = np.repeat(np.arange(shared.shape[0]), np.diff(shared.indptr))
+            columns = shared.indices
+            sizes = side.topic_sizes[start + rows] * side.topic_sizes[start + columns]
+            topic = shared.data / np.sqrt(sizes)
+            # Each pair once (a product has no duplicates), so a fancy-index add is exact.
+            content[rows, columns] += topic * self.weights.topic
             if weight > 0:
                 np.divide(content, weight, out=content)
             else:
@@ -863,11 +874,13 @@ class MatchIndex:
             )
             rows, positions = found.pairs()
             cosine = exact_cosines(needs.matrix, offers.matrix, rows, positions)
+            components = self._pair_components(rows, positions, cosine)
             self._shortlists[size] = _Candidates(
                 _pointers(rows, len(needs.items)),
                 positions,
-                self._pair_raw(rows, positions, cosine),
+                self._raw_of(components),
                 cosine,
+                scoring.contributions(self.weights, components),
             )
         return self._shortlists[size]
 
@@ -881,6 +894,7 @@ class MatchIndex:
             rows[order],
             by_need.raw[order],
             by_need.cosine[order],
+            by_need.contributions[:, order],
         )
 
     def _pair_raw(
@@ -888,8 +902,12 @@ class MatchIndex:
     ) -> FloatArray:
         """_raw_scores for individual (need, offer) pairs of the index, given their cosines:
         Σ weight · component, added in scoring.FACTOR_ORDER as _raw_scores adds them."""
-        raw = np.zeros(len(need_rows))
-        components = self._pair_components(need_rows, offer_rows, cosine)
+        return self._raw_of(self._pair_components(need_rows, offer_rows, cosine))
+
+    def _raw_of(self, components: FloatArray) -> FloatArray:
+        """Σ weight · component of each pair (column of *components*), added in
+        scoring.FACTOR_ORDER as _raw_scores adds them."""
+        raw = np.zeros(components.shape[1])
         for factor, row in zip(scoring.FACTOR_ORDER, components, strict=True):
             raw = raw + getattr(self.weights, factor) * row
         return raw
@@ -1149,9 +1167,16 @@ class MatchIndex:
             ]
             valid &= ~np.isin(rows * span + positions, declined)
         valid &= candidates.raw >= min_score - _ROUNDING_MARGIN
-        rows, positions, cosine = rows[valid], positions[valid], candidates.cosine[valid]
-        return self._top_of_pairs(
-            queries, targets, need_side, rows, positions, cosine, limit, min_score, explained
+        return self._top_by_score(
+            queries.items,
+            targets,
+            need_side,
+            rows[valid],
+            positions[valid],
+            candidates.contributions[:, valid],
+            limit,
+            min_score,
+            explained,
         )
 
     def _best_all(
