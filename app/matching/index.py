@@ -1206,24 +1206,29 @@ class MatchIndex:
             row for row, found in enumerate(best) if found is None or found.score < threshold
         ]
         for start in range(0, len(unsettled), _BLOCK):
-            rows = unsettled[start : start + _BLOCK]
-            items = [queries.items[row] for row in rows]
+            rows = np.array(unsettled[start : start + _BLOCK], dtype=np.int64)
+            items = [queries.items[row] for row in rows.tolist()]
             raw, cosine = self._raw_scores(
                 items, queries.matrix[rows], targets, need_side=need_side
             )
-            for offset, (row, item) in enumerate(zip(rows, items, strict=True)):
-                ranked = self._select(
-                    item,
-                    raw[offset],
-                    cosine[offset],
-                    targets,
-                    need_side,
-                    blocked.get(item.id, set()),
-                    1,
-                    0.0,
-                    explained=0,
-                )
-                best[row] = ranked[0] if ranked else None
+            # _select(limit=1, min_score=0) for the whole block at once, as _best_dense does.
+            scores: FloatArray = np.where(
+                queries.organisations[rows][:, None] != targets.organisations[None, :],
+                raw,
+                -np.inf,
+            )
+            for offset, item in enumerate(items):
+                if item.id in blocked:
+                    scores[offset, np.isin(targets.ids, list(blocked[item.id]))] = -np.inf
+            best_raw = scores.max(axis=1, initial=-np.inf)
+            local, columns = np.nonzero(scores >= best_raw[:, None] - _ROUNDING_MARGIN)
+            finite = np.isfinite(best_raw[local])
+            local, columns = local[finite], columns[finite]
+            ranked = self._top_of_pairs(
+                queries, targets, need_side, rows[local], columns, cosine[local, columns], 1, 0.0, 0
+            )
+            for row in rows.tolist():
+                best[row] = ranked[row][0] if ranked[row] else None
         return best
 
     def _best_dense(
