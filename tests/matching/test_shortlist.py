@@ -130,12 +130,13 @@ def test_exact_cosines_are_bit_identical_to_the_sparse_product() -> None:
     rng = np.random.default_rng(3)
     rows = rng.integers(0, 120, 2_000)
     columns = rng.integers(0, 150, 2_000)
-    # ~17 pairs per query: each query spread into a dense vector
+    # 20 queries spread at a time: six steps of ~17 pairs per query
     cosines = exact_cosines(QUERIES, TARGETS, rows, columns, memory_budget=50_000)
     assert np.array_equal(cosines, PRODUCTS[rows, columns])
-    # ~1 pair per query: entry-by-entry products, in chunks
-    few = exact_cosines(QUERIES, TARGETS, rows[:100], columns[:100], memory_budget=50_000)
-    assert np.array_equal(few, PRODUCTS[rows[:100], columns[:100]])
+    # the fewest queries at a time (MIN_SPREAD_QUERIES), and all at once
+    for budget in (1, 10**9):
+        found = exact_cosines(QUERIES, TARGETS, rows[:300], columns[:300], memory_budget=budget)
+        assert np.array_equal(found, PRODUCTS[rows[:300], columns[:300]])
     assert exact_cosines(QUERIES, TARGETS, rows[:0], columns[:0]).shape == (0,)
 
 
