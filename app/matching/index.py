@@ -353,16 +353,23 @@ class MatchIndex:
         return tuple(suggestion for ranked in ranked_all for suggestion in ranked)
 
     def _explained(self, suggestions: Iterable[Suggestion]) -> dict[tuple[int, int], Suggestion]:
-        """The full suggestion (with reasons) of every (need id, offer id) in *suggestions*."""
+        """The full suggestion (with reasons) of every (need id, offer id) in *suggestions*.
+
+        Scored as ranking scores (:meth:`_pair_components`, :func:`scoring.contributions`),
+        which gives the scalar formulas' scores to the bit (:meth:`_suggestion`).
+        """
         pairs = sorted({(s.need_id, s.offer_id) for s in suggestions})
         needs, offers = self._need_side, self._offer_side
         rows = np.array([needs.position[need_id] for need_id, _ in pairs], dtype=np.int64)
         columns = np.array([offers.position[offer_id] for _, offer_id in pairs], dtype=np.int64)
         cosines = exact_cosines(needs.matrix, offers.matrix, rows, columns)
+        contributions = scoring.contributions(
+            self.weights, self._pair_components(rows, columns, cosines)
+        ).T.tolist()
         return {
-            pair: self._suggestion(needs.items[row], offers.items[column], cosine)
-            for pair, row, column, cosine in zip(
-                pairs, rows.tolist(), columns.tolist(), cosines.tolist(), strict=True
+            pair: self._reasoned(needs.items[row], offers.items[column], values)
+            for pair, row, column, values in zip(
+                pairs, rows.tolist(), columns.tolist(), contributions, strict=True
             )
         }
 
@@ -1311,10 +1318,9 @@ class MatchIndex:
     def _suggestion(self, need: _Prepared, offer: _Prepared, cosine: float) -> Suggestion:
         """Score one pair with the scalar formulas and explain every contribution.
 
-        Ranking scores many pairs at once (:meth:`_pair_components`,
-        :func:`scoring.contributions`) and explains what it ranks from those contributions;
-        this scalar path explains pairs picked afterwards (:meth:`_explained`), with the same
-        score to the bit.
+        Ranking (and :meth:`_explained`) scores many pairs at once
+        (:meth:`_pair_components`, :func:`scoring.contributions`) and explains them from
+        those contributions; this scalar path is the reference they equal to the bit.
         """
         return self._reasoned(
             need,

@@ -315,8 +315,19 @@ def test_ranked_scores_are_the_scalar_scores_to_the_bit(
     ranked = built._suggest((), 10, 0.0, explained=0)  # scores only, from the vectorised path
     assert len(ranked) == 10 * len(needs) == 480  # min_score 0: every need gets its 10
     assert all(not suggestion.reasons for suggestion in ranked)
-    explained = built._explained(ranked)  # the scalar formulas, one pair at a time
-    assert [s.score for s in ranked] == [explained[(s.need_id, s.offer_id)].score for s in ranked]
+    needs_side, offers_side = built._need_side, built._offer_side
+    rows = np.array([needs_side.position[s.need_id] for s in ranked])
+    columns = np.array([offers_side.position[s.offer_id] for s in ranked])
+    cosines = exact_cosines(needs_side.matrix, offers_side.matrix, rows, columns)
+    scalar = [  # the scalar formulas, one pair at a time
+        built._suggestion(needs_side.items[row], offers_side.items[column], cosine)
+        for row, column, cosine in zip(
+            rows.tolist(), columns.tolist(), cosines.tolist(), strict=True
+        )
+    ]
+    assert [s.score for s in ranked] == [s.score for s in scalar]
+    explained = built._explained(ranked)  # reasons from the vectorised contributions
+    assert [explained[(s.need_id, s.offer_id)] for s in ranked] == scalar
     # One answer against many targets (score_need, score_offer) scores as the pairs do.
     for need_side, queries, targets in (
         (True, built._need_side, built._offer_side),
