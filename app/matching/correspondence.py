@@ -16,6 +16,7 @@ decided by :func:`words_correspond` itself, so the result is exactly ``shared_te
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -104,14 +105,28 @@ def _candidate_pairs(vocabulary: list[Word]) -> Iterable[tuple[int, int]]:
                 for index, first in enumerate(members):
                     for second in members[index + 1 :]:
                         yield first, second
-    # Compound members: a word whose whole root starts or ends another word's root.
-    for position, word in enumerate(vocabulary):
-        root = word.root
-        length = len(root)
-        for size in range(MIN_COMPOUND_PART, length):
-            head, tail = root[:size], root[length - size :]
-            for member in by_root.get(head, ()):
-                yield member, position
-            if tail != head:
-                for member in by_root.get(tail, ()):
-                    yield member, position
+    # Compound members: a word whose whole root starts or ends another, longer word's root.
+    # Roots that start with a part lie together in sorted order (from the part up to the part
+    # followed by the last character); roots that end with it, in sorted order of reversed roots.
+    for roots, orient in ((sorted(by_root), _same), (sorted(r[::-1] for r in by_root), _reverse)):
+        for part in roots:
+            if len(part) < MIN_COMPOUND_PART:
+                continue
+            members = by_root[orient(part)]
+            first = bisect.bisect_right(roots, part)  # the part itself is not a longer root
+            last = bisect.bisect_left(roots, part + _LAST_CHARACTER)
+            for whole in roots[first:last]:
+                for position in by_root[orient(whole)]:
+                    for member in members:
+                        yield member, position
+
+
+_LAST_CHARACTER = chr(0x10FFFF)
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _reverse(text: str) -> str:
+    return text[::-1]
