@@ -35,23 +35,31 @@ class SharedTerms:
     """``shared_terms`` for texts over a fixed vocabulary of analysed words."""
 
     def __init__(self, texts: Iterable[tuple[Word, ...]]) -> None:
-        self._ids: dict[Word, int] = {}
+        # Words by their fields: a tuple of strings hashes and compares in C, a Word through
+        # its generated __hash__ and __eq__.
+        self._ids: dict[tuple[str, str, str], int] = {}
+        vocabulary: list[Word] = []
         # The texts' own tuples, by identity: the index asks about the same tuples again and
         # again, and an identity lookup is much cheaper than hashing their words.
         self._known: dict[int, tuple[tuple[Word, ...], frozenset[int]]] = {}
         for words in texts:
-            ids = frozenset(self._ids.setdefault(word, len(self._ids)) for word in words)
-            self._known[id(words)] = (words, ids)
-        vocabulary = list(self._ids)
+            text_ids = []
+            for word in words:
+                key = (word.surface, word.root, word.english)
+                position = self._ids.get(key)
+                if position is None:
+                    position = self._ids[key] = len(vocabulary)
+                    vocabulary.append(word)
+                text_ids.append(position)
+            self._known[id(words)] = (words, frozenset(text_ids))
         self._surfaces = [word.surface for word in vocabulary]
-        self._corresponding: list[frozenset[int]] = []
         found: list[set[int]] = [{position} for position in range(len(vocabulary))]
-        tested: set[tuple[int, int]] = set()
-        for first, second in _candidate_pairs(vocabulary):
-            pair = (first, second) if first < second else (second, first)
-            if first == second or pair in tested:
-                continue
-            tested.add(pair)
+        tested = {
+            (first, second) if first < second else (second, first)
+            for first, second in _candidate_pairs(vocabulary)
+            if first != second
+        }
+        for first, second in tested:
             if words_correspond(vocabulary[first], vocabulary[second]):
                 found[first].add(second)
                 found[second].add(first)
@@ -75,7 +83,7 @@ class SharedTerms:
         if known is not None and known[0] is words:
             return known[1]
         try:
-            return frozenset(self._ids[word] for word in words)
+            return frozenset(self._ids[(word.surface, word.root, word.english)] for word in words)
         except KeyError:
             return None
 
