@@ -1016,10 +1016,12 @@ class MatchIndex:
         top = rank < limit
         explain = limit if explained is None else explained
         ranked: list[list[Suggestion]] = [[] for _ in queries]
-        for row, position, pair, score, place in zip(
+        # Each pair's contributions as a list, in one conversion for all of them.
+        pair_contributions = contributions[:, pairs[top]].T.tolist()
+        for row, position, values, score, place in zip(
             query_rows[top].tolist(),
             positions[top].tolist(),
-            pairs[top].tolist(),
+            pair_contributions,
             scores[top].tolist(),
             rank[top].tolist(),
             strict=True,
@@ -1027,7 +1029,7 @@ class MatchIndex:
             query, target = queries[row], targets.items[position]
             need, offer = (query, target) if need_side else (target, query)
             ranked[row].append(
-                self._reasoned(need, offer, contributions[:, pair].tolist())
+                self._reasoned(need, offer, values)
                 if place < explain
                 else Suggestion(
                     need_id=need.id,
