@@ -1,10 +1,11 @@
 """Community-level views built on suggestions: reciprocal pairs, working groups, one-call report.
 
 Working groups use average-linkage agglomerative clustering of needs on the content similarity
-of :meth:`MatchIndex.need_similarities`, cut at ``GROUP_SIMILARITY``. Average linkage (rather
-than connected components over a threshold, which chain everything into one giant group) keeps
-a group together only when its needs are similar *on average*. A cluster becomes a group when
-its needs come from at least ``min_organisations`` different organisations.
+of :meth:`MatchIndex.need_similarities` (condensed: :meth:`MatchIndex.need_distances`), cut at
+``GROUP_SIMILARITY``. Average linkage (rather than connected components over a threshold, which
+chain everything into one giant group) keeps a group together only when its needs are similar
+*on average*. A cluster becomes a group when its needs come from at least ``min_organisations``
+different organisations.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 
-import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import squareform
 
 from app.matching import scoring
 from app.matching.allocation import allocate
@@ -106,14 +105,7 @@ def working_groups(
     needs = index.needs
     if len(needs) < 2:
         return ()
-    similarity = index.need_similarities()
-    # In place: a dense need × need array (~100 MB at Netherlands scale) per step otherwise.
-    distance = np.add(similarity, similarity.T)
-    distance /= 2.0
-    np.subtract(1.0, distance, out=distance)
-    np.clip(distance, 0.0, 1.0, out=distance)
-    np.fill_diagonal(distance, 0.0)
-    tree = linkage(squareform(distance, checks=False), method="average")
+    tree = linkage(index.need_distances(), method="average")
     labels = fcluster(tree, t=1.0 - min_similarity, criterion="distance")
 
     clusters: dict[int, list[int]] = defaultdict(list)

@@ -16,6 +16,7 @@ decided by :func:`words_correspond` itself, so the result is exactly ``shared_te
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -34,23 +35,31 @@ class SharedTerms:
     """``shared_terms`` for texts over a fixed vocabulary of analysed words."""
 
     def __init__(self, texts: Iterable[tuple[Word, ...]]) -> None:
-        self._ids: dict[Word, int] = {}
+        # Words by their fields: a tuple of strings hashes and compares in C, a Word through
+        # its generated __hash__ and __eq__.
+        self._ids: dict[tuple[str, str, str], int] = {}
+        vocabulary: list[Word] = []
         # The texts' own tuples, by identity: the index asks about the same tuples again and
         # again, and an identity lookup is much cheaper than hashing their words.
         self._known: dict[int, tuple[tuple[Word, ...], frozenset[int]]] = {}
         for words in texts:
-            ids = frozenset(self._ids.setdefault(word, len(self._ids)) for word in words)
-            self._known[id(words)] = (words, ids)
-        vocabulary = list(self._ids)
+            text_ids = []
+            for word in words:
+                key = (word.surface, word.root, word.english)
+                position = self._ids.get(key)
+                if position is None:
+                    position = self._ids[key] = len(vocabulary)
+                    vocabulary.append(word)
+                text_ids.append(position)
+            self._known[id(words)] = (words, frozenset(text_ids))
         self._surfaces = [word.surface for word in vocabulary]
-        self._corresponding: list[frozenset[int]] = []
         found: list[set[int]] = [{position} for position in range(len(vocabulary))]
-        tested: set[tuple[int, int]] = set()
-        for first, second in _candidate_pairs(vocabulary):
-            pair = (first, second) if first < second else (second, first)
-            if first == second or pair in tested:
-                continue
-            tested.add(pair)
+        tested = {
+            (first, second) if first < second else (second, first)
+            for first, second in _candidate_pairs(vocabulary)
+            if first != second
+        }
+        for first, second in tested:
             if words_correspond(vocabulary[first], vocabulary[second]):
                 found[first].add(second)
                 found[second].add(first)
@@ -74,33 +83,58 @@ class SharedTerms:
         if known is not None and known[0] is words:
             return known[1]
         try:
-            return frozenset(self._ids[word] for word in words)
+            return frozenset(self._ids[(word.surface, word.root, word.english)] for word in words)
         except KeyError:
             return None
 
 
 def _candidate_pairs(vocabulary: list[Word]) -> Iterable[tuple[int, int]]:
     """Pairs of word positions that share a key; a superset of the corresponding pairs."""
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    # One table per kind of key (plain strings hash faster than (kind, key) tuples); only
+    # keys that two or more words share give pairs.
     by_root: dict[str, list[int]] = defaultdict(list)
+    by_english: dict[str, list[int]] = defaultdict(list)
+    by_prefix: dict[str, list[int]] = defaultdict(list)
+    by_typo: dict[str, list[int]] = defaultdict(list)
     for position, word in enumerate(vocabulary):
-        keys = {("root", word.root), ("english", word.english)}
-        if len(word.surface) >= MIN_COGNATE_PREFIX:
-            keys.add(("cognate", word.surface[:MIN_COGNATE_PREFIX]))
-        if len(word.surface) >= MIN_TYPO_WORD - 1:
-            keys.add(("typo", word.surface))
-            keys.update(("typo", deleted) for deleted in one_deletions(word.surface))
-        for key in keys:
-            groups[key].append(position)
+        surface = word.surface
         by_root[word.root].append(position)
-    for members in groups.values():
-        for index, first in enumerate(members):
-            for second in members[index + 1 :]:
-                yield first, second
-    # Compound members: a word whose whole root starts or ends another word's root.
-    for position, word in enumerate(vocabulary):
-        root = word.root
-        for size in range(MIN_COMPOUND_PART, len(root)):
-            for part in {root[:size], root[len(root) - size :]}:
-                for member in by_root.get(part, ()):
-                    yield member, position
+        by_english[word.english].append(position)
+        if len(surface) >= MIN_COGNATE_PREFIX:
+            by_prefix[surface[:MIN_COGNATE_PREFIX]].append(position)
+        if len(surface) >= MIN_TYPO_WORD - 1:
+            keys = one_deletions(surface)
+            keys.add(surface)
+            for key in keys:
+                by_typo[key].append(position)
+    for table in (by_root, by_english, by_prefix, by_typo):
+        for members in table.values():
+            if len(members) > 1:
+                for index, first in enumerate(members):
+                    for second in members[index + 1 :]:
+                        yield first, second
+    # Compound members: a word whose whole root starts or ends another, longer word's root.
+    # Roots that start with a part lie together in sorted order (from the part up to the part
+    # followed by the last character); roots that end with it, in sorted order of reversed roots.
+    for roots, orient in ((sorted(by_root), _same), (sorted(r[::-1] for r in by_root), _reverse)):
+        for part in roots:
+            if len(part) < MIN_COMPOUND_PART:
+                continue
+            members = by_root[orient(part)]
+            first = bisect.bisect_right(roots, part)  # the part itself is not a longer root
+            last = bisect.bisect_left(roots, part + _LAST_CHARACTER)
+            for whole in roots[first:last]:
+                for position in by_root[orient(whole)]:
+                    for member in members:
+                        yield member, position
+
+
+_LAST_CHARACTER = chr(0x10FFFF)
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _reverse(text: str) -> str:
+    return text[::-1]

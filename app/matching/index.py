@@ -81,7 +81,7 @@ from app.matching.types import (
     TopicTag,
     UnmetOffer,
 )
-from app.matching.vectors import DocumentColumns, fit_transform, gram_matrix
+from app.matching.vectors import DocumentColumns, fit_transform, upper_gram_blocks
 
 EXPAND_WITH_SYNONYMS = False
 """Expand texts with every synonym of their topics (True) or with labels and abbreviations only.
@@ -122,6 +122,9 @@ class _Candidates:
     positions: IntArray
     raw: FloatArray
     cosine: FloatArray
+    contributions: FloatArray
+    """Each pair's contributions (rows in scoring.FACTOR_ORDER), worked out once: suggestions,
+    gaps and unmet offers all rank the same pairs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +280,8 @@ class MatchIndex:
         size = len(organisations) + 1
         self._helps = np.zeros((size, size), dtype=np.bool_)
         self._fit_reciprocity()
+        # Reasons other than the text factor's, shared between suggestions (see _reason).
+        self._reasons: dict[tuple[object, ...], Reason] = {}
 
     # ----------------------------------------------------------------- public queries
 
@@ -348,16 +353,23 @@ class MatchIndex:
         return tuple(suggestion for ranked in ranked_all for suggestion in ranked)
 
     def _explained(self, suggestions: Iterable[Suggestion]) -> dict[tuple[int, int], Suggestion]:
-        """The full suggestion (with reasons) of every (need id, offer id) in *suggestions*."""
+        """The full suggestion (with reasons) of every (need id, offer id) in *suggestions*.
+
+        Scored as ranking scores (:meth:`_pair_components`, :func:`scoring.contributions`),
+        which gives the scalar formulas' scores to the bit (:meth:`_suggestion`).
+        """
         pairs = sorted({(s.need_id, s.offer_id) for s in suggestions})
         needs, offers = self._need_side, self._offer_side
         rows = np.array([needs.position[need_id] for need_id, _ in pairs], dtype=np.int64)
         columns = np.array([offers.position[offer_id] for _, offer_id in pairs], dtype=np.int64)
         cosines = exact_cosines(needs.matrix, offers.matrix, rows, columns)
+        contributions = scoring.contributions(
+            self.weights, self._pair_components(rows, columns, cosines)
+        ).T.tolist()
         return {
-            pair: self._suggestion(needs.items[row], offers.items[column], cosine)
-            for pair, row, column, cosine in zip(
-                pairs, rows.tolist(), columns.tolist(), cosines.tolist(), strict=True
+            pair: self._reasoned(needs.items[row], offers.items[column], values)
+            for pair, row, column, values in zip(
+                pairs, rows.tolist(), columns.tolist(), contributions, strict=True
             )
         }
 
@@ -436,17 +448,72 @@ class MatchIndex:
 
         similarity = (w_topic · topic_overlap + w_text · text_component) / (w_topic + w_text)
         """
-        side = self._need_side
-        # The need × need product is dense: gram_matrix builds it several times faster than
-        # scipy; it differs in the last bits only, and no shown score is made from it.
-        content, _ = self._content(
-            side.items, side.matrix, side, semantic=False, cosine=gram_matrix(side.matrix)
-        )
-        weight = self.weights.topic + self.weights.text
-        similarity: FloatArray = (
-            np.divide(content, weight, out=content) if weight > 0 else np.zeros_like(content)
-        )
+        count = len(self._need_side.items)
+        similarity = np.empty((count, count))
+        for start, block in self._need_similarity_blocks():
+            stop = start + block.shape[0]
+            similarity[start:stop, start:] = block
+            similarity[start:, start:stop] = block.T
         return similarity
+
+    def need_distances(self) -> FloatArray:
+        """Condensed need × need distance (scipy's order: pairs (0, 1), (0, 2), …, (1, 2), …).
+
+        distance = 1 − similarity of :meth:`need_similarities`, clipped to [0, 1]. Built a
+        block of rows at a time: the dense need × need arrays it replaces (94 MB each at
+        Netherlands scale) cost more to touch for the first time than to compute.
+        """
+        count = len(self._need_side.items)
+        distance = np.empty(count * (count - 1) // 2)
+        offset = 0
+        for start, block in self._need_similarity_blocks():
+            np.subtract(1.0, block, out=block)
+            np.clip(block, 0.0, 1.0, out=block)
+            for row in range(block.shape[0]):
+                width = count - start - row - 1
+                distance[offset : offset + width] = block[row, row + 1 :]
+                offset += width
+        return distance
+
+    def _need_similarity_blocks(self) -> Iterator[tuple[int, FloatArray]]:
+        """need_similarities by blocks of rows, upper triangle: (start, rows start:stop ×
+        needs start:n), as :func:`upper_gram_blocks` gives the cosines.
+
+        The product is symmetric, so the upper triangle is all there is to compute. Each value
+        comes from the same operations as in :meth:`_content`, with fewer passes over the
+        block: the text floor is one number when no need has a floor of its own (needs have
+        no hubness floor), and topic overlap is worked out only for the pairs that share a
+        topic (elsewhere it is 0, and adding 0 changes nothing).
+        """
+        side = self._need_side
+        weight = self.weights.topic + self.weights.text
+        topics_t = side.topics_t
+        floors = side.text_floors
+        # The floor of every pair, TEXT_FLOOR + 0 + 0, when no need has one of its own.
+        common_floor = None if floors.any() else scoring.TEXT_FLOOR + 0.0 + 0.0
+        for start, text in upper_gram_blocks(side.matrix):
+            stop = start + text.shape[0]
+            if common_floor is None:
+                floor = scoring.TEXT_FLOOR + floors[start:stop, None] + floors[None, start:]
+                np.subtract(text, floor, out=text)
+                np.divide(text, np.subtract(1.0, floor, out=floor), out=text)
+            elif common_floor != 0.0:  # (cosine − 0) / (1 − 0) is the cosine itself
+                np.subtract(text, common_floor, out=text)
+                np.divide(text, 1.0 - common_floor, out=text)
+            np.clip(text, 0.0, 1.0, out=text)
+            content: FloatArray = np.multiply(text, self.weights.text, out=text)
+            shared = sparse.csr_matrix(side.topics[start:stop] @ topics_t[:, start:])
+            rows = np.repeat(np.arange(shared.shape[0]), np.diff(shared.indptr))
+            columns = shared.indices
+            sizes = side.topic_sizes[start + rows] * side.topic_sizes[start + columns]
+            topic = shared.data / np.sqrt(sizes)
+            # Each pair once (a product has no duplicates), so a fancy-index add is exact.
+            content[rows, columns] += topic * self.weights.topic
+            if weight > 0:
+                np.divide(content, weight, out=content)
+            else:
+                content[:] = 0.0
+            yield start, content
 
     def need_topics(self) -> tuple[frozenset[str], ...]:
         """Topic slugs (given and inferred) of each indexed need, in need-id order."""
@@ -814,11 +881,13 @@ class MatchIndex:
             )
             rows, positions = found.pairs()
             cosine = exact_cosines(needs.matrix, offers.matrix, rows, positions)
+            components = self._pair_components(rows, positions, cosine)
             self._shortlists[size] = _Candidates(
                 _pointers(rows, len(needs.items)),
                 positions,
-                self._pair_raw(rows, positions, cosine),
+                self._raw_of(components),
                 cosine,
+                scoring.contributions(self.weights, components),
             )
         return self._shortlists[size]
 
@@ -832,6 +901,7 @@ class MatchIndex:
             rows[order],
             by_need.raw[order],
             by_need.cosine[order],
+            by_need.contributions[:, order],
         )
 
     def _pair_raw(
@@ -839,8 +909,12 @@ class MatchIndex:
     ) -> FloatArray:
         """_raw_scores for individual (need, offer) pairs of the index, given their cosines:
         Σ weight · component, added in scoring.FACTOR_ORDER as _raw_scores adds them."""
-        raw = np.zeros(len(need_rows))
-        components = self._pair_components(need_rows, offer_rows, cosine)
+        return self._raw_of(self._pair_components(need_rows, offer_rows, cosine))
+
+    def _raw_of(self, components: FloatArray) -> FloatArray:
+        """Σ weight · component of each pair (column of *components*), added in
+        scoring.FACTOR_ORDER as _raw_scores adds them."""
+        raw = np.zeros(components.shape[1])
         for factor, row in zip(scoring.FACTOR_ORDER, components, strict=True):
             raw = raw + getattr(self.weights, factor) * row
         return raw
@@ -942,10 +1016,12 @@ class MatchIndex:
         top = rank < limit
         explain = limit if explained is None else explained
         ranked: list[list[Suggestion]] = [[] for _ in queries]
-        for row, position, pair, score, place in zip(
+        # Each pair's contributions as a list, in one conversion for all of them.
+        pair_contributions = contributions[:, pairs[top]].T.tolist()
+        for row, position, values, score, place in zip(
             query_rows[top].tolist(),
             positions[top].tolist(),
-            pairs[top].tolist(),
+            pair_contributions,
             scores[top].tolist(),
             rank[top].tolist(),
             strict=True,
@@ -953,7 +1029,7 @@ class MatchIndex:
             query, target = queries[row], targets.items[position]
             need, offer = (query, target) if need_side else (target, query)
             ranked[row].append(
-                self._reasoned(need, offer, contributions[:, pair].tolist())
+                self._reasoned(need, offer, values)
                 if place < explain
                 else Suggestion(
                     need_id=need.id,
@@ -1100,9 +1176,16 @@ class MatchIndex:
             ]
             valid &= ~np.isin(rows * span + positions, declined)
         valid &= candidates.raw >= min_score - _ROUNDING_MARGIN
-        rows, positions, cosine = rows[valid], positions[valid], candidates.cosine[valid]
-        return self._top_of_pairs(
-            queries, targets, need_side, rows, positions, cosine, limit, min_score, explained
+        return self._top_by_score(
+            queries.items,
+            targets,
+            need_side,
+            rows[valid],
+            positions[valid],
+            candidates.contributions[:, valid],
+            limit,
+            min_score,
+            explained,
         )
 
     def _best_all(
@@ -1132,24 +1215,29 @@ class MatchIndex:
             row for row, found in enumerate(best) if found is None or found.score < threshold
         ]
         for start in range(0, len(unsettled), _BLOCK):
-            rows = unsettled[start : start + _BLOCK]
-            items = [queries.items[row] for row in rows]
+            rows = np.array(unsettled[start : start + _BLOCK], dtype=np.int64)
+            items = [queries.items[row] for row in rows.tolist()]
             raw, cosine = self._raw_scores(
                 items, queries.matrix[rows], targets, need_side=need_side
             )
-            for offset, (row, item) in enumerate(zip(rows, items, strict=True)):
-                ranked = self._select(
-                    item,
-                    raw[offset],
-                    cosine[offset],
-                    targets,
-                    need_side,
-                    blocked.get(item.id, set()),
-                    1,
-                    0.0,
-                    explained=0,
-                )
-                best[row] = ranked[0] if ranked else None
+            # _select(limit=1, min_score=0) for the whole block at once, as _best_dense does.
+            scores: FloatArray = np.where(
+                queries.organisations[rows][:, None] != targets.organisations[None, :],
+                raw,
+                -np.inf,
+            )
+            for offset, item in enumerate(items):
+                if item.id in blocked:
+                    scores[offset, np.isin(targets.ids, list(blocked[item.id]))] = -np.inf
+            best_raw = scores.max(axis=1, initial=-np.inf)
+            local, columns = np.nonzero(scores >= best_raw[:, None] - _ROUNDING_MARGIN)
+            finite = np.isfinite(best_raw[local])
+            local, columns = local[finite], columns[finite]
+            ranked = self._top_of_pairs(
+                queries, targets, need_side, rows[local], columns, cosine[local, columns], 1, 0.0, 0
+            )
+            for row in rows.tolist():
+                best[row] = ranked[row][0] if ranked[row] else None
         return best
 
     def _best_dense(
@@ -1232,10 +1320,9 @@ class MatchIndex:
     def _suggestion(self, need: _Prepared, offer: _Prepared, cosine: float) -> Suggestion:
         """Score one pair with the scalar formulas and explain every contribution.
 
-        Ranking scores many pairs at once (:meth:`_pair_components`,
-        :func:`scoring.contributions`) and explains what it ranks from those contributions;
-        this scalar path explains pairs picked afterwards (:meth:`_explained`), with the same
-        score to the bit.
+        Ranking (and :meth:`_explained`) scores many pairs at once
+        (:meth:`_pair_components`, :func:`scoring.contributions`) and explains them from
+        those contributions; this scalar path is the reference they equal to the bit.
         """
         return self._reasoned(
             need,
@@ -1253,7 +1340,7 @@ class MatchIndex:
         scoring.FACTOR_ORDER); the score is their total."""
         shared_topics = tuple(sorted(need.topics & offer.topics))
         reasons = tuple(
-            Reason(factor, value, self._detail(factor, need, offer, shared_topics))
+            self._reason(factor, value, need, offer, shared_topics)
             for factor, value in zip(scoring.FACTOR_ORDER, contributions, strict=True)
             if value > 0
         )
@@ -1299,6 +1386,37 @@ class MatchIndex:
         return scoring.semantic_component(
             closeness, offer.semantic_shift, scoring.SEMANTIC_LOW, scoring.SEMANTIC_HIGH
         )
+
+    def _reason(
+        self,
+        factor: Factor,
+        contribution: float,
+        need: _Prepared,
+        offer: _Prepared,
+        shared_topics: tuple[str, ...],
+    ) -> Reason:
+        """Reason(factor, contribution, its detail), one shared instance per distinct reason.
+
+        Apart from the text factor, a reason depends on few things (the shared topics, the
+        region, the two organisations), so most suggestions of a community repeat a handful of
+        them; reasons are immutable, and sharing them saves building each one again.
+        """
+        if factor == "text":
+            return Reason(factor, contribution, self._detail(factor, need, offer, shared_topics))
+        key: tuple[object, ...]
+        if factor == "topic":
+            key = (factor, contribution, shared_topics)
+        elif factor == "region":
+            key = (factor, contribution, need.region)
+        elif factor == "reciprocity":
+            key = (factor, contribution, need.organisation_id, offer.organisation_id)
+        else:
+            key = (factor, contribution)
+        reason = self._reasons.get(key)
+        if reason is None:
+            reason = Reason(factor, contribution, self._detail(factor, need, offer, shared_topics))
+            self._reasons[key] = reason
+        return reason
 
     def _detail(
         self, factor: Factor, need: _Prepared, offer: _Prepared, shared_topics: tuple[str, ...]

@@ -2,6 +2,7 @@
 
 import gc
 import random
+from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -17,7 +18,13 @@ from app.matching.correspondence import SharedTerms
 from app.matching.index import collector_paused
 from app.matching.shortlist import choose_threshold, exact_cosines, pruning_keys, shortlist
 from app.matching.text import analyse, shared_terms, words_correspond
-from app.matching.vectors import DENSE_COLUMN_SHARE, DocumentColumns, fit_transform, gram_matrix
+from app.matching.vectors import (
+    DENSE_COLUMN_SHARE,
+    DocumentColumns,
+    fit_transform,
+    gram_matrix,
+    upper_gram_blocks,
+)
 
 from . import synthetic
 
@@ -123,8 +130,13 @@ def test_exact_cosines_are_bit_identical_to_the_sparse_product() -> None:
     rng = np.random.default_rng(3)
     rows = rng.integers(0, 120, 2_000)
     columns = rng.integers(0, 150, 2_000)
+    # 20 queries spread at a time: six steps of ~17 pairs per query
     cosines = exact_cosines(QUERIES, TARGETS, rows, columns, memory_budget=50_000)
     assert np.array_equal(cosines, PRODUCTS[rows, columns])
+    # the fewest queries at a time (MIN_SPREAD_QUERIES), and all at once
+    for budget in (1, 10**9):
+        found = exact_cosines(QUERIES, TARGETS, rows[:300], columns[:300], memory_budget=budget)
+        assert np.array_equal(found, PRODUCTS[rows[:300], columns[:300]])
     assert exact_cosines(QUERIES, TARGETS, rows[:0], columns[:0]).shape == (0,)
 
 
@@ -303,8 +315,19 @@ def test_ranked_scores_are_the_scalar_scores_to_the_bit(
     ranked = built._suggest((), 10, 0.0, explained=0)  # scores only, from the vectorised path
     assert len(ranked) == 10 * len(needs) == 480  # min_score 0: every need gets its 10
     assert all(not suggestion.reasons for suggestion in ranked)
-    explained = built._explained(ranked)  # the scalar formulas, one pair at a time
-    assert [s.score for s in ranked] == [explained[(s.need_id, s.offer_id)].score for s in ranked]
+    needs_side, offers_side = built._need_side, built._offer_side
+    rows = np.array([needs_side.position[s.need_id] for s in ranked])
+    columns = np.array([offers_side.position[s.offer_id] for s in ranked])
+    cosines = exact_cosines(needs_side.matrix, offers_side.matrix, rows, columns)
+    scalar = [  # the scalar formulas, one pair at a time
+        built._suggestion(needs_side.items[row], offers_side.items[column], cosine)
+        for row, column, cosine in zip(
+            rows.tolist(), columns.tolist(), cosines.tolist(), strict=True
+        )
+    ]
+    assert [s.score for s in ranked] == [s.score for s in scalar]
+    explained = built._explained(ranked)  # reasons from the vectorised contributions
+    assert [explained[(s.need_id, s.offer_id)] for s in ranked] == scalar
     # One answer against many targets (score_need, score_offer) scores as the pairs do.
     for need_side, queries, targets in (
         (True, built._need_side, built._offer_side),
@@ -399,6 +422,31 @@ def test_working_groups_are_those_of_the_sparse_product(monkeypatch: pytest.Monk
     data = synthetic.community(20, per_organisation=6, seed=4)
     built = MatchIndex(data.taxonomy, data.needs, data.offers)
     found = working_groups(built, data.formats)
-    monkeypatch.setattr(index_module, "gram_matrix", lambda matrix: (matrix @ matrix.T).toarray())
+
+    def sparse_blocks(matrix: sparse.csr_matrix) -> Iterator[tuple[int, np.ndarray]]:
+        for start in range(0, matrix.shape[0], 7):
+            yield start, (matrix[start : start + 7] @ matrix[start:].T).toarray()
+
+    monkeypatch.setattr(index_module, "upper_gram_blocks", sparse_blocks)
     assert len(found) == 21
     assert working_groups(MatchIndex(data.taxonomy, data.needs, data.offers), data.formats) == found
+
+
+def test_upper_gram_blocks_cover_the_upper_triangle_of_the_product() -> None:
+    data = small_community()
+    matrix = MatchIndex(data.taxonomy, data.needs, data.offers)._need_side.matrix
+    expected = (matrix @ matrix.T).toarray()
+    starts = []
+    for start, block in upper_gram_blocks(matrix, rows_per_block=7):
+        starts.append(start)
+        assert np.allclose(block, expected[start : start + 7, start:], rtol=0, atol=1e-12)
+    assert starts == list(range(0, matrix.shape[0], 7))
+
+
+def test_need_distances_are_the_condensed_similarities() -> None:
+    data = small_community()
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    similarity = built.need_similarities()
+    assert np.array_equal(similarity, similarity.T)
+    expected = np.clip(1.0 - similarity[np.triu_indices(len(similarity), k=1)], 0.0, 1.0)
+    assert np.array_equal(built.need_distances(), expected)
