@@ -23,14 +23,20 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth import BOOTSTRAP_ADMIN, Principal, authenticate, is_bootstrap_admin
+from app.auth import (
+    BOOTSTRAP_ADMIN,
+    Principal,
+    authenticate,
+    authenticate_in_community,
+    is_bootstrap_admin,
+)
 from app.db import autocommit_bind, begin_for_writing
 from app.errors import InvalidParam, PreconditionFailed, PreconditionRequired
 from app.models import Community, IdempotencyRecord, VersionedMixin
 from app.schemas import MAX_ID, Page
 from app.services import access
 from app.services.audit import PRINCIPAL_KEY
-from app.services.communities import get_community
+from app.services.communities import community_not_found, get_community
 from app.services.idempotency import IdempotentRequest, fingerprint
 
 MAX_LIMIT = 100
@@ -204,9 +210,23 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 def community_for_reader(request: Request, session: Session, community_id: int) -> Community:
     """The community ``community_id``, for callers who take part in it (admin, organiser,
     member): 401, then 404, then 403. Authenticates the caller unless a dependency did, so a
-    hot read can make both checks in the same worker-thread hand-off as its own query.
+    hot read can make both checks in the same worker-thread hand-off as its own query; with a
+    stored token, the caller, the community and their membership of it are one query.
     Blocking."""
-    principal = _authenticated(request, session)
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        principal, lookup = authenticate_in_community(
+            session,
+            request.headers.get("authorization"),
+            request.app.state.settings.admin_token,
+            community_id,
+        )
+        _caller(request, session, principal)
+        if lookup is not None:
+            if lookup.community is None:
+                raise community_not_found(community_id)
+            access.require_reader(session, principal, community_id, member=lookup.member)
+            return lookup.community
     community = get_community(session, community_id)
     access.require_reader(session, principal, community.id)
     return community
