@@ -374,3 +374,103 @@ def test_readers_are_refused_in_order_401_404_403(
     for allowed in (member, organiser, ADMIN):
         response = client.get(cop.page, headers=allowed)
         assert (response.status_code, response.json()["total"]) == (200, 0)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("needId=0", "needId"),
+        ("needId=abc", "needId"),
+        ("offerId=2147483648", "offerId"),
+        ("organisationId=-1", "organisationId"),
+        ("status=x", "status"),
+        ("minScore=1.5", "minScore"),
+        ("minScore=abc", "minScore"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=1.5", "offset"),
+    ],
+)
+def test_a_bad_query_value_is_a_400_naming_it(
+    client: TestClient, cop: Cop, query: str, field: str
+) -> None:
+    assert_problem(client.get(f"{cop.page}?{query}"), 400, f"query.{field}")
+
+
+def test_every_bad_query_value_is_named(client: TestClient, cop: Cop) -> None:
+    body = assert_problem(
+        client.get(f"{cop.page}?limit=0&status=x&offset=2"), 400, "query.limit", "query.status"
+    )
+    assert body["detail"] == "invalid value(s) for query.status, query.limit"
+
+
+def test_the_query_string_is_read_as_fastapi_reads_parameters(client: TestClient, cop: Cop) -> None:
+    def page(query: str) -> dict[str, Any]:
+        response = client.get(f"{cop.page}?{query}")
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+    create(client, f"{cop.url}/offers", {"organisationId": cop.zaanstad.id, "text": OFFER})
+    need = create(client, f"{cop.url}/needs", {"organisationId": cop.haarlem.id, "text": NEED})
+    assert page("")["total"] == 1
+    assert page("needId=&minScore=&status=&limit=")["limit"] == 50  # empty means absent
+    assert page("limit=1&limit=3")["limit"] == 3  # the last of repeated values
+    assert page("unknown=1&NEEDID=5")["total"] == 1  # other names are ignored
+    assert page(f"needId={need['id']}&status=proposed&minScore=0&offset=0")["total"] == 1
+    assert page(f"needId={need['id'] + 1}")["total"] == 0
+    assert page("status=declined")["total"] == 0
+
+
+def test_the_document_describes_every_query_parameter(client: TestClient) -> None:
+    document = client.get("/api/v1/openapi.json").json()
+    operation = document["paths"]["/communities/{communityId}/suggestions"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert list(parameters) == [
+        "communityId",
+        "If-None-Match",
+        "needId",
+        "offerId",
+        "organisationId",
+        "status",
+        "minScore",
+        "limit",
+        "offset",
+    ]
+    identifier = {"type": ["integer", "null"], "maximum": MAX_ID, "minimum": 1}
+    expected = {
+        "needId": {**identifier, "title": "Needid"},
+        "offerId": {**identifier, "title": "Offerid"},
+        "organisationId": {
+            **identifier,
+            "description": "Needing or offering",
+            "title": "Organisationid",
+        },
+        "status": {
+            "anyOf": [{"$ref": "#/components/schemas/SuggestionStatus"}, {"type": "null"}],
+            "title": "Status",
+        },
+        "minScore": {"type": ["number", "null"], "maximum": 1, "minimum": 0, "title": "Minscore"},
+        "limit": {
+            "type": "integer",
+            "maximum": 100,
+            "minimum": 1,
+            "default": 50,
+            "description": "Page size, at most 100",
+            "title": "Limit",
+        },
+        "offset": {
+            "type": "integer",
+            "maximum": MAX_ID,
+            "minimum": 0,
+            "default": 0,
+            "description": "Items to skip",
+            "title": "Offset",
+        },
+    }
+    for name, schema in expected.items():
+        described = {"name": name, "in": "query", "required": False, "schema": schema}
+        if "description" in schema:
+            described["description"] = schema["description"]
+        assert parameters[name] == described, name

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import anyio
 from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth import (
@@ -125,6 +126,49 @@ async def paging(
 
 
 PagingDep = Annotated[Paging, Depends(paging)]
+
+QueryT = TypeVar("QueryT", bound=BaseModel)
+
+
+def parsed_query(model: type[QueryT]) -> Callable[[Request], Awaitable[QueryT]]:
+    """A dependency that reads the query string into ``model`` in one validation: for the
+    hottest read, where FastAPI's extraction of one parameter at a time was a tenth of the
+    request. The route documents the fields with :func:`query_parameters`.
+
+    As FastAPI's own parameters: the field's alias is its name, an empty value counts as
+    absent, the last of repeated values counts, unknown names are ignored, and an invalid
+    value is a 400 naming ``query.<name>``.
+    """
+
+    async def parse(request: Request) -> QueryT:
+        values = {name: value for name, value in request.query_params.items() if value != ""}
+        try:
+            return model.model_validate(values)
+        except ValidationError as error:
+            raise RequestValidationError(
+                [
+                    {**detail, "loc": ("query", *detail["loc"])}
+                    for detail in error.errors(include_url=False)
+                ]
+            ) from None
+
+    return parse
+
+
+def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting each field of ``model`` as an optional query parameter,
+    as FastAPI documents its own (see :func:`parsed_query`)."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    parameters = []
+    for name, field in schema["properties"].items():
+        field = {key: value for key, value in field.items() if (key, value) != ("default", None)}
+        field.setdefault("title", name.title())
+        parameter = {"name": name, "in": "query", "required": False, "schema": field}
+        if "description" in field:
+            parameter["description"] = field["description"]
+        parameters.append(parameter)
+    return {"parameters": parameters}
+
 
 ReadT = TypeVar("ReadT", bound=BaseModel)
 
