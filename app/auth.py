@@ -4,6 +4,11 @@ Tokens are opaque (32 random bytes, URL-safe), shown once and stored only as the
 hash, with an expiry, revocation and last-used time. ``COPMATCH_ADMIN_TOKEN`` is the bootstrap
 admin token. Another verifier (OIDC, say) plugs in by returning a :class:`Principal` from
 ``authenticate``; endpoints only ever see the principal.
+
+:func:`authenticate_in_community` is the same check for reads of one community, with the
+community and the caller's membership of it fetched in the token's query (the hot path). Both
+verify a stored token in :func:`_verified`; a verifier without a stored token returns no
+lookup there, and the community is then read on its own (as for the bootstrap admin token).
 """
 
 from __future__ import annotations
