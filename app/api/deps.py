@@ -132,8 +132,8 @@ QueryT = TypeVar("QueryT", bound=BaseModel)
 
 def parsed_query(model: type[QueryT]) -> Callable[[Request], Awaitable[QueryT]]:
     """A dependency that reads the query string into ``model`` in one validation: for the
-    hottest read, where FastAPI's extraction of one parameter at a time was a tenth of the
-    request. The route documents the fields with :func:`query_parameters`.
+    hottest read, where FastAPI's extraction of one parameter at a time cost about 45 us of
+    the request's 0.7 ms. The route documents the fields with :func:`query_parameters`.
 
     As FastAPI's own parameters: the field's alias is its name, an empty value counts as
     absent, the last of repeated values counts, unknown names are ignored, and an invalid
