@@ -4,6 +4,11 @@ Tokens are opaque (32 random bytes, URL-safe), shown once and stored only as the
 hash, with an expiry, revocation and last-used time. ``COPMATCH_ADMIN_TOKEN`` is the bootstrap
 admin token. Another verifier (OIDC, say) plugs in by returning a :class:`Principal` from
 ``authenticate``; endpoints only ever see the principal.
+
+:func:`authenticate_in_community` is the same check for reads of one community, with the
+community and the caller's membership of it fetched in the token's query (the hot path). Both
+verify a stored token in :func:`_verified`; a verifier without a stored token returns no
+lookup there, and the community is then read on its own (as for the bootstrap admin token).
 """
 
 from __future__ import annotations
@@ -12,14 +17,16 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.errors import Unauthorized
-from app.models import ApiToken, CommunityOrganiser, Person
+from app.models import ApiToken, Community, CommunityOrganiser, Membership, Person
 
 TOKEN_BYTES = 32
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
@@ -94,6 +101,31 @@ _TOKEN_LOOKUP = (
 """One indexed query: the token, its person and the communities they organise (a row each).
 Built once: every request runs it, and a statement object remembers its cache key."""
 
+_TOKEN_AND_COMMUNITY_LOOKUP = (
+    _TOKEN_LOOKUP.add_columns(Membership.id.label("membership_id"), Community)
+    .outerjoin(
+        Membership,
+        and_(
+            Membership.organisation_id == Person.organisation_id,
+            Membership.community_id == bindparam("community_id"),
+        ),
+    )
+    .outerjoin(Community, Community.id == bindparam("community_id"))
+)
+""":data:`_TOKEN_LOOKUP`, and on each row the community ``community_id`` (NULL when there is
+none) and the caller's organisation's membership of it: the hot path of every community read,
+in one round trip instead of three."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityLookup:
+    """A community looked up in the same query as the caller's token."""
+
+    community: Community | None
+    """None when no community has the id."""
+    member: bool
+    """Whether the caller's organisation is a member of the community."""
+
 
 def authenticate(session: Session, authorization: str | None, admin_token: str | None) -> Principal:
     """The principal behind an ``Authorization`` header, or :class:`Unauthorized`."""
@@ -102,10 +134,38 @@ def authenticate(session: Session, authorization: str | None, admin_token: str |
         raise Unauthorized("send Authorization: Bearer <token>")
     if is_bootstrap_admin(authorization, admin_token):
         return BOOTSTRAP_ADMIN
-    now = utcnow()
     rows = session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)}).all()
+    return _verified(session, rows)
+
+
+def authenticate_in_community(
+    session: Session, authorization: str | None, admin_token: str | None, community_id: int
+) -> tuple[Principal, CommunityLookup | None]:
+    """:func:`authenticate`, and the community ``community_id`` with the caller's membership of
+    it, from the same query. The lookup is None when the caller was authenticated without the
+    database (the bootstrap admin token): then the community is still to be read."""
+    token = _bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("send Authorization: Bearer <token>")
+    if is_bootstrap_admin(authorization, admin_token):
+        return BOOTSTRAP_ADMIN, None
+    rows = session.execute(
+        _TOKEN_AND_COMMUNITY_LOOKUP,
+        {"token_hash": hash_token(token), "community_id": community_id},
+    ).all()
+    principal = _verified(session, rows)
+    first = rows[0]
+    return principal, CommunityLookup(
+        community=first.Community, member=first.membership_id is not None
+    )
+
+
+def _verified(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> Principal:
+    """The principal of a stored token (the rows of :data:`_TOKEN_LOOKUP`), or
+    :class:`Unauthorized`; notes when it was used."""
     if not rows:
         raise Unauthorized("unknown token")
+    now = utcnow()
     stored = rows[0]
     if stored.revoked_at is not None or stored.expires_at <= now:
         raise Unauthorized("the token is revoked or expired")

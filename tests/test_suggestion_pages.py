@@ -11,14 +11,14 @@ from typing import Any
 import anyio
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.api.cache import ResponseCache, matches
 from app.config import Settings
 from app.main import create_app
 from app.models import Community, Suggestion
-from app.schemas import SuggestionRead
+from app.schemas import MAX_ID, SuggestionRead
 from app.services import tokens
 from tests import factories
 from tests.conftest import ADMIN_TOKEN, POSTGRES_URL, drop_schema, fresh_database, migrate
@@ -314,3 +314,163 @@ def test_reads_with_a_stored_token_hand_off_to_worker_threads_this_often(
         calls.clear()
         assert client.get(path, headers=as_member).status_code == 200
         assert len(calls) == hand_offs + ending, path
+
+
+def bearer(session: Session, person: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens.issue_token(session, person, lifetime_days=1).token}"}
+
+
+def test_the_caller_their_access_and_the_community_are_one_query(
+    client: TestClient, session: Session, cop: Cop
+) -> None:
+    """With a stored token, a read of a community costs one query before its own: the token,
+    the community and the caller's membership of it are looked up together."""
+    create(client, f"{cop.url}/offers", {"organisationId": cop.zaanstad.id, "text": OFFER})
+    need = create(client, f"{cop.url}/needs", {"organisationId": cop.haarlem.id, "text": NEED})
+    assert client.get(cop.page).status_code == 200  # cached by the admin
+    as_member = bearer(session, factories.person(session, cop.haarlem, name="Sanne de Vries"))
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statement = args[2].lstrip().split(None, 1)[0].upper()
+        if statement in {"SELECT", "UPDATE", "INSERT", "DELETE"}:
+            statements.append(statement)
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        assert client.get(cop.page, headers=as_member).status_code == 200
+        assert statements == ["SELECT", "UPDATE"]  # the token's first use is noted
+        for path, expected in (
+            (cop.page, ["SELECT"]),
+            (f"{cop.url}/needs/{need['id']}", ["SELECT", "SELECT"]),
+            (f"/api/v1/communities/{MAX_ID}/suggestions", ["SELECT"]),
+        ):
+            statements.clear()
+            assert client.get(path, headers=as_member).status_code in {200, 404}
+            assert statements == expected, path
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+
+
+def test_readers_are_refused_in_order_401_404_403(
+    client: TestClient, session: Session, cop: Cop
+) -> None:
+    member = bearer(session, factories.person(session, cop.haarlem, name="Sanne de Vries"))
+    organiser_person = factories.person(session, factories.agency(session, "RVO"), name="Piet")
+    tokens.add_organiser(session, cop.community, organiser_person.id)
+    organiser = bearer(session, organiser_person)  # organises, but no member organisation
+    elsewhere = factories.municipality(session, "Texel", "GM0448")
+    factories.community(session, "CoP Wadden", elsewhere)
+    stranger = bearer(session, factories.person(session, elsewhere, name="Jan Bakker"))
+    unknown = {"Authorization": "Bearer " + "u" * 43}
+    missing = f"/api/v1/communities/{MAX_ID}/suggestions"
+
+    assert_problem(client.get(missing, headers=unknown), 401)
+    assert_problem(client.get(cop.page, headers=unknown), 401)
+    assert_problem(client.get(missing, headers=member), 404)
+    assert_problem(client.get(missing), 404)  # the bootstrap admin: no stored token
+    assert_problem(client.get(cop.page, headers=stranger), 403)
+    for allowed in (member, organiser, ADMIN):
+        response = client.get(cop.page, headers=allowed)
+        assert (response.status_code, response.json()["total"]) == (200, 0)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("needId=0", "needId"),
+        ("needId=abc", "needId"),
+        ("offerId=2147483648", "offerId"),
+        ("organisationId=-1", "organisationId"),
+        ("status=x", "status"),
+        ("minScore=1.5", "minScore"),
+        ("minScore=abc", "minScore"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=1.5", "offset"),
+    ],
+)
+def test_a_bad_query_value_is_a_400_naming_it(
+    client: TestClient, cop: Cop, query: str, field: str
+) -> None:
+    assert_problem(client.get(f"{cop.page}?{query}"), 400, f"query.{field}")
+
+
+def test_every_bad_query_value_is_named(client: TestClient, cop: Cop) -> None:
+    body = assert_problem(
+        client.get(f"{cop.page}?limit=0&status=x&offset=2"), 400, "query.limit", "query.status"
+    )
+    assert body["detail"] == "invalid value(s) for query.status, query.limit"
+
+
+def test_the_query_string_is_read_as_fastapi_reads_parameters(client: TestClient, cop: Cop) -> None:
+    def page(query: str) -> dict[str, Any]:
+        response = client.get(f"{cop.page}?{query}")
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+    create(client, f"{cop.url}/offers", {"organisationId": cop.zaanstad.id, "text": OFFER})
+    need = create(client, f"{cop.url}/needs", {"organisationId": cop.haarlem.id, "text": NEED})
+    assert page("")["total"] == 1
+    assert page("needId=&minScore=&status=&limit=")["limit"] == 50  # empty means absent
+    assert page("limit=1&limit=3")["limit"] == 3  # the last of repeated values
+    assert page("unknown=1&NEEDID=5")["total"] == 1  # other names are ignored
+    assert page(f"needId={need['id']}&status=proposed&minScore=0&offset=0")["total"] == 1
+    assert page(f"needId={need['id'] + 1}")["total"] == 0
+    assert page("status=declined")["total"] == 0
+
+
+def test_the_document_describes_every_query_parameter(client: TestClient) -> None:
+    document = client.get("/api/v1/openapi.json").json()
+    operation = document["paths"]["/communities/{communityId}/suggestions"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert list(parameters) == [
+        "communityId",
+        "If-None-Match",
+        "needId",
+        "offerId",
+        "organisationId",
+        "status",
+        "minScore",
+        "limit",
+        "offset",
+    ]
+    identifier = {"type": ["integer", "null"], "maximum": MAX_ID, "minimum": 1}
+    expected = {
+        "needId": {**identifier, "title": "Needid"},
+        "offerId": {**identifier, "title": "Offerid"},
+        "organisationId": {
+            **identifier,
+            "description": "Needing or offering",
+            "title": "Organisationid",
+        },
+        "status": {
+            "anyOf": [{"$ref": "#/components/schemas/SuggestionStatus"}, {"type": "null"}],
+            "title": "Status",
+        },
+        "minScore": {"type": ["number", "null"], "maximum": 1, "minimum": 0, "title": "Minscore"},
+        "limit": {
+            "type": "integer",
+            "maximum": 100,
+            "minimum": 1,
+            "default": 50,
+            "description": "Page size, at most 100",
+            "title": "Limit",
+        },
+        "offset": {
+            "type": "integer",
+            "maximum": MAX_ID,
+            "minimum": 0,
+            "default": 0,
+            "description": "Items to skip",
+            "title": "Offset",
+        },
+    }
+    for name, schema in expected.items():
+        described = {"name": name, "in": "query", "required": False, "schema": schema}
+        if "description" in schema:
+            described["description"] = schema["description"]
+        assert parameters[name] == described, name

@@ -13,24 +13,31 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import anyio
 from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth import BOOTSTRAP_ADMIN, Principal, authenticate, is_bootstrap_admin
+from app.auth import (
+    BOOTSTRAP_ADMIN,
+    Principal,
+    authenticate,
+    authenticate_in_community,
+    is_bootstrap_admin,
+)
 from app.db import autocommit_bind, begin_for_writing
 from app.errors import InvalidParam, PreconditionFailed, PreconditionRequired
 from app.models import Community, IdempotencyRecord, VersionedMixin
 from app.schemas import MAX_ID, Page
 from app.services import access
 from app.services.audit import PRINCIPAL_KEY
-from app.services.communities import get_community
+from app.services.communities import community_not_found, get_community
 from app.services.idempotency import IdempotentRequest, fingerprint
 
 MAX_LIMIT = 100
@@ -120,6 +127,49 @@ async def paging(
 
 PagingDep = Annotated[Paging, Depends(paging)]
 
+QueryT = TypeVar("QueryT", bound=BaseModel)
+
+
+def parsed_query(model: type[QueryT]) -> Callable[[Request], Awaitable[QueryT]]:
+    """A dependency that reads the query string into ``model`` in one validation: for the
+    hottest read, where FastAPI's extraction of one parameter at a time cost about 45 us of
+    the request's 0.7 ms. The route documents the fields with :func:`query_parameters`.
+
+    As FastAPI's own parameters: the field's alias is its name, an empty value counts as
+    absent, the last of repeated values counts, unknown names are ignored, and an invalid
+    value is a 400 naming ``query.<name>``.
+    """
+
+    async def parse(request: Request) -> QueryT:
+        values = {name: value for name, value in request.query_params.items() if value != ""}
+        try:
+            return model.model_validate(values)
+        except ValidationError as error:
+            raise RequestValidationError(
+                [
+                    {**detail, "loc": ("query", *detail["loc"])}
+                    for detail in error.errors(include_url=False)
+                ]
+            ) from None
+
+    return parse
+
+
+def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting each field of ``model`` as an optional query parameter,
+    as FastAPI documents its own (see :func:`parsed_query`)."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    parameters = []
+    for name, field in schema["properties"].items():
+        field = {key: value for key, value in field.items() if (key, value) != ("default", None)}
+        field.setdefault("title", name.title())
+        parameter = {"name": name, "in": "query", "required": False, "schema": field}
+        if "description" in field:
+            parameter["description"] = field["description"]
+        parameters.append(parameter)
+    return {"parameters": parameters}
+
+
 ReadT = TypeVar("ReadT", bound=BaseModel)
 
 
@@ -204,9 +254,23 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 def community_for_reader(request: Request, session: Session, community_id: int) -> Community:
     """The community ``community_id``, for callers who take part in it (admin, organiser,
     member): 401, then 404, then 403. Authenticates the caller unless a dependency did, so a
-    hot read can make both checks in the same worker-thread hand-off as its own query.
+    hot read can make both checks in the same worker-thread hand-off as its own query; with a
+    stored token, the caller, the community and their membership of it are one query.
     Blocking."""
-    principal = _authenticated(request, session)
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        principal, lookup = authenticate_in_community(
+            session,
+            request.headers.get("authorization"),
+            request.app.state.settings.admin_token,
+            community_id,
+        )
+        _caller(request, session, principal)
+        if lookup is not None:
+            if lookup.community is None:
+                raise community_not_found(community_id)
+            access.require_reader(session, principal, community_id, member=lookup.member)
+            return lookup.community
     community = get_community(session, community_id)
     access.require_reader(session, principal, community.id)
     return community

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import TypeAdapter
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import select
 
 from app.api.cache import NOT_MODIFIED, IfNoneMatch, ResponseCache, json_response
 from app.api.deps import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
     IfMatch,
     ManagedCommunity,
     PagingDep,
@@ -19,6 +21,8 @@ from app.api.deps import (
     SessionDep,
     check_version,
     in_thread,
+    parsed_query,
+    query_parameters,
     set_etag,
 )
 from app.matching import Suggestion as EngineSuggestion
@@ -51,6 +55,24 @@ IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 SUGGESTION_PAGE = TypeAdapter(Page[SuggestionRead])
 
 
+class SuggestionQuery(BaseModel):
+    """The query string of a suggestions page: filters and paging."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    need_id: int | None = Field(None, alias="needId", ge=1, le=MAX_ID)
+    offer_id: int | None = Field(None, alias="offerId", ge=1, le=MAX_ID)
+    organisation_id: int | None = Field(
+        None, alias="organisationId", ge=1, le=MAX_ID, description="Needing or offering"
+    )
+    status: SuggestionStatus | None = None
+    min_score: float | None = Field(None, alias="minScore", ge=0, le=1)
+    limit: int = Field(
+        DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}"
+    )
+    offset: int = Field(0, ge=0, le=MAX_ID, description="Items to skip")
+
+
 @router.get(
     "/communities/{communityId}/suggestions",
     response_model=Page[SuggestionRead],
@@ -58,20 +80,13 @@ SUGGESTION_PAGE = TypeAdapter(Page[SuggestionRead])
     summary="List peer-help suggestions, best first",
     description="The page carries a strong `ETag`; send it back in `If-None-Match` to get "
     "`304 Not Modified` while the community's suggestions are unchanged.",
+    openapi_extra=query_parameters(SuggestionQuery),
 )
 async def list_suggestions(
     request: Request,
     session: SessionDep,
     community: ReadableCommunity,
-    paging: PagingDep,
-    need_id: Annotated[int | None, Query(alias="needId", ge=1, le=MAX_ID)] = None,
-    offer_id: Annotated[int | None, Query(alias="offerId", ge=1, le=MAX_ID)] = None,
-    organisation_id: Annotated[
-        int | None,
-        Query(alias="organisationId", ge=1, le=MAX_ID, description="Needing or offering"),
-    ] = None,
-    status: SuggestionStatus | None = None,
-    min_score: Annotated[float | None, Query(alias="minScore", ge=0, le=1)] = None,
+    query: Annotated[SuggestionQuery, Depends(parsed_query(SuggestionQuery))],
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     # The hottest read: the serialised page is cached per community, suggestions version and
@@ -81,13 +96,13 @@ async def list_suggestions(
         community.id,
         community.created_at,  # an id SQLite reuses after a delete is another community
         community.suggestions_version,
-        need_id,
-        offer_id,
-        organisation_id,
-        status,
-        min_score,
-        paging.limit,
-        paging.offset,
+        query.need_id,
+        query.offer_id,
+        query.organisation_id,
+        query.status,
+        query.min_score,
+        query.limit,
+        query.offset,
     )
     cache: ResponseCache = request.app.state.suggestion_pages
     entry = cache.get(key)
@@ -97,15 +112,15 @@ async def list_suggestions(
             items, total = service.list_suggestions(
                 session,
                 community,
-                need_id=need_id,
-                offer_id=offer_id,
-                organisation_id=organisation_id,
-                status=status,
-                min_score=min_score,
-                limit=paging.limit,
-                offset=paging.offset,
+                need_id=query.need_id,
+                offer_id=query.offer_id,
+                organisation_id=query.organisation_id,
+                status=query.status,
+                min_score=query.min_score,
+                limit=query.limit,
+                offset=query.offset,
             )
-            page = {"items": items, "total": total, "limit": paging.limit, "offset": paging.offset}
+            page = {"items": items, "total": total, "limit": query.limit, "offset": query.offset}
             return SUGGESTION_PAGE.dump_json(SUGGESTION_PAGE.validate_python(page), by_alias=True)
 
         entry = cache.put(key, await in_thread(page_json))

@@ -43,9 +43,16 @@ _MEMBERSHIP = select(Membership.id).where(
 """Built once: readers are checked on every request."""
 
 
-def require_reader(session: Session, principal: Principal, community_id: int) -> None:
-    """Admins, organisers and members of the community may read it."""
-    if not (is_manager(principal, community_id) or is_member(session, principal, community_id)):
+def require_reader(
+    session: Session, principal: Principal, community_id: int, *, member: bool | None = None
+) -> None:
+    """Admins, organisers and members of the community may read it. ``member``: whether the
+    principal's organisation is a member, when already known (else it is looked up)."""
+    if is_manager(principal, community_id):
+        return
+    if member is None:
+        member = is_member(session, principal, community_id)
+    if not member:
         raise Forbidden(f"you take no part in community {community_id}")
 
 
