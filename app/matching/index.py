@@ -94,6 +94,7 @@ MAX_SUGGESTIONS = 5
 """Suggestions returned per need (or offer) unless the caller asks for another number."""
 
 _BLOCK = 256  # rows per dense block when scoring many items at once
+_WORD_CACHE_SIZE = 65_536  # distinct words whose compound members an index remembers
 _PAIR_BLOCK = 4096  # pairs per block of gathered embeddings (a few MB each)
 # Raw (unrounded) scores differ from rounded ones by at most 4 · 0.00005; candidates within this
 # margin of the cut are scored exactly so rounding can never change who makes the list.
@@ -236,6 +237,10 @@ class MatchIndex:
         self._known_words = frozenset(
             word for topic in taxonomy for term in topic.terms for word in content_words(term)
         )
+        # Per distinct word or topic (see _compound_members and _expansion): texts share most.
+        self._members_by_word: dict[str, tuple[str, ...]] = {}
+        self._topic_expansions: dict[str, tuple[str, ...]] = {}
+        self._evidence_expansions: dict[tuple[str, str], tuple[str, ...]] = {}
         need_items = [self._prepare(need) for need in self.needs]
         offer_items = [self._prepare(offer) for offer in self.offers]
 
@@ -526,15 +531,13 @@ class MatchIndex:
     # ----------------------------------------------------------------- preparation
 
     def _prepare(self, item: Need | Offer) -> _Prepared:
-        tags = self.tagger.tag(item.text, item.topics)
+        tags, evidence = self.tagger.tag_with_evidence(item.text, item.topics)
         topics = frozenset(tag.slug for tag in tags)
         words = analyse(item.text)
         # Roots join the words so inflections meet in whole-word n-grams ("isoleren isol").
         roots = [word.root for word in words if word.root != word.surface]
         # Members of compounds join as words too ("dakisolatie" adds "dak" and "isolatie").
-        members = [
-            member for word in words for member in compound_members(word.surface, self._known_words)
-        ]
+        members = [member for word in words for member in self._compound_members(word.surface)]
         roots += members
         # Plain-language synonyms meet in one word ("buurt" adds "wijk"; see EQUIVALENT_WORDS).
         roots += [
@@ -542,7 +545,7 @@ class MatchIndex:
             for surface in (*(word.surface for word in words), *members)
             if (canonical := equivalent(surface)) is not None and canonical != surface
         ]
-        expansion = self._expansion(topics, self.tagger.evidence(item.text))
+        expansion = self._expansion(topics, evidence)
         document = " ".join([*(word.surface for word in words), *roots, expansion])
         embedding = self._centred(item) if self.semantic else None
         return _Prepared(
@@ -575,6 +578,16 @@ class MatchIndex:
         if self.semantic:
             prepared = self._with_embedding(prepared, item)
         return prepared, vector
+
+    def _compound_members(self, word: str) -> tuple[str, ...]:
+        """compound_members of *word* on the taxonomy's words, once per distinct word."""
+        members = self._members_by_word.get(word)
+        if members is None:
+            members = compound_members(word, self._known_words)
+            if len(self._members_by_word) >= _WORD_CACHE_SIZE:
+                self._members_by_word.clear()  # new answers scored over a long life: bounded
+            self._members_by_word[word] = members
+        return members
 
     def _centred(self, item: Need | Offer) -> FloatArray | None:
         """The item's embedding minus its side's mean embedding in this index, unit length.
@@ -623,27 +636,47 @@ class MatchIndex:
         """
         parts: list[str] = []
         for slug in sorted(topics):
-            topic = self.taxonomy.get(slug)
-            if topic is None:
-                continue
-            for phrase in self._expansion_phrases(topic):
-                parts.extend(content_words(phrase))
+            parts.extend(self._topic_expansion(slug))
         for slug, found in sorted(evidence):
+            parts.extend(self._evidence_expansion(slug, found))
+        return " ".join(parts)
+
+    def _topic_expansion(self, slug: str) -> tuple[str, ...]:
+        """The words a text about topic *slug* is expanded with (see _expansion)."""
+        parts = self._topic_expansions.get(slug)
+        if parts is None:
+            topic = self.taxonomy.get(slug)
+            parts = (
+                ()
+                if topic is None
+                else tuple(
+                    word
+                    for phrase in self._expansion_phrases(topic)
+                    for word in content_words(phrase)
+                )
+            )
+            self._topic_expansions[slug] = parts
+        return parts
+
+    def _evidence_expansion(self, slug: str, found: str) -> tuple[str, ...]:
+        """The words evidence *found* for topic *slug* adds to a text (see _expansion)."""
+        parts = self._evidence_expansions.get((slug, found))
+        if parts is None:
             topic = self.taxonomy.get(slug)
             if topic is None:
-                continue
-            spelt = topic.abbreviation_phrases
-            if found in spelt:
-                parts.extend(content_words(spelt[found]))
+                parts = ()
+            elif found in topic.abbreviation_phrases:
+                parts = tuple(content_words(topic.abbreviation_phrases[found]))
             else:
-                parts.extend(
+                parts = tuple(
                     dict.fromkeys(
                         fold(abbreviation).split("'")[0]
-                        for abbreviation, phrase in spelt.items()
+                        for abbreviation, phrase in topic.abbreviation_phrases.items()
                         if phrase == found
                     )
                 )
-        return " ".join(parts)
+            self._evidence_expansions[(slug, found)] = parts
+        return parts
 
     def _expansion_phrases(self, topic: Topic) -> tuple[str, ...]:
         if EXPAND_WITH_SYNONYMS:

@@ -48,6 +48,9 @@ from app.matching.text import (
 )
 from app.matching.types import TopicTag
 
+# Distinct words a tagger remembers the candidate terms of before it starts afresh.
+_WORD_CACHE_SIZE = 65_536
+
 
 @dataclass(frozen=True, slots=True)
 class _Term:
@@ -77,6 +80,9 @@ class Tagger:
         self._by_prefix: dict[str, list[_Term]] = defaultdict(list)
         self._by_deletion: dict[str, list[_Term]] = defaultdict(list)
         self._known_words: set[str] = set()
+        # Per distinct word (see _word_terms); a plain dict, as every value is a pure function
+        # of its key, so threads that share a tagger at worst work a word out twice.
+        self._terms_by_word: dict[Word, tuple[_Term, ...]] = {}
         for topic in taxonomy:
             for abbreviation in topic.abbreviations:
                 for spelling in {abbreviation, abbreviation.upper()}:
@@ -111,28 +117,18 @@ class Tagger:
 
     def tag(self, text: str, given: Iterable[str] = ()) -> tuple[TopicTag, ...]:
         """Topics of *text*: the *given* slugs plus those inferred from the text, by slug."""
-        first_match: dict[str, _Match] = {}
-        for match in self._matches(text):
-            known = first_match.get(match.slug)
-            if known is None or match.rank < known.rank:
-                first_match[match.slug] = match
-        given_slugs = set(given)
-        tags: list[TopicTag] = []
-        for slug in sorted(given_slugs | first_match.keys()):
-            found = first_match.get(slug)
-            tags.append(
-                TopicTag(
-                    slug=slug,
-                    source="given" if slug in given_slugs else "inferred",
-                    evidence=found.evidence if found else "",
-                    matched_text=found.matched_text if found else "",
-                )
-            )
-        return tuple(tags)
+        return _tags(self._matches(text), given)
 
     def evidence(self, text: str) -> frozenset[tuple[str, str]]:
         """Every (slug, term or abbreviation) that matches in *text*, not only the first."""
-        return frozenset((match.slug, match.evidence) for match in self._matches(text))
+        return _evidence(self._matches(text))
+
+    def tag_with_evidence(
+        self, text: str, given: Iterable[str] = ()
+    ) -> tuple[tuple[TopicTag, ...], frozenset[tuple[str, str]]]:
+        """``(tag(text, given), evidence(text))`` from one pass over *text*."""
+        matches = list(self._matches(text))
+        return _tags(matches, given), _evidence(matches)
 
     def _matches(self, text: str) -> Iterable[_Match]:
         if self._abbreviation_pattern is not None:
@@ -143,19 +139,21 @@ class Tagger:
                     yield _Match((found.start() - 1_000_000, 0, 0), slug, abbreviation, spelling)
         content = analyse(text, FUNCTION_WORDS)
         for position, word in enumerate(content):
-            for term in self._candidates(word):
+            for term in self._word_terms(word):
                 length = len(term.words)
+                if length == 1:
+                    # _word_terms kept only the single-word terms this word matches.
+                    literal = term.words[0].surface == word.surface
+                    rank = (position, 0 if literal else 1, -1)
+                    yield _Match(rank, term.slug, term.term, word.surface)
+                    continue
                 window = content[position : position + length]
                 if len(window) != length:
                     continue
-                if length == 1:
-                    matches = _term_word_in(term.words[0], word, word.surface in self._known_words)
-                else:
-                    matches = all(
-                        same_word(term_word, text_word)
-                        for term_word, text_word in zip(term.words, window, strict=True)
-                    )
-                if not matches:
+                if not all(
+                    same_word(term_word, text_word)
+                    for term_word, text_word in zip(term.words, window, strict=True)
+                ):
                     continue
                 matched = " ".join(text_word.surface for text_word in window)
                 literal = all(
@@ -164,6 +162,22 @@ class Tagger:
                 )
                 rank = (position, 0 if literal else 1, -length)
                 yield _Match(rank, term.slug, term.term, matched)
+
+    def _word_terms(self, word: Word) -> tuple[_Term, ...]:
+        """The candidate terms of *word*, in candidate order, without the single-word terms it
+        does not match: worked out once per distinct word, as texts share most of their words."""
+        terms = self._terms_by_word.get(word)
+        if terms is None:
+            known = word.surface in self._known_words
+            terms = tuple(
+                term
+                for term in self._candidates(word)
+                if len(term.words) > 1 or _term_word_in(term.words[0], word, known)
+            )
+            if len(self._terms_by_word) >= _WORD_CACHE_SIZE:
+                self._terms_by_word.clear()
+            self._terms_by_word[word] = terms
+        return terms
 
     def _candidates(self, word: Word) -> list[_Term]:
         candidates = [
@@ -181,6 +195,32 @@ class Tagger:
             candidates.extend(self._by_part.get(root[:size], ()))
             candidates.extend(self._by_part.get(root[-size:], ()))
         return candidates
+
+
+def _tags(matches: Iterable[_Match], given: Iterable[str]) -> tuple[TopicTag, ...]:
+    """Tags of the *given* slugs and of each matched slug, with its best-ranked match."""
+    first_match: dict[str, _Match] = {}
+    for match in matches:
+        known = first_match.get(match.slug)
+        if known is None or match.rank < known.rank:
+            first_match[match.slug] = match
+    given_slugs = set(given)
+    tags: list[TopicTag] = []
+    for slug in sorted(given_slugs | first_match.keys()):
+        found = first_match.get(slug)
+        tags.append(
+            TopicTag(
+                slug=slug,
+                source="given" if slug in given_slugs else "inferred",
+                evidence=found.evidence if found else "",
+                matched_text=found.matched_text if found else "",
+            )
+        )
+    return tuple(tags)
+
+
+def _evidence(matches: Iterable[_Match]) -> frozenset[tuple[str, str]]:
+    return frozenset((match.slug, match.evidence) for match in matches)
 
 
 def _term_word_in(term_word: Word, text_word: Word, known: bool) -> bool:
