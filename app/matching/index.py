@@ -94,6 +94,10 @@ MAX_SUGGESTIONS = 5
 """Suggestions returned per need (or offer) unless the caller asks for another number."""
 
 _BLOCK = 256  # rows per dense block when scoring many items at once
+COSINE_MEMORY_BUDGET = 256 * 2**20
+"""Bytes of need × offer text cosines an index keeps while it is built (3,420 × 3,420 take
+94 MB), so reciprocity reuses the hub floors' product instead of computing it again."""
+
 _WORD_CACHE_SIZE = 65_536  # distinct words whose compound members an index remembers
 _PAIR_BLOCK = 4096  # pairs per block of gathered embeddings (a few MB each)
 # Raw (unrounded) scores differ from rounded ones by at most 4 · 0.00005; candidates within this
@@ -277,14 +281,17 @@ class MatchIndex:
         )
         self._typical_hubness = 0.0
         self._hub_fitted = False
-        self._fit_hub_floors()
+        # The hub floors and reciprocity both need every need × offer text cosine: the floors'
+        # pass keeps them for reciprocity when they fit in COSINE_MEMORY_BUDGET.
+        cosines = self._fit_hub_floors()
         self._typical_semantic_hubness = 0.0
         self._fit_semantic_shifts()
         # helps[a, b]: organisation a has an offer that answers a need of organisation b. The
         # extra last row and column stand for organisations the index has not seen.
         size = len(organisations) + 1
         self._helps = np.zeros((size, size), dtype=np.bool_)
-        self._fit_reciprocity()
+        self._fit_reciprocity(cosines)
+        del cosines
         # Reasons other than the text factor's, shared between suggestions (see _reason).
         self._reasons: dict[tuple[object, ...], Reason] = {}
 
@@ -715,20 +722,28 @@ class MatchIndex:
             self._region_codes,
         )
 
-    def _fit_hub_floors(self) -> None:
+    def _fit_hub_floors(self) -> list[FloatArray] | None:
         """Give every indexed offer its hubness floor against the indexed needs.
 
         hubness = mean of the offer's HUB_NEIGHBOURS highest cosines with needs of other
         organisations; floor = hub_floor(hubness, median hubness of all offers).
+        Returns the text cosines of needs × offers in blocks of _BLOCK needs, when they fit in
+        COSINE_MEMORY_BUDGET (else None).
         """
         needs, offers = self._need_side, self._offer_side
         if not offers.items or len(needs.items) < scoring.HUB_MIN_NEEDS:
-            return
+            return None
         self._hub_fitted = True
-        hubness = self._offer_hubness(
-            lambda start, stop: (needs.matrix[start:stop] @ offers.matrix_t).toarray(),
-            scoring.HUB_NEIGHBOURS,
-        )
+        keep = len(needs.items) * len(offers.items) * 8 <= COSINE_MEMORY_BUDGET
+        blocks: list[FloatArray] = []
+
+        def cosines(start: int, stop: int) -> FloatArray:
+            block: FloatArray = (needs.matrix[start:stop] @ offers.matrix_t).toarray()
+            if keep:
+                blocks.append(block)
+            return block
+
+        hubness = self._offer_hubness(cosines, scoring.HUB_NEIGHBOURS)
         self._typical_hubness = float(np.median(hubness))
         offers.replace_items(
             [
@@ -736,6 +751,7 @@ class MatchIndex:
                 for item, value in zip(offers.items, hubness, strict=True)
             ]
         )
+        return blocks if keep else None
 
     def _offer_hubness(
         self, cosines: Callable[[int, int], FloatArray], neighbours: int
@@ -779,11 +795,18 @@ class MatchIndex:
             ]
         )
 
-    def _fit_reciprocity(self) -> None:
+    def _fit_reciprocity(self, cosines: list[FloatArray] | None = None) -> None:
+        """Mark which organisations can help which (see _helps); *cosines* are the text
+        cosines of needs × offers in blocks of _BLOCK needs, when the caller has them."""
         needs, offers = self._need_side, self._offer_side
-        for start in range(0, len(needs.items), _BLOCK):
+        for number, start in enumerate(range(0, len(needs.items), _BLOCK)):
             items = needs.items[start : start + _BLOCK]
-            content, _ = self._content(items, needs.matrix[start : start + _BLOCK], offers)
+            content, _ = self._content(
+                items,
+                needs.matrix[start : start + _BLOCK],
+                offers,
+                cosine=None if cosines is None else cosines[number],
+            )
             rows, columns = np.nonzero(content >= scoring.RECIPROCITY_THRESHOLD)
             self._helps[offers.organisations[columns], needs.organisations[start:][rows]] = True
         np.fill_diagonal(self._helps, False)
