@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from app.matching.taxonomy import Taxonomy
 from app.matching.text import (
@@ -59,8 +60,10 @@ class _Term:
     words: tuple[Word, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Match:
+_WordTerms = tuple[tuple[tuple[str, str, int], ...], tuple[_Term, ...]]
+
+
+class _Match(NamedTuple):  # a tuple: tagging a text makes dozens of them
     rank: tuple[int, int, int]
     """(position, 0 if the words match literally else 1, −term length): lowest wins."""
     slug: str
@@ -82,7 +85,7 @@ class Tagger:
         self._known_words: set[str] = set()
         # Per distinct word (see _word_terms); a plain dict, as every value is a pure function
         # of its key, so threads that share a tagger at worst work a word out twice.
-        self._terms_by_word: dict[Word, tuple[_Term, ...]] = {}
+        self._terms_by_word: dict[Word, _WordTerms] = {}
         for topic in taxonomy:
             for abbreviation in topic.abbreviations:
                 for spelling in {abbreviation, abbreviation.upper()}:
@@ -139,14 +142,11 @@ class Tagger:
                     yield _Match((found.start() - 1_000_000, 0, 0), slug, abbreviation, spelling)
         content = analyse(text, FUNCTION_WORDS)
         for position, word in enumerate(content):
-            for term in self._word_terms(word):
+            singles, phrases = self._word_terms(word)
+            for slug, term_text, literal in singles:
+                yield _Match((position, literal, -1), slug, term_text, word.surface)
+            for term in phrases:
                 length = len(term.words)
-                if length == 1:
-                    # _word_terms kept only the single-word terms this word matches.
-                    literal = term.words[0].surface == word.surface
-                    rank = (position, 0 if literal else 1, -1)
-                    yield _Match(rank, term.slug, term.term, word.surface)
-                    continue
                 window = content[position : position + length]
                 if len(window) != length:
                     continue
@@ -163,16 +163,23 @@ class Tagger:
                 rank = (position, 0 if literal else 1, -length)
                 yield _Match(rank, term.slug, term.term, matched)
 
-    def _word_terms(self, word: Word) -> tuple[_Term, ...]:
-        """The candidate terms of *word*, in candidate order, without the single-word terms it
-        does not match: worked out once per distinct word, as texts share most of their words."""
+    def _word_terms(self, word: Word) -> _WordTerms:
+        """The candidate terms of *word*, worked out once per distinct word (texts share most
+        of their words): the single-word terms it matches, as (slug, term, 0 if literally
+        else 1), and the multi-word terms it may start, each in candidate order. A single-word
+        term never ties with a multi-word one (their ranks differ in length), so yielding the
+        former first picks the same best match per topic."""
         terms = self._terms_by_word.get(word)
         if terms is None:
             known = word.surface in self._known_words
-            terms = tuple(
-                term
-                for term in self._candidates(word)
-                if len(term.words) > 1 or _term_word_in(term.words[0], word, known)
+            candidates = self._candidates(word)
+            terms = (
+                tuple(
+                    (term.slug, term.term, 0 if term.words[0].surface == word.surface else 1)
+                    for term in candidates
+                    if len(term.words) == 1 and _term_word_in(term.words[0], word, known)
+                ),
+                tuple(term for term in candidates if len(term.words) > 1),
             )
             if len(self._terms_by_word) >= _WORD_CACHE_SIZE:
                 self._terms_by_word.clear()
