@@ -60,7 +60,7 @@ from app.matching import scoring
 from app.matching.correspondence import SharedTerms
 from app.matching.embedding import from_bytes
 from app.matching.shortlist import exact_cosines, shortlist
-from app.matching.tagging import Tagger
+from app.matching.tagging import cached_tagger
 from app.matching.taxonomy import Taxonomy, Topic
 from app.matching.text import (
     Word,
@@ -218,7 +218,7 @@ class MatchIndex:
         weights: scoring.Weights | None = None,
     ) -> None:
         self.taxonomy = taxonomy
-        self.tagger = Tagger(taxonomy)
+        self.tagger = cached_tagger(taxonomy)
         self.needs: tuple[Need, ...] = _unique_by_id(needs, "need")
         self.offers: tuple[Offer, ...] = _unique_by_id(offers, "offer")
         embedded = _embedded(self.needs, self.offers)
@@ -764,7 +764,10 @@ class MatchIndex:
             stop = start + _BLOCK
             same = needs.organisations[start:stop, None] == offers.organisations[None]
             stacked = np.vstack([best, np.where(same, -np.inf, cosines(start, stop))])
-            best = -np.sort(-stacked, axis=0)[:neighbours]
+            # The *neighbours* largest of each column, largest first (as a full sort gives).
+            if len(stacked) > neighbours:
+                stacked = np.partition(stacked, len(stacked) - neighbours, axis=0)[-neighbours:]
+            best = -np.sort(-stacked, axis=0)
         return [
             scoring.hubness(column[np.isfinite(column)].tolist(), neighbours) for column in best.T
         ]

@@ -247,9 +247,11 @@ def tag_topics(text: str, taxonomy: Taxonomy, given: Iterable[str] = ()) -> tupl
     The compiled :class:`Tagger` of a taxonomy is cached, so tagging one answer at a time (as a
     service does on every write) costs the tagging, not the compilation.
     """
-    return _tagger(taxonomy).tag(text, given)
+    return cached_tagger(taxonomy).tag(text, given)
 
 
 @lru_cache(maxsize=4)
-def _tagger(taxonomy: Taxonomy) -> Tagger:
+def cached_tagger(taxonomy: Taxonomy) -> Tagger:
+    """The compiled :class:`Tagger` of *taxonomy*, shared by every caller (and thread) that
+    tags with it, so its per-word memory carries over from one index build to the next."""
     return Tagger(taxonomy)
