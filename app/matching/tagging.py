@@ -147,21 +147,21 @@ class Tagger:
                 yield _Match((position, literal, -1), slug, term_text, word.surface)
             for term in phrases:
                 length = len(term.words)
+                if position + length > len(content):
+                    continue
                 window = content[position : position + length]
-                if len(window) != length:
-                    continue
-                if not all(
-                    same_word(term_word, text_word)
-                    for term_word, text_word in zip(term.words, window, strict=True)
-                ):
-                    continue
-                matched = " ".join(text_word.surface for text_word in window)
-                literal = all(
-                    term_word.surface == text_word.surface
-                    for term_word, text_word in zip(term.words, window, strict=True)
-                )
-                rank = (position, 0 if literal else 1, -length)
-                yield _Match(rank, term.slug, term.term, matched)
+                # A plain loop: most candidate phrases fail here, on their second word.
+                for term_word, text_word in zip(term.words, window, strict=True):
+                    if not same_word(term_word, text_word):
+                        break
+                else:
+                    matched = " ".join(text_word.surface for text_word in window)
+                    literal = all(
+                        term_word.surface == text_word.surface
+                        for term_word, text_word in zip(term.words, window, strict=True)
+                    )
+                    rank = (position, 0 if literal else 1, -length)
+                    yield _Match(rank, term.slug, term.term, matched)
 
     def _word_terms(self, word: Word) -> _WordTerms:
         """The candidate terms of *word*, worked out once per distinct word (texts share most
