@@ -60,7 +60,7 @@ from app.matching import scoring
 from app.matching.correspondence import SharedTerms
 from app.matching.embedding import from_bytes
 from app.matching.shortlist import exact_cosines, shortlist
-from app.matching.tagging import Tagger
+from app.matching.tagging import cached_tagger
 from app.matching.taxonomy import Taxonomy, Topic
 from app.matching.text import (
     Word,
@@ -94,6 +94,11 @@ MAX_SUGGESTIONS = 5
 """Suggestions returned per need (or offer) unless the caller asks for another number."""
 
 _BLOCK = 256  # rows per dense block when scoring many items at once
+COSINE_MEMORY_BUDGET = 256 * 2**20
+"""Bytes of need × offer text cosines an index keeps while it is built (3,420 × 3,420 take
+94 MB), so reciprocity reuses the hub floors' product instead of computing it again."""
+
+_WORD_CACHE_SIZE = 65_536  # distinct words whose compound members an index remembers
 _PAIR_BLOCK = 4096  # pairs per block of gathered embeddings (a few MB each)
 # Raw (unrounded) scores differ from rounded ones by at most 4 · 0.00005; candidates within this
 # margin of the cut are scored exactly so rounding can never change who makes the list.
@@ -213,7 +218,7 @@ class MatchIndex:
         weights: scoring.Weights | None = None,
     ) -> None:
         self.taxonomy = taxonomy
-        self.tagger = Tagger(taxonomy)
+        self.tagger = cached_tagger(taxonomy)
         self.needs: tuple[Need, ...] = _unique_by_id(needs, "need")
         self.offers: tuple[Offer, ...] = _unique_by_id(offers, "offer")
         embedded = _embedded(self.needs, self.offers)
@@ -236,6 +241,10 @@ class MatchIndex:
         self._known_words = frozenset(
             word for topic in taxonomy for term in topic.terms for word in content_words(term)
         )
+        # Per distinct word or topic (see _compound_members and _expansion): texts share most.
+        self._members_by_word: dict[str, tuple[str, ...]] = {}
+        self._topic_expansions: dict[str, tuple[str, ...]] = {}
+        self._evidence_expansions: dict[tuple[str, str], tuple[str, ...]] = {}
         need_items = [self._prepare(need) for need in self.needs]
         offer_items = [self._prepare(offer) for offer in self.offers]
 
@@ -272,14 +281,17 @@ class MatchIndex:
         )
         self._typical_hubness = 0.0
         self._hub_fitted = False
-        self._fit_hub_floors()
+        # The hub floors and reciprocity both need every need × offer text cosine: the floors'
+        # pass keeps them for reciprocity when they fit in COSINE_MEMORY_BUDGET.
+        cosines = self._fit_hub_floors()
         self._typical_semantic_hubness = 0.0
         self._fit_semantic_shifts()
         # helps[a, b]: organisation a has an offer that answers a need of organisation b. The
         # extra last row and column stand for organisations the index has not seen.
         size = len(organisations) + 1
         self._helps = np.zeros((size, size), dtype=np.bool_)
-        self._fit_reciprocity()
+        self._fit_reciprocity(cosines)
+        del cosines
         # Reasons other than the text factor's, shared between suggestions (see _reason).
         self._reasons: dict[tuple[object, ...], Reason] = {}
 
@@ -526,15 +538,13 @@ class MatchIndex:
     # ----------------------------------------------------------------- preparation
 
     def _prepare(self, item: Need | Offer) -> _Prepared:
-        tags = self.tagger.tag(item.text, item.topics)
+        tags, evidence = self.tagger.tag_with_evidence(item.text, item.topics)
         topics = frozenset(tag.slug for tag in tags)
         words = analyse(item.text)
         # Roots join the words so inflections meet in whole-word n-grams ("isoleren isol").
         roots = [word.root for word in words if word.root != word.surface]
         # Members of compounds join as words too ("dakisolatie" adds "dak" and "isolatie").
-        members = [
-            member for word in words for member in compound_members(word.surface, self._known_words)
-        ]
+        members = [member for word in words for member in self._compound_members(word.surface)]
         roots += members
         # Plain-language synonyms meet in one word ("buurt" adds "wijk"; see EQUIVALENT_WORDS).
         roots += [
@@ -542,7 +552,7 @@ class MatchIndex:
             for surface in (*(word.surface for word in words), *members)
             if (canonical := equivalent(surface)) is not None and canonical != surface
         ]
-        expansion = self._expansion(topics, self.tagger.evidence(item.text))
+        expansion = self._expansion(topics, evidence)
         document = " ".join([*(word.surface for word in words), *roots, expansion])
         embedding = self._centred(item) if self.semantic else None
         return _Prepared(
@@ -575,6 +585,16 @@ class MatchIndex:
         if self.semantic:
             prepared = self._with_embedding(prepared, item)
         return prepared, vector
+
+    def _compound_members(self, word: str) -> tuple[str, ...]:
+        """compound_members of *word* on the taxonomy's words, once per distinct word."""
+        members = self._members_by_word.get(word)
+        if members is None:
+            members = compound_members(word, self._known_words)
+            if len(self._members_by_word) >= _WORD_CACHE_SIZE:
+                self._members_by_word.clear()  # new answers scored over a long life: bounded
+            self._members_by_word[word] = members
+        return members
 
     def _centred(self, item: Need | Offer) -> FloatArray | None:
         """The item's embedding minus its side's mean embedding in this index, unit length.
@@ -623,27 +643,47 @@ class MatchIndex:
         """
         parts: list[str] = []
         for slug in sorted(topics):
-            topic = self.taxonomy.get(slug)
-            if topic is None:
-                continue
-            for phrase in self._expansion_phrases(topic):
-                parts.extend(content_words(phrase))
+            parts.extend(self._topic_expansion(slug))
         for slug, found in sorted(evidence):
+            parts.extend(self._evidence_expansion(slug, found))
+        return " ".join(parts)
+
+    def _topic_expansion(self, slug: str) -> tuple[str, ...]:
+        """The words a text about topic *slug* is expanded with (see _expansion)."""
+        parts = self._topic_expansions.get(slug)
+        if parts is None:
+            topic = self.taxonomy.get(slug)
+            parts = (
+                ()
+                if topic is None
+                else tuple(
+                    word
+                    for phrase in self._expansion_phrases(topic)
+                    for word in content_words(phrase)
+                )
+            )
+            self._topic_expansions[slug] = parts
+        return parts
+
+    def _evidence_expansion(self, slug: str, found: str) -> tuple[str, ...]:
+        """The words evidence *found* for topic *slug* adds to a text (see _expansion)."""
+        parts = self._evidence_expansions.get((slug, found))
+        if parts is None:
             topic = self.taxonomy.get(slug)
             if topic is None:
-                continue
-            spelt = topic.abbreviation_phrases
-            if found in spelt:
-                parts.extend(content_words(spelt[found]))
+                parts = ()
+            elif found in topic.abbreviation_phrases:
+                parts = tuple(content_words(topic.abbreviation_phrases[found]))
             else:
-                parts.extend(
+                parts = tuple(
                     dict.fromkeys(
                         fold(abbreviation).split("'")[0]
-                        for abbreviation, phrase in spelt.items()
+                        for abbreviation, phrase in topic.abbreviation_phrases.items()
                         if phrase == found
                     )
                 )
-        return " ".join(parts)
+            self._evidence_expansions[(slug, found)] = parts
+        return parts
 
     def _expansion_phrases(self, topic: Topic) -> tuple[str, ...]:
         if EXPAND_WITH_SYNONYMS:
@@ -682,20 +722,28 @@ class MatchIndex:
             self._region_codes,
         )
 
-    def _fit_hub_floors(self) -> None:
+    def _fit_hub_floors(self) -> list[FloatArray] | None:
         """Give every indexed offer its hubness floor against the indexed needs.
 
         hubness = mean of the offer's HUB_NEIGHBOURS highest cosines with needs of other
         organisations; floor = hub_floor(hubness, median hubness of all offers).
+        Returns the text cosines of needs × offers in blocks of _BLOCK needs, when they fit in
+        COSINE_MEMORY_BUDGET (else None).
         """
         needs, offers = self._need_side, self._offer_side
         if not offers.items or len(needs.items) < scoring.HUB_MIN_NEEDS:
-            return
+            return None
         self._hub_fitted = True
-        hubness = self._offer_hubness(
-            lambda start, stop: (needs.matrix[start:stop] @ offers.matrix_t).toarray(),
-            scoring.HUB_NEIGHBOURS,
-        )
+        keep = len(needs.items) * len(offers.items) * 8 <= COSINE_MEMORY_BUDGET
+        blocks: list[FloatArray] = []
+
+        def cosines(start: int, stop: int) -> FloatArray:
+            block: FloatArray = (needs.matrix[start:stop] @ offers.matrix_t).toarray()
+            if keep:
+                blocks.append(block)
+            return block
+
+        hubness = self._offer_hubness(cosines, scoring.HUB_NEIGHBOURS)
         self._typical_hubness = float(np.median(hubness))
         offers.replace_items(
             [
@@ -703,6 +751,7 @@ class MatchIndex:
                 for item, value in zip(offers.items, hubness, strict=True)
             ]
         )
+        return blocks if keep else None
 
     def _offer_hubness(
         self, cosines: Callable[[int, int], FloatArray], neighbours: int
@@ -715,7 +764,10 @@ class MatchIndex:
             stop = start + _BLOCK
             same = needs.organisations[start:stop, None] == offers.organisations[None]
             stacked = np.vstack([best, np.where(same, -np.inf, cosines(start, stop))])
-            best = -np.sort(-stacked, axis=0)[:neighbours]
+            # The *neighbours* largest of each column, largest first (as a full sort gives).
+            if len(stacked) > neighbours:
+                stacked = np.partition(stacked, len(stacked) - neighbours, axis=0)[-neighbours:]
+            best = -np.sort(-stacked, axis=0)
         return [
             scoring.hubness(column[np.isfinite(column)].tolist(), neighbours) for column in best.T
         ]
@@ -746,11 +798,18 @@ class MatchIndex:
             ]
         )
 
-    def _fit_reciprocity(self) -> None:
+    def _fit_reciprocity(self, cosines: list[FloatArray] | None = None) -> None:
+        """Mark which organisations can help which (see _helps); *cosines* are the text
+        cosines of needs × offers in blocks of _BLOCK needs, when the caller has them."""
         needs, offers = self._need_side, self._offer_side
-        for start in range(0, len(needs.items), _BLOCK):
+        for number, start in enumerate(range(0, len(needs.items), _BLOCK)):
             items = needs.items[start : start + _BLOCK]
-            content, _ = self._content(items, needs.matrix[start : start + _BLOCK], offers)
+            content, _ = self._content(
+                items,
+                needs.matrix[start : start + _BLOCK],
+                offers,
+                cosine=None if cosines is None else cosines[number],
+            )
             rows, columns = np.nonzero(content >= scoring.RECIPROCITY_THRESHOLD)
             self._helps[offers.organisations[columns], needs.organisations[start:][rows]] = True
         np.fill_diagonal(self._helps, False)

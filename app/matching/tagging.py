@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from app.matching.taxonomy import Taxonomy
 from app.matching.text import (
@@ -48,6 +49,9 @@ from app.matching.text import (
 )
 from app.matching.types import TopicTag
 
+# Distinct words a tagger remembers the candidate terms of before it starts afresh.
+_WORD_CACHE_SIZE = 65_536
+
 
 @dataclass(frozen=True, slots=True)
 class _Term:
@@ -56,8 +60,10 @@ class _Term:
     words: tuple[Word, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Match:
+_WordTerms = tuple[tuple[tuple[str, str, int], ...], tuple[_Term, ...]]
+
+
+class _Match(NamedTuple):  # a tuple: tagging a text makes dozens of them
     rank: tuple[int, int, int]
     """(position, 0 if the words match literally else 1, −term length): lowest wins."""
     slug: str
@@ -77,6 +83,9 @@ class Tagger:
         self._by_prefix: dict[str, list[_Term]] = defaultdict(list)
         self._by_deletion: dict[str, list[_Term]] = defaultdict(list)
         self._known_words: set[str] = set()
+        # Per distinct word (see _word_terms); a plain dict, as every value is a pure function
+        # of its key, so threads that share a tagger at worst work a word out twice.
+        self._terms_by_word: dict[Word, _WordTerms] = {}
         for topic in taxonomy:
             for abbreviation in topic.abbreviations:
                 for spelling in {abbreviation, abbreviation.upper()}:
@@ -111,28 +120,18 @@ class Tagger:
 
     def tag(self, text: str, given: Iterable[str] = ()) -> tuple[TopicTag, ...]:
         """Topics of *text*: the *given* slugs plus those inferred from the text, by slug."""
-        first_match: dict[str, _Match] = {}
-        for match in self._matches(text):
-            known = first_match.get(match.slug)
-            if known is None or match.rank < known.rank:
-                first_match[match.slug] = match
-        given_slugs = set(given)
-        tags: list[TopicTag] = []
-        for slug in sorted(given_slugs | first_match.keys()):
-            found = first_match.get(slug)
-            tags.append(
-                TopicTag(
-                    slug=slug,
-                    source="given" if slug in given_slugs else "inferred",
-                    evidence=found.evidence if found else "",
-                    matched_text=found.matched_text if found else "",
-                )
-            )
-        return tuple(tags)
+        return _tags(self._matches(text), given)
 
     def evidence(self, text: str) -> frozenset[tuple[str, str]]:
         """Every (slug, term or abbreviation) that matches in *text*, not only the first."""
-        return frozenset((match.slug, match.evidence) for match in self._matches(text))
+        return _evidence(self._matches(text))
+
+    def tag_with_evidence(
+        self, text: str, given: Iterable[str] = ()
+    ) -> tuple[tuple[TopicTag, ...], frozenset[tuple[str, str]]]:
+        """``(tag(text, given), evidence(text))`` from one pass over *text*."""
+        matches = list(self._matches(text))
+        return _tags(matches, given), _evidence(matches)
 
     def _matches(self, text: str) -> Iterable[_Match]:
         if self._abbreviation_pattern is not None:
@@ -143,27 +142,49 @@ class Tagger:
                     yield _Match((found.start() - 1_000_000, 0, 0), slug, abbreviation, spelling)
         content = analyse(text, FUNCTION_WORDS)
         for position, word in enumerate(content):
-            for term in self._candidates(word):
+            singles, phrases = self._word_terms(word)
+            for slug, term_text, literal in singles:
+                yield _Match((position, literal, -1), slug, term_text, word.surface)
+            for term in phrases:
                 length = len(term.words)
-                window = content[position : position + length]
-                if len(window) != length:
+                if position + length > len(content):
                     continue
-                if length == 1:
-                    matches = _term_word_in(term.words[0], word, word.surface in self._known_words)
+                window = content[position : position + length]
+                # A plain loop: most candidate phrases fail here, on their second word.
+                for term_word, text_word in zip(term.words, window, strict=True):
+                    if not same_word(term_word, text_word):
+                        break
                 else:
-                    matches = all(
-                        same_word(term_word, text_word)
+                    matched = " ".join(text_word.surface for text_word in window)
+                    literal = all(
+                        term_word.surface == text_word.surface
                         for term_word, text_word in zip(term.words, window, strict=True)
                     )
-                if not matches:
-                    continue
-                matched = " ".join(text_word.surface for text_word in window)
-                literal = all(
-                    term_word.surface == text_word.surface
-                    for term_word, text_word in zip(term.words, window, strict=True)
-                )
-                rank = (position, 0 if literal else 1, -length)
-                yield _Match(rank, term.slug, term.term, matched)
+                    rank = (position, 0 if literal else 1, -length)
+                    yield _Match(rank, term.slug, term.term, matched)
+
+    def _word_terms(self, word: Word) -> _WordTerms:
+        """The candidate terms of *word*, worked out once per distinct word (texts share most
+        of their words): the single-word terms it matches, as (slug, term, 0 if literally
+        else 1), and the multi-word terms it may start, each in candidate order. A single-word
+        term never ties with a multi-word one (their ranks differ in length), so yielding the
+        former first picks the same best match per topic."""
+        terms = self._terms_by_word.get(word)
+        if terms is None:
+            known = word.surface in self._known_words
+            candidates = self._candidates(word)
+            terms = (
+                tuple(
+                    (term.slug, term.term, 0 if term.words[0].surface == word.surface else 1)
+                    for term in candidates
+                    if len(term.words) == 1 and _term_word_in(term.words[0], word, known)
+                ),
+                tuple(term for term in candidates if len(term.words) > 1),
+            )
+            if len(self._terms_by_word) >= _WORD_CACHE_SIZE:
+                self._terms_by_word.clear()
+            self._terms_by_word[word] = terms
+        return terms
 
     def _candidates(self, word: Word) -> list[_Term]:
         candidates = [
@@ -183,6 +204,32 @@ class Tagger:
         return candidates
 
 
+def _tags(matches: Iterable[_Match], given: Iterable[str]) -> tuple[TopicTag, ...]:
+    """Tags of the *given* slugs and of each matched slug, with its best-ranked match."""
+    first_match: dict[str, _Match] = {}
+    for match in matches:
+        known = first_match.get(match.slug)
+        if known is None or match.rank < known.rank:
+            first_match[match.slug] = match
+    given_slugs = set(given)
+    tags: list[TopicTag] = []
+    for slug in sorted(given_slugs | first_match.keys()):
+        found = first_match.get(slug)
+        tags.append(
+            TopicTag(
+                slug=slug,
+                source="given" if slug in given_slugs else "inferred",
+                evidence=found.evidence if found else "",
+                matched_text=found.matched_text if found else "",
+            )
+        )
+    return tuple(tags)
+
+
+def _evidence(matches: Iterable[_Match]) -> frozenset[tuple[str, str]]:
+    return frozenset((match.slug, match.evidence) for match in matches)
+
+
 def _term_word_in(term_word: Word, text_word: Word, known: bool) -> bool:
     """A single-word term in a text word: same word, compound member, cognate, or a typo
     (unless the text word is *known* to the taxonomy, and so spelt as meant)."""
@@ -200,9 +247,11 @@ def tag_topics(text: str, taxonomy: Taxonomy, given: Iterable[str] = ()) -> tupl
     The compiled :class:`Tagger` of a taxonomy is cached, so tagging one answer at a time (as a
     service does on every write) costs the tagging, not the compilation.
     """
-    return _tagger(taxonomy).tag(text, given)
+    return cached_tagger(taxonomy).tag(text, given)
 
 
 @lru_cache(maxsize=4)
-def _tagger(taxonomy: Taxonomy) -> Tagger:
+def cached_tagger(taxonomy: Taxonomy) -> Tagger:
+    """The compiled :class:`Tagger` of *taxonomy*, shared by every caller (and thread) that
+    tags with it, so its per-word memory carries over from one index build to the next."""
     return Tagger(taxonomy)

@@ -125,12 +125,16 @@ MIN_TYPO_WORD = 8
 
 def fold(text: str) -> str:
     """Lower-case *text* and strip accents ("coöperatie" -> "cooperatie")."""
+    if text.isascii():  # no accents to strip (NFKD leaves ASCII as it is)
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def strip_accents(text: str) -> str:
     """Strip accents from *text* but keep its case (for abbreviations such as "VvE")."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 

@@ -146,3 +146,28 @@ def test_evidence_lists_every_match() -> None:
         ("aquathermie", "thermische energie uit oppervlaktewater"),
         ("transitievisie-warmte", "TVW"),
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "given"),
+    [
+        ("TEO en thermische energie uit oppervlaktewater, TVW", ()),
+        ("warmtenetten en dakisolatie in de VvE", ("vve",)),
+        ("isloatie van de warmtenetaansluiting", ()),
+        ("", ("warmtenetten",)),
+    ],
+)
+def test_tag_with_evidence_is_tag_and_evidence_in_one_pass(
+    text: str, given: tuple[str, ...]
+) -> None:
+    assert TAGGER.tag_with_evidence(text, given) == (
+        TAGGER.tag(text, given),
+        TAGGER.evidence(text),
+    )
+
+
+def test_a_word_tags_alike_the_first_time_and_from_the_tagger_memory() -> None:
+    fresh = Tagger(taxonomy())
+    text = "warmtenetten, isloatie en de aquathermal TVW"
+    first = fresh.tag(text)
+    assert fresh.tag(text) == first == TAGGER.tag(text)
