@@ -129,12 +129,10 @@ class CommunityLookup:
 
 def authenticate(session: Session, authorization: str | None, admin_token: str | None) -> Principal:
     """The principal behind an ``Authorization`` header, or :class:`Unauthorized`."""
-    token = _bearer_token(authorization)
-    if token is None:
-        raise Unauthorized("send Authorization: Bearer <token>")
-    if is_bootstrap_admin(authorization, admin_token):
+    token_hash = _stored_token_hash(authorization, admin_token)
+    if token_hash is None:
         return BOOTSTRAP_ADMIN
-    rows = session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)}).all()
+    rows = session.execute(_TOKEN_LOOKUP, {"token_hash": token_hash}).all()
     return _verified(session, rows)
 
 
@@ -144,20 +142,28 @@ def authenticate_in_community(
     """:func:`authenticate`, and the community ``community_id`` with the caller's membership of
     it, from the same query. The lookup is None when the caller was authenticated without the
     database (the bootstrap admin token): then the community is still to be read."""
-    token = _bearer_token(authorization)
-    if token is None:
-        raise Unauthorized("send Authorization: Bearer <token>")
-    if is_bootstrap_admin(authorization, admin_token):
+    token_hash = _stored_token_hash(authorization, admin_token)
+    if token_hash is None:
         return BOOTSTRAP_ADMIN, None
     rows = session.execute(
-        _TOKEN_AND_COMMUNITY_LOOKUP,
-        {"token_hash": hash_token(token), "community_id": community_id},
+        _TOKEN_AND_COMMUNITY_LOOKUP, {"token_hash": token_hash, "community_id": community_id}
     ).all()
     principal = _verified(session, rows)
     first = rows[0]
     return principal, CommunityLookup(
         community=first.Community, member=first.membership_id is not None
     )
+
+
+def _stored_token_hash(authorization: str | None, admin_token: str | None) -> str | None:
+    """The hash of the bearer token to look up, None for the bootstrap admin token (checked
+    without the database), or :class:`Unauthorized` without a bearer token."""
+    token = _bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("send Authorization: Bearer <token>")
+    if is_bootstrap_admin(authorization, admin_token):
+        return None
+    return hash_token(token)
 
 
 def _verified(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> Principal:

@@ -37,7 +37,8 @@ from app.models import Community, IdempotencyRecord, VersionedMixin
 from app.schemas import MAX_ID, Page
 from app.services import access
 from app.services.audit import PRINCIPAL_KEY
-from app.services.communities import community_not_found, get_community
+from app.services.common import missing
+from app.services.communities import get_community
 from app.services.idempotency import IdempotentRequest, fingerprint
 
 MAX_LIMIT = 100
@@ -268,7 +269,7 @@ def community_for_reader(request: Request, session: Session, community_id: int) 
         _caller(request, session, principal)
         if lookup is not None:
             if lookup.community is None:
-                raise community_not_found(community_id)
+                raise missing("community", community_id)
             access.require_reader(session, principal, community_id, member=lookup.member)
             return lookup.community
     community = get_community(session, community_id)

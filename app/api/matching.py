@@ -96,13 +96,7 @@ async def list_suggestions(
         community.id,
         community.created_at,  # an id SQLite reuses after a delete is another community
         community.suggestions_version,
-        query.need_id,
-        query.offer_id,
-        query.organisation_id,
-        query.status,
-        query.min_score,
-        query.limit,
-        query.offset,
+        query,  # frozen: hashed and compared by its filters and paging
     )
     cache: ResponseCache = request.app.state.suggestion_pages
     entry = cache.get(key)

@@ -8,7 +8,7 @@ from sqlalchemy import RowMapping, Select, func, select
 from sqlalchemy.orm import Session
 
 from app.db import Base
-from app.errors import Conflict, InvalidParam, not_found
+from app.errors import Conflict, InvalidParam, NotFound, not_found
 
 ModelT = TypeVar("ModelT", bound=Base)
 
@@ -19,8 +19,13 @@ def get_or_404(
     """The row with primary key ``ident``, or a 404 (naming ``field`` for a body reference)."""
     row = session.get(model, ident)
     if row is None:
-        raise not_found(f"{resource} {ident} does not exist", field=field)
+        raise missing(resource, ident, field=field)
     return row
+
+
+def missing(resource: str, ident: int, *, field: str | None = None) -> NotFound:
+    """The 404 of :func:`get_or_404`, for a caller that looked the row up another way."""
+    return not_found(f"{resource} {ident} does not exist", field=field)
 
 
 def paginate(

@@ -35,14 +35,7 @@ def slugify(text: str, *, max_length: int = 100) -> str:
 
 
 def get_community(session: Session, community_id: int) -> Community:
-    community = session.get(Community, community_id)
-    if community is None:
-        raise community_not_found(community_id)
-    return community
-
-
-def community_not_found(community_id: int) -> NotFound:
-    return not_found(f"community {community_id} does not exist")
+    return get_or_404(session, Community, community_id, resource="community")
 
 
 def list_communities(
