@@ -81,7 +81,12 @@ from app.matching.types import (
     TopicTag,
     UnmetOffer,
 )
-from app.matching.vectors import DocumentColumns, fit_transform, upper_gram_blocks
+from app.matching.vectors import (
+    DocumentColumns,
+    fit_transform,
+    symmetric_from_upper_blocks,
+    upper_gram_blocks,
+)
 
 EXPAND_WITH_SYNONYMS = False
 """Expand texts with every synonym of their topics (True) or with labels and abbreviations only.
@@ -460,13 +465,9 @@ class MatchIndex:
 
         similarity = (w_topic · topic_overlap + w_text · text_component) / (w_topic + w_text)
         """
-        count = len(self._need_side.items)
-        similarity = np.empty((count, count))
-        for start, block in self._need_similarity_blocks():
-            stop = start + block.shape[0]
-            similarity[start:stop, start:] = block
-            similarity[start:, start:stop] = block.T
-        return similarity
+        return symmetric_from_upper_blocks(
+            len(self._need_side.items), self._need_similarity_blocks()
+        )
 
     def need_distances(self) -> FloatArray:
         """Condensed need × need distance (scipy's order: pairs (0, 1), (0, 2), …, (1, 2), …).
@@ -962,13 +963,6 @@ class MatchIndex:
             by_need.cosine[order],
             by_need.contributions[:, order],
         )
-
-    def _pair_raw(
-        self, need_rows: IntArray, offer_rows: IntArray, cosine: FloatArray
-    ) -> FloatArray:
-        """_raw_scores for individual (need, offer) pairs of the index, given their cosines:
-        Σ weight · component, added in scoring.FACTOR_ORDER as _raw_scores adds them."""
-        return self._raw_of(self._pair_components(need_rows, offer_rows, cosine))
 
     def _raw_of(self, components: FloatArray) -> FloatArray:
         """Σ weight · component of each pair (column of *components*), added in

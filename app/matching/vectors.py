@@ -17,7 +17,7 @@ by blocks), split between BLAS (the common n-grams) and a sparse product (the ra
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -178,13 +178,13 @@ vectors: 0.86 s for 9.7e7 against 0.54 s for 1.2e10), so columns with df² · 20
 df > rows / 14, are cheaper dense."""
 
 
-def gram_matrix(matrix: sparse.csr_matrix) -> npt.NDArray[np.float64]:
-    """``matrix @ matrix.T`` as a dense array, equal to the sparse product up to rounding.
-
-    Assembled from :func:`upper_gram_blocks` (the lower triangle mirrors the upper one)."""
-    count = matrix.shape[0]
+def symmetric_from_upper_blocks(
+    count: int, blocks: Iterable[tuple[int, npt.NDArray[np.float64]]]
+) -> npt.NDArray[np.float64]:
+    """The dense symmetric *count* × *count* array whose upper triangle *blocks* give, as
+    :func:`upper_gram_blocks` yields them: (start, rows start:stop × columns start:count)."""
     result = np.empty((count, count))
-    for start, block in upper_gram_blocks(matrix):
+    for start, block in blocks:
         stop = start + block.shape[0]
         result[start:stop, start:] = block
         result[start:, start:stop] = block.T

@@ -22,7 +22,7 @@ from app.matching.vectors import (
     DENSE_COLUMN_SHARE,
     DocumentColumns,
     fit_transform,
-    gram_matrix,
+    symmetric_from_upper_blocks,
     upper_gram_blocks,
 )
 
@@ -249,12 +249,13 @@ def small_community() -> synthetic.Community:
     return synthetic.community(8, per_organisation=6, seed=8)
 
 
-def test_pair_raw_equals_the_dense_raw_scores() -> None:
+def test_raw_scores_of_pairs_equal_the_dense_raw_scores() -> None:
     data = small_community()
     built = MatchIndex(data.taxonomy, data.needs, data.offers)
     raw, cosine = built._pair_scores
     rows, columns = np.nonzero(np.ones_like(raw, dtype=bool))
-    assert np.array_equal(built._pair_raw(rows, columns, cosine[rows, columns]), raw.ravel())
+    components = built._pair_components(rows, columns, cosine[rows, columns])
+    assert np.array_equal(built._raw_of(components), raw.ravel())
 
 
 def test_shortlist_path_equals_the_exact_path_when_the_shortlist_holds_every_offer(
@@ -404,7 +405,7 @@ def test_report_explains_what_it_shows_allocates_and_pairs() -> None:
     assert beyond_five[0].reasons != ()
 
 
-def test_gram_matrix_is_the_sparse_product_up_to_rounding() -> None:
+def test_the_upper_gram_blocks_make_the_sparse_product_up_to_rounding() -> None:
     data = small_community()
     built = MatchIndex(data.taxonomy, data.needs, data.offers)
     matrix = built._need_side.matrix
@@ -412,7 +413,7 @@ def test_gram_matrix_is_the_sparse_product_up_to_rounding() -> None:
     common = frequency >= DENSE_COLUMN_SHARE * matrix.shape[0]
     assert 0 < common.sum() < (frequency > 0).sum()  # both halves of the split are used
     expected = (matrix @ matrix.T).toarray()
-    found = gram_matrix(matrix)
+    found = symmetric_from_upper_blocks(matrix.shape[0], upper_gram_blocks(matrix))
     assert found.shape == expected.shape
     assert np.allclose(found, expected, rtol=0, atol=1e-12)
     assert np.allclose(found, found.T, rtol=0, atol=1e-15)
