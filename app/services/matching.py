@@ -117,6 +117,14 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_EmbeddingTable = tuple[type[NeedEmbedding] | type[OfferEmbedding], Any]
+_EMBEDDINGS: dict[type[Need] | type[Offer], _EmbeddingTable] = {
+    Need: (NeedEmbedding, NeedEmbedding.need_id),
+    Offer: (OfferEmbedding, OfferEmbedding.offer_id),
+}
+"""Each kind of answer's embedding table and the column that links it to the answer."""
+
+
 def embed_answers(session: Session, community: Community) -> int:
     """Embed the community's needs and offers whose embedding is missing or stale; returns how
     many were embedded (0 without the ``semantic`` extra)."""
@@ -124,10 +132,7 @@ def embed_answers(session: Session, community: Community) -> int:
     if embedder is None:
         return 0
     embedded = 0
-    for model, link, key in (
-        (Need, NeedEmbedding, NeedEmbedding.need_id),
-        (Offer, OfferEmbedding, OfferEmbedding.offer_id),
-    ):
+    for model, (link, key) in _EMBEDDINGS.items():
         rows = session.execute(
             select(model.id, model.text, link.model, link.text_hash)
             .outerjoin(link, key == model.id)
@@ -139,16 +144,8 @@ def embed_answers(session: Session, community: Community) -> int:
             for ident, text, stored_model, stored_hash in rows
             if (digest := text_hash(text)) != stored_hash or stored_model != embedder.model
         ]
-        if not stale:
-            continue
-        texts = [text for _, text, _ in stale]
-        vectors = embedder.needs(texts) if model is Need else embedder.offers(texts)
-        values = [
-            {key.key: ident, "model": embedder.model, "text_hash": digest, "vector": vector}
-            for (ident, _, digest), vector in zip(stale, vectors, strict=True)
-        ]
-        _upsert(session, link, key.key, values)
-        embedded += len(values)
+        _store_embeddings(session, embedder, model, stale)
+        embedded += len(stale)
     return embedded
 
 
@@ -164,25 +161,34 @@ def embed_written(session: Session, community: Community, answer: Need | Offer) 
     embedder = matching.load_embedder()
     if embedder is None:
         return
-    link, key = (
-        (NeedEmbedding, NeedEmbedding.need_id)
-        if isinstance(answer, Need)
-        else (OfferEmbedding, OfferEmbedding.offer_id)
-    )
+    link, key = _EMBEDDINGS[type(answer)]
     digest = text_hash(answer.text)
     stored = session.execute(
         select(link.model, link.text_hash).where(key == answer.id)
     ).one_or_none()
     if stored is None or tuple(stored) != (embedder.model, digest):
-        [vector] = (
-            embedder.needs([answer.text])
-            if isinstance(answer, Need)
-            else embedder.offers([answer.text])
-        )
-        values = {key.key: answer.id, "model": embedder.model, "text_hash": digest}
-        _upsert(session, link, key.key, [{**values, "vector": vector}])
+        _store_embeddings(session, embedder, type(answer), [(answer.id, answer.text, digest)])
     if _lacks_embeddings(session, community, embedder.model):
         embed_answers(session, community)
+
+
+def _store_embeddings(
+    session: Session,
+    embedder: matching.Embedder,
+    model: type[Need] | type[Offer],
+    stale: Sequence[tuple[int, str, str]],
+) -> None:
+    """Embed the (id, text, text hash) answers of *model* in *stale* and store the vectors."""
+    if not stale:
+        return
+    link, key = _EMBEDDINGS[model]
+    texts = [text for _, text, _ in stale]
+    vectors = embedder.needs(texts) if model is Need else embedder.offers(texts)
+    values = [
+        {key.key: ident, "model": embedder.model, "text_hash": digest, "vector": vector}
+        for (ident, _, digest), vector in zip(stale, vectors, strict=True)
+    ]
+    _upsert(session, link, key.key, values)
 
 
 def _lacks_embeddings(session: Session, community: Community, model: str) -> bool:
@@ -192,10 +198,7 @@ def _lacks_embeddings(session: Session, community: Community, model: str) -> boo
             answer.community_id == community.id,
             ~select(key).where(key == answer.id, link.model == model).exists(),
         )
-        for answer, link, key in (
-            (Need, NeedEmbedding, NeedEmbedding.need_id),
-            (Offer, OfferEmbedding, OfferEmbedding.offer_id),
-        )
+        for answer, (link, key) in _EMBEDDINGS.items()
     ]
     return any(session.execute(query.limit(1)).first() is not None for query in missing)
 
