@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from app.matching import scoring
+from app.matching import parallel, scoring
 from app.matching.allocation import allocate
 from app.matching.index import MAX_SUGGESTIONS, MatchIndex, collector_paused
 from app.matching.taxonomy import Taxonomy
@@ -169,8 +169,15 @@ def community_report(
     *,
     excluded: Collection[tuple[int, int]] = (),
 ) -> CommunityReport:
-    """match_community on an index that is already built (the recompute after the build)."""
-    with collector_paused():
+    """match_community on an index that is already built (the recompute after the build).
+
+    The working groups (need × need similarities and their clustering) are worked out in a
+    second thread beside the suggestions: they share nothing but the index's read-only arrays.
+    """
+    with (
+        collector_paused(),
+        parallel.in_background(lambda: working_groups(index, formats)) as groups,
+    ):
         # Only the suggestions shown get their reasons now; candidates further down that the
         # allocation or a reciprocal pair picks get them afterwards.
         candidates = index._suggest(
@@ -214,7 +221,7 @@ def community_report(
             suggestions=tuple(shown),
             allocation=allocation,
             reciprocal_pairs=pairs,
-            working_groups=working_groups(index, formats),
+            working_groups=groups.result(),
             gaps=index.gaps(excluded=excluded),
             unmet_offers=index.unmet_offers(excluded=excluded),
         )

@@ -56,7 +56,7 @@ import numpy.typing as npt
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from app.matching import scoring
+from app.matching import parallel, scoring
 from app.matching.correspondence import SharedTerms
 from app.matching.embedding import from_bytes
 from app.matching.shortlist import exact_cosines, shortlist
@@ -735,16 +735,15 @@ class MatchIndex:
         if not offers.items or len(needs.items) < scoring.HUB_MIN_NEEDS:
             return None
         self._hub_fitted = True
-        keep = len(needs.items) * len(offers.items) * 8 <= COSINE_MEMORY_BUDGET
-        blocks: list[FloatArray] = []
+        kept: list[FloatArray] | None = (
+            [] if len(needs.items) * len(offers.items) * 8 <= COSINE_MEMORY_BUDGET else None
+        )
 
-        def cosines(start: int, stop: int) -> FloatArray:
-            block: FloatArray = (needs.matrix[start:stop] @ offers.matrix_t).toarray()
-            if keep:
-                blocks.append(block)
+        def cosines(start: int) -> FloatArray:
+            block: FloatArray = (needs.matrix[start : start + _BLOCK] @ offers.matrix_t).toarray()
             return block
 
-        hubness = self._offer_hubness(cosines, scoring.HUB_NEIGHBOURS)
+        hubness = self._offer_hubness(cosines, scoring.HUB_NEIGHBOURS, kept)
         self._typical_hubness = float(np.median(hubness))
         offers.replace_items(
             [
@@ -752,23 +751,42 @@ class MatchIndex:
                 for item, value in zip(offers.items, hubness, strict=True)
             ]
         )
-        return blocks if keep else None
+        return kept
 
     def _offer_hubness(
-        self, cosines: Callable[[int, int], FloatArray], neighbours: int
+        self,
+        cosines: Callable[[int], FloatArray],
+        neighbours: int,
+        kept: list[FloatArray] | None = None,
     ) -> list[float]:
         """scoring.hubness of every offer: its *neighbours* highest cosines with needs of other
-        organisations, where ``cosines(start, stop)`` gives needs[start:stop] × offers."""
+        organisations, where ``cosines(start)`` gives needs[start:start + _BLOCK] × offers.
+
+        The blocks are worked out in parallel (parallel.ordered_imap), each with its own
+        *neighbours* best per offer; the best of those are the best of all. Each block is
+        appended to *kept*, when given.
+        """
         needs, offers = self._need_side, self._offer_side
+
+        def block_and_best(start: int) -> tuple[FloatArray, FloatArray]:
+            block = cosines(start)
+            same = needs.organisations[start : start + _BLOCK, None] == offers.organisations[None]
+            best = np.where(same, -np.inf, block)
+            if len(best) > neighbours:
+                best = np.partition(best, len(best) - neighbours, axis=0)[-neighbours:]
+            return block, best
+
         best = np.full((0, len(offers.items)), -np.inf)
-        for start in range(0, len(needs.items), _BLOCK):
-            stop = start + _BLOCK
-            same = needs.organisations[start:stop, None] == offers.organisations[None]
-            stacked = np.vstack([best, np.where(same, -np.inf, cosines(start, stop))])
-            # The *neighbours* largest of each column, largest first (as a full sort gives).
-            if len(stacked) > neighbours:
-                stacked = np.partition(stacked, len(stacked) - neighbours, axis=0)[-neighbours:]
-            best = -np.sort(-stacked, axis=0)
+        for block, block_best in parallel.ordered_imap(
+            block_and_best, range(0, len(needs.items), _BLOCK)
+        ):
+            if kept is not None:
+                kept.append(block)
+            best = np.vstack([best, block_best])
+            if len(best) > neighbours:
+                best = np.partition(best, len(best) - neighbours, axis=0)[-neighbours:]
+        # Largest first, as a full sort of each offer's cosines gives them.
+        best = -np.sort(-best, axis=0)
         return [
             scoring.hubness(column[np.isfinite(column)].tolist(), neighbours) for column in best.T
         ]
@@ -783,7 +801,7 @@ class MatchIndex:
         if not self.semantic or not offers.items or len(needs.items) < scoring.HUB_MIN_NEEDS:
             return
         hubness = self._offer_hubness(
-            lambda start, stop: needs.embeddings[start:stop] @ offers.embeddings.T,
+            lambda start: needs.embeddings[start : start + _BLOCK] @ offers.embeddings.T,
             scoring.SEMANTIC_HUB_NEIGHBOURS,
         )
         self._typical_semantic_hubness = float(np.median(hubness))
@@ -803,16 +821,22 @@ class MatchIndex:
         """Mark which organisations can help which (see _helps); *cosines* are the text
         cosines of needs × offers in blocks of _BLOCK needs, when the caller has them."""
         needs, offers = self._need_side, self._offer_side
-        for number, start in enumerate(range(0, len(needs.items), _BLOCK)):
-            items = needs.items[start : start + _BLOCK]
+
+        def helping(number: int) -> tuple[IntArray, IntArray]:
+            """(offer organisation, need organisation) of the block's pairs that help."""
+            start = number * _BLOCK
             content, _ = self._content(
-                items,
+                needs.items[start : start + _BLOCK],
                 needs.matrix[start : start + _BLOCK],
                 offers,
                 cosine=None if cosines is None else cosines[number],
             )
             rows, columns = np.nonzero(content >= scoring.RECIPROCITY_THRESHOLD)
-            self._helps[offers.organisations[columns], needs.organisations[start:][rows]] = True
+            return offers.organisations[columns], needs.organisations[start:][rows]
+
+        blocks = range(-(-len(needs.items) // _BLOCK))
+        for helpers, helped in parallel.ordered_imap(helping, blocks):
+            self._helps[helpers, helped] = True
         np.fill_diagonal(self._helps, False)
 
     # ----------------------------------------------------------------- scoring

@@ -14,8 +14,9 @@ in two steps:
    pruned product costs at most ``work_budget`` multiply-adds, computed exactly beforehand as
    Σₖ df_queries(k, θ) · df_targets(k, θ). The pruned
    product is taken a chunk of query rows at a time, each chunk as large as
-   ``memory_budget`` allows, and every query keeps its ``size`` largest products (ties by target
-   position), skipping targets of its own group (an organisation never matches itself).
+   ``memory_budget`` allows and the chunks spread over the cores (:mod:`app.matching.parallel`),
+   and every query keeps its ``size`` largest products (ties by target position), skipping
+   targets of its own group (an organisation never matches itself).
 2. **Exact re-scoring** (:func:`exact_cosines`) of the shortlisted pairs with the full, unpruned
    vectors. The sum runs over the same terms in the same order as scipy's sparse product, so a
    shortlisted pair gets bit for bit the cosine the exact path computes, and the engine's scoring
@@ -36,6 +37,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from app.matching import parallel
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -46,12 +49,15 @@ WORK_BUDGET = 1.5e8
 """Default multiply-adds of the pruned product (about half a second of scipy on one core)."""
 
 MEMORY_BUDGET = 256 * 2**20
-"""Default bytes for one chunk's product and its working arrays."""
+"""Default bytes for one chunk's product and its working arrays (parallel.WORKERS chunks are
+worked on at once)."""
 
-SPREAD_BUDGET = 2 * 2**20
-"""Default bytes of the dense vector exact_cosines spreads queries into (about 14 queries of
-19,000 n-gram columns at a time; measured at Netherlands scale, 2 MB beat 0.6 and 8 MB: the
-vector stays in cache). At least MIN_SPREAD_QUERIES are spread at a time, whatever the width."""
+SPREAD_BUDGET = 4 * 2**20
+"""Default bytes of the dense vector exact_cosines spreads queries into, per worker (about 28
+queries of 19,000 n-gram columns at a time). Measured at Netherlands scale (137,000 pairs):
+on one thread 1, 2, 4 and 8 MB took 0.19 s alike and 16 MB 0.23 s; on two, 4 MB took 0.13 s
+against 0.18 s for 2 MB and 0.14 s for 8 MB. At least MIN_SPREAD_QUERIES are spread at a
+time, whatever the width."""
 
 MIN_SPREAD_QUERIES = 16
 """Fewest queries exact_cosines spreads at a time: each step has a fixed cost."""
@@ -103,8 +109,9 @@ def shortlist(
     products = np.zeros((count, size), dtype=np.float64)
     if count == 0 or targets.shape[0] == 0 or size <= 0:
         return Shortlist(found, products, 0.0, 0.0, 0)
-    query_keys, target_keys = pruning_keys(queries, targets)
-    threshold, work = choose_threshold(queries, targets, work_budget)
+    keys = pruning_keys(queries, targets)
+    query_keys, target_keys = keys
+    threshold, work = choose_threshold(queries, targets, work_budget, keys=keys)
     pruned_queries = _prune(queries, query_keys, threshold)
     pruned_targets_t = sparse.csr_matrix(_prune(targets, target_keys, threshold).T)
     # A chunk's product has at most as many entries as it costs multiply-adds.
@@ -115,7 +122,9 @@ def shortlist(
         minlength=count,
     )
     chunks = _chunks(row_work, max(1, memory_budget // _BYTES_PER_ENTRY))
-    for start, stop in chunks:
+
+    def select(chunk: tuple[int, int]) -> None:
+        start, stop = chunk
         block = sparse.csr_matrix(pruned_queries[start:stop] @ pruned_targets_t)
         for row in range(stop - start):
             low, high = block.indptr[row], block.indptr[row + 1]
@@ -128,19 +137,25 @@ def shortlist(
             best = _best(columns, values, size)
             found[start + row, : len(best)] = columns[best]
             products[start + row, : len(best)] = values[best]
+
+    parallel.ordered_map(select, chunks)
     return Shortlist(found, products, threshold, work, len(chunks))
 
 
 def choose_threshold(
-    queries: sparse.csr_matrix, targets: sparse.csr_matrix, work_budget: float
+    queries: sparse.csr_matrix,
+    targets: sparse.csr_matrix,
+    work_budget: float,
+    *,
+    keys: tuple[FloatArray, FloatArray] | None = None,
 ) -> tuple[float, float]:
     """The smallest θ of THRESHOLDS whose pruned product fits *work_budget*, and its work.
 
     work(θ) = Σₖ df_queries(k, θ) · df_targets(k, θ), where df(k, θ) counts the rows whose
     entry in column k has a pruning key (:func:`pruning_keys`) of at least θ. When no θ fits,
-    the largest is used.
+    the largest is used. *keys* are pruning_keys(queries, targets), when the caller has them.
     """
-    query_keys, target_keys = pruning_keys(queries, targets)
+    query_keys, target_keys = pruning_keys(queries, targets) if keys is None else keys
     width = queries.shape[1]
 
     def work_at(level: int) -> float:
@@ -189,27 +204,34 @@ def exact_cosines(
     queries_per_step = max(MIN_SPREAD_QUERIES, memory_budget // (8 * max(width, 1)))
     order = np.argsort(query_rows, kind="stable")
     sorted_rows, sorted_targets = query_rows[order], target_rows[order]
-    # Each step: the pairs of up to queries_per_step consecutive distinct queries.
+    # Each step: the pairs of up to queries_per_step consecutive distinct queries. The steps
+    # are dealt out in WORKERS runs of consecutive steps, each with its own dense vector.
     firsts = np.flatnonzero(np.diff(sorted_rows, prepend=-1))
-    bounds = np.append(firsts[::queries_per_step], len(sorted_rows))
-    spread = np.zeros(min(len(firsts), queries_per_step) * width)
+    bounds = np.append(firsts[::queries_per_step], len(sorted_rows)).tolist()
+    steps = list(itertools.pairwise(bounds))
+    runs = np.array_split(np.arange(len(steps)), min(parallel.WORKERS, len(steps)))
     found = np.empty(len(query_rows))
-    for start, stop in itertools.pairwise(bounds.tolist()):
-        rows = sorted_rows[start:stop]
-        distinct, stretch = np.unique(rows, return_inverse=True)
-        spread_queries = queries[distinct]
-        spread_at = (
-            np.repeat(np.arange(len(distinct)) * width, np.diff(spread_queries.indptr))
-            + spread_queries.indices
-        )
-        spread[spread_at] = spread_queries.data
-        pairs = targets[sorted_targets[start:stop]]
-        columns = pairs.indices + np.repeat(stretch * width, np.diff(pairs.indptr))
-        moved = sparse.csr_matrix(
-            (pairs.data, columns, pairs.indptr), shape=(stop - start, len(spread))
-        )
-        found[start:stop] = moved @ spread
-        spread[spread_at] = 0.0
+
+    def run(numbers: IntArray) -> None:
+        spread = np.zeros(min(len(firsts), queries_per_step) * width)
+        for start, stop in (steps[number] for number in numbers.tolist()):
+            rows = sorted_rows[start:stop]
+            distinct, stretch = np.unique(rows, return_inverse=True)
+            spread_queries = queries[distinct]
+            spread_at = (
+                np.repeat(np.arange(len(distinct)) * width, np.diff(spread_queries.indptr))
+                + spread_queries.indices
+            )
+            spread[spread_at] = spread_queries.data
+            pairs = targets[sorted_targets[start:stop]]
+            columns = pairs.indices + np.repeat(stretch * width, np.diff(pairs.indptr))
+            moved = sparse.csr_matrix(
+                (pairs.data, columns, pairs.indptr), shape=(stop - start, len(spread))
+            )
+            found[start:stop] = moved @ spread
+            spread[spread_at] = 0.0
+
+    parallel.ordered_map(run, runs)
     result[order] = found
     return result
 

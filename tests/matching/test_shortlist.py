@@ -415,8 +415,10 @@ def test_the_upper_gram_blocks_make_the_sparse_product_up_to_rounding() -> None:
     expected = (matrix @ matrix.T).toarray()
     found = symmetric_from_upper_blocks(matrix.shape[0], upper_gram_blocks(matrix))
     assert found.shape == expected.shape
-    assert np.allclose(found, expected, rtol=0, atol=1e-12)
-    assert np.allclose(found, found.T, rtol=0, atol=1e-15)
+    # Single-precision BLAS for the common columns (see upper_gram_blocks).
+    assert np.allclose(found, expected, rtol=0, atol=1e-5)
+    assert not np.array_equal(found, expected)
+    assert np.array_equal(found, found.T)
 
 
 def test_working_groups_are_those_of_the_sparse_product(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -440,7 +442,7 @@ def test_upper_gram_blocks_cover_the_upper_triangle_of_the_product() -> None:
     starts = []
     for start, block in upper_gram_blocks(matrix, rows_per_block=7):
         starts.append(start)
-        assert np.allclose(block, expected[start : start + 7, start:], rtol=0, atol=1e-12)
+        assert np.allclose(block, expected[start : start + 7, start:], rtol=0, atol=1e-5)
     assert starts == list(range(0, matrix.shape[0], 7))
 
 

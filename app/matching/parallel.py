@@ -1,0 +1,95 @@
+"""Independent blocks of work spread over the machine's cores with threads.
+
+The engine's heavy steps are sparse and dense matrix products in scipy's and numpy's compiled
+code, which release the GIL while they run, so blocks of them (chunks of query rows, steps of the
+exact re-scoring, blocks of the index's hub floors, the working groups beside the suggestions)
+run in parallel in threads, sharing the index's arrays without copying them. While blocks run in
+parallel, BLAS is held to one thread per caller (threadpoolctl): otherwise each block's dense
+product starts BLAS threads of its own for the same cores, and they spin against each other
+(measured at Netherlands scale: the suggestions and the working groups side by side took 2.16 s
+with BLAS on two threads, 1.26 s on one, against 1.57 s one after the other).
+
+Results never depend on the number of workers: each block computes what it computes on its own,
+and results come back in the order of the blocks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TypeVar
+
+from threadpoolctl import threadpool_limits
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+WORKERS = max(1, min(4, _cores()))
+"""Threads that work on blocks at once: the cores this process may run on, at most 4."""
+
+
+def ordered_map(
+    function: Callable[[_Item], _Result], items: Iterable[_Item], *, workers: int | None = None
+) -> list[_Result]:
+    """``[function(item) for item in items]``, worked out by up to *workers* threads."""
+    return list(ordered_imap(function, items, workers=workers))
+
+
+def ordered_imap(
+    function: Callable[[_Item], _Result], items: Iterable[_Item], *, workers: int | None = None
+) -> Iterator[_Result]:
+    """``function(item)`` for each item, in order, worked out by up to *workers* threads
+    (default WORKERS) ahead of the consumer: at most *workers* + 1 are in flight at a time, so
+    blocks too large to hold all at once can be consumed as they come. BLAS is held to one
+    thread until the iterator is exhausted or closed. One worker runs them in this thread."""
+    workers = WORKERS if workers is None else workers
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    with single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
+        pending: deque[Future[_Result]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(function, item))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+@contextmanager
+def in_background(function: Callable[[], _Result]) -> Iterator[Future[_Result]]:
+    """Run *function* in a second thread while the block runs; the future holds its result.
+
+    Leaving the block waits for it. With one worker it runs first, in this thread.
+    """
+    if WORKERS <= 1:
+        future: Future[_Result] = Future()
+        try:
+            future.set_result(function())
+        except Exception as error:  # handed to the caller by future.result()
+            future.set_exception(error)
+        yield future
+        return
+    with single_threaded_blas(), ThreadPoolExecutor(1) as pool:
+        yield pool.submit(function)
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """BLAS on one thread per caller inside the block."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
