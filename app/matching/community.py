@@ -23,10 +23,12 @@ from app.matching.taxonomy import Taxonomy
 from app.matching.types import (
     CommunityReport,
     FormatPreference,
+    Gap,
     Need,
     Offer,
     ReciprocalPair,
     Suggestion,
+    UnmetOffer,
     WorkingGroup,
 )
 
@@ -171,13 +173,22 @@ def community_report(
 ) -> CommunityReport:
     """match_community on an index that is already built (the recompute after the build).
 
-    The working groups (need × need similarities and their clustering) are worked out in a
-    second thread beside the suggestions: they share nothing but the index's read-only arrays.
+    The working groups (need × need similarities and their clustering), the gaps and the unmet
+    offers are worked out in a second thread beside the suggestions (see parallel): they share
+    the index's arrays, which nothing changes, and its lazily built tables, each built once.
     """
-    with (
-        collector_paused(),
-        parallel.in_background(lambda: working_groups(index, formats)) as groups,
-    ):
+
+    def overview() -> tuple[tuple[WorkingGroup, ...], tuple[Gap, ...], tuple[UnmetOffer, ...]]:
+        # The shared-terms table first: the reasons need it, and it is built in Python while
+        # the suggestions start with the (GIL-free) shortlist products.
+        index._shared_terms  # noqa: B018 - built here, ahead of its use
+        return (
+            working_groups(index, formats),
+            index.gaps(excluded=excluded),
+            index.unmet_offers(excluded=excluded),
+        )
+
+    with collector_paused(), parallel.in_background(overview) as background:
         # Only the suggestions shown get their reasons now; candidates further down that the
         # allocation or a reciprocal pair picks get them afterwards.
         candidates = index._suggest(
@@ -217,13 +228,14 @@ def community_report(
                 )
                 for pair in pairs
             )
+        groups, gaps, unmet_offers = background.result()
         return CommunityReport(
             suggestions=tuple(shown),
             allocation=allocation,
             reciprocal_pairs=pairs,
-            working_groups=groups.result(),
-            gaps=index.gaps(excluded=excluded),
-            unmet_offers=index.unmet_offers(excluded=excluded),
+            working_groups=groups,
+            gaps=gaps,
+            unmet_offers=unmet_offers,
         )
 
 

@@ -45,10 +45,10 @@ from __future__ import annotations
 
 import gc
 import itertools
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import cached_property
 from typing import TypeVar
 
 import numpy as np
@@ -199,7 +199,7 @@ class _Side:
         self.text_floors = np.array([item.text_floor for item in items], dtype=np.float64)
         self.semantic_shifts = np.array([item.semantic_shift for item in items], dtype=np.float64)
 
-    @cached_property
+    @parallel.computed_once
     def topics_dense(self) -> FloatArray:
         """The topic matrix, dense (a few dozen topics): one new answer against many targets
         reads its rows fast. Made on first use, as most indexes never score a new answer."""
@@ -299,6 +299,12 @@ class MatchIndex:
         del cosines
         # Reasons other than the text factor's, shared between suggestions (see _reason).
         self._reasons: dict[tuple[object, ...], Reason] = {}
+        # The contributions (FACTOR_ORDER) of pairs ranked without their reasons, by (need id,
+        # offer id): _explained completes them from these instead of scoring them again.
+        self._unexplained: dict[tuple[int, int], list[float]] = {}
+        # Each need's shortlisted offers, exactly re-scored, by shortlist size (large path).
+        self._shortlists: dict[int, _Candidates] = {}
+        self._shortlists_lock = threading.Lock()
 
     # ----------------------------------------------------------------- public queries
 
@@ -373,21 +379,33 @@ class MatchIndex:
         """The full suggestion (with reasons) of every (need id, offer id) in *suggestions*.
 
         Scored as ranking scores (:meth:`_pair_components`, :func:`scoring.contributions`),
-        which gives the scalar formulas' scores to the bit (:meth:`_suggestion`).
+        which gives the scalar formulas' scores to the bit (:meth:`_suggestion`); pairs that
+        ranking scored without their reasons are not scored again.
         """
-        pairs = sorted({(s.need_id, s.offer_id) for s in suggestions})
         needs, offers = self._need_side, self._offer_side
-        rows = np.array([needs.position[need_id] for need_id, _ in pairs], dtype=np.int64)
-        columns = np.array([offers.position[offer_id] for _, offer_id in pairs], dtype=np.int64)
-        cosines = exact_cosines(needs.matrix, offers.matrix, rows, columns)
-        contributions = scoring.contributions(
-            self.weights, self._pair_components(rows, columns, cosines)
-        ).T.tolist()
-        return {
-            pair: self._reasoned(needs.items[row], offers.items[column], values)
-            for pair, row, column, values in zip(
-                pairs, rows.tolist(), columns.tolist(), contributions, strict=True
+        pairs = sorted({(s.need_id, s.offer_id) for s in suggestions})
+        # Pairs that ranking scored without explaining them kept their contributions.
+        contributions = {
+            pair: self._unexplained[pair] for pair in pairs if pair in self._unexplained
+        }
+        missing = [pair for pair in pairs if pair not in contributions]
+        if missing:
+            rows = np.array([needs.position[need_id] for need_id, _ in missing], dtype=np.int64)
+            columns = np.array(
+                [offers.position[offer_id] for _, offer_id in missing], dtype=np.int64
             )
+            cosines = exact_cosines(needs.matrix, offers.matrix, rows, columns)
+            computed = scoring.contributions(
+                self.weights, self._pair_components(rows, columns, cosines)
+            ).T.tolist()
+            contributions.update(zip(missing, computed, strict=True))
+        return {
+            (need_id, offer_id): self._reasoned(
+                needs.items[needs.position[need_id]],
+                offers.items[offers.position[offer_id]],
+                contributions[need_id, offer_id],
+            )
+            for need_id, offer_id in pairs
         }
 
     def gaps(
@@ -928,7 +946,7 @@ class MatchIndex:
         """Score every pair (True) or rank shortlists (False)?"""
         return len(self._need_side.items) * len(self._offer_side.items) <= EXACT_PAIR_LIMIT
 
-    @cached_property
+    @parallel.computed_once
     def _pair_scores(self) -> tuple[FloatArray, FloatArray]:
         """Raw scores and cosines of every need × offer, computed once (exact path only)."""
         needs, offers = self._need_side, self._offer_side
@@ -941,39 +959,39 @@ class MatchIndex:
             )
         return raw, cosine
 
-    @cached_property
+    @parallel.computed_once
     def _pair_scores_by_offer(self) -> tuple[FloatArray, FloatArray]:
         """_pair_scores transposed: offer × need (the cosines are the same numbers)."""
         raw, cosine = self._pair_scores
         return np.ascontiguousarray(raw.T), np.ascontiguousarray(cosine.T)
 
-    @cached_property
-    def _shortlists(self) -> dict[int, _Candidates]:
-        """Each need's shortlisted offers, exactly re-scored, by shortlist size (large path)."""
-        return {}
-
     def _need_candidates(self, size: int) -> _Candidates:
-        """The *size* offers with the highest pruned cosine per need, with exact raw scores."""
-        if size not in self._shortlists:
-            needs, offers = self._need_side, self._offer_side
-            found = shortlist(
-                needs.matrix,
-                offers.matrix,
-                size,
-                query_groups=needs.organisations,
-                target_groups=offers.organisations,
-            )
-            rows, positions = found.pairs()
-            cosine = exact_cosines(needs.matrix, offers.matrix, rows, positions)
-            components = self._pair_components(rows, positions, cosine)
-            self._shortlists[size] = _Candidates(
-                _pointers(rows, len(needs.items)),
-                positions,
-                self._raw_of(components),
-                cosine,
-                scoring.contributions(self.weights, components),
-            )
-        return self._shortlists[size]
+        """The *size* offers with the highest pruned cosine per need, with exact raw scores
+        (worked out once per size, even when two threads ask at once)."""
+        with self._shortlists_lock:
+            if size not in self._shortlists:
+                self._shortlists[size] = self._shortlisted(size)
+            return self._shortlists[size]
+
+    def _shortlisted(self, size: int) -> _Candidates:
+        needs, offers = self._need_side, self._offer_side
+        found = shortlist(
+            needs.matrix,
+            offers.matrix,
+            size,
+            query_groups=needs.organisations,
+            target_groups=offers.organisations,
+        )
+        rows, positions = found.pairs()
+        cosine = exact_cosines(needs.matrix, offers.matrix, rows, positions)
+        components = self._pair_components(rows, positions, cosine)
+        return _Candidates(
+            _pointers(rows, len(needs.items)),
+            positions,
+            self._raw_of(components),
+            cosine,
+            scoring.contributions(self.weights, components),
+        )
 
     def _offer_candidates(self, size: int) -> _Candidates:
         """The need shortlists turned around: per offer, the needs that shortlisted it."""
@@ -1105,10 +1123,12 @@ class MatchIndex:
         ):
             query, target = queries[row], targets.items[position]
             need, offer = (query, target) if need_side else (target, query)
+            if place < explain:
+                ranked[row].append(self._reasoned(need, offer, values))
+                continue
+            self._unexplained[need.id, offer.id] = values
             ranked[row].append(
-                self._reasoned(need, offer, values)
-                if place < explain
-                else Suggestion(
+                Suggestion(
                     need_id=need.id,
                     offer_id=offer.id,
                     need_organisation_id=need.organisation_id,
@@ -1385,7 +1405,7 @@ class MatchIndex:
             explained,
         )[0]
 
-    @cached_property
+    @parallel.computed_once
     def _shared_terms(self) -> SharedTerms:
         """text.shared_terms over this index's vocabulary, worked out once (same answers)."""
         return SharedTerms(item.words for item in (*self._need_side.items, *self._offer_side.items))

@@ -60,7 +60,7 @@ from . import synthetic
 from .reference import reference_objective
 
 ROOT = Path(__file__).resolve().parents[2]
-EU_SAMPLE = int(os.environ.get("COPMATCH_BENCH_EU_SAMPLE", "1000"))
+EU_SAMPLE = int(os.environ.get("COPMATCH_BENCH_EU_SAMPLE", "10000"))
 """Needs of the EU-scale run that are also scored exactly, to measure the shortlist's effect."""
 EU_WORK_BUDGET = float(os.environ.get("COPMATCH_BENCH_EU_WORK", "1.5e9"))
 EU_SHORTLIST = 40
@@ -692,7 +692,6 @@ def compare_with_exact(
     offer_topics_t = sparse.csr_matrix(offer_topics.T)
     offer_sizes = np.asarray(offer_topics.sum(axis=1)).ravel()
     need_sizes = np.asarray(need_topics.sum(axis=1)).ravel()
-    offer_count = offer_vectors.shape[0]
     overlaps, changed, losses = [], [], []
     for start in range(0, len(chosen), 100):
         rows = chosen[start : start + 100]
@@ -709,8 +708,12 @@ def compare_with_exact(
             + weights.reciprocity * helps_back
         )
         raw[organisations[rows][:, None] == organisations[None, :]] = -np.inf
+        # Each need's 10 best (ties by offer position): the 10th best raw score is the cut,
+        # and only the offers from the cut up are sorted.
+        cut = -np.partition(-raw, 9, axis=1)[:, 9]
         for offset, need in enumerate(rows.tolist()):
-            top = np.lexsort((np.arange(offer_count), -raw[offset]))[:10]
+            above = np.flatnonzero(raw[offset] >= cut[offset])
+            top = above[np.lexsort((above, -raw[offset, above]))][:10]
             found = ranked[need]
             overlaps.append(len(set(top.tolist()) & {offer for _, offer in found}) / 10)
             changed.append(not found or found[0][1] != int(top[0]))

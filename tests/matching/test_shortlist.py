@@ -405,6 +405,18 @@ def test_report_explains_what_it_shows_allocates_and_pairs() -> None:
     assert beyond_five[0].reasons != ()
 
 
+def test_explaining_ranked_pairs_reuses_their_contributions_to_the_same_suggestions() -> None:
+    data = synthetic.community(12, per_organisation=5, seed=9)
+    ranked_index = MatchIndex(data.taxonomy, data.needs, data.offers)
+    ranked = ranked_index._suggest((), 10, 0.0, explained=0)
+    assert all(suggestion.reasons == () for suggestion in ranked)
+    assert len(ranked_index._unexplained) == len(ranked)
+    fresh = MatchIndex(data.taxonomy, data.needs, data.offers)._explained(ranked)
+    reused = ranked_index._explained(ranked)
+    assert reused == fresh
+    assert all(suggestion.reasons for suggestion in reused.values())
+
+
 def test_the_upper_gram_blocks_make_the_sparse_product_up_to_rounding() -> None:
     data = small_community()
     built = MatchIndex(data.taxonomy, data.needs, data.offers)
