@@ -181,7 +181,7 @@ def community_report(
     def overview() -> tuple[tuple[WorkingGroup, ...], tuple[Gap, ...], tuple[UnmetOffer, ...]]:
         # The shared-terms table first: the reasons need it, and it is built in Python while
         # the suggestions start with the (GIL-free) shortlist products.
-        index._shared_terms  # noqa: B018 - built here, ahead of its use
+        index._explainer.shared_terms  # noqa: B018 - built here, ahead of its use
         return (
             working_groups(index, formats),
             index.gaps(excluded=excluded),

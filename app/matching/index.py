@@ -12,20 +12,10 @@ the whole community. Because the vocabulary and idf were fitted on the taxonomy 
 corpus, the topic words a new answer uses are known. A full recompute (nightly, or after many
 new answers) builds a new index, which refits the vectoriser and the reciprocity relation.
 
-**Texts are expanded** before vectorising (:meth:`MatchIndex._expansion`):
-
-* with the labels of every topic they are tagged with and the topic's abbreviations that stand
-  for the whole topic, so "TVW" and "transitievisie warmte" meet in the same n-grams;
-* with the phrase of each abbreviation a term spells out (:attr:`Topic.abbreviation_phrases`),
-  only where the abbreviation or the phrase itself occurs: "TEO" adds "thermische energie
-  oppervlaktewater" and so meets "warmte uit oppervlaktewater", but not every aquathermal text
-  gets "TEO TEA TED";
-* not with all synonyms of a topic (see ``EXPAND_WITH_SYNONYMS``).
-
-Each word's root is added too, so "isoleren" and "isolatie" share whole-word n-grams; so are the
-members of compounds that start or end with a taxonomy word ("dakisolatie" adds "dak" and
-"isolatie") and the first word of a word's plain-language synonym group (``EQUIVALENT_WORDS`` in
-:mod:`app.matching.text`: "buurt" adds "wijk", "residents" adds "bewoner").
+**Texts are expanded** before vectorising (:mod:`app.matching.documents`): with the roots of
+their words, the members of their compounds, plain-language equivalents and the labels and
+abbreviations of their topics, so "TVW" meets "transitievisie warmte" and "isoleren" meets
+"isolatie".
 
 **Hub offers.** An offer worded so generally that it is close to many needs ("een klein
 collectief warmtenet") would otherwise top many lists. Every indexed offer gets a text floor from
@@ -48,7 +38,7 @@ import itertools
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TypeVar
 
 import numpy as np
@@ -57,26 +47,18 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from app.matching import parallel, scoring
-from app.matching.correspondence import SharedTerms
-from app.matching.embedding import from_bytes
+from app.matching.documents import Documents
+from app.matching.embedding import from_bytes, pair_closeness, row_closeness
+from app.matching.reasons import Explainer
 from app.matching.shortlist import exact_cosines, shortlist
+from app.matching.sides import Candidates, Prepared, Side, region_key, row_pointers
 from app.matching.tagging import cached_tagger
-from app.matching.taxonomy import Taxonomy, Topic
-from app.matching.text import (
-    Word,
-    analyse,
-    compound_members,
-    content_words,
-    equivalent,
-    fold,
-)
-from app.matching.text import words as words_of
+from app.matching.taxonomy import Taxonomy
 from app.matching.types import (
     Factor,
     Gap,
     Need,
     Offer,
-    Reason,
     Suggestion,
     TopicTag,
     UnmetOffer,
@@ -88,13 +70,6 @@ from app.matching.vectors import (
     upper_gram_blocks,
 )
 
-EXPAND_WITH_SYNONYMS = False
-"""Expand texts with every synonym of their topics (True) or with labels and abbreviations only.
-
-Full expansion lowered dev precision@1 from 0.57 to 0.47 even once tags were precise: 30 synonyms
-drown a ten-word answer, and every answer on a topic then looks alike, while the labelled needs
-mostly have to be told apart from other answers on the same topic."""
-
 MAX_SUGGESTIONS = 5
 """Suggestions returned per need (or offer) unless the caller asks for another number."""
 
@@ -103,8 +78,7 @@ COSINE_MEMORY_BUDGET = 256 * 2**20
 """Bytes of need × offer text cosines an index keeps while it is built (3,420 × 3,420 take
 94 MB), so reciprocity reuses the hub floors' product instead of computing it again."""
 
-_WORD_CACHE_SIZE = 65_536  # distinct words whose compound members an index remembers
-_PAIR_BLOCK = 4096  # pairs per block of gathered embeddings (a few MB each)
+PAIR_BLOCK = 4096  # pairs per block of gathered embeddings (a few MB each)
 # Raw (unrounded) scores differ from rounded ones by at most 4 · 0.00005; candidates within this
 # margin of the cut are scored exactly so rounding can never change who makes the list.
 _ROUNDING_MARGIN = 5e-4
@@ -122,93 +96,6 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 _Item = TypeVar("_Item", Need, Offer)
 BoolArray = npt.NDArray[np.bool_]
-
-
-@dataclass(frozen=True, slots=True)
-class _Candidates:
-    """Candidate targets per query, CSR-like: query q owns entries pointers[q]:pointers[q + 1]."""
-
-    pointers: IntArray
-    positions: IntArray
-    raw: FloatArray
-    cosine: FloatArray
-    contributions: FloatArray
-    """Each pair's contributions (rows in scoring.FACTOR_ORDER), worked out once: suggestions,
-    gaps and unmet offers all rank the same pairs."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """An analysed need or offer."""
-
-    id: int
-    organisation_id: int
-    region: str | None
-    tags: tuple[TopicTag, ...]
-    topics: frozenset[str]
-    words: tuple[Word, ...]
-    document: str
-    text_floor: float = 0.0
-    """Offers only: the hubness floor of the text component (:func:`scoring.hub_floor`)."""
-    embedding: FloatArray | None = None
-    """The item's embedding as a vector, in an index that scores the semantic factor."""
-    semantic_shift: float = 0.0
-    """Offers only: the hubness shift of the semantic component (:func:`scoring.semantic_shift`)."""
-
-
-class _Side:
-    """One side of the index (all needs, or all offers) as arrays aligned by position."""
-
-    def __init__(
-        self,
-        items: Sequence[_Prepared],
-        matrix: sparse.csr_matrix,
-        topic_columns: dict[str, int],
-        organisation_codes: dict[int, int],
-        region_codes: dict[str, int],
-    ) -> None:
-        self.items = items
-        self.embeddings: FloatArray = (
-            np.array([item.embedding for item in items], dtype=np.float64)
-            if items and items[0].embedding is not None
-            else np.zeros((len(items), 0))
-        )
-        self.position = {item.id: position for position, item in enumerate(items)}
-        self.matrix = matrix
-        # Transposed once here: products against a CSC view would convert it on every query.
-        self.matrix_t: sparse.csr_matrix = matrix.T.tocsr()
-        self.ids = np.array([item.id for item in items], dtype=np.int64)
-        rows = [row for row, item in enumerate(items) for _ in item.topics]
-        columns = [topic_columns[slug] for item in items for slug in sorted(item.topics)]
-        self.topics = sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, columns)), shape=(len(items), len(topic_columns))
-        )
-        self.topics_t: sparse.csr_matrix = self.topics.T.tocsr()
-        self.topic_sizes = np.array([len(item.topics) for item in items], dtype=np.float64)
-        self.organisations = np.array(
-            [organisation_codes[item.organisation_id] for item in items], dtype=np.int64
-        )
-        self.regions = np.array(
-            [region_codes.get(_region_key(item.region), -1) for item in items], dtype=np.int64
-        )
-        self.replace_items(items)
-
-    def replace_items(self, items: Sequence[_Prepared]) -> None:
-        """The same items with their fitted text floors or semantic shifts, in the arrays too."""
-        self.items = items
-        self.text_floors = np.array([item.text_floor for item in items], dtype=np.float64)
-        self.semantic_shifts = np.array([item.semantic_shift for item in items], dtype=np.float64)
-
-    @parallel.computed_once
-    def topics_dense(self) -> FloatArray:
-        """The topic matrix, dense (a few dozen topics): one new answer against many targets
-        reads its rows fast. Made on first use, as most indexes never score a new answer."""
-        dense: FloatArray = self.topics.toarray()
-        return dense
-
-
-def _region_key(region: str | None) -> str:
-    return region.strip().casefold() if region else ""
 
 
 class MatchIndex:
@@ -242,14 +129,7 @@ class MatchIndex:
                 vectors = from_bytes([item.embedding for item in items if item.embedding])
                 if len(vectors):
                     self._mean_embedding[kind] = vectors.astype(np.float64).mean(axis=0)
-        # Compounds are split on the taxonomy's own words (see _prepare).
-        self._known_words = frozenset(
-            word for topic in taxonomy for term in topic.terms for word in content_words(term)
-        )
-        # Per distinct word or topic (see _compound_members and _expansion): texts share most.
-        self._members_by_word: dict[str, tuple[str, ...]] = {}
-        self._topic_expansions: dict[str, tuple[str, ...]] = {}
-        self._evidence_expansions: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._documents = Documents(taxonomy, self.tagger)
         need_items = [self._prepare(need) for need in self.needs]
         offer_items = [self._prepare(offer) for offer in self.offers]
 
@@ -261,13 +141,15 @@ class MatchIndex:
         self._organisation_codes = {
             organisation: code for code, organisation in enumerate(organisations)
         }
-        regions = sorted({_region_key(item.region) for item in (*need_items, *offer_items)} - {""})
+        regions = sorted({region_key(item.region) for item in (*need_items, *offer_items)} - {""})
         self._region_codes = {region: code for code, region in enumerate(regions)}
 
         self.vectorizer = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, dtype=np.float64
         )
-        taxonomy_documents = [self._expansion(frozenset({topic.slug})) for topic in taxonomy]
+        taxonomy_documents = [
+            self._documents.expansion(frozenset({topic.slug})) for topic in taxonomy
+        ]
         # One pass fits the vocabulary and idf and vectorises every item (see vectors.py).
         matrix = fit_transform(
             self.vectorizer,
@@ -297,13 +179,15 @@ class MatchIndex:
         self._helps = np.zeros((size, size), dtype=np.bool_)
         self._fit_reciprocity(cosines)
         del cosines
-        # Reasons other than the text factor's, shared between suggestions (see _reason).
-        self._reasons: dict[tuple[object, ...], Reason] = {}
+        # Suggestions with their reasons, from the contributions ranking works out.
+        self._explainer = Explainer(
+            taxonomy, lambda: (item.words for item in (*need_items, *offer_items))
+        )
         # The contributions (FACTOR_ORDER) of pairs ranked without their reasons, by (need id,
         # offer id): _explained completes them from these instead of scoring them again.
         self._unexplained: dict[tuple[int, int], list[float]] = {}
         # Each need's shortlisted offers, exactly re-scored, by shortlist size (large path).
-        self._shortlists: dict[int, _Candidates] = {}
+        self._shortlists: dict[int, Candidates] = {}
         self._shortlists_lock = threading.Lock()
 
     # ----------------------------------------------------------------- public queries
@@ -400,7 +284,7 @@ class MatchIndex:
             ).T.tolist()
             contributions.update(zip(missing, computed, strict=True))
         return {
-            (need_id, offer_id): self._reasoned(
+            (need_id, offer_id): self._explainer.suggestion(
                 needs.items[needs.position[need_id]],
                 offers.items[offers.position[offer_id]],
                 contributions[need_id, offer_id],
@@ -556,38 +440,14 @@ class MatchIndex:
 
     # ----------------------------------------------------------------- preparation
 
-    def _prepare(self, item: Need | Offer) -> _Prepared:
-        tags, evidence = self.tagger.tag_with_evidence(item.text, item.topics)
-        topics = frozenset(tag.slug for tag in tags)
-        words = analyse(item.text)
-        # Roots join the words so inflections meet in whole-word n-grams ("isoleren isol").
-        roots = [word.root for word in words if word.root != word.surface]
-        # Members of compounds join as words too ("dakisolatie" adds "dak" and "isolatie").
-        members = [member for word in words for member in self._compound_members(word.surface)]
-        roots += members
-        # Plain-language synonyms meet in one word ("buurt" adds "wijk"; see EQUIVALENT_WORDS).
-        roots += [
-            canonical
-            for surface in (*(word.surface for word in words), *members)
-            if (canonical := equivalent(surface)) is not None and canonical != surface
-        ]
-        expansion = self._expansion(topics, evidence)
-        document = " ".join([*(word.surface for word in words), *roots, expansion])
-        embedding = self._centred(item) if self.semantic else None
-        return _Prepared(
-            id=item.id,
-            organisation_id=item.organisation_id,
-            region=item.region,
-            tags=tags,
-            topics=topics,
-            words=words,
-            document=document,
-            embedding=embedding,
-        )
+    def _prepare(self, item: Need | Offer) -> Prepared:
+        """The analysed item (see documents.Documents), with its centred embedding in an
+        index that scores the semantic factor."""
+        return self._documents.prepare(item, self._centred(item) if self.semantic else None)
 
     def _prepared(
-        self, item: Need | Offer, indexed: Sequence[Need | Offer], side: _Side
-    ) -> tuple[_Prepared, sparse.csr_matrix]:
+        self, item: Need | Offer, indexed: Sequence[Need | Offer], side: Side
+    ) -> tuple[Prepared, sparse.csr_matrix]:
         """The analysed item and its vector: from the index when it holds this exact item."""
         position = side.position.get(item.id)
         if position is not None and indexed[position] == item:
@@ -605,16 +465,6 @@ class MatchIndex:
             prepared = self._with_embedding(prepared, item)
         return prepared, vector
 
-    def _compound_members(self, word: str) -> tuple[str, ...]:
-        """compound_members of *word* on the taxonomy's words, once per distinct word."""
-        members = self._members_by_word.get(word)
-        if members is None:
-            members = compound_members(word, self._known_words)
-            if len(self._members_by_word) >= _WORD_CACHE_SIZE:
-                self._members_by_word.clear()  # new answers scored over a long life: bounded
-            self._members_by_word[word] = members
-        return members
-
     def _centred(self, item: Need | Offer) -> FloatArray | None:
         """The item's embedding minus its side's mean embedding in this index, unit length.
 
@@ -630,7 +480,7 @@ class MatchIndex:
         norm = float(np.linalg.norm(vector))
         return vector / norm if norm > 0 else vector
 
-    def _with_embedding(self, prepared: _Prepared, item: Need | Offer) -> _Prepared:
+    def _with_embedding(self, prepared: Prepared, item: Need | Offer) -> Prepared:
         """A new answer's embedding (required in a semantic index) and, for an offer, its shift."""
         if prepared.embedding is None or len(prepared.embedding) != self._dimensions:
             raise ValueError(
@@ -651,70 +501,6 @@ class MatchIndex:
     def _dimensions(self) -> int:
         return int(self._offer_side.embeddings.shape[1] or self._need_side.embeddings.shape[1])
 
-    def _expansion(
-        self, topics: frozenset[str], evidence: frozenset[tuple[str, str]] = frozenset()
-    ) -> str:
-        """The words a text is expanded with, normalised, as one string.
-
-        For each topic: its labels (without abbreviations) and the abbreviations no term spells
-        out; for each (topic, abbreviation or term) in *evidence*: the phrase the abbreviation
-        stands for, or the abbreviations the term spells out.
-        """
-        parts: list[str] = []
-        for slug in sorted(topics):
-            parts.extend(self._topic_expansion(slug))
-        for slug, found in sorted(evidence):
-            parts.extend(self._evidence_expansion(slug, found))
-        return " ".join(parts)
-
-    def _topic_expansion(self, slug: str) -> tuple[str, ...]:
-        """The words a text about topic *slug* is expanded with (see _expansion)."""
-        parts = self._topic_expansions.get(slug)
-        if parts is None:
-            topic = self.taxonomy.get(slug)
-            parts = (
-                ()
-                if topic is None
-                else tuple(
-                    word
-                    for phrase in self._expansion_phrases(topic)
-                    for word in content_words(phrase)
-                )
-            )
-            self._topic_expansions[slug] = parts
-        return parts
-
-    def _evidence_expansion(self, slug: str, found: str) -> tuple[str, ...]:
-        """The words evidence *found* for topic *slug* adds to a text (see _expansion)."""
-        parts = self._evidence_expansions.get((slug, found))
-        if parts is None:
-            topic = self.taxonomy.get(slug)
-            if topic is None:
-                parts = ()
-            elif found in topic.abbreviation_phrases:
-                parts = tuple(content_words(topic.abbreviation_phrases[found]))
-            else:
-                parts = tuple(
-                    dict.fromkeys(
-                        fold(abbreviation).split("'")[0]
-                        for abbreviation, phrase in topic.abbreviation_phrases.items()
-                        if phrase == found
-                    )
-                )
-            self._evidence_expansions[(slug, found)] = parts
-        return parts
-
-    def _expansion_phrases(self, topic: Topic) -> tuple[str, ...]:
-        if EXPAND_WITH_SYNONYMS:
-            return (*topic.terms, *topic.abbreviations)
-        abbreviations = {fold(abbreviation) for abbreviation in topic.abbreviations}
-        labels = [
-            " ".join(word for word in words_of(label) if word not in abbreviations)
-            for label in (topic.label_nl, topic.label_en)
-        ]
-        aliases = [a for a in topic.abbreviations if a not in topic.abbreviation_phrases]
-        return (*labels, *aliases)
-
     def _vectorise_one(self, document: str) -> sparse.csr_matrix:
         """vectorizer.transform([document]) without sklearn's batch overhead (same numbers).
 
@@ -732,8 +518,8 @@ class MatchIndex:
             (values, columns, np.array([0, len(columns)])), shape=(1, len(self._vocabulary))
         )
 
-    def _side(self, items: Sequence[_Prepared], matrix: sparse.csr_matrix) -> _Side:
-        return _Side(
+    def _side(self, items: Sequence[Prepared], matrix: sparse.csr_matrix) -> Side:
+        return Side(
             items,
             matrix,
             self._topic_columns,
@@ -861,9 +647,9 @@ class MatchIndex:
 
     def _content(
         self,
-        items: Sequence[_Prepared],
+        items: Sequence[Prepared],
         vectors: sparse.csr_matrix,
-        targets: _Side,
+        targets: Side,
         *,
         semantic: bool = True,
         cosine: FloatArray | None = None,
@@ -894,7 +680,7 @@ class MatchIndex:
             shape=(len(items), len(self._topic_columns)),
         )
         sizes = np.array([len(item.topics) for item in items], dtype=np.float64)
-        topic = _ochiai(
+        topic = scoring.ochiai_overlaps(
             (topic_rows @ targets.topics_t).toarray(), sizes, targets.topic_sizes, buffer=floor
         )
         content: FloatArray = np.multiply(topic, self.weights.topic, out=topic)
@@ -903,7 +689,7 @@ class MatchIndex:
             content += self.weights.semantic * self._semantic(items, targets)
         return content, cosine
 
-    def _semantic(self, items: Sequence[_Prepared], targets: _Side) -> FloatArray:
+    def _semantic(self, items: Sequence[Prepared], targets: Side) -> FloatArray:
         """semantic_component of *items* × targets, vectorised (the shift is the offer's)."""
         if not items or not targets.items:
             return np.zeros((len(items), len(targets.items)))
@@ -912,20 +698,20 @@ class MatchIndex:
             np.array([item.semantic_shift for item in items])[:, None]
             + targets.semantic_shifts[None, :]
         )
-        return _semantic_component(embeddings @ targets.embeddings.T - shift)
+        return scoring.semantic_components(embeddings @ targets.embeddings.T - shift)
 
     def _raw_scores(
         self,
-        items: Sequence[_Prepared],
+        items: Sequence[Prepared],
         vectors: sparse.csr_matrix,
-        targets: _Side,
+        targets: Side,
         *,
         need_side: bool,
     ) -> tuple[FloatArray, FloatArray]:
         """Unrounded scores of *items* × targets, and the cosines they came from."""
         raw, cosine = self._content(items, vectors, targets)
         regions = np.array(
-            [self._region_codes.get(_region_key(item.region), -1) for item in items],
+            [self._region_codes.get(region_key(item.region), -1) for item in items],
             dtype=np.int64,
         )
         same_region = (regions[:, None] == targets.regions[None, :]) & (regions[:, None] >= 0)
@@ -937,7 +723,7 @@ class MatchIndex:
         raw = raw + self.weights.region * same_region + self.weights.reciprocity * helps_back
         return raw, cosine
 
-    def _organisation_code(self, item: _Prepared) -> int:
+    def _organisation_code(self, item: Prepared) -> int:
         """The organisation's row in ``_helps``; unknown organisations get the last, empty row."""
         return self._organisation_codes.get(item.organisation_id, len(self._organisation_codes))
 
@@ -965,7 +751,7 @@ class MatchIndex:
         raw, cosine = self._pair_scores
         return np.ascontiguousarray(raw.T), np.ascontiguousarray(cosine.T)
 
-    def _need_candidates(self, size: int) -> _Candidates:
+    def _need_candidates(self, size: int) -> Candidates:
         """The *size* offers with the highest pruned cosine per need, with exact raw scores
         (worked out once per size, even when two threads ask at once)."""
         with self._shortlists_lock:
@@ -973,7 +759,7 @@ class MatchIndex:
                 self._shortlists[size] = self._shortlisted(size)
             return self._shortlists[size]
 
-    def _shortlisted(self, size: int) -> _Candidates:
+    def _shortlisted(self, size: int) -> Candidates:
         needs, offers = self._need_side, self._offer_side
         found = shortlist(
             needs.matrix,
@@ -985,21 +771,21 @@ class MatchIndex:
         rows, positions = found.pairs()
         cosine = exact_cosines(needs.matrix, offers.matrix, rows, positions)
         components = self._pair_components(rows, positions, cosine)
-        return _Candidates(
-            _pointers(rows, len(needs.items)),
+        return Candidates(
+            row_pointers(rows, len(needs.items)),
             positions,
             self._raw_of(components),
             cosine,
             scoring.contributions(self.weights, components),
         )
 
-    def _offer_candidates(self, size: int) -> _Candidates:
+    def _offer_candidates(self, size: int) -> Candidates:
         """The need shortlists turned around: per offer, the needs that shortlisted it."""
         by_need = self._need_candidates(size)
         rows = np.repeat(np.arange(len(by_need.pointers) - 1), np.diff(by_need.pointers))
         order = np.lexsort((rows, by_need.positions))
-        return _Candidates(
-            _pointers(by_need.positions[order], len(self._offer_side.items)),
+        return Candidates(
+            row_pointers(by_need.positions[order], len(self._offer_side.items)),
             rows[order],
             by_need.raw[order],
             by_need.cosine[order],
@@ -1024,16 +810,18 @@ class MatchIndex:
             needs.topics[need_rows].multiply(offers.topics[offer_rows]).sum(axis=1)
         ).ravel()
         components = np.zeros((len(scoring.FACTOR_ORDER), len(need_rows)))
-        components[0] = _topic_overlaps(
+        components[0] = scoring.topic_overlaps(
             shared, needs.topic_sizes[need_rows] * offers.topic_sizes[offer_rows]
         )
-        components[1] = _text_components(
+        components[1] = scoring.text_components(
             cosine,
             scoring.TEXT_FLOOR + needs.text_floors[need_rows] + offers.text_floors[offer_rows],
         )
         if self.semantic:
-            closeness = _pair_closeness(needs.embeddings, need_rows, offers.embeddings, offer_rows)
-            components[2] = _semantic_component(closeness - offers.semantic_shifts[offer_rows])
+            closeness = pair_closeness(needs.embeddings, need_rows, offers.embeddings, offer_rows)
+            components[2] = scoring.semantic_components(
+                closeness - offers.semantic_shifts[offer_rows]
+            )
         regions = needs.regions[need_rows]
         components[3] = (regions == offers.regions[offer_rows]) & (regions >= 0)
         components[4] = self._helps[
@@ -1043,9 +831,9 @@ class MatchIndex:
 
     def _item_components(
         self,
-        item: _Prepared,
+        item: Prepared,
         need_side: bool,
-        targets: _Side,
+        targets: Side,
         positions: IntArray,
         cosine: FloatArray,
     ) -> FloatArray:
@@ -1057,7 +845,7 @@ class MatchIndex:
         )
         shared = targets.topics_dense[np.ix_(positions, known)].sum(axis=1)
         components = np.zeros((len(scoring.FACTOR_ORDER), len(positions)))
-        components[0] = _topic_overlaps(
+        components[0] = scoring.topic_overlaps(
             shared.astype(np.float64), float(len(item.topics)) * targets.topic_sizes[positions]
         )
         floors = targets.text_floors[positions]
@@ -1066,15 +854,15 @@ class MatchIndex:
             if need_side
             else scoring.TEXT_FLOOR + floors + item.text_floor
         )
-        components[1] = _text_components(cosine, floor)
+        components[1] = scoring.text_components(cosine, floor)
         if self.semantic and item.embedding is not None:
-            closeness = _closeness(
+            closeness = row_closeness(
                 np.broadcast_to(item.embedding, (len(positions), len(item.embedding))),
                 targets.embeddings[positions],
             )
             shift = targets.semantic_shifts[positions] if need_side else item.semantic_shift
-            components[2] = _semantic_component(closeness - shift)
-        region = self._region_codes.get(_region_key(item.region), -1)
+            components[2] = scoring.semantic_components(closeness - shift)
+        region = self._region_codes.get(region_key(item.region), -1)
         components[3] = (targets.regions[positions] == region) & (region >= 0)
         code = self._organisation_code(item)
         components[4] = (
@@ -1086,8 +874,8 @@ class MatchIndex:
 
     def _top_by_score(
         self,
-        queries: Sequence[_Prepared],
-        targets: _Side,
+        queries: Sequence[Prepared],
+        targets: Side,
         need_side: bool,
         query_rows: IntArray,
         positions: IntArray,
@@ -1107,7 +895,7 @@ class MatchIndex:
         order = np.lexsort((targets.ids[positions], -scores, query_rows))
         query_rows, positions, scores = query_rows[order], positions[order], scores[order]
         pairs = np.flatnonzero(keep)[order]
-        rank = np.arange(len(query_rows)) - _pointers(query_rows, len(queries))[query_rows]
+        rank = np.arange(len(query_rows)) - row_pointers(query_rows, len(queries))[query_rows]
         top = rank < limit
         explain = limit if explained is None else explained
         ranked: list[list[Suggestion]] = [[] for _ in queries]
@@ -1124,7 +912,7 @@ class MatchIndex:
             query, target = queries[row], targets.items[position]
             need, offer = (query, target) if need_side else (target, query)
             if place < explain:
-                ranked[row].append(self._reasoned(need, offer, values))
+                ranked[row].append(self._explainer.suggestion(need, offer, values))
                 continue
             self._unexplained[need.id, offer.id] = values
             ranked[row].append(
@@ -1142,8 +930,8 @@ class MatchIndex:
 
     def _top_of_pairs(
         self,
-        queries: _Side,
-        targets: _Side,
+        queries: Side,
+        targets: Side,
         need_side: bool,
         query_rows: IntArray,
         positions: IntArray,
@@ -1169,7 +957,7 @@ class MatchIndex:
             explained,
         )
 
-    def _sides(self, need_side: bool) -> tuple[_Side, _Side]:
+    def _sides(self, need_side: bool) -> tuple[Side, Side]:
         return (
             (self._need_side, self._offer_side)
             if need_side
@@ -1208,8 +996,8 @@ class MatchIndex:
 
     def _rank_dense(
         self,
-        queries: _Side,
-        targets: _Side,
+        queries: Side,
+        targets: Side,
         need_side: bool,
         blocked: dict[int, set[int]],
         limit: int,
@@ -1232,7 +1020,7 @@ class MatchIndex:
         )
 
     def _valid_scores(
-        self, queries: _Side, targets: _Side, raw: FloatArray, blocked: dict[int, set[int]]
+        self, queries: Side, targets: Side, raw: FloatArray, blocked: dict[int, set[int]]
     ) -> FloatArray:
         """*raw* with −inf for pairs of one organisation and for declined pairs."""
         codes = np.array([self._organisation_code(item) for item in queries.items])
@@ -1247,10 +1035,10 @@ class MatchIndex:
 
     def _rank_candidates(
         self,
-        queries: _Side,
-        targets: _Side,
+        queries: Side,
+        targets: Side,
         need_side: bool,
-        candidates: _Candidates,
+        candidates: Candidates,
         blocked: dict[int, set[int]],
         limit: int,
         min_score: float,
@@ -1338,7 +1126,7 @@ class MatchIndex:
         return best
 
     def _best_dense(
-        self, queries: _Side, targets: _Side, need_side: bool, blocked: dict[int, set[int]]
+        self, queries: Side, targets: Side, need_side: bool, blocked: dict[int, set[int]]
     ) -> list[Suggestion | None]:
         """_select(limit=1, min_score=0) for every query at once, from the pair scores.
 
@@ -1359,10 +1147,10 @@ class MatchIndex:
 
     def _select(
         self,
-        item: _Prepared,
+        item: Prepared,
         raw: FloatArray,
         cosine: FloatArray,
-        targets: _Side,
+        targets: Side,
         need_side: bool,
         blocked: set[int],
         limit: int,
@@ -1405,23 +1193,18 @@ class MatchIndex:
             explained,
         )[0]
 
-    @parallel.computed_once
-    def _shared_terms(self) -> SharedTerms:
-        """text.shared_terms over this index's vocabulary, worked out once (same answers)."""
-        return SharedTerms(item.words for item in (*self._need_side.items, *self._offer_side.items))
-
-    def _helps_back(self, need: _Prepared, offer: _Prepared) -> bool:
+    def _helps_back(self, need: Prepared, offer: Prepared) -> bool:
         """Can the need's organisation help the offer's organisation in return?"""
         return bool(self._helps[self._organisation_code(need), self._organisation_code(offer)])
 
-    def _suggestion(self, need: _Prepared, offer: _Prepared, cosine: float) -> Suggestion:
+    def _suggestion(self, need: Prepared, offer: Prepared, cosine: float) -> Suggestion:
         """Score one pair with the scalar formulas and explain every contribution.
 
         Ranking (and :meth:`_explained`) scores many pairs at once
         (:meth:`_pair_components`, :func:`scoring.contributions`) and explains them from
         those contributions; this scalar path is the reference they equal to the bit.
         """
-        return self._reasoned(
+        return self._explainer.suggestion(
             need,
             offer,
             [
@@ -1430,29 +1213,8 @@ class MatchIndex:
             ],
         )
 
-    def _reasoned(
-        self, need: _Prepared, offer: _Prepared, contributions: Sequence[float]
-    ) -> Suggestion:
-        """The suggestion of one pair with its reasons, from its factors' *contributions* (in
-        scoring.FACTOR_ORDER); the score is their total."""
-        shared_topics = tuple(sorted(need.topics & offer.topics))
-        reasons = tuple(
-            self._reason(factor, value, need, offer, shared_topics)
-            for factor, value in zip(scoring.FACTOR_ORDER, contributions, strict=True)
-            if value > 0
-        )
-        return Suggestion(
-            need_id=need.id,
-            offer_id=offer.id,
-            need_organisation_id=need.organisation_id,
-            offer_organisation_id=offer.organisation_id,
-            score=scoring.total([reason.contribution for reason in reasons]),
-            reasons=reasons,
-            matched_topics=shared_topics,
-        )
-
     def _components(
-        self, need: _Prepared, offer: _Prepared, cosine: float
+        self, need: Prepared, offer: Prepared, cosine: float
     ) -> tuple[tuple[Factor, float, float], ...]:
         """(factor, weight, component) of one pair, by the scalar formulas."""
         weights = self.weights
@@ -1475,116 +1237,14 @@ class MatchIndex:
         )
         return components
 
-    def _semantic_pair(self, need: _Prepared, offer: _Prepared) -> float:
+    def _semantic_pair(self, need: Prepared, offer: Prepared) -> float:
         """semantic_component of one pair (0 in an index without embeddings)."""
         if need.embedding is None or offer.embedding is None:
             return 0.0
-        closeness = float(_closeness(need.embedding[None, :], offer.embedding[None, :])[0])
+        closeness = float(row_closeness(need.embedding[None, :], offer.embedding[None, :])[0])
         return scoring.semantic_component(
             closeness, offer.semantic_shift, scoring.SEMANTIC_LOW, scoring.SEMANTIC_HIGH
         )
-
-    def _reason(
-        self,
-        factor: Factor,
-        contribution: float,
-        need: _Prepared,
-        offer: _Prepared,
-        shared_topics: tuple[str, ...],
-    ) -> Reason:
-        """Reason(factor, contribution, its detail), one shared instance per distinct reason.
-
-        Apart from the text factor, a reason depends on few things (the shared topics, the
-        region, the two organisations), so most suggestions of a community repeat a handful of
-        them; reasons are immutable, and sharing them saves building each one again.
-        """
-        if factor == "text":
-            return Reason(factor, contribution, self._detail(factor, need, offer, shared_topics))
-        key: tuple[object, ...]
-        if factor == "topic":
-            key = (factor, contribution, shared_topics)
-        elif factor == "region":
-            key = (factor, contribution, need.region)
-        elif factor == "reciprocity":
-            key = (factor, contribution, need.organisation_id, offer.organisation_id)
-        else:
-            key = (factor, contribution)
-        reason = self._reasons.get(key)
-        if reason is None:
-            reason = Reason(factor, contribution, self._detail(factor, need, offer, shared_topics))
-            self._reasons[key] = reason
-        return reason
-
-    def _detail(
-        self, factor: Factor, need: _Prepared, offer: _Prepared, shared_topics: tuple[str, ...]
-    ) -> str:
-        if factor == "topic":
-            labels = [self._topic_display(slug) for slug in shared_topics]
-            return ("topic " if len(labels) == 1 else "topics ") + ", ".join(labels)
-        if factor == "text":
-            terms = self._shared_terms.between(need.words, offer.words)
-            if not terms:
-                return "similar wording"
-            return "both mention " + ", ".join(f"*{term}*" for term in terms[:4])
-        if factor == "semantic":
-            return "close in meaning"
-        if factor == "region":
-            return f"both in region {need.region}"
-        return (
-            f"organisation {need.organisation_id} can help organisation "
-            f"{offer.organisation_id} in return"
-        )
-
-    def _topic_display(self, slug: str) -> str:
-        topic = self.taxonomy.get(slug)
-        return topic.display if topic else slug
-
-
-def _semantic_component(shifted: FloatArray) -> FloatArray:
-    """Vectorised semantic_component of cosines from which the shift is already taken."""
-    low, high = scoring.SEMANTIC_LOW, scoring.SEMANTIC_HIGH
-    result: FloatArray = np.clip((shifted - low) / (high - low), 0.0, 1.0)
-    return result
-
-
-def _pair_closeness(
-    first: FloatArray, first_rows: IntArray, second: FloatArray, second_rows: IntArray
-) -> FloatArray:
-    """_closeness of first[first_rows[k]] and second[second_rows[k]] for every k, in blocks:
-    gathering both vectors of every pair at once held two pairs × dimensions arrays (0.4 GB
-    each for the Netherlands' shortlists), and touching that memory took seconds. Each row's
-    dot product is the same whatever block it is in."""
-    result = np.empty(len(first_rows))
-    for start in range(0, len(first_rows), _PAIR_BLOCK):
-        stop = start + _PAIR_BLOCK
-        result[start:stop] = _closeness(
-            first[first_rows[start:stop]], second[second_rows[start:stop]]
-        )
-    return result
-
-
-def _closeness(first: FloatArray, second: FloatArray) -> FloatArray:
-    """Row-wise dot products: one summation order for one pair or many, so the scalar and the
-    vectorised scores agree to the bit (``@`` on single vectors adds in another order)."""
-    result: FloatArray = np.einsum("ij,ij->i", first, second)
-    return result
-
-
-def _topic_overlaps(shared: FloatArray, sizes: FloatArray) -> FloatArray:
-    """Vectorised topic_overlap from shared counts and |N|·|O|: 0 where a side has none."""
-    result: FloatArray = np.divide(
-        shared, np.sqrt(sizes), out=np.zeros_like(sizes), where=sizes > 0
-    )
-    return result
-
-
-def _text_components(cosine: FloatArray, floor: FloatArray) -> FloatArray:
-    """Vectorised text_component: clamp((cosine − floor) / (1 − floor)), 0 where floor ≥ 1."""
-    safe = np.where(floor >= 1.0, 0.0, floor)
-    result: FloatArray = np.where(
-        floor >= 1.0, 0.0, np.clip((cosine - safe) / (1.0 - safe), 0.0, 1.0)
-    )
-    return result
 
 
 def _embedded(needs: Sequence[Need], offers: Sequence[Offer]) -> bool:
@@ -1592,19 +1252,6 @@ def _embedded(needs: Sequence[Need], offers: Sequence[Offer]) -> bool:
     items: tuple[Need | Offer, ...] = (*needs, *offers)
     sizes = {len(item.embedding) if item.embedding is not None else 0 for item in items}
     return len(sizes) == 1 and 0 not in sizes
-
-
-def _ochiai(
-    shared: FloatArray, sizes_a: FloatArray, sizes_b: FloatArray, *, buffer: FloatArray
-) -> FloatArray:
-    """Vectorised topic_overlap: shared / √(|A|·|B|), 0 where either side has no topics.
-
-    Overwrites and returns *shared* (float64 counts): where a side has no topics it shares
-    none, so the 0 is already there. *buffer*, of the same shape, is overwritten too."""
-    denominator = np.multiply.outer(sizes_a, sizes_b, out=buffer)
-    np.sqrt(denominator, out=denominator)
-    result: FloatArray = np.divide(shared, denominator, out=shared, where=denominator > 0)
-    return result
 
 
 @contextmanager
@@ -1623,13 +1270,6 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _pointers(rows: IntArray, count: int) -> IntArray:
-    """CSR row pointers of sorted *rows* over *count* rows."""
-    pointers = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=count), out=pointers[1:])
-    return pointers
 
 
 def _unique_by_id(items: Iterable[_Item], kind: str) -> tuple[_Item, ...]:

@@ -272,3 +272,40 @@ def totals(weights: Weights, components: FloatArray) -> FloatArray:
     bit for bit what the scalar formulas give (same products, roundings and order of addition).
     """
     return sums(contributions(weights, components))
+
+
+def semantic_components(shifted: FloatArray) -> FloatArray:
+    """Vectorised semantic_component of cosines from which the shift is already taken."""
+    low, high = SEMANTIC_LOW, SEMANTIC_HIGH
+    result: FloatArray = np.clip((shifted - low) / (high - low), 0.0, 1.0)
+    return result
+
+
+def topic_overlaps(shared: FloatArray, sizes: FloatArray) -> FloatArray:
+    """Vectorised topic_overlap from shared counts and |N|·|O|: 0 where a side has none."""
+    result: FloatArray = np.divide(
+        shared, np.sqrt(sizes), out=np.zeros_like(sizes), where=sizes > 0
+    )
+    return result
+
+
+def text_components(cosine: FloatArray, floor: FloatArray) -> FloatArray:
+    """Vectorised text_component: clamp((cosine − floor) / (1 − floor)), 0 where floor ≥ 1."""
+    safe = np.where(floor >= 1.0, 0.0, floor)
+    result: FloatArray = np.where(
+        floor >= 1.0, 0.0, np.clip((cosine - safe) / (1.0 - safe), 0.0, 1.0)
+    )
+    return result
+
+
+def ochiai_overlaps(
+    shared: FloatArray, sizes_a: FloatArray, sizes_b: FloatArray, *, buffer: FloatArray
+) -> FloatArray:
+    """Vectorised topic_overlap: shared / √(|A|·|B|), 0 where either side has no topics.
+
+    Overwrites and returns *shared* (float64 counts): where a side has no topics it shares
+    none, so the 0 is already there. *buffer*, of the same shape, is overwritten too."""
+    denominator = np.multiply.outer(sizes_a, sizes_b, out=buffer)
+    np.sqrt(denominator, out=denominator)
+    result: FloatArray = np.divide(shared, denominator, out=shared, where=denominator > 0)
+    return result

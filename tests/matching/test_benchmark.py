@@ -189,7 +189,7 @@ def phase_timings(index: MatchIndex, formats: Sequence[FormatPreference]) -> str
         else:
             size = max(index_module.SHORTLIST_SIZE, 20)
             timed("shortlists + exact re-scoring", lambda: index._need_candidates(size))
-        timed("shared-terms table", lambda: index._shared_terms)
+        timed("shared-terms table", lambda: index._explainer.shared_terms)
         candidates = timed(
             "rest of the ranking (top 10, reasons for the 5 shown)",
             lambda: index._suggest((), 10, scoring.GAP_THRESHOLD, explained=5),

@@ -9,15 +9,19 @@ from app.matching.scoring import (
     contribution,
     hub_floor,
     hubness,
+    ochiai_overlaps,
     reciprocity,
     region_match,
     round_score,
     round_scores,
     semantic_component,
+    semantic_components,
     semantic_shift,
     text_component,
+    text_components,
     to_units,
     topic_overlap,
+    topic_overlaps,
     total,
     totals,
 )
@@ -215,3 +219,52 @@ def test_semantic_weights() -> None:
         Weights(0.1, 0.8, 0.05, 0.05, semantic=0.5)
     with pytest.raises(ValueError, match="non-negative"):
         Weights(0.5, 1.0, 0.0, 0.0, semantic=-0.5)
+
+
+# The vectorised formulas, each against its scalar one to the bit, on the same table of cases.
+TOPIC_CASES = [  # (need topics, offer topics)
+    ("", ""),
+    ("a", ""),
+    ("", "a"),
+    ("a", "b"),
+    ("a", "a"),
+    ("ab", "ab"),
+    ("a", "abcd"),
+    ("abcd", "a"),
+    ("ab", "ac"),
+    ("ab", "bcda"),
+    ("abc", "bcd"),
+]
+
+
+def test_topic_overlaps_and_ochiai_overlaps_are_topic_overlap() -> None:
+    expected = [topic_overlap(frozenset(n), frozenset(o)) for n, o in TOPIC_CASES]
+    shared = np.array([len(set(n) & set(o)) for n, o in TOPIC_CASES], dtype=np.float64)
+    need_sizes = np.array([len(n) for n, _ in TOPIC_CASES], dtype=np.float64)
+    offer_sizes = np.array([len(o) for _, o in TOPIC_CASES], dtype=np.float64)
+    assert topic_overlaps(shared, need_sizes * offer_sizes).tolist() == expected
+    # ochiai_overlaps: every need against every offer, in place.
+    matrix = np.array(
+        [[len(set(n) & set(o)) for _, o in TOPIC_CASES] for n, _ in TOPIC_CASES], dtype=np.float64
+    )
+    found = ochiai_overlaps(matrix, need_sizes, offer_sizes, buffer=np.empty_like(matrix))
+    assert found is matrix
+    assert found.tolist() == [
+        [topic_overlap(frozenset(n), frozenset(o)) for _, o in TOPIC_CASES] for n, _ in TOPIC_CASES
+    ]
+
+
+@pytest.mark.parametrize("floor", [0.0, 0.05, 0.3, 0.999, 1.0, 1.2])
+def test_text_components_is_text_component(floor: float) -> None:
+    cosines = [-0.1, 0.0, 0.04, 0.05, 0.2, 0.31, 0.5, 0.9999, 1.0]
+    found = text_components(np.array(cosines), np.full(len(cosines), floor))
+    assert found.tolist() == [text_component(cosine, floor) for cosine in cosines]
+
+
+def test_semantic_components_is_semantic_component() -> None:
+    cosines = [-0.2, 0.0, SEMANTIC_LOW, 0.1, 0.25, SEMANTIC_HIGH, 0.6, 1.0]
+    for shift in (0.0, 0.04, -0.03):
+        shifted = np.array(cosines) - shift
+        assert semantic_components(shifted).tolist() == [
+            semantic_component(cosine, shift) for cosine in cosines
+        ]

@@ -1,0 +1,155 @@
+"""The document each answer is vectorised as: its words and what they stand for.
+
+A post-it is short, so the matcher vectorises more than its bare words:
+
+* each word's root, so "isoleren" and "isolatie" share whole-word n-grams;
+* the members of compounds that start or end with a taxonomy word ("dakisolatie" adds "dak" and
+  "isolatie"), and the first word of a word's plain-language synonym group (``EQUIVALENT_WORDS``
+  in :mod:`app.matching.text`: "buurt" adds "wijk", "residents" adds "bewoner");
+* the expansion of its topics (:meth:`Documents.expansion`): the labels of every topic it is
+  tagged with and the topic's abbreviations that stand for the whole topic, and the phrase an
+  abbreviation spells out where the abbreviation or the phrase itself occurs ("TEO" adds
+  "thermische energie oppervlaktewater"); not all synonyms of a topic (EXPAND_WITH_SYNONYMS).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from app.matching.sides import Prepared
+from app.matching.tagging import Tagger
+from app.matching.taxonomy import Taxonomy, Topic
+from app.matching.text import analyse, compound_members, content_words, equivalent, fold
+from app.matching.text import words as words_of
+from app.matching.types import Need, Offer
+
+FloatArray = npt.NDArray[np.float64]
+
+EXPAND_WITH_SYNONYMS = False
+"""Expand texts with every synonym of their topics (True) or with labels and abbreviations only.
+
+Full expansion lowered dev precision@1 from 0.57 to 0.47 even once tags were precise: 30 synonyms
+drown a ten-word answer, and every answer on a topic then looks alike, while the labelled needs
+mostly have to be told apart from other answers on the same topic."""
+
+_WORD_CACHE_SIZE = 65_536  # distinct words whose compound members are remembered
+
+
+class Documents:
+    """Analyses answers into the documents they are vectorised as, for one taxonomy."""
+
+    def __init__(self, taxonomy: Taxonomy, tagger: Tagger) -> None:
+        self.taxonomy = taxonomy
+        self.tagger = tagger
+        # Compounds are split on the taxonomy's own words (see prepare).
+        self._known_words = frozenset(
+            word for topic in taxonomy for term in topic.terms for word in content_words(term)
+        )
+        # Per distinct word or topic (see _compound_members and expansion): texts share most.
+        self._members_by_word: dict[str, tuple[str, ...]] = {}
+        self._topic_expansions: dict[str, tuple[str, ...]] = {}
+        self._evidence_expansions: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def prepare(self, item: Need | Offer, embedding: FloatArray | None = None) -> Prepared:
+        """The item's tags, topics, analysed words and the document it is vectorised as."""
+        tags, evidence = self.tagger.tag_with_evidence(item.text, item.topics)
+        topics = frozenset(tag.slug for tag in tags)
+        words = analyse(item.text)
+        # Roots join the words so inflections meet in whole-word n-grams ("isoleren isol").
+        roots = [word.root for word in words if word.root != word.surface]
+        # Members of compounds join as words too ("dakisolatie" adds "dak" and "isolatie").
+        members = [member for word in words for member in self._compound_members(word.surface)]
+        roots += members
+        # Plain-language synonyms meet in one word ("buurt" adds "wijk"; see EQUIVALENT_WORDS).
+        roots += [
+            canonical
+            for surface in (*(word.surface for word in words), *members)
+            if (canonical := equivalent(surface)) is not None and canonical != surface
+        ]
+        expansion = self.expansion(topics, evidence)
+        document = " ".join([*(word.surface for word in words), *roots, expansion])
+        return Prepared(
+            id=item.id,
+            organisation_id=item.organisation_id,
+            region=item.region,
+            tags=tags,
+            topics=topics,
+            words=words,
+            document=document,
+            embedding=embedding,
+        )
+
+    def _compound_members(self, word: str) -> tuple[str, ...]:
+        """compound_members of *word* on the taxonomy's words, once per distinct word."""
+        members = self._members_by_word.get(word)
+        if members is None:
+            members = compound_members(word, self._known_words)
+            if len(self._members_by_word) >= _WORD_CACHE_SIZE:
+                self._members_by_word.clear()  # new answers scored over a long life: bounded
+            self._members_by_word[word] = members
+        return members
+
+    def expansion(
+        self, topics: frozenset[str], evidence: frozenset[tuple[str, str]] = frozenset()
+    ) -> str:
+        """The words a text is expanded with, normalised, as one string.
+
+        For each topic: its labels (without abbreviations) and the abbreviations no term spells
+        out; for each (topic, abbreviation or term) in *evidence*: the phrase the abbreviation
+        stands for, or the abbreviations the term spells out.
+        """
+        parts: list[str] = []
+        for slug in sorted(topics):
+            parts.extend(self._topic_expansion(slug))
+        for slug, found in sorted(evidence):
+            parts.extend(self._evidence_expansion(slug, found))
+        return " ".join(parts)
+
+    def _topic_expansion(self, slug: str) -> tuple[str, ...]:
+        """The words a text about topic *slug* is expanded with (see _expansion)."""
+        parts = self._topic_expansions.get(slug)
+        if parts is None:
+            topic = self.taxonomy.get(slug)
+            parts = (
+                ()
+                if topic is None
+                else tuple(
+                    word
+                    for phrase in self._expansion_phrases(topic)
+                    for word in content_words(phrase)
+                )
+            )
+            self._topic_expansions[slug] = parts
+        return parts
+
+    def _evidence_expansion(self, slug: str, found: str) -> tuple[str, ...]:
+        """The words evidence *found* for topic *slug* adds to a text (see _expansion)."""
+        parts = self._evidence_expansions.get((slug, found))
+        if parts is None:
+            topic = self.taxonomy.get(slug)
+            if topic is None:
+                parts = ()
+            elif found in topic.abbreviation_phrases:
+                parts = tuple(content_words(topic.abbreviation_phrases[found]))
+            else:
+                parts = tuple(
+                    dict.fromkeys(
+                        fold(abbreviation).split("'")[0]
+                        for abbreviation, phrase in topic.abbreviation_phrases.items()
+                        if phrase == found
+                    )
+                )
+            self._evidence_expansions[(slug, found)] = parts
+        return parts
+
+    def _expansion_phrases(self, topic: Topic) -> tuple[str, ...]:
+        if EXPAND_WITH_SYNONYMS:
+            return (*topic.terms, *topic.abbreviations)
+        abbreviations = {fold(abbreviation) for abbreviation in topic.abbreviations}
+        labels = [
+            " ".join(word for word in words_of(label) if word not in abbreviations)
+            for label in (topic.label_nl, topic.label_en)
+        ]
+        aliases = [a for a in topic.abbreviations if a not in topic.abbreviation_phrases]
+        return (*labels, *aliases)
