@@ -1,0 +1,74 @@
+"""The bridge between the database and the matching engine (``app.matching``).
+
+Rows go in as the engine's plain dataclasses; suggestions come back and are stored in the
+``suggestions`` table, which is what the API serves.
+
+Keeping suggestions current:
+
+* Writing a need or an offer re-tags its text (given and inferred topics) and re-scores that
+  one answer against the other side of its community (:func:`refresh_need`,
+  :func:`refresh_offer`). The community's texts are vectorised again (linear in its size),
+  but only the changed answer's pairs are scored and stored; nothing else is rescored.
+* :func:`recompute` scores the whole community (after a bulk load, or on request).
+* Rows members acted on (introduced, accepted, declined, completed) survive both; a declined
+  pair is excluded from scoring, so it is never proposed again.
+
+The engine's index of a community is cached in this process, keyed by a fingerprint of the
+community's answers, so reads (working groups, gaps) do not rebuild it while nothing changed.
+
+The package, by concern: :mod:`.tags` (topic tags of answers), :mod:`.embeddings` (vectors for
+the semantic factor, stored at write time), :mod:`.index` (a community's snapshot and its cached
+match index), :mod:`.suggestions` (storing, refreshing, reading and acting on suggestions) and
+:mod:`.views` (allocation, reciprocal pairs, working groups, gaps, unmet offers).
+"""
+
+from app.services.matching.embeddings import embed_answers, embed_written, text_hash
+from app.services.matching.index import Snapshot, community_index, snapshot
+from app.services.matching.suggestions import (
+    STORED_PER_ANSWER,
+    TRANSITIONS,
+    get_suggestion,
+    list_suggestions,
+    recompute,
+    refresh_need,
+    refresh_offer,
+    update_suggestion,
+)
+from app.services.matching.tags import engine_taxonomy, retag, tag_text, warm_up
+from app.services.matching.views import (
+    StoredView,
+    allocation,
+    gap_threshold,
+    gaps,
+    reciprocal_pairs,
+    unmet_offers,
+    working_groups,
+)
+
+__all__ = [
+    "STORED_PER_ANSWER",
+    "TRANSITIONS",
+    "Snapshot",
+    "StoredView",
+    "allocation",
+    "community_index",
+    "embed_answers",
+    "embed_written",
+    "engine_taxonomy",
+    "gap_threshold",
+    "gaps",
+    "get_suggestion",
+    "list_suggestions",
+    "reciprocal_pairs",
+    "recompute",
+    "refresh_need",
+    "refresh_offer",
+    "retag",
+    "snapshot",
+    "tag_text",
+    "text_hash",
+    "unmet_offers",
+    "update_suggestion",
+    "warm_up",
+    "working_groups",
+]

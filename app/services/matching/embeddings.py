@@ -1,0 +1,160 @@
+"""Embeddings of needs and offers for the engine's semantic factor, stored at write time.
+
+With the optional ``semantic`` extra installed, every write of a need or offer embeds that
+answer when its stored embedding is missing or was computed from another text or model, and the
+rest of the community when any answer there has none of the current model (:func:`embed_written`);
+every recompute checks them all (:func:`embed_answers`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app import matching
+from app.models import Community, Need, NeedEmbedding, Offer, OfferEmbedding
+
+
+def text_hash(text: str) -> str:
+    """SHA-256 of a text, stored with its embedding to notice a changed text."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_EmbeddingTable = tuple[type[NeedEmbedding] | type[OfferEmbedding], Any]
+_EMBEDDINGS: dict[type[Need] | type[Offer], _EmbeddingTable] = {
+    Need: (NeedEmbedding, NeedEmbedding.need_id),
+    Offer: (OfferEmbedding, OfferEmbedding.offer_id),
+}
+"""Each kind of answer's embedding table and the column that links it to the answer."""
+
+
+def embed_answers(session: Session, community: Community) -> int:
+    """Embed the community's needs and offers whose embedding is missing or stale; returns how
+    many were embedded (0 without the ``semantic`` extra)."""
+    embedder = matching.load_embedder()
+    if embedder is None:
+        return 0
+    embedded = 0
+    for model, (link, key) in _EMBEDDINGS.items():
+        rows = session.execute(
+            select(model.id, model.text, link.model, link.text_hash)
+            .outerjoin(link, key == model.id)
+            .where(model.community_id == community.id)
+            .order_by(model.id)
+        ).all()
+        stale = [
+            (ident, text, digest)
+            for ident, text, stored_model, stored_hash in rows
+            if (digest := text_hash(text)) != stored_hash or stored_model != embedder.model
+        ]
+        _store_embeddings(session, embedder, model, stale)
+        embedded += len(stale)
+    return embedded
+
+
+def embed_written(session: Session, community: Community, answer: Need | Offer) -> None:
+    """Embed the need or offer just written when its stored embedding is stale, and then the
+    rest of its community only if some answer there has no embedding of the current model
+    (after a bulk load, or once the extra or a new model is installed).
+
+    The common write thus embeds one text and reads one row, instead of checking every answer
+    of the community (:func:`embed_answers`); texts change only through writes, and each write
+    embeds its own answer again.
+    """
+    embedder = matching.load_embedder()
+    if embedder is None:
+        return
+    link, key = _EMBEDDINGS[type(answer)]
+    digest = text_hash(answer.text)
+    stored = session.execute(
+        select(link.model, link.text_hash).where(key == answer.id)
+    ).one_or_none()
+    if stored is None or tuple(stored) != (embedder.model, digest):
+        _store_embeddings(session, embedder, type(answer), [(answer.id, answer.text, digest)])
+    if _lacks_embeddings(session, community, embedder.model):
+        embed_answers(session, community)
+
+
+def _store_embeddings(
+    session: Session,
+    embedder: matching.Embedder,
+    model: type[Need] | type[Offer],
+    stale: Sequence[tuple[int, str, str]],
+) -> None:
+    """Embed the (id, text, text hash) answers of *model* in *stale* and store the vectors."""
+    if not stale:
+        return
+    link, key = _EMBEDDINGS[model]
+    texts = [text for _, text, _ in stale]
+    vectors = embedder.needs(texts) if model is Need else embedder.offers(texts)
+    values = [
+        {key.key: ident, "model": embedder.model, "text_hash": digest, "vector": vector}
+        for (ident, _, digest), vector in zip(stale, vectors, strict=True)
+    ]
+    _upsert(session, link, key.key, values)
+
+
+def _lacks_embeddings(session: Session, community: Community, model: str) -> bool:
+    """Has any need or offer of the community no stored embedding of *model*?"""
+    missing = [
+        select(answer.id).where(
+            answer.community_id == community.id,
+            ~select(key).where(key == answer.id, link.model == model).exists(),
+        )
+        for answer, (link, key) in _EMBEDDINGS.items()
+    ]
+    return any(session.execute(query.limit(1)).first() is not None for query in missing)
+
+
+def _upsert(
+    session: Session,
+    link: type[NeedEmbedding | OfferEmbedding],
+    key: str,
+    values: list[dict[str, Any]],
+) -> None:
+    """INSERT … ON CONFLICT (key) DO UPDATE: two writers embedding one answer both succeed."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(link)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[key],
+            set_={
+                "model": statement.excluded.model,
+                "text_hash": statement.excluded.text_hash,
+                "vector": statement.excluded.vector,
+            },
+        ),
+        values,
+    )
+
+
+def stored_embeddings(
+    session: Session, community: Community, link: type[NeedEmbedding | OfferEmbedding]
+) -> dict[int, tuple[str, bytes]]:
+    """(text hash, vector) per answer id of the current model (none without the extra)."""
+    embedder = matching.load_embedder()
+    if embedder is None:
+        return {}
+    key, model = (
+        (NeedEmbedding.need_id, Need) if link is NeedEmbedding else (OfferEmbedding.offer_id, Offer)
+    )
+    rows = session.execute(
+        select(key, link.text_hash, link.vector)
+        .join(model, model.id == key)
+        .where(model.community_id == community.id, link.model == embedder.model)
+    ).all()
+    return {ident: (digest, vector) for ident, digest, vector in rows}
+
+
+def current_embedding(
+    embeddings: dict[int, tuple[str, bytes]], ident: int, text: str
+) -> bytes | None:
+    """The stored vector of answer *ident* when it was computed from this very text."""
+    stored = embeddings.get(ident)
+    return stored[1] if stored is not None and stored[0] == text_hash(text) else None

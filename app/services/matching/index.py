@@ -1,0 +1,179 @@
+"""The engine's view of a community (its snapshot) and the cached match index that scores it."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import matching
+from app.models import (
+    Community,
+    Need,
+    NeedEmbedding,
+    NeedTopic,
+    Offer,
+    OfferEmbedding,
+    OfferTopic,
+    Organisation,
+    Priority,
+    Suggestion,
+    SuggestionStatus,
+    TopicSource,
+)
+from app.services.matching.embeddings import current_embedding, stored_embeddings
+from app.services.matching.tags import engine_taxonomy
+
+_INDEX_CACHE_SIZE = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A community's answers as engine dataclasses."""
+
+    community_id: int
+    needs: tuple[matching.Need, ...]
+    offers: tuple[matching.Offer, ...]
+    declined: frozenset[tuple[int, int]]
+
+
+def _given_topics(
+    session: Session, community: Community, owner: Any, topic: Any, answer: type[Need | Offer]
+) -> dict[int, tuple[str, ...]]:
+    """Given topic slugs per answer id (``owner``/``topic``: the link table's columns)."""
+    rows = session.execute(
+        select(owner, topic)
+        .join(answer, answer.id == owner)
+        .where(answer.community_id == community.id, topic.table.c.source == TopicSource.GIVEN.value)
+        .order_by(owner, topic)
+    ).all()
+    given: dict[int, list[str]] = {}
+    for ident, slug in rows:
+        given.setdefault(ident, []).append(slug)
+    return {ident: tuple(slugs) for ident, slugs in given.items()}
+
+
+def snapshot(session: Session, community: Community) -> Snapshot:
+    """Load a community's needs, offers and declined pairs.
+
+    Plain column queries, no ORM objects: this runs on every write of an answer.
+    """
+    regions = dict(
+        session.execute(
+            select(Organisation.id, Organisation.region).where(
+                Organisation.id.in_(
+                    select(Need.organisation_id)
+                    .where(Need.community_id == community.id)
+                    .union(select(Offer.organisation_id).where(Offer.community_id == community.id))
+                )
+            )
+        ).all()
+    )
+    need_topics = _given_topics(session, community, NeedTopic.need_id, NeedTopic.topic, Need)
+    offer_topics = _given_topics(session, community, OfferTopic.offer_id, OfferTopic.topic, Offer)
+    need_vectors = stored_embeddings(session, community, NeedEmbedding)
+    offer_vectors = stored_embeddings(session, community, OfferEmbedding)
+    engine_needs = tuple(
+        matching.Need(
+            id=ident,
+            organisation_id=organisation_id,
+            text=text,
+            topics=need_topics.get(ident, ()),
+            priority=Priority(priority).value,
+            region=regions.get(organisation_id),
+            embedding=current_embedding(need_vectors, ident, text),
+        )
+        for ident, organisation_id, text, priority in session.execute(
+            select(Need.id, Need.organisation_id, Need.text, Need.priority)
+            .where(Need.community_id == community.id)
+            .order_by(Need.id)
+        )
+    )
+    engine_offers = tuple(
+        matching.Offer(
+            id=ident,
+            organisation_id=organisation_id,
+            text=text,
+            topics=offer_topics.get(ident, ()),
+            capacity=capacity,
+            region=regions.get(organisation_id),
+            embedding=current_embedding(offer_vectors, ident, text),
+        )
+        for ident, organisation_id, text, capacity in session.execute(
+            select(Offer.id, Offer.organisation_id, Offer.text, Offer.capacity)
+            .where(Offer.community_id == community.id)
+            .order_by(Offer.id)
+        )
+    )
+    declined = session.execute(
+        select(Suggestion.need_id, Suggestion.offer_id).where(
+            Suggestion.community_id == community.id,
+            Suggestion.status == SuggestionStatus.DECLINED.value,
+        )
+    ).all()
+    return Snapshot(
+        community_id=community.id,
+        needs=engine_needs,
+        offers=engine_offers,
+        declined=frozenset((need, offer) for need, offer in declined),
+    )
+
+
+class _IndexCache:
+    """The latest match index of each recently used community; safe across threads.
+
+    An index scores a need (or offer) it does not hold, as long as the *other* side is what it
+    was built on and the answers call for the same factors (a community that just reached enough
+    needs for the semantic factor gets a new index). So a write of a need reuses the cached
+    index when the offers are unchanged (and vice versa), which is the common case while a
+    meeting's post-its are typed in; a read that needs the whole community (working groups,
+    gaps) reuses it only when both sides match.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[int, tuple[Snapshot, matching.MatchIndex]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, data: Snapshot, *, same: str = "both") -> matching.MatchIndex:
+        """An index for ``data``; ``same`` says which side must match: needs, offers or both."""
+        with self._lock:
+            cached = self._items.get(data.community_id)
+            if cached is not None:
+                old, index = cached
+                semantic = matching.MatchIndex.scores_semantically(data.needs, data.offers)
+                if index.semantic == semantic and _reusable(old, data, same):
+                    self._items.move_to_end(data.community_id)
+                    return index
+        index = matching.MatchIndex(engine_taxonomy(), data.needs, data.offers)
+        with self._lock:
+            self._items[data.community_id] = (data, index)
+            self._items.move_to_end(data.community_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return index
+
+
+def _reusable(old: Snapshot, new: Snapshot, same: str) -> bool:
+    offers_match = old.offers == new.offers
+    needs_match = old.needs == new.needs
+    if same == "offers":
+        return offers_match
+    if same == "needs":
+        return needs_match
+    return offers_match and needs_match
+
+
+_indexes = _IndexCache(_INDEX_CACHE_SIZE)
+
+
+def community_index(
+    session: Session, community: Community, *, same: str = "both"
+) -> tuple[Snapshot, matching.MatchIndex]:
+    """The community's snapshot and a (cached) match index fit to score it (see _IndexCache)."""
+    data = snapshot(session, community)
+    return data, _indexes.get(data, same=same)

@@ -1,0 +1,234 @@
+"""Storing the engine's suggestions, keeping them current on writes, and acting on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app import matching
+from app.errors import Conflict, InvalidParam, NotFound
+from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
+from app.services.common import paginate_rows
+from app.services.matching.embeddings import embed_answers, embed_written
+from app.services.matching.index import community_index
+from app.services.matching.tags import retag
+from app.services.suggestion_versions import mark_changed
+
+STORED_PER_ANSWER = 20
+"""Suggestions stored per need (best first); an offer write stores at most this many needs."""
+
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    SuggestionStatus.PROPOSED: frozenset({SuggestionStatus.INTRODUCED, SuggestionStatus.DECLINED}),
+    SuggestionStatus.INTRODUCED: frozenset({SuggestionStatus.ACCEPTED, SuggestionStatus.DECLINED}),
+    SuggestionStatus.ACCEPTED: frozenset({SuggestionStatus.COMPLETED}),
+    SuggestionStatus.DECLINED: frozenset(),
+    SuggestionStatus.COMPLETED: frozenset(),
+}
+
+
+def _store(
+    session: Session,
+    community: Community,
+    found: Sequence[matching.Suggestion],
+    *,
+    replace: Any,
+) -> None:
+    """Upsert ``found`` and delete the proposed rows in ``replace`` (a WHERE clause) that the
+    engine no longer suggests. Acted-on rows keep their status; their score follows the engine."""
+    # ``replace`` alone selects the rows (it names the community, or one answer of it), so the
+    # database can use the need's or offer's own index.
+    existing = {
+        (row.need_id, row.offer_id): row
+        for row in session.scalars(select(Suggestion).where(replace))
+    }
+    involved = {s.need_organisation_id for s in found} | {s.offer_organisation_id for s in found}
+    names = dict(
+        session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.id.in_(involved))
+        ).all()
+    )
+    for suggestion in found:
+        # Every pair found involves the rescored answer(s), so ``existing`` holds its row.
+        row = existing.pop((suggestion.need_id, suggestion.offer_id), None)
+        values = _values(suggestion, names)
+        if row is None:
+            session.add(Suggestion(community_id=community.id, **values))
+        elif row.status != SuggestionStatus.DECLINED and _changed(row, values):
+            for key, value in values.items():
+                setattr(row, key, value)
+    stale = [row.id for row in existing.values() if row.status == SuggestionStatus.PROPOSED]
+    if stale:
+        session.execute(delete(Suggestion).where(Suggestion.id.in_(stale)))
+        mark_changed(session, community.id)  # a bulk delete: the flush listener cannot see it
+    session.flush()
+
+
+def _values(suggestion: matching.Suggestion, names: dict[int, str]) -> dict[str, Any]:
+    return {
+        "need_id": suggestion.need_id,
+        "offer_id": suggestion.offer_id,
+        "need_organisation_id": suggestion.need_organisation_id,
+        "offer_organisation_id": suggestion.offer_organisation_id,
+        "score": suggestion.score,
+        "reasons": [
+            {
+                "factor": r.factor,
+                "contribution": r.contribution,
+                "detail": _detail(r, suggestion, names),
+            }
+            for r in suggestion.reasons
+        ],
+        "matched_topics": list(suggestion.matched_topics),
+    }
+
+
+def _detail(reason: matching.Reason, suggestion: matching.Suggestion, names: dict[int, str]) -> str:
+    # The engine knows organisations by id only; people read names.
+    if reason.factor != "reciprocity":
+        return reason.detail
+    helper = names.get(suggestion.need_organisation_id, "the asking organisation")
+    helped = names.get(suggestion.offer_organisation_id, "the offering organisation")
+    return f"{helper} can help {helped} in return"
+
+
+def _changed(row: Suggestion, values: dict[str, Any]) -> bool:
+    return any(getattr(row, key) != value for key, value in values.items())
+
+
+def refresh_need(session: Session, need: Need) -> None:
+    """Re-score one need against its community's offers and store the result."""
+    community = session.get_one(Community, need.community_id)
+    embed_written(session, community, need)
+    data, index = community_index(session, community, same="offers")
+    engine_need = next(item for item in data.needs if item.id == need.id)
+    found = index.score_need(engine_need, excluded=data.declined, limit=STORED_PER_ANSWER)
+    _store(session, community, found, replace=Suggestion.need_id == need.id)
+
+
+def refresh_offer(session: Session, offer: Offer) -> None:
+    """Re-score one offer against its community's needs and store the result."""
+    community = session.get_one(Community, offer.community_id)
+    embed_written(session, community, offer)
+    data, index = community_index(session, community, same="needs")
+    engine_offer = next(item for item in data.offers if item.id == offer.id)
+    found = index.score_offer(engine_offer, excluded=data.declined, limit=STORED_PER_ANSWER)
+    _store(session, community, found, replace=Suggestion.offer_id == offer.id)
+
+
+def recompute(session: Session, community: Community) -> int:
+    """Re-tag and re-score the whole community; returns the number of stored suggestions."""
+    for answer in session.scalars(select(Need).where(Need.community_id == community.id)):
+        retag(answer)
+    for offer in session.scalars(select(Offer).where(Offer.community_id == community.id)):
+        retag(offer)
+    session.flush()
+    embed_answers(session, community)
+    data, index = community_index(session, community)
+    found = index.suggest(excluded=data.declined, limit=STORED_PER_ANSWER)
+    _store(session, community, found, replace=Suggestion.community_id == community.id)
+    return int(
+        session.scalar(select(func.count()).where(Suggestion.community_id == community.id)) or 0
+    )
+
+
+def get_suggestion(session: Session, community: Community, suggestion_id: int) -> Suggestion:
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None or suggestion.community_id != community.id:
+        raise NotFound(f"suggestion {suggestion_id} does not exist in community {community.id}")
+    return suggestion
+
+
+_PAGE_COLUMNS = (
+    Suggestion.id,
+    Suggestion.created_at,
+    Suggestion.updated_at,
+    Suggestion.community_id,
+    Suggestion.need_id,
+    Suggestion.offer_id,
+    Suggestion.need_organisation_id,
+    Suggestion.offer_organisation_id,
+    Suggestion.score,
+    Suggestion.reasons,
+    Suggestion.matched_topics,
+    Suggestion.status,
+    Suggestion.feedback_usefulness,
+    Suggestion.feedback_note,
+)
+
+
+def list_suggestions(
+    session: Session,
+    community: Community,
+    *,
+    need_id: int | None,
+    offer_id: int | None,
+    organisation_id: int | None,
+    status: SuggestionStatus | None,
+    min_score: float | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """A community's suggestions, best first (ties by id), as plain dicts with the attributes of
+    a :class:`Suggestion` (``feedback`` included): the API's hottest read builds no ORM objects."""
+    statement = select(*_PAGE_COLUMNS).order_by(Suggestion.score.desc(), Suggestion.id)
+    if need_id is not None:
+        # One need's suggestions through the (need_id, offer_id) index; the need's own community
+        # is checked first, so no other community's rows can appear.
+        if session.scalar(select(Need.community_id).where(Need.id == need_id)) != community.id:
+            return [], 0
+        statement = statement.where(Suggestion.need_id == need_id)
+    else:
+        statement = statement.where(Suggestion.community_id == community.id)
+    if offer_id is not None:
+        statement = statement.where(Suggestion.offer_id == offer_id)
+    if organisation_id is not None:
+        statement = statement.where(
+            (Suggestion.need_organisation_id == organisation_id)
+            | (Suggestion.offer_organisation_id == organisation_id)
+        )
+    if status is not None:
+        statement = statement.where(Suggestion.status == status.value)
+    if min_score is not None:
+        statement = statement.where(Suggestion.score >= min_score)
+    rows, total = paginate_rows(session, statement, limit=limit, offset=offset)
+    items = []
+    for row in rows:
+        item = dict(row)
+        usefulness, note = item.pop("feedback_usefulness"), item.pop("feedback_note")
+        item["feedback"] = None if usefulness is None else {"usefulness": usefulness, "note": note}
+        items.append(item)
+    return items, total
+
+
+def update_suggestion(
+    session: Session,
+    suggestion: Suggestion,
+    *,
+    status: SuggestionStatus | None,
+    feedback: tuple[int, str | None] | None,
+) -> Suggestion:
+    """Move a suggestion along its lifecycle and/or record feedback on it."""
+    if status is not None and status != suggestion.status:
+        allowed = TRANSITIONS[suggestion.status]
+        if status not in allowed:
+            options = ", ".join(sorted(allowed)) or "none (final)"
+            raise Conflict(
+                f"a {suggestion.status} suggestion cannot become {status}; allowed: {options}",
+                invalid_params=[
+                    InvalidParam("body.status", f"not allowed after {suggestion.status}")
+                ],
+            )
+        suggestion.status = status.value
+    if feedback is not None:
+        if suggestion.status == SuggestionStatus.PROPOSED:
+            raise Conflict(
+                "feedback is for suggestions that were acted on; introduce it first",
+                invalid_params=[InvalidParam("body.feedback", "not allowed while proposed")],
+            )
+        suggestion.feedback_usefulness, suggestion.feedback_note = feedback
+    session.flush()
+    return suggestion

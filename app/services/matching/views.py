@@ -1,0 +1,108 @@
+"""Community views over the stored suggestions and the match index: allocation, reciprocal
+pairs, working groups, gaps and unmet offers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import matching
+from app.models import Community, FormatPreference, Offer, Suggestion, SuggestionStatus
+from app.services.matching.index import community_index
+
+
+def _engine_suggestion(row: Suggestion) -> matching.Suggestion:
+    return matching.Suggestion(
+        need_id=row.need_id,
+        offer_id=row.offer_id,
+        need_organisation_id=row.need_organisation_id,
+        offer_organisation_id=row.offer_organisation_id,
+        score=row.score,
+        reasons=tuple(
+            matching.Reason(r["factor"], r["contribution"], r["detail"])  # type: ignore[arg-type]
+            for r in row.reasons
+        ),
+        matched_topics=tuple(row.matched_topics),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredView:
+    """Engine results over the stored, not-declined suggestions, with their row ids."""
+
+    rows: dict[tuple[int, int], Suggestion]
+    suggestions: tuple[matching.Suggestion, ...]
+
+
+def _stored(session: Session, community: Community) -> StoredView:
+    rows = session.scalars(
+        select(Suggestion)
+        .where(
+            Suggestion.community_id == community.id,
+            Suggestion.status != SuggestionStatus.DECLINED.value,
+        )
+        .order_by(Suggestion.id)
+    ).all()
+    return StoredView(
+        rows={(row.need_id, row.offer_id): row for row in rows},
+        suggestions=tuple(_engine_suggestion(row) for row in rows),
+    )
+
+
+def allocation(session: Session, community: Community) -> tuple[matching.Allocation, StoredView]:
+    """Needs assigned to offers within capacities (most organisations helped, then total score)."""
+    stored = _stored(session, community)
+    offers = session.execute(
+        select(Offer.id, Offer.organisation_id, Offer.capacity).where(
+            Offer.community_id == community.id
+        )
+    ).all()
+    engine_offers = [
+        matching.Offer(id=ident, organisation_id=org, text="", capacity=capacity)
+        for ident, org, capacity in offers
+    ]
+    return matching.allocate(stored.suggestions, engine_offers), stored
+
+
+def reciprocal_pairs(
+    session: Session, community: Community
+) -> tuple[tuple[matching.ReciprocalPair, ...], StoredView]:
+    """Organisation pairs that can help each other both ways, strongest first."""
+    stored = _stored(session, community)
+    threshold = gap_threshold(session, community)
+    return matching.reciprocal_pairs(stored.suggestions, min_score=threshold), stored
+
+
+def working_groups(session: Session, community: Community) -> tuple[matching.WorkingGroup, ...]:
+    """Clusters of at least three organisations sharing a need, with hosts and formats."""
+    _, index = community_index(session, community)
+    # Format preferences matter only here, so the snapshot read on every write leaves them out.
+    formats = session.execute(
+        select(FormatPreference.organisation_id, FormatPreference.format)
+        .where(FormatPreference.community_id == community.id)
+        .order_by(FormatPreference.id)
+    ).all()
+    return matching.working_groups(
+        index, [matching.FormatPreference(org, fmt) for org, fmt in formats]
+    )
+
+
+def gap_threshold(session: Session, community: Community) -> float:
+    """The score below which a need of this community is a gap (a topic for an outside expert)
+    and a suggestion is not shown: the engine's, for the factors it scores here."""
+    _, index = community_index(session, community)
+    return index.gap_threshold
+
+
+def gaps(session: Session, community: Community) -> tuple[matching.Gap, ...]:
+    """Needs whose best offer scores below :func:`gap_threshold` (declined pairs do not count)."""
+    data, index = community_index(session, community)
+    return index.gaps(excluded=data.declined)
+
+
+def unmet_offers(session: Session, community: Community) -> tuple[matching.UnmetOffer, ...]:
+    """Offers no need asks for at :func:`gap_threshold` or above."""
+    data, index = community_index(session, community)
+    return index.unmet_offers(excluded=data.declined)
