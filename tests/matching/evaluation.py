@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -491,6 +492,16 @@ class CrossValidation:
     coverage: float
     chosen: dict[str, int]
     """How often each (setting, threshold) was chosen on the training folds."""
+    answerable: int
+    """Answerable dev needs, each measured once per repeat."""
+
+    @property
+    def precision_standard_error(self) -> float:
+        """√(p·(1 − p) / n) of precision@1 over the answerable dev needs: repeats reuse the same
+        needs, so they do not shrink it. Two variants whose cross-validated precision@1 differ
+        by less than about twice this cannot be told apart on dev."""
+        p = self.precision_at_1
+        return math.sqrt(p * (1 - p) / max(self.answerable, 1))
 
 
 def cross_validate(
@@ -546,6 +557,7 @@ def cross_validate(
         gap_recall=totals["gapR"],
         coverage=totals["cover"],
         chosen=dict(sorted(chosen.items(), key=lambda item: -item[1])),
+        answerable=answerable,
     )
 
 
@@ -573,7 +585,11 @@ def cross_validation_report(labelled: LabelledSet, taxonomy: Taxonomy) -> str:
             f"{name:<24}{'dev CV':<9}{cv.precision_at_1:>6.3f}{cv.recall_at_3:>6.3f}"
             f"{cv.mrr:>6.3f}{cv.gap_precision:>6.2f}{cv.gap_recall:>6.2f}{cv.coverage:>7.2f}"
         )
-        chosen.append(f"{name}: chosen in {CV_FOLDS} folds x {CV_REPEATS} repeats:")
+        chosen.append(
+            f"{name}: standard error of CV P@1 {cv.precision_standard_error:.3f} "
+            f"({cv.answerable} answerable dev needs); chosen in {CV_FOLDS} folds x "
+            f"{CV_REPEATS} repeats:"
+        )
         chosen.extend(f"  {count:>2}x {setting}" for setting, count in cv.chosen.items())
     return "\n".join([*lines, "", *chosen])
 
