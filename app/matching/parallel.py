@@ -90,11 +90,36 @@ def in_background(function: Callable[[], _Result]) -> Iterator[Future[_Result]]:
         yield pool.submit(function)
 
 
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limits: threadpool_limits | None = None
+
+
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """BLAS on one thread per caller inside the block."""
-    with threadpool_limits(limits=1, user_api="blas"):
+    """BLAS on one thread per caller inside the block.
+
+    BLAS's thread count is one setting for the whole process, and blocks of several requests
+    can overlap in a server: the first block to enter sets it to one, the last to leave restores
+    what it was (a plain threadpool_limits per block would restore in the wrong order when two
+    overlap, and could leave BLAS on one thread for good). What counts is the BLAS of the
+    worker threads, which the limit reaches (tested); OpenBLAS 0.3.31 here keeps the thread
+    count of a thread that already ran BLAS before the limit, and about once in a hundred
+    overlaps it kept one thread after the restore: speed, never a different result.
+    """
+    global _blas_users, _blas_limits
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limits = threadpool_limits(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
         yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_limits is not None:
+                _blas_limits.restore_original_limits()
+                _blas_limits = None
 
 
 class computed_once(Generic[_Owner, _Result]):  # noqa: N801 - used as a decorator, like property

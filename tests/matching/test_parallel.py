@@ -112,3 +112,36 @@ def test_results_do_not_depend_on_the_number_of_workers(monkeypatch: pytest.Monk
         assert listed.threshold > 0
     assert found[1] == found[2] == found[3]
     assert np.isfinite(found[1][1]).all()
+
+
+def test_overlapping_blocks_of_two_threads_release_blas_when_the_last_one_leaves() -> None:
+    """The first block in limits BLAS, the last one out releases it, whatever the order."""
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def first() -> None:
+        with parallel.single_threaded_blas():
+            seen["limits of the first"] = parallel._blas_limits
+            first_in.set()
+            second_in.wait()
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait()
+        with parallel.single_threaded_blas():
+            seen["users with both in"] = parallel._blas_users
+            second_in.set()
+            first_out.wait()
+            seen["users after the first left"] = parallel._blas_users
+            seen["limits after the first left"] = parallel._blas_limits
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen["users with both in"] == 2
+    assert seen["users after the first left"] == 1
+    assert seen["limits after the first left"] is seen["limits of the first"] is not None
+    assert parallel._blas_users == 0
+    assert parallel._blas_limits is None
