@@ -50,7 +50,7 @@ from app.matching import parallel, scoring
 from app.matching.documents import Documents
 from app.matching.embedding import from_bytes, pair_closeness, row_closeness
 from app.matching.reasons import Explainer
-from app.matching.shortlist import exact_cosines, shortlist
+from app.matching.shortlist import best_per_row, exact_cosines, shortlist
 from app.matching.sides import Candidates, Prepared, Side, region_key, row_pointers
 from app.matching.tagging import cached_tagger
 from app.matching.taxonomy import Taxonomy
@@ -170,6 +170,9 @@ class MatchIndex:
         self._hub_fitted = False
         # The hub floors and reciprocity both need every need × offer text cosine: the floors'
         # pass keeps them for reciprocity when they fit in COSINE_MEMORY_BUDGET.
+        # Each need's SHORTLIST_SIZE best offers by exact cosine (rows, offer positions,
+        # cosines), when the hub floors' pass computed every cosine (see _shortlisted).
+        self._built_shortlist: tuple[IntArray, IntArray, FloatArray] | None = None
         cosines = self._fit_hub_floors()
         self._typical_semantic_hubness = 0.0
         self._fit_semantic_shifts()
@@ -300,11 +303,23 @@ class MatchIndex:
     ) -> tuple[Gap, ...]:
         """Needs whose best suggestion scores below *threshold* (default :attr:`gap_threshold`),
         or that have none, by id."""
+        return self._gaps(excluded, threshold)
+
+    def _gaps(
+        self,
+        excluded: Collection[tuple[int, int]],
+        threshold: float | None,
+        settled: Collection[int] = frozenset(),
+    ) -> tuple[Gap, ...]:
+        """gaps, told that the needs with ids in *settled* reach the threshold (a suggestion
+        at or above it is known): only the others are looked at."""
         threshold = self.gap_threshold if threshold is None else threshold
         found: list[Gap] = []
         with collector_paused():
-            best_all = self._best_all(True, excluded, threshold)
+            best_all = self._best_all(True, excluded, threshold, settled)
         for item, best in zip(self._need_side.items, best_all, strict=True):
+            if item.id in settled:
+                continue
             if best is None or best.score < threshold:
                 found.append(
                     Gap(
@@ -324,11 +339,22 @@ class MatchIndex:
     ) -> tuple[UnmetOffer, ...]:
         """Offers that no need of another organisation reaches *threshold* with (default
         :attr:`gap_threshold`), by id."""
+        return self._unmet_offers(excluded, threshold)
+
+    def _unmet_offers(
+        self,
+        excluded: Collection[tuple[int, int]],
+        threshold: float | None,
+        settled: Collection[int] = frozenset(),
+    ) -> tuple[UnmetOffer, ...]:
+        """unmet_offers, told that the offers with ids in *settled* are met (see _gaps)."""
         threshold = self.gap_threshold if threshold is None else threshold
         found: list[UnmetOffer] = []
         with collector_paused():
-            best_all = self._best_all(False, excluded, threshold)
+            best_all = self._best_all(False, excluded, threshold, settled)
         for item, best in zip(self._offer_side.items, best_all, strict=True):
+            if item.id in settled:
+                continue
             if best is None or best.score < threshold:
                 found.append(
                     UnmetOffer(
@@ -381,13 +407,16 @@ class MatchIndex:
         count = len(self._need_side.items)
         distance = np.empty(count * (count - 1) // 2)
         offset = 0
-        for start, block in self._need_similarity_blocks():
+        for _, block in self._need_similarity_blocks():
             np.subtract(1.0, block, out=block)
             np.clip(block, 0.0, 1.0, out=block)
-            for row in range(block.shape[0]):
-                width = count - start - row - 1
-                distance[offset : offset + width] = block[row, row + 1 :]
-                offset += width
+            # Row r of the block holds columns start.., so its pairs (r, later needs) lie right
+            # of its diagonal; a boolean mask takes them row by row, in scipy's order.
+            rows, width = block.shape
+            upper = np.arange(width)[None, :] > np.arange(rows)[:, None]
+            taken = block[upper]
+            distance[offset : offset + len(taken)] = taken
+            offset += len(taken)
         return distance
 
     def _need_similarity_blocks(self) -> Iterator[tuple[int, FloatArray]]:
@@ -543,11 +572,24 @@ class MatchIndex:
             [] if len(needs.items) * len(offers.items) * 8 <= COSINE_MEMORY_BUDGET else None
         )
 
+        # Each need's SHORTLIST_SIZE best offers by exact cosine, taken from the same blocks
+        # (see _shortlisted): by block start, as the blocks are worked out in parallel.
+        best: dict[int, tuple[IntArray, IntArray, FloatArray]] = {}
+
         def cosines(start: int) -> FloatArray:
             block: FloatArray = (needs.matrix[start : start + _BLOCK] @ offers.matrix_t).toarray()
+            own = needs.organisations[start : start + _BLOCK, None] == offers.organisations[None]
+            rows, positions, values = best_per_row(block, own, SHORTLIST_SIZE)
+            best[start] = (rows + start, positions, values)
             return block
 
         hubness = self._offer_hubness(cosines, scoring.HUB_NEIGHBOURS, kept)
+        starts = sorted(best)
+        self._built_shortlist = (
+            np.concatenate([best[start][0] for start in starts]),
+            np.concatenate([best[start][1] for start in starts]),
+            np.concatenate([best[start][2] for start in starts]),
+        )
         self._typical_hubness = float(np.median(hubness))
         offers.replace_items(
             [
@@ -760,16 +802,26 @@ class MatchIndex:
             return self._shortlists[size]
 
     def _shortlisted(self, size: int) -> Candidates:
+        """Each need's *size* candidate offers with their exact scores.
+
+        The index build computed every need × offer cosine for the hub floors and kept each
+        need's SHORTLIST_SIZE best offers by exact cosine: those are the candidates when that
+        size is asked for. Otherwise (another size, or no hub floors) the offers with the
+        highest pruned cosine are shortlisted and re-scored (:mod:`app.matching.shortlist`).
+        """
         needs, offers = self._need_side, self._offer_side
-        found = shortlist(
-            needs.matrix,
-            offers.matrix,
-            size,
-            query_groups=needs.organisations,
-            target_groups=offers.organisations,
-        )
-        rows, positions = found.pairs()
-        cosine = exact_cosines(needs.matrix, offers.matrix, rows, positions)
+        if size == SHORTLIST_SIZE and self._built_shortlist is not None:
+            rows, positions, cosine = self._built_shortlist
+        else:
+            found = shortlist(
+                needs.matrix,
+                offers.matrix,
+                size,
+                query_groups=needs.organisations,
+                target_groups=offers.organisations,
+            )
+            rows, positions = found.pairs()
+            cosine = exact_cosines(needs.matrix, offers.matrix, rows, positions)
         components = self._pair_components(rows, positions, cosine)
         return Candidates(
             row_pointers(rows, len(needs.items)),
@@ -1043,12 +1095,16 @@ class MatchIndex:
         limit: int,
         min_score: float,
         explained: int | None,
+        skipped: BoolArray | None = None,
     ) -> list[tuple[Suggestion, ...]]:
+        """The best *limit* candidates of each query (none for queries *skipped*)."""
         if limit <= 0 or not targets.items:
             return [()] * len(queries.items)
         rows = np.repeat(np.arange(len(queries.items)), np.diff(candidates.pointers))
         positions = candidates.positions
         valid = queries.organisations[rows] != targets.organisations[positions]
+        if skipped is not None:
+            valid &= ~skipped[rows]
         if blocked:
             # One key per (query row, target position): all declined pairs found in one pass.
             span = len(targets.items)
@@ -1074,12 +1130,17 @@ class MatchIndex:
         )
 
     def _best_all(
-        self, need_side: bool, excluded: Collection[tuple[int, int]], threshold: float
+        self,
+        need_side: bool,
+        excluded: Collection[tuple[int, int]],
+        threshold: float,
+        settled: Collection[int] = frozenset(),
     ) -> list[Suggestion | None]:
         """Every query's best suggestion, exact wherever it scores below *threshold*.
 
         Large path: the shortlists settle every query that reaches *threshold* there; the
         others are scored against all targets, so gaps and unmet offers are always exact.
+        Queries with ids in *settled* are known to reach it and are skipped there (None).
         """
         queries, targets = self._sides(need_side)
         blocked = self._blocked(need_side, excluded)
@@ -1090,14 +1151,21 @@ class MatchIndex:
             if need_side
             else self._offer_candidates(SHORTLIST_SIZE)
         )
+        skipped = np.isin(queries.ids, np.fromiter(settled, dtype=np.int64, count=len(settled)))
         best = [
-            ranked[0] if ranked else None
-            for ranked in self._rank_candidates(
-                queries, targets, need_side, candidates, blocked, 1, 0.0, explained=0
+            None if skip else (ranked[0] if ranked else None)
+            for skip, ranked in zip(
+                skipped.tolist(),
+                self._rank_candidates(
+                    queries, targets, need_side, candidates, blocked, 1, 0.0, 0, skipped
+                ),
+                strict=True,
             )
         ]
         unsettled = [
-            row for row, found in enumerate(best) if found is None or found.score < threshold
+            row
+            for row, found in enumerate(best)
+            if not skipped[row] and (found is None or found.score < threshold)
         ]
         for start in range(0, len(unsettled), _BLOCK):
             rows = np.array(unsettled[start : start + _BLOCK], dtype=np.int64)

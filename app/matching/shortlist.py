@@ -142,6 +142,32 @@ def shortlist(
     return Shortlist(found, products, threshold, work, len(chunks))
 
 
+def best_per_row(
+    block: FloatArray, excluded: npt.NDArray[np.bool_], size: int
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Each row's *size* largest positive values of a dense *block*, none where *excluded*:
+    (rows, columns, values), by row and then largest first, ties by the smaller column (as
+    :func:`shortlist` orders a row's candidates).
+
+    A row's cut is its size-th largest value (np.partition, every row at once); only the
+    entries from the cut up are sorted.
+    """
+    masked = np.where(excluded | (block <= 0), -np.inf, block)
+    width = masked.shape[1]
+    candidate = np.isfinite(masked)
+    if width > size:
+        cut = np.partition(masked, width - size, axis=1)[:, width - size]
+        candidate &= masked >= cut[:, None]
+    rows, columns = np.nonzero(candidate)
+    values = masked[rows, columns]
+    order = np.lexsort((columns, -values, rows))
+    rows, columns, values = rows[order], columns[order], values[order]
+    starts = np.zeros(len(block) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=len(block)), out=starts[1:])
+    best = np.arange(len(rows)) - starts[rows] < size
+    return rows[best].astype(np.int64), columns[best].astype(np.int64), values[best]
+
+
 def choose_threshold(
     queries: sparse.csr_matrix,
     targets: sparse.csr_matrix,

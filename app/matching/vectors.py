@@ -25,6 +25,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from app.matching import parallel
+
 _DEFAULTS = {
     "input": "content",
     "strip_accents": None,
@@ -197,7 +199,7 @@ allocator hands the same memory back for the next block instead of fresh pages."
 
 
 def upper_gram_blocks(
-    matrix: sparse.csr_matrix, rows_per_block: int = GRAM_BLOCK_ROWS
+    matrix: sparse.csr_matrix, rows_per_block: int | None = None
 ) -> Iterator[tuple[int, npt.NDArray[np.float64]]]:
     """``matrix @ matrix.T`` by blocks of rows, upper triangle only: (start, block) where block
     is rows start:stop × columns start:n, equal to the sparse product up to rounding.
@@ -214,17 +216,23 @@ def upper_gram_blocks(
     product), and never a dense rows × rows array: at Netherlands scale (3,420 rows) each
     fresh 94 MB array cost more to touch for the first time than the arithmetic in it.
     """
+    rows_per_block = rows_per_block or GRAM_BLOCK_ROWS
     columns = sparse.csc_matrix(matrix)
     frequency = np.diff(columns.indptr)
     common = frequency >= DENSE_COLUMN_SHARE * matrix.shape[0]
     dense = columns[:, np.flatnonzero(common)].toarray().astype(np.float32)
     dense_t = np.ascontiguousarray(dense.T)
     rare = sparse.csr_matrix(columns[:, np.flatnonzero(~common)])
-    for start in range(0, matrix.shape[0], rows_per_block):
+
+    def upper_block(start: int) -> npt.NDArray[np.float64]:
         stop = start + rows_per_block
         block: npt.NDArray[np.float64] = (dense[start:stop] @ dense_t[:, start:]).astype(np.float64)
         product = sparse.csr_matrix(rare[start:stop] @ rare[start:].T)
         rows = np.repeat(np.arange(product.shape[0]), np.diff(product.indptr))
         # Each entry once (a product has no duplicates), so a fancy-index add is exact.
         block[rows, product.indices] += product.data
-        yield start, block
+        return block
+
+    # The blocks are worked out in parallel, a few ahead of the consumer (parallel.ordered_imap).
+    starts = range(0, matrix.shape[0], rows_per_block)
+    yield from zip(starts, parallel.ordered_imap(upper_block, starts), strict=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from app.matching import MatchIndex, parallel
+from app.matching import MatchIndex, parallel, vectors
 from app.matching import index as index_module
 from app.matching.community import community_report
 from app.matching.shortlist import exact_cosines, shortlist
@@ -83,6 +83,7 @@ def test_results_do_not_depend_on_the_number_of_workers(monkeypatch: pytest.Monk
     data = synthetic.community(30, per_organisation=8, seed=5)
     # Many small blocks of hub floors and reciprocity, and the shortlist path of the report.
     monkeypatch.setattr(index_module, "_BLOCK", 16)
+    monkeypatch.setattr(vectors, "GRAM_BLOCK_ROWS", 32)
     monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", 0)
     found = {}
     for workers in (1, 2, 3):
