@@ -26,9 +26,12 @@ floor. A new offer gets its floor from its one vector against the indexed needs,
 
 **Large communities.** Up to ``EXACT_PAIR_LIMIT`` need × offer pairs, every pair is scored once
 (the scores are kept for suggestions, gaps and unmet offers alike). Beyond it, each need's
-``SHORTLIST_SIZE`` best offers by pruned cosine are found with chunked sparse products and
-re-scored exactly (:mod:`app.matching.shortlist`); gaps and unmet offers are checked against
-every pair wherever the shortlists do not settle them, so they stay exact.
+``SHORTLIST_SIZE`` best offers by text cosine are its candidates, scored exactly: the build
+computes every cosine for the hub floors anyway and keeps each need's best offers from them
+(where no hub floors are fitted, or another number is asked for, the best by pruned cosine
+are found with chunked sparse products and re-scored, :mod:`app.matching.shortlist`). Gaps and
+unmet offers are checked against every pair wherever the candidates do not settle them, so
+they stay exact.
 """
 
 from __future__ import annotations

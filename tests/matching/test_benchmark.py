@@ -188,7 +188,10 @@ def phase_timings(index: MatchIndex, formats: Sequence[FormatPreference]) -> str
             timed("scores of every pair", lambda: index._pair_scores)
         else:
             size = max(index_module.SHORTLIST_SIZE, 20)
-            timed("shortlists + exact re-scoring", lambda: index._need_candidates(size))
+            timed(
+                f"candidates ({size} per need) and their scores",
+                lambda: index._need_candidates(size),
+            )
         timed("shared-terms table", lambda: index._explainer.shared_terms)
         candidates = timed(
             "rest of the ranking (top 10, reasons for the 5 shown)",
