@@ -95,6 +95,10 @@ offers with the highest pruned cosine, re-scored exactly. Gaps and unmet offers 
 SHORTLIST_SIZE = 40
 """Candidate offers per need in a large community (at least twice the requested limit)."""
 
+SEMANTIC_SHORTLIST_SIZE = 20
+"""Offers closest in meaning (embedding cosine) that join each need's candidates in a large
+community that scores the semantic factor, when its text does not already bring them."""
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 _Item = TypeVar("_Item", Need, Offer)
@@ -173,12 +177,17 @@ class MatchIndex:
         self._hub_fitted = False
         # The hub floors and reciprocity both need every need × offer text cosine: the floors'
         # pass keeps them for reciprocity when they fit in COSINE_MEMORY_BUDGET.
-        # Each need's SHORTLIST_SIZE best offers by exact cosine (rows, offer positions,
-        # cosines), when the hub floors' pass computed every cosine (see _shortlisted).
+        # The semantic shifts' pass finds each need's closest offers in meaning, by block of
+        # needs (local rows, offer positions), for the hub floors' pass to add to the
+        # candidates (see _shortlisted).
+        self._typical_semantic_hubness = 0.0
+        self._closest: dict[int, tuple[IntArray, IntArray]] = {}
+        self._fit_semantic_shifts()
+        # Each need's candidate offers (rows, offer positions, exact text cosines), when the
+        # hub floors' pass computed every cosine (see _shortlisted).
         self._built_shortlist: tuple[IntArray, IntArray, FloatArray] | None = None
         cosines = self._fit_hub_floors()
-        self._typical_semantic_hubness = 0.0
-        self._fit_semantic_shifts()
+        del self._closest
         # helps[a, b]: organisation a has an offer that answers a need of organisation b. The
         # extra last row and column stand for organisations the index has not seen.
         size = len(organisations) + 1
@@ -575,14 +584,24 @@ class MatchIndex:
             [] if len(needs.items) * len(offers.items) * 8 <= COSINE_MEMORY_BUDGET else None
         )
 
-        # Each need's SHORTLIST_SIZE best offers by exact cosine, taken from the same blocks
-        # (see _shortlisted): by block start, as the blocks are worked out in parallel.
+        # Each need's candidates, taken from the same blocks (see _shortlisted): its
+        # SHORTLIST_SIZE best offers by exact cosine and those closest in meaning, by block
+        # start, as the blocks are worked out in parallel.
         best: dict[int, tuple[IntArray, IntArray, FloatArray]] = {}
 
         def cosines(start: int) -> FloatArray:
             block: FloatArray = (needs.matrix[start : start + _BLOCK] @ offers.matrix_t).toarray()
             own = needs.organisations[start : start + _BLOCK, None] == offers.organisations[None]
             rows, positions, values = best_per_row(block, own, SHORTLIST_SIZE)
+            if start in self._closest:
+                close_rows, close_positions = self._closest[start]
+                width = block.shape[1]
+                new = ~np.isin(close_rows * width + close_positions, rows * width + positions)
+                rows = np.concatenate([rows, close_rows[new]])
+                positions = np.concatenate([positions, close_positions[new]])
+                values = np.concatenate([values, block[close_rows[new], close_positions[new]]])
+                order = np.argsort(rows, kind="stable")
+                rows, positions, values = rows[order], positions[order], values[order]
             best[start] = (rows + start, positions, values)
             return block
 
@@ -649,10 +668,17 @@ class MatchIndex:
         needs, offers = self._need_side, self._offer_side
         if not self.semantic or not offers.items or len(needs.items) < scoring.HUB_MIN_NEEDS:
             return
-        hubness = self._offer_hubness(
-            lambda start: needs.embeddings[start : start + _BLOCK] @ offers.embeddings.T,
-            scoring.SEMANTIC_HUB_NEIGHBOURS,
-        )
+        # Each need's SEMANTIC_SHORTLIST_SIZE closest offers join its candidates (see
+        # _shortlisted): an answer can be close in meaning without sharing its words.
+
+        def closeness(start: int) -> FloatArray:
+            block: FloatArray = needs.embeddings[start : start + _BLOCK] @ offers.embeddings.T
+            own = needs.organisations[start : start + _BLOCK, None] == offers.organisations[None]
+            rows, positions, _ = best_per_row(block, own, SEMANTIC_SHORTLIST_SIZE)
+            self._closest[start] = (rows, positions)
+            return block
+
+        hubness = self._offer_hubness(closeness, scoring.SEMANTIC_HUB_NEIGHBOURS)
         self._typical_semantic_hubness = float(np.median(hubness))
         offers.replace_items(
             [
@@ -808,9 +834,11 @@ class MatchIndex:
         """Each need's *size* candidate offers with their exact scores.
 
         The index build computed every need × offer cosine for the hub floors and kept each
-        need's SHORTLIST_SIZE best offers by exact cosine: those are the candidates when that
-        size is asked for. Otherwise (another size, or no hub floors) the offers with the
-        highest pruned cosine are shortlisted and re-scored (:mod:`app.matching.shortlist`).
+        need's SHORTLIST_SIZE best offers by exact cosine, with its SEMANTIC_SHORTLIST_SIZE
+        closest in meaning in an index that scores the semantic factor: those are the
+        candidates when that size is asked for. Otherwise (another size, or no hub floors)
+        the offers with the highest pruned cosine are shortlisted and re-scored
+        (:mod:`app.matching.shortlist`).
         """
         needs, offers = self._need_side, self._offer_side
         if size == SHORTLIST_SIZE and self._built_shortlist is not None:

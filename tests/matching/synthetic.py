@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import csv
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import yaml
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from app.matching import FormatPreference, Need, Offer, Taxonomy, Topic
+from app.matching.embedding import EMBEDDING_DIMENSIONS
 
 DATA = Path(__file__).resolve().parents[2] / "app" / "data"
 TOPICS_FILE = DATA / "topics.yaml"
@@ -248,3 +251,31 @@ def texts(count: int, *, offers: bool, seed: int = 0, places: int = 342) -> list
             focus = writer.focus()
         written.append(writer.write(focus, frames))
     return written
+
+
+def with_embeddings(data: Community, seed: int) -> Community:
+    """*data* with stand-in 384-d embeddings: a Gaussian random projection of each text's word
+    TF-IDF vector plus as much noise again, unit norm. Texts that share words get close vectors,
+    as a sentence model's do, so the semantic factor's shifts, gaps and ranking do real work;
+    running the bundled model on 6,840 texts would take minutes. Speed only: these vectors know
+    nothing of meaning."""
+    texts = [item.text for item in (*data.needs, *data.offers)]
+    words = TfidfVectorizer().fit_transform(texts)
+    rng = np.random.default_rng(seed)
+    dimensions = EMBEDDING_DIMENSIONS
+    projected = words @ rng.standard_normal((words.shape[1], dimensions))
+    projected += (
+        rng.standard_normal(projected.shape)
+        * np.linalg.norm(projected, axis=1)[:, None]
+        / np.sqrt(dimensions)
+    )
+    projected /= np.linalg.norm(projected, axis=1)[:, None]
+    vectors = [row.astype(np.float32).tobytes() for row in projected]
+    needs = tuple(
+        replace(need, embedding=vector) for need, vector in zip(data.needs, vectors, strict=False)
+    )
+    offers = tuple(
+        replace(offer, embedding=vector)
+        for offer, vector in zip(data.offers, vectors[len(data.needs) :], strict=True)
+    )
+    return replace(data, needs=needs, offers=offers)

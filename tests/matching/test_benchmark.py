@@ -28,7 +28,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,6 @@ from app.matching import (
 )
 from app.matching import index as index_module
 from app.matching.community import community_report
-from app.matching.embedding import EMBEDDING_DIMENSIONS
 from app.matching.index import collector_paused
 from app.matching.scoring import to_units
 from app.matching.shortlist import exact_cosines, shortlist
@@ -274,40 +272,12 @@ def test_netherlands_full_recompute_and_shortlist_effect() -> None:
     )
 
 
-def with_embeddings(data: synthetic.Community, seed: int) -> synthetic.Community:
-    """*data* with stand-in 384-d embeddings: a Gaussian random projection of each text's word
-    TF-IDF vector plus as much noise again, unit norm. Texts that share words get close vectors,
-    as a sentence model's do, so the semantic factor's shifts, gaps and ranking do real work;
-    running the bundled model on 6,840 texts would take minutes. Speed only: these vectors know
-    nothing of meaning."""
-    texts = [item.text for item in (*data.needs, *data.offers)]
-    words = TfidfVectorizer().fit_transform(texts)
-    rng = np.random.default_rng(seed)
-    dimensions = EMBEDDING_DIMENSIONS
-    projected = words @ rng.standard_normal((words.shape[1], dimensions))
-    projected += (
-        rng.standard_normal(projected.shape)
-        * np.linalg.norm(projected, axis=1)[:, None]
-        / np.sqrt(dimensions)
-    )
-    projected /= np.linalg.norm(projected, axis=1)[:, None]
-    vectors = [row.astype(np.float32).tobytes() for row in projected]
-    needs = tuple(
-        replace(need, embedding=vector) for need, vector in zip(data.needs, vectors, strict=False)
-    )
-    offers = tuple(
-        replace(offer, embedding=vector)
-        for offer, vector in zip(data.offers, vectors[len(data.needs) :], strict=True)
-    )
-    return replace(data, needs=needs, offers=offers)
-
-
 @pytest.mark.benchmark
 def test_netherlands_full_recompute_with_embeddings() -> None:
-    data = with_embeddings(synthetic.community(342), seed=3)
+    data = synthetic.with_embeddings(synthetic.community(342), seed=3)
     build, recompute, whole, built = community_timings(data, repeats=2)
     print(
-        f"\nNetherlands with 384-d embeddings (stand-ins, see with_embeddings): "
+        f"\nNetherlands with 384-d embeddings (stand-ins, see synthetic.with_embeddings): "
         f"{len(data.needs)} needs × {len(data.offers)} offers, best of 2"
     )
     print(f"  index build {build:.2f} s (semantic shifts fitted)")

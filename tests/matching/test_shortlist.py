@@ -465,3 +465,39 @@ def test_need_distances_are_the_condensed_similarities() -> None:
     assert np.array_equal(similarity, similarity.T)
     expected = np.clip(1.0 - similarity[np.triu_indices(len(similarity), k=1)], 0.0, 1.0)
     assert np.array_equal(built.need_distances(), expected)
+
+
+def test_a_large_index_takes_its_candidates_from_the_build_by_text_and_by_meaning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each need's SHORTLIST_SIZE best offers by exact text cosine and its
+    SEMANTIC_SHORTLIST_SIZE closest by embedding, other organisations only, nothing else."""
+    monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", 0)
+    monkeypatch.setattr(index_module, "SHORTLIST_SIZE", 4)
+    monkeypatch.setattr(index_module, "SEMANTIC_SHORTLIST_SIZE", 3)
+    data = synthetic.with_embeddings(synthetic.community(25, per_organisation=6, seed=2), seed=5)
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    assert built.semantic
+    needs, offers = built._need_side, built._offer_side
+    cosine = (needs.matrix @ offers.matrix_t).toarray()
+    closeness = needs.embeddings @ offers.embeddings.T
+    other = needs.organisations[:, None] != offers.organisations[None, :]
+
+    def best(values: np.ndarray, size: int) -> set[int]:
+        ranked = sorted(
+            (position for position in range(len(values)) if values[position] > 0),
+            key=lambda position: (-values[position], position),
+        )
+        return set(ranked[:size])
+
+    candidates = built._need_candidates(4)
+    found_any_by_meaning_only = False
+    for row in range(len(needs.items)):
+        low, high = candidates.pointers[row], candidates.pointers[row + 1]
+        found = candidates.positions[low:high].tolist()
+        by_text = best(np.where(other[row], cosine[row], 0.0), 4)
+        by_meaning = best(np.where(other[row], closeness[row], 0.0), 3)
+        assert sorted(found) == sorted(by_text | by_meaning)
+        assert candidates.cosine[low:high].tolist() == cosine[row, found].tolist()
+        found_any_by_meaning_only |= bool(by_meaning - by_text)
+    assert found_any_by_meaning_only
