@@ -501,3 +501,25 @@ def test_a_large_index_takes_its_candidates_from_the_build_by_text_and_by_meanin
         assert candidates.cosine[low:high].tolist() == cosine[row, found].tolist()
         found_any_by_meaning_only |= bool(by_meaning - by_text)
     assert found_any_by_meaning_only
+
+
+@pytest.mark.parametrize("exact_pair_limit", [0, 10**9])
+def test_the_reports_gaps_and_unmet_offers_are_the_indexs(
+    monkeypatch: pytest.MonkeyPatch, exact_pair_limit: int
+) -> None:
+    """The report settles needs and offers by its candidates; the answer must not change."""
+    monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", exact_pair_limit)
+    data = synthetic.community(30, per_organisation=6, seed=3)
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    excluded = {
+        (need.id, built.score_need(need)[0].offer_id)
+        for need in data.needs[::3]
+        if built.score_need(need)
+    }
+    report = community_report(
+        MatchIndex(data.taxonomy, data.needs, data.offers), data.formats, excluded=excluded
+    )
+    gaps, unmet = built.gaps(excluded=excluded), built.unmet_offers(excluded=excluded)
+    assert report.gaps == gaps
+    assert report.unmet_offers == unmet
+    assert (len(excluded), len(gaps), len(unmet)) == (59, 3, 3)
