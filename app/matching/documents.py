@@ -14,15 +14,25 @@ A post-it is short, so the matcher vectorises more than its bare words:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 
 from app.matching.sides import Prepared
-from app.matching.tagging import Tagger
+from app.matching.tagging import Tagger, cached_tagger
 from app.matching.taxonomy import Taxonomy, Topic
-from app.matching.text import analyse, compound_members, content_words, equivalent, fold
+from app.matching.text import (
+    Word,
+    analyse,
+    compound_members,
+    content_words,
+    equivalent,
+    fold,
+)
 from app.matching.text import words as words_of
-from app.matching.types import Need, Offer
+from app.matching.types import Need, Offer, TopicTag
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -34,6 +44,21 @@ drown a ten-word answer, and every answer on a topic then looks alike, while the
 mostly have to be told apart from other answers on the same topic."""
 
 _WORD_CACHE_SIZE = 65_536  # distinct words whose compound members are remembered
+
+ANALYSED_TEXTS = 20_000
+"""Texts whose analysis (tags, words, document) is remembered for the next index of the same
+taxonomy: rebuilding a community's index after one changed answer analyses that answer, not
+all 6,840 of a national community again (0.5 s of the 1.4 s build)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    """What a text and its given topics are analysed into (see Documents.prepare)."""
+
+    tags: tuple[TopicTag, ...]
+    topics: frozenset[str]
+    words: tuple[Word, ...]
+    document: str
 
 
 class Documents:
@@ -50,12 +75,34 @@ class Documents:
         self._members_by_word: dict[str, tuple[str, ...]] = {}
         self._topic_expansions: dict[str, tuple[str, ...]] = {}
         self._evidence_expansions: dict[tuple[str, str], tuple[str, ...]] = {}
+        # Per (text, given topics), bounded (ANALYSED_TEXTS); a plain dict, as every value is a
+        # pure function of its key, so threads that share it at worst analyse a text twice.
+        self._analyses: dict[tuple[str, tuple[str, ...]], _Analysis] = {}
 
     def prepare(self, item: Need | Offer, embedding: FloatArray | None = None) -> Prepared:
         """The item's tags, topics, analysed words and the document it is vectorised as."""
-        tags, evidence = self.tagger.tag_with_evidence(item.text, item.topics)
+        key = (item.text, item.topics)
+        analysis = self._analyses.get(key)
+        if analysis is None:
+            analysis = self._analyse(item.text, item.topics)
+            if len(self._analyses) >= ANALYSED_TEXTS:
+                self._analyses.clear()
+            self._analyses[key] = analysis
+        return Prepared(
+            id=item.id,
+            organisation_id=item.organisation_id,
+            region=item.region,
+            tags=analysis.tags,
+            topics=analysis.topics,
+            words=analysis.words,
+            document=analysis.document,
+            embedding=embedding,
+        )
+
+    def _analyse(self, text: str, given: tuple[str, ...]) -> _Analysis:
+        tags, evidence = self.tagger.tag_with_evidence(text, given)
         topics = frozenset(tag.slug for tag in tags)
-        words = analyse(item.text)
+        words = analyse(text)
         # Roots join the words so inflections meet in whole-word n-grams ("isoleren isol").
         roots = [word.root for word in words if word.root != word.surface]
         # Members of compounds join as words too ("dakisolatie" adds "dak" and "isolatie").
@@ -69,16 +116,7 @@ class Documents:
         ]
         expansion = self.expansion(topics, evidence)
         document = " ".join([*(word.surface for word in words), *roots, expansion])
-        return Prepared(
-            id=item.id,
-            organisation_id=item.organisation_id,
-            region=item.region,
-            tags=tags,
-            topics=topics,
-            words=words,
-            document=document,
-            embedding=embedding,
-        )
+        return _Analysis(tags, topics, words, document)
 
     def _compound_members(self, word: str) -> tuple[str, ...]:
         """compound_members of *word* on the taxonomy's words, once per distinct word."""
@@ -153,3 +191,10 @@ class Documents:
         ]
         aliases = [a for a in topic.abbreviations if a not in topic.abbreviation_phrases]
         return (*labels, *aliases)
+
+
+@lru_cache(maxsize=4)
+def cached_documents(taxonomy: Taxonomy) -> Documents:
+    """The :class:`Documents` of *taxonomy*, shared by every index built on it (and every
+    thread), so what it learnt of texts and words carries over from one build to the next."""
+    return Documents(taxonomy, cached_tagger(taxonomy))

@@ -50,7 +50,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from app.matching import parallel, scoring
-from app.matching.documents import Documents
+from app.matching.documents import cached_documents
 from app.matching.embedding import from_bytes, pair_closeness, row_closeness
 from app.matching.reasons import Explainer
 from app.matching.shortlist import best_per_row, exact_cosines, shortlist
@@ -136,7 +136,7 @@ class MatchIndex:
                 vectors = from_bytes([item.embedding for item in items if item.embedding])
                 if len(vectors):
                     self._mean_embedding[kind] = vectors.astype(np.float64).mean(axis=0)
-        self._documents = Documents(taxonomy, self.tagger)
+        self._documents = cached_documents(taxonomy)
         need_items = [self._prepare(need) for need in self.needs]
         offer_items = [self._prepare(offer) for offer in self.offers]
 

@@ -12,6 +12,8 @@ from app.matching import (
     UnmetOffer,
     suggest,
 )
+from app.matching.documents import cached_documents
+from app.matching.tagging import cached_tagger
 
 from .factories import need, offer, taxonomy
 
@@ -187,3 +189,31 @@ def test_empty_sides() -> None:
 
 def test_default_weights_are_used() -> None:
     assert index().weights == DEFAULT_WEIGHTS
+
+
+def test_a_rebuilt_index_analyses_only_the_texts_it_has_not_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shared = taxonomy()
+    first = MatchIndex(shared, NEEDS, OFFERS)
+    documents = cached_documents(shared)
+    analyse = documents._analyse
+    analysed: list[str] = []
+
+    def counted(text: str, given: tuple[str, ...]) -> object:
+        analysed.append(text)
+        return analyse(text, given)
+
+    monkeypatch.setattr(documents, "_analyse", counted)
+    added = need(99, 12, "Hoe maak je een businesscase voor een warmtenet?")
+    regiven = need(1, 10, NEEDS[0].text, topics=("participatie",), region="Kennemerland")
+    rebuilt = MatchIndex(shared, [regiven, *NEEDS[1:], added], OFFERS)
+    # The added text, and the first need again: its given topics changed.
+    assert analysed == [NEEDS[0].text, added.text]
+    monkeypatch.undo()
+    cached_documents.cache_clear()
+    cached_tagger.cache_clear()
+    fresh = MatchIndex(shared, [regiven, *NEEDS[1:], added], OFFERS)
+    assert rebuilt.suggest(limit=10) == fresh.suggest(limit=10)
+    assert rebuilt.need_topics() == fresh.need_topics()
+    assert first.need_topics()[1:] == rebuilt.need_topics()[1:-1]
