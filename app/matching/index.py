@@ -53,8 +53,8 @@ from app.matching import parallel, scoring
 from app.matching.documents import cached_documents
 from app.matching.embedding import from_bytes, pair_closeness, row_closeness
 from app.matching.reasons import Explainer
-from app.matching.shortlist import best_per_row, exact_cosines, shortlist
-from app.matching.sides import Candidates, Prepared, Side, region_key, row_pointers
+from app.matching.shortlist import best_per_row, exact_cosines, row_pointers, shortlist
+from app.matching.sides import Candidates, Prepared, Side, region_key
 from app.matching.tagging import cached_tagger
 from app.matching.taxonomy import Taxonomy
 from app.matching.types import (
@@ -81,7 +81,6 @@ COSINE_MEMORY_BUDGET = 256 * 2**20
 """Bytes of need × offer text cosines an index keeps while it is built (3,420 × 3,420 take
 94 MB), so reciprocity reuses the hub floors' product instead of computing it again."""
 
-PAIR_BLOCK = 4096  # pairs per block of gathered embeddings (a few MB each)
 # Raw (unrounded) scores differ from rounded ones by at most 4 · 0.00005; candidates within this
 # margin of the cut are scored exactly so rounding can never change who makes the list.
 _ROUNDING_MARGIN = 5e-4
@@ -181,13 +180,11 @@ class MatchIndex:
         # needs (local rows, offer positions), for the hub floors' pass to add to the
         # candidates (see _shortlisted).
         self._typical_semantic_hubness = 0.0
-        self._closest: dict[int, tuple[IntArray, IntArray]] = {}
-        self._fit_semantic_shifts()
+        closest = self._fit_semantic_shifts()
         # Each need's candidate offers (rows, offer positions, exact text cosines), when the
         # hub floors' pass computed every cosine (see _shortlisted).
         self._built_shortlist: tuple[IntArray, IntArray, FloatArray] | None = None
-        cosines = self._fit_hub_floors()
-        del self._closest
+        cosines = self._fit_hub_floors(closest)
         # helps[a, b]: organisation a has an offer that answers a need of organisation b. The
         # extra last row and column stand for organisations the index has not seen.
         size = len(organisations) + 1
@@ -568,7 +565,9 @@ class MatchIndex:
             self._region_codes,
         )
 
-    def _fit_hub_floors(self) -> list[FloatArray] | None:
+    def _fit_hub_floors(
+        self, closest: dict[int, tuple[IntArray, IntArray]]
+    ) -> list[FloatArray] | None:
         """Give every indexed offer its hubness floor against the indexed needs.
 
         hubness = mean of the offer's HUB_NEIGHBOURS highest cosines with needs of other
@@ -589,12 +588,11 @@ class MatchIndex:
         # start, as the blocks are worked out in parallel.
         best: dict[int, tuple[IntArray, IntArray, FloatArray]] = {}
 
-        def cosines(start: int) -> FloatArray:
+        def cosines(start: int, own: BoolArray) -> FloatArray:
             block: FloatArray = (needs.matrix[start : start + _BLOCK] @ offers.matrix_t).toarray()
-            own = needs.organisations[start : start + _BLOCK, None] == offers.organisations[None]
             rows, positions, values = best_per_row(block, own, SHORTLIST_SIZE)
-            if start in self._closest:
-                close_rows, close_positions = self._closest[start]
+            if start in closest:
+                close_rows, close_positions = closest[start]
                 width = block.shape[1]
                 new = ~np.isin(close_rows * width + close_positions, rows * width + positions)
                 rows = np.concatenate([rows, close_rows[new]])
@@ -623,12 +621,13 @@ class MatchIndex:
 
     def _offer_hubness(
         self,
-        cosines: Callable[[int], FloatArray],
+        cosines: Callable[[int, BoolArray], FloatArray],
         neighbours: int,
         kept: list[FloatArray] | None = None,
     ) -> list[float]:
         """scoring.hubness of every offer: its *neighbours* highest cosines with needs of other
-        organisations, where ``cosines(start)`` gives needs[start:start + _BLOCK] × offers.
+        organisations, where ``cosines(start, own)`` gives needs[start:start + _BLOCK] ×
+        offers (*own*: which of those pairs are of one organisation).
 
         The blocks are worked out in parallel (parallel.ordered_imap), each with its own
         *neighbours* best per offer; the best of those are the best of all. Each block is
@@ -637,8 +636,8 @@ class MatchIndex:
         needs, offers = self._need_side, self._offer_side
 
         def block_and_best(start: int) -> tuple[FloatArray, FloatArray]:
-            block = cosines(start)
             same = needs.organisations[start : start + _BLOCK, None] == offers.organisations[None]
+            block = cosines(start, same)
             best = np.where(same, -np.inf, block)
             if len(best) > neighbours:
                 best = np.partition(best, len(best) - neighbours, axis=0)[-neighbours:]
@@ -659,23 +658,24 @@ class MatchIndex:
             scoring.hubness(column[np.isfinite(column)].tolist(), neighbours) for column in best.T
         ]
 
-    def _fit_semantic_shifts(self) -> None:
+    def _fit_semantic_shifts(self) -> dict[int, tuple[IntArray, IntArray]]:
         """Give every indexed offer its semantic shift against the indexed needs.
 
         hubness = mean of the offer's SEMANTIC_HUB_NEIGHBOURS highest embedding cosines with
         needs of other organisations; shift = semantic_shift(hubness, median hubness).
+        Returns each need's SEMANTIC_SHORTLIST_SIZE closest offers, which join its candidates
+        (see _shortlisted: an answer can be close in meaning without sharing its words), by
+        block of _BLOCK needs: {block start: (rows in the block, offer positions)}.
         """
         needs, offers = self._need_side, self._offer_side
+        closest: dict[int, tuple[IntArray, IntArray]] = {}
         if not self.semantic or not offers.items or len(needs.items) < scoring.HUB_MIN_NEEDS:
-            return
-        # Each need's SEMANTIC_SHORTLIST_SIZE closest offers join its candidates (see
-        # _shortlisted): an answer can be close in meaning without sharing its words.
+            return closest
 
-        def closeness(start: int) -> FloatArray:
+        def closeness(start: int, own: BoolArray) -> FloatArray:
             block: FloatArray = needs.embeddings[start : start + _BLOCK] @ offers.embeddings.T
-            own = needs.organisations[start : start + _BLOCK, None] == offers.organisations[None]
             rows, positions, _ = best_per_row(block, own, SEMANTIC_SHORTLIST_SIZE)
-            self._closest[start] = (rows, positions)
+            closest[start] = (rows, positions)
             return block
 
         hubness = self._offer_hubness(closeness, scoring.SEMANTIC_HUB_NEIGHBOURS)
@@ -691,6 +691,7 @@ class MatchIndex:
                 for item, value in zip(offers.items, hubness, strict=True)
             ]
         )
+        return closest
 
     def _fit_reciprocity(self, cosines: list[FloatArray] | None = None) -> None:
         """Mark which organisations can help which (see _helps); *cosines* are the text
@@ -823,8 +824,8 @@ class MatchIndex:
         return np.ascontiguousarray(raw.T), np.ascontiguousarray(cosine.T)
 
     def _need_candidates(self, size: int) -> Candidates:
-        """The *size* offers with the highest pruned cosine per need, with exact raw scores
-        (worked out once per size, even when two threads ask at once)."""
+        """Each need's *size* candidate offers with their exact scores (see _shortlisted),
+        worked out once per size, even when two threads ask at once."""
         with self._shortlists_lock:
             if size not in self._shortlists:
                 self._shortlists[size] = self._shortlisted(size)
@@ -1184,13 +1185,9 @@ class MatchIndex:
         )
         skipped = np.isin(queries.ids, np.fromiter(settled, dtype=np.int64, count=len(settled)))
         best = [
-            None if skip else (ranked[0] if ranked else None)
-            for skip, ranked in zip(
-                skipped.tolist(),
-                self._rank_candidates(
-                    queries, targets, need_side, candidates, blocked, 1, 0.0, 0, skipped
-                ),
-                strict=True,
+            ranked[0] if ranked else None
+            for ranked in self._rank_candidates(
+                queries, targets, need_side, candidates, blocked, 1, 0.0, 0, skipped
             )
         ]
         unsettled = [

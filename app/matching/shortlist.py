@@ -162,10 +162,15 @@ def best_per_row(
     values = masked[rows, columns]
     order = np.lexsort((columns, -values, rows))
     rows, columns, values = rows[order], columns[order], values[order]
-    starts = np.zeros(len(block) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=len(block)), out=starts[1:])
-    best = np.arange(len(rows)) - starts[rows] < size
+    best = np.arange(len(rows)) - row_pointers(rows, len(block))[rows] < size
     return rows[best].astype(np.int64), columns[best].astype(np.int64), values[best]
+
+
+def row_pointers(rows: IntArray, count: int) -> IntArray:
+    """CSR row pointers of sorted *rows* over *count* rows."""
+    pointers = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=count), out=pointers[1:])
+    return pointers
 
 
 def choose_threshold(

@@ -107,10 +107,3 @@ class Side:
 
 def region_key(region: str | None) -> str:
     return region.strip().casefold() if region else ""
-
-
-def row_pointers(rows: IntArray, count: int) -> IntArray:
-    """CSR row pointers of sorted *rows* over *count* rows."""
-    pointers = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=count), out=pointers[1:])
-    return pointers
