@@ -6,6 +6,11 @@ of :meth:`MatchIndex.need_similarities` (condensed: :meth:`MatchIndex.need_dista
 chain everything into one giant group) keeps a group together only when its needs are similar
 *on average*. A cluster becomes a group when its needs come from at least ``min_organisations``
 different organisations.
+
+The clustering is fastcluster's (Müllner's nearest-neighbour-chain average linkage, the
+algorithm scipy's ``linkage`` is derived from): at Netherlands scale it takes half scipy's time
+and, unlike scipy's, releases the GIL, so the suggestions computed beside it in
+:func:`community_report` are not held up for its duration.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 
-from scipy.cluster.hierarchy import fcluster, linkage
+import fastcluster
+from scipy.cluster.hierarchy import fcluster
 
 from app.matching import parallel, scoring
 from app.matching.allocation import allocate
@@ -105,7 +111,7 @@ def working_groups(
     needs = index.needs
     if len(needs) < 2:
         return ()
-    tree = linkage(index.need_distances(), method="average")
+    tree = fastcluster.linkage(index.need_distances(), method="average")
     labels = fcluster(tree, t=1.0 - min_similarity, criterion="distance")
 
     clusters: dict[int, list[int]] = defaultdict(list)

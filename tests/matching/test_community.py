@@ -1,3 +1,7 @@
+import fastcluster
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+
 from app.matching import (
     FormatPreference,
     MatchIndex,
@@ -6,7 +10,9 @@ from app.matching import (
     reciprocal_pairs,
     working_groups,
 )
+from app.matching.community import GROUP_SIMILARITY
 
+from . import synthetic
 from .factories import empty_taxonomy, need, offer, taxonomy
 
 
@@ -118,3 +124,24 @@ def test_match_community_reports_everything_consistently() -> None:
     assert len(report.working_groups) == 1
     assert report.allocation.covered_organisations == (1, 2, 3, 4, 5)
     assert report.unmet_offers == ()
+
+
+def test_working_groups_cluster_as_scipy_average_linkage_does() -> None:
+    """fastcluster (which releases the GIL) merges the same clusters at the same heights as
+    scipy's average linkage, so the groups are scipy's: on a province-sized community."""
+    data = synthetic.community(44)
+    index = MatchIndex(data.taxonomy, data.needs, data.offers)
+    distances = index.need_distances()
+    ours, scipys = fastcluster.linkage(distances, method="average"), linkage(distances, "average")
+    assert np.array_equal(ours[:, [0, 1, 3]], scipys[:, [0, 1, 3]])
+    assert np.abs(ours[:, 2] - scipys[:, 2]).max() < 1e-12
+    cut = 1.0 - GROUP_SIMILARITY
+    groups = working_groups(index)
+    labels = fcluster(scipys, t=cut, criterion="distance")
+    members = list(zip(index.needs, labels.tolist(), strict=True))
+    expected = {
+        tuple(sorted(need.id for need, label in members if label == cluster))
+        for cluster in set(labels.tolist())
+    }
+    assert groups
+    assert {group.need_ids for group in groups} <= expected
