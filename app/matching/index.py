@@ -322,23 +322,15 @@ class MatchIndex:
     ) -> tuple[Gap, ...]:
         """gaps, told that the needs with ids in *settled* reach the threshold (a suggestion
         at or above it is known): only the others are looked at."""
-        threshold = self.gap_threshold if threshold is None else threshold
-        found: list[Gap] = []
-        with collector_paused():
-            best_all = self._best_all(True, excluded, threshold, settled)
-        for item, best in zip(self._need_side.items, best_all, strict=True):
-            if item.id in settled:
-                continue
-            if best is None or best.score < threshold:
-                found.append(
-                    Gap(
-                        need_id=item.id,
-                        organisation_id=item.organisation_id,
-                        best_score=best.score if best else 0.0,
-                        best_offer_id=best.offer_id if best else None,
-                    )
-                )
-        return tuple(found)
+        return tuple(
+            Gap(
+                need_id=item.id,
+                organisation_id=item.organisation_id,
+                best_score=best.score if best else 0.0,
+                best_offer_id=best.offer_id if best else None,
+            )
+            for item, best in self._below(True, excluded, threshold, settled)
+        )
 
     def unmet_offers(
         self,
@@ -357,23 +349,33 @@ class MatchIndex:
         settled: Collection[int] = frozenset(),
     ) -> tuple[UnmetOffer, ...]:
         """unmet_offers, told that the offers with ids in *settled* are met (see _gaps)."""
+        return tuple(
+            UnmetOffer(
+                offer_id=item.id,
+                organisation_id=item.organisation_id,
+                best_score=best.score if best else 0.0,
+                best_need_id=best.need_id if best else None,
+            )
+            for item, best in self._below(False, excluded, threshold, settled)
+        )
+
+    def _below(
+        self,
+        need_side: bool,
+        excluded: Collection[tuple[int, int]],
+        threshold: float | None,
+        settled: Collection[int],
+    ) -> Iterator[tuple[Prepared, Suggestion | None]]:
+        """(item, its best suggestion or None) of each need (*need_side*) or offer, in id
+        order, that is not in *settled* and whose best suggestion scores below *threshold*
+        (default :attr:`gap_threshold`)."""
         threshold = self.gap_threshold if threshold is None else threshold
-        found: list[UnmetOffer] = []
         with collector_paused():
-            best_all = self._best_all(False, excluded, threshold, settled)
-        for item, best in zip(self._offer_side.items, best_all, strict=True):
-            if item.id in settled:
-                continue
-            if best is None or best.score < threshold:
-                found.append(
-                    UnmetOffer(
-                        offer_id=item.id,
-                        organisation_id=item.organisation_id,
-                        best_score=best.score if best else 0.0,
-                        best_need_id=best.need_id if best else None,
-                    )
-                )
-        return tuple(found)
+            best_all = self._best_all(need_side, excluded, threshold, settled)
+        items = (self._need_side if need_side else self._offer_side).items
+        for item, best in zip(items, best_all, strict=True):
+            if item.id not in settled and (best is None or best.score < threshold):
+                yield item, best
 
     @staticmethod
     def scores_semantically(needs: Sequence[Need], offers: Sequence[Offer]) -> bool:
