@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from app.matching.memo import BoundedMemo
 from app.matching.sides import Prepared
 from app.matching.tagging import Tagger, cached_tagger
 from app.matching.taxonomy import Taxonomy, Topic
@@ -71,23 +72,21 @@ class Documents:
         self._known_words = frozenset(
             word for topic in taxonomy for term in topic.terms for word in content_words(term)
         )
-        # Per distinct word or topic (see _compound_members and expansion): texts share most.
-        self._members_by_word: dict[str, tuple[str, ...]] = {}
+        # compound_members of each distinct word on the taxonomy's words: texts share most.
+        self._compound_members: BoundedMemo[str, tuple[str, ...]] = BoundedMemo(
+            _WORD_CACHE_SIZE, lambda word: compound_members(word, self._known_words)
+        )
+        # Per distinct topic or evidence (see expansion).
         self._topic_expansions: dict[str, tuple[str, ...]] = {}
         self._evidence_expansions: dict[tuple[str, str], tuple[str, ...]] = {}
-        # Per (text, given topics), bounded (ANALYSED_TEXTS); a plain dict, as every value is a
-        # pure function of its key, so threads that share it at worst analyse a text twice.
-        self._analyses: dict[tuple[str, tuple[str, ...]], _Analysis] = {}
+        # Per (text, given topics): a rebuilt index analyses only the texts it has not seen.
+        self._analyses: BoundedMemo[tuple[str, tuple[str, ...]], _Analysis] = BoundedMemo(
+            ANALYSED_TEXTS, lambda key: self._analyse(*key)
+        )
 
     def prepare(self, item: Need | Offer, embedding: FloatArray | None = None) -> Prepared:
         """The item's tags, topics, analysed words and the document it is vectorised as."""
-        key = (item.text, item.topics)
-        analysis = self._analyses.get(key)
-        if analysis is None:
-            analysis = self._analyse(item.text, item.topics)
-            if len(self._analyses) >= ANALYSED_TEXTS:
-                self._analyses.clear()
-            self._analyses[key] = analysis
+        analysis = self._analyses((item.text, item.topics))
         return Prepared(
             id=item.id,
             organisation_id=item.organisation_id,
@@ -117,16 +116,6 @@ class Documents:
         expansion = self.expansion(topics, evidence)
         document = " ".join([*(word.surface for word in words), *roots, expansion])
         return _Analysis(tags, topics, words, document)
-
-    def _compound_members(self, word: str) -> tuple[str, ...]:
-        """compound_members of *word* on the taxonomy's words, once per distinct word."""
-        members = self._members_by_word.get(word)
-        if members is None:
-            members = compound_members(word, self._known_words)
-            if len(self._members_by_word) >= _WORD_CACHE_SIZE:
-                self._members_by_word.clear()  # new answers scored over a long life: bounded
-            self._members_by_word[word] = members
-        return members
 
     def expansion(
         self, topics: frozenset[str], evidence: frozenset[tuple[str, str]] = frozenset()

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+from app.matching.memo import BoundedMemo
 from app.matching.taxonomy import Taxonomy
 from app.matching.text import (
     FUNCTION_WORDS,
@@ -83,9 +84,10 @@ class Tagger:
         self._by_prefix: dict[str, list[_Term]] = defaultdict(list)
         self._by_deletion: dict[str, list[_Term]] = defaultdict(list)
         self._known_words: set[str] = set()
-        # Per distinct word (see _word_terms); a plain dict, as every value is a pure function
-        # of its key, so threads that share a tagger at worst work a word out twice.
-        self._terms_by_word: dict[Word, _WordTerms] = {}
+        # The candidate terms of each distinct word (see _word_terms_of).
+        self._word_terms: BoundedMemo[Word, _WordTerms] = BoundedMemo(
+            _WORD_CACHE_SIZE, self._word_terms_of
+        )
         for topic in taxonomy:
             for abbreviation in topic.abbreviations:
                 for spelling in {abbreviation, abbreviation.upper()}:
@@ -163,28 +165,22 @@ class Tagger:
                     rank = (position, 0 if literal else 1, -length)
                     yield _Match(rank, term.slug, term.term, matched)
 
-    def _word_terms(self, word: Word) -> _WordTerms:
-        """The candidate terms of *word*, worked out once per distinct word (texts share most
-        of their words): the single-word terms it matches, as (slug, term, 0 if literally
-        else 1), and the multi-word terms it may start, each in candidate order. A single-word
-        term never ties with a multi-word one (their ranks differ in length), so yielding the
-        former first picks the same best match per topic."""
-        terms = self._terms_by_word.get(word)
-        if terms is None:
-            known = word.surface in self._known_words
-            candidates = self._candidates(word)
-            terms = (
-                tuple(
-                    (term.slug, term.term, 0 if term.words[0].surface == word.surface else 1)
-                    for term in candidates
-                    if len(term.words) == 1 and _term_word_in(term.words[0], word, known)
-                ),
-                tuple(term for term in candidates if len(term.words) > 1),
-            )
-            if len(self._terms_by_word) >= _WORD_CACHE_SIZE:
-                self._terms_by_word.clear()
-            self._terms_by_word[word] = terms
-        return terms
+    def _word_terms_of(self, word: Word) -> _WordTerms:
+        """The candidate terms of *word* (remembered per distinct word by _word_terms: texts
+        share most of their words): the single-word terms it matches, as (slug, term, 0 if
+        literally else 1), and the multi-word terms it may start, each in candidate order. A
+        single-word term never ties with a multi-word one (their ranks differ in length), so
+        yielding the former first picks the same best match per topic."""
+        known = word.surface in self._known_words
+        candidates = self._candidates(word)
+        return (
+            tuple(
+                (term.slug, term.term, 0 if term.words[0].surface == word.surface else 1)
+                for term in candidates
+                if len(term.words) == 1 and _term_word_in(term.words[0], word, known)
+            ),
+            tuple(term for term in candidates if len(term.words) > 1),
+        )
 
     def _candidates(self, word: Word) -> list[_Term]:
         candidates = [
