@@ -174,27 +174,32 @@ class MatchIndex:
         )
         self._typical_hubness = 0.0
         self._hub_fitted = False
-        # The hub floors and reciprocity both need every need × offer text cosine: the floors'
-        # pass keeps them for reciprocity when they fit in COSINE_MEMORY_BUDGET.
-        # The semantic shifts' pass finds each need's closest offers in meaning, by block of
-        # needs (local rows, offer positions), for the hub floors' pass to add to the
-        # candidates (see _shortlisted).
-        self._typical_semantic_hubness = 0.0
-        closest = self._fit_semantic_shifts()
-        # Each need's candidate offers (rows, offer positions, exact text cosines), when the
-        # hub floors' pass computed every cosine (see _shortlisted).
-        self._built_shortlist: tuple[IntArray, IntArray, FloatArray] | None = None
-        cosines = self._fit_hub_floors(closest)
-        # helps[a, b]: organisation a has an offer that answers a need of organisation b. The
-        # extra last row and column stand for organisations the index has not seen.
-        size = len(organisations) + 1
-        self._helps = np.zeros((size, size), dtype=np.bool_)
-        self._fit_reciprocity(cosines)
-        del cosines
         # Suggestions with their reasons, from the contributions ranking works out.
         self._explainer = Explainer(
             taxonomy, lambda: (item.words for item in (*need_items, *offer_items))
         )
+        # The table of the words the answers share (for the reasons) is Python; the passes
+        # below are matrix products that release the GIL. Worked out side by side, the table
+        # costs the build little of its time.
+        with parallel.in_background(lambda: self._explainer.shared_terms) as shared_terms:
+            # The hub floors and reciprocity both need every need × offer text cosine: the
+            # floors' pass keeps them for reciprocity when they fit in COSINE_MEMORY_BUDGET.
+            # The semantic shifts' pass finds each need's closest offers in meaning, by block
+            # of needs (local rows, offer positions), for the hub floors' pass to add to the
+            # candidates (see _shortlisted).
+            self._typical_semantic_hubness = 0.0
+            closest = self._fit_semantic_shifts()
+            # Each need's candidate offers (rows, offer positions, exact text cosines), when
+            # the hub floors' pass computed every cosine (see _shortlisted).
+            self._built_shortlist: tuple[IntArray, IntArray, FloatArray] | None = None
+            cosines = self._fit_hub_floors(closest)
+            # helps[a, b]: organisation a has an offer that answers a need of organisation b.
+            # The extra last row and column stand for organisations the index has not seen.
+            size = len(organisations) + 1
+            self._helps = np.zeros((size, size), dtype=np.bool_)
+            self._fit_reciprocity(cosines)
+            del cosines
+        shared_terms.result()
         # The contributions (FACTOR_ORDER) of pairs ranked without their reasons, by (need id,
         # offer id): _explained completes them from these instead of scoring them again.
         self._unexplained: dict[tuple[int, int], list[float]] = {}
