@@ -198,7 +198,9 @@ class MatchIndex:
             size = len(organisations) + 1
             self._helps = np.zeros((size, size), dtype=np.bool_)
             self._fit_reciprocity(cosines)
-            del cosines
+            # An index that scores every pair scores them from these same blocks (see
+            # _pair_scores): the report need not compute the product again.
+            self._built_cosines = cosines if self._exact else None
         shared_terms.result()
         # The contributions (FACTOR_ORDER) of pairs ranked without their reasons, by (need id,
         # offer id): _explained completes them from these instead of scoring them again.
@@ -786,9 +788,11 @@ class MatchIndex:
         targets: Side,
         *,
         need_side: bool,
+        cosine: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        """Unrounded scores of *items* × targets, and the cosines they came from."""
-        raw, cosine = self._content(items, vectors, targets)
+        """Unrounded scores of *items* × targets, and the cosines they came from (*cosine*,
+        when the caller has them already)."""
+        raw, cosine = self._content(items, vectors, targets, cosine=cosine)
         regions = np.array(
             [self._region_codes.get(region_key(item.region), -1) for item in items],
             dtype=np.int64,
@@ -817,10 +821,16 @@ class MatchIndex:
         needs, offers = self._need_side, self._offer_side
         raw = np.empty((len(needs.items), len(offers.items)))
         cosine = np.empty_like(raw)
-        for start in range(0, len(needs.items), _BLOCK):
+        # The build's text cosines, by the same blocks of _BLOCK needs, when it kept them.
+        built, self._built_cosines = self._built_cosines, None
+        for number, start in enumerate(range(0, len(needs.items), _BLOCK)):
             stop = start + _BLOCK
             raw[start:stop], cosine[start:stop] = self._raw_scores(
-                needs.items[start:stop], needs.matrix[start:stop], offers, need_side=True
+                needs.items[start:stop],
+                needs.matrix[start:stop],
+                offers,
+                need_side=True,
+                cosine=None if built is None else built[number],
             )
         return raw, cosine
 
