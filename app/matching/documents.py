@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from app.matching import memo
 from app.matching.memo import BoundedMemo
 from app.matching.sides import Prepared
 from app.matching.tagging import Tagger, cached_tagger
@@ -44,7 +45,6 @@ Full expansion lowered dev precision@1 from 0.57 to 0.47 even once tags were pre
 drown a ten-word answer, and every answer on a topic then looks alike, while the labelled needs
 mostly have to be told apart from other answers on the same topic."""
 
-_WORD_CACHE_SIZE = 65_536  # distinct words whose compound members are remembered
 
 ANALYSED_TEXTS = 20_000
 """Texts whose analysis (tags, words, document) is remembered for the next index of the same
@@ -74,7 +74,7 @@ class Documents:
         )
         # compound_members of each distinct word on the taxonomy's words: texts share most.
         self._compound_members: BoundedMemo[str, tuple[str, ...]] = BoundedMemo(
-            _WORD_CACHE_SIZE, lambda word: compound_members(word, self._known_words)
+            memo.WORDS, lambda word: compound_members(word, self._known_words)
         )
         # Per distinct topic or evidence (see expansion).
         self._topic_expansions: dict[str, tuple[str, ...]] = {}

@@ -17,6 +17,10 @@ from typing import Generic, TypeVar
 _Key = TypeVar("_Key", bound=Hashable)
 _Value = TypeVar("_Value")
 
+WORDS = 65_536
+"""Distinct words a per-word memo remembers before it starts afresh (the tagger's candidate
+terms, the compound splitter's members)."""
+
 
 class BoundedMemo(Generic[_Key, _Value]):
     """``compute(key)``, remembered for up to *size* keys at a time."""
@@ -27,12 +31,14 @@ class BoundedMemo(Generic[_Key, _Value]):
         self._values: dict[_Key, _Value] = {}
 
     def __call__(self, key: _Key) -> _Value:
-        value = self._values.get(key)
-        if value is None:
-            value = self._compute(key)
-            if len(self._values) >= self.size:
-                self._values.clear()
-            self._values[key] = value
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        value = self._compute(key)
+        if len(self._values) >= self.size:
+            self._values.clear()
+        self._values[key] = value
         return value
 
     def __len__(self) -> int:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+from app.matching import memo
 from app.matching.memo import BoundedMemo
 from app.matching.taxonomy import Taxonomy
 from app.matching.text import (
@@ -49,9 +50,6 @@ from app.matching.text import (
     strip_accents,
 )
 from app.matching.types import TopicTag
-
-# Distinct words a tagger remembers the candidate terms of before it starts afresh.
-_WORD_CACHE_SIZE = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +84,7 @@ class Tagger:
         self._known_words: set[str] = set()
         # The candidate terms of each distinct word (see _word_terms_of).
         self._word_terms: BoundedMemo[Word, _WordTerms] = BoundedMemo(
-            _WORD_CACHE_SIZE, self._word_terms_of
+            memo.WORDS, self._word_terms_of
         )
         for topic in taxonomy:
             for abbreviation in topic.abbreviations:

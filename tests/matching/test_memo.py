@@ -26,3 +26,14 @@ def test_a_full_memo_starts_afresh() -> None:
     assert len(memo) == 1
     assert memo(1) == 2
     assert calls == [1, 2, 3, 1]
+
+
+def test_a_none_value_is_remembered_too() -> None:
+    calls: list[str] = []
+
+    def nothing(word: str) -> None:
+        calls.append(word)
+
+    memo = BoundedMemo(10, nothing)
+    assert [memo("warmte"), memo("warmte")] == [None, None]
+    assert calls == ["warmte"]
