@@ -619,7 +619,7 @@ def cross_validation_report(labelled: LabelledSet, taxonomy: Taxonomy) -> str:
     return "\n".join([*lines, "", *chosen])
 
 
-def dev_errors(labelled: LabelledSet, taxonomy: Taxonomy, split: str = "dev") -> str:
+def errors(labelled: LabelledSet, taxonomy: Taxonomy, split: str = "dev") -> str:
     """The engine's top 3 for every need of *split* whose first suggestion is not adequate.
 
     Never the held-out split: its needs must not be read while tuning.
@@ -679,7 +679,7 @@ def main(arguments: Sequence[str] | None = None) -> None:
     if options.validation:
         validation = embedded(load_validation())
         if options.errors:
-            print(dev_errors(validation, load_taxonomy(), "validation"))
+            print(errors(validation, load_taxonomy(), "validation"))
         else:
             print(table(comparison(validation, load_taxonomy(), ("dev", "validation"))))
         return
@@ -689,7 +689,7 @@ def main(arguments: Sequence[str] | None = None) -> None:
             print(f"{value:.3f} {description}")
         return
     if options.errors:
-        print(dev_errors(labelled, taxonomy))
+        print(errors(labelled, taxonomy))
         return
     if options.cv:
         print(cross_validation_report(labelled, taxonomy))
