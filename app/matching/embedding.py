@@ -10,6 +10,12 @@ An embedding is computed once, when a text is written, and stored with it as byt
 *passages*, the asymmetric use the model was trained for. Without the package,
 :func:`load_embedder` answers None and the engine scores on text and topics alone (its
 :data:`~app.matching.scoring.DEFAULT_WEIGHTS`).
+
+A larger model did not pay for itself. EmbeddingGemma-300M (768 dimensions, through
+sentence-transformers and torch, 1.2 GB of weights) ranks the right offer first far more often
+on its own (dev precision@1 0.76 against e5's 0.59, validation 0.47–0.49 against 0.46), but in
+the engine, with the semantic settings searched again on dev, it scored dev 0.92 / validation
+0.61 / held-out 0.75 against e5's 0.92 / 0.58 / 0.76 (measured 2026-12-06, once on held-out).
 """
 
 from __future__ import annotations

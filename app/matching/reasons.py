@@ -18,6 +18,22 @@ from app.matching.taxonomy import Taxonomy
 from app.matching.text import Word
 from app.matching.types import Factor, Reason, Suggestion
 
+UNNAMED_WORDS: frozenset[str] = frozenset(
+    {"via", "per", "incl", "inclusief", "etc", "etcetera", "bijv", "bijvoorbeeld", "oa", "ivm"}
+)
+"""Words two answers may share that a text reason does not name: too general to say why they
+match. Text similarity still counts them, as it counts every content word."""
+
+NAMED_WORDS = 4
+"""How many shared words a text reason names at most, the most specific (longest) first."""
+
+
+def named_terms(terms: Iterable[str]) -> list[str]:
+    """The shared words a text reason names: not UNNAMED_WORDS, and no single letters, which are
+    what is left of endings and dotted abbreviations ("VvE's" gives *vve* and *s*, "o.a." *o* and
+    *a*); at most NAMED_WORDS, in the given order."""
+    return [term for term in terms if len(term) > 1 and term not in UNNAMED_WORDS][:NAMED_WORDS]
+
 
 class Explainer:
     """Suggestions with their reasons, for the pairs of one index's answers."""
@@ -94,10 +110,10 @@ class Explainer:
             labels = [self._topic_display(slug) for slug in shared_topics]
             return ("topic " if len(labels) == 1 else "topics ") + ", ".join(labels)
         if factor == "text":
-            terms = self.shared_terms.between(need.words, offer.words)
+            terms = named_terms(self.shared_terms.between(need.words, offer.words))
             if not terms:
                 return "similar wording"
-            return "both mention " + ", ".join(f"*{term}*" for term in terms[:4])
+            return "both mention " + ", ".join(f"*{term}*" for term in terms)
         if factor == "semantic":
             return "close in meaning"
         if factor == "region":

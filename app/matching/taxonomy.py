@@ -20,6 +20,36 @@ class TaxonomyError(ValueError):
     """The taxonomy mapping does not have the documented shape."""
 
 
+_TRAILING_BRACKETS = re.compile(r"\(([^()]*)\)\s*$")
+
+
+def distinct_abbreviations(abbreviations: Iterable[str], named: Iterable[str] = ()) -> list[str]:
+    """*abbreviations* without repeats, in order: one spelling of each (VvE, not also VVE or
+    Vve), no plural of another one listed (VvE's, VvEs, WUPs, RES'en), none of *named*.
+
+    A plural is the abbreviation with an apostrophe ending ('s, 'en) or with an "s" added to
+    another abbreviation of the list: ATES stays, as there is no ATE.
+    """
+    abbreviations = list(abbreviations)
+
+    def base(abbreviation: str) -> str:
+        return abbreviation.strip().replace("\u2019", "'").split("'")[0].casefold()
+
+    bases = {base(abbreviation) for abbreviation in (*abbreviations, *named)}
+
+    def key(abbreviation: str) -> str:
+        found = base(abbreviation)
+        return found[:-1] if found.endswith("s") and found[:-1] in bases else found
+
+    seen = {key(abbreviation) for abbreviation in named}
+    shown = []
+    for abbreviation in abbreviations:
+        if key(abbreviation) not in seen:
+            seen.add(key(abbreviation))
+            shown.append(abbreviation)
+    return shown
+
+
 @dataclass(frozen=True)
 class Topic:
     """One topic of the taxonomy, with the words people use for it."""
@@ -31,12 +61,24 @@ class Topic:
     abbreviations: tuple[str, ...] = ()
     synonyms: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def display(self) -> str:
-        """Dutch label with abbreviations, as shown in reasons: "Transitievisie Warmte (TVW)"."""
-        if self.abbreviations:
-            return f"{self.label_nl} ({', '.join(self.abbreviations)})"
-        return self.label_nl
+        """Dutch label with its abbreviations, as shown in reasons: "Transitievisie Warmte (TVW)".
+
+        Each abbreviation shows once, in its first listed spelling: other spellings of it (VVE
+        for VvE) and its plurals (TVW's, WUPs, RES'en) are left out, as are those the label
+        already names in brackets. When those brackets name one, the rest join them:
+        "Aquathermie (TEO, TEA, TED, RWZI)", not "Aquathermie (TEO, TEA, TED) (TEO, TEA, TED,
+        RWZI)"; other brackets stay apart: "Klimaatadaptatie en riolering (koppelkansen) (GRP)".
+        """
+        bracketed = _TRAILING_BRACKETS.search(self.label_nl)
+        named = bracketed.group(1).replace(",", " ").split() if bracketed else []
+        shown = distinct_abbreviations(self.abbreviations, named)
+        if not shown:
+            return self.label_nl
+        if bracketed and len(shown) < len(distinct_abbreviations(self.abbreviations)):
+            return f"{self.label_nl[: bracketed.end(1)]}, {', '.join(shown)})"
+        return f"{self.label_nl} ({', '.join(shown)})"
 
     @property
     def terms(self) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from app.matching import (
     suggest,
 )
 from app.matching.documents import cached_documents
+from app.matching.reasons import named_terms
 from app.matching.tagging import cached_tagger
 
 from .factories import need, offer, taxonomy
@@ -73,6 +74,30 @@ def test_text_reason_names_the_shared_terms() -> None:
     [text] = [reason for reason in suggestions[0].reasons if reason.factor == "text"]
     assert text.detail == "both mention *businesscase*, *warmtenet*"
     assert suggestions[0].matched_topics == ("aquathermie", "businesscase", "warmtenetten")
+
+
+@pytest.mark.parametrize(
+    ("terms", "named"),
+    [
+        (("businesscase", "warmtenet"), ["businesscase", "warmtenet"]),
+        (("aanpak", "vve", "per", "s"), ["aanpak", "vve"]),
+        (("via", "o", "a"), []),
+        (("isolatie", "vve", "wup", "res", "tvw"), ["isolatie", "vve", "wup", "res"]),
+    ],
+)
+def test_a_text_reason_names_specific_words(terms: tuple[str, ...], named: list[str]) -> None:
+    assert named_terms(terms) == named
+
+
+def test_a_text_reason_leaves_out_letters_and_general_words() -> None:
+    built = MatchIndex(
+        taxonomy(),
+        [need(1, 10, "Aanpak VvE's via de gemeente, per buurt")],
+        [offer(1, 20, "Onze aanpak voor VvE's, per wijk")],
+    )
+    [suggestion] = built.score_need(built.needs[0], min_score=0.0)
+    [text] = [reason for reason in suggestion.reasons if reason.factor == "text"]
+    assert text.detail == "both mention *aanpak*, *vve*"
 
 
 def test_reasons_add_up_to_the_score() -> None:

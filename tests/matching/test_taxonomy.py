@@ -34,6 +34,31 @@ def test_display_shows_abbreviations() -> None:
     assert parsed["isolatie"].display == "Isolatie"
 
 
+def _topic(label: str, *abbreviations: str) -> Topic:
+    return Topic("t", "theme", label, "label", abbreviations)
+
+
+@pytest.mark.parametrize(
+    ("topic", "shown"),
+    [
+        (_topic("Transitievisie Warmte", "TVW", "TVW's"), "Transitievisie Warmte (TVW)"),
+        (_topic("Wijkuitvoeringsplan", "WUP", "WUP's", "WUPs"), "Wijkuitvoeringsplan (WUP)"),
+        (_topic("Wcw", "Wcw", "WCW", "ACM"), "Wcw (Wcw, ACM)"),
+        (_topic("Opslag", "WKO", "ATES", "BTES"), "Opslag (WKO, ATES, BTES)"),
+        (_topic("Aquathermie (TEO, TEA)", "TEO", "TEA", "RWZI"), "Aquathermie (TEO, TEA, RWZI)"),
+        (_topic("VvE-aanpak (VvE's)", "VvE", "VVE", "VvEs", "MJOP"), "VvE-aanpak (VvE's, MJOP)"),
+        (_topic("RES (RES)", "RES", "RES'en", "RSW"), "RES (RES, RSW)"),
+        (_topic("Subsidies (o.a. ISDE)", "ISDE", "WIS"), "Subsidies (o.a. ISDE, WIS)"),
+        (_topic("Riolering (koppelkansen)", "GRP"), "Riolering (koppelkansen) (GRP)"),
+        (_topic("Opslag (WKO)", "WKO", "WKO's"), "Opslag (WKO)"),
+        (_topic("Geothermie (aardwarmte)"), "Geothermie (aardwarmte)"),
+        (_topic("Isolatie"), "Isolatie"),
+    ],
+)
+def test_display_shows_each_abbreviation_once(topic: Topic, shown: str) -> None:
+    assert topic.display == shown
+
+
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
