@@ -29,9 +29,9 @@ NAMED_WORDS = 4
 
 
 def named_terms(terms: Iterable[str]) -> list[str]:
-    """The shared words a text reason names: not UNNAMED_WORDS, and no single letters, which are
-    what is left of endings and dotted abbreviations ("VvE's" gives *vve* and *s*, "o.a." *o* and
-    *a*); at most NAMED_WORDS, in the given order."""
+    """The shared words a text reason names: not UNNAMED_WORDS, and no single letters (what is
+    left of dotted abbreviations and initials: "o.a." gives *o* and *a*); at most NAMED_WORDS, in
+    the given order."""
     return [term for term in terms if len(term) > 1 and term not in UNNAMED_WORDS][:NAMED_WORDS]
 
 

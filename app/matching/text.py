@@ -144,9 +144,14 @@ def raw_tokens(text: str) -> list[str]:
     return _RAW_TOKEN.findall(strip_accents(text))
 
 
+_APOSTROPHE_ENDING = re.compile(r"(?<=[a-z0-9])['\u2019](?:s|en)\b")
+"""The plural or possessive ending after an apostrophe: VvE's, RES'en, auto's, council's."""
+
+
 def words(text: str) -> list[str]:
-    """All folded words of *text*, stop words included."""
-    return _WORD.findall(fold(text))
+    """All folded words of *text*, stop words included; an apostrophe ending is dropped, so
+    "VvE's" is the word *vve*, not *vve* and *s*."""
+    return _WORD.findall(_APOSTROPHE_ENDING.sub("", fold(text)))
 
 
 def content_words(text: str, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:

@@ -76,6 +76,20 @@ def test_a_spelt_out_abbreviation_expands_to_its_own_phrase() -> None:
     assert teo > tea + 0.1
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("VvE's en WUP's", ["vve", "wup"]),
+        ("RES'en, TVW’s", ["res", "tvw"]),
+        ("auto's van de gemeente", ["auto"]),
+        ("'s-Hertogenbosch", ["s", "hertogenbosch"]),
+        ("'t Gooi", ["t", "gooi"]),
+    ],
+)
+def test_an_apostrophe_ending_is_not_a_word(text: str, expected: list[str]) -> None:
+    assert content_words(text) == expected
+
+
 def test_normalisation_helpers() -> None:
     assert fold("Coöperatie Één") == "cooperatie een"
     assert content_words("We need knowledge about the Warmtenet, 2024!") == ["warmtenet"]
