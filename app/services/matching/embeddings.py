@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,8 +21,10 @@ from app import matching
 from app.models import Community, Need, NeedEmbedding, Offer, OfferEmbedding
 
 
+@lru_cache(maxsize=32768)
 def text_hash(text: str) -> str:
-    """SHA-256 of a text, stored with its embedding to notice a changed text."""
+    """SHA-256 of a text, stored with its embedding to notice a changed text; remembered, as
+    every write compares the hashes of all its community's texts (see current_embedding)."""
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -135,7 +138,7 @@ def _upsert(
 
 
 def stored_embeddings(
-    session: Session, community: Community, link: type[NeedEmbedding | OfferEmbedding]
+    connection: Connection, community: Community, link: type[NeedEmbedding | OfferEmbedding]
 ) -> dict[int, tuple[str, bytes]]:
     """(text hash, vector) per answer id of the current model (none without the extra)."""
     embedder = matching.load_embedder()
@@ -144,7 +147,7 @@ def stored_embeddings(
     key, model = (
         (NeedEmbedding.need_id, Need) if link is NeedEmbedding else (OfferEmbedding.offer_id, Offer)
     )
-    rows = session.execute(
+    rows = connection.execute(
         select(key, link.text_hash, link.vector)
         .join(model, model.id == key)
         .where(model.community_id == community.id, link.model == embedder.model)

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from app import matching
@@ -42,10 +42,14 @@ class Snapshot:
 
 
 def _given_topics(
-    session: Session, community: Community, owner: Any, topic: Any, answer: type[Need | Offer]
+    connection: Connection,
+    community: Community,
+    owner: Any,
+    topic: Any,
+    answer: type[Need | Offer],
 ) -> dict[int, tuple[str, ...]]:
     """Given topic slugs per answer id (``owner``/``topic``: the link table's columns)."""
-    rows = session.execute(
+    rows = connection.execute(
         select(owner, topic)
         .join(answer, answer.id == owner)
         .where(answer.community_id == community.id, topic.table.c.source == TopicSource.GIVEN.value)
@@ -60,10 +64,14 @@ def _given_topics(
 def snapshot(session: Session, community: Community) -> Snapshot:
     """Load a community's needs, offers and declined pairs.
 
-    Plain column queries, no ORM objects: this runs on every write of an answer.
+    Plain column queries on the session's connection, no ORM objects or ORM results: this runs
+    on every write of an answer (at Netherlands scale the ORM's handling of the rows took a
+    sixth of the snapshot). Pending changes are flushed first, as the ORM's autoflush would.
     """
+    session.flush()
+    connection = session.connection()
     regions = dict(
-        session.execute(
+        connection.execute(
             select(Organisation.id, Organisation.region).where(
                 Organisation.id.in_(
                     select(Need.organisation_id)
@@ -73,10 +81,12 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             )
         ).all()
     )
-    need_topics = _given_topics(session, community, NeedTopic.need_id, NeedTopic.topic, Need)
-    offer_topics = _given_topics(session, community, OfferTopic.offer_id, OfferTopic.topic, Offer)
-    need_vectors = stored_embeddings(session, community, NeedEmbedding)
-    offer_vectors = stored_embeddings(session, community, OfferEmbedding)
+    need_topics = _given_topics(connection, community, NeedTopic.need_id, NeedTopic.topic, Need)
+    offer_topics = _given_topics(
+        connection, community, OfferTopic.offer_id, OfferTopic.topic, Offer
+    )
+    need_vectors = stored_embeddings(connection, community, NeedEmbedding)
+    offer_vectors = stored_embeddings(connection, community, OfferEmbedding)
     engine_needs = tuple(
         matching.Need(
             id=ident,
@@ -87,7 +97,7 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             region=regions.get(organisation_id),
             embedding=current_embedding(need_vectors, ident, text),
         )
-        for ident, organisation_id, text, priority in session.execute(
+        for ident, organisation_id, text, priority in connection.execute(
             select(Need.id, Need.organisation_id, Need.text, Need.priority)
             .where(Need.community_id == community.id)
             .order_by(Need.id)
@@ -103,13 +113,13 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             region=regions.get(organisation_id),
             embedding=current_embedding(offer_vectors, ident, text),
         )
-        for ident, organisation_id, text, capacity in session.execute(
+        for ident, organisation_id, text, capacity in connection.execute(
             select(Offer.id, Offer.organisation_id, Offer.text, Offer.capacity)
             .where(Offer.community_id == community.id)
             .order_by(Offer.id)
         )
     )
-    declined = session.execute(
+    declined = connection.execute(
         select(Suggestion.need_id, Suggestion.offer_id).where(
             Suggestion.community_id == community.id,
             Suggestion.status == SuggestionStatus.DECLINED.value,
