@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from app.matching.text import FUNCTION_WORDS, words
+from app.matching.text import FUNCTION_WORDS, without_endings, words
 
 
 class TaxonomyError(ValueError):
@@ -33,7 +33,7 @@ def distinct_abbreviations(abbreviations: Iterable[str], named: Iterable[str] = 
     abbreviations = list(abbreviations)
 
     def base(abbreviation: str) -> str:
-        return abbreviation.strip().replace("\u2019", "'").split("'")[0].casefold()
+        return without_endings(abbreviation.strip().casefold())
 
     bases = {base(abbreviation) for abbreviation in (*abbreviations, *named)}
 
@@ -176,7 +176,7 @@ class Taxonomy:
 
 def _abbreviation_letters(abbreviation: str) -> str:
     """Lower-case letters and digits of *abbreviation*, without a plural ("TVW's" -> "tvw")."""
-    return re.sub(r"[^a-z0-9]", "", re.sub(r"'(s|en)$", "", abbreviation).lower())
+    return re.sub(r"[^a-z0-9]", "", without_endings(abbreviation.lower()))
 
 
 def _text(item: Any, key: str) -> str:

@@ -148,10 +148,16 @@ _APOSTROPHE_ENDING = re.compile(r"(?<=[a-z0-9])['\u2019](?:s|en)\b")
 """The plural or possessive ending after an apostrophe: VvE's, RES'en, auto's, council's."""
 
 
+def without_endings(folded: str) -> str:
+    """*folded* (lower-case) text without the endings after an apostrophe: "vve's" -> "vve",
+    "res'en" -> "res"; a leading apostrophe ("'s-hertogenbosch") stays."""
+    return _APOSTROPHE_ENDING.sub("", folded)
+
+
 def words(text: str) -> list[str]:
     """All folded words of *text*, stop words included; an apostrophe ending is dropped, so
     "VvE's" is the word *vve*, not *vve* and *s*."""
-    return _WORD.findall(_APOSTROPHE_ENDING.sub("", fold(text)))
+    return _WORD.findall(without_endings(fold(text)))
 
 
 def content_words(text: str, stop_words: frozenset[str] = STOP_WORDS) -> list[str]:
