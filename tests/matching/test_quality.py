@@ -11,6 +11,7 @@ its fallback on text and topics alone. Without the extra the first test skips, e
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -119,11 +120,16 @@ def test_the_demo_labels_are_the_demo_answers() -> None:
     for kind in ("needs", "offers"):
         labelled = [(str(item["organisation"]), item["text"]) for item in labels[kind]]
         assert labelled == _demo_answers(kind)
-    offers = {item["id"]: str(item["organisation"]) for item in labels["offers"]}
-    for need in labels["needs"]:
+    _assert_graded(labels["needs"], labels["offers"])
+
+
+def _assert_graded(needs: list[dict[str, Any]], offers: list[dict[str, Any]]) -> None:
+    """Every grade of *needs* is 1 to 3 and names one of *offers* of another organisation."""
+    organisation_of = {item["id"]: str(item["organisation"]) for item in offers}
+    for need in needs:
         for offer_id, grade in need["relevant"].items():
             assert grade in (1, 2, 3)
-            assert offers[offer_id] != str(need["organisation"])  # never its own organisation
+            assert organisation_of[offer_id] != str(need["organisation"])  # never its own
 
 
 def test_engine_reaches_the_bar_on_the_validation_needs(
@@ -143,12 +149,8 @@ def test_the_validation_needs_are_graded_against_the_labelled_offers() -> None:
     only offers of the labelled set that belong to another organisation."""
     labelled = yaml.safe_load(evaluation.DATA.read_text(encoding="utf-8"))
     validation = yaml.safe_load(evaluation.VALIDATION.read_text(encoding="utf-8"))
-    offers = {item["id"]: str(item["organisation"]) for item in labelled["offers"]}
     ids = [need["id"] for need in validation["needs"]]
     assert len(ids) == len(set(ids)) == 90
     assert not set(ids) & {need["id"] for need in labelled["needs"]}
-    for need in validation["needs"]:
-        assert need["split"] == "validation"
-        for offer_id, grade in need["relevant"].items():
-            assert grade in (1, 2, 3)
-            assert offers[offer_id] != str(need["organisation"])
+    assert {need["split"] for need in validation["needs"]} == {"validation"}
+    _assert_graded(validation["needs"], labelled["offers"])
