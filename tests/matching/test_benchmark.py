@@ -116,7 +116,7 @@ def naive_seconds_per_need(index: MatchIndex, sample: int, seed: int) -> float:
                 value * offer_vector.get(column, 0.0) for column, value in need_vector.items()
             )
             floor = scoring.TEXT_FLOOR + need.text_floor + offer.text_floor
-            helps = index._helps_back(need, offer)
+            helps = index._scorer.helps_back(need, offer)
             score = scoring.total(
                 [
                     scoring.contribution(
@@ -213,7 +213,7 @@ def phase_timings(index: MatchIndex, formats: Sequence[FormatPreference]) -> str
                 f"candidates ({size} per need) and their scores",
                 lambda: index._need_candidates(size),
             )
-        timed("shared-terms table", lambda: index._explainer.shared_terms)
+        timed("shared-terms table", lambda: index._ranker.explainer.shared_terms)
         candidates = timed(
             "rest of the ranking (top 10, reasons for the 5 shown)",
             lambda: index._suggest((), 10, scoring.GAP_THRESHOLD, explained=5),

@@ -106,7 +106,7 @@ def test_results_do_not_depend_on_the_number_of_workers(monkeypatch: pytest.Monk
             listed.products.tolist(),
             cosines.tolist(),
             [offer.text_floor for offer in offers.items],
-            index._helps.tolist(),
+            index._scorer.helps.tolist(),
             community_report(index, data.formats),
         )
         assert listed.chunks > 2

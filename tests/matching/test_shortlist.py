@@ -11,7 +11,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from app.matching import MatchIndex, match_community
+from app.matching import MatchIndex, match_community, need_similarity
 from app.matching import index as index_module
 from app.matching.community import community_report, working_groups
 from app.matching.correspondence import SharedTerms
@@ -254,8 +254,8 @@ def test_raw_scores_of_pairs_equal_the_dense_raw_scores() -> None:
     built = MatchIndex(data.taxonomy, data.needs, data.offers)
     raw, cosine = built._pair_scores
     rows, columns = np.nonzero(np.ones_like(raw, dtype=bool))
-    components = built._pair_components(rows, columns, cosine[rows, columns])
-    assert np.array_equal(built._raw_of(components), raw.ravel())
+    components = built._scorer.pair_components(rows, columns, cosine[rows, columns])
+    assert np.array_equal(built._scorer.raw_of(components), raw.ravel())
 
 
 def test_shortlist_path_equals_the_exact_path_when_the_shortlist_holds_every_offer(
@@ -340,8 +340,10 @@ def test_ranked_scores_are_the_scalar_scores_to_the_bit(
             rows = np.full(len(positions), row)
             pairs = (rows, positions) if need_side else (positions, rows)
             assert np.array_equal(
-                built._item_components(queries.items[row], need_side, targets, positions, cosine),
-                built._pair_components(*pairs, cosine),
+                built._scorer.item_components(
+                    queries.items[row], need_side, targets, positions, cosine
+                ),
+                built._scorer.pair_components(*pairs, cosine),
             )
 
 
@@ -410,7 +412,7 @@ def test_explaining_ranked_pairs_reuses_their_contributions_to_the_same_suggesti
     ranked_index = MatchIndex(data.taxonomy, data.needs, data.offers)
     ranked = ranked_index._suggest((), 10, 0.0, explained=0)
     assert all(suggestion.reasons == () for suggestion in ranked)
-    assert len(ranked_index._unexplained) == len(ranked)
+    assert len(ranked_index._ranker.unexplained) == len(ranked)
     fresh = MatchIndex(data.taxonomy, data.needs, data.offers)._explained(ranked)
     reused = ranked_index._explained(ranked)
     assert reused == fresh
@@ -442,7 +444,7 @@ def test_working_groups_are_those_of_the_sparse_product(monkeypatch: pytest.Monk
         for start in range(0, matrix.shape[0], 7):
             yield start, (matrix[start : start + 7] @ matrix[start:].T).toarray()
 
-    monkeypatch.setattr(index_module, "upper_gram_blocks", sparse_blocks)
+    monkeypatch.setattr(need_similarity, "upper_gram_blocks", sparse_blocks)
     assert len(found) == 21
     assert working_groups(MatchIndex(data.taxonomy, data.needs, data.offers), data.formats) == found
 

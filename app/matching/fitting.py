@@ -1,0 +1,176 @@
+"""What an index fits on its own answers before it scores: each offer's hub floor and shift.
+
+An offer worded so generally that it is close to many needs ("een klein collectief warmtenet")
+would otherwise top many lists. Its **hubness** is the mean of its few highest cosines with
+needs of other organisations; against the median offer's, it raises the offer's text floor
+(:func:`scoring.hub_floor`) and shifts its semantic closeness (:func:`scoring.semantic_shift`).
+
+Both passes compute every need × offer similarity, by blocks of needs worked out in parallel,
+and keep what later steps need from them: the text pass each need's best offers by exact
+cosine (its candidates on the large path) and, within a memory budget, the cosines themselves
+(for reciprocity and the pair scores); the semantic pass each need's offers closest in meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from app.matching import parallel, scoring
+from app.matching.shortlist import best_per_row
+from app.matching.sides import Side
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+Closest = dict[int, tuple[IntArray, IntArray]]
+"""Each need's offers closest in meaning, by block start: (rows in the block, offer positions)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HubFloors:
+    """What the text pass of :func:`fit_hub_floors` found besides the floors."""
+
+    typical_hubness: float
+    """The median offer's hubness, which a new offer's floor is measured against."""
+    shortlist: tuple[IntArray, IntArray, FloatArray]
+    """Each need's candidate offers: (need rows, offer positions, exact text cosines)."""
+    cosines: list[FloatArray] | None
+    """Every need × offer text cosine, by blocks of needs, when they fit the memory budget."""
+
+
+def fits_hubness(needs: Side, offers: Side) -> bool:
+    """Are there offers, and enough needs (HUB_MIN_NEEDS) for hubness to mean something?"""
+    return bool(offers.items) and len(needs.items) >= scoring.HUB_MIN_NEEDS
+
+
+def fit_semantic_shifts(
+    needs: Side, offers: Side, *, block: int, closest_size: int
+) -> tuple[float, Closest]:
+    """Give every offer its semantic shift against the needs; returns the median hubness and
+    each need's *closest_size* closest offers of other organisations (by block of *block*
+    needs), which join its candidates: an answer can be close in meaning without sharing its
+    words.
+
+    hubness = mean of the offer's SEMANTIC_HUB_NEIGHBOURS highest embedding cosines with needs
+    of other organisations; shift = semantic_shift(hubness, median hubness).
+    """
+    closest: Closest = {}
+
+    def closeness(start: int, own: BoolArray) -> FloatArray:
+        cosines: FloatArray = needs.embeddings[start : start + block] @ offers.embeddings.T
+        rows, positions, _ = best_per_row(cosines, own, closest_size)
+        closest[start] = (rows, positions)
+        return cosines
+
+    hubness = offer_hubness(needs, offers, closeness, scoring.SEMANTIC_HUB_NEIGHBOURS, block)
+    typical = float(np.median(hubness))
+    offers.replace_items(
+        [
+            replace(
+                item,
+                semantic_shift=scoring.semantic_shift(value, typical, scoring.SEMANTIC_HUB_WEIGHT),
+            )
+            for item, value in zip(offers.items, hubness, strict=True)
+        ]
+    )
+    return typical, closest
+
+
+def fit_hub_floors(
+    needs: Side,
+    offers: Side,
+    closest: Closest,
+    *,
+    block: int,
+    shortlist_size: int,
+    memory_budget: int,
+) -> HubFloors:
+    """Give every offer its hubness floor against the needs.
+
+    hubness = mean of the offer's HUB_NEIGHBOURS highest text cosines with needs of other
+    organisations; floor = hub_floor(hubness, median hubness of all offers). Each need's
+    *shortlist_size* best offers by exact cosine, with those *closest* in meaning, are kept as
+    its candidates; the cosines themselves, when they take at most *memory_budget* bytes.
+    """
+    kept: list[FloatArray] | None = (
+        [] if len(needs.items) * len(offers.items) * 8 <= memory_budget else None
+    )
+    # Each need's candidates, by block start, as the blocks are worked out in parallel.
+    best: dict[int, tuple[IntArray, IntArray, FloatArray]] = {}
+
+    def cosines(start: int, own: BoolArray) -> FloatArray:
+        values: FloatArray = (needs.matrix[start : start + block] @ offers.matrix_t).toarray()
+        rows, positions, found = best_per_row(values, own, shortlist_size)
+        if start in closest:
+            close_rows, close_positions = closest[start]
+            width = values.shape[1]
+            new = ~np.isin(close_rows * width + close_positions, rows * width + positions)
+            rows = np.concatenate([rows, close_rows[new]])
+            positions = np.concatenate([positions, close_positions[new]])
+            found = np.concatenate([found, values[close_rows[new], close_positions[new]]])
+            order = np.argsort(rows, kind="stable")
+            rows, positions, found = rows[order], positions[order], found[order]
+        best[start] = (rows + start, positions, found)
+        return values
+
+    hubness = offer_hubness(needs, offers, cosines, scoring.HUB_NEIGHBOURS, block, kept)
+    starts = sorted(best)
+    typical = float(np.median(hubness))
+    offers.replace_items(
+        [
+            replace(item, text_floor=scoring.hub_floor(value, typical))
+            for item, value in zip(offers.items, hubness, strict=True)
+        ]
+    )
+    return HubFloors(
+        typical,
+        (
+            np.concatenate([best[start][0] for start in starts]),
+            np.concatenate([best[start][1] for start in starts]),
+            np.concatenate([best[start][2] for start in starts]),
+        ),
+        kept,
+    )
+
+
+def offer_hubness(
+    needs: Side,
+    offers: Side,
+    cosines: Callable[[int, BoolArray], FloatArray],
+    neighbours: int,
+    block: int,
+    kept: list[FloatArray] | None = None,
+) -> list[float]:
+    """scoring.hubness of every offer: its *neighbours* highest cosines with needs of other
+    organisations, where ``cosines(start, own)`` gives needs[start:start + block] × offers
+    (*own*: which of those pairs are of one organisation).
+
+    The blocks are worked out in parallel (parallel.ordered_imap), each with its own
+    *neighbours* best per offer; the best of those are the best of all. Each block is
+    appended to *kept*, when given.
+    """
+
+    def block_and_best(start: int) -> tuple[FloatArray, FloatArray]:
+        same = needs.organisations[start : start + block, None] == offers.organisations[None]
+        values = cosines(start, same)
+        best = np.where(same, -np.inf, values)
+        if len(best) > neighbours:
+            best = np.partition(best, len(best) - neighbours, axis=0)[-neighbours:]
+        return values, best
+
+    best = np.full((0, len(offers.items)), -np.inf)
+    for values, block_best in parallel.ordered_imap(
+        block_and_best, range(0, len(needs.items), block)
+    ):
+        if kept is not None:
+            kept.append(values)
+        best = np.vstack([best, block_best])
+        if len(best) > neighbours:
+            best = np.partition(best, len(best) - neighbours, axis=0)[-neighbours:]
+    # Largest first, as a full sort of each offer's cosines gives them.
+    best = -np.sort(-best, axis=0)
+    return [scoring.hubness(column[np.isfinite(column)].tolist(), neighbours) for column in best.T]
