@@ -333,6 +333,24 @@ def test_changed_rows_count_as_updated(client: TestClient, session: Session) -> 
     assert _count(session, Need, cop) == 2
 
 
+def test_a_row_that_changes_only_topics_is_an_edit_of_the_answer(
+    client: TestClient, session: Session
+) -> None:
+    cop, _, _ = _small_community(session)
+    assert upload(client, cop.id, csv_file(ROWS)).status_code == 200
+    changed = [list(row) for row in ROWS]
+    changed[1][3] = "aquathermie"  # Haarlem's first need: other topics, same everything else
+
+    response = upload(client, cop.id, csv_file(changed))
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["updated"], response.json()["unchanged"]) == (1, 3)
+    need = session.scalars(select(Need).where(Need.text == "Warmtenet in de wijk")).one()
+    session.refresh(need)
+    assert [t.topic for t in need.topic_tags if t.source == "given"] == ["aquathermie"]
+    assert need.version == 2  # its ETag moves on, as after a PATCH of its topics
+
+
 def test_a_column_the_file_lacks_leaves_the_property_as_it_is(
     client: TestClient, session: Session
 ) -> None:

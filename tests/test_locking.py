@@ -51,6 +51,32 @@ def test_etag_and_if_match(client: TestClient, session: Session) -> None:
     assert_problem(client.delete(url, headers={"If-Match": '"2"'}), 404)
 
 
+def test_a_change_of_topics_alone_is_an_edit(client: TestClient, session: Session) -> None:
+    """Topics live in rows of their own, yet changing them changes the answer: its ETag moves on,
+    so a stale If-Match cannot overwrite them, and the audit log records the edit."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    need = factories.need(session, cop, haarlem)
+    url = f"/api/v1/communities/{cop.id}/needs/{need.id}"
+    etag = client.get(url).headers["etag"]
+
+    changed = client.patch(
+        url, json={"topics": ["wijkuitvoeringsplan"]}, headers={"If-Match": etag}
+    )
+    assert (changed.status_code, changed.headers["etag"]) == (200, '"2"')
+    stale = client.patch(
+        url, json={"topics": ["transitievisie-warmte"]}, headers={"If-Match": etag}
+    )
+    assert_problem(stale, 412, "header.If-Match")
+    same = client.patch(url, json={"topics": ["wijkuitvoeringsplan"]}, headers={"If-Match": '"2"'})
+    assert (same.status_code, same.headers["etag"]) == (200, '"2"')  # nothing changed
+    given = [t["topic"] for t in client.get(url).json()["topicTags"] if t["source"] == "given"]
+    assert given == ["wijkuitvoeringsplan"]
+    events = client.get(f"/api/v1/communities/{cop.id}/audit-log").json()["items"]
+    edits = [e for e in events if e["resource"] == "need" and e["action"] == "update"]
+    assert [e["resourceId"] for e in edits] == [need.id]
+
+
 @pytest.fixture(params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
     """A live server on its own fresh database (real, concurrent transactions)."""

@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
+from app.db import utcnow
 from app.errors import Conflict, InvalidParam, NotFound
 from app.models import (
     Community,
@@ -118,10 +119,21 @@ def _check_references(
         get_meeting(session, community, meeting_id, field="body.meetingId")
 
 
-def _given_tags(model: AnswerModel, slugs: list[str]) -> list[Any]:
-    link = NeedTopic if model is Need else OfferTopic
-    slugs = sorted(check_topic_slugs(slugs))
-    return [link(topic=slug, source=TopicSource.GIVEN.value) for slug in slugs]
+def set_given_topics(answer: Need | Offer, slugs: list[str]) -> None:
+    """Make *slugs* the answer's given topics (the inferred ones follow at the next retag).
+
+    The topics are part of the answer though stored in rows of their own: a change of them is
+    an edit of the answer, so its row is updated too. That moves its version (the ETag) and
+    updatedAt on, so a stale If-Match cannot overwrite them, and the audit log records it.
+    """
+    wanted = sorted(check_topic_slugs(slugs))
+    current = sorted(tag.topic for tag in answer.topic_tags if tag.source == TopicSource.GIVEN)
+    link = NeedTopic if isinstance(answer, Need) else OfferTopic
+    answer.topic_tags = [  # type: ignore[assignment]
+        link(topic=slug, source=TopicSource.GIVEN.value) for slug in wanted
+    ]
+    if wanted != current and answer.id is not None:  # an edit, not a new answer
+        answer.updated_at = utcnow()
 
 
 def create_answer(
@@ -148,7 +160,7 @@ def create_answer(
     values = data.model_dump(exclude={"topics"})
     answer = model(community_id=community.id, **_plain(values))
     if isinstance(data, NeedCreate | OfferCreate) and not isinstance(answer, FormatPreference):
-        answer.topic_tags = _given_tags(model, data.topics)
+        set_given_topics(answer, data.topics)
     session.add(answer)
     session.flush()
     _rematch(session, answer, refresh=refresh)
@@ -183,7 +195,7 @@ def update_answer(
         )
     topics = changes.pop("topics", None)
     if topics is not None and not isinstance(answer, FormatPreference):
-        answer.topic_tags = _given_tags(model, topics)
+        set_given_topics(answer, topics)
     apply_changes(answer, _plain(changes))
     session.flush()
     if topics is not None or "text" in changes:

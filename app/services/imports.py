@@ -36,11 +36,7 @@ from app.errors import InvalidParam, PayloadTooLarge, ValidationFailed
 from app.models import (
     Community,
     Meeting,
-    Need,
-    NeedTopic,
-    OfferTopic,
     Organisation,
-    TopicSource,
 )
 from app.services import answers, communities, matching, organisations
 from app.services.import_files import (
@@ -180,10 +176,7 @@ def _apply(
 def _update(answer: Answer, changes: dict[str, Any], person_id: int | None) -> None:
     for name, value in changes.items():
         if name == "topics":
-            link = NeedTopic if isinstance(answer, Need) else OfferTopic
-            answer.topic_tags = [  # type: ignore[union-attr]
-                link(topic=slug, source=TopicSource.GIVEN.value) for slug in value
-            ]
+            answers.set_given_topics(answer, value)  # type: ignore[arg-type]
         elif name == "person_id":
             answer.person_id = person_id
         else:
