@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.models import Organisation, Suggestion
-from app.services import matching, tokens
+from app.models import Community, Organisation, Person, Suggestion
+from app.services import communities, matching, tokens
 from tests import factories
 from tests.conftest import ADMIN_TOKEN
 from tests.http import delete, patch
@@ -383,3 +383,32 @@ def test_server_level_writes_are_for_admins(client: TestClient, world: World) ->
         "member_h": 403,
         "outsider": 403,
     }
+
+
+def test_an_organiser_issues_tokens_only_for_people_wholly_inside_their_communities(
+    client: TestClient, session: Session, world: World
+) -> None:
+    """A token acts as its person in every community they take part in: an organiser may issue
+    one only when they run all of those, or they would let themselves into the others."""
+    member_a, outsider = world.people["member_a"], world.people["outsider"]
+
+    def issued(role: str, person_id: int) -> int:
+        url = f"/api/v1/people/{person_id}/tokens"
+        return client.post(url, headers=world.headers[role]).status_code
+
+    assert issued("organiser", member_a) == 201  # Haarlem takes part in CoP C only
+    other = session.get_one(Community, world.other_community)
+    communities.add_member(session, other, world.organisations["a"])  # now in CoP D as well
+    assert (issued("organiser", member_a), issued("admin", member_a)) == (403, 201)
+    # Nor someone whose organisation is a member of CoP C but who organises CoP D.
+    communities.remove_member(session, other, world.organisations["a"])
+    assert issued("organiser", member_a) == 201
+    tokens.add_organiser(session, other, member_a)
+    assert (issued("organiser", member_a), issued("admin", member_a)) == (403, 201)
+    # Listing or revoking such a person's tokens follows the same rule.
+    token_id = tokens.issue_token(session, session.get_one(Person, member_a), lifetime_days=1).id
+    assert (
+        client.delete(f"/api/v1/tokens/{token_id}", headers=world.headers["organiser"]).status_code
+        == 403
+    )
+    assert issued("organiser", outsider) == 403  # Texel takes part in CoP D only

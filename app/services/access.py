@@ -94,6 +94,15 @@ def organisation_communities(session: Session, organisation_id: int) -> set[int]
     )
 
 
+def organised_by(session: Session, person_id: int) -> set[int]:
+    """Ids of the communities the person organises."""
+    return set(
+        session.scalars(
+            select(CommunityOrganiser.community_id).where(CommunityOrganiser.person_id == person_id)
+        )
+    )
+
+
 def may_manage_people_of(session: Session, principal: Principal, organisation_id: int) -> bool:
     """Admins, organisers of a community the organisation belongs to, and its own people."""
     if principal.is_admin or principal.organisation_id == organisation_id:

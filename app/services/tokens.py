@@ -40,12 +40,22 @@ def issue_token(session: Session, person: Person | None, *, lifetime_days: int) 
 
 
 def require_token_issuer(session: Session, principal: Principal, person: Person) -> None:
-    """Admins, and organisers of a community the person's organisation takes part in."""
+    """Admins, and organisers who run every community the person takes part in: those their
+    organisation is a member of and those they organise.
+
+    A token acts as its person everywhere, so an organiser of one community who could issue a
+    token for someone who also takes part elsewhere would get into communities they do not run.
+    """
     if principal.is_admin:
         return
-    if principal.organiser_of & access.organisation_communities(session, person.organisation_id):
+    reach = access.organisation_communities(session, person.organisation_id)
+    reach |= access.organised_by(session, person.id)
+    if reach and reach <= principal.organiser_of:
         return
-    raise Forbidden("only admins and the person's community organisers may issue tokens")
+    raise Forbidden(
+        "only admins, and organisers of every community the person takes part in, may issue "
+        "or manage the person's tokens"
+    )
 
 
 def get_token(session: Session, token_id: int) -> ApiToken:
