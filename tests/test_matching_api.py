@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.models import Community, Organisation
+from app.services.matching import suggestions as suggestions_module
 from tests import factories
 from tests.http import delete, patch
 from tests.problems import assert_problem
@@ -87,6 +88,34 @@ def test_a_new_offer_reaches_existing_needs(client: TestClient, cop: Cop) -> Non
     offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     assert [s["offerId"] for s in suggestions(client, cop, needId=need["id"])] == [offer["id"]]
     assert [s["needId"] for s in suggestions(client, cop, offerId=offer["id"])] == [need["id"]]
+
+
+def test_an_offer_written_reaches_every_need_it_is_among_the_best_for(
+    client: TestClient, cop: Cop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each need keeps its STORED_PER_ANSWER best offers, whichever side was written last: an
+    offer that is the best for three needs is stored for all three, not for its own best one."""
+    monkeypatch.setattr(suggestions_module, "STORED_PER_ANSWER", 1)
+    needs = [
+        answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED),
+        answer(client, cop, "needs", cop.alkmaar, AQUATHERMIE_NEED),
+        answer(client, cop, "needs", cop.alkmaar, TEO_OFFER),
+    ]
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    reached = {s["needId"] for s in suggestions(client, cop, offerId=offer["id"])}
+    assert reached == {need["id"] for need in needs}
+    patch(client, f"{cop.url}/offers/{offer['id']}", json={"text": f"{TEO_OFFER}."})
+    reached = {s["needId"] for s in suggestions(client, cop, offerId=offer["id"])}
+    assert reached == {need["id"] for need in needs}
+    # A second offer, better for two of the needs, takes the first one's place there only.
+    better = answer(client, cop, "offers", cop.zaanstad, AQUATHERMIE_NEED)
+    patch(client, f"{cop.url}/offers/{offer['id']}", json={"text": TEO_OFFER})
+    stored = sorted((s["needId"], s["offerId"]) for s in suggestions(client, cop))
+    assert stored == [
+        (needs[0]["id"], better["id"]),
+        (needs[1]["id"], better["id"]),
+        (needs[2]["id"], offer["id"]),
+    ]
 
 
 def test_changing_and_deleting_answers_updates_suggestions(client: TestClient, cop: Cop) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,10 @@ from app.services.matching.tags import retag
 from app.services.suggestion_versions import mark_changed
 
 STORED_PER_ANSWER = 20
-"""Suggestions stored per need (best first); an offer write stores at most this many needs."""
+"""Suggestions stored per need (best first): a need write stores its best offers, an offer
+write itself for every need it is among the best of."""
+
+_IN_CHUNK = 500  # ids per IN list when reading the stored suggestions of many needs
 
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -110,13 +114,41 @@ def refresh_need(session: Session, need: Need) -> None:
 
 
 def refresh_offer(session: Session, offer: Offer) -> None:
-    """Re-score one offer against its community's needs and store the result."""
+    """Re-score one offer against its community's needs and store it for every need it is now
+    among the STORED_PER_ANSWER best for (and for no other)."""
     community = session.get_one(Community, offer.community_id)
     embed_written(session, community, offer)
     data, index = community_index(session, community, same="needs")
     engine_offer = next(item for item in data.offers if item.id == offer.id)
-    found = index.score_offer(engine_offer, excluded=data.declined, limit=STORED_PER_ANSWER)
-    _store(session, community, found, replace=Suggestion.offer_id == offer.id)
+    found = index.score_offer(engine_offer, excluded=data.declined, limit=len(data.needs))
+    _store(
+        session,
+        community,
+        _among_the_best(session, offer.id, found),
+        replace=Suggestion.offer_id == offer.id,
+    )
+
+
+def _among_the_best(
+    session: Session, offer_id: int, found: Sequence[matching.Suggestion]
+) -> list[matching.Suggestion]:
+    """The pairs of *found* (one offer with many needs) in which the offer ranks among its
+    need's STORED_PER_ANSWER best, against the need's other stored, not-declined suggestions
+    (ties by offer id, as the engine breaks them): what a recompute would store for it."""
+    better: Counter[int] = Counter()
+    scores = {suggestion.need_id: suggestion.score for suggestion in found}
+    needs = sorted(scores)
+    for start in range(0, len(needs), _IN_CHUNK):
+        for need_id, other_id, score in session.execute(
+            select(Suggestion.need_id, Suggestion.offer_id, Suggestion.score).where(
+                Suggestion.need_id.in_(needs[start : start + _IN_CHUNK]),
+                Suggestion.offer_id != offer_id,
+                Suggestion.status != SuggestionStatus.DECLINED.value,
+            )
+        ):
+            if (-score, other_id) < (-scores[need_id], offer_id):
+                better[need_id] += 1
+    return [s for s in found if better[s.need_id] < STORED_PER_ANSWER]
 
 
 def recompute(session: Session, community: Community) -> int:
