@@ -126,6 +126,9 @@ def autocommit_bind(bind: Any) -> Engine | None:
 # kept rather than opened and closed for every request (measured by scripts/loadtest.py).
 POOL_SIZE = 20
 POOL_OVERFLOW = 20
+POOL_TIMEOUT_SECONDS = 30.0
+"""How long a request waits for a free connection; then it is answered 503 (the database is
+busy), as when the database is unreachable."""
 
 
 def build_engine(url: str, *, echo: bool = False) -> Engine:
@@ -135,12 +138,26 @@ def build_engine(url: str, *, echo: bool = False) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         in_memory = not parsed.database or parsed.database == ":memory:"
-        pool = {} if in_memory else {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        pool = (
+            {}
+            if in_memory
+            else {
+                "pool_size": POOL_SIZE,
+                "max_overflow": POOL_OVERFLOW,
+                "pool_timeout": POOL_TIMEOUT_SECONDS,
+            }
+        )
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
-    engine = create_engine(url, echo=echo, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+    engine = create_engine(
+        url,
+        echo=echo,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+    )
     event.listen(engine, "checkin", _idle_from_now)
     dialect = engine.dialect
 

@@ -19,7 +19,14 @@ from app.config import Settings
 from app.main import create_app
 from app.models import Need, Organisation
 from tests import factories
-from tests.conftest import ADMIN_TOKEN, POSTGRES_URL, drop_schema, fresh_database, migrate
+from tests.conftest import (
+    ADMIN_TOKEN,
+    BACKENDS,
+    POSTGRES_URL,
+    drop_schema,
+    fresh_database,
+    migrate,
+)
 from tests.problems import assert_problem
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -157,3 +164,31 @@ def test_connections_lost_while_idle_in_the_pool(
         else:
             assert_problem(first, 503)
         assert client.get("/api/v1/organisations").status_code == 200
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_free_connection_is_503_after_the_pool_timeout(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Overload, not a bug: a request that waits POOL_TIMEOUT_SECONDS for a pooled connection in
+    vain is told to retry (503 with Retry-After), not 500."""
+    monkeypatch.setattr(db, "POOL_SIZE", 1)
+    monkeypatch.setattr(db, "POOL_OVERFLOW", 0)
+    monkeypatch.setattr(db, "POOL_TIMEOUT_SECONDS", 0.2)
+    name = f"copmatch_pool_{os.getpid()}"
+    engine = fresh_database(backend, name, tmp_path)
+    migrate(engine)
+    settings = Settings(environment="test", database_url=str(engine.url), admin_token=ADMIN_TOKEN)
+    client = TestClient(create_app(settings, engine), raise_server_exceptions=False, headers=ADMIN)
+    try:
+        with client:
+            assert client.get("/api/v1/organisations").status_code == 200
+            with engine.connect():  # the pool's only connection, held elsewhere
+                response = client.get("/api/v1/organisations")
+                assert_problem(response, 503)
+                assert response.headers["retry-after"] == "5"
+            assert client.get("/api/v1/organisations").status_code == 200
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_schema(name)

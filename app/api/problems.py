@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -161,6 +162,21 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+async def _pool_exhausted(request: Request, exc: Exception) -> ProblemResponse:
+    # Every pooled connection stayed in use for POOL_TIMEOUT_SECONDS: overload, not a bug.
+    logger.warning(
+        "no free database connection on %s %s: %s", request.method, request.url.path, exc
+    )
+    return problem(
+        request,
+        status=503,
+        title="Service unavailable",
+        detail="the database is busy; nothing was saved, please retry",
+        slug="database-busy",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _stale_data(request: Request, exc: Exception) -> ProblemResponse:
     # The version check in the UPDATE/DELETE itself found a concurrent change.
     return problem(
@@ -191,4 +207,5 @@ def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(StaleDataError, _stale_data)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(Exception, _unexpected_error)
