@@ -122,6 +122,25 @@ def autocommit_bind(bind: Any) -> Engine | None:
     return found
 
 
+_SNAPSHOT_ENGINES: dict[int, Engine] = {}
+
+
+def snapshot_bind(bind: Any) -> Engine | None:
+    """For a PostgreSQL engine, the same engine (same pool) whose transactions read one snapshot
+    of the database, taken at their first statement (REPEATABLE READ, read only): the bind of a
+    request that reads with several queries that must agree with each other (ids found by one,
+    looked up by the next). None for anything else: SQLite's read transactions see one snapshot
+    already, and a test's connection is what the test made it.
+    """
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return None
+    found = _SNAPSHOT_ENGINES.get(id(bind))
+    if found is None:
+        found = bind.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        _SNAPSHOT_ENGINES[id(bind)] = found
+    return found
+
+
 # Sized for the thread pool that runs sync endpoints (40 threads): under load, connections are
 # kept rather than opened and closed for every request (measured by scripts/loadtest.py).
 POOL_SIZE = 20

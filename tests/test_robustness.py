@@ -17,7 +17,9 @@ from app import db
 from app.api.deps import SessionDep, get_principal
 from app.config import Settings
 from app.main import create_app
-from app.models import Need, Organisation
+from app.models import ApiToken, Need, Organisation
+from app.services import matching as matching_service
+from app.services import tokens
 from tests import factories
 from tests.conftest import (
     ADMIN_TOKEN,
@@ -188,6 +190,57 @@ def test_no_free_connection_is_503_after_the_pool_timeout(
                 assert_problem(response, 503)
                 assert response.headers["retry-after"] == "5"
             assert client.get("/api/v1/organisations").status_code == 200
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_schema(name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_read_of_several_queries_sees_one_snapshot(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A need deleted by another request between the queries of one read (the gaps page finds
+    the gaps, then reads their texts) is still there for that read: no 500 for a KeyError. On
+    PostgreSQL, whose statements each see the latest commit, this takes a read transaction at
+    REPEATABLE READ; SQLite's read transactions see one snapshot anyway."""
+    name = f"copmatch_snapshot_{os.getpid()}"
+    engine = fresh_database(backend, name, tmp_path)
+    migrate(engine)
+    with db.session_scope(engine) as session:
+        haarlem = factories.municipality(session, "Haarlem", "GM0392")
+        zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+        cop = factories.community(session, "CoP", haarlem, zaanstad)
+        need = factories.need(session, cop, haarlem, "waterstof voor monumentale binnensteden")
+        factories.offer(session, cop, zaanstad, "zonnepanelen op sporthallen")
+        community_id, need_id = cop.id, need.id
+        # A stored token, never used: the request notes its use, apart from its own reads.
+        issued = tokens.issue_token(session, None, lifetime_days=1)
+    found_gaps = matching_service.gaps
+
+    def gaps_then_a_delete_elsewhere(session: Session, community: object) -> object:
+        found = found_gaps(session, community)  # type: ignore[arg-type]
+        with engine.begin() as other:  # another request deletes the need meanwhile
+            other.execute(text("DELETE FROM needs WHERE id = :id"), {"id": need_id})
+        return found
+
+    monkeypatch.setattr(matching_service, "gaps", gaps_then_a_delete_elsewhere)
+    settings = Settings(environment="test", database_url=str(engine.url), admin_token=ADMIN_TOKEN)
+    stored = {"Authorization": f"Bearer {issued.token}"}
+    client = TestClient(create_app(settings, engine), raise_server_exceptions=False, headers=stored)
+    try:
+        with client:
+            response = client.get(f"/api/v1/communities/{community_id}/gaps")
+            assert response.status_code == 200, response.text
+            assert [gap["needId"] for gap in response.json()["items"]] == [need_id]
+            with engine.connect() as connection:
+                used = connection.execute(
+                    select(ApiToken.last_used_at).where(ApiToken.id == issued.id)
+                ).scalar_one()
+            assert used is not None
+            monkeypatch.setattr(matching_service, "gaps", found_gaps)
+            after = client.get(f"/api/v1/communities/{community_id}/gaps")
+            assert after.json()["items"] == []
     finally:
         engine.dispose()
         if backend == "postgresql":

@@ -303,7 +303,9 @@ def test_reads_with_a_stored_token_hand_off_to_worker_threads_this_often(
     # on PostgreSQL reads in autocommit and ends with none.
     ending = 1
     expected = [
-        (cop.page, 2),  # first read: the caller with the community, then the page's query
+        # First read: the caller with the community, then the page's query; and, after the
+        # response, noting the token's first use (at most once a minute per token).
+        (cop.page, 3),
         (cop.page, 1),  # cached
         (f"{cop.url}/needs/{need['id']}", 1),
         # A list: the caller with the community; FastAPI's own for the sync filters, the sync

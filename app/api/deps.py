@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import anyio
-from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi import BackgroundTasks, Depends, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
@@ -26,12 +26,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth import (
     BOOTSTRAP_ADMIN,
+    TOKEN_USED_KEY,
     Principal,
     authenticate,
     authenticate_in_community,
     is_bootstrap_admin,
+    record_token_use,
 )
-from app.db import autocommit_bind, begin_for_writing
+from app.db import autocommit_bind, begin_for_writing, snapshot_bind
 from app.errors import InvalidParam, PreconditionFailed, PreconditionRequired
 from app.models import Community, IdempotencyRecord, VersionedMixin
 from app.schemas import MAX_ID, Page
@@ -79,19 +81,41 @@ def _finish(session: Session, *, commit: bool) -> None:
         session.close()
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
+_ONE_SNAPSHOT = "copmatch_one_snapshot"
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+
+
+def one_snapshot(endpoint: _Endpoint) -> _Endpoint:
+    """Mark a reading endpoint whose queries must agree with each other: ids that one query
+    finds, the next looks up. On PostgreSQL, where each autocommit statement sees the latest
+    commit, its session then reads in one snapshot, so a write in between cannot make a row
+    vanish halfway (a 500 for a missing key)."""
+    setattr(endpoint, _ONE_SNAPSHOT, True)
+    return endpoint
+
+
+def reads_one_snapshot(request: Request) -> bool:
+    """Is the request's endpoint marked :func:`one_snapshot`?"""
+    return bool(getattr(request.scope.get("endpoint"), _ONE_SNAPSHOT, False))
+
+
+async def get_session(request: Request, background: BackgroundTasks) -> AsyncIterator[Session]:
     """The unit of work of one request: the only place in the app that commits.
 
     Declared with ``scope="function"`` so the commit happens before the response is sent; a
     failing commit therefore becomes an error response, never a 2xx for lost data. Making the
     session does no I/O. A GET on PostgreSQL reads on an autocommit connection (see
-    :func:`~app.db.autocommit_bind`), so ending it does no I/O either; any other request
-    commits and closes in one worker-thread hand-off.
+    :func:`~app.db.autocommit_bind`), so ending it does no I/O either, unless its endpoint is
+    marked :func:`one_snapshot` (it reads in one REPEATABLE READ transaction,
+    :func:`~app.db.snapshot_bind`); any other request commits and closes in one worker-thread
+    hand-off.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
     reading = request.method in SAFE_METHODS
-    autocommit = autocommit_bind(factory.kw.get("bind")) if reading else None
-    session = factory(bind=autocommit) if autocommit is not None else factory()
+    one = reading and reads_one_snapshot(request)
+    bind = (snapshot_bind if one else autocommit_bind)(factory.kw.get("bind")) if reading else None
+    session = factory(bind=bind) if bind is not None else factory()
+    autocommit = bind is not None and not one
     try:
         if not reading:
             await in_thread(begin_for_writing, session)
@@ -100,8 +124,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         with anyio.CancelScope(shield=True):
             await in_thread(_finish, session, commit=False)
         raise
+    used = session.info.pop(TOKEN_USED_KEY, None)
+    if used is not None:  # after the response, in a transaction of its own
+        background.add_task(record_token_use, factory, *used)
     pending = session.new or session.dirty or session.deleted
-    if (autocommit is not None or not session.in_transaction()) and not pending:
+    if (autocommit or not session.in_transaction()) and not pending:
         session.close()  # nothing to commit, and no I/O to give the connection back
         return
     with anyio.CancelScope(shield=True):

@@ -21,6 +21,7 @@ from app.api.deps import (
     SessionDep,
     check_version,
     in_thread,
+    one_snapshot,
     parsed_query,
     query_parameters,
     set_etag,
@@ -181,6 +182,7 @@ def recompute_suggestions(session: SessionDep, community: ManagedCommunity) -> R
     description="Every organisation with a need gets at least one helper where any exists, "
     "then the total score is maximised (exact solve). Declined suggestions are left out.",
 )
+@one_snapshot
 def get_allocation(session: SessionDep, community: ReadableCommunity) -> AllocationRead:
     result, stored = service.allocation(session, community)
     return AllocationRead(
@@ -208,6 +210,7 @@ def get_allocation(session: SessionDep, community: ReadableCommunity) -> Allocat
     response_model=Page[ReciprocalPairRead],
     summary="Organisations that can help each other both ways",
 )
+@one_snapshot
 def list_reciprocal_pairs(
     session: SessionDep, community: ReadableCommunity, paging: PagingDep
 ) -> Page[ReciprocalPairRead]:
@@ -247,6 +250,7 @@ def list_reciprocal_pairs(
     description="A group (e.g. a leerkring) has at least three organisations; hosts are "
     "organisations offering the group's topics; formats are those its members prefer.",
 )
+@one_snapshot
 def list_working_groups(
     session: SessionDep, community: ReadableCommunity, paging: PagingDep
 ) -> Page[WorkingGroupRead]:
@@ -279,6 +283,7 @@ def list_working_groups(
     description="Needs whose best suggestion scores below the threshold: topics for outside "
     "experts in the programme plan.",
 )
+@one_snapshot
 def list_gaps(session: SessionDep, community: ReadableCommunity, paging: PagingDep) -> GapPage:
     found = service.gaps(session, community)
     window = found[paging.offset : paging.offset + paging.limit]
@@ -310,6 +315,7 @@ def list_gaps(session: SessionDep, community: ReadableCommunity, paging: PagingD
     response_model=UnmetOfferPage,
     summary="Offers nobody in the community asked for",
 )
+@one_snapshot
 def list_unmet_offers(
     session: SessionDep, community: ReadableCommunity, paging: PagingDep
 ) -> UnmetOfferPage:

@@ -11,7 +11,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import ManagedCommunity, OrganisationId, PrincipalDep, SessionDep
+from app.api.deps import (
+    ManagedCommunity,
+    OrganisationId,
+    PrincipalDep,
+    SessionDep,
+    one_snapshot,
+)
 from app.errors import Forbidden, InvalidParam, NotAcceptable
 from app.reports.html import CONTENT_SECURITY_POLICY
 from app.reports.i18n import Lang
@@ -157,6 +163,7 @@ def _ok(description: str, formats: Sequence[ReportFormat]) -> dict[int | str, di
     "`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`; others get 406. "
     "`lang` (nl, en) sets the language of every representation but JSON.",
 )
+@one_snapshot
 def get_community_report(
     session: SessionDep,
     community: ManagedCommunity,
@@ -181,6 +188,7 @@ def get_community_report(
     "`application/json` (default), `text/markdown` or `text/html`; others get 406. An "
     "organisation that is not a member of the community has no page there: 404.",
 )
+@one_snapshot
 def get_organisation_report(
     session: SessionDep,
     principal: PrincipalDep,
