@@ -26,7 +26,6 @@ from app.api.deps import (
     query_parameters,
     set_etag,
 )
-from app.matching import Suggestion as EngineSuggestion
 from app.models import Format, Need, Offer, SuggestionStatus
 from app.schemas import (
     MAX_ID,
@@ -216,7 +215,7 @@ def list_reciprocal_pairs(
 ) -> Page[ReciprocalPairRead]:
     pairs, stored = service.reciprocal_pairs(session, community)
 
-    def direction(suggestion: EngineSuggestion) -> DirectionRead:
+    def direction(suggestion: service.EngineSuggestion) -> DirectionRead:
         row = stored.rows[(suggestion.need_id, suggestion.offer_id)]
         return DirectionRead(
             suggestion_id=row.id,

@@ -7,8 +7,10 @@ database, a web framework or the rest of ``app``; ``app/services`` is the bridge
 
 * :func:`tag_topics` — taxonomy topics in a free text, each with its evidence.
 * :func:`load_embedder` — the bundled multilingual sentence-embedding model (optional extra
-  ``copmatch[semantic]``; None without it). Answers that carry an ``embedding`` are scored with
-  the semantic factor too (:data:`SEMANTIC_WEIGHTS`); without, on text and topics alone.
+  ``copmatch[semantic]``; None without it). When every need and offer carries an ``embedding``
+  of one size and there are at least ``HUB_MIN_NEEDS`` of each
+  (:meth:`MatchIndex.scores_semantically`), they are scored with the semantic factor too
+  (:data:`SEMANTIC_WEIGHTS`); otherwise on text and topics alone.
 * :class:`MatchIndex` — built once over a community; ``score_need`` / ``score_offer`` rank one
   (possibly new) answer against the other side cheaply; ``suggest``, ``gaps`` and
   ``unmet_offers`` cover the whole community.

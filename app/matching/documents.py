@@ -134,7 +134,7 @@ class Documents:
         return " ".join(parts)
 
     def _topic_expansion(self, slug: str) -> tuple[str, ...]:
-        """The words a text about topic *slug* is expanded with (see _expansion)."""
+        """The words a text about topic *slug* is expanded with (see :meth:`expansion`)."""
         parts = self._topic_expansions.get(slug)
         if parts is None:
             topic = self.taxonomy.get(slug)
@@ -151,7 +151,7 @@ class Documents:
         return parts
 
     def _evidence_expansion(self, slug: str, found: str) -> tuple[str, ...]:
-        """The words evidence *found* for topic *slug* adds to a text (see _expansion)."""
+        """The words evidence *found* for topic *slug* adds to a text (see :meth:`expansion`)."""
         parts = self._evidence_expansions.get((slug, found))
         if parts is None:
             topic = self.taxonomy.get(slug)

@@ -31,8 +31,9 @@ Closest = dict[int, tuple[IntArray, IntArray]]
 
 
 @dataclass(frozen=True, slots=True)
-class HubFloors:
-    """What the text pass of :func:`fit_hub_floors` found besides the floors."""
+class TextPass:
+    """What the text pass of :func:`fit_hub_floors` found; the floors themselves are written
+    into the offers."""
 
     typical_hubness: float
     """The median offer's hubness, which a new offer's floor is measured against."""
@@ -88,7 +89,7 @@ def fit_hub_floors(
     block: int,
     shortlist_size: int,
     memory_budget: int,
-) -> HubFloors:
+) -> TextPass:
     """Give every offer its hubness floor against the needs.
 
     hubness = mean of the offer's HUB_NEIGHBOURS highest text cosines with needs of other
@@ -126,7 +127,7 @@ def fit_hub_floors(
             for item, value in zip(offers.items, hubness, strict=True)
         ]
     )
-    return HubFloors(
+    return TextPass(
         typical,
         (
             np.concatenate([best[start][0] for start in starts]),
@@ -135,6 +136,19 @@ def fit_hub_floors(
         ),
         kept,
     )
+
+
+def new_offer_floor(cosines: FloatArray, own: BoolArray, typical: float) -> float:
+    """The hub floor of an offer new to the index, from its text cosines with the needs (*own*:
+    those of its organisation), as :func:`fit_hub_floors` gives each indexed offer its floor."""
+    return scoring.hub_floor(scoring.hubness(cosines[~own].tolist()), typical)
+
+
+def new_offer_shift(closeness: FloatArray, own: BoolArray, typical: float) -> float:
+    """The semantic shift of an offer new to the index, from its embedding cosines with the
+    needs, as :func:`fit_semantic_shifts` gives each indexed offer its shift."""
+    hubness = scoring.hubness(closeness[~own].tolist(), scoring.SEMANTIC_HUB_NEIGHBOURS)
+    return scoring.semantic_shift(hubness, typical, scoring.SEMANTIC_HUB_WEIGHT)
 
 
 def offer_hubness(

@@ -60,7 +60,14 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from app.matching import parallel, scoring
 from app.matching.documents import cached_documents
 from app.matching.embedding import from_bytes
-from app.matching.fitting import Closest, fit_hub_floors, fit_semantic_shifts, fits_hubness
+from app.matching.fitting import (
+    Closest,
+    fit_hub_floors,
+    fit_semantic_shifts,
+    fits_hubness,
+    new_offer_floor,
+    new_offer_shift,
+)
 from app.matching.need_similarity import condensed_distances, need_similarity_blocks
 from app.matching.pairs import PairScorer
 from app.matching.ranking import Ranker, blocked_pairs
@@ -103,7 +110,6 @@ community that scores the semantic factor, when its text does not already bring 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 _Item = TypeVar("_Item", Need, Offer)
-BoolArray = npt.NDArray[np.bool_]
 
 
 class MatchIndex:
@@ -227,7 +233,7 @@ class MatchIndex:
         item, vector = self._prepared(need, self.needs, self._need_side)
         blocked = {offer_id for need_id, offer_id in excluded if need_id == need.id}
         raw, cosine = self._scorer.raw_scores([item], vector, self._offer_side, need_side=True)
-        return self._ranker.select(
+        return self._ranker.rank_one(
             item, raw[0], cosine[0], self._offer_side, True, blocked, limit, min_score
         )
 
@@ -244,7 +250,7 @@ class MatchIndex:
         item, vector = self._prepared(offer, self.offers, self._offer_side)
         blocked = {need_id for need_id, offer_id in excluded if offer_id == offer.id}
         raw, cosine = self._scorer.raw_scores([item], vector, self._need_side, need_side=False)
-        return self._ranker.select(
+        return self._ranker.rank_one(
             item, raw[0], cosine[0], self._need_side, False, blocked, limit, min_score
         )
 
@@ -281,9 +287,9 @@ class MatchIndex:
         """The full suggestion (with reasons) of every (need id, offer id) in *suggestions*.
 
         Scored as ranking scores (:meth:`PairScorer.pair_components`,
-        :func:`scoring.contributions`),
-        which gives the scalar formulas' scores to the bit (:meth:`_suggestion`); pairs that
-        ranking scored without their reasons are not scored again.
+        :func:`scoring.contributions`), which gives the scalar formulas' scores to the bit
+        (:meth:`_suggestion`); pairs that ranking scored without their reasons
+        (:attr:`Ranker.unexplained`) are not scored again.
         """
         needs, offers = self._need_side, self._offer_side
         pairs = sorted({(s.need_id, s.offer_id) for s in suggestions})
@@ -445,10 +451,7 @@ class MatchIndex:
         vector = self._vectorise_one(prepared.document)
         if isinstance(item, Offer) and self._hub_fitted:
             cosines = (vector @ self._need_side.matrix_t).toarray()[0]
-            other = self._need_side.organisations != self._scorer.organisation_code(prepared)
-            floor = scoring.hub_floor(
-                scoring.hubness(cosines[other].tolist()), self._typical_hubness
-            )
+            floor = new_offer_floor(cosines, self._own(prepared), self._typical_hubness)
             prepared = replace(prepared, text_floor=floor)
         if self.semantic:
             prepared = self._with_embedding(prepared, item)
@@ -476,15 +479,18 @@ class MatchIndex:
                 f"{type(item).__name__.lower()} {item.id} needs an embedding of "
                 f"{self._dimensions} values in this index"
             )
-        if isinstance(item, Offer) and self._typical_semantic_hubness:
-            cosines = self._need_side.embeddings @ prepared.embedding
-            other = self._need_side.organisations != self._scorer.organisation_code(prepared)
-            hubness = scoring.hubness(cosines[other].tolist(), scoring.SEMANTIC_HUB_NEIGHBOURS)
-            shift = scoring.semantic_shift(
-                hubness, self._typical_semantic_hubness, scoring.SEMANTIC_HUB_WEIGHT
-            )
+        if isinstance(item, Offer) and self._hub_fitted:
+            closeness = self._need_side.embeddings @ prepared.embedding
+            shift = new_offer_shift(closeness, self._own(prepared), self._typical_semantic_hubness)
             prepared = replace(prepared, semantic_shift=shift)
         return prepared
+
+    def _own(self, item: Prepared) -> npt.NDArray[np.bool_]:
+        """Which indexed needs are of *item*'s organisation."""
+        own: npt.NDArray[np.bool_] = (
+            self._need_side.organisations == self._scorer.organisation_code(item)
+        )
+        return own
 
     @property
     def _dimensions(self) -> int:
@@ -609,7 +615,6 @@ class MatchIndex:
             row_pointers(rows, len(needs.items)),
             positions,
             self._scorer.raw_of(components),
-            cosine,
             scoring.contributions(self.weights, components),
         )
 
@@ -622,7 +627,6 @@ class MatchIndex:
             row_pointers(by_need.positions[order], len(self._offer_side.items)),
             rows[order],
             by_need.raw[order],
-            by_need.cosine[order],
             by_need.contributions[:, order],
         )
 

@@ -3,8 +3,9 @@
 A query is a need (ranking offers for it) or an offer (ranking needs); *need_side* says which.
 Scores come in two precisions: raw (unrounded sums, from dense blocks or candidates) to find
 who can make a list, and exact (the sum of the rounded contributions people see) to rank them.
-Raw and exact scores differ by at most 4 · 0.00005, so every pair within ``ROUNDING_MARGIN`` of a
-cut is scored exactly: rounding can never change who makes the list.
+Raw and exact scores differ by at most 5 · 0.00005 (one rounding per factor), so every pair
+within ``ROUNDING_MARGIN`` of a cut is scored exactly: rounding can never change who makes the
+list.
 
 Suggestions get their reasons from the :class:`~app.matching.reasons.Explainer`; those ranked
 without them keep their contributions in :attr:`Ranker.unexplained`, to be explained later
@@ -42,6 +43,25 @@ def blocked_pairs(need_side: bool, excluded: Collection[tuple[int, int]]) -> dic
     return blocked
 
 
+def _valid(
+    raw: FloatArray,
+    organisations: IntArray,
+    position: dict[int, int],
+    targets: Side,
+    blocked: dict[int, set[int]],
+) -> FloatArray:
+    """*raw* (queries × targets) with −inf for pairs of one organisation and for declined pairs;
+    *organisations* are the queries' codes, *position* their rows by id."""
+    scores: FloatArray = np.where(
+        organisations[:, None] != targets.organisations[None, :], raw, -np.inf
+    )
+    for query_id, target_ids in blocked.items():
+        row = position.get(query_id)
+        if row is not None:
+            scores[row, np.isin(targets.ids, list(target_ids))] = -np.inf
+    return scores
+
+
 def _near_the_best(scores: FloatArray) -> tuple[IntArray, IntArray]:
     """(row, column) of the entries within ROUNDING_MARGIN of their row's best (finite) score:
     the only ones that can be the row's best once scored exactly."""
@@ -61,7 +81,7 @@ class Ranker:
         """The contributions (FACTOR_ORDER) of pairs ranked without their reasons, by (need id,
         offer id)."""
 
-    def top_by_score(
+    def _top_by_score(
         self,
         queries: Sequence[Prepared],
         targets: Side,
@@ -117,7 +137,7 @@ class Ranker:
             )
         return [tuple(found) for found in ranked]
 
-    def top_of_pairs(
+    def _top_of_pairs(
         self,
         queries: Side,
         targets: Side,
@@ -129,12 +149,12 @@ class Ranker:
         min_score: float,
         explained: int | None,
     ) -> list[tuple[Suggestion, ...]]:
-        """top_by_score of indexed query × target pairs, scored by scoring.contributions."""
+        """_top_by_score of indexed query × target pairs, scored by scoring.contributions."""
         need_rows, offer_rows = (query_rows, positions) if need_side else (positions, query_rows)
         contributions = scoring.contributions(
             self.scorer.weights, self.scorer.pair_components(need_rows, offer_rows, cosine)
         )
-        return self.top_by_score(
+        return self._top_by_score(
             queries.items,
             targets,
             need_side,
@@ -158,34 +178,20 @@ class Ranker:
         min_score: float,
         explained: int | None,
     ) -> list[tuple[Suggestion, ...]]:
-        """select for every query at once from the raw scores and cosines of every pair (query
-        × target): the cuts are vectorised."""
+        """rank_one for every query at once, from the raw scores and cosines of every pair
+        (query × target): the cuts are vectorised."""
         if limit <= 0 or not targets.items:
             return [()] * len(queries.items)
-        scores = self.valid_scores(queries, targets, raw, blocked)
+        scores = _valid(raw, queries.organisations, queries.position, targets, blocked)
         cut = np.full(len(queries.items), min_score)
         if limit < scores.shape[1]:
             kth = np.partition(scores, scores.shape[1] - limit, axis=1)[:, scores.shape[1] - limit]
             cut = np.maximum(cut, kth)
         rows, columns = np.nonzero(scores >= (cut - ROUNDING_MARGIN)[:, None])
         pair_cosine = cosine[rows, columns]
-        return self.top_of_pairs(
+        return self._top_of_pairs(
             queries, targets, need_side, rows, columns, pair_cosine, limit, min_score, explained
         )
-
-    def valid_scores(
-        self, queries: Side, targets: Side, raw: FloatArray, blocked: dict[int, set[int]]
-    ) -> FloatArray:
-        """*raw* with −inf for pairs of one organisation and for declined pairs."""
-        codes = np.array([self.scorer.organisation_code(item) for item in queries.items])
-        scores: FloatArray = np.where(
-            codes[:, None] != targets.organisations[None, :], raw, -np.inf
-        )
-        for query_id, target_ids in blocked.items():
-            row = queries.position.get(query_id)
-            if row is not None:
-                scores[row, np.isin(targets.ids, list(target_ids))] = -np.inf
-        return scores
 
     def rank_candidates(
         self,
@@ -219,7 +225,7 @@ class Ranker:
             ]
             valid &= ~np.isin(rows * span + positions, declined)
         valid &= candidates.raw >= min_score - ROUNDING_MARGIN
-        return self.top_by_score(
+        return self._top_by_score(
             queries.items,
             targets,
             need_side,
@@ -240,16 +246,16 @@ class Ranker:
         cosine: FloatArray,
         blocked: dict[int, set[int]],
     ) -> list[Suggestion | None]:
-        """select(limit=1, min_score=0) for every query at once, from the raw scores and
-        cosines of every pair (query × target).
+        """Every query's best suggestion (rank_one with limit 1 and no minimum), from the raw
+        scores and cosines of every pair (query × target).
 
         Only targets within the rounding margin of a query's best raw score can be its best
         suggestion; those few are scored exactly.
         """
-        scores = self.valid_scores(queries, targets, raw, blocked)
+        scores = _valid(raw, queries.organisations, queries.position, targets, blocked)
         rows, columns = _near_the_best(scores)
         pair_cosine = cosine[rows, columns]
-        ranked = self.top_of_pairs(
+        ranked = self._top_of_pairs(
             queries, targets, need_side, rows, columns, pair_cosine, 1, 0.0, 0
         )
         return [found[0] if found else None for found in ranked]
@@ -268,21 +274,15 @@ class Ranker:
         raw, cosine = self.scorer.raw_scores(
             items, queries.matrix[rows], targets, need_side=need_side
         )
-        scores: FloatArray = np.where(
-            queries.organisations[rows][:, None] != targets.organisations[None, :],
-            raw,
-            -np.inf,
-        )
-        for offset, item in enumerate(items):
-            if item.id in blocked:
-                scores[offset, np.isin(targets.ids, list(blocked[item.id]))] = -np.inf
+        position = {item.id: offset for offset, item in enumerate(items)}
+        scores = _valid(raw, queries.organisations[rows], position, targets, blocked)
         local, columns = _near_the_best(scores)
-        ranked = self.top_of_pairs(
+        ranked = self._top_of_pairs(
             queries, targets, need_side, rows[local], columns, cosine[local, columns], 1, 0.0, 0
         )
         return [ranked[row][0] if ranked[row] else None for row in rows.tolist()]
 
-    def select(
+    def rank_one(
         self,
         item: Prepared,
         raw: FloatArray,
@@ -312,7 +312,7 @@ class Ranker:
         components = self.scorer.item_components(
             item, need_side, targets, candidates, cosine[candidates]
         )
-        return self.top_by_score(
+        return self._top_by_score(
             [item],
             targets,
             need_side,

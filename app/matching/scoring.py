@@ -77,7 +77,9 @@ Centred, unlike :func:`hub_floor`: an offer that is close to few needs gains a l
 one loses. Chosen on the dev split (0 or 1 in the grid; 1 won throughout)."""
 
 RECIPROCITY_THRESHOLD = 0.25
-"""Content score (topic + text contributions) from which one organisation "can help" another."""
+"""Content score from which one organisation "can help" another (PairScorer.fit_reciprocity): the
+unrounded w_topic · topic + w_text · text, plus w_semantic · semantic in an index that scores the
+semantic factor."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ DEFAULT_WEIGHTS = Weights(topic=0.10, text=0.80, region=0.05, reciprocity=0.05)
 """Kept a little topic, region and reciprocity weight so those reasons still show.
 
 Measured on the dev split of the labelled set only (``python -m tests.matching.evaluation
---tune``): with the expanded texts of :mod:`app.matching.index`, topic overlap of inferred tags
+--tune``): with the expanded texts of :mod:`app.matching.documents`, topic overlap of inferred tags
 adds little that the text factor does not already carry: a topic weight of 0 scored
 precision@1 0.76 and MRR 0.83 against 0.74 and 0.81 with these weights (idf-weighted topic
 overlap did not close that gap). The weight is kept because the topic reason is the clearest

@@ -29,7 +29,6 @@ class Candidates:
     pointers: IntArray
     positions: IntArray
     raw: FloatArray
-    cosine: FloatArray
     contributions: FloatArray
     """Each pair's contributions (rows in scoring.FACTOR_ORDER), worked out once: suggestions,
     gaps and unmet offers all rank the same pairs."""

@@ -97,7 +97,6 @@ word is added to a text that uses any word of the group, so "buurt" meets "wijk"
 "residents" meets "bewoners". Plain language only: topic words belong in the taxonomy."""
 
 _WORD = re.compile(r"[a-z0-9]+")
-_RAW_TOKEN = re.compile(r"[A-Za-z0-9]+")
 _STEMMER = Stemmer.Stemmer("dutch_porter")
 _ENGLISH_STEMMER = Stemmer.Stemmer("english")
 
@@ -137,11 +136,6 @@ def strip_accents(text: str) -> str:
         return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
-def raw_tokens(text: str) -> list[str]:
-    """Split *text* into case-preserving alphanumeric tokens, accents stripped."""
-    return _RAW_TOKEN.findall(strip_accents(text))
 
 
 _APOSTROPHE_ENDING = re.compile(r"(?<=[a-z0-9])['\u2019](?:s|en)\b")

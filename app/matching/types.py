@@ -28,8 +28,9 @@ class Need:
     embedding: bytes | None = field(default=None, repr=False)
     """The text's sentence embedding (:mod:`app.matching.embedding`), or None: float32, unit norm.
 
-    Computed once when the text is written; an index where every need and offer has one adds
-    the semantic factor to the score (see :data:`scoring.SEMANTIC_WEIGHTS`)."""
+    Computed once when the text is written; an index where every need and offer has one, with
+    at least scoring.HUB_MIN_NEEDS of each (MatchIndex.scores_semantically), adds the semantic
+    factor to the score by default (see :data:`scoring.SEMANTIC_WEIGHTS`)."""
 
 
 @dataclass(frozen=True, slots=True)

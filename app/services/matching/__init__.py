@@ -7,14 +7,16 @@ Keeping suggestions current:
 
 * Writing a need or an offer re-tags its text (given and inferred topics) and re-scores that
   one answer against the other side of its community (:func:`refresh_need`,
-  :func:`refresh_offer`). The community's texts are vectorised again (linear in its size),
-  but only the changed answer's pairs are scored and stored; nothing else is rescored.
+  :func:`refresh_offer`). While the other side is unchanged, the cached index is reused and
+  only the written answer is analysed and vectorised (otherwise the index is rebuilt, linear
+  in the community's size); only the changed answer's pairs are scored and stored.
 * :func:`recompute` scores the whole community (after a bulk load, or on request).
 * Rows members acted on (introduced, accepted, declined, completed) survive both; a declined
   pair is excluded from scoring, so it is never proposed again.
 
-The engine's index of a community is cached in this process, keyed by a fingerprint of the
-community's answers, so reads (working groups, gaps) do not rebuild it while nothing changed.
+The engine's index of a community is cached in this process by community id, with the snapshot
+it was built on, and reused while the answers it depends on are equal (see ``_IndexCache``), so
+reads (working groups, gaps) do not rebuild it while nothing changed.
 
 The package, by concern: :mod:`.tags` (topic tags of answers), :mod:`.embeddings` (vectors for
 the semantic factor, stored at write time), :mod:`.index` (a community's snapshot and its cached
@@ -22,6 +24,7 @@ match index), :mod:`.suggestions` (storing, refreshing, reading and acting on su
 :mod:`.views` (allocation, reciprocal pairs, working groups, gaps, unmet offers).
 """
 
+from app.matching import Suggestion as EngineSuggestion
 from app.services.matching.embeddings import embed_answers, embed_written, text_hash
 from app.services.matching.index import Snapshot, community_index, snapshot
 from app.services.matching.suggestions import (
@@ -48,6 +51,7 @@ from app.services.matching.views import (
 __all__ = [
     "STORED_PER_ANSWER",
     "TRANSITIONS",
+    "EngineSuggestion",
     "Snapshot",
     "StoredView",
     "allocation",

@@ -138,15 +138,14 @@ def _upsert(
 
 
 def stored_embeddings(
-    connection: Connection, community: Community, link: type[NeedEmbedding | OfferEmbedding]
+    connection: Connection, community: Community, model: type[Need] | type[Offer]
 ) -> dict[int, tuple[str, bytes]]:
-    """(text hash, vector) per answer id of the current model (none without the extra)."""
+    """(text hash, vector) of the current model per need (or offer) id of the community (none
+    without the extra)."""
     embedder = matching.load_embedder()
     if embedder is None:
         return {}
-    key, model = (
-        (NeedEmbedding.need_id, Need) if link is NeedEmbedding else (OfferEmbedding.offer_id, Offer)
-    )
+    link, key = _EMBEDDINGS[model]
     rows = connection.execute(
         select(key, link.text_hash, link.vector)
         .join(model, model.id == key)

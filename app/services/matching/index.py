@@ -14,10 +14,8 @@ from app import matching
 from app.models import (
     Community,
     Need,
-    NeedEmbedding,
     NeedTopic,
     Offer,
-    OfferEmbedding,
     OfferTopic,
     Organisation,
     Priority,
@@ -85,8 +83,8 @@ def snapshot(session: Session, community: Community) -> Snapshot:
     offer_topics = _given_topics(
         connection, community, OfferTopic.offer_id, OfferTopic.topic, Offer
     )
-    need_vectors = stored_embeddings(connection, community, NeedEmbedding)
-    offer_vectors = stored_embeddings(connection, community, OfferEmbedding)
+    need_vectors = stored_embeddings(connection, community, Need)
+    offer_vectors = stored_embeddings(connection, community, Offer)
     engine_needs = tuple(
         matching.Need(
             id=ident,

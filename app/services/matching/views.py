@@ -30,7 +30,8 @@ def _engine_suggestion(row: Suggestion) -> matching.Suggestion:
 
 @dataclass(frozen=True, slots=True)
 class StoredView:
-    """Engine results over the stored, not-declined suggestions, with their row ids."""
+    """Engine suggestions built from the stored, not-declined rows, and those rows by (need id,
+    offer id)."""
 
     rows: dict[tuple[int, int], Suggestion]
     suggestions: tuple[matching.Suggestion, ...]
