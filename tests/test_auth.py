@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import hash_token
 from app.config import Settings
-from app.models import ApiToken
+from app.models import ApiToken, AuditEvent
 from app.services import tokens
 from tests import factories
 from tests.conftest import ADMIN_TOKEN
@@ -145,3 +145,30 @@ def test_cors_is_off_by_default_and_an_explicit_allow_list(settings: Settings) -
         assert "access-control-allow-origin" not in evil.headers
     with pytest.raises(ValidationError, match="explicitly"):
         Settings(environment="test", admin_token=ADMIN_TOKEN, cors_origins=["*"])
+
+
+def test_erasing_an_organiser_ends_their_role_and_the_log_records_it(
+    client: TestClient, session: Session
+) -> None:
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    sanne = factories.person(session, haarlem)
+    tokens.add_organiser(session, cop, sanne.id)
+    issued = tokens.issue_token(session, sanne, lifetime_days=1)
+    organisers = f"/api/v1/communities/{cop.id}/organisers"
+    assert [row["personId"] for row in client.get(organisers).json()["items"]] == [sanne.id]
+
+    assert delete(client, f"/api/v1/people/{sanne.id}").status_code == 204
+
+    assert client.get(organisers).json()["items"] == []
+    log = client.get(f"/api/v1/communities/{cop.id}/audit-log").json()["items"]
+    assert [(e["action"], e["resource"]) for e in log if e["action"] == "delete"] == [
+        ("delete", "organiser")
+    ]
+    assert session.scalar(select(ApiToken).where(ApiToken.id == issued.id)) is None
+    deleted_tokens = session.scalars(
+        select(AuditEvent.resource_id).where(
+            AuditEvent.resource == "token", AuditEvent.action == "delete"
+        )
+    ).all()
+    assert deleted_tokens == [issued.id]

@@ -200,8 +200,8 @@ def update_person(
     "/people/{personId}",
     status_code=204,
     summary="Erase a person's personal data",
-    description="Name, e-mail, department, job title and tokens are erased; the answers the "
-    "person gave stay with their organisation (knowledge retention).",
+    description="Name, e-mail, department, job title, tokens and organiser roles are erased; "
+    "the answers the person gave stay with their organisation (knowledge retention).",
 )
 def delete_person(
     session: SessionDep, principal: PrincipalDep, person_id: PersonId, if_match: IfMatch = None
@@ -209,7 +209,6 @@ def delete_person(
     person = service.get_person(session, person_id)
     access.require_person_access(session, principal, person)
     check_version(person, if_match)
-    tokens.delete_tokens_of(session, person)
     service.erase_person(session, person)
 
 

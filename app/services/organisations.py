@@ -214,8 +214,16 @@ def update_person(session: Session, person: Person, data: PersonUpdate) -> Perso
 
 
 def erase_person(session: Session, person: Person) -> None:
-    """Erase a person's personal data (AVG). Their organisation's answers stay, and the blank
-    row records that the author has gone (knowledge retention)."""
+    """Erase a person's personal data (AVG): their name, e-mail, department and job title, their
+    tokens and their organiser roles. Their organisation's answers stay, and the blank row
+    records that the author has gone (knowledge retention). Rows are deleted through the session,
+    so the audit log records each deletion."""
+    for row in session.scalars(select(ApiToken).where(ApiToken.person_id == person.id)):
+        session.delete(row)
+    for role in session.scalars(
+        select(CommunityOrganiser).where(CommunityOrganiser.person_id == person.id)
+    ):
+        session.delete(role)
     person.name = None
     person.email = None
     person.department = None

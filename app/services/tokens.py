@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import Principal, generate_token, hash_token
@@ -83,11 +83,6 @@ def revoke_token(session: Session, principal: Principal, token: ApiToken) -> Non
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         session.flush()
-
-
-def delete_tokens_of(session: Session, person: Person) -> None:
-    """Erasure: a person's tokens go with their personal data."""
-    session.execute(delete(ApiToken).where(ApiToken.person_id == person.id))
 
 
 # --- organisers ----------------------------------------------------------------------------
