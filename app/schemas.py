@@ -456,7 +456,9 @@ class FormatPreferenceRead(AnswerRead):
 
 
 class ReasonRead(ReadModel):
-    factor: str = Field(examples=["topic"], description="topic, text, region or reciprocity")
+    factor: str = Field(
+        examples=["topic"], description="topic, text, semantic, region or reciprocity"
+    )
     contribution: float = Field(description="This factor's share of the score")
     detail: str = Field(examples=["topic Transitievisie Warmte (TVW)"])
 

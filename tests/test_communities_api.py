@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Meeting, Membership, Need
+from app.schemas import SLUG_PATTERN
 from tests import factories
 from tests.http import delete, patch
 from tests.problems import assert_problem
@@ -22,6 +25,14 @@ def test_create_community_derives_slug(client: TestClient) -> None:
     assert body["slug"] == "cop-warmtetransitie-noord-holland"
     assert response.headers["location"] == f"/api/v1/communities/{body['id']}"
     assert client.get("/api/v1/communities").json()["total"] == 1
+
+
+def test_a_long_name_is_cut_to_a_valid_slug(client: TestClient) -> None:
+    # The cut at 90 characters falls just after a hyphen.
+    names = ["a" * 89 + " beta", "a" * 89 + " gamma"]
+    slugs = [client.post("/api/v1/communities", json={"name": n}).json()["slug"] for n in names]
+    assert slugs == ["a" * 89, "a" * 89 + "-2"]
+    assert all(re.fullmatch(SLUG_PATTERN, slug) for slug in slugs)
 
 
 def test_duplicate_slug_is_a_conflict(client: TestClient) -> None:

@@ -307,3 +307,20 @@ def test_csv_template_reads_back_as_the_header() -> None:
     assert content.startswith(b"\xef\xbb\xbf")
     with pytest.raises(CopmatchError, match="but no rows below it"):
         read_table(content, "template.csv")
+
+
+@pytest.mark.parametrize(
+    ("email", "stored"),
+    [
+        ("A.Visser@Example.org", "a.visser@example.org"),
+        ("jan@haarlem.local", "jan@haarlem.local"),  # the API takes special-use domains too
+        ("Jan <jan@example.org>", None),  # a display name is not an address, there either
+        ("geen-adres", None),
+    ],
+)
+def test_email_addresses_are_those_the_api_takes(email: str, stored: str | None) -> None:
+    parsed, problems = parse_rows(
+        _table(("organisatie", "soort", "tekst", "e-mail"), ("Haarlem", "need", "Warmte", email))
+    )
+    assert [row.email for row in parsed] == ([stored] if stored else [])
+    assert [p.column for p in problems] == ([] if stored else ["e-mail"])

@@ -65,7 +65,7 @@ def create_community(session: Session, data: CommunityCreate) -> Community:
 
 def _free_slug(session: Session, base: str) -> str:
     """``base``, or ``base-2``, ``base-3`` … whichever no community uses yet."""
-    base = base[:90]
+    base = base[:90].rstrip("-")  # a cut just after a hyphen would end the slug in one
     taken = set(
         session.scalars(
             select(Community.slug).where(

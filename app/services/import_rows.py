@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from openpyxl.utils import get_column_letter
-from pydantic import EmailStr, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from app.models import CAPACITY_MAX, NAME_MAX, NOTE_MAX, TEXT_MAX, Format, Priority
-from app.schemas import MAX_TOPICS
+from app.schemas import MAX_TOPICS, EmailAddress
 from app.services.import_files import Table
 from app.services.topics import taxonomy
 
@@ -387,7 +387,8 @@ class _RowReader:
             return None
 
 
-_EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
+_EMAIL: TypeAdapter[str] = TypeAdapter(EmailAddress)
+"""The API's own rule for e-mail addresses (schemas.EmailAddress), so both take the same."""
 
 
 def parse_date(value: str) -> dt.date | None:

@@ -80,9 +80,8 @@ def require_token_reader(session: Session, principal: Principal, token: ApiToken
 def revoke_token(session: Session, principal: Principal, token: ApiToken) -> None:
     """Revoke a token (see :func:`require_token_reader` for who may)."""
     require_token_reader(session, principal, token)
-    if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        session.flush()
+    token.revoked_at = utcnow()  # get_token gives only tokens not revoked yet
+    session.flush()
 
 
 # --- organisers ----------------------------------------------------------------------------
