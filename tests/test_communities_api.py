@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Meeting, Membership, Need
@@ -126,3 +126,30 @@ def test_meetings(client: TestClient, session: Session) -> None:
     assert_problem(client.get(f"/api/v1/communities/{other.id}/meetings/{meeting_id}"), 404)
     assert delete(client, f"{url}/{meeting_id}").status_code == 204
     assert client.get(url).json()["total"] == 1
+
+
+def test_the_members_page_costs_the_same_queries_for_any_number_of_members(
+    client: TestClient, session: Session
+) -> None:
+    """Each member carries its organisation: loaded with the page, not one query per member."""
+    organisations = [
+        factories.municipality(session, f"Gemeente {n}", f"GM{n:04d}") for n in range(1, 7)
+    ]
+    cop = factories.community(session, "CoP", *organisations)
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]).lstrip().split(None, 1)[0].upper())
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        page = client.get(f"/api/v1/communities/{cop.id}/members")
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    assert page.status_code == 200
+    assert [m["organisation"]["name"] for m in page.json()["items"]] == [
+        f"Gemeente {n}" for n in range(1, 7)
+    ]
+    # The community with the caller's access, the count, the page with its organisations.
+    assert [s for s in statements if s == "SELECT"] == ["SELECT"] * 3

@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.errors import Conflict, InvalidParam, NotFound, not_found
 from app.models import (
@@ -108,7 +108,9 @@ def delete_community(session: Session, community: Community) -> None:
 
 def get_membership(session: Session, community: Community, organisation_id: int) -> Membership:
     membership = session.scalar(
-        select(Membership).where(
+        select(Membership)
+        .options(joinedload(Membership.organisation))
+        .where(
             Membership.community_id == community.id,
             Membership.organisation_id == organisation_id,
         )
@@ -125,6 +127,7 @@ def list_members(
 ) -> tuple[list[Membership], int]:
     statement = (
         select(Membership)
+        .options(joinedload(Membership.organisation))  # each member shows its organisation
         .where(Membership.community_id == community.id)
         .order_by(Membership.organisation_id)
     )
