@@ -1,8 +1,14 @@
 """The engine's view of a community, as every write of an answer loads it."""
 
+import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app.services.matching.index import snapshot
+from app.matching import GAP_THRESHOLD
+from app.models import Community, Need
+from app.services import matching
+from app.services.matching import index as index_module
+from app.services.matching.index import community_index, snapshot
 
 from . import factories
 
@@ -23,3 +29,35 @@ def test_the_snapshot_sees_changes_the_session_has_not_flushed(session: Session)
         (offer.id, "Ervaring met TEO uit het Noordzeekanaal", "IJmond")
     ]
     assert data.declined == frozenset()
+
+
+def test_a_transaction_reads_its_community_once_until_it_writes(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report, or gaps with their threshold, asks for the community's index several times:
+    one snapshot serves them until the session writes (a flush, or a bulk statement)."""
+    haarlem, velsen = factories.municipality(session), factories.municipality(session)
+    cop = factories.community(session, None, haarlem, velsen)
+    factories.offer(session, cop, velsen, "Ervaring met TEO uit het Noordzeekanaal")
+    taken: list[int] = []
+    real = index_module.snapshot
+
+    def counted(session: Session, community: Community) -> index_module.Snapshot:
+        taken.append(community.id)
+        return real(session, community)
+
+    monkeypatch.setattr(index_module, "snapshot", counted)
+    matching.gaps(session, cop)
+    threshold = matching.gap_threshold(session, cop)
+    matching.unmet_offers(session, cop)
+    assert (taken, threshold) == ([cop.id], GAP_THRESHOLD)
+
+    need = factories.need(session, cop, haarlem, "Hoe pak je TEO aan?")  # written: flushed
+    taken.clear()
+    data, _ = community_index(session, cop)
+    assert ([n.id for n in data.needs], taken) == ([need.id], [cop.id])
+
+    session.execute(update(Need).where(Need.id == need.id).values(text="Warmte uit water"))
+    data, _ = community_index(session, cop)  # a bulk statement wrote: read again
+    assert [n.text for n in data.needs] == ["Warmte uit water"]
+    assert taken == [cop.id, cop.id]

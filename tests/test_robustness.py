@@ -18,8 +18,8 @@ from app.api.deps import SessionDep, get_principal
 from app.config import Settings
 from app.main import create_app
 from app.models import ApiToken, Need, Organisation
-from app.services import matching as matching_service
 from app.services import tokens
+from app.services.matching import views as matching_views
 from tests import factories
 from tests.conftest import (
     ADMIN_TOKEN,
@@ -216,7 +216,7 @@ def test_a_read_of_several_queries_sees_one_snapshot(
         community_id, need_id = cop.id, need.id
         # A stored token, never used: the request notes its use, apart from its own reads.
         issued = tokens.issue_token(session, None, lifetime_days=1)
-    found_gaps = matching_service.gaps
+    found_gaps = matching_views.gaps
 
     def gaps_then_a_delete_elsewhere(session: Session, community: object) -> object:
         found = found_gaps(session, community)  # type: ignore[arg-type]
@@ -224,7 +224,7 @@ def test_a_read_of_several_queries_sees_one_snapshot(
             other.execute(text("DELETE FROM needs WHERE id = :id"), {"id": need_id})
         return found
 
-    monkeypatch.setattr(matching_service, "gaps", gaps_then_a_delete_elsewhere)
+    monkeypatch.setattr(matching_views, "gaps", gaps_then_a_delete_elsewhere)
     settings = Settings(environment="test", database_url=str(engine.url), admin_token=ADMIN_TOKEN)
     stored = {"Authorization": f"Bearer {issued.token}"}
     client = TestClient(create_app(settings, engine), raise_server_exceptions=False, headers=stored)
@@ -238,7 +238,7 @@ def test_a_read_of_several_queries_sees_one_snapshot(
                     select(ApiToken.last_used_at).where(ApiToken.id == issued.id)
                 ).scalar_one()
             assert used is not None
-            monkeypatch.setattr(matching_service, "gaps", found_gaps)
+            monkeypatch.setattr(matching_views, "gaps", found_gaps)
             after = client.get(f"/api/v1/communities/{community_id}/gaps")
             assert after.json()["items"] == []
     finally:

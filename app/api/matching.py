@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from sqlalchemy import select
 
 from app.api.cache import NOT_MODIFIED, IfNoneMatch, ResponseCache, json_response
 from app.api.deps import (
@@ -26,7 +25,7 @@ from app.api.deps import (
     query_parameters,
     set_etag,
 )
-from app.models import Format, Need, Offer, SuggestionStatus
+from app.models import Format, SuggestionStatus
 from app.schemas import (
     MAX_ID,
     AllocationRead,
@@ -284,28 +283,23 @@ def list_working_groups(
 )
 @one_snapshot
 def list_gaps(session: SessionDep, community: ReadableCommunity, paging: PagingDep) -> GapPage:
-    found = service.gaps(session, community)
-    window = found[paging.offset : paging.offset + paging.limit]
-    needs = {
-        need.id: need
-        for need in session.scalars(select(Need).where(Need.id.in_([g.need_id for g in window])))
-    }
+    window = service.gaps_window(session, community, offset=paging.offset, limit=paging.limit)
     return GapPage(
         items=[
             GapRead(
                 need_id=gap.need_id,
                 organisation_id=gap.organisation_id,
-                text=needs[gap.need_id].text,
-                topics=needs[gap.need_id].topics,
+                text=need.text,
+                topics=need.topics,
                 best_score=gap.best_score,
                 best_offer_id=gap.best_offer_id,
             )
-            for gap in window
+            for gap, need in window.items
         ],
-        total=len(found),
+        total=window.total,
         limit=paging.limit,
         offset=paging.offset,
-        threshold=service.gap_threshold(session, community),
+        threshold=window.threshold,
     )
 
 
@@ -318,28 +312,23 @@ def list_gaps(session: SessionDep, community: ReadableCommunity, paging: PagingD
 def list_unmet_offers(
     session: SessionDep, community: ReadableCommunity, paging: PagingDep
 ) -> UnmetOfferPage:
-    found = service.unmet_offers(session, community)
-    window = found[paging.offset : paging.offset + paging.limit]
-    offers = {
-        offer.id: offer
-        for offer in session.scalars(
-            select(Offer).where(Offer.id.in_([u.offer_id for u in window]))
-        )
-    }
+    window = service.unmet_offers_window(
+        session, community, offset=paging.offset, limit=paging.limit
+    )
     return UnmetOfferPage(
         items=[
             UnmetOfferRead(
                 offer_id=unmet.offer_id,
                 organisation_id=unmet.organisation_id,
-                text=offers[unmet.offer_id].text,
-                topics=offers[unmet.offer_id].topics,
+                text=offer.text,
+                topics=offer.topics,
                 best_score=unmet.best_score,
                 best_need_id=unmet.best_need_id,
             )
-            for unmet in window
+            for unmet, offer in window.items
         ],
-        total=len(found),
+        total=window.total,
         limit=paging.limit,
         offset=paging.offset,
-        threshold=service.gap_threshold(session, community),
+        threshold=window.threshold,
     )

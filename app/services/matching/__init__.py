@@ -43,8 +43,10 @@ from app.services.matching.views import (
     allocation,
     gap_threshold,
     gaps,
+    gaps_window,
     reciprocal_pairs,
     unmet_offers,
+    unmet_offers_window,
     working_groups,
 )
 
@@ -61,6 +63,7 @@ __all__ = [
     "engine_taxonomy",
     "gap_threshold",
     "gaps",
+    "gaps_window",
     "get_suggestion",
     "list_suggestions",
     "reciprocal_pairs",
@@ -72,6 +75,7 @@ __all__ = [
     "tag_text",
     "text_hash",
     "unmet_offers",
+    "unmet_offers_window",
     "update_suggestion",
     "warm_up",
     "working_groups",

@@ -7,8 +7,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from app import matching
 from app.models import (
@@ -182,6 +182,39 @@ _indexes = _IndexCache(_INDEX_CACHE_SIZE)
 def community_index(
     session: Session, community: Community, *, same: str = "both"
 ) -> tuple[Snapshot, matching.MatchIndex]:
-    """The community's snapshot and a (cached) match index fit to score it (see _IndexCache)."""
+    """The community's snapshot and a (cached) match index fit to score it (see _IndexCache).
+
+    Within one transaction, until its next flush that writes, the whole-community result is
+    remembered: a report, or a page of gaps with their threshold, asks for it several times
+    and reads the community once.
+    """
+    memo: dict[int, tuple[Snapshot, matching.MatchIndex]] = session.info.setdefault(_MEMO, {})
+    if same == "both" and community.id in memo:
+        return memo[community.id]
     data = snapshot(session, community)
-    return data, _indexes.get(data, same=same)
+    found = data, _indexes.get(data, same=same)
+    if same == "both":
+        memo[community.id] = found
+    return found
+
+
+_MEMO = "copmatch_community_indexes"
+"""``session.info`` key of :func:`community_index`'s results in the current transaction."""
+
+
+def _forget(session: Session, *_args: Any) -> None:
+    session.info.pop(_MEMO, None)
+
+
+def _forget_after_a_statement_that_writes(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _forget(state.session)
+
+
+# A flush that wrote, a bulk statement that writes (embeddings are upserted so), or the end of
+# the transaction makes a remembered snapshot stale.
+for _event in ("after_flush", "after_commit", "after_soft_rollback"):
+    if not event.contains(Session, _event, _forget):
+        event.listen(Session, _event, _forget)
+if not event.contains(Session, "do_orm_execute", _forget_after_a_statement_that_writes):
+    event.listen(Session, "do_orm_execute", _forget_after_a_statement_that_writes)

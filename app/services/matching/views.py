@@ -3,14 +3,19 @@ pairs, working groups, gaps and unmet offers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import matching
-from app.models import Community, FormatPreference, Offer, Suggestion, SuggestionStatus
+from app.models import Community, FormatPreference, Need, Offer, Suggestion, SuggestionStatus
 from app.services.matching.index import community_index
+
+_Found = TypeVar("_Found", matching.Gap, matching.UnmetOffer)
+_Answer = TypeVar("_Answer", Need, Offer)
 
 
 def _engine_suggestion(row: Suggestion) -> matching.Suggestion:
@@ -95,6 +100,55 @@ def gap_threshold(session: Session, community: Community) -> float:
     and a suggestion is not shown: the engine's, for the factors it scores here."""
     _, index = community_index(session, community)
     return index.gap_threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Window(Generic[_Found, _Answer]):
+    """One page of gaps or unmet offers, each with its need or offer row, out of *total*, and
+    the threshold they fall below."""
+
+    items: list[tuple[_Found, _Answer]]
+    total: int
+    threshold: float
+
+
+def gaps_window(
+    session: Session, community: Community, *, offset: int, limit: int
+) -> Window[matching.Gap, Need]:
+    """A page of :func:`gaps`, each with its need."""
+    found = gaps(session, community)
+    return _window(session, community, found, Need, lambda gap: gap.need_id, offset, limit)
+
+
+def unmet_offers_window(
+    session: Session, community: Community, *, offset: int, limit: int
+) -> Window[matching.UnmetOffer, Offer]:
+    """A page of :func:`unmet_offers`, each with its offer."""
+    found = unmet_offers(session, community)
+    return _window(session, community, found, Offer, lambda unmet: unmet.offer_id, offset, limit)
+
+
+def _window(
+    session: Session,
+    community: Community,
+    found: Sequence[_Found],
+    model: type[_Answer],
+    answer_id: Callable[[_Found], int],
+    offset: int,
+    limit: int,
+) -> Window[_Found, _Answer]:
+    page = found[offset : offset + limit]
+    rows = {
+        row.id: row
+        for row in session.scalars(
+            select(model).where(model.id.in_([answer_id(item) for item in page]))
+        )
+    }
+    return Window(
+        [(item, rows[answer_id(item)]) for item in page],
+        len(found),
+        gap_threshold(session, community),
+    )
 
 
 def gaps(session: Session, community: Community) -> tuple[matching.Gap, ...]:
