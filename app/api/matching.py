@@ -186,7 +186,7 @@ def get_allocation(session: SessionDep, community: ReadableCommunity) -> Allocat
     return AllocationRead(
         assignments=[
             AssignmentRead(
-                suggestion_id=stored.rows[(a.need_id, a.offer_id)].id,
+                suggestion_id=stored.ids[a.need_id, a.offer_id],
                 need_id=a.need_id,
                 offer_id=a.offer_id,
                 need_organisation_id=a.need_organisation_id,
@@ -198,7 +198,7 @@ def get_allocation(session: SessionDep, community: ReadableCommunity) -> Allocat
         covered_organisation_ids=list(result.covered_organisations),
         uncovered_organisation_ids=list(result.uncovered_organisations),
         total_score=result.total_score,
-        needs_with_candidates=len({need for need, _ in stored.rows}),
+        needs_with_candidates=len({need for need, _ in stored.ids}),
         needs_assigned=len(result.assignments),
     )
 
@@ -215,9 +215,8 @@ def list_reciprocal_pairs(
     pairs, stored = service.reciprocal_pairs(session, community)
 
     def direction(suggestion: service.EngineSuggestion) -> DirectionRead:
-        row = stored.rows[(suggestion.need_id, suggestion.offer_id)]
         return DirectionRead(
-            suggestion_id=row.id,
+            suggestion_id=stored.ids[suggestion.need_id, suggestion.offer_id],
             need_id=suggestion.need_id,
             offer_id=suggestion.offer_id,
             score=suggestion.score,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,10 +38,16 @@ class CommunityRows:
     needs: Sequence[Need]
     offers: Sequence[Offer]
     preferences: Sequence[FormatPreference]
+    _refs: dict[int, r.OrganisationRef] = field(default_factory=dict)
 
     def ref(self, organisation_id: int) -> r.OrganisationRef:
-        """A member organisation as reports name it."""
-        return r.OrganisationRef(id=organisation_id, name=self.organisations[organisation_id].name)
+        """A member organisation as reports name it: one value per organisation, shared by every
+        row that names it (a report names organisations hundreds of thousands of times)."""
+        found = self._refs.get(organisation_id)
+        if found is None:
+            name = self.organisations[organisation_id].name
+            found = self._refs[organisation_id] = r.OrganisationRef(id=organisation_id, name=name)
+        return found
 
     def answer_ref(self, answer: Need | Offer) -> r.AnswerRef:
         """A need or offer as reports point to it."""

@@ -200,7 +200,7 @@ def peer_help(
     ).all()
     progress(REPORT_STEPS[3])
     result, stored = matching.allocation(session, community)
-    assigned = [stored.rows[(a.need_id, a.offer_id)].id for a in result.assignments]
+    assigned = [stored.ids[a.need_id, a.offer_id] for a in result.assignments]
     pairs, pair_rows = matching.reciprocal_pairs(session, community)
     needs = {need.id: need for need in data.needs}
     offers = {offer.id: offer for offer in data.offers}
@@ -237,7 +237,7 @@ def peer_help(
         covered_organisations=[data.ref(i) for i in result.covered_organisations],
         uncovered_organisations=[data.ref(i) for i in result.uncovered_organisations],
         total_score=result.total_score,
-        needs_with_candidates=len({need for need, _ in stored.rows}),
+        needs_with_candidates=len({need for need, _ in stored.ids}),
         needs_assigned=len(result.assignments),
     )
     reciprocal = [
@@ -245,12 +245,12 @@ def peer_help(
             first_organisation=data.ref(pair.first_organisation_id),
             second_organisation=data.ref(pair.second_organisation_id),
             score=pair.score,
-            first_helps_second_suggestion_id=pair_rows.rows[
-                (pair.first_helps_second.need_id, pair.first_helps_second.offer_id)
-            ].id,
-            second_helps_first_suggestion_id=pair_rows.rows[
-                (pair.second_helps_first.need_id, pair.second_helps_first.offer_id)
-            ].id,
+            first_helps_second_suggestion_id=pair_rows.ids[
+                pair.first_helps_second.need_id, pair.first_helps_second.offer_id
+            ],
+            second_helps_first_suggestion_id=pair_rows.ids[
+                pair.second_helps_first.need_id, pair.second_helps_first.offer_id
+            ],
         )
         for pair in pairs
     ]
