@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -17,8 +18,8 @@ from app import db
 from app.api.deps import SessionDep, get_principal
 from app.config import Settings
 from app.main import create_app
-from app.models import ApiToken, Need, Organisation
-from app.services import tokens
+from app.models import ApiToken, IdempotencyRecord, Need, Organisation
+from app.services import idempotency, tokens
 from app.services.matching import views as matching_views
 from tests import factories
 from tests.conftest import (
@@ -53,12 +54,35 @@ def test_idempotency_key_returns_the_first_result(client: TestClient, session: S
 
     other = client.post(url, json={**body, "text": "Iets anders"}, headers=key)
     assert_problem(other, 422, "header.Idempotency-Key")
+
     assert session.scalar(count) == 1
     # Without a key every POST creates; a new key creates once more.
     assert client.post(url, json=body).status_code == 201
     assert client.post(url, json=body, headers={"Idempotency-Key": "another"}).status_code == 201
     assert session.scalar(count) == 3
     assert_problem(client.post(url, json=body, headers={"Idempotency-Key": "met spatie"}), 400)
+
+
+def test_a_replay_is_the_first_response_and_is_kept_for_a_day(
+    client: TestClient, session: Session
+) -> None:
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    url = f"/api/v1/communities/{cop.id}/needs"
+    body = {"organisationId": haarlem.id, "text": "Hoe maak je een WUP?"}
+    first = client.post(url, json=body, headers={"Idempotency-Key": "wup-1"})
+    again = client.post(url, json=body, headers={"Idempotency-Key": "wup-1"})
+    assert again.headers["etag"] == first.headers["etag"] == '"1"'
+
+    # A day later the key is free again: the record is gone, and another write clears every
+    # record that old.
+    day_ago = datetime.now(UTC) - idempotency.KEPT_FOR - timedelta(seconds=1)
+    session.execute(update(IdempotencyRecord).values(created_at=day_ago))
+    client.post(url, json={**body, "text": "Nog een"}, headers={"Idempotency-Key": "other"})
+    assert session.scalars(select(IdempotencyRecord.key)).all() == ["other"]
+    later = client.post(url, json=body, headers={"Idempotency-Key": "wup-1"})
+    assert (later.status_code, "idempotent-replayed" in later.headers) == (201, False)
+    assert later.json()["id"] != first.json()["id"]
 
 
 def test_bodies_over_the_limit_are_413(client: TestClient) -> None:

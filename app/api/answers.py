@@ -148,6 +148,7 @@ def _register(
                 status=201,
                 body=result.model_dump(mode="json", by_alias=True),
                 location=response.headers["Location"],
+                etag=response.headers["ETag"],
             )
         return result
 

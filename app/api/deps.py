@@ -404,4 +404,6 @@ def replay(record: IdempotencyRecord) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"}
     if record.location:
         headers["Location"] = record.location
+    if record.etag:
+        headers["ETag"] = record.etag
     return JSONResponse(json.loads(record.body), status_code=record.status, headers=headers)

@@ -1,23 +1,29 @@
-"""``Idempotency-Key`` on the POSTs that create answers and imports.
+"""``Idempotency-Key`` on the POSTs that create answers (needs, offers, format preferences).
 
 The first response to a (caller, key) pair is stored in the same transaction as the write; a
 retry with the same key and the same request gets that response again (and no second row); the
 same key with another request is refused. Keys are scoped per caller, so two callers never
-see each other's responses.
+see each other's responses. A response is kept for :data:`KEPT_FOR`: retries come within
+minutes, and the table must not grow forever.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.db import utcnow
 from app.errors import InvalidParam, ValidationFailed
 from app.models import IdempotencyRecord
+
+KEPT_FOR = dt.timedelta(hours=24)
+"""How long a first response is replayed; after that its key may be used anew."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,10 @@ def previous(session: Session, request: IdempotentRequest) -> IdempotencyRecord 
     )
     if record is None:
         return None
+    if record.created_at <= utcnow() - KEPT_FOR:
+        session.delete(record)  # expired: the key starts afresh
+        session.flush()
+        return None
     if (record.method, record.path, record.request_hash) != (
         request.method,
         request.path,
@@ -66,7 +76,12 @@ def remember(
     status: int,
     body: Any,
     location: str | None,
+    etag: str | None,
 ) -> None:
+    """Store the first response to *request*; every expired one goes meanwhile."""
+    session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at <= utcnow() - KEPT_FOR)
+    )
     session.add(
         IdempotencyRecord(
             principal=request.principal,
@@ -77,6 +92,7 @@ def remember(
             status=status,
             body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
             location=location,
+            etag=etag,
         )
     )
     session.flush()
