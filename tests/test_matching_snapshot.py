@@ -1,9 +1,14 @@
 """The engine's view of a community, as every write of an answer loads it."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app import matching as app_matching
 from app.matching import GAP_THRESHOLD
 from app.models import Community, Need
 from app.services import matching
@@ -61,3 +66,27 @@ def test_a_transaction_reads_its_community_once_until_it_writes(
     data, _ = community_index(session, cop)  # a bulk statement wrote: read again
     assert [n.text for n in data.needs] == ["Warmte uit water"]
     assert taken == [cop.id, cop.id]
+
+
+def test_readers_that_miss_the_cache_at_once_wait_for_one_build(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    haarlem, velsen = factories.municipality(session), factories.municipality(session)
+    cop = factories.community(session, None, haarlem, velsen)
+    factories.need(session, cop, haarlem, "Hoe pak je TEO aan?")
+    factories.offer(session, cop, velsen, "Ervaring met TEO uit het Noordzeekanaal")
+    data = snapshot(session, cop)
+    built: list[int] = []
+    real = app_matching.MatchIndex
+
+    class SlowIndex(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built.append(1)
+            time.sleep(0.2)  # long enough for the other reader to miss the cache as well
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(app_matching, "MatchIndex", SlowIndex)
+    cache = index_module._IndexCache(4)
+    with ThreadPoolExecutor(2) as pool:
+        found = list(pool.map(lambda _: cache.get(data), range(2)))
+    assert (len(built), found[0] is found[1]) == (1, True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -27,6 +27,8 @@ from app.services.matching.embeddings import current_embedding, stored_embedding
 from app.services.matching.tags import engine_taxonomy
 
 _INDEX_CACHE_SIZE = 16
+Side = Literal["needs", "offers", "both"]
+"""Which side of a community must be unchanged for a cached index to serve a caller."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,27 +148,42 @@ class _IndexCache:
         self._size = size
         self._items: OrderedDict[int, tuple[Snapshot, matching.MatchIndex]] = OrderedDict()
         self._lock = threading.Lock()
+        # One builder per community: the reads that follow a write (gaps, groups, a report)
+        # wait for one build instead of each building the same index.
+        self._builders: dict[int, threading.Lock] = {}
 
-    def get(self, data: Snapshot, *, same: str = "both") -> matching.MatchIndex:
+    def get(self, data: Snapshot, *, same: Side = "both") -> matching.MatchIndex:
         """An index for ``data``; ``same`` says which side must match: needs, offers or both."""
+        index = self._cached(data, same)
+        if index is not None:
+            return index
         with self._lock:
-            cached = self._items.get(data.community_id)
-            if cached is not None:
-                old, index = cached
-                semantic = matching.MatchIndex.scores_semantically(data.needs, data.offers)
-                if index.semantic == semantic and _reusable(old, data, same):
+            builder = self._builders.setdefault(data.community_id, threading.Lock())
+        with builder:
+            index = self._cached(data, same)  # built by another thread meanwhile?
+            if index is None:
+                index = matching.MatchIndex(engine_taxonomy(), data.needs, data.offers)
+                with self._lock:
+                    self._items[data.community_id] = (data, index)
                     self._items.move_to_end(data.community_id)
-                    return index
-        index = matching.MatchIndex(engine_taxonomy(), data.needs, data.offers)
-        with self._lock:
-            self._items[data.community_id] = (data, index)
-            self._items.move_to_end(data.community_id)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+                    while len(self._items) > self._size:
+                        self._items.popitem(last=False)
         return index
 
+    def _cached(self, data: Snapshot, same: Side) -> matching.MatchIndex | None:
+        with self._lock:
+            cached = self._items.get(data.community_id)
+            if cached is None:
+                return None
+            old, index = cached
+            semantic = matching.MatchIndex.scores_semantically(data.needs, data.offers)
+            if index.semantic != semantic or not _reusable(old, data, same):
+                return None
+            self._items.move_to_end(data.community_id)
+            return index
 
-def _reusable(old: Snapshot, new: Snapshot, same: str) -> bool:
+
+def _reusable(old: Snapshot, new: Snapshot, same: Side) -> bool:
     offers_match = old.offers == new.offers
     needs_match = old.needs == new.needs
     if same == "offers":
@@ -180,7 +197,7 @@ _indexes = _IndexCache(_INDEX_CACHE_SIZE)
 
 
 def community_index(
-    session: Session, community: Community, *, same: str = "both"
+    session: Session, community: Community, *, same: Side = "both"
 ) -> tuple[Snapshot, matching.MatchIndex]:
     """The community's snapshot and a (cached) match index fit to score it (see _IndexCache).
 
