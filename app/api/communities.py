@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from app.api.deps import (
@@ -14,6 +12,7 @@ from app.api.deps import (
     MeetingId,
     OrganisationId,
     PagingDep,
+    PersonId,
     PrincipalDep,
     ReadableCommunity,
     SessionDep,
@@ -25,7 +24,6 @@ from app.api.deps import (
 )
 from app.models import AuditEvent
 from app.schemas import (
-    MAX_ID,
     AuditEventRead,
     CommunityCreate,
     CommunityRead,
@@ -285,12 +283,9 @@ def add_organiser(
 def get_organiser(
     session: SessionDep,
     community: ReadableCommunity,
-    person_id: Annotated[int, Path(alias="personId", ge=1, le=MAX_ID)],
+    person_id: PersonId,
 ) -> OrganiserRead:
-    for row in tokens.list_organisers(session, community):
-        if row.person_id == person_id:
-            return OrganiserRead.model_validate(row)
-    raise tokens.not_an_organiser(community, person_id)
+    return OrganiserRead.model_validate(tokens.get_organiser(session, community, person_id))
 
 
 @router.delete(
@@ -301,7 +296,7 @@ def get_organiser(
 def remove_organiser(
     session: SessionDep,
     community: ManagedCommunity,
-    person_id: Annotated[int, Path(alias="personId", ge=1, le=MAX_ID)],
+    person_id: PersonId,
 ) -> None:
     tokens.remove_organiser(session, community, person_id)
 

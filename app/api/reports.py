@@ -18,7 +18,7 @@ from app.api.deps import (
     SessionDep,
     one_snapshot,
 )
-from app.errors import Forbidden, InvalidParam, NotAcceptable
+from app.errors import InvalidParam, NotAcceptable
 from app.reports.html import CONTENT_SECURITY_POLICY
 from app.reports.i18n import Lang
 from app.reports.render import (
@@ -202,12 +202,6 @@ def get_organisation_report(
     report_format = negotiate(request.headers.get("accept"), ORGANISATION_FORMATS)
     organisation = get_organisation(session, organisation_id)
     community = get_community(session, community_id)
-    if not (
-        access.is_manager(principal, community.id) or principal.organisation_id == organisation.id
-    ):
-        raise Forbidden(
-            f"only organisers of community {community.id} and the people of organisation "
-            f"{organisation.id} may read its page"
-        )
+    access.require_organisation_page_reader(principal, community.id, organisation.id)
     report = organisation_report(session, community, organisation)
     return _response(render_organisation(report, report_format, lang))

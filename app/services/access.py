@@ -72,6 +72,18 @@ def require_answer_writer(
         raise Forbidden("members write only their own organisation's answers")
 
 
+def require_organisation_page_reader(
+    principal: Principal, community_id: int, organisation_id: int
+) -> None:
+    """An organisation's page of a community's programme plan: the community's organisers and
+    admins, and the organisation's own people."""
+    if not (is_manager(principal, community_id) or principal.organisation_id == organisation_id):
+        raise Forbidden(
+            f"only organisers of community {community_id} and the people of organisation "
+            f"{organisation_id} may read its page"
+        )
+
+
 def require_suggestion_actor(
     session: Session, principal: Principal, suggestion: Suggestion
 ) -> None:

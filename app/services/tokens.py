@@ -110,7 +110,8 @@ def add_organiser(session: Session, community: Community, person_id: int) -> Com
     return row
 
 
-def remove_organiser(session: Session, community: Community, person_id: int) -> None:
+def get_organiser(session: Session, community: Community, person_id: int) -> CommunityOrganiser:
+    """The person's organiser role in the community, or 404."""
     row = session.scalar(
         select(CommunityOrganiser).where(
             CommunityOrganiser.community_id == community.id,
@@ -119,7 +120,11 @@ def remove_organiser(session: Session, community: Community, person_id: int) -> 
     )
     if row is None:
         raise not_an_organiser(community, person_id)
-    session.delete(row)
+    return row
+
+
+def remove_organiser(session: Session, community: Community, person_id: int) -> None:
+    session.delete(get_organiser(session, community, person_id))
     session.flush()
 
 
