@@ -23,6 +23,7 @@ from app.services.answers import create_answer
 from app.services.organisations import erase_person
 from app.services.topics import taxonomy
 from tests import factories
+from tests.http import patch
 from tests.problems import assert_problem
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -838,6 +839,42 @@ def test_organisation_page_lists_helpers_and_askers(client: TestClient, plan: Pl
     html = parse_html(english.text)
     assert "Overview for Haarlem" in "".join(html.text)
     assert "script" not in [tag for tag, _ in html.tags]
+
+
+def test_organisation_page_leaves_declined_pairs_out(client: TestClient, plan: Plan) -> None:
+    base = f"/api/v1/communities/{plan.community.id}"
+    helper = items(client, f"{base}/suggestions", needId=plan.haarlem_teo.id)[0]
+    declined = patch(client, f"{base}/suggestions/{helper['id']}", json={"status": "declined"})
+    assert declined.status_code == 200, declined.text
+    page = get(client, org_url(plan.haarlem), communityId=plan.community.id).json()
+    teo = next(need for need in page["needs"] if need["needId"] == plan.haarlem_teo.id)
+    assert helper["id"] not in [s["suggestionId"] for s in teo["helpers"]]
+    assert [s["suggestionId"] for s in teo["helpers"]] == [
+        s["id"]
+        for s in items(client, f"{base}/suggestions", needId=plan.haarlem_teo.id)
+        if s["status"] != "declined"
+    ]
+    # Nor is it on the helper's page under whose needs its offer answers.
+    helper_page = get(
+        client,
+        org_url(
+            plan.zaanstad if helper["offerOrganisationId"] == plan.zaanstad.id else plan.alkmaar
+        ),
+        communityId=plan.community.id,
+    ).json()
+    asked = [s["suggestionId"] for o in helper_page["offers"] for s in o["askedBy"]]
+    assert helper["id"] not in asked
+
+
+def test_an_offer_without_a_known_author_does_not_hide_a_single_author(
+    client: TestClient, session: Session, plan: Plan
+) -> None:
+    factories.offer(session, plan.community, plan.zaanstad, "Een wijkwarmtenet in Assendelft")
+    retention = report_json(client, plan)["knowledgeRetention"]
+    assert [
+        (o["organisation"]["name"], o["offers"], o["person"]["name"])
+        for o in retention["singleAuthorOrganisations"]
+    ] == [("Zaanstad", 2, "Kees Mulder")]
 
 
 def test_organisation_page_errors(client: TestClient, session: Session, bare: Bare) -> None:

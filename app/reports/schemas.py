@@ -270,12 +270,13 @@ class DepartedOrganisation(ReadModel):
 
 class KnowledgeRetention(ReadModel):
     single_person_offers: list[SinglePersonOffer] = Field(
-        description="Offers no colleague of the same organisation backs: no other person of it "
-        "offers any of the offer's topics in this community (an offer without topics counts "
-        "when it is its author's only offer)"
+        description="Offers no colleague of the same organisation backs: no other active person "
+        "of it offers any of the offer's topics in this community (so an offer without topics "
+        "always counts); offers without a recorded author are not judged"
     )
     single_author_organisations: list[SingleAuthorOrganisation] = Field(
-        description="Organisations whose offers (with a known author) all come from one person"
+        description="Organisations with two or more offers with a known author, all by one "
+        "person (offers without a recorded author are not judged)"
     )
     departed: list[DepartedOrganisation] = Field(
         description="Organisations with answers by people who have left (inactive) or whose "

@@ -15,7 +15,8 @@ Definitions the report relies on:
 * **Single-person offer** — an offer of organisation X such that no *other active* person of X
   offers any of its topics in the community. Its knowledge rests on its author alone (an offer
   without topics therefore always does). Offers without a recorded author are not judged.
-* **Single-author organisation** — an organisation with two or more offers, all by one person.
+* **Single-author organisation** — an organisation with two or more offers with a recorded
+  author, all by one person (offers without one are not judged, as above).
 * **Departed authors** — answers whose author has left (``active`` false) or was erased
   (``erasedAt`` set; the person row stays as a tombstone).
 """
@@ -29,7 +30,15 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.errors import InvalidParam, NotFound
-from app.models import Community, FormatPreference, Membership, Need, Offer, Organisation
+from app.models import (
+    Community,
+    FormatPreference,
+    Membership,
+    Need,
+    Offer,
+    Organisation,
+    SuggestionStatus,
+)
 from app.reports import schemas as r
 from app.services.reports import sections
 from app.services.reports.loading import REPORT_STEPS, Progress, load_rows, no_progress
@@ -116,6 +125,8 @@ def organisation_report(
         item for item in plan.participation.items if item.organisation.id == organisation.id
     )
     own = organisation.id
+    # A declined pair is no help, as in the plan's own tables.
+    offered = [s for s in plan.peer_help.suggestions if s.status != SuggestionStatus.DECLINED]
     return r.OrganisationReport(
         organisation=participant.organisation,
         kind=participant.kind,
@@ -129,7 +140,7 @@ def organisation_report(
                 topics=need.topics,
                 priority=need.priority,
                 gap=need.id in gap_ids,
-                helpers=[s for s in plan.peer_help.suggestions if s.need_id == need.id],
+                helpers=[s for s in offered if s.need_id == need.id],
             )
             for need in session.scalars(
                 select(Need)
@@ -143,7 +154,7 @@ def organisation_report(
                 text=offer.text,
                 topics=offer.topics,
                 capacity=offer.capacity,
-                asked_by=[s for s in plan.peer_help.suggestions if s.offer_id == offer.id],
+                asked_by=[s for s in offered if s.offer_id == offer.id],
             )
             for offer in session.scalars(
                 select(Offer)

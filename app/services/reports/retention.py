@@ -44,7 +44,8 @@ def knowledge_retention(data: CommunityRows) -> r.KnowledgeRetention:
             )
     single_author: list[r.SingleAuthorOrganisation] = []
     for organisation_id in data.organisations:
-        offers = by_organisation[organisation_id]
+        # Offers without a recorded author are not judged (see the package docstring).
+        offers = [o for o in by_organisation[organisation_id] if o.person_id is not None]
         authors = {offer.person_id for offer in offers}
         person = data.people.get(offers[0].person_id or 0) if len(authors) == 1 else None
         if len(offers) >= 2 and person is not None:
