@@ -17,6 +17,8 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from app.models import Community, FormatPreference, Need, Offer, Organisation, Person
+from app.reports.reasons import reasons_text
+from app.reports.schemas import SuggestionRow
 from app.schemas import FormatPreferenceCreate, NeedCreate, OfferCreate
 from app.services import matching, tokens
 from app.services.answers import create_answer
@@ -623,6 +625,54 @@ def test_csv_has_one_row_per_suggestion(client: TestClient, plan: Plan) -> None:
     assert {row[10] for row in rows[1:]} == {"proposed"}
     dutch = list(csv.reader(io.StringIO(get(client, plan.url, "text/csv").text)))
     assert dutch[0][:4] == ["Suggestie", "Vraag-id", "Vragende organisatie", "Vraag"]
+    # The reasons in the report's language, as plain text (the API's details are English,
+    # with the shared words marked *so*).
+    first = suggestions[0]
+    assert rows[1][9] == reasons_text(SuggestionRow.model_validate(first), "en")
+    assert dutch[1][9] == reasons_text(SuggestionRow.model_validate(first), "nl")
+    assert "*" not in response.text
+    assert dutch[1][9].startswith("onderwerp"), dutch[1][9]
+
+
+@pytest.mark.parametrize(
+    ("factor", "detail", "nl", "en"),
+    [
+        (
+            "topic",
+            "topic Aquathermie (TEO, TEA, TED, RWZI)",
+            "onderwerp Aquathermie (TEO, TEA, TED)",
+            "topic Aquathermal energy (TEO, TEA, TED)",
+        ),
+        ("text", "both mention *vve*, *wup*", "beide noemen vve, wup", "both mention vve, wup"),
+        ("text", "similar wording", "vergelijkbare bewoording", "similar wording"),
+        ("semantic", "close in meaning", "verwant in betekenis", "close in meaning"),
+        ("region", "both in region IJmond", "beide in regio IJmond", "both in region IJmond"),
+        (
+            "reciprocity",
+            "organisation 3 can help organisation 7 in return",
+            "Haarlem kan Zaanstad ook helpen",
+            "Haarlem can help Zaanstad in return",
+        ),
+    ],
+)
+def test_each_reason_in_the_reports_language(factor: str, detail: str, nl: str, en: str) -> None:
+    row = SuggestionRow.model_validate(
+        {
+            "suggestionId": 1,
+            "needId": 1,
+            "needOrganisation": {"id": 3, "name": "Haarlem"},
+            "needText": "",
+            "offerId": 1,
+            "offerOrganisation": {"id": 7, "name": "Zaanstad"},
+            "offerText": "",
+            "topics": ["aquathermie"],
+            "score": 0.5,
+            "reasons": [{"factor": factor, "contribution": 0.5, "detail": detail}],
+            "status": "proposed",
+            "allocated": False,
+        }
+    )
+    assert (reasons_text(row, "nl"), reasons_text(row, "en")) == (nl, en)
 
 
 def sheet_table(rows: list[tuple[Any, ...]], header: list[str]) -> list[tuple[Any, ...]]:

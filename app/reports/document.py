@@ -19,6 +19,7 @@ from app.reports.blocks import (
     table_block,
 )
 from app.reports.i18n import Lang, text, topic_label, topic_labels, value_label
+from app.reports.reasons import reasons_text
 
 SUGGESTIONS_PER_NEED = 3
 """Suggestions per need in the readable plan; the CSV and XLSX carry them all."""
@@ -196,7 +197,7 @@ def suggestion_cells(s: r.SuggestionRow, lang: Lang) -> tuple[Cell, ...]:
         s.offer_text,
         s.score,
         status,
-        "; ".join(reason.detail for reason in s.reasons),
+        reasons_text(s, lang),
     )
 
 

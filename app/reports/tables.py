@@ -20,6 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from app.reports import schemas as r
 from app.reports.blocks import BarChart, Cell, Document, Paragraph, Subheading, Table
 from app.reports.i18n import Lang, text, topic_labels, value_label
+from app.reports.reasons import reasons_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEADERS = [
@@ -61,7 +62,7 @@ def render_csv(report: r.CommunityReport, lang: Lang) -> str:
                 _csv_text(s.offer_text),
                 _csv_text(topic_labels(s.topics, lang)),
                 f"{s.score:.4f}",
-                _csv_text("; ".join(reason.detail for reason in s.reasons)),
+                _csv_text(reasons_text(s, lang)),
                 value_label(s.status, lang),
                 text("yes" if s.allocated else "no", lang),
             ]
