@@ -1,4 +1,5 @@
-"""The ``copmatch`` command: migrate, load reference data, load the demo, serve."""
+"""The ``copmatch`` command: migrate, load reference data, load the demo, import answers, make
+a report, manage tokens, serve."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from app.auth import SYSTEM, generate_token
 from app.config import get_settings
-from app.db import session_scope
+from app.db import get_engine, session_scope, snapshot_bind
 from app.errors import CopmatchError
 from app.main import create_app
 from app.migrate import upgrade_to_head
@@ -185,16 +186,23 @@ def report(
         "--output",
         "-o",
         dir_okay=False,
-        help="File to write (default: <slug>-plan-<date>.<format> here; - for standard output)",
+        help="File to write (default: here, named as GET .../report names it: "
+        "<slug>-plan-<date>.<format>, <slug>-suggestions-<date>.csv; - for standard output)",
     ),
     lang: Lang = typer.Option("nl", "--lang", help="Language of headings and labels"),
 ) -> None:
     """Make a community's programme plan without a server (as GET .../report does)."""
+    if output is not None and str(output) != "-" and not output.parent.is_dir():
+        typer.echo(
+            f"error: no directory {str(output.parent)!r} to write {output.name} in", err=True
+        )
+        raise typer.Exit(1)
     console = Console(stderr=True)
     columns = (TextColumn("{task.description:32}"), BarColumn(), MofNCompleteColumn())
     with (
         Progress(*columns, console=console, transient=True) as bars,
-        session_scope() as session,
+        # One snapshot of the database for the whole report, as the API's (one_snapshot).
+        session_scope(snapshot_bind(get_engine())) as session,
     ):
         task = bars.add_task("looking up the community", total=len(REPORT_STEPS) + 1)
         target = session.scalar(select(Community).where(Community.slug == community))
@@ -216,7 +224,11 @@ def report(
         typer.get_binary_stream("stdout").write(rendered.content)
         return
     path = output or Path(rendered.filename)
-    path.write_bytes(rendered.content)
+    try:
+        path.write_bytes(rendered.content)
+    except OSError as error:
+        typer.echo(f"error: cannot write {path}: {error.strerror or error}", err=True)
+        raise typer.Exit(1) from error
     typer.echo(f"wrote {path} ({len(rendered.content)} bytes)", err=True)
 
 

@@ -84,3 +84,16 @@ def test_report_refuses_unknown_community_format_and_language(database: str) -> 
     assert result.stderr.strip() == "error: no community with slug 'nope'"
     assert report("--format", "pdf")[0] == 2
     assert report("--format", "md", "--lang", "fr")[0] == 2
+
+
+def test_report_says_so_when_it_cannot_write(database: str, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "plan.md"
+    code, _, stderr = report("--format", "md", "-o", str(missing))
+    assert (code, stderr.strip()) == (
+        1,
+        f"error: no directory {str(missing.parent)!r} to write plan.md in",
+    )
+    # A directory that takes no new files, even for root.
+    code, _, stderr = report("--format", "md", "-o", "/proc/copmatch-plan.md")
+    assert code == 1
+    assert stderr.strip().startswith("error: cannot write /proc/copmatch-plan.md: ")
