@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
+from collections.abc import Callable
 
 import pytest
 
@@ -324,3 +326,43 @@ def test_email_addresses_are_those_the_api_takes(email: str, stored: str | None)
     )
     assert [row.email for row in parsed] == ([stored] if stored else [])
     assert [p.column for p in problems] == ([] if stored else ["e-mail"])
+
+
+def _with_sheet_xml(content: bytes, part: str, change: Callable[[str], str]) -> bytes:
+    """*content* (an XLSX file) with one of its XML parts changed, as other tools write it."""
+    source, target = io.BytesIO(content), io.BytesIO()
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            data = old.read(item)
+            new.writestr(item, change(data.decode()).encode() if item.filename == part else data)
+    return target.getvalue()
+
+
+def test_xlsx_rows_beyond_the_size_the_sheet_declares_are_read() -> None:
+    rows = [
+        ["organisatie", "soort", "tekst"],
+        *[["Haarlem", "need", f"vraag {n}"] for n in range(5)],
+    ]
+    content = _with_sheet_xml(
+        xlsx_file(rows),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: re.sub(r'<dimension ref="[^"]*"', '<dimension ref="A1:C2"', xml),
+    )
+    assert [row[1][2] for row in read_table(content, "a.xlsx").rows] == [
+        f"vraag {n}" for n in range(5)
+    ]
+
+
+def test_xlsx_escapes_and_line_ends_read_as_the_text_a_person_typed() -> None:
+    content = _with_sheet_xml(
+        xlsx_file([["organisatie", "soort", "tekst"], ["Haarlem", "need", "REGEL"]]),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace("REGEL", "Warmtenet_x000D_\nbusinesscase"),  # as Excel writes CRLF
+    )
+    assert read_table(content, "a.xlsx").rows == (
+        (2, ("Haarlem", "need", "Warmtenet\nbusinesscase")),
+    )
+
+
+def test_a_meeting_date_with_a_time_is_its_date() -> None:
+    assert parse_date("2023-06-14T10:00:00") == dt.date(2023, 6, 14)

@@ -31,6 +31,7 @@ import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.escape import unescape
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from app.errors import UnsupportedMediaType, ValidationFailed
@@ -138,6 +139,9 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[str, ...]]:
         if not workbook.worksheets:
             raise ValidationFailed("the workbook has no worksheet")
         sheet = workbook.worksheets[0]
+        # Read to the last row there is, not to the size the sheet declares: some tools write
+        # a wrong one, and the rows past it would be lost without a word.
+        sheet.reset_dimensions()
         rows = sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)
         while True:
             try:
@@ -148,6 +152,9 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[str, ...]]:
                 ) from error
             if values is None:
                 return
+            if values.count(None) == len(values):
+                yield ()  # an empty row (a sheet can pad a million of them): nothing to convert
+                continue
             yield tuple(_cell_text(value) for value in values)
     finally:
         workbook.close()
@@ -163,6 +170,9 @@ def _cell_text(value: object) -> str:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, str):
+        # Excel writes a carriage return in a cell as _x000D_, which openpyxl leaves as it is.
+        return unescape(value).replace("\r\n", "\n").replace("\r", "\n")
     return str(value)
 
 

@@ -392,9 +392,15 @@ _EMAIL: TypeAdapter[str] = TypeAdapter(EmailAddress)
 
 
 def parse_date(value: str) -> dt.date | None:
-    """``2023-06-14``, ``14-06-2023`` or ``14/6/2023`` as a date; anything else ``None``."""
+    """``2023-06-14``, ``14-06-2023`` or ``14/6/2023`` as a date, and a date with a time
+    (``2023-06-14T10:00:00``, a spreadsheet's date cell with a time) as its date; anything else
+    ``None``."""
     try:
         return dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.fromisoformat(value).date()
     except ValueError:
         pass
     match = DUTCH_DATE.match(value)
