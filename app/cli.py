@@ -125,7 +125,7 @@ def import_command(
     with file.open("rb") as handle:
         data = handle.read(max_bytes + 1)  # one byte over is enough to refuse it
     try:
-        with session_scope() as session, _import_progress() as progress:
+        with session_scope(writing=not dry_run) as session, _import_progress() as progress:
             target = session.scalar(select(Community).where(Community.slug == community))
             if target is None:
                 raise LookupError(f"no community with slug {community!r}")

@@ -230,8 +230,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """A unit of work for the CLI: commits on success, rolls back on error."""
+def session_scope(engine: Engine | None = None, *, writing: bool = False) -> Iterator[Session]:
+    """A unit of work for the CLI: commits on success, rolls back on error. ``writing``: it
+    writes after reading, so it takes SQLite's write lock first (:func:`begin_for_writing`)."""
     # Imported here: the listeners need the models, which need this module. The CLI's writes
     # must invalidate a running server's cached suggestion pages like the API's own.
     from app.services import suggestion_versions
@@ -239,6 +240,8 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     suggestion_versions.install()
     session = session_factory(engine or get_engine())()
     try:
+        if writing:
+            begin_for_writing(session)
         yield session
         session.commit()
     except BaseException:

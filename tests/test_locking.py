@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app.db import session_scope
+from app.models import Community, Need
+from app.services import imports
+from app.services.import_plan import Planner
 from tests import factories
 from tests.conftest import BACKENDS, drop_schema, fresh_database, migrate
+from tests.imports import HEADER, csv_file
 from tests.live import LiveServer, live_server
 from tests.problems import assert_problem
 
@@ -147,3 +154,52 @@ def test_concurrent_writers_lose_no_update(server: LiveServer) -> None:
     print(
         f"\n{WRITERS} writers x {ROUNDS} rounds: 0 lost updates, {sum(conflicts)} conflicts retried"
     )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_imports_of_one_file_at_once_store_it_once(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that retries an import after a timeout sends the file again while the first
+    still runs: the second must find the first's rows (unchanged), not create them again."""
+    name = f"copmatch_imports_{os.getpid()}"
+    engine = fresh_database(backend, name, tmp_path)
+    migrate(engine)
+    with session_scope(engine) as session:
+        haarlem = factories.municipality(session, "Haarlem", "GM0392")
+        community_id = factories.community(session, "CoP", haarlem).id
+    content = csv_file([HEADER, ["Haarlem", "need", "Warmtenet in de wijk", None, None, None]])
+    # Each planner waits (a little) for the other to plan too, as two imports side by side do.
+    side_by_side = threading.Barrier(2)
+    plan = Planner.plan
+
+    def plan_then_wait(self: Planner, *args: Any) -> Any:
+        found = plan(self, *args)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            side_by_side.wait(timeout=1.0)  # the other import is held at the lock meanwhile
+        return found
+
+    monkeypatch.setattr(Planner, "plan", plan_then_wait)
+    results: list[tuple[int, int]] = []
+
+    def run() -> None:
+        with session_scope(engine, writing=True) as session:
+            community = session.get_one(Community, community_id)
+            result = imports.import_answers(
+                session, community, content, "a.csv", dry_run=False, max_bytes=1 << 20
+            )
+            results.append((result.created, result.unchanged))
+
+    try:
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with session_scope(engine) as session:
+            stored = session.scalar(select(func.count()).select_from(Need))
+        assert (sorted(results), stored) == ([(0, 1), (1, 0)], 1)
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_schema(name)

@@ -98,6 +98,11 @@ def import_answers(
     table = read_table(data, filename)
     parsed, problems = parse_rows(table)
     _, column_names, _ = map_columns(table)
+    if not dry_run:
+        # One import of a community at a time: the plan (create, update or leave each row)
+        # reads what is stored, and two imports planning side by side would both create every
+        # row. SQLite queues writers anyway; on PostgreSQL the community's row lock does.
+        session.execute(select(Community.id).where(Community.id == community.id).with_for_update())
     planner = Planner(session, community, column_names)
     plans = planner.plan(parsed, progress)
     problems = sorted([*problems, *planner.problems], key=lambda problem: problem.row)
