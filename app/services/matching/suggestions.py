@@ -121,12 +121,33 @@ def refresh_offer(session: Session, offer: Offer) -> None:
     data, index = community_index(session, community, same="needs")
     engine_offer = next(item for item in data.offers if item.id == offer.id)
     found = index.score_offer(engine_offer, excluded=data.declined, limit=len(data.needs))
-    _store(
-        session,
-        community,
-        _among_the_best(session, offer.id, found),
-        replace=Suggestion.offer_id == offer.id,
-    )
+    kept = _among_the_best(session, offer.id, found)
+    _store(session, community, kept, replace=Suggestion.offer_id == offer.id)
+    _drop_the_displaced(session, community, sorted({s.need_id for s in kept}))
+
+
+def _drop_the_displaced(session: Session, community: Community, need_ids: list[int]) -> None:
+    """Delete the proposed suggestions of *need_ids* that rank past a need's STORED_PER_ANSWER
+    best (by score, ties by offer id, declined ones not counted), as a recompute would not store
+    them: an offer written just now may have pushed them out. Acted-on ones stay."""
+    displaced: list[int] = []
+    for start in range(0, len(need_ids), _IN_CHUNK):
+        rows = session.execute(
+            select(Suggestion.id, Suggestion.need_id, Suggestion.status)
+            .where(
+                Suggestion.need_id.in_(need_ids[start : start + _IN_CHUNK]),
+                Suggestion.status != SuggestionStatus.DECLINED.value,
+            )
+            .order_by(Suggestion.need_id, Suggestion.score.desc(), Suggestion.offer_id)
+        ).all()
+        rank: Counter[int] = Counter()
+        for ident, need_id, status in rows:
+            rank[need_id] += 1
+            if rank[need_id] > STORED_PER_ANSWER and status == SuggestionStatus.PROPOSED:
+                displaced.append(ident)
+    if displaced:
+        session.execute(delete(Suggestion).where(Suggestion.id.in_(displaced)))
+        mark_changed(session, community.id)  # a bulk delete: the flush listener cannot see it
 
 
 def _among_the_best(
