@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html as html_module
 import io
 from collections import defaultdict
 from html.parser import HTMLParser
@@ -13,10 +14,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from markdown_it import MarkdownIt
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from app.models import Community, FormatPreference, Need, Offer, Organisation, Person
+from app.reports.markdown import escape as markdown_escape
 from app.reports.reasons import reasons_text
 from app.reports.schemas import SuggestionRow
 from app.schemas import FormatPreferenceCreate, NeedCreate, OfferCreate
@@ -968,3 +971,26 @@ def test_the_plan_is_for_organisers_and_a_page_for_its_own_people(
     assert_problem(client.get(haarlem_page, headers=anonymous), 401)
     refused = client.get(haarlem_page, headers=headers["hoorn"])
     assert "Joost" not in refused.text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2023. Start van de CoP",
+        "1) eerst de TVW",
+        "- eerste punt",
+        "+ tweede punt",
+        "---",
+        "===",
+        "R&amp;D en R&D",
+        "*nadruk* en _ook_ [link](x) `code` <b>",
+        "a | b # c ~ d",
+        "gewoon  een\nzin",
+    ],
+)
+def test_markdown_text_reads_as_it_was_written(value: str) -> None:
+    rendered = MarkdownIt("commonmark").render(markdown_escape(value))
+    assert rendered.startswith("<p>"), rendered  # one paragraph: no list, rule or heading
+    assert html_module.unescape(rendered.removeprefix("<p>").removesuffix("</p>\n")) == " ".join(
+        value.split()
+    )

@@ -9,13 +9,20 @@ import re
 
 from app.reports.blocks import BarChart, Cell, Document, Paragraph, Subheading, Table
 
-# Characters that would otherwise start emphasis, links, code, HTML or break a table cell.
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
+# Characters that would otherwise start emphasis, links, code, HTML or an entity (&amp;), or
+# break a table cell.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~&])")
+# What makes a line a list item, a rule or a heading's underline: "2023. ", "1) ", "- ", "+ ",
+# "---", "===".
+_LINE_START = re.compile(r"^(?:(\d+)([.)])|([-+=]))")
 
 
 def escape(value: str) -> str:
     """``value`` as literal Markdown text on one line."""
-    return _SPECIAL.sub(r"\\\1", " ".join(value.split()))
+    text = _SPECIAL.sub(r"\\\1", " ".join(value.split()))
+    return _LINE_START.sub(
+        lambda match: f"{match[1]}\\{match[2]}" if match[1] else f"\\{match[3]}", text
+    )
 
 
 def cell(value: Cell) -> str:
