@@ -66,6 +66,7 @@ class NotAcceptable(CopmatchError):
     status = 406
     title = "Not acceptable"
     slug = "not-acceptable"
+    headers = {"Vary": "Accept"}  # noqa: RUF012 (its answer depends on Accept, as a 200's does)
 
 
 class Conflict(CopmatchError):

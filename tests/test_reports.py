@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from app.models import Community, FormatPreference, Need, Offer, Organisation, Person
+from app.reports import tables
 from app.reports.markdown import escape as markdown_escape
 from app.reports.reasons import reasons_text
 from app.reports.schemas import SuggestionRow
@@ -823,6 +824,7 @@ def test_accept_picks_the_representation_or_406(client: TestClient, bare: Bare) 
         else:
             assert response.status_code == 200, (accept, response.text)
             assert response.headers["content-type"] == media_type, accept
+        assert response.headers["vary"] == "Accept", accept  # caches keep them apart
 
 
 def test_invalid_language_and_unknown_community(client: TestClient, bare: Bare) -> None:
@@ -994,3 +996,8 @@ def test_markdown_text_reads_as_it_was_written(value: str) -> None:
     assert html_module.unescape(rendered.removeprefix("<p>").removesuffix("</p>\n")) == " ".join(
         value.split()
     )
+
+
+def test_a_text_longer_than_an_excel_cell_is_cut_to_fit() -> None:
+    assert tables._fitting("x" * 40_000) == "x" * (tables.XLSX_CELL_MAX - 1) + "…"
+    assert tables._fitting("kort") == "kort"

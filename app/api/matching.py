@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from app.api.cache import NOT_MODIFIED, IfNoneMatch, ResponseCache, json_response
@@ -47,8 +47,6 @@ from app.services import access
 from app.services import matching as service
 
 router = APIRouter(tags=["matching"])
-
-IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 SUGGESTION_PAGE = TypeAdapter(Page[SuggestionRead])

@@ -4,12 +4,11 @@ the taxonomy (``app/data/topics.yaml``)."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal, get_args
+from typing import Literal
 
 from app.services.topics import taxonomy
 
 Lang = Literal["nl", "en"]
-LANGUAGES: tuple[Lang, ...] = get_args(Lang)
 
 # key: (nl, en)
 _TEXT: dict[str, tuple[str, str]] = {

@@ -23,6 +23,15 @@ from app.reports.i18n import Lang, text, topic_labels, value_label
 from app.reports.reasons import reasons_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+XLSX_CELL_MAX = 32_767
+"""Characters an Excel cell holds; a longer text makes Excel repair the file, cutting it."""
+
+
+def _fitting(value: str) -> str:
+    """*value*, cut to what one cell holds, with an ellipsis where it was cut."""
+    return value if len(value) <= XLSX_CELL_MAX else value[: XLSX_CELL_MAX - 1] + "…"
+
+
 CSV_HEADERS = [
     "suggestion-id",
     "need-id",
@@ -90,7 +99,7 @@ class _Sheet:
         for column, value in enumerate(values, start=1):
             cell = self.sheet.cell(row=self.row, column=column)
             if isinstance(value, str):
-                cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+                cell.value = _fitting(ILLEGAL_CHARACTERS_RE.sub("", value))
                 cell.data_type = "s"  # never a formula
                 if len(value) > 40:
                     cell.alignment = Alignment(wrap_text=True, vertical="top")

@@ -81,10 +81,9 @@ class NewPerson:
 @dataclass(slots=True)
 class PlannedRow:
     row: ParsedRow
-    organisation_id: int
     body: AnswerCreate
+    """The answer as the API would take it (organisation and meeting resolved to ids)."""
     person: int | NewPerson | None
-    meeting_id: int | None
     existing: Answer | None
     changes: dict[str, Any] = field(default_factory=dict)
 
@@ -161,7 +160,7 @@ class Planner:
             if organisation_id not in self.members:
                 self.members_added.add(organisation_id)
             existing = self.existing.get(identity)
-            plan = PlannedRow(row, organisation_id, body, person, meeting_id, existing)
+            plan = PlannedRow(row, body, person, existing)
             if existing is not None:
                 plan.changes = _changes(row, existing, person, meeting_id)
             plans.append(plan)
