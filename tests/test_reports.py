@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from app.models import Community, FormatPreference, Need, Offer, Organisation, Person
 from app.reports import tables
-from app.reports.markdown import escape as markdown_escape
+from app.reports.i18n import report_day
+from app.reports.markdown import paragraph as markdown_paragraph
 from app.reports.reasons import reasons_text
 from app.reports.schemas import SuggestionRow
 from app.schemas import FormatPreferenceCreate, NeedCreate, OfferCreate
@@ -244,9 +245,21 @@ def label(slug: str, lang: str) -> str:
 
 
 def today_or_yesterday() -> set[str]:
-    # A request may straddle midnight (UTC).
-    today = dt.datetime.now(dt.UTC).date()
-    return {today.isoformat(), (today - dt.timedelta(days=1)).isoformat()}
+    # A request may straddle midnight (in the Netherlands, whose days reports are dated by).
+    now = dt.datetime.now(dt.UTC)
+    return {report_day(now), report_day(now - dt.timedelta(days=1))}
+
+
+@pytest.mark.parametrize(
+    ("moment", "day"),
+    [
+        ("2026-12-05T22:59:00+00:00", "2026-12-05"),
+        ("2026-12-05T23:30:00+00:00", "2026-12-06"),  # 00:30 in Amsterdam (winter, UTC+1)
+        ("2026-06-30T22:30:00+00:00", "2026-07-01"),  # 00:30 in Amsterdam (summer, UTC+2)
+    ],
+)
+def test_reports_are_dated_by_the_dutch_day(moment: str, day: str) -> None:
+    assert report_day(dt.datetime.fromisoformat(moment)) == day
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -991,7 +1004,7 @@ def test_the_plan_is_for_organisers_and_a_page_for_its_own_people(
     ],
 )
 def test_markdown_text_reads_as_it_was_written(value: str) -> None:
-    rendered = MarkdownIt("commonmark").render(markdown_escape(value))
+    rendered = MarkdownIt("commonmark").render(markdown_paragraph(value))
     assert rendered.startswith("<p>"), rendered  # one paragraph: no list, rule or heading
     assert html_module.unescape(rendered.removeprefix("<p>").removesuffix("</p>\n")) == " ".join(
         value.split()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 
 from app.reports import schemas as r
@@ -18,7 +17,7 @@ from app.reports.blocks import (
     section,
     table_block,
 )
-from app.reports.i18n import Lang, text, topic_label, topic_labels, value_label
+from app.reports.i18n import Lang, report_day, text, topic_label, topic_labels, value_label
 from app.reports.reasons import reasons_text
 
 SUGGESTIONS_PER_NEED = 3
@@ -27,10 +26,6 @@ SUGGESTIONS_PER_NEED = 3
 NEEDS_COLOUR = "#c2410c"
 OFFERS_COLOUR = "#1d4ed8"
 FORMATS_COLOUR = "#0f766e"
-
-
-def _date(moment: dt.datetime) -> str:
-    return moment.date().isoformat()
 
 
 def person_name(person: r.PersonSummary, status: r.PersonStatus, lang: Lang) -> str:
@@ -386,7 +381,7 @@ def community_document(report: r.CommunityReport, lang: Lang, *, complete: bool)
         lang=lang,
         title=f"{text('title', lang)} {report.community.name}",
         subtitle=report.community.description or "",
-        generated=text("generated", lang, date=_date(report.generated_at)),
+        generated=text("generated", lang, date=report_day(report.generated_at)),
         sections=(
             _summary(report, lang),
             _participation(report.participation, lang),

@@ -3,12 +3,23 @@ the taxonomy (``app/data/topics.yaml``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from app.services.topics import taxonomy
 
 Lang = Literal["nl", "en"]
+
+REPORT_ZONE = ZoneInfo("Europe/Amsterdam")
+"""Reports are read in the Netherlands: their dates (and file names) are Dutch days."""
+
+
+def report_day(moment: dt.datetime) -> str:
+    """The day of *moment* (aware) in the Netherlands, as YYYY-MM-DD."""
+    return moment.astimezone(REPORT_ZONE).date().isoformat()
+
 
 # key: (nl, en)
 _TEXT: dict[str, tuple[str, str]] = {

@@ -18,10 +18,15 @@ _LINE_START = re.compile(r"^(?:(\d+)([.)])|([-+=]))")
 
 
 def escape(value: str) -> str:
-    """``value`` as literal Markdown text on one line."""
-    text = _SPECIAL.sub(r"\\\1", " ".join(value.split()))
+    """``value`` as literal Markdown text on one line, within a line (a cell, a heading)."""
+    return _SPECIAL.sub(r"\\\1", " ".join(value.split()))
+
+
+def paragraph(value: str) -> str:
+    """``value`` as a literal Markdown line of its own: :func:`escape`, and whatever would make
+    the line a list item, a rule or a heading's underline."""
     return _LINE_START.sub(
-        lambda match: f"{match[1]}\\{match[2]}" if match[1] else f"\\{match[3]}", text
+        lambda match: f"{match[1]}\\{match[2]}" if match[1] else f"\\{match[3]}", escape(value)
     )
 
 
@@ -56,7 +61,7 @@ def render_markdown(document: Document) -> str:
     """The whole document: ``#`` title, ``##`` per section, ``###`` per part of a section."""
     lines = [f"# {escape(document.title)}", ""]
     if document.subtitle:
-        lines += [escape(document.subtitle), ""]
+        lines += [paragraph(document.subtitle), ""]
     lines += [f"_{escape(document.generated)}_", ""]
     for section in document.sections:
         lines += [f"## {escape(section.heading)}", ""]
@@ -64,7 +69,7 @@ def render_markdown(document: Document) -> str:
             if isinstance(block, Subheading):
                 lines += [f"### {escape(block.text)}", ""]
             elif isinstance(block, Paragraph):
-                lines += [f"_{escape(block.text)}_" if block.note else escape(block.text), ""]
+                lines += [f"_{escape(block.text)}_" if block.note else paragraph(block.text), ""]
             elif isinstance(block, Table):
                 lines += [*_table(block), ""]
             elif isinstance(block, BarChart):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.reports import schemas as r
 from app.reports.blocks import Cell, Document, section, table_block
 from app.reports.document import WORKING_GROUP_HEADERS, working_group_rows
-from app.reports.i18n import Lang, text, value_label
+from app.reports.i18n import Lang, report_day, text, value_label
 
 
 def _need_rows(needs: list[r.OwnNeed], lang: Lang) -> list[tuple[Cell, ...]]:
@@ -70,7 +70,7 @@ def organisation_document(report: r.OrganisationReport, lang: Lang) -> Document:
         lang=lang,
         title=text("organisation-title", lang, organisation=report.organisation.name),
         subtitle=f"{text('title', lang)} {report.community.name}",
-        generated=text("generated", lang, date=report.generated_at.date().isoformat()),
+        generated=text("generated", lang, date=report_day(report.generated_at)),
         sections=(
             section(
                 "people",

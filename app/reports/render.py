@@ -9,7 +9,7 @@ from typing import Literal
 from app.reports import schemas as r
 from app.reports.document import community_document
 from app.reports.html import render_html
-from app.reports.i18n import Lang
+from app.reports.i18n import Lang, report_day
 from app.reports.markdown import render_markdown
 from app.reports.organisation import organisation_document
 from app.reports.tables import render_csv, render_xlsx
@@ -73,9 +73,7 @@ class Rendered:
 def community_filename(report: r.CommunityReport, report_format: ReportFormat) -> str:
     """``<community slug>-plan-<date>.<ext>``; the CSV is the suggestions table."""
     kind = "suggestions" if report_format == ReportFormat.CSV else "plan"
-    return (
-        f"{report.community.slug}-{kind}-{report.generated_at.date().isoformat()}.{report_format}"
-    )
+    return f"{report.community.slug}-{kind}-{report_day(report.generated_at)}.{report_format}"
 
 
 def render_community(
@@ -113,7 +111,7 @@ def render_organisation(
     else:
         raise ValueError(f"an organisation report has no {report_format} representation")
     name = slugify(report.organisation.name) or f"organisation-{report.organisation.id}"
-    date = report.generated_at.date().isoformat()
+    date = report_day(report.generated_at)
     return Rendered(
         content=content,
         content_type=CONTENT_TYPES[report_format],
