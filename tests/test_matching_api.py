@@ -273,6 +273,18 @@ def test_reciprocal_pairs(client: TestClient, cop: Cop) -> None:
     ]
     reciprocity = [r["detail"] for r in aquathermie["reasons"] if r["factor"] == "reciprocity"]
     assert reciprocity == ["Haarlem can help Zaanstad in return"]
+    # The reason names the organisations as they are called now.
+    patch(client, f"/api/v1/organisations/{cop.haarlem.id}", json={"name": "Gemeente Haarlem"})
+    details = [
+        r["detail"]
+        for s in suggestions(client, cop)
+        for r in s["reasons"]
+        if r["factor"] == "reciprocity"
+    ]
+    assert sorted(details) == [
+        "Gemeente Haarlem can help Zaanstad in return",
+        "Zaanstad can help Gemeente Haarlem in return",
+    ]
 
 
 def test_working_groups_gaps_and_unmet_offers(

@@ -135,8 +135,14 @@ def update_organisation(
         resource="organisation",
         exclude_id=organisation.id,
     )
+    renamed = "name" in changes and changes["name"] != organisation.name
     apply_changes(organisation, changes)
     session.flush()
+    if renamed:
+        # Imported here: the matching bridge needs this module's lookups.
+        from app.services.matching import rename_in_reasons
+
+        rename_in_reasons(session, organisation.id)
     return organisation
 
 

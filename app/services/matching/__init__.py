@@ -35,6 +35,7 @@ from app.services.matching.suggestions import (
     recompute,
     refresh_need,
     refresh_offer,
+    rename_in_reasons,
     update_suggestion,
 )
 from app.services.matching.tags import engine_taxonomy, retag, tag_text, warm_up
@@ -70,6 +71,7 @@ __all__ = [
     "recompute",
     "refresh_need",
     "refresh_offer",
+    "rename_in_reasons",
     "retag",
     "snapshot",
     "tag_text",

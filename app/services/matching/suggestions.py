@@ -94,9 +94,40 @@ def _detail(reason: matching.Reason, suggestion: matching.Suggestion, names: dic
     # The engine knows organisations by id only; people read names.
     if reason.factor != "reciprocity":
         return reason.detail
-    helper = names.get(suggestion.need_organisation_id, "the asking organisation")
-    helped = names.get(suggestion.offer_organisation_id, "the offering organisation")
+    return _reciprocity(suggestion.need_organisation_id, suggestion.offer_organisation_id, names)
+
+
+def _reciprocity(helper_id: int, helped_id: int, names: dict[int, str]) -> str:
+    helper = names.get(helper_id, "the asking organisation")
+    helped = names.get(helped_id, "the offering organisation")
     return f"{helper} can help {helped} in return"
+
+
+def rename_in_reasons(session: Session, organisation_id: int) -> None:
+    """Rewrite the reasons that name the organisation (reciprocity), after it was renamed: they
+    are stored with the names of their time."""
+    rows = session.scalars(
+        select(Suggestion).where(
+            (Suggestion.need_organisation_id == organisation_id)
+            | (Suggestion.offer_organisation_id == organisation_id)
+        )
+    ).all()
+    naming = [row for row in rows if any(r["factor"] == "reciprocity" for r in row.reasons)]
+    involved = {row.need_organisation_id for row in naming} | {
+        row.offer_organisation_id for row in naming
+    }
+    names = dict(
+        session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.id.in_(involved))
+        ).all()
+    )
+    for row in naming:
+        helps_back = _reciprocity(row.need_organisation_id, row.offer_organisation_id, names)
+        row.reasons = [
+            {**reason, "detail": helps_back} if reason["factor"] == "reciprocity" else reason
+            for reason in row.reasons
+        ]
+    session.flush()
 
 
 def _changed(row: Suggestion, values: dict[str, Any]) -> bool:
