@@ -16,25 +16,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, select, update
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.errors import Unauthorized
 from app.models import ApiToken, Community, CommunityOrganiser, Membership, Person
 
 TOKEN_BYTES = 32
-logger = logging.getLogger(__name__)
-
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
-"""``last_used_at`` is written at most this often per token (see :func:`record_token_use`)."""
+"""``last_used_at`` is written at most this often per token (see :func:`note_token_use`)."""
 
 TOKEN_USED_KEY = "copmatch_token_used"
 """``session.info`` key: (token id, time) when the request's token is to be noted as used."""
@@ -185,7 +181,7 @@ def _verified(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> Princi
     if stored.person_id is not None and (stored.erased_at is not None or not stored.active):
         raise Unauthorized("the token's person no longer takes part")
     if stored.last_used_at is None or now - stored.last_used_at >= LAST_USED_RESOLUTION:
-        session.info[TOKEN_USED_KEY] = (stored.id, now)  # written apart: record_token_use
+        session.info[TOKEN_USED_KEY] = (stored.id, now)  # written apart: note_token_use
     if stored.person_id is None:
         return Principal(token_id=stored.id, person_id=None, organisation_id=None, is_admin=True)
     return Principal(
@@ -197,17 +193,7 @@ def _verified(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> Princi
     )
 
 
-def record_token_use(factory: sessionmaker[Session], token_id: int, when: dt.datetime) -> None:
-    """Write when a token was last used, in a session and transaction of its own, after the
-    request that used it (a background task): the request's reads stay reads (a read-only
-    snapshot on PostgreSQL; no lock upgrade on SQLite, which fails outright when a writer got
-    in between). Best effort: a timestamp is not worth an error, so a failure is only logged."""
-    with factory() as session:
-        try:
-            session.execute(
-                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when)
-            )
-            session.commit()
-        except DBAPIError as error:
-            session.rollback()
-            logger.warning("could not note the use of token %s: %s", token_id, error)
+def note_token_use(session: Session, token_id: int, when: dt.datetime) -> None:
+    """Write when a token was last used. The API does it after the request that used it, in a
+    transaction of its own (``deps.get_session``), so that request's reads stay reads."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when))

@@ -11,7 +11,9 @@ A read of one object on PostgreSQL is one hand-off (caller, community and object
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from fastapi import BackgroundTasks, Depends, Header, Path, Query, Request, Resp
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth import (
@@ -31,7 +34,7 @@ from app.auth import (
     authenticate,
     authenticate_in_community,
     is_bootstrap_admin,
-    record_token_use,
+    note_token_use,
 )
 from app.db import autocommit_bind, begin_for_writing, snapshot_bind
 from app.errors import InvalidParam, PreconditionFailed, PreconditionRequired
@@ -48,6 +51,8 @@ DEFAULT_LIMIT = 50
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,6 +84,20 @@ def _finish(session: Session, *, commit: bool) -> None:
         raise
     finally:
         session.close()
+
+
+def _record_token_use(factory: sessionmaker[Session], token_id: int, when: dt.datetime) -> None:
+    """Note a token's use after the request that used it (a background task), in a session and
+    transaction of its own: that request's reads stay reads (a read-only snapshot on PostgreSQL;
+    no lock upgrade on SQLite, which fails outright when a writer got in between). Best effort:
+    a timestamp is not worth an error, so a failure is only logged."""
+    with factory() as session:
+        try:
+            note_token_use(session, token_id, when)
+            session.commit()
+        except DBAPIError as error:
+            session.rollback()
+            logger.warning("could not note the use of token %s: %s", token_id, error)
 
 
 _ONE_SNAPSHOT = "copmatch_one_snapshot"
@@ -126,7 +145,7 @@ async def get_session(request: Request, background: BackgroundTasks) -> AsyncIte
         raise
     used = session.info.pop(TOKEN_USED_KEY, None)
     if used is not None:  # after the response, in a transaction of its own
-        background.add_task(record_token_use, factory, *used)
+        background.add_task(_record_token_use, factory, *used)
     pending = session.new or session.dirty or session.deleted
     if (autocommit or not session.in_transaction()) and not pending:
         session.close()  # nothing to commit, and no I/O to give the connection back
