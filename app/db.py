@@ -102,7 +102,20 @@ def begin_for_writing(session: Session) -> None:
         session.connection(execution_options={SQLITE_BEGIN_IMMEDIATE: True})
 
 
-_AUTOCOMMIT_ENGINES: dict[int, Engine] = {}
+_READ_ENGINES: dict[tuple[int, str], Engine] = {}
+
+
+def _postgresql_variant(bind: Any, isolation_level: str, **options: Any) -> Engine | None:
+    """*bind*, when it is a PostgreSQL engine, with these execution options: the same engine
+    and pool, made once per engine and level. None for anything else."""
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return None
+    key = (id(bind), isolation_level)
+    found = _READ_ENGINES.get(key)
+    if found is None:
+        found = bind.execution_options(isolation_level=isolation_level, **options)
+        _READ_ENGINES[key] = found
+    return found
 
 
 def autocommit_bind(bind: Any) -> Engine | None:
@@ -113,16 +126,7 @@ def autocommit_bind(bind: Any) -> Engine | None:
     no result; it saves the BEGIN and COMMIT round trips, and closing such a session does no
     I/O at all (psycopg's rollback on an idle connection is a no-op).
     """
-    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
-        return None
-    found = _AUTOCOMMIT_ENGINES.get(id(bind))
-    if found is None:
-        found = bind.execution_options(isolation_level="AUTOCOMMIT")
-        _AUTOCOMMIT_ENGINES[id(bind)] = found
-    return found
-
-
-_SNAPSHOT_ENGINES: dict[int, Engine] = {}
+    return _postgresql_variant(bind, "AUTOCOMMIT")
 
 
 def snapshot_bind(bind: Any) -> Engine | None:
@@ -132,13 +136,7 @@ def snapshot_bind(bind: Any) -> Engine | None:
     looked up by the next). None for anything else: SQLite's read transactions see one snapshot
     already, and a test's connection is what the test made it.
     """
-    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
-        return None
-    found = _SNAPSHOT_ENGINES.get(id(bind))
-    if found is None:
-        found = bind.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        _SNAPSHOT_ENGINES[id(bind)] = found
-    return found
+    return _postgresql_variant(bind, "REPEATABLE READ", postgresql_readonly=True)
 
 
 # Sized for the thread pool that runs sync endpoints (40 threads): under load, connections are

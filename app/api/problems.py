@@ -151,14 +151,10 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
         return await _unexpected_error(request, exc)
     logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return problem(
+    return _unavailable(
         request,
-        status=503,
-        title="Service unavailable",
-        detail="the database is unreachable or the connection was lost; nothing was saved, "
-        "please retry",
-        slug="database-unavailable",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        "the database is unreachable or the connection was lost; nothing was saved, please retry",
+        "database-unavailable",
     )
 
 
@@ -167,12 +163,19 @@ async def _pool_exhausted(request: Request, exc: Exception) -> ProblemResponse:
     logger.warning(
         "no free database connection on %s %s: %s", request.method, request.url.path, exc
     )
+    return _unavailable(
+        request, "the database is busy; nothing was saved, please retry", "database-busy"
+    )
+
+
+def _unavailable(request: Request, detail: str, slug: str) -> ProblemResponse:
+    """503 with Retry-After: the database cannot serve the request now, so it did nothing."""
     return problem(
         request,
         status=503,
         title="Service unavailable",
-        detail="the database is busy; nothing was saved, please retry",
-        slug="database-busy",
+        detail=detail,
+        slug=slug,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
