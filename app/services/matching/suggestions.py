@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -152,55 +152,54 @@ def refresh_offer(session: Session, offer: Offer) -> None:
     data, index = community_index(session, community, same="needs")
     engine_offer = next(item for item in data.offers if item.id == offer.id)
     found = index.score_offer(engine_offer, excluded=data.declined, limit=len(data.needs))
-    kept = _among_the_best(session, offer.id, found)
+    kept, displaced = _place(session, offer.id, found)
     _store(session, community, kept, replace=Suggestion.offer_id == offer.id)
-    _drop_the_displaced(session, community, sorted({s.need_id for s in kept}))
-
-
-def _drop_the_displaced(session: Session, community: Community, need_ids: list[int]) -> None:
-    """Delete the proposed suggestions of *need_ids* that rank past a need's STORED_PER_ANSWER
-    best (by score, ties by offer id, declined ones not counted), as a recompute would not store
-    them: an offer written just now may have pushed them out. Acted-on ones stay."""
-    displaced: list[int] = []
-    for start in range(0, len(need_ids), _IN_CHUNK):
-        rows = session.execute(
-            select(Suggestion.id, Suggestion.need_id, Suggestion.status)
-            .where(
-                Suggestion.need_id.in_(need_ids[start : start + _IN_CHUNK]),
-                Suggestion.status != SuggestionStatus.DECLINED.value,
-            )
-            .order_by(Suggestion.need_id, Suggestion.score.desc(), Suggestion.offer_id)
-        ).all()
-        rank: Counter[int] = Counter()
-        for ident, need_id, status in rows:
-            rank[need_id] += 1
-            if rank[need_id] > STORED_PER_ANSWER and status == SuggestionStatus.PROPOSED:
-                displaced.append(ident)
     if displaced:
         session.execute(delete(Suggestion).where(Suggestion.id.in_(displaced)))
         mark_changed(session, community.id)  # a bulk delete: the flush listener cannot see it
 
 
-def _among_the_best(
+def _place(
     session: Session, offer_id: int, found: Sequence[matching.Suggestion]
-) -> list[matching.Suggestion]:
-    """The pairs of *found* (one offer with many needs) in which the offer ranks among its
-    need's STORED_PER_ANSWER best, against the need's other stored, not-declined suggestions
-    (ties by offer id, as the engine breaks them): what a recompute would store for it."""
-    better: Counter[int] = Counter()
-    scores = {suggestion.need_id: suggestion.score for suggestion in found}
-    needs = sorted(scores)
+) -> tuple[list[matching.Suggestion], list[int]]:
+    """Where one offer ranks among each need's other stored, not-declined suggestions (by
+    score, ties by offer id, as the engine breaks them), for the pairs in *found*: those in
+    which it makes the need's STORED_PER_ANSWER best, and the proposed suggestions it pushes
+    out of them (acted-on ones stay). What a recompute would store, for these needs."""
+    # Per need: (−score, offer id, row id, status) of its other suggestions.
+    others: defaultdict[int, list[tuple[float, int, int, str]]] = defaultdict(list)
+    needs = sorted({suggestion.need_id for suggestion in found})
     for start in range(0, len(needs), _IN_CHUNK):
-        for need_id, other_id, score in session.execute(
-            select(Suggestion.need_id, Suggestion.offer_id, Suggestion.score).where(
+        for need_id, other_id, score, ident, status in session.execute(
+            select(
+                Suggestion.need_id,
+                Suggestion.offer_id,
+                Suggestion.score,
+                Suggestion.id,
+                Suggestion.status,
+            ).where(
                 Suggestion.need_id.in_(needs[start : start + _IN_CHUNK]),
                 Suggestion.offer_id != offer_id,
                 Suggestion.status != SuggestionStatus.DECLINED.value,
             )
         ):
-            if (-score, other_id) < (-scores[need_id], offer_id):
-                better[need_id] += 1
-    return [s for s in found if better[s.need_id] < STORED_PER_ANSWER]
+            others[need_id].append((-score, other_id, ident, status))
+    kept: list[matching.Suggestion] = []
+    displaced: list[int] = []
+    for suggestion in found:
+        ranked = sorted(others[suggestion.need_id])
+        key = (-suggestion.score, offer_id)
+        place = sum((negative, other_id) < key for negative, other_id, *_ in ranked)
+        if place >= STORED_PER_ANSWER:
+            continue
+        kept.append(suggestion)
+        # With the offer in, the rows from rank STORED_PER_ANSWER on (counted from 0) fall out.
+        displaced += [
+            ident
+            for _, _, ident, status in ranked[STORED_PER_ANSWER - 1 :]
+            if status == SuggestionStatus.PROPOSED
+        ]
+    return kept, displaced
 
 
 def recompute(session: Session, community: Community) -> int:
