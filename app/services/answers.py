@@ -119,6 +119,11 @@ def _check_references(
         get_meeting(session, community, meeting_id, field="body.meetingId")
 
 
+def given_topics(answer: Need | Offer) -> tuple[str, ...]:
+    """The answer's given topics (not those the tagger inferred), sorted."""
+    return tuple(sorted(tag.topic for tag in answer.topic_tags if tag.source == TopicSource.GIVEN))
+
+
 def set_given_topics(answer: Need | Offer, slugs: list[str]) -> None:
     """Make *slugs* the answer's given topics (the inferred ones follow at the next retag).
 
@@ -126,8 +131,8 @@ def set_given_topics(answer: Need | Offer, slugs: list[str]) -> None:
     an edit of the answer, so its row is updated too. That moves its version (the ETag) and
     updatedAt on, so a stale If-Match cannot overwrite them, and the audit log records it.
     """
-    wanted = sorted(check_topic_slugs(slugs))
-    current = sorted(tag.topic for tag in answer.topic_tags if tag.source == TopicSource.GIVEN)
+    wanted = tuple(sorted(check_topic_slugs(slugs)))
+    current = given_topics(answer)
     link = NeedTopic if isinstance(answer, Need) else OfferTopic
     answer.topic_tags = [  # type: ignore[assignment]
         link(topic=slug, source=TopicSource.GIVEN.value) for slug in wanted

@@ -24,7 +24,6 @@ from app.models import (
     Offer,
     Organisation,
     Person,
-    TopicSource,
 )
 from app.schemas import (
     AnswerCreate,
@@ -33,7 +32,7 @@ from app.schemas import (
     OfferCreate,
     PersonCreate,
 )
-from app.services.answers import AnswerModel
+from app.services.answers import AnswerModel, given_topics
 from app.services.import_rows import (
     COLUMNS,
     ImportProblem,
@@ -321,10 +320,6 @@ def _identity(answer: Answer, kind: Kind) -> Identity:
     return (answer.organisation_id, kind, _identity_value(kind, value))
 
 
-def _given_topics(answer: Need | Offer) -> tuple[str, ...]:
-    return tuple(sorted(t.topic for t in answer.topic_tags if t.source == TopicSource.GIVEN))
-
-
 def _changes(
     row: ParsedRow, answer: Answer, person: int | NewPerson | None, meeting_id: int | None
 ) -> dict[str, Any]:
@@ -335,7 +330,7 @@ def _changes(
             wanted["note"] = row.note
     else:
         wanted["text"] = row.text
-        if "topics" in row.columns and _given_topics(answer) != row.topics:
+        if "topics" in row.columns and given_topics(answer) != row.topics:
             wanted["topics"] = row.topics
         if isinstance(answer, Need) and "priority" in row.columns:
             wanted["priority"] = row.priority.value
