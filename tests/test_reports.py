@@ -16,18 +16,37 @@ import pytest
 from fastapi.testclient import TestClient
 from markdown_it import MarkdownIt
 from openpyxl import load_workbook
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Community, FormatPreference, Need, Offer, Organisation, Person
+from app.models import (
+    Community,
+    FormatPreference,
+    Membership,
+    Need,
+    Offer,
+    Organisation,
+    Person,
+    Suggestion,
+    SuggestionStatus,
+)
 from app.reports import tables
 from app.reports.i18n import report_day
 from app.reports.markdown import paragraph as markdown_paragraph
 from app.reports.reasons import reasons_text
-from app.reports.schemas import SuggestionRow
+from app.reports.schemas import (
+    OrganisationReport,
+    OwnFormatPreference,
+    OwnNeed,
+    OwnOffer,
+    SuggestionRow,
+)
 from app.schemas import FormatPreferenceCreate, NeedCreate, OfferCreate
 from app.services import matching, tokens
 from app.services.answers import create_answer
-from app.services.organisations import erase_person
+from app.services.demo import load_demo
+from app.services.organisations import erase_person, load_municipalities
+from app.services.reports import community_report, organisation_report
 from app.services.topics import taxonomy
 from tests import factories
 from tests.http import patch
@@ -1014,3 +1033,105 @@ def test_markdown_text_reads_as_it_was_written(value: str) -> None:
 def test_a_text_longer_than_an_excel_cell_is_cut_to_fit() -> None:
     assert tables._fitting("x" * 40_000) == "x" * (tables.XLSX_CELL_MAX - 1) + "…"
     assert tables._fitting("kort") == "kort"
+
+
+def _page_from_the_plan(
+    session: Session, community: Community, organisation: Organisation, now: dt.datetime
+) -> OrganisationReport:
+    """A member's page cut out of the whole programme plan: what the page must equal."""
+    plan = community_report(session, community, now=now)
+    gap_ids = {item.need_id for group in plan.gaps.groups for item in group.needs}
+    participant = next(
+        item for item in plan.participation.items if item.organisation.id == organisation.id
+    )
+    own = organisation.id
+    offered = [s for s in plan.peer_help.suggestions if s.status != "declined"]
+    preferences = session.scalars(
+        select(FormatPreference)
+        .where(
+            FormatPreference.community_id == community.id,
+            FormatPreference.organisation_id == own,
+        )
+        .order_by(FormatPreference.id)
+    )
+    return OrganisationReport(
+        organisation=participant.organisation,
+        kind=participant.kind,
+        community=plan.community,
+        generated_at=plan.generated_at,
+        people=participant.people,
+        needs=[
+            OwnNeed(
+                need_id=need.id,
+                text=need.text,
+                topics=need.topics,
+                priority=need.priority,
+                gap=need.id in gap_ids,
+                helpers=[s for s in offered if s.need_id == need.id],
+            )
+            for need in session.scalars(
+                select(Need).where(Need.community_id == community.id).order_by(Need.id)
+            )
+            if need.organisation_id == own
+        ],
+        offers=[
+            OwnOffer(
+                offer_id=offer.id,
+                text=offer.text,
+                topics=offer.topics,
+                capacity=offer.capacity,
+                asked_by=[s for s in offered if s.offer_id == offer.id],
+            )
+            for offer in session.scalars(
+                select(Offer).where(Offer.community_id == community.id).order_by(Offer.id)
+            )
+            if offer.organisation_id == own
+        ],
+        format_preferences=[OwnFormatPreference(format=p.format, note=p.note) for p in preferences],
+        working_groups=[
+            group
+            for group in plan.working_groups
+            if own in {o.id for o in group.organisations} | {o.id for o in group.hosts}
+        ],
+        reciprocal_partners=[
+            pair
+            for pair in plan.peer_help.reciprocal_pairs
+            if own in (pair.first_organisation.id, pair.second_organisation.id)
+        ],
+    )
+
+
+@pytest.mark.parametrize("community_of", ["plan", "demo"])
+def test_a_members_page_is_the_plan_seen_from_that_member(
+    session: Session, community_of: str
+) -> None:
+    if community_of == "plan":
+        community = Plan(session).community
+    else:
+        load_municipalities(session)
+        community = session.get_one(Community, load_demo(session).community_id)
+    # A declined pair, to be left out of both sides' pages.
+    declined = session.scalars(
+        select(Suggestion)
+        .where(Suggestion.community_id == community.id)
+        .order_by(Suggestion.score.desc(), Suggestion.id)
+    ).first()
+    assert declined is not None
+    matching.update_suggestion(session, declined, status=SuggestionStatus.DECLINED, feedback=None)
+    members = session.scalars(
+        select(Organisation)
+        .join(Membership, Membership.organisation_id == Organisation.id)
+        .where(Membership.community_id == community.id)
+        .order_by(Organisation.id)
+    ).all()
+    now = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
+    pages = [organisation_report(session, community, member, now=now) for member in members]
+    assert pages == [_page_from_the_plan(session, community, m, now) for m in members]
+    # The pages say something: helpers, askers and groups appear on them.
+    assert sum(len(need.helpers) for page in pages for need in page.needs) > 0
+    assert sum(len(offer.asked_by) for page in pages for offer in page.offers) > 0
+    assert sum(len(page.working_groups) for page in pages) > 0
+    assert all(
+        declined.id not in {s.suggestion_id for need in page.needs for s in need.helpers}
+        for page in pages
+    )

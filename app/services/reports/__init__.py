@@ -25,23 +25,28 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.errors import InvalidParam, NotFound
 from app.models import (
     Community,
-    FormatPreference,
     Membership,
-    Need,
-    Offer,
     Organisation,
+    Suggestion,
     SuggestionStatus,
 )
 from app.reports import schemas as r
+from app.services import matching
 from app.services.reports import sections
-from app.services.reports.loading import REPORT_STEPS, Progress, load_rows, no_progress
+from app.services.reports.loading import (
+    REPORT_STEPS,
+    Progress,
+    load_rows,
+    no_progress,
+    person_summary,
+)
 from app.services.reports.retention import knowledge_retention
 
 __all__ = ["REPORT_STEPS", "Progress", "community_report", "organisation_report"]
@@ -119,20 +124,29 @@ def organisation_report(
     if member is None:
         message = f"organisation {organisation.id} is not a member of community {community.id}"
         raise NotFound(message, invalid_params=[InvalidParam("query.communityId", message)])
-    plan = community_report(session, community, now=now)
-    gap_ids = {item.need_id for group in plan.gaps.groups for item in group.needs}
-    participant = next(
-        item for item in plan.participation.items if item.organisation.id == organisation.id
-    )
     own = organisation.id
-    # A declined pair is no help, as in the plan's own tables.
-    offered = [s for s in plan.peer_help.suggestions if s.status != SuggestionStatus.DECLINED]
+    data = load_rows(session, community, no_progress)
+    # Only the suggestions this member is in, not the plan's every one; a declined pair is no
+    # help, as in the plan's own tables. Allocation, groups, pairs and gaps are the community's.
+    rows = session.scalars(
+        select(Suggestion)
+        .where(
+            Suggestion.community_id == community.id,
+            or_(Suggestion.need_organisation_id == own, Suggestion.offer_organisation_id == own),
+            Suggestion.status != SuggestionStatus.DECLINED.value,
+        )
+        .order_by(Suggestion.score.desc(), Suggestion.id)
+    ).all()
+    offered = sections.suggestion_rows(
+        data, rows, sections.allocation_section(session, community, data)
+    )
+    gap_ids = {gap.need_id for gap in matching.gaps(session, community)}
     return r.OrganisationReport(
-        organisation=participant.organisation,
-        kind=participant.kind,
-        community=plan.community,
-        generated_at=plan.generated_at,
-        people=participant.people,
+        organisation=data.ref(own),
+        kind=organisation.kind,
+        community=_community(community),
+        generated_at=now or utcnow(),
+        people=[person_summary(person) for person in sections.active_people(data, own)],
         needs=[
             r.OwnNeed(
                 need_id=need.id,
@@ -142,11 +156,8 @@ def organisation_report(
                 gap=need.id in gap_ids,
                 helpers=[s for s in offered if s.need_id == need.id],
             )
-            for need in session.scalars(
-                select(Need)
-                .where(Need.community_id == community.id, Need.organisation_id == own)
-                .order_by(Need.id)
-            )
+            for need in data.needs
+            if need.organisation_id == own
         ],
         offers=[
             r.OwnOffer(
@@ -156,31 +167,22 @@ def organisation_report(
                 capacity=offer.capacity,
                 asked_by=[s for s in offered if s.offer_id == offer.id],
             )
-            for offer in session.scalars(
-                select(Offer)
-                .where(Offer.community_id == community.id, Offer.organisation_id == own)
-                .order_by(Offer.id)
-            )
+            for offer in data.offers
+            if offer.organisation_id == own
         ],
         format_preferences=[
             r.OwnFormatPreference(format=p.format, note=p.note)
-            for p in session.scalars(
-                select(FormatPreference)
-                .where(
-                    FormatPreference.community_id == community.id,
-                    FormatPreference.organisation_id == own,
-                )
-                .order_by(FormatPreference.id)
-            )
+            for p in data.preferences
+            if p.organisation_id == own
         ],
         working_groups=[
             group
-            for group in plan.working_groups
+            for group in sections.working_groups(session, community, data)
             if own in {o.id for o in group.organisations} | {o.id for o in group.hosts}
         ],
         reciprocal_partners=[
             pair
-            for pair in plan.peer_help.reciprocal_pairs
+            for pair in sections.reciprocal_pairs(session, community, data)
             if own in (pair.first_organisation.id, pair.second_organisation.id)
         ],
     )

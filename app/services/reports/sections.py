@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Community, Format, Suggestion
+from app.models import Community, Format, Person, Suggestion
 from app.reports import schemas as r
 from app.schemas import FormatCount, LocalisedText, ReasonRead
 from app.services import matching
@@ -38,11 +39,7 @@ def participation(data: CommunityRows) -> r.Participation:
         for row in rows:
             answers[kind][row.organisation_id] += 1
     for organisation in data.organisations.values():
-        people = [
-            person
-            for person in data.people.values()
-            if person.organisation_id == organisation.id and person_status(person) == "active"
-        ]
+        people = active_people(data, organisation.id)
         # "Wonen" and "wonen " are one department.
         departments: dict[str, str] = {}
         for person in people:
@@ -68,6 +65,15 @@ def participation(data: CommunityRows) -> r.Participation:
         single_department_organisations=sum(item.single_department for item in items),
         items=items,
     )
+
+
+def active_people(data: CommunityRows, organisation_id: int) -> list[Person]:
+    """The people of the organisation who take part: not left, not erased (by name)."""
+    return [
+        person
+        for person in data.people.values()
+        if person.organisation_id == organisation_id and person_status(person) == "active"
+    ]
 
 
 # --- 2. demand and supply ---------------------------------------------------------------------
@@ -199,13 +205,23 @@ def peer_help(
         .order_by(Suggestion.score.desc(), Suggestion.id)
     ).all()
     progress(REPORT_STEPS[3])
-    result, stored = matching.allocation(session, community)
-    assigned = [stored.ids[a.need_id, a.offer_id] for a in result.assignments]
-    pairs, pair_rows = matching.reciprocal_pairs(session, community)
+    allocation = allocation_section(session, community, data)
+    return r.PeerHelp(
+        suggestions=suggestion_rows(data, rows, allocation),
+        allocation=allocation,
+        reciprocal_pairs=reciprocal_pairs(session, community, data),
+        unmet_offers=unmet_offers(session, community, data),
+    )
+
+
+def suggestion_rows(
+    data: CommunityRows, rows: Sequence[Suggestion], allocation: r.Allocation
+) -> list[r.SuggestionRow]:
+    """The stored suggestions *rows* as the plan lists them, in their order."""
     needs = {need.id: need for need in data.needs}
     offers = {offer.id: offer for offer in data.offers}
-    allocated = set(assigned)
-    suggestions = [
+    allocated = {assignment.suggestion_id for assignment in allocation.assignments}
+    return [
         r.SuggestionRow(
             suggestion_id=row.id,
             need_id=row.need_id,
@@ -222,7 +238,13 @@ def peer_help(
         )
         for row in rows
     ]
-    allocation = r.Allocation(
+
+
+def allocation_section(session: Session, community: Community, data: CommunityRows) -> r.Allocation:
+    """The capacity-aware allocation of the whole community."""
+    result, stored = matching.allocation(session, community)
+    assigned = [stored.ids[a.need_id, a.offer_id] for a in result.assignments]
+    return r.Allocation(
         assignments=[
             r.Assignment(
                 suggestion_id=ident,
@@ -240,7 +262,14 @@ def peer_help(
         needs_with_candidates=len({need for need, _ in stored.ids}),
         needs_assigned=len(result.assignments),
     )
-    reciprocal = [
+
+
+def reciprocal_pairs(
+    session: Session, community: Community, data: CommunityRows
+) -> list[r.ReciprocalPair]:
+    """The organisations that can help each other both ways."""
+    pairs, pair_rows = matching.reciprocal_pairs(session, community)
+    return [
         r.ReciprocalPair(
             first_organisation=data.ref(pair.first_organisation_id),
             second_organisation=data.ref(pair.second_organisation_id),
@@ -254,7 +283,13 @@ def peer_help(
         )
         for pair in pairs
     ]
-    unmet = [
+
+
+def unmet_offers(session: Session, community: Community, data: CommunityRows) -> list[r.UnmetOffer]:
+    """The offers nobody asked for."""
+    needs = {need.id: need for need in data.needs}
+    offers = {offer.id: offer for offer in data.offers}
+    return [
         r.UnmetOffer(
             offer_id=u.offer_id,
             organisation=data.ref(u.organisation_id),
@@ -265,12 +300,6 @@ def peer_help(
         )
         for u in matching.unmet_offers(session, community)
     ]
-    return r.PeerHelp(
-        suggestions=suggestions,
-        allocation=allocation,
-        reciprocal_pairs=reciprocal,
-        unmet_offers=unmet,
-    )
 
 
 # --- 6. format preferences --------------------------------------------------------------------
