@@ -5,14 +5,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import matching as app_matching
 from app.matching import GAP_THRESHOLD
-from app.models import Community, Need
+from app.models import Community, Need, Suggestion, SuggestionStatus
 from app.services import matching
 from app.services.matching import index as index_module
+from app.services.matching import views as views_module
 from app.services.matching.index import community_index, snapshot
 
 from . import factories
@@ -66,6 +67,33 @@ def test_a_transaction_reads_its_community_once_until_it_writes(
     data, _ = community_index(session, cop)  # a bulk statement wrote: read again
     assert [n.text for n in data.needs] == ["Warmte uit water"]
     assert taken == [cop.id, cop.id]
+
+
+def test_a_transaction_reads_its_stored_suggestions_once_until_it_writes(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report and a member's page ask for the stored suggestions twice (allocation and
+    reciprocal pairs): one read serves both until the session writes."""
+    haarlem, velsen = factories.municipality(session), factories.municipality(session)
+    cop = factories.community(session, None, haarlem, velsen)
+    need = factories.need(session, cop, haarlem, "Hoe pak je TEO aan?")
+    offer = factories.offer(session, cop, velsen, "Ervaring met TEO uit het Noordzeekanaal")
+    read: list[int] = []
+    real = views_module._read_stored
+
+    def counted(session: Session, community: Community) -> views_module.StoredView:
+        read.append(community.id)
+        return real(session, community)
+
+    monkeypatch.setattr(views_module, "_read_stored", counted)
+    _, stored = matching.allocation(session, cop)
+    _, paired = matching.reciprocal_pairs(session, cop)
+    assert (list(stored.ids), paired is stored, read) == ([(need.id, offer.id)], True, [cop.id])
+
+    row = session.scalars(select(Suggestion).where(Suggestion.community_id == cop.id)).one()
+    matching.update_suggestion(session, row, status=SuggestionStatus.DECLINED, feedback=None)
+    result, stored = matching.allocation(session, cop)  # flushed a write: read again
+    assert (stored.ids, result.assignments, read) == ({}, (), [cop.id, cop.id])
 
 
 def test_readers_that_miss_the_cache_at_once_wait_for_one_build(

@@ -19,7 +19,6 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import replace
 
-import fastcluster
 from scipy.cluster.hierarchy import fcluster
 
 from app.matching import parallel, scoring
@@ -111,7 +110,7 @@ def working_groups(
     needs = index.needs
     if len(needs) < 2:
         return ()
-    tree = fastcluster.linkage(index.need_distances(), method="average")
+    tree = index.need_linkage
     labels = fcluster(tree, t=1.0 - min_similarity, criterion="distance")
 
     clusters: dict[int, list[int]] = defaultdict(list)

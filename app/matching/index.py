@@ -52,6 +52,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TypeVar
 
+import fastcluster
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
@@ -424,6 +425,15 @@ class MatchIndex:
         return condensed_distances(
             len(self._need_side.items), need_similarity_blocks(self._need_side, self.weights)
         )
+
+    @parallel.computed_once
+    def need_linkage(self) -> FloatArray:
+        """The needs' average-linkage dendrogram over :meth:`need_distances` (fastcluster's,
+        in scipy's linkage-matrix format), worked out once per index: working groups cut it,
+        and every report, member page and groups page of an unchanged community asks again."""
+        tree: FloatArray = fastcluster.linkage(self.need_distances(), method="average")
+        tree.setflags(write=False)  # shared by every thread that reads this index
+        return tree
 
     def need_topics(self) -> tuple[frozenset[str], ...]:
         """Topic slugs (given and inferred) of each indexed need, in need-id order."""

@@ -132,7 +132,11 @@ def test_working_groups_cluster_as_scipy_average_linkage_does() -> None:
     data = synthetic.community(44)
     index = MatchIndex(data.taxonomy, data.needs, data.offers)
     distances = index.need_distances()
-    ours, scipys = fastcluster.linkage(distances, method="average"), linkage(distances, "average")
+    ours, scipys = index.need_linkage, linkage(distances, "average")
+    assert np.array_equal(ours, fastcluster.linkage(distances, method="average"))
+    # Worked out once per index and shared, read-only, by every reader of the index.
+    assert index.need_linkage is ours
+    assert not ours.flags.writeable
     assert np.array_equal(ours[:, [0, 1, 3]], scipys[:, [0, 1, 3]])
     assert np.abs(ours[:, 2] - scipys[:, 2]).max() < 1e-12
     cut = 1.0 - GROUP_SIMILARITY

@@ -205,7 +205,7 @@ def community_index(
     remembered: a report, or a page of gaps with their threshold, asks for it several times
     and reads the community once.
     """
-    memo: dict[int, tuple[Snapshot, matching.MatchIndex]] = session.info.setdefault(_MEMO, {})
+    memo: dict[int, tuple[Snapshot, matching.MatchIndex]] = transaction_memo(session, "indexes")
     if same == "both" and community.id in memo:
         return memo[community.id]
     data = snapshot(session, community)
@@ -215,8 +215,15 @@ def community_index(
     return found
 
 
-_MEMO = "copmatch_community_indexes"
-"""``session.info`` key of :func:`community_index`'s results in the current transaction."""
+_MEMO = "copmatch_community_reads"
+"""``session.info`` key of the community-wide reads remembered in the current transaction."""
+
+
+def transaction_memo(session: Session, name: str) -> dict[Any, Any]:
+    """The memo *name* of community-wide reads in the session's current transaction: empty again
+    after the next flush or bulk statement that writes, commit or rollback (see below)."""
+    memos: dict[str, dict[Any, Any]] = session.info.setdefault(_MEMO, {})
+    return memos.setdefault(name, {})
 
 
 def _forget(session: Session, *_args: Any) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app import matching
 from app.models import Community, FormatPreference, Need, Offer, Suggestion, SuggestionStatus
-from app.services.matching.index import community_index
+from app.services.matching.index import community_index, transaction_memo
 
 _Found = TypeVar("_Found", matching.Gap, matching.UnmetOffer)
 _Answer = TypeVar("_Answer", Need, Offer)
@@ -29,7 +29,16 @@ class StoredView:
 
 def _stored(session: Session, community: Community) -> StoredView:
     """Plain columns, no ORM objects or reasons: at Netherlands scale (59,000 rows) loading the
-    rows whole, and parsing their reasons, took 3 s of every report."""
+    rows whole, and parsing their reasons, took 3 s of every report. Read once per transaction
+    until it writes: a report asks for it twice (allocation and reciprocal pairs)."""
+    memo: dict[int, StoredView] = transaction_memo(session, "stored suggestions")
+    found = memo.get(community.id)
+    if found is None:
+        found = memo[community.id] = _read_stored(session, community)
+    return found
+
+
+def _read_stored(session: Session, community: Community) -> StoredView:
     rows = session.execute(
         select(
             Suggestion.id,
