@@ -128,15 +128,12 @@ def organisation_report(
     data = load_rows(session, community, no_progress)
     # Only the suggestions this member is in, not the plan's every one; a declined pair is no
     # help, as in the plan's own tables. Allocation, groups, pairs and gaps are the community's.
-    rows = session.scalars(
-        select(Suggestion)
-        .where(
-            Suggestion.community_id == community.id,
-            or_(Suggestion.need_organisation_id == own, Suggestion.offer_organisation_id == own),
-            Suggestion.status != SuggestionStatus.DECLINED.value,
-        )
-        .order_by(Suggestion.score.desc(), Suggestion.id)
-    ).all()
+    rows = sections.stored_suggestions(
+        session,
+        Suggestion.community_id == community.id,
+        or_(Suggestion.need_organisation_id == own, Suggestion.offer_organisation_id == own),
+        Suggestion.status != SuggestionStatus.DECLINED.value,
+    )
     offered = sections.suggestion_rows(
         data, rows, sections.allocation_section(session, community, data)
     )

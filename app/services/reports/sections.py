@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from pydantic import TypeAdapter
+from sqlalchemy import ColumnElement, Row, Text, cast, select
 from sqlalchemy.orm import Session
 
 from app.models import Community, Format, Person, Suggestion
@@ -199,11 +200,7 @@ def peer_help(
     """Section 5: every stored suggestion (best first), the allocation, reciprocal pairs and
     unmet offers."""
     progress(REPORT_STEPS[2])
-    rows = session.scalars(
-        select(Suggestion)
-        .where(Suggestion.community_id == community.id)
-        .order_by(Suggestion.score.desc(), Suggestion.id)
-    ).all()
+    rows = stored_suggestions(session, Suggestion.community_id == community.id)
     progress(REPORT_STEPS[3])
     allocation = allocation_section(session, community, data)
     return r.PeerHelp(
@@ -214,29 +211,67 @@ def peer_help(
     )
 
 
+_REASONS = TypeAdapter(list[ReasonRead])
+SuggestionColumns = Row[int, int, int, int, int, list[str], float, str, str]
+"""A stored suggestion as :func:`stored_suggestions` reads it."""
+
+
+def stored_suggestions(
+    session: Session, *where: ColumnElement[bool]
+) -> Sequence[SuggestionColumns]:
+    """The stored suggestions that match *where*, best first (ties by id), as plain columns
+    with the reasons as their JSON text: at Netherlands scale (59,000 rows) ORM objects and
+    reasons parsed in Python took half of the report's time."""
+    return session.execute(
+        select(
+            Suggestion.id,
+            Suggestion.need_id,
+            Suggestion.need_organisation_id,
+            Suggestion.offer_id,
+            Suggestion.offer_organisation_id,
+            Suggestion.matched_topics,
+            Suggestion.score,
+            cast(Suggestion.reasons, Text),
+            Suggestion.status,
+        )
+        .where(*where)
+        .order_by(Suggestion.score.desc(), Suggestion.id)
+    ).all()
+
+
 def suggestion_rows(
-    data: CommunityRows, rows: Sequence[Suggestion], allocation: r.Allocation
+    data: CommunityRows, rows: Sequence[SuggestionColumns], allocation: r.Allocation
 ) -> list[r.SuggestionRow]:
-    """The stored suggestions *rows* as the plan lists them, in their order."""
+    """The :func:`stored_suggestions` *rows* as the plan lists them, in their order."""
     needs = {need.id: need for need in data.needs}
     offers = {offer.id: offer for offer in data.offers}
     allocated = {assignment.suggestion_id for assignment in allocation.assignments}
     return [
         r.SuggestionRow(
-            suggestion_id=row.id,
-            need_id=row.need_id,
-            need_organisation=data.ref(row.need_organisation_id),
-            need_text=needs[row.need_id].text,
-            offer_id=row.offer_id,
-            offer_organisation=data.ref(row.offer_organisation_id),
-            offer_text=offers[row.offer_id].text,
-            topics=list(row.matched_topics),
-            score=row.score,
-            reasons=[ReasonRead.model_validate(reason) for reason in row.reasons],
-            status=row.status,
-            allocated=row.id in allocated,
+            suggestion_id=ident,
+            need_id=need_id,
+            need_organisation=data.ref(need_organisation_id),
+            need_text=needs[need_id].text,
+            offer_id=offer_id,
+            offer_organisation=data.ref(offer_organisation_id),
+            offer_text=offers[offer_id].text,
+            topics=topics,
+            score=score,
+            reasons=_REASONS.validate_json(reasons),
+            status=status,
+            allocated=ident in allocated,
         )
-        for row in rows
+        for (
+            ident,
+            need_id,
+            need_organisation_id,
+            offer_id,
+            offer_organisation_id,
+            topics,
+            score,
+            reasons,
+            status,
+        ) in rows
     ]
 
 
