@@ -366,3 +366,77 @@ def test_xlsx_escapes_and_line_ends_read_as_the_text_a_person_typed() -> None:
 
 def test_a_meeting_date_with_a_time_is_its_date() -> None:
     assert parse_date("2023-06-14T10:00:00") == dt.date(2023, 6, 14)
+
+
+def _formula_workbook(*rows: list[object]) -> bytes:
+    """An XLSX as openpyxl writes formulas: ``<f>…</f><v />``, with no saved result."""
+    return xlsx_file([["organisatie", "soort", "tekst", "capaciteit"], *rows])  # type: ignore[list-item]
+
+
+def test_xlsx_formulas_read_as_their_saved_result() -> None:
+    content = _with_sheet_xml(
+        _formula_workbook(["Haarlem", "offer", '="Warmte"&"net"', "=1+1", '=""']),
+        "xl/worksheets/sheet1.xml",
+        # As a spreadsheet program saves them: each with its result (an empty text as t="str").
+        lambda xml: (
+            xml.replace(
+                '<c r="C2"><f>"Warmte"&amp;"net"</f><v /></c>',
+                '<c r="C2" t="str"><f>"Warmte"&amp;"net"</f><v>Warmtenet</v></c>',
+            )
+            .replace('<c r="D2"><f>1+1</f><v /></c>', '<c r="D2"><f>1+1</f><v>2</v></c>')
+            .replace('<c r="E2"><f>""</f><v /></c>', '<c r="E2" t="str"><f>""</f><v /></c>')
+        ),
+    )
+    table = read_table(content, "a.xlsx")
+    assert (table.rows, table.unsaved_formulas) == (
+        ((2, ("Haarlem", "offer", "Warmtenet", "2")),),
+        frozenset(),
+    )
+    parsed, problems = parse_rows(table)
+    assert (problems, [(row.text, row.capacity) for row in parsed]) == ([], [("Warmtenet", 2)])
+
+
+def test_an_xlsx_formula_without_a_saved_result_is_a_problem_of_its_cell() -> None:
+    content = _formula_workbook(
+        ["Haarlem", "need", '="Warmte"&"net"'],
+        ["Haarlem", "offer", "Hulp", "=1+1"],
+        [None, None, "=C2"],  # nothing else in the row: not a blank row
+        ["Haarlem", "offer", "Meer hulp", None, "=C3"],  # in a column without a header
+    )
+    table = read_table(content, "a.xlsx")
+    assert table.sheet == "Sheet"
+    assert table.unsaved_formulas == frozenset({(2, 2), (3, 3), (4, 2), (5, 4)})
+    assert [number for number, _ in table.rows] == [2, 3, 4, 5]
+
+    parsed, problems = parse_rows(table)
+
+    advice = (
+        "holds a formula without a saved result; open the file in a spreadsheet program and "
+        "save it, or paste the values instead of the formulas"
+    )
+    assert parsed == []
+    assert problems == [
+        ImportProblem(2, "tekst", None, f"cell C2 of sheet 'Sheet' {advice}"),
+        ImportProblem(3, "capaciteit", None, f"cell D3 of sheet 'Sheet' {advice}"),
+        ImportProblem(4, "tekst", None, f"cell C4 of sheet 'Sheet' {advice}"),
+        ImportProblem(4, "organisatie", "", "empty; fill in the organisation's name or CBS code"),
+        ImportProblem(4, "soort", "", "empty; use need, offer or format (behoefte, aanbod, vorm)"),
+        ImportProblem(5, "column E", None, f"cell E5 of sheet 'Sheet' {advice}"),
+    ]
+
+
+def test_an_xlsx_header_formula_without_a_saved_result_is_a_problem() -> None:
+    content = xlsx_file([["organisatie", "soort", '="tek"&"st"'], ["Haarlem", "need", "Warmte"]])
+
+    parsed, problems = parse_rows(read_table(content, "a.xlsx"))
+
+    assert parsed == []
+    assert [(p.row, p.column, p.message) for p in problems] == [
+        (
+            1,
+            "column C",
+            "cell C1 of sheet 'Sheet' holds a formula without a saved result; open the file in "
+            "a spreadsheet program and save it, or paste the values instead of the formulas",
+        ),
+        (1, "tekst", "required column 'tekst' (text) is missing"),
+    ]

@@ -455,6 +455,40 @@ def test_every_invalid_row_is_reported_and_nothing_is_written(
     assert (dry.json()["rows"], dry.json()["created"]) == (9, 1)
 
 
+def test_a_formula_without_a_saved_result_is_a_problem_of_its_cell(
+    client: TestClient, session: Session
+) -> None:
+    """openpyxl (and other scripts) write formulas without their result, which Excel saves."""
+    cop, _, _ = _small_community(session)
+    rows = [
+        HEADER,
+        ["Haarlem", "need", "Warmtenet in de wijk", None, None, None],
+        ["Haarlem", "need", '="Hoe maak je "&"een WUP?"', None, None, None],
+    ]
+    expected = [
+        {
+            "row": 3,
+            "column": "tekst",
+            "value": None,
+            "message": "cell C3 of sheet 'Sheet' holds a formula without a saved result; open "
+            "the file in a spreadsheet program and save it, or paste the values instead of the "
+            "formulas",
+        }
+    ]
+    before = _counts(session, cop)
+
+    response = upload(client, cop.id, xlsx_file(rows), "script.xlsx")
+
+    body = assert_problem(response, 422, "file.rows[3].tekst")
+    assert body["detail"] == "1 problem(s) in the file; nothing was imported"
+    assert body["problems"] == expected
+    assert _counts(session, cop) == before
+
+    dry = upload(client, cop.id, xlsx_file(rows), "script.xlsx", dry_run=True)
+    assert dry.status_code == 200, dry.text
+    assert (dry.json()["problems"], dry.json()["created"]) == (expected, 1)
+
+
 def test_unknown_organisation_suggests_the_closest_known_name(
     client: TestClient, session: Session
 ) -> None:

@@ -11,9 +11,12 @@ wrong with the file as a whole). What the cells mean is :mod:`app.services.impor
   byte-order mark, otherwise Windows-1252 (what Excel on Dutch Windows saves). Binary content
   (NUL or other control characters) is refused with 415. The delimiter is whichever of
   ``;``, ``,`` and tab occurs most in the header line (Excel in a Dutch locale writes ``;``).
-* **XLSX.** The first worksheet, read with openpyxl in read-only mode with cached formula values.
-  Against ZIP bombs, the archive's declared uncompressed size is capped (the ZIP reader stops at
-  the declared size) and at most :data:`MAX_COLUMNS` columns are read.
+* **XLSX.** The first worksheet, read with openpyxl in read-only mode, twice side by side: for
+  the values (a formula's saved result) and for the formulas, as openpyxl gives one or the
+  other. A formula without a saved result (in a file a script wrote and no spreadsheet program
+  saved) is not taken for an empty cell: :attr:`Table.unsaved_formulas` lists it, and the row
+  checks report it. Against ZIP bombs, the archive's declared uncompressed size is capped (the
+  ZIP reader stops at the declared size) and at most :data:`MAX_COLUMNS` columns are read.
 * **Rows.** The first non-blank row is the header; blank rows are skipped; row numbers are
   those a spreadsheet shows (the header is usually row 1). At most :data:`MAX_ROWS` data rows.
 """
@@ -25,6 +28,7 @@ import datetime as dt
 import io
 import zipfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import openpyxl
@@ -32,6 +36,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.escape import unescape
+from openpyxl.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from app.errors import UnsupportedMediaType, ValidationFailed
@@ -60,6 +65,20 @@ class Table:
     header_row: int
     header: tuple[str, ...]
     rows: tuple[tuple[int, tuple[str, ...]], ...]
+    sheet: str = ""
+    """The worksheet read (XLSX); empty for CSV."""
+    unsaved_formulas: frozenset[tuple[int, int]] = frozenset()
+    """Cells (row number, column index from 0) of the header and rows that hold a formula
+    without a saved result; their text in ``header`` or ``rows`` is empty."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """One line or worksheet row as read: its cells' text, and which of them (column indexes
+    from 0) hold a formula without a saved result."""
+
+    cells: tuple[str, ...]
+    unsaved_formulas: tuple[int, ...] = ()
 
 
 def read_table(data: bytes, filename: str | None = None) -> Table:
@@ -74,7 +93,7 @@ def read_table(data: bytes, filename: str | None = None) -> Table:
             "save it as .xlsx or .csv"
         )
     if data.startswith(ZIP_SIGNATURE):
-        return _table(_xlsx_rows(data))
+        return _xlsx_table(data)
     if name.endswith(".xlsx"):
         raise ValidationFailed(f"{filename!r} is not a valid XLSX workbook (not a ZIP archive)")
     return _table(_csv_rows(decode_text(data)))
@@ -106,20 +125,20 @@ def _decode(data: bytes, encoding: str) -> str:
         ) from error
 
 
-def _csv_rows(text: str) -> Iterator[tuple[str, ...]]:
+def _csv_rows(text: str) -> Iterator[_Record]:
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = max(CSV_DELIMITERS, key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for record in reader:
-            yield tuple(record)
+            yield _Record(tuple(record))
     except csv.Error as error:
         raise ValidationFailed(
             f"the CSV file cannot be read near line {reader.line_num}: {error}"
         ) from error
 
 
-def _xlsx_rows(data: bytes) -> Iterator[tuple[str, ...]]:
+def _xlsx_table(data: bytes) -> Table:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
@@ -130,34 +149,61 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[str, ...]]:
             f"the workbook unpacks to {unpacked:,} bytes; at most "
             f"{MAX_XLSX_UNCOMPRESSED_BYTES:,} are read"
         )
+    with _workbook(data, data_only=True) as values, _workbook(data, data_only=False) as formulas:
+        if not values.worksheets:
+            raise ValidationFailed("the workbook has no worksheet")
+        return _table(_xlsx_rows(values, formulas), sheet=values.worksheets[0].title)
+
+
+@contextmanager
+def _workbook(data: bytes, *, data_only: bool) -> Iterator[Workbook]:
+    """The workbook in read-only mode: with each formula's saved result (``data_only``) or
+    with the formulas themselves."""
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
     except Exception as error:
         # Broken workbooks fail in many ways (KeyError, XML errors, …); each is the file's fault.
         raise ValidationFailed("the file is not a valid XLSX workbook") from error
     try:
-        if not workbook.worksheets:
-            raise ValidationFailed("the workbook has no worksheet")
-        sheet = workbook.worksheets[0]
-        # Read to the last row there is, not to the size the sheet declares: some tools write
-        # a wrong one, and the rows past it would be lost without a word.
-        sheet.reset_dimensions()
-        rows = sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)
-        while True:
-            try:
-                values = next(rows, None)
-            except Exception as error:
-                raise ValidationFailed(
-                    f"the worksheet {sheet.title!r} cannot be read; it is damaged"
-                ) from error
-            if values is None:
-                return
-            if values.count(None) == len(values):
-                yield ()  # an empty row (a sheet can pad a million of them): nothing to convert
-                continue
-            yield tuple(_cell_text(value) for value in values)
+        yield workbook
     finally:
         workbook.close()
+
+
+def _xlsx_rows(values: Workbook, formulas: Workbook) -> Iterator[_Record]:
+    """The rows of the first worksheet, read in both workbooks at once: ``values`` (saved
+    results) and ``formulas``. A cell reads the same in both unless it holds a formula; one
+    without a saved result reads as ``None`` in ``values``, as an empty cell does."""
+    sheet, formula_sheet = values.worksheets[0], formulas.worksheets[0]
+    # Read to the last row there is, not to the size the sheet declares: some tools write
+    # a wrong one, and the rows past it would be lost without a word.
+    sheet.reset_dimensions()
+    formula_sheet.reset_dimensions()
+    rows = zip(
+        sheet.iter_rows(max_col=MAX_COLUMNS + 1),
+        formula_sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True),
+        strict=True,
+    )
+    while True:
+        try:
+            pair = next(rows, None)
+        except Exception as error:
+            raise ValidationFailed(
+                f"the worksheet {sheet.title!r} cannot be read; it is damaged"
+            ) from error
+        if pair is None:
+            return
+        cells, formula_values = pair
+        if formula_values.count(None) == len(formula_values):
+            yield _Record(())  # an empty row (a sheet can pad a million of them)
+            continue
+        unsaved = tuple(
+            index
+            for index, (cell, formula) in enumerate(zip(cells, formula_values, strict=True))
+            # Excel saves a formula's empty text result as an empty value of type "str".
+            if cell.value is None and formula is not None and cell.data_type != "str"
+        )
+        yield _Record(tuple(_cell_text(cell.value) for cell in cells), unsaved)
 
 
 def _cell_text(value: object) -> str:
@@ -176,35 +222,43 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _table(records: Iterable[tuple[str, ...]]) -> Table:
+def _table(records: Iterable[_Record], *, sheet: str = "") -> Table:
     header_row = 0
     header: tuple[str, ...] = ()
     rows: list[tuple[int, tuple[str, ...]]] = []
+    unsaved: set[tuple[int, int]] = set()
     for number, record in enumerate(records, start=1):
         if number > MAX_SHEET_ROWS:
             raise ValidationFailed(f"the file has more than {MAX_SHEET_ROWS:,} rows")
-        cells = tuple(cell.strip() for cell in record)
-        if not any(cells):
+        cells = tuple(cell.strip() for cell in record.cells)
+        if not any(cells) and not record.unsaved_formulas:
             continue
-        while not cells[-1]:  # XLSX rows come padded to the columns read
+        while cells and not cells[-1]:  # XLSX rows come padded to the columns read
             cells = cells[:-1]
-        if len(cells) > MAX_COLUMNS and any(cells[MAX_COLUMNS:]):
+        if any(cells[MAX_COLUMNS:]) or max(record.unsaved_formulas, default=0) >= MAX_COLUMNS:
             raise ValidationFailed(
                 f"row {number} has more than {MAX_COLUMNS} columns; at most {MAX_COLUMNS} are read"
             )
-        if not header:
-            header_row, header = number, cells[:MAX_COLUMNS]
+        unsaved.update((number, index) for index in record.unsaved_formulas)
+        if not header_row:
+            header_row, header = number, cells
             continue
         if len(rows) == MAX_ROWS:
             raise ValidationFailed(
                 f"the file has more than {MAX_ROWS:,} rows; split it into smaller files"
             )
-        rows.append((number, cells[:MAX_COLUMNS]))
-    if not header:
+        rows.append((number, cells))
+    if not header_row:
         raise ValidationFailed("the file is empty")
     if not rows:
         raise ValidationFailed(f"the file has a header (row {header_row}) but no rows below it")
-    return Table(header_row=header_row, header=header, rows=tuple(rows))
+    return Table(
+        header_row=header_row,
+        header=header,
+        rows=tuple(rows),
+        sheet=sheet,
+        unsaved_formulas=frozenset(unsaved),
+    )
 
 
 # --- the template -------------------------------------------------------------------------

@@ -202,24 +202,55 @@ def map_columns(table: Table) -> tuple[dict[str, int], dict[str, str], list[Impo
 
 def parse_rows(table: Table) -> tuple[list[ParsedRow], list[ImportProblem]]:
     """Every row checked on its own: the rows without problems, and all problems found."""
+    unsaved: dict[int, set[int]] = {}  # row number → columns whose formula has no result
+    for number, index in table.unsaved_formulas:
+        unsaved.setdefault(number, set()).add(index)
+    header_problems = _unsaved_formula_problems(table, table.header_row, unsaved)
     positions, names, problems = map_columns(table)
-    if problems:
-        return [], problems
+    if header_problems or problems:
+        return [], [*header_problems, *problems]
     parsed: list[ParsedRow] = []
     for number, cells in table.rows:
-        row = _RowReader(number, cells, positions, names)
+        formula_problems = _unsaved_formula_problems(table, number, unsaved)
+        row = _RowReader(number, cells, positions, names, frozenset(unsaved.get(number, ())))
         result = row.parse()
+        problems.extend(formula_problems)
         problems.extend(row.problems)
-        if result is not None:
+        if result is not None and not formula_problems:
             parsed.append(result)
     return parsed, problems
 
 
+def _unsaved_formula_problems(
+    table: Table, number: int, unsaved: dict[int, set[int]]
+) -> list[ImportProblem]:
+    """A problem for each cell of row ``number`` whose formula has no saved result."""
+    problems: list[ImportProblem] = []
+    for index in sorted(unsaved.get(number, ())):
+        letter = get_column_letter(index + 1)
+        header = table.header[index] if index < len(table.header) else ""
+        column = header if header and number != table.header_row else f"column {letter}"
+        message = (
+            f"cell {letter}{number} of sheet {quote(table.sheet)} holds a formula without a "
+            "saved result; open the file in a spreadsheet program and save it, or paste the "
+            "values instead of the formulas"
+        )
+        problems.append(ImportProblem(number, column, None, message))
+    return problems
+
+
 class _RowReader:
     def __init__(
-        self, number: int, cells: tuple[str, ...], positions: dict[str, int], names: dict[str, str]
+        self,
+        number: int,
+        cells: tuple[str, ...],
+        positions: dict[str, int],
+        names: dict[str, str],
+        unsaved_formulas: frozenset[int] = frozenset(),
     ) -> None:
         self.number, self.cells, self.positions, self.names = number, cells, positions, names
+        # Columns whose formula has no saved result: reported as such, not as empty cells.
+        self.unsaved_formulas = unsaved_formulas
         self.problems: list[ImportProblem] = []
 
     def cell(self, key: str) -> str:
@@ -227,6 +258,8 @@ class _RowReader:
         return self.cells[index] if index is not None and index < len(self.cells) else ""
 
     def problem(self, key: str, value: str, message: str) -> None:
+        if self.positions.get(key) in self.unsaved_formulas:
+            return
         column = self.names.get(key) or next(c.dutch for c in COLUMNS if c.key == key)
         self.problems.append(ImportProblem(self.number, column, value, message))
 
