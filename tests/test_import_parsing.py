@@ -75,6 +75,37 @@ def test_binary_or_undecodable_text_is_refused(content: bytes) -> None:
         decode_text(content)
 
 
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [
+        (
+            b"organisatie;soort;tekst\r\nHaarlem;need;Caf\xe9\r\nHaarlem;need;\x81\r\n",
+            "the file is neither UTF-8 text (line 2: byte 0xE9 at offset 41) nor Windows-1252 "
+            "text (line 3: byte 0x81 at offset 57); save it as CSV UTF-8",
+        ),
+        (
+            b"organisatie\rHaarlem\r\n\nUtrecht\n\x9d",  # lines end in CR, CR LF or LF
+            "the file is neither UTF-8 text (line 5: byte 0x9D at offset 30) nor Windows-1252 "
+            "text (line 5: byte 0x9D at offset 30); save it as CSV UTF-8",
+        ),
+        (
+            b"\xef\xbb\xbforganisatie;soort;tekst\nHaarlem;need;Caf\xe9\n",
+            "the file is not UTF-8 text as its byte-order mark says (line 2: byte 0xE9 at "
+            "offset 43); save it as CSV UTF-8",
+        ),
+        (
+            "\ufefforganisatie\r\nHaarlem\r\n".encode("utf-16-le") + b"\x00\xd8",
+            "the file is not UTF-16 text as its byte-order mark says (line 3: bytes 0x00 0xD8 "
+            "at offset 46); save it as CSV UTF-8",
+        ),
+    ],
+)
+def test_undecodable_text_is_refused_naming_its_line(content: bytes, detail: str) -> None:
+    with pytest.raises(UnsupportedMediaType) as raised:
+        read_table(content, "a.csv")
+    assert raised.value.detail == detail
+
+
 def test_a_broken_csv_quote_is_a_clear_problem() -> None:
     content = b'organisatie;soort;tekst\r\nHaarlem;need;"open' + b"x" * 200_000
     with pytest.raises(ValidationFailed, match=r"^the CSV file cannot be read near line \d+: "):

@@ -654,6 +654,13 @@ def test_unreadable_files_are_clear_problems(client: TestClient, session: Sessio
             "'stiekem.xlsx' is not a valid XLSX workbook (not a ZIP archive)",
         ),
         (_zip_without_workbook(), "archief.xlsx", 422, "the file is not a valid XLSX workbook"),
+        (
+            csv_file(ROWS) + b"Haarlem;need;\x81\r\n",
+            "kapot.csv",
+            415,
+            "the file is neither UTF-8 text (line 6: byte 0x81 at offset 241) nor Windows-1252 "
+            "text (line 6: byte 0x81 at offset 241); save it as CSV UTF-8",
+        ),
     ]
     for content, filename, status, detail in cases:
         body = assert_problem(upload(client, cop.id, content, filename), status)

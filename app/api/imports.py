@@ -28,7 +28,8 @@ bijeenkomst / meeting (title or date of a meeting of the community). Download a 
 `GET /communities/{{communityId}}/imports/template`.
 
 * Row numbers are those a spreadsheet shows (header = row 1). CSV: UTF-8 (with or without BOM),
-  otherwise Windows-1252; delimiter `;`, `,` or tab. XLSX: the first worksheet; a formula
+  UTF-16 with BOM, otherwise Windows-1252 (bytes that are no text in it: 415 naming their
+  line); delimiter `;`, `,` or tab. XLSX: the first worksheet; a formula
   counts by its saved result, and one without (a file no spreadsheet program saved) is a problem.
 * **All or nothing**: a file with any problem answers 422 with every problem in `problems`
   (row, column, value, message) and writes nothing. `dryRun=true` checks only and answers 200

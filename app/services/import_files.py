@@ -7,10 +7,11 @@ wrong with the file as a whole). What the cells mean is :mod:`app.services.impor
   files are refused with 415. Content starting with the ZIP signature is read as XLSX, whatever
   its name; a file named ``.xlsx`` that is no ZIP archive is a broken workbook (422); anything
   else must be text and is read as CSV.
-* **CSV text.** UTF-8 (a byte-order mark is skipped), UTF-16 when it starts with its
-  byte-order mark, otherwise Windows-1252 (what Excel on Dutch Windows saves). Binary content
-  (NUL or other control characters) is refused with 415. The delimiter is whichever of
-  ``;``, ``,`` and tab occurs most in the header line (Excel in a Dutch locale writes ``;``).
+* **CSV text.** UTF-8 or UTF-16 when it starts with that byte-order mark, otherwise UTF-8, else
+  Windows-1252 (what Excel on Dutch Windows saves). Bytes that are no text in that encoding
+  are refused with 415 naming their line and offset, and so is binary content (NUL or other
+  control characters). The delimiter is whichever of ``;``, ``,`` and tab occurs most in the
+  header line (Excel in a Dutch locale writes ``;``).
 * **XLSX.** The first worksheet, read with openpyxl in read-only mode, twice side by side: for
   the values (a formula's saved result) and for the formulas, as openpyxl gives one or the
   other. A formula without a saved result (in a file a script wrote and no spreadsheet program
@@ -26,6 +27,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -49,6 +51,9 @@ MAX_XLSX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024
 MAX_SHEET_ROWS = 1_048_576  # Excel's own limit; a sheet claiming more rows is not genuine
 
 ZIP_SIGNATURE = b"PK\x03\x04"
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 UNSUPPORTED_EXTENSIONS = (".xls", ".ods", ".numbers")
 CSV_DELIMITERS = (";", ",", "\t")
@@ -100,29 +105,51 @@ def read_table(data: bytes, filename: str | None = None) -> Table:
 
 
 def decode_text(data: bytes) -> str:
-    """CSV bytes as text: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = _decode(data, "utf-16")
+    """CSV bytes as text: UTF-16 or UTF-8 as a byte-order mark says, otherwise UTF-8, else
+    Windows-1252. Bytes that are no text in that encoding are a 415 that names their line."""
+    if data.startswith(UTF16_BOMS):
+        text = _decode_as_marked(data, "utf-16", "UTF-16")
     elif b"\x00" in data:
         raise UnsupportedMediaType("the file holds binary data; it is not a CSV text file")
+    elif data.startswith(UTF8_BOM):
+        # Not Windows-1252 when UTF-8 fails: the mark would be the first header's "ï»¿".
+        text = _decode_as_marked(data, "utf-8", "UTF-8").removeprefix("\ufeff")
     else:
         try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = _decode(data, "cp1252")
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as not_utf8:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError as not_cp1252:
+                raise UnsupportedMediaType(
+                    f"the file is neither UTF-8 text ({_undecodable(data, not_utf8)}) nor "
+                    f"Windows-1252 text ({_undecodable(data, not_cp1252)}); save it as CSV UTF-8"
+                ) from not_cp1252
     text = text.removesuffix("\x1a")  # the end-of-file mark of old DOS tools
     if any(ord(char) < 32 and char not in ALLOWED_CONTROL_CHARACTERS for char in text):
         raise UnsupportedMediaType("the file holds binary data; it is not a CSV text file")
     return text
 
 
-def _decode(data: bytes, encoding: str) -> str:
+def _decode_as_marked(data: bytes, encoding: str, name: str) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
         raise UnsupportedMediaType(
-            "the file is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8"
+            f"the file is not {name} text as its byte-order mark says "
+            f"({_undecodable(data, error)}); save it as CSV UTF-8"
         ) from error
+
+
+def _undecodable(data: bytes, error: UnicodeDecodeError) -> str:
+    """Where decoding stopped, as a person finds it in a text editor: ``line 3: byte 0xE9 at
+    offset 57`` (lines from 1, ended by CR LF, LF or CR; the offset in bytes from 0)."""
+    before = data[: error.start].decode(error.encoding, errors="replace")
+    line = len(LINE_BREAK.findall(before)) + 1
+    undecodable = data[error.start : error.end]
+    shown = " ".join(f"0x{byte:02X}" for byte in undecodable)
+    noun = "byte" if len(undecodable) == 1 else "bytes"
+    return f"line {line}: {noun} {shown} at offset {error.start:,}"
 
 
 def _csv_rows(text: str) -> Iterator[_Record]:
