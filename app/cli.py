@@ -30,7 +30,7 @@ from app.reports.render import ReportFormat, render_community
 from app.services import matching as matching_service
 from app.services.demo import load_demo
 from app.services.import_plan import ProgressCallback
-from app.services.imports import ImportResult, import_answers
+from app.services.imports import ImportResult, import_answers, read_import
 from app.services.organisations import get_person, load_municipalities
 from app.services.reports import REPORT_STEPS, community_report
 from app.services.tokens import get_token, issue_token, revoke_token
@@ -124,20 +124,14 @@ def import_command(
     max_bytes = get_settings().import_max_bytes
     with file.open("rb") as handle:
         data = handle.read(max_bytes + 1)  # one byte over is enough to refuse it
+    # Before the session: a writing session holds SQLite's write lock from its start.
+    upload = read_import(data, file.name, max_bytes=max_bytes)
     try:
         with session_scope(writing=not dry_run) as session, _import_progress() as progress:
             target = session.scalar(select(Community).where(Community.slug == community))
             if target is None:
                 raise LookupError(f"no community with slug {community!r}")
-            result = import_answers(
-                session,
-                target,
-                data,
-                file.name,
-                dry_run=dry_run,
-                max_bytes=max_bytes,
-                progress=progress,
-            )
+            result = import_answers(session, target, upload, dry_run=dry_run, progress=progress)
             added = list(
                 session.scalars(
                     select(Organisation.name)

@@ -15,7 +15,7 @@ from app.config import get_settings
 from app.db import get_engine, session_scope
 from app.migrate import upgrade_to_head
 from app.models import Community, Need, Offer
-from tests.imports import HEADER, csv_file
+from tests.imports import HEADER, before_reading_the_file, csv_file, write_lock_is_free
 
 DEMO_SLUG = "cop-warmtetransitie-noord-holland"
 
@@ -141,3 +141,22 @@ def test_import_refuses_unknown_community_and_unreadable_file(
 
     empty = runner.invoke(cli, ["import", str(path), "--community", DEMO_SLUG])
     assert (empty.exit_code, empty.stderr) == (1, "error: the file is empty\n")
+
+
+def test_import_reads_the_file_before_it_takes_the_write_lock(
+    database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a large XLSX takes a while; other writers need not wait for that."""
+    path = tmp_path / "nieuw.csv"
+    path.write_bytes(csv_file([HEADER, ["Haarlem", "behoefte", "Warmtenet", "", "", ""]]))
+    with session_scope() as session:
+        demo_id = session.scalars(select(Community.id).where(Community.slug == DEMO_SLUG)).one()
+    free_while_reading: list[bool] = []
+    before_reading_the_file(
+        monkeypatch, lambda: free_while_reading.append(write_lock_is_free(get_engine(), demo_id))
+    )
+
+    result = CliRunner().invoke(cli, ["import", str(path), "--community", DEMO_SLUG])
+
+    assert result.exit_code == 0, result.output
+    assert free_while_reading == [True]

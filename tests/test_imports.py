@@ -6,10 +6,12 @@ import datetime as dt
 import io
 
 import openpyxl
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session
 
+from app.api import deps
 from app.models import (
     Community,
     FormatPreference,
@@ -25,7 +27,7 @@ from app.schemas import MeetingCreate
 from app.services import communities, demo, organisations
 from app.services.import_rows import TEMPLATE_HEADER
 from tests import factories
-from tests.imports import HEADER, csv_file, upload, xlsx_file
+from tests.imports import HEADER, before_reading_the_file, csv_file, upload, xlsx_file
 from tests.problems import assert_problem
 
 EXPORT_HEADER = [
@@ -302,6 +304,39 @@ def test_importing_twice_creates_no_duplicates(client: TestClient, session: Sess
         "problems": [],
     }
     assert _counts(session, cop) == after_first
+
+
+def test_the_file_is_read_before_the_request_begins_to_write(
+    client: TestClient,
+    session: Session,
+    connection: Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading a large XLSX takes a while: not while the request holds SQLite's write lock
+    (taken as a writing request's session begins) or the community's row lock."""
+    cop, _, _ = _small_community(session)
+    events: list[str] = []
+    before_reading_the_file(monkeypatch, lambda: events.append("read the file"))
+    begin_for_writing = deps.begin_for_writing
+
+    def beginning(request_session: Session) -> None:
+        events.append("begin to write")
+        begin_for_writing(request_session)
+
+    def executing(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        events.append("lock the community" if "FOR UPDATE" in statement else "query")
+
+    monkeypatch.setattr(deps, "begin_for_writing", beginning)
+    event.listen(connection, "before_cursor_execute", executing)
+    try:
+        response = upload(client, cop.id, xlsx_file(ROWS), "antwoorden.xlsx")
+    finally:
+        event.remove(connection, "before_cursor_execute", executing)
+
+    assert response.status_code == 200, response.text
+    # SQLite has no row locks (SQLAlchemy leaves FOR UPDATE out): its write lock is the one.
+    lock = ["lock the community"] if connection.dialect.name == "postgresql" else []
+    assert list(dict.fromkeys(events)) == ["read the file", "begin to write", "query", *lock]
 
 
 def test_changed_rows_count_as_updated(client: TestClient, session: Session) -> None:

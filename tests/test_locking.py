@@ -20,7 +20,7 @@ from app.services import imports
 from app.services.import_plan import Planner
 from tests import factories
 from tests.conftest import BACKENDS, drop_schema, fresh_database, migrate
-from tests.imports import HEADER, csv_file
+from tests.imports import HEADER, before_reading_the_file, csv_file, write_lock_is_free, xlsx_file
 from tests.live import LiveServer, live_server
 from tests.problems import assert_problem
 
@@ -156,6 +156,30 @@ def test_concurrent_writers_lose_no_update(server: LiveServer) -> None:
     )
 
 
+def test_an_import_reads_its_file_before_it_takes_the_write_lock(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a large XLSX takes a while; other writers need not wait for that."""
+    with session_scope(server.engine) as session:
+        haarlem = factories.municipality(session, "Haarlem", "GM0392")
+        community_id = factories.community(session, "CoP", haarlem).id
+    free_while_reading: list[bool] = []
+    before_reading_the_file(
+        monkeypatch,
+        lambda: free_while_reading.append(write_lock_is_free(server.engine, community_id)),
+    )
+    content = xlsx_file([HEADER, ["Haarlem", "need", "Warmtenet in de wijk", None, None, None]])
+
+    with server.client() as http:
+        response = http.post(
+            f"/api/v1/communities/{community_id}/imports", files={"file": ("a.xlsx", content)}
+        )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 1
+    assert free_while_reading == [True]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_two_imports_of_one_file_at_once_store_it_once(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -168,7 +192,11 @@ def test_two_imports_of_one_file_at_once_store_it_once(
     with session_scope(engine) as session:
         haarlem = factories.municipality(session, "Haarlem", "GM0392")
         community_id = factories.community(session, "CoP", haarlem).id
-    content = csv_file([HEADER, ["Haarlem", "need", "Warmtenet in de wijk", None, None, None]])
+    upload = imports.read_import(
+        csv_file([HEADER, ["Haarlem", "need", "Warmtenet in de wijk", None, None, None]]),
+        "a.csv",
+        max_bytes=1 << 20,
+    )
     # Each planner waits (a little) for the other to plan too, as two imports side by side do.
     side_by_side = threading.Barrier(2)
     plan = Planner.plan
@@ -185,9 +213,7 @@ def test_two_imports_of_one_file_at_once_store_it_once(
     def run() -> None:
         with session_scope(engine, writing=True) as session:
             community = session.get_one(Community, community_id)
-            result = imports.import_answers(
-                session, community, content, "a.csv", dry_run=False, max_bytes=1 << 20
-            )
+            result = imports.import_answers(session, community, upload, dry_run=False)
             results.append((result.created, result.unchanged))
 
     try:

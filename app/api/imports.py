@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ManagedCommunity, ReadableCommunity, SessionDep
@@ -54,6 +54,19 @@ class ImportUpload(BaseModel):
     file: UploadFile = Field(description="The .csv or .xlsx file")
 
 
+def read_upload(
+    request: Request, upload: Annotated[ImportUpload, Form(media_type="multipart/form-data")]
+) -> service.ImportFile:
+    """The uploaded file, read and its rows checked before the request's session begins: a
+    writing request's session holds SQLite's write lock from its start (on PostgreSQL, an open
+    transaction), and a large XLSX takes a while to read. An unreadable file's error is raised
+    by the service, after the caller and the community are checked."""
+    max_bytes: int = request.app.state.settings.import_max_bytes
+    # One byte over the limit is enough to know the file is too large.
+    data = upload.file.file.read(max_bytes + 1)
+    return service.read_import(data, upload.file.filename, max_bytes=max_bytes)
+
+
 class TemplateFormat(enum.StrEnum):
     CSV = "csv"
     XLSX = "xlsx"
@@ -71,20 +84,15 @@ class TemplateFormat(enum.StrEnum):
     },
 )
 def import_answers(
-    request: Request,
+    # First: FastAPI resolves dependencies in the order of the parameters.
+    upload: Annotated[service.ImportFile, Depends(read_upload)],
     session: SessionDep,
     community: ManagedCommunity,
-    upload: Annotated[ImportUpload, Form(media_type="multipart/form-data")],
     dry_run: Annotated[
         bool, Query(alias="dryRun", description="Check the file and report; write nothing")
     ] = False,
 ) -> ImportRead:
-    max_bytes: int = request.app.state.settings.import_max_bytes
-    # One byte over the limit is enough to know the file is too large.
-    data = upload.file.file.read(max_bytes + 1)
-    result = service.import_answers(
-        session, community, data, upload.file.filename, dry_run=dry_run, max_bytes=max_bytes
-    )
+    result = service.import_answers(session, community, upload, dry_run=dry_run)
     return ImportRead.model_validate(result)
 
 

@@ -1,9 +1,11 @@
 """Importing a community's answers from a CSV or XLSX file (kick-off post-its typed up).
 
-The file is read (:mod:`app.services.import_files`), each row checked on its own
-(:mod:`app.services.import_rows`), then against the database here: organisation, person and
-meeting references, and repeats within the file. Only a file without any problem is written,
-all of it in the caller's transaction; ``dry_run`` stops before writing.
+:func:`read_import` reads the file (:mod:`app.services.import_files`) and checks each row on its
+own (:mod:`app.services.import_rows`): no database, so callers do it before their write
+transaction begins, which on SQLite holds the database's write lock from its start.
+:func:`import_answers` then checks the rows against the database (organisation, person and
+meeting references, repeats within the file) and writes a file without any problem, all of it
+in the caller's transaction; ``dry_run`` stops before writing.
 
 Rules (also in the README and the OpenAPI description):
 
@@ -26,13 +28,13 @@ Rules (also in the README and the OpenAPI description):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidParam, PayloadTooLarge, ValidationFailed
+from app.errors import CopmatchError, InvalidParam, PayloadTooLarge, ValidationFailed
 from app.models import (
     Community,
     Meeting,
@@ -60,6 +62,7 @@ from app.services.import_rows import (
     FORMAT_ALIASES,
     TEMPLATE_HEADER,
     ImportProblem,
+    ParsedRow,
     map_columns,
     parse_rows,
 )
@@ -67,6 +70,21 @@ from app.services.topics import taxonomy
 
 MAX_PROBLEMS = 1_000
 """Problems listed in one answer; a file with more shows the first ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFile:
+    """An import file read and its rows checked on their own (:func:`read_import`)."""
+
+    rows: int = 0
+    parsed: tuple[ParsedRow, ...] = ()
+    """The rows without problems."""
+    problems: tuple[ImportProblem, ...] = ()
+    column_names: dict[str, str] = field(default_factory=dict)
+    """Column key → header as written in the file."""
+    error: CopmatchError | None = None
+    """Why the file cannot be imported at all (413, 415 or 422); :func:`import_answers`
+    raises it, after the caller's own checks (who may import, into which community)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,31 +99,47 @@ class ImportResult:
     problems: tuple[ImportProblem, ...]
 
 
+def read_import(data: bytes, filename: str | None, *, max_bytes: int) -> ImportFile:
+    """Read an uploaded file and check each row on its own: the part of an import that needs
+    no database, and can take a while (a large XLSX). A file that cannot be read is kept as
+    :attr:`ImportFile.error`, not raised."""
+    try:
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"the file is larger than {max_bytes:,} bytes; split it")
+        table = read_table(data, filename)
+    except CopmatchError as error:
+        return ImportFile(error=error)
+    parsed, problems = parse_rows(table)
+    _, column_names, _ = map_columns(table)
+    return ImportFile(
+        rows=len(table.rows),
+        parsed=tuple(parsed),
+        problems=tuple(problems),
+        column_names=column_names,
+    )
+
+
 def import_answers(
     session: Session,
     community: Community,
-    data: bytes,
-    filename: str | None,
+    upload: ImportFile,
     *,
     dry_run: bool,
-    max_bytes: int,
     progress: ProgressCallback | None = None,
 ) -> ImportResult:
-    """Check a file and, unless ``dry_run``, write its answers to ``community`` (all or
-    nothing: any problem raises a 422 that lists them all) and recompute the suggestions."""
-    if len(data) > max_bytes:
-        raise PayloadTooLarge(f"the file is larger than {max_bytes:,} bytes; split it")
-    table = read_table(data, filename)
-    parsed, problems = parse_rows(table)
-    _, column_names, _ = map_columns(table)
+    """Check a file read by :func:`read_import` against the database and, unless ``dry_run``,
+    write its answers to ``community`` (all or nothing: any problem raises a 422 that lists
+    them all) and recompute the suggestions. A file that could not be read raises its error."""
+    if upload.error is not None:
+        raise upload.error
     if not dry_run:
         # One import of a community at a time: the plan (create, update or leave each row)
         # reads what is stored, and two imports planning side by side would both create every
         # row. SQLite queues writers anyway; on PostgreSQL the community's row lock does.
         session.execute(select(Community.id).where(Community.id == community.id).with_for_update())
-    planner = Planner(session, community, column_names)
-    plans = planner.plan(parsed, progress)
-    problems = sorted([*problems, *planner.problems], key=lambda problem: problem.row)
+    planner = Planner(session, community, upload.column_names)
+    plans = planner.plan(upload.parsed, progress)
+    problems = sorted([*upload.problems, *planner.problems], key=lambda problem: problem.row)
     if problems and not dry_run:
         listed = problems[:MAX_PROBLEMS]
         shown = "" if len(listed) == len(problems) else f" (the first {len(listed)} are listed)"
@@ -127,7 +161,7 @@ def import_answers(
         _apply(session, community, plans, planner, progress)
     return ImportResult(
         dry_run=dry_run,
-        rows=len(table.rows),
+        rows=upload.rows,
         created=created,
         unchanged=len(plans) - created - updated,
         updated=updated,
