@@ -25,7 +25,7 @@ from app.api import (
 )
 from app.api.cache import ResponseCache
 from app.api.deps import API_PREFIX
-from app.api.middleware import ApiVersionHeader, BodySizeLimit
+from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimit, ResponseHeaders
 from app.api.openapi import build_openapi
 from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
@@ -94,8 +94,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
-            expose_headers=["ETag", "Location", "API-Version"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                REQUEST_ID_HEADER,
+            ],
+            expose_headers=["ETag", "Location", "API-Version", REQUEST_ID_HEADER],
             allow_credentials=False,
         )
     app.add_middleware(
@@ -104,5 +110,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # Multipart framing adds a little to the file itself.
         larger={"/imports": settings.import_max_bytes + 64 * 1024},
     )
-    app.add_middleware(ApiVersionHeader)
+    app.add_middleware(ResponseHeaders)  # outermost: a 413 carries them too
     return app

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.api.middleware import REQUEST_ID_STATE
 from app.auth import (
     BOOTSTRAP_ADMIN,
     TOKEN_USED_KEY,
@@ -41,7 +42,7 @@ from app.errors import InvalidParam, PreconditionFailed, PreconditionRequired
 from app.models import Community, IdempotencyRecord, VersionedMixin
 from app.schemas import MAX_ID, Page
 from app.services import access
-from app.services.audit import PRINCIPAL_KEY
+from app.services.audit import PRINCIPAL_KEY, REQUEST_ID_KEY
 from app.services.common import missing
 from app.services.communities import get_community
 from app.services.idempotency import IdempotentRequest, fingerprint
@@ -127,13 +128,14 @@ async def get_session(request: Request, background: BackgroundTasks) -> AsyncIte
     :func:`~app.db.autocommit_bind`), so ending it does no I/O either, unless its endpoint is
     marked :func:`one_snapshot` (it reads in one REPEATABLE READ transaction,
     :func:`~app.db.snapshot_bind`); any other request commits and closes in one worker-thread
-    hand-off.
+    hand-off. The session carries the request's id for the audit log.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
     reading = request.method in SAFE_METHODS
     one = reading and reads_one_snapshot(request)
     bind = (snapshot_bind if one else autocommit_bind)(factory.kw.get("bind")) if reading else None
     session = factory(bind=bind) if bind is not None else factory()
+    session.info[REQUEST_ID_KEY] = getattr(request.state, REQUEST_ID_STATE, None)
     autocommit = bind is not None and not one
     try:
         if not reading:

@@ -1,18 +1,33 @@
-"""ASGI middleware: the ``API-Version`` header and the request body cap."""
+"""ASGI middleware: the ``API-Version`` and ``X-Request-ID`` headers and the request body cap."""
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import __version__
 
 API_VERSION_HEADER = (b"api-version", __version__.encode())
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_STATE = "request_id"
+"""Where the request's id is kept: ``request.state.request_id``."""
+SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+"""A client's own request id that is kept: fits ``AuditEvent.request_id``, safe in logs."""
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
+_ADDED_NAMES = frozenset({API_VERSION_HEADER[0], _REQUEST_ID_NAME})
 
 
-class ApiVersionHeader:
-    """Adds ``API-Version`` to every response (NL GOV ADR /core/version-header)."""
+class ResponseHeaders:
+    """Adds ``API-Version`` (NL GOV ADR /core/version-header) and ``X-Request-ID`` to every
+    response.
+
+    The request id is echoed to the client and recorded with the audit events the request
+    writes: the client's own (a proxy's, a caller's) when it is a safe token of at most 64
+    characters ``[A-Za-z0-9._-]``, otherwise a new random one.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -21,14 +36,25 @@ class ApiVersionHeader:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id = _client_request_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})[REQUEST_ID_STATE] = request_id
+        added = (API_VERSION_HEADER, (_REQUEST_ID_NAME, request_id.encode()))
 
-        async def send_with_version(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0] != API_VERSION_HEADER[0]]
-                message["headers"] = [*headers, API_VERSION_HEADER]
+                # A problem response sets both itself (see problems.problem); keep one of each.
+                headers = [h for h in message.get("headers", []) if h[0] not in _ADDED_NAMES]
+                message["headers"] = [*headers, *added]
             await send(message)
 
-        await self.app(scope, receive, send_with_version)
+        await self.app(scope, receive, send_with_headers)
+
+
+def _client_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == _REQUEST_ID_NAME:
+            return value.decode("ascii") if SAFE_REQUEST_ID.fullmatch(value) else None
+    return None
 
 
 class BodySizeLimit:

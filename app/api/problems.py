@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
+from app.api.middleware import REQUEST_ID_HEADER, REQUEST_ID_STATE
 from app.errors import CopmatchError, InvalidParam
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ def problem(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> ProblemResponse:
-    """Render one problem. Carries ``API-Version`` itself because responses made by Starlette's
-    outermost error middleware bypass the app's own middleware."""
+    """Render one problem. Carries ``API-Version`` and ``X-Request-ID`` itself because responses
+    made by Starlette's outermost error middleware bypass the app's own middleware."""
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_BASE}{slug}",
         "title": title,
@@ -59,6 +60,9 @@ def problem(
     if extra:
         body.update(extra)
     all_headers = {"API-Version": __version__, **(headers or {})}
+    request_id: str | None = getattr(request.state, REQUEST_ID_STATE, None)
+    if request_id is not None:
+        all_headers[REQUEST_ID_HEADER] = request_id
     return ProblemResponse(body, status_code=status, headers=all_headers)
 
 

@@ -3,7 +3,9 @@
 A flush listener turns each inserted, changed or deleted row of an audited table into an
 :class:`~app.models.AuditEvent` with ids only (no names, e-mail addresses or texts), so an
 erased person leaves no trace here. The actor is the principal the request's session carries
-(``session.info["principal"]``); writes without one (the CLI) are recorded as ``system``.
+(``session.info["principal"]``); writes without one (the CLI) are recorded as ``system``. The
+request's id (``session.info["request_id"]``, the one its response's ``X-Request-ID`` names) ties
+an event to that request; the CLI's events have none.
 Derived rows (proposed suggestions, topic tags) are the engine's, not anyone's write, and are
 not recorded; a status change of a suggestion is.
 """
@@ -46,6 +48,7 @@ RESOURCES: dict[type[Any], str] = {
     CommunityOrganiser: "organiser",
 }
 PRINCIPAL_KEY = "principal"
+REQUEST_ID_KEY = "request_id"
 
 
 def _community_id(row: Any) -> int | None:
@@ -65,6 +68,7 @@ def _events(session: Session) -> list[dict[str, Any]]:
         "token_id": principal.token_id if principal else None,
         "person_id": principal.person_id if principal else None,
         "role": role,
+        "request_id": session.info.get(REQUEST_ID_KEY),
     }
     events: list[dict[str, Any]] = []
     for action, rows in (
