@@ -148,6 +148,12 @@ POOL_TIMEOUT_SECONDS = 30.0
 busy), as when the database is unreachable."""
 
 
+def pool_limits() -> tuple[int, float]:
+    """The connections a pool of :func:`build_engine` holds at most, and how long a request
+    waits for one (``app.api.deps.DatabaseSlots`` keeps to them)."""
+    return POOL_SIZE + POOL_OVERFLOW, POOL_TIMEOUT_SECONDS
+
+
 def build_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine for ``url`` with the settings this app relies on on each backend."""
     parsed = make_url(url)

@@ -24,12 +24,12 @@ from app.api import (
     topics,
 )
 from app.api.cache import ResponseCache
-from app.api.deps import API_PREFIX
+from app.api.deps import API_PREFIX, DatabaseSlots
 from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimit, ResponseHeaders
 from app.api.openapi import build_openapi
 from app.api.problems import register_problem_handlers
 from app.config import Settings, get_settings
-from app.db import get_engine, session_factory
+from app.db import get_engine, pool_limits, session_factory
 from app.services import audit, suggestion_versions
 
 SUGGESTION_PAGES_CACHED = 256
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
+    app.state.database_slots = DatabaseSlots(*pool_limits())
     app.state.suggestion_pages = ResponseCache(SUGGESTION_PAGES_CACHED)
 
     # Routes are matched in order, one by one, and no two paths overlap: the hot reads (the

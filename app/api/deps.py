@@ -16,6 +16,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -25,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.middleware import REQUEST_ID_STATE
@@ -62,15 +64,47 @@ R = TypeVar("R")
 async def in_thread(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run blocking ``function`` (database work) in a worker thread and wait for it.
 
-    Each call gets its own limiter, as FastAPI does for a dependency's exit: a request that
-    holds a pooled connection must be able to give it back even when every thread of the
-    default limiter waits for a connection.
+    Called while holding a slot of :class:`DatabaseSlots`, which bounds these threads: one per
+    slot at a time. Each call gets its own limiter, as FastAPI does for a dependency's exit: a
+    request that holds a connection (or a lock) must be able to give it back, never queued, as
+    on a shared limiter, behind threads that wait for one.
     """
 
     def call() -> R:
         return function(*args, **kwargs)
 
     return await anyio.to_thread.run_sync(call, limiter=anyio.CapacityLimiter(1))
+
+
+class DatabaseSlots:
+    """Admission to the database: as many slots as the connection pool has connections. Every
+    use of the pool (a request's session, the token note after it, the health check) takes a
+    slot first, waiting on the event loop, without a thread, while all are taken, and gives it
+    back once its connection is back in the pool.
+
+    So the pool never makes a thread wait: the worker threads doing database work are at most
+    one per slot, where before every request of an overload held one, waiting for a
+    connection. And no thread waits for a connection that a request holds while it waits for
+    a thread, the deadlock :func:`in_thread`'s own limiters avoid. A request that finds no
+    free slot within ``timeout`` seconds fails as one that finds no free connection: 503 with
+    Retry-After.
+    """
+
+    def __init__(self, capacity: int, timeout: float) -> None:
+        self._free = anyio.Semaphore(capacity, max_value=capacity, fast_acquire=True)
+        self.timeout = timeout
+
+    @asynccontextmanager
+    async def taken(self) -> AsyncIterator[None]:
+        """Hold a slot for the body of the ``async with``."""
+        with anyio.move_on_after(self.timeout) as waiting:
+            await self._free.acquire()
+        if waiting.cancelled_caught:
+            raise PoolTimeout(f"no free database slot within {self.timeout:g} s")
+        try:
+            yield
+        finally:
+            self._free.release()
 
 
 def _finish(session: Session, *, commit: bool) -> None:
@@ -87,18 +121,24 @@ def _finish(session: Session, *, commit: bool) -> None:
         session.close()
 
 
-def _record_token_use(factory: sessionmaker[Session], token_id: int, when: dt.datetime) -> None:
+async def _note_token_use(
+    slots: DatabaseSlots, factory: sessionmaker[Session], token_id: int, when: dt.datetime
+) -> None:
     """Note a token's use after the request that used it (a background task), in a session and
     transaction of its own: that request's reads stay reads (a read-only snapshot on PostgreSQL;
     no lock upgrade on SQLite, which fails outright when a writer got in between). Best effort:
     a timestamp is not worth an error, so a failure is only logged."""
-    with factory() as session:
-        try:
-            note_token_use(session, token_id, when)
-            session.commit()
-        except DBAPIError as error:
-            session.rollback()
-            logger.warning("could not note the use of token %s: %s", token_id, error)
+    try:
+        async with slots.taken():
+            await in_thread(_record_token_use, factory, token_id, when)
+    except (DBAPIError, PoolTimeout) as error:
+        logger.warning("could not note the use of token %s: %s", token_id, error)
+
+
+def _record_token_use(factory: sessionmaker[Session], token_id: int, when: dt.datetime) -> None:
+    with factory() as session:  # closing it rolls back a failed write
+        note_token_use(session, token_id, when)
+        session.commit()
 
 
 _ONE_SNAPSHOT = "copmatch_one_snapshot"
@@ -128,32 +168,35 @@ async def get_session(request: Request, background: BackgroundTasks) -> AsyncIte
     :func:`~app.db.autocommit_bind`), so ending it does no I/O either, unless its endpoint is
     marked :func:`one_snapshot` (it reads in one REPEATABLE READ transaction,
     :func:`~app.db.snapshot_bind`); any other request commits and closes in one worker-thread
-    hand-off. The session carries the request's id for the audit log.
+    hand-off. The session carries the request's id for the audit log. The request holds a slot
+    of :class:`DatabaseSlots` for as long as the session may hold a connection.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
+    slots: DatabaseSlots = request.app.state.database_slots
     reading = request.method in SAFE_METHODS
     one = reading and reads_one_snapshot(request)
     bind = (snapshot_bind if one else autocommit_bind)(factory.kw.get("bind")) if reading else None
-    session = factory(bind=bind) if bind is not None else factory()
-    session.info[REQUEST_ID_KEY] = getattr(request.state, REQUEST_ID_STATE, None)
-    autocommit = bind is not None and not one
-    try:
-        if not reading:
-            await in_thread(begin_for_writing, session)
-        yield session
-    except BaseException:
+    async with slots.taken():
+        session = factory(bind=bind) if bind is not None else factory()
+        session.info[REQUEST_ID_KEY] = getattr(request.state, REQUEST_ID_STATE, None)
+        autocommit = bind is not None and not one
+        try:
+            if not reading:
+                await in_thread(begin_for_writing, session)
+            yield session
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await in_thread(_finish, session, commit=False)
+            raise
+        used = session.info.pop(TOKEN_USED_KEY, None)
+        if used is not None:  # after the response, in a transaction of its own
+            background.add_task(_note_token_use, slots, factory, *used)
+        pending = session.new or session.dirty or session.deleted
+        if (autocommit or not session.in_transaction()) and not pending:
+            session.close()  # nothing to commit, and no I/O to give the connection back
+            return
         with anyio.CancelScope(shield=True):
-            await in_thread(_finish, session, commit=False)
-        raise
-    used = session.info.pop(TOKEN_USED_KEY, None)
-    if used is not None:  # after the response, in a transaction of its own
-        background.add_task(_record_token_use, factory, *used)
-    pending = session.new or session.dirty or session.deleted
-    if (autocommit or not session.in_transaction()) and not pending:
-        session.close()  # nothing to commit, and no I/O to give the connection back
-        return
-    with anyio.CancelScope(shield=True):
-        await in_thread(_finish, session, commit=True)
+            await in_thread(_finish, session, commit=True)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.api.deps import DatabaseSlots, in_thread
 from app.api.problems import RETRY_AFTER_SECONDS, ProblemResponse, problem
 from app.schemas import Health
 
@@ -19,10 +20,11 @@ router = APIRouter(tags=["health"])
     summary="Service and database status",
     responses={503: {"description": "The database is unreachable"}},
 )
-def get_health(request: Request) -> Health | ProblemResponse | JSONResponse:
+async def get_health(request: Request) -> Health | ProblemResponse | JSONResponse:
+    slots: DatabaseSlots = request.app.state.database_slots
     try:
-        with request.app.state.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        async with slots.taken():
+            await in_thread(_select_one, request.app.state.engine)
     except SQLAlchemyError:
         return problem(
             request,
@@ -34,3 +36,8 @@ def get_health(request: Request) -> Health | ProblemResponse | JSONResponse:
             extra={"database": "unreachable"},
         )
     return Health(status="ok", database="ok")
+
+
+def _select_one(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
