@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.api import deps
 from app.models import (
+    AuditEvent,
     Community,
     FormatPreference,
     Meeting,
@@ -24,7 +25,7 @@ from app.models import (
     Suggestion,
 )
 from app.schemas import MeetingCreate
-from app.services import communities, demo, organisations
+from app.services import communities, demo, organisations, tokens
 from app.services.import_rows import TEMPLATE_HEADER
 from tests import factories
 from tests.imports import HEADER, before_reading_the_file, csv_file, upload, xlsx_file
@@ -337,6 +338,42 @@ def test_the_file_is_read_before_the_request_begins_to_write(
     # SQLite has no row locks (SQLAlchemy leaves FOR UPDATE out): its write lock is the one.
     lock = ["lock the community"] if connection.dialect.name == "postgresql" else []
     assert list(dict.fromkeys(events)) == ["read the file", "begin to write", "query", *lock]
+
+
+def test_only_a_known_caller_makes_the_server_read_a_file(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is read before the write transaction begins, but after the caller is
+    authenticated: an unknown caller gets its 401 without the file being read. An organiser's
+    token is authenticated in a read of its own, and the import is written in its name."""
+    cop, haarlem, _ = _small_community(session)
+    reads: list[str] = []
+    before_reading_the_file(monkeypatch, lambda: reads.append("read"))
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer not-a-token"}):
+        response = client.post(
+            f"/api/v1/communities/{cop.id}/imports",
+            files={"file": ("antwoorden.csv", csv_file(ROWS))},
+            headers=headers,
+        )
+        assert_problem(response, 401)
+    assert reads == []
+
+    organiser = factories.person(session, haarlem, "Olga Organisator", "duurzaamheid")
+    tokens.add_organiser(session, cop, organiser.id)
+    issued = tokens.issue_token(session, organiser, lifetime_days=1)
+    response = client.post(
+        f"/api/v1/communities/{cop.id}/imports",
+        files={"file": ("antwoorden.csv", csv_file(ROWS))},
+        headers={"Authorization": f"Bearer {issued.token}"},
+    )
+    assert response.status_code == 200, response.text
+    assert reads == ["read"]
+    authors = session.execute(
+        select(AuditEvent.token_id, AuditEvent.person_id, AuditEvent.role)
+        .where(AuditEvent.resource == "need")
+        .distinct()
+    ).all()
+    assert authors == [(issued.id, organiser.id, "person")]
 
 
 def test_changed_rows_count_as_updated(client: TestClient, session: Session) -> None:

@@ -179,6 +179,8 @@ async def get_session(request: Request, background: BackgroundTasks) -> AsyncIte
     async with slots.taken():
         session = factory(bind=bind) if bind is not None else factory()
         session.info[REQUEST_ID_KEY] = getattr(request.state, REQUEST_ID_STATE, None)
+        # Authenticated already (caller_before_the_session): the audit log's author.
+        session.info[PRINCIPAL_KEY] = getattr(request.state, "principal", None)
         autocommit = bind is not None and not one
         try:
             if not reading:
@@ -341,6 +343,37 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def caller_before_the_session(request: Request, background: BackgroundTasks) -> Principal:
+    """The caller, authenticated before the request's session begins, in a short read of its
+    own: for an endpoint that has slow work to do without the database (reading an uploaded
+    file) before its write transaction, which on SQLite holds the write lock from its start,
+    but not for an unknown caller (401 first). The request's session and later dependencies
+    take this caller as it is (see :func:`get_session`)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    header = request.headers.get("authorization")
+    admin_token = request.app.state.settings.admin_token
+    if is_bootstrap_admin(header, admin_token):
+        request.state.principal = BOOTSTRAP_ADMIN
+        return BOOTSTRAP_ADMIN
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    slots: DatabaseSlots = request.app.state.database_slots
+    bind = autocommit_bind(factory.kw.get("bind"))
+    async with slots.taken():
+        session = factory(bind=bind) if bind is not None else factory()
+        try:
+            principal = await in_thread(authenticate, session, header, admin_token)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await in_thread(session.close)
+    used = session.info.pop(TOKEN_USED_KEY, None)
+    if used is not None:  # after the response, as get_session does
+        background.add_task(_note_token_use, slots, factory, *used)
+    request.state.principal = principal
+    return principal
 
 
 def community_for_reader(request: Request, session: Session, community_id: int) -> Community:

@@ -9,7 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import ManagedCommunity, ReadableCommunity, SessionDep
+from app.api.deps import (
+    ManagedCommunity,
+    ReadableCommunity,
+    SessionDep,
+    caller_before_the_session,
+)
+from app.auth import Principal
 from app.schemas import ImportRead
 from app.services import imports as service
 from app.services.import_files import CSV_MEDIA_TYPE, MAX_ROWS, XLSX_MEDIA_TYPE
@@ -55,12 +61,15 @@ class ImportUpload(BaseModel):
 
 
 def read_upload(
-    request: Request, upload: Annotated[ImportUpload, Form(media_type="multipart/form-data")]
+    request: Request,
+    _caller: Annotated[Principal, Depends(caller_before_the_session)],
+    upload: Annotated[ImportUpload, Form(media_type="multipart/form-data")],
 ) -> service.ImportFile:
     """The uploaded file, read and its rows checked before the request's session begins: a
     writing request's session holds SQLite's write lock from its start (on PostgreSQL, an open
-    transaction), and a large XLSX takes a while to read. An unreadable file's error is raised
-    by the service, after the caller and the community are checked."""
+    transaction), and a large XLSX takes a while to read. Only for an authenticated caller:
+    no one unknown makes the server read a file. An unreadable file's error is raised by the
+    service, after the community and the caller's right to manage it are checked."""
     max_bytes: int = request.app.state.settings.import_max_bytes
     # One byte over the limit is enough to know the file is too large.
     data = upload.file.file.read(max_bytes + 1)
