@@ -627,6 +627,10 @@ class AuditEventRead(ReadModel):
     resource: str
     resource_id: int | None
     community_id: int | None
+    request_id: str | None = Field(
+        examples=["3f2c9a1e5b7d4c8e9f0a1b2c3d4e5f60"],
+        description="The X-Request-ID of the request that wrote it (none for the CLI's writes)",
+    )
 
 
 # --- imports --------------------------------------------------------------------------------

@@ -68,6 +68,37 @@ def test_without_a_request_id_each_request_gets_its_own(
     assert recorded_request_ids(session, "community", cop.id) == [None]
 
 
+def test_the_audit_log_shows_and_finds_each_requests_writes(
+    client: TestClient, session: Session
+) -> None:
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    base = f"/api/v1/communities/{cop.id}"
+    needs = [
+        client.post(
+            f"{base}/needs",
+            json={"organisationId": haarlem.id, "text": text},
+            headers={"X-Request-ID": request_id},
+        )
+        for text, request_id in (("Hoe maak je een WUP?", "first"), ("Warmtenet", "second"))
+    ]
+    assert [need.status_code for need in needs] == [201, 201]
+    log = client.get(f"{base}/audit-log").json()["items"]
+    assert [(e["resourceId"], e["requestId"]) for e in log if e["resource"] == "need"] == [
+        (needs[1].json()["id"], "second"),
+        (needs[0].json()["id"], "first"),
+    ]
+    found = client.get(f"{base}/audit-log", params={"requestId": "first"}).json()
+    assert [(e["resource"], e["resourceId"]) for e in found["items"]] == [
+        ("need", needs[0].json()["id"])
+    ]
+    assert found["total"] == 1
+    none = client.get(f"{base}/audit-log", params={"requestId": "unknown"}).json()
+    assert (none["items"], none["total"]) == ([], 0)
+    invalid = client.get(f"{base}/audit-log", params={"requestId": "a;b"})
+    assert_problem(invalid, 400, "query.requestId")
+
+
 @pytest.mark.parametrize(
     "sent",
     [

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from app.api.deps import (
@@ -22,6 +24,7 @@ from app.api.deps import (
     set_location,
     window_of,
 )
+from app.api.middleware import REQUEST_ID_PATTERN
 from app.models import AuditEvent
 from app.schemas import (
     AuditEventRead,
@@ -305,15 +308,28 @@ def remove_organiser(
     "/communities/{communityId}/audit-log",
     response_model=Page[AuditEventRead],
     summary="Every write in the community, newest first (organisers)",
-    description="Who (token and person ids), what (resource and id), when; no personal data.",
+    description="Who (token and person ids), what (resource and id), when, and in which request "
+    "(the `X-Request-ID` of its response); no personal data.",
 )
 def list_audit_events(
-    session: SessionDep, community: ManagedCommunity, paging: PagingDep
+    session: SessionDep,
+    community: ManagedCommunity,
+    paging: PagingDep,
+    request_id: Annotated[
+        str | None,
+        Query(
+            alias="requestId",
+            pattern=REQUEST_ID_PATTERN,
+            description="Only the writes of this request (its `X-Request-ID`)",
+        ),
+    ] = None,
 ) -> Page[AuditEventRead]:
     statement = (
         select(AuditEvent)
         .where(AuditEvent.community_id == community.id)
         .order_by(AuditEvent.id.desc())
     )
+    if request_id is not None:
+        statement = statement.where(AuditEvent.request_id == request_id)
     items, total = paginate(session, statement, limit=paging.limit, offset=paging.offset)
     return page_of(AuditEventRead, items, total, paging)

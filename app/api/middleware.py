@@ -14,7 +14,9 @@ API_VERSION_HEADER = (b"api-version", __version__.encode())
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_STATE = "request_id"
 """Where the request's id is kept: ``request.state.request_id``."""
-SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+"""A client's own X-Request-ID is kept when it matches; otherwise one is made."""
+SAFE_REQUEST_ID = re.compile(REQUEST_ID_PATTERN.encode())
 """A client's own request id that is kept: fits ``AuditEvent.request_id``, safe in logs."""
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
 _ADDED_NAMES = frozenset({API_VERSION_HEADER[0], _REQUEST_ID_NAME})
