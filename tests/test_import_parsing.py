@@ -7,11 +7,13 @@ import io
 import re
 import zipfile
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from app.errors import CopmatchError, UnsupportedMediaType, ValidationFailed
 from app.models import Priority
+from app.services import import_files
 from app.services.import_files import (
     MAX_XLSX_UNCOMPRESSED_BYTES,
     Table,
@@ -425,6 +427,25 @@ def test_xlsx_formulas_read_as_their_saved_result() -> None:
     )
     parsed, problems = parse_rows(table)
     assert (problems, [(row.text, row.capacity) for row in parsed]) == ([], [("Warmtenet", 2)])
+
+
+def test_a_workbook_is_read_for_its_formulas_only_when_it_has_some(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading the formulas is a second pass over the sheet; files without any skip it."""
+    loads: list[bool] = []
+    load_workbook = import_files.openpyxl.load_workbook
+
+    def counted(*args: Any, data_only: bool, **kwargs: Any) -> Any:
+        loads.append(data_only)
+        return load_workbook(*args, data_only=data_only, **kwargs)
+
+    monkeypatch.setattr(import_files.openpyxl, "load_workbook", counted)
+    plain = read_table(xlsx_file([["organisatie", "soort", "tekst"], ["Haarlem", "need", "<f>"]]))
+    assert (plain.rows, loads) == (((2, ("Haarlem", "need", "<f>")),), [True])
+    loads.clear()
+    with_formula = read_table(_formula_workbook(["Haarlem", "offer", "Warmtenet", "=1+1"]))
+    assert (with_formula.unsaved_formulas, loads) == (frozenset({(2, 3)}), [True, False])
 
 
 def test_an_xlsx_formula_without_a_saved_result_is_a_problem_of_its_cell() -> None:

@@ -27,14 +27,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.read_only import EmptyCell, ReadOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.escape import unescape
@@ -54,6 +56,8 @@ ZIP_SIGNATURE = b"PK\x03\x04"
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
+FORMULA_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
+"""A formula in a worksheet's XML: ``<f>``, ``<f t="shared" …/>``, ``<x:f>``."""
 OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 UNSUPPORTED_EXTENSIONS = (".xls", ".ods", ".numbers")
 CSV_DELIMITERS = (";", ",", "\t")
@@ -84,6 +88,10 @@ class _Record:
 
     cells: tuple[str, ...]
     unsaved_formulas: tuple[int, ...] = ()
+
+
+_EMPTY = _Record(())
+"""A row without any value."""
 
 
 def read_table(data: bytes, filename: str | None = None) -> Table:
@@ -169,17 +177,33 @@ def _xlsx_table(data: bytes) -> Table:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile as error:
+            formulas = unpacked <= MAX_XLSX_UNCOMPRESSED_BYTES and _has_formulas(archive)
+    except Exception as error:
+        # A broken archive fails in many ways (bad CRC, deflate errors, encryption, …).
         raise ValidationFailed("the file is not a valid XLSX workbook (broken ZIP)") from error
     if unpacked > MAX_XLSX_UNCOMPRESSED_BYTES:
         raise ValidationFailed(
             f"the workbook unpacks to {unpacked:,} bytes; at most "
             f"{MAX_XLSX_UNCOMPRESSED_BYTES:,} are read"
         )
-    with _workbook(data, data_only=True) as values, _workbook(data, data_only=False) as formulas:
+    with (
+        _workbook(data, data_only=True) as values,
+        _workbook(data, data_only=False) if formulas else nullcontext() as with_formulas,
+    ):
         if not values.worksheets:
             raise ValidationFailed("the workbook has no worksheet")
-        return _table(_xlsx_rows(values, formulas), sheet=values.worksheets[0].title)
+        return _table(_xlsx_rows(values, with_formulas), sheet=values.worksheets[0].title)
+
+
+def _has_formulas(archive: zipfile.ZipFile) -> bool:
+    """Does a worksheet of the archive hold a formula (an ``<f>`` element)? Most files typed up
+    from post-its hold none, and then the workbook is read once, not a second time for them.
+    (Cell text cannot look like one: XML writes its ``<`` as ``&lt;``.)"""
+    return any(
+        FORMULA_ELEMENT.search(archive.read(info))
+        for info in archive.infolist()
+        if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
+    )
 
 
 @contextmanager
@@ -197,40 +221,59 @@ def _workbook(data: bytes, *, data_only: bool) -> Iterator[Workbook]:
         workbook.close()
 
 
-def _xlsx_rows(values: Workbook, formulas: Workbook) -> Iterator[_Record]:
-    """The rows of the first worksheet, read in both workbooks at once: ``values`` (saved
-    results) and ``formulas``. A cell reads the same in both unless it holds a formula; one
-    without a saved result reads as ``None`` in ``values``, as an empty cell does."""
-    sheet, formula_sheet = values.worksheets[0], formulas.worksheets[0]
+def _xlsx_rows(values: Workbook, formulas: Workbook | None) -> Iterator[_Record]:
+    """The rows of the first worksheet: from ``values`` (saved results) alone when the workbook
+    holds no formula, else read in both workbooks at once, ``values`` and ``formulas``."""
+    sheet = values.worksheets[0]
     # Read to the last row there is, not to the size the sheet declares: some tools write
     # a wrong one, and the rows past it would be lost without a word.
     sheet.reset_dimensions()
-    formula_sheet.reset_dimensions()
-    rows = zip(
-        sheet.iter_rows(max_col=MAX_COLUMNS + 1),
-        formula_sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True),
-        strict=True,
-    )
+    records: Iterator[_Record]
+    if formulas is None:
+        records = map(_value_record, sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True))
+    else:
+        formula_sheet = formulas.worksheets[0]
+        formula_sheet.reset_dimensions()
+        records = itertools.starmap(
+            _formula_record,
+            zip(
+                sheet.iter_rows(max_col=MAX_COLUMNS + 1),
+                formula_sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True),
+                strict=True,
+            ),
+        )
     while True:
         try:
-            pair = next(rows, None)
+            record = next(records, None)
         except Exception as error:
             raise ValidationFailed(
                 f"the worksheet {sheet.title!r} cannot be read; it is damaged"
             ) from error
-        if pair is None:
+        if record is None:
             return
-        cells, formula_values = pair
-        if formula_values.count(None) == len(formula_values):
-            yield _Record(())  # an empty row (a sheet can pad a million of them)
-            continue
-        unsaved = tuple(
-            index
-            for index, (cell, formula) in enumerate(zip(cells, formula_values, strict=True))
-            # Excel saves a formula's empty text result as an empty value of type "str".
-            if cell.value is None and formula is not None and cell.data_type != "str"
-        )
-        yield _Record(tuple(_cell_text(cell.value) for cell in cells), unsaved)
+        yield record
+
+
+def _value_record(values: tuple[object, ...]) -> _Record:
+    if values.count(None) == len(values):
+        return _EMPTY
+    return _Record(tuple(_cell_text(value) for value in values))
+
+
+def _formula_record(
+    cells: tuple[ReadOnlyCell | EmptyCell, ...], formula_values: tuple[object, ...]
+) -> _Record:
+    """A row from both workbooks. A cell reads the same in both unless it holds a formula; one
+    without a saved result reads as ``None`` in ``values``, as an empty cell does."""
+    if formula_values.count(None) == len(formula_values):
+        return _EMPTY
+    unsaved = tuple(
+        index
+        for index, (cell, formula) in enumerate(zip(cells, formula_values, strict=True))
+        # Excel saves a formula's empty text result as an empty value of type "str".
+        if cell.value is None and formula is not None and cell.data_type != "str"
+    )
+    return _Record(tuple(_cell_text(cell.value) for cell in cells), unsaved)
 
 
 def _cell_text(value: object) -> str:
@@ -257,6 +300,8 @@ def _table(records: Iterable[_Record], *, sheet: str = "") -> Table:
     for number, record in enumerate(records, start=1):
         if number > MAX_SHEET_ROWS:
             raise ValidationFailed(f"the file has more than {MAX_SHEET_ROWS:,} rows")
+        if record is _EMPTY:  # a sheet can pad a million of them: nothing to look at
+            continue
         cells = tuple(cell.strip() for cell in record.cells)
         if not any(cells) and not record.unsaved_formulas:
             continue
