@@ -195,5 +195,5 @@ def _verified(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> Princi
 
 def note_token_use(session: Session, token_id: int, when: dt.datetime) -> None:
     """Write when a token was last used. The API does it after the request that used it, in a
-    transaction of its own (``deps.get_session``), so that request's reads stay reads."""
+    transaction of its own (``app.api.session.get_session``), so that request's reads stay reads."""
     session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when))

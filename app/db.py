@@ -1,6 +1,6 @@
 """Engine, sessions and the declarative base.
 
-Transactions: the request-scoped session (``app.api.deps.get_session``) is the one place that
+Transactions: the request-scoped session (``app.api.session.get_session``) is the one place that
 commits. Services only ``flush``.
 """
 
@@ -150,7 +150,7 @@ busy), as when the database is unreachable."""
 
 def pool_limits() -> tuple[int, float]:
     """The connections a pool of :func:`build_engine` holds at most, and how long a request
-    waits for one (``app.api.deps.DatabaseSlots`` keeps to them)."""
+    waits for one (``app.api.session.DatabaseSlots`` keeps to them)."""
     return POOL_SIZE + POOL_OVERFLOW, POOL_TIMEOUT_SECONDS
 
 

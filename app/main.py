@@ -24,10 +24,11 @@ from app.api import (
     topics,
 )
 from app.api.cache import ResponseCache
-from app.api.deps import API_PREFIX, DatabaseSlots
+from app.api.deps import API_PREFIX
 from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimit, ResponseHeaders
 from app.api.openapi import build_openapi
 from app.api.problems import register_problem_handlers
+from app.api.session import DatabaseSlots
 from app.config import Settings, get_settings
 from app.db import get_engine, pool_limits, session_factory
 from app.services import audit, suggestion_versions

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session
 
-from app.api import deps
+from app.api import session as request_session
 from app.models import (
     AuditEvent,
     Community,
@@ -318,7 +318,7 @@ def test_the_file_is_read_before_the_request_begins_to_write(
     cop, _, _ = _small_community(session)
     events: list[str] = []
     before_reading_the_file(monkeypatch, lambda: events.append("read the file"))
-    begin_for_writing = deps.begin_for_writing
+    begin_for_writing = request_session.begin_for_writing
 
     def beginning(request_session: Session) -> None:
         events.append("begin to write")
@@ -327,7 +327,7 @@ def test_the_file_is_read_before_the_request_begins_to_write(
     def executing(_connection: object, _cursor: object, statement: str, *_: object) -> None:
         events.append("lock the community" if "FOR UPDATE" in statement else "query")
 
-    monkeypatch.setattr(deps, "begin_for_writing", beginning)
+    monkeypatch.setattr(request_session, "begin_for_writing", beginning)
     event.listen(connection, "before_cursor_execute", executing)
     try:
         response = upload(client, cop.id, xlsx_file(ROWS), "antwoorden.xlsx")

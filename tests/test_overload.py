@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from app import db
-from app.api.deps import SessionDep, in_thread
+from app.api.session import SessionDep, in_thread
 from app.config import Settings
 from app.main import create_app
 from tests.problems import assert_problem

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from app import db
-from app.api.deps import SessionDep, get_principal
+from app.api.deps import get_principal
+from app.api.session import SessionDep
 from app.config import Settings
 from app.main import create_app
 from app.models import ApiToken, IdempotencyRecord, Need, Organisation

@@ -19,16 +19,15 @@ from app.api.deps import (
     PagingDep,
     PrincipalDep,
     ReadableCommunity,
-    SessionDep,
     check_version,
     community_for_reader,
     id_path,
-    in_thread,
     page_of,
     replay,
     set_etag,
     set_location,
 )
+from app.api.session import SessionDep, in_thread
 from app.models import Format as FormatKind
 from app.models import FormatPreference, Need, Offer, Priority
 from app.schemas import (

@@ -17,7 +17,6 @@ from app.api.deps import (
     PersonId,
     PrincipalDep,
     ReadableCommunity,
-    SessionDep,
     check_version,
     page_of,
     set_etag,
@@ -25,6 +24,7 @@ from app.api.deps import (
     window_of,
 )
 from app.api.middleware import REQUEST_ID_PATTERN
+from app.api.session import SessionDep
 from app.models import AuditEvent
 from app.schemas import (
     AuditEventRead,

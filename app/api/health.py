@@ -7,8 +7,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.api.deps import DatabaseSlots, in_thread
 from app.api.problems import RETRY_AFTER_SECONDS, ProblemResponse, problem
+from app.api.session import DatabaseSlots, in_thread
 from app.schemas import Health
 
 router = APIRouter(tags=["health"])

@@ -9,12 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import (
-    ManagedCommunity,
-    ReadableCommunity,
-    SessionDep,
-    caller_before_the_session,
-)
+from app.api.deps import ManagedCommunity, ReadableCommunity, caller_before_the_session
+from app.api.session import SessionDep
 from app.auth import Principal
 from app.schemas import ImportRead
 from app.services import imports as service

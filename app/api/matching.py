@@ -17,14 +17,12 @@ from app.api.deps import (
     PagingDep,
     PrincipalDep,
     ReadableCommunity,
-    SessionDep,
     check_version,
-    in_thread,
-    one_snapshot,
     parsed_query,
     query_parameters,
     set_etag,
 )
+from app.api.session import SessionDep, in_thread, one_snapshot
 from app.models import Format, SuggestionStatus
 from app.schemas import (
     MAX_ID,

@@ -12,12 +12,12 @@ from app.api.deps import (
     PagingDep,
     PersonId,
     PrincipalDep,
-    SessionDep,
     check_version,
     page_of,
     set_etag,
     set_location,
 )
+from app.api.session import SessionDep
 from app.models import OrganisationKind
 from app.schemas import (
     OrganisationCreate,

@@ -11,13 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import (
-    ManagedCommunity,
-    OrganisationId,
-    PrincipalDep,
-    SessionDep,
-    one_snapshot,
-)
+from app.api.deps import ManagedCommunity, OrganisationId, PrincipalDep
+from app.api.session import SessionDep, one_snapshot
 from app.errors import InvalidParam, NotAcceptable
 from app.reports.html import CONTENT_SECURITY_POLICY
 from app.reports.i18n import Lang

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.api.deps import PrincipalDep, SessionDep
+from app.api.deps import PrincipalDep
+from app.api.session import SessionDep
 from app.schemas import MAX_ID, TokenRead
 from app.services import tokens as service
 
