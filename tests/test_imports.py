@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import httpx
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
@@ -12,7 +13,9 @@ from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session
 
 from app.api import session as request_session
+from app.db import utcnow
 from app.models import (
+    ApiToken,
     AuditEvent,
     Community,
     FormatPreference,
@@ -340,32 +343,38 @@ def test_the_file_is_read_before_the_request_begins_to_write(
     assert list(dict.fromkeys(events)) == ["read the file", "begin to write", "query", *lock]
 
 
-def test_only_a_known_caller_makes_the_server_read_a_file(
+def _post_file(client: TestClient, community_id: int, token: str) -> httpx.Response:
+    return client.post(
+        f"/api/v1/communities/{community_id}/imports",
+        files={"file": ("antwoorden.csv", csv_file(ROWS))},
+        headers={"Authorization": f"Bearer {token}" if token else ""},
+    )
+
+
+def test_only_a_caller_who_may_import_makes_the_server_read_a_file(
     client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The file is read before the write transaction begins, but after the caller is
-    authenticated: an unknown caller gets its 401 without the file being read. An organiser's
-    token is authenticated in a read of its own, and the import is written in its name."""
+    """The file is read before the write transaction begins, but only for a caller who may
+    import into the community: others get their 401, 404 or 403 without the file being read.
+    The caller is authenticated again in the write transaction: a token revoked while the file
+    was read is refused. The import is written in the organiser's name."""
     cop, haarlem, _ = _small_community(session)
     reads: list[str] = []
     before_reading_the_file(monkeypatch, lambda: reads.append("read"))
-    for headers in ({"Authorization": ""}, {"Authorization": "Bearer not-a-token"}):
-        response = client.post(
-            f"/api/v1/communities/{cop.id}/imports",
-            files={"file": ("antwoorden.csv", csv_file(ROWS))},
-            headers=headers,
-        )
-        assert_problem(response, 401)
-    assert reads == []
+    member = factories.person(session, haarlem, "Mila Lid", "wonen")
+    member_token = tokens.issue_token(session, member, lifetime_days=1).token
+    refused = [
+        _post_file(client, cop.id, "").status_code,
+        _post_file(client, cop.id, "not-a-token").status_code,
+        _post_file(client, cop.id, member_token).status_code,
+        _post_file(client, cop.id + 1000, member_token).status_code,
+    ]
+    assert (refused, reads) == ([401, 401, 403, 404], [])
 
     organiser = factories.person(session, haarlem, "Olga Organisator", "duurzaamheid")
     tokens.add_organiser(session, cop, organiser.id)
     issued = tokens.issue_token(session, organiser, lifetime_days=1)
-    response = client.post(
-        f"/api/v1/communities/{cop.id}/imports",
-        files={"file": ("antwoorden.csv", csv_file(ROWS))},
-        headers={"Authorization": f"Bearer {issued.token}"},
-    )
+    response = _post_file(client, cop.id, issued.token)
     assert response.status_code == 200, response.text
     assert reads == ["read"]
     authors = session.execute(
@@ -374,6 +383,14 @@ def test_only_a_known_caller_makes_the_server_read_a_file(
         .distinct()
     ).all()
     assert authors == [(issued.id, organiser.id, "person")]
+
+    def revoke() -> None:  # the first spy still counts the read
+        session.get_one(ApiToken, issued.id).revoked_at = utcnow()
+        session.flush()
+
+    before_reading_the_file(monkeypatch, revoke)
+    assert_problem(_post_file(client, cop.id, issued.token), 401)
+    assert reads == ["read", "read"]
 
 
 def test_changed_rows_count_as_updated(client: TestClient, session: Session) -> None:

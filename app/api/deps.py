@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import BackgroundTasks, Depends, Header, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.api.session import DatabaseSlots, SessionDep, in_thread, note_token_use_later
+from app.api.session import DatabaseSlots, SessionDep, in_thread
 from app.auth import (
     BOOTSTRAP_ADMIN,
-    TOKEN_USED_KEY,
     Principal,
     authenticate,
     authenticate_in_community,
@@ -186,20 +185,17 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def caller_before_the_session(request: Request, background: BackgroundTasks) -> Principal:
-    """The caller, authenticated before the request's session begins, in a short read of its
-    own: for an endpoint that has slow work to do without the database (reading an uploaded
-    file) before its write transaction, which on SQLite holds the write lock from its start,
-    but not for an unknown caller (401 first). The request's session and later dependencies
-    take this caller as it is (see :func:`app.api.session.get_session`)."""
-    known: Principal | None = getattr(request.state, "principal", None)
-    if known is not None:
-        return known
+async def manages_before_the_session(request: Request, community_id: CommunityId) -> bool:
+    """May the caller manage the path's community? Asked before the request's session begins,
+    in a short read of its own (401 for an unknown caller): for an endpoint with slow work to do
+    without the database (reading an uploaded file) before its write transaction, which on
+    SQLite holds the write lock from its start, and only for callers it is for. The session
+    authenticates the caller again and checks the community (404, then 403) in the write
+    transaction, so a token revoked meanwhile is refused."""
     header = request.headers.get("authorization")
     admin_token = request.app.state.settings.admin_token
     if is_bootstrap_admin(header, admin_token):
-        request.state.principal = BOOTSTRAP_ADMIN
-        return BOOTSTRAP_ADMIN
+        return True
     factory: sessionmaker[Session] = request.app.state.session_factory
     slots: DatabaseSlots = request.app.state.database_slots
     bind = autocommit_bind(factory.kw.get("bind"))
@@ -210,11 +206,7 @@ async def caller_before_the_session(request: Request, background: BackgroundTask
         finally:
             with anyio.CancelScope(shield=True):
                 await in_thread(session.close)
-    used = session.info.pop(TOKEN_USED_KEY, None)
-    if used is not None:  # after the response, as get_session does
-        background.add_task(note_token_use_later, slots, factory, *used)
-    request.state.principal = principal
-    return principal
+    return access.is_manager(principal, community_id)
 
 
 def community_for_reader(request: Request, session: Session, community_id: int) -> Community:

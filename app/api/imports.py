@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import ManagedCommunity, ReadableCommunity, caller_before_the_session
+from app.api.deps import ManagedCommunity, ReadableCommunity, manages_before_the_session
 from app.api.session import SessionDep
-from app.auth import Principal
+from app.errors import Forbidden
 from app.schemas import ImportRead
 from app.services import imports as service
 from app.services.import_files import CSV_MEDIA_TYPE, MAX_ROWS, XLSX_MEDIA_TYPE
@@ -58,14 +58,17 @@ class ImportUpload(BaseModel):
 
 def read_upload(
     request: Request,
-    _caller: Annotated[Principal, Depends(caller_before_the_session)],
+    may_import: Annotated[bool, Depends(manages_before_the_session)],
     upload: Annotated[ImportUpload, Form(media_type="multipart/form-data")],
 ) -> service.ImportFile:
     """The uploaded file, read and its rows checked before the request's session begins: a
     writing request's session holds SQLite's write lock from its start (on PostgreSQL, an open
-    transaction), and a large XLSX takes a while to read. Only for an authenticated caller:
-    no one unknown makes the server read a file. An unreadable file's error is raised by the
-    service, after the community and the caller's right to manage it are checked."""
+    transaction), and a large XLSX takes a while to read. Only for a caller who may import into
+    the community: no one else makes the server read a file. An unreadable file's error is
+    raised by the service, after the community and the caller's right are checked again."""
+    if not may_import:
+        # Not read: the checks in the request's session answer 404 or 403 first.
+        return service.ImportFile(error=Forbidden("only the community's organisers may import"))
     max_bytes: int = request.app.state.settings.import_max_bytes
     # One byte over the limit is enough to know the file is too large.
     data = upload.file.file.read(max_bytes + 1)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.api.middleware import REQUEST_ID_STATE
 from app.auth import TOKEN_USED_KEY, note_token_use
 from app.db import autocommit_bind, begin_for_writing, snapshot_bind
-from app.services.audit import PRINCIPAL_KEY, REQUEST_ID_KEY
+from app.services.audit import REQUEST_ID_KEY
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -94,7 +94,7 @@ def _finish(session: Session, *, commit: bool) -> None:
         session.close()
 
 
-async def note_token_use_later(
+async def _note_token_use(
     slots: DatabaseSlots, factory: sessionmaker[Session], token_id: int, when: dt.datetime
 ) -> None:
     """Note a token's use after the request that used it (a background task), in a session and
@@ -152,8 +152,6 @@ async def get_session(request: Request, background: BackgroundTasks) -> AsyncIte
     async with slots.taken():
         session = factory(bind=bind) if bind is not None else factory()
         session.info[REQUEST_ID_KEY] = getattr(request.state, REQUEST_ID_STATE, None)
-        # Authenticated already (caller_before_the_session): the audit log's author.
-        session.info[PRINCIPAL_KEY] = getattr(request.state, "principal", None)
         autocommit = bind is not None and not one
         try:
             if not reading:
@@ -165,7 +163,7 @@ async def get_session(request: Request, background: BackgroundTasks) -> AsyncIte
             raise
         used = session.info.pop(TOKEN_USED_KEY, None)
         if used is not None:  # after the response, in a transaction of its own
-            background.add_task(note_token_use_later, slots, factory, *used)
+            background.add_task(_note_token_use, slots, factory, *used)
         pending = session.new or session.dirty or session.deleted
         if (autocommit or not session.in_transaction()) and not pending:
             session.close()  # nothing to commit, and no I/O to give the connection back
