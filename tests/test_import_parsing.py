@@ -7,13 +7,11 @@ import io
 import re
 import zipfile
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from app.errors import CopmatchError, UnsupportedMediaType, ValidationFailed
 from app.models import Priority
-from app.services import import_files
 from app.services.import_files import (
     MAX_XLSX_UNCOMPRESSED_BYTES,
     Table,
@@ -429,23 +427,73 @@ def test_xlsx_formulas_read_as_their_saved_result() -> None:
     assert (problems, [(row.text, row.capacity) for row in parsed]) == ([], [("Warmtenet", 2)])
 
 
-def test_a_workbook_is_read_for_its_formulas_only_when_it_has_some(
-    monkeypatch: pytest.MonkeyPatch,
+def _rewritten(
+    content: bytes, changes: dict[str, Callable[[str], str]], renamed: dict[str, str]
+) -> bytes:
+    """*content* (an XLSX file) with parts changed and renamed, as other tools write it."""
+    source, target = io.BytesIO(content), io.BytesIO()
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            data = old.read(item)
+            if item.filename in changes:
+                data = changes[item.filename](data.decode()).encode()
+            new.writestr(renamed.get(item.filename, item.filename), data)
+    return target.getvalue()
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+PREFIXED = 'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+def _prefixed(xml: str) -> str:
+    """The sheet's elements with a namespace prefix (x:row, x:c, x:f), as some tools write."""
+    xml = xml.replace('xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', PREFIXED)
+    return re.sub(r"<(/?)(?![?])([A-Za-z]+)([ >/])", r"<\1x:\2\3", xml)
+
+
+def _moved(content: bytes) -> bytes:
+    """The worksheet's part under another name, as the workbook's relations say."""
+    moved = "xl/sheets/Data.XML"
+    return _rewritten(
+        content,
+        {
+            "xl/_rels/workbook.xml.rels": lambda xml: xml.replace(
+                "/xl/worksheets/sheet1.xml", "/" + moved
+            ).replace("worksheets/sheet1.xml", "sheets/Data.XML"),
+            "[Content_Types].xml": lambda xml: xml.replace(
+                "/xl/worksheets/sheet1.xml", "/" + moved
+            ),
+        },
+        {SHEET: moved},
+    )
+
+
+@pytest.mark.parametrize(
+    ("label", "written"),
+    [
+        ("as openpyxl writes it", lambda content: content),
+        ("a text result without <v>", lambda content: _rewritten(
+            content, {SHEET: lambda xml: xml.replace('<c r="D2">', '<c r="D2" t="str">')
+                      .replace("<f>1+1</f><v />", "<f>1+1</f>")}, {},
+        )),
+        ("a shared formula", lambda content: _rewritten(
+            content, {SHEET: lambda xml: xml.replace(
+                "<f>1+1</f><v />", '<f t="shared" si="0" ref="D2:D2">1+1</f>'
+            )}, {},
+        )),
+        ("namespace prefixes", lambda content: _rewritten(content, {SHEET: _prefixed}, {})),
+        ("the sheet in another part", _moved),
+    ],
+)  # fmt: skip
+def test_a_formula_without_a_saved_result_is_found_however_the_sheet_is_written(
+    label: str, written: Callable[[bytes], bytes]
 ) -> None:
-    """Reading the formulas is a second pass over the sheet; files without any skip it."""
-    loads: list[bool] = []
-    load_workbook = import_files.openpyxl.load_workbook
-
-    def counted(*args: Any, data_only: bool, **kwargs: Any) -> Any:
-        loads.append(data_only)
-        return load_workbook(*args, data_only=data_only, **kwargs)
-
-    monkeypatch.setattr(import_files.openpyxl, "load_workbook", counted)
-    plain = read_table(xlsx_file([["organisatie", "soort", "tekst"], ["Haarlem", "need", "<f>"]]))
-    assert (plain.rows, loads) == (((2, ("Haarlem", "need", "<f>")),), [True])
-    loads.clear()
-    with_formula = read_table(_formula_workbook(["Haarlem", "offer", "Warmtenet", "=1+1"]))
-    assert (with_formula.unsaved_formulas, loads) == (frozenset({(2, 3)}), [True, False])
+    content = written(_formula_workbook(["Haarlem", "offer", "Warmtenet", "=1+1"]))
+    table = read_table(content, "a.xlsx")
+    assert (table.rows, table.unsaved_formulas) == (
+        ((2, ("Haarlem", "offer", "Warmtenet")),),
+        frozenset({(2, 3)}),
+    ), label
 
 
 def test_an_xlsx_formula_without_a_saved_result_is_a_problem_of_its_cell() -> None:

@@ -12,12 +12,12 @@ wrong with the file as a whole). What the cells mean is :mod:`app.services.impor
   are refused with 415 naming their line and offset, and so is binary content (NUL or other
   control characters). The delimiter is whichever of ``;``, ``,`` and tab occurs most in the
   header line (Excel in a Dutch locale writes ``;``).
-* **XLSX.** The first worksheet, read with openpyxl in read-only mode, twice side by side: for
-  the values (a formula's saved result) and for the formulas, as openpyxl gives one or the
-  other. A formula without a saved result (in a file a script wrote and no spreadsheet program
-  saved) is not taken for an empty cell: :attr:`Table.unsaved_formulas` lists it, and the row
-  checks report it. Against ZIP bombs, the archive's declared uncompressed size is capped (the
-  ZIP reader stops at the declared size) and at most :data:`MAX_COLUMNS` columns are read.
+* **XLSX.** The first worksheet, read with openpyxl in read-only mode with each formula's saved
+  result. A formula without one (in a file a script wrote and no spreadsheet program saved)
+  reads as ``None`` there, as an empty cell does; the sheet's XML is streamed once more to find
+  such cells, which :attr:`Table.unsaved_formulas` lists and the row checks report. Against
+  ZIP bombs, the archive's declared uncompressed size is capped (the ZIP reader stops at the
+  declared size) and at most :data:`MAX_COLUMNS` columns are read.
 * **Rows.** The first non-blank row is the header; blank rows are skipped; row numbers are
   those a spreadsheet shows (the header is usually row 1). At most :data:`MAX_ROWS` data rows.
 """
@@ -27,20 +27,18 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from xml.etree import ElementTree as ET
 
 import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.cell.read_only import EmptyCell, ReadOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import column_index_from_string
 from openpyxl.utils.escape import unescape
-from openpyxl.workbook import Workbook
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from app.errors import UnsupportedMediaType, ValidationFailed
@@ -56,8 +54,8 @@ ZIP_SIGNATURE = b"PK\x03\x04"
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
-FORMULA_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s/>]")
-"""A formula in a worksheet's XML: ``<f>``, ``<f t="shared" …/>``, ``<x:f>``."""
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_ROW, _CELL, _FORMULA, _VALUE = (f"{_MAIN}{name}" for name in ("row", "c", "f", "v"))
 OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 UNSUPPORTED_EXTENSIONS = (".xls", ".ods", ".numbers")
 CSV_DELIMITERS = (";", ",", "\t")
@@ -177,103 +175,87 @@ def _xlsx_table(data: bytes) -> Table:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-            formulas = unpacked <= MAX_XLSX_UNCOMPRESSED_BYTES and _has_formulas(archive)
-    except Exception as error:
-        # A broken archive fails in many ways (bad CRC, deflate errors, encryption, …).
+    except zipfile.BadZipFile as error:
         raise ValidationFailed("the file is not a valid XLSX workbook (broken ZIP)") from error
     if unpacked > MAX_XLSX_UNCOMPRESSED_BYTES:
         raise ValidationFailed(
             f"the workbook unpacks to {unpacked:,} bytes; at most "
             f"{MAX_XLSX_UNCOMPRESSED_BYTES:,} are read"
         )
-    with (
-        _workbook(data, data_only=True) as values,
-        _workbook(data, data_only=False) if formulas else nullcontext() as with_formulas,
-    ):
-        if not values.worksheets:
-            raise ValidationFailed("the workbook has no worksheet")
-        return _table(_xlsx_rows(values, with_formulas), sheet=values.worksheets[0].title)
-
-
-def _has_formulas(archive: zipfile.ZipFile) -> bool:
-    """Does a worksheet of the archive hold a formula (an ``<f>`` element)? Most files typed up
-    from post-its hold none, and then the workbook is read once, not a second time for them.
-    (Cell text cannot look like one: XML writes its ``<`` as ``&lt;``.)"""
-    return any(
-        FORMULA_ELEMENT.search(archive.read(info))
-        for info in archive.infolist()
-        if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
-    )
-
-
-@contextmanager
-def _workbook(data: bytes, *, data_only: bool) -> Iterator[Workbook]:
-    """The workbook in read-only mode: with each formula's saved result (``data_only``) or
-    with the formulas themselves."""
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:
         # Broken workbooks fail in many ways (KeyError, XML errors, …); each is the file's fault.
         raise ValidationFailed("the file is not a valid XLSX workbook") from error
     try:
-        yield workbook
+        if not workbook.worksheets:
+            raise ValidationFailed("the workbook has no worksheet")
+        sheet = workbook.worksheets[0]
+        # The worksheet's part in the archive, as the workbook names it (openpyxl keeps it in
+        # a private attribute in read-only mode).
+        path: str = getattr(sheet, "_worksheet_path")  # noqa: B009
+        # Read to the last row there is, not to the size the sheet declares: some tools write
+        # a wrong one, and the rows past it would be lost without a word.
+        sheet.reset_dimensions()
+        try:
+            rows = sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)
+            return _table(_xlsx_rows(rows, _unsaved_formulas(data, path)), sheet=sheet.title)
+        except ValidationFailed:
+            raise
+        except Exception as error:  # as for a broken workbook: XML, ZIP, value errors, …
+            raise ValidationFailed(
+                f"the worksheet {sheet.title!r} cannot be read; it is damaged"
+            ) from error
     finally:
         workbook.close()
 
 
-def _xlsx_rows(values: Workbook, formulas: Workbook | None) -> Iterator[_Record]:
-    """The rows of the first worksheet: from ``values`` (saved results) alone when the workbook
-    holds no formula, else read in both workbooks at once, ``values`` and ``formulas``."""
-    sheet = values.worksheets[0]
-    # Read to the last row there is, not to the size the sheet declares: some tools write
-    # a wrong one, and the rows past it would be lost without a word.
-    sheet.reset_dimensions()
-    records: Iterator[_Record]
-    if formulas is None:
-        records = map(_value_record, sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True))
-    else:
-        formula_sheet = formulas.worksheets[0]
-        formula_sheet.reset_dimensions()
-        records = itertools.starmap(
-            _formula_record,
-            zip(
-                sheet.iter_rows(max_col=MAX_COLUMNS + 1),
-                formula_sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True),
-                strict=True,
-            ),
-        )
-    while True:
-        try:
-            record = next(records, None)
-        except Exception as error:
-            raise ValidationFailed(
-                f"the worksheet {sheet.title!r} cannot be read; it is damaged"
-            ) from error
-        if record is None:
-            return
-        yield record
+def _unsaved_formulas(data: bytes, path: str) -> dict[int, tuple[int, ...]]:
+    """The formula cells without a saved result of the worksheet at *path*, by row number:
+    their columns (from 0). openpyxl gives a formula's saved result or the formula, and ``None``
+    both for an empty cell and for a formula no spreadsheet program calculated; so the sheet's
+    XML is streamed here for the cells with an ``<f>`` and no ``<v>``, or an empty one where the
+    result is not text (Excel saves an empty text result as ``t="str"`` with ``<v/>``)."""
+    unsaved: dict[int, list[int]] = {}
+    row = column = 0
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(path) as part:
+        parents: list[ET.Element] = []
+        for event, element in ET.iterparse(part, events=("start", "end")):
+            if event == "start":
+                if element.tag == _ROW:
+                    row = int(element.get("r") or row + 1)
+                    column = 0
+                elif element.tag == _CELL:
+                    reference = element.get("r")
+                    column = _column(reference) if reference else column + 1
+                parents.append(element)
+                continue
+            parents.pop()
+            if element.tag == _CELL:
+                value = element.find(_VALUE)
+                saved = value is not None and (bool(value.text) or element.get("t") == "str")
+                if element.find(_FORMULA) is not None and not saved:
+                    unsaved.setdefault(row, []).append(column - 1)
+            if element.tag in (_CELL, _ROW) and parents:
+                parents[-1].remove(element)  # a sheet of a million rows stays small in memory
+    return {number: tuple(columns) for number, columns in unsaved.items()}
 
 
-def _value_record(values: tuple[object, ...]) -> _Record:
-    if values.count(None) == len(values):
-        return _EMPTY
-    return _Record(tuple(_cell_text(value) for value in values))
+def _column(reference: str) -> int:
+    """The column (from 1) of a cell reference such as ``C12``."""
+    return column_index_from_string(reference.rstrip("0123456789").lstrip("$"))
 
 
-def _formula_record(
-    cells: tuple[ReadOnlyCell | EmptyCell, ...], formula_values: tuple[object, ...]
-) -> _Record:
-    """A row from both workbooks. A cell reads the same in both unless it holds a formula; one
-    without a saved result reads as ``None`` in ``values``, as an empty cell does."""
-    if formula_values.count(None) == len(formula_values):
-        return _EMPTY
-    unsaved = tuple(
-        index
-        for index, (cell, formula) in enumerate(zip(cells, formula_values, strict=True))
-        # Excel saves a formula's empty text result as an empty value of type "str".
-        if cell.value is None and formula is not None and cell.data_type != "str"
-    )
-    return _Record(tuple(_cell_text(cell.value) for cell in cells), unsaved)
+def _xlsx_rows(
+    rows: Iterable[tuple[object, ...]], unsaved: dict[int, tuple[int, ...]]
+) -> Iterator[_Record]:
+    """The worksheet's rows (from row 1), each with its formulas without a saved result."""
+    for number, values in enumerate(rows, start=1):
+        formulas = unsaved.get(number, ())
+        if not formulas and values.count(None) == len(values):
+            yield _EMPTY  # an empty row (a sheet can pad a million of them)
+        else:
+            yield _Record(tuple(_cell_text(value) for value in values), formulas)
 
 
 def _cell_text(value: object) -> str:
