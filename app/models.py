@@ -386,6 +386,7 @@ class AuditEvent(Base):
     __table_args__ = (
         CheckConstraint("action IN ('create', 'update', 'delete')", name="action"),
         Index("ix_audit_events_community_id_id", "community_id", "id"),
+        Index("ix_audit_events_community_id_request_id", "community_id", "request_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -131,8 +131,11 @@ def test_every_response_carries_the_request_id_once(client: TestClient) -> None:
     assert_problem(client.get("/api/v1/organisations/999", headers=sent), 404)
 
 
-def test_an_unexpected_error_names_the_request_too(settings: Settings) -> None:
-    """Its 500 is made by Starlette's outermost middleware, outside the app's own."""
+def test_an_unexpected_error_names_the_request_too(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its 500 is made by Starlette's outermost middleware, outside the app's own; its log line
+    names the request, so the id a client reports finds it."""
     app = create_app(settings, build_engine("sqlite://"))
 
     @app.get("/api/v1/boom")
@@ -143,6 +146,9 @@ def test_an_unexpected_error_names_the_request_too(settings: Settings) -> None:
         response = client.get("/api/v1/boom", headers={"X-Request-ID": "trace-500"})
     assert_problem(response, 500)
     assert response.headers.get_list("x-request-id") == ["trace-500"]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "unhandled error on GET /api/v1/boom (request trace-500)"
+    ]
 
 
 def test_browsers_may_send_and_read_the_request_id(settings: Settings) -> None:

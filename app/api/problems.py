@@ -196,7 +196,13 @@ async def _stale_data(request: Request, exc: Exception) -> ProblemResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    logger.exception(
+        "unhandled error on %s %s (request %s)",
+        request.method,
+        request.url.path,
+        getattr(request.state, REQUEST_ID_STATE, None),
+        exc_info=exc,
+    )
     return problem(
         request,
         status=500,
