@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.orm import Session
 
 from app import matching as app_matching
@@ -14,7 +14,7 @@ from app.models import Community, Need, Suggestion, SuggestionStatus
 from app.services import matching
 from app.services.matching import index as index_module
 from app.services.matching import views as views_module
-from app.services.matching.index import community_index, snapshot
+from app.services.matching.index import community_index, snapshot, transaction_memo
 
 from . import factories
 
@@ -94,6 +94,25 @@ def test_a_transaction_reads_its_stored_suggestions_once_until_it_writes(
     matching.update_suggestion(session, row, status=SuggestionStatus.DECLINED, feedback=None)
     result, stored = matching.allocation(session, cop)  # flushed a write: read again
     assert (stored.ids, result.assignments, read) == ({}, (), [cop.id, cop.id])
+
+
+def test_a_statement_that_may_write_or_a_closed_session_forgets_what_was_read(
+    session: Session, connection: Connection
+) -> None:
+    """Writes the unit of work does not see (a text statement) and a session used again after
+    it was closed must not serve reads remembered before them."""
+    memo = transaction_memo(session, "probe")
+    memo["read"] = True
+    session.execute(select(Need.id))  # a read: remembered still
+    assert transaction_memo(session, "probe") == {"read": True}
+    session.execute(text("UPDATE needs SET priority = 'low' WHERE id < 0"))
+    assert transaction_memo(session, "probe") == {}
+
+    other = Session(bind=connection)
+    other.execute(select(Need.id))
+    transaction_memo(other, "probe")["read"] = True
+    other.close()
+    assert transaction_memo(other, "probe") == {}
 
 
 def test_readers_that_miss_the_cache_at_once_wait_for_one_build(

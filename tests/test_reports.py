@@ -41,7 +41,7 @@ from app.reports.schemas import (
     OwnOffer,
     SuggestionRow,
 )
-from app.schemas import FormatPreferenceCreate, NeedCreate, OfferCreate
+from app.schemas import FormatPreferenceCreate, NeedCreate, OfferCreate, ReasonRead
 from app.services import matching, tokens
 from app.services.answers import create_answer
 from app.services.demo import load_demo
@@ -1127,6 +1127,30 @@ def test_a_members_page_is_the_plan_seen_from_that_member(
     now = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
     pages = [organisation_report(session, community, member, now=now) for member in members]
     assert pages == [_page_from_the_plan(session, community, m, now) for m in members]
+    # The rows themselves, checked apart from the report's own reading of them.
+    stored = {
+        row.id: row
+        for row in session.scalars(
+            select(Suggestion).where(Suggestion.community_id == community.id)
+        )
+    }
+    result, view = matching.allocation(session, community)
+    allocated = {view.ids[a.need_id, a.offer_id] for a in result.assignments}
+    rows = [
+        *(row for page in pages for need in page.needs for row in need.helpers),
+        *(row for page in pages for offer in page.offers for row in offer.asked_by),
+    ]
+    assert [(row.reasons, row.topics, row.status, row.score, row.allocated) for row in rows] == [
+        (
+            [ReasonRead.model_validate(reason) for reason in stored[row.suggestion_id].reasons],
+            list(stored[row.suggestion_id].matched_topics),
+            stored[row.suggestion_id].status,
+            stored[row.suggestion_id].score,
+            row.suggestion_id in allocated,
+        )
+        for row in rows
+    ]
+    assert any(row.allocated for row in rows)
     # The pages say something: helpers, askers and groups appear on them.
     assert sum(len(need.helpers) for page in pages for need in page.needs) > 0
     assert sum(len(offer.asked_by) for page in pages for offer in page.offers) > 0

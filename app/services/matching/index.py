@@ -221,24 +221,28 @@ _MEMO = "copmatch_community_reads"
 
 def transaction_memo(session: Session, name: str) -> dict[Any, Any]:
     """The memo *name* of community-wide reads in the session's current transaction: empty again
-    after the next flush or bulk statement that writes, commit or rollback (see below)."""
+    after the next flush, statement other than a SELECT through the session, commit, rollback
+    or end of the transaction (a closed session's too; see below). A write straight through
+    ``session.connection()`` is not seen: call :func:`forget_reads` after one."""
     memos: dict[str, dict[Any, Any]] = session.info.setdefault(_MEMO, {})
     return memos.setdefault(name, {})
 
 
-def _forget(session: Session, *_args: Any) -> None:
+def forget_reads(session: Session, *_args: Any) -> None:
+    """Drop the session's remembered community-wide reads (see :func:`transaction_memo`)."""
     session.info.pop(_MEMO, None)
 
 
 def _forget_after_a_statement_that_writes(state: ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        _forget(state.session)
+    # Any statement but a SELECT may write: bulk DML, an upsert, text("UPDATE …").
+    if not state.is_select:
+        forget_reads(state.session)
 
 
-# A flush that wrote, a bulk statement that writes (embeddings are upserted so), or the end of
-# the transaction makes a remembered snapshot stale.
-for _event in ("after_flush", "after_commit", "after_soft_rollback"):
-    if not event.contains(Session, _event, _forget):
-        event.listen(Session, _event, _forget)
+# A flush that wrote, a statement that may write (embeddings are upserted so), or the end of
+# the transaction (commit, rollback, a closed session) makes a remembered snapshot stale.
+for _event in ("after_flush", "after_commit", "after_soft_rollback", "after_transaction_end"):
+    if not event.contains(Session, _event, forget_reads):
+        event.listen(Session, _event, forget_reads)
 if not event.contains(Session, "do_orm_execute", _forget_after_a_statement_that_writes):
     event.listen(Session, "do_orm_execute", _forget_after_a_statement_that_writes)
