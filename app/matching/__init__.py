@@ -20,6 +20,8 @@ database, a web framework or the rest of ``app``; ``app/services`` is the bridge
 * :func:`reciprocal_pairs`, :func:`working_groups` — organisations that can help each other,
   and clusters of organisations that share a need.
 * :func:`match_community` — all of the above in one :class:`CommunityReport`.
+* :func:`collector_paused` — Python's cyclic garbage collector held off while a caller turns
+  the engine's results into tens of thousands of objects of its own (a report's rows).
 
 A suggestion's score is the sum of its reasons' contributions (see :mod:`app.matching.scoring`
 for the formulas and :data:`DEFAULT_WEIGHTS`); results are deterministic, ties broken by id.
@@ -29,6 +31,7 @@ from app.matching.allocation import allocate
 from app.matching.community import match_community, reciprocal_pairs, suggest, working_groups
 from app.matching.embedding import EMBEDDING_MODEL, Embedder, load_embedder
 from app.matching.index import MatchIndex
+from app.matching.parallel import collector_paused
 from app.matching.scoring import DEFAULT_WEIGHTS, GAP_THRESHOLD, SEMANTIC_WEIGHTS, Weights
 from app.matching.tagging import tag_topics
 from app.matching.taxonomy import Taxonomy, TaxonomyError, Topic
@@ -71,6 +74,7 @@ __all__ = [
     "Weights",
     "WorkingGroup",
     "allocate",
+    "collector_paused",
     "load_embedder",
     "match_community",
     "reciprocal_pairs",

@@ -23,7 +23,8 @@ from scipy.cluster.hierarchy import fcluster
 
 from app.matching import parallel, scoring
 from app.matching.allocation import allocate
-from app.matching.index import MAX_SUGGESTIONS, MatchIndex, collector_paused
+from app.matching.index import MAX_SUGGESTIONS, MatchIndex
+from app.matching.parallel import collector_paused
 from app.matching.taxonomy import Taxonomy
 from app.matching.types import (
     CommunityReport,

@@ -44,11 +44,9 @@ steps are modules of their own: :mod:`~app.matching.fitting` (hub floors and sem
 
 from __future__ import annotations
 
-import gc
 import itertools
 import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import TypeVar
 
@@ -71,6 +69,7 @@ from app.matching.fitting import (
 )
 from app.matching.need_similarity import condensed_distances, need_similarity_blocks
 from app.matching.pairs import PairScorer
+from app.matching.parallel import collector_paused
 from app.matching.ranking import Ranker, blocked_pairs
 from app.matching.reasons import Explainer
 from app.matching.shortlist import exact_cosines, row_pointers, shortlist
@@ -728,24 +727,6 @@ def _embedded(needs: Sequence[Need], offers: Sequence[Offer]) -> bool:
     items: tuple[Need | Offer, ...] = (*needs, *offers)
     sizes = {len(item.embedding) if item.embedding is not None else 0 for item in items}
     return len(sizes) == 1 and 0 not in sizes
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while ranking a whole community.
-
-    Ranking creates tens of thousands of small, acyclic result objects; each burst of them
-    triggers collections that walk every object the process holds (taxonomy, tagger, index),
-    which cost more than the ranking itself. Reference counting still frees everything; the
-    collector resumes afterwards, or stays off if the caller had switched it off.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _unique_by_id(items: Iterable[_Item], kind: str) -> tuple[_Item, ...]:

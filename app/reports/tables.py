@@ -48,6 +48,9 @@ CSV_HEADERS = [
 ]
 MAX_COLUMN_WIDTH = 60
 HEADER_FILL = PatternFill("solid", fgColor="F0F4F8")
+WRAPPED = Alignment(wrap_text=True, vertical="top")
+"""One instance for every long cell: openpyxl hashes each style it is given, and a new
+Alignment per cell cost 4 s of a Netherlands-scale workbook."""
 
 
 def _csv_text(value: str) -> str:
@@ -102,7 +105,7 @@ class _Sheet:
                 cell.value = _fitting(ILLEGAL_CHARACTERS_RE.sub("", value))
                 cell.data_type = "s"  # never a formula
                 if len(value) > 40:
-                    cell.alignment = Alignment(wrap_text=True, vertical="top")
+                    cell.alignment = WRAPPED
             else:
                 cell.value = value
                 if isinstance(value, float):

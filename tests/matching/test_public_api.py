@@ -27,6 +27,7 @@ PUBLIC_API = [
     "Weights",
     "WorkingGroup",
     "allocate",
+    "collector_paused",
     "load_embedder",
     "match_community",
     "reciprocal_pairs",

@@ -25,6 +25,7 @@ match index), :mod:`.suggestions` (storing, refreshing, reading and acting on su
 """
 
 from app.matching import Suggestion as EngineSuggestion
+from app.matching import collector_paused
 from app.services.matching.embeddings import embed_answers, embed_written, text_hash
 from app.services.matching.index import Snapshot, community_index, snapshot
 from app.services.matching.suggestions import (
@@ -58,6 +59,7 @@ __all__ = [
     "Snapshot",
     "StoredView",
     "allocation",
+    "collector_paused",
     "community_index",
     "embed_answers",
     "embed_written",

@@ -69,7 +69,21 @@ def community_report(
     progress: Progress | None = None,
     now: dt.datetime | None = None,
 ) -> r.CommunityReport:
-    """The programme plan of ``community``; ``progress`` is told each of :data:`REPORT_STEPS`."""
+    """The programme plan of ``community``; ``progress`` is told each of :data:`REPORT_STEPS`.
+
+    Its rows are made with the cyclic garbage collector paused: at Netherlands scale (58,925
+    suggestions) its passes over the process's objects took 60% of the plan's time."""
+    with matching.collector_paused():
+        return _community_report(session, community, progress=progress, now=now)
+
+
+def _community_report(
+    session: Session,
+    community: Community,
+    *,
+    progress: Progress | None,
+    now: dt.datetime | None,
+) -> r.CommunityReport:
     step = progress or no_progress
     data = load_rows(session, community, step)
     participation = sections.participation(data)
@@ -124,6 +138,13 @@ def organisation_report(
     if member is None:
         message = f"organisation {organisation.id} is not a member of community {community.id}"
         raise NotFound(message, invalid_params=[InvalidParam("query.communityId", message)])
+    with matching.collector_paused():  # as for the plan
+        return _organisation_report(session, community, organisation, now=now)
+
+
+def _organisation_report(
+    session: Session, community: Community, organisation: Organisation, *, now: dt.datetime | None
+) -> r.OrganisationReport:
     own = organisation.id
     data = load_rows(session, community, no_progress)
     # Only the suggestions this member is in, not the plan's every one; a declined pair is no
