@@ -37,6 +37,19 @@ def test_the_snapshot_sees_changes_the_session_has_not_flushed(session: Session)
     assert data.declined == frozenset()
 
 
+def _reads_counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int]:
+    """The ids of the communities ``module.name(session, community)`` reads, call by call."""
+    read: list[int] = []
+    real = getattr(module, name)
+
+    def counted(session: Session, community: Community) -> Any:
+        read.append(community.id)
+        return real(session, community)
+
+    monkeypatch.setattr(module, name, counted)
+    return read
+
+
 def test_a_transaction_reads_its_community_once_until_it_writes(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -45,14 +58,7 @@ def test_a_transaction_reads_its_community_once_until_it_writes(
     haarlem, velsen = factories.municipality(session), factories.municipality(session)
     cop = factories.community(session, None, haarlem, velsen)
     factories.offer(session, cop, velsen, "Ervaring met TEO uit het Noordzeekanaal")
-    taken: list[int] = []
-    real = index_module.snapshot
-
-    def counted(session: Session, community: Community) -> index_module.Snapshot:
-        taken.append(community.id)
-        return real(session, community)
-
-    monkeypatch.setattr(index_module, "snapshot", counted)
+    taken = _reads_counted(monkeypatch, index_module, "snapshot")
     matching.gaps(session, cop)
     threshold = matching.gap_threshold(session, cop)
     matching.unmet_offers(session, cop)
@@ -78,14 +84,7 @@ def test_a_transaction_reads_its_stored_suggestions_once_until_it_writes(
     cop = factories.community(session, None, haarlem, velsen)
     need = factories.need(session, cop, haarlem, "Hoe pak je TEO aan?")
     offer = factories.offer(session, cop, velsen, "Ervaring met TEO uit het Noordzeekanaal")
-    read: list[int] = []
-    real = views_module._read_stored
-
-    def counted(session: Session, community: Community) -> views_module.StoredView:
-        read.append(community.id)
-        return real(session, community)
-
-    monkeypatch.setattr(views_module, "_read_stored", counted)
+    read = _reads_counted(monkeypatch, views_module, "_read_stored")
     _, stored = matching.allocation(session, cop)
     _, paired = matching.reciprocal_pairs(session, cop)
     assert (list(stored.ids), paired is stored, read) == ([(need.id, offer.id)], True, [cop.id])
