@@ -212,8 +212,7 @@ def report(
 
         plan = community_report(session, target, progress=step)
         bars.update(task, description=f"writing {report_format}", advance=1)
-        with matching_service.collector_paused():  # rendering makes as many objects
-            rendered = render_community(plan, report_format, lang)
+        rendered = render_community(plan, report_format, lang)
         bars.update(task, advance=1)
     if output is not None and str(output) == "-":
         typer.get_binary_stream("stdout").write(rendered.content)

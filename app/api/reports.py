@@ -26,7 +26,7 @@ from app.reports.render import (
 )
 from app.reports.schemas import CommunityReport, OrganisationReport
 from app.schemas import MAX_ID
-from app.services import access, matching
+from app.services import access
 from app.services.communities import get_community
 from app.services.organisations import get_organisation
 from app.services.reports import community_report, organisation_report
@@ -167,8 +167,7 @@ def get_community_report(
 ) -> Response:
     report_format = negotiate(request.headers.get("accept"), tuple(ReportFormat))
     report = community_report(session, community)
-    with matching.collector_paused():  # rendering makes as many objects again
-        return _response(render_community(report, report_format, lang))
+    return _response(render_community(report, report_format, lang))
 
 
 @router.get(
@@ -200,5 +199,4 @@ def get_organisation_report(
     community = get_community(session, community_id)
     access.require_organisation_page_reader(principal, community.id, organisation.id)
     report = organisation_report(session, community, organisation)
-    with matching.collector_paused():  # as for the plan
-        return _response(render_organisation(report, report_format, lang))
+    return _response(render_organisation(report, report_format, lang))

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal
 
+from app.matching import collector_paused
 from app.reports import schemas as r
 from app.reports.document import community_document
 from app.reports.html import render_html
@@ -79,17 +80,21 @@ def community_filename(report: r.CommunityReport, report_format: ReportFormat) -
 def render_community(
     report: r.CommunityReport, report_format: ReportFormat, lang: Lang
 ) -> Rendered:
-    """The community's plan as ``report_format``; ``lang`` applies to all but JSON."""
-    if report_format == ReportFormat.JSON:
-        content = report.model_dump_json(by_alias=True).encode()
-    elif report_format == ReportFormat.MARKDOWN:
-        content = render_markdown(community_document(report, lang, complete=False)).encode()
-    elif report_format == ReportFormat.HTML:
-        content = render_html(community_document(report, lang, complete=False)).encode()
-    elif report_format == ReportFormat.CSV:
-        content = render_csv(report, lang).encode()
-    else:
-        content = render_xlsx(community_document(report, lang, complete=True))
+    """The community's plan as ``report_format``; ``lang`` applies to all but JSON.
+
+    Rendered with the cyclic garbage collector paused, as the plan was built: a document makes
+    as many objects again as the plan has rows."""
+    with collector_paused():
+        if report_format == ReportFormat.JSON:
+            content = report.model_dump_json(by_alias=True).encode()
+        elif report_format == ReportFormat.MARKDOWN:
+            content = render_markdown(community_document(report, lang, complete=False)).encode()
+        elif report_format == ReportFormat.HTML:
+            content = render_html(community_document(report, lang, complete=False)).encode()
+        elif report_format == ReportFormat.CSV:
+            content = render_csv(report, lang).encode()
+        else:
+            content = render_xlsx(community_document(report, lang, complete=True))
     return Rendered(
         content=content,
         content_type=CONTENT_TYPES[report_format],
@@ -101,15 +106,16 @@ def render_community(
 def render_organisation(
     report: r.OrganisationReport, report_format: ReportFormat, lang: Lang
 ) -> Rendered:
-    """One member's page as JSON, Markdown or HTML."""
-    if report_format == ReportFormat.JSON:
-        content = report.model_dump_json(by_alias=True).encode()
-    elif report_format == ReportFormat.MARKDOWN:
-        content = render_markdown(organisation_document(report, lang)).encode()
-    elif report_format == ReportFormat.HTML:
-        content = render_html(organisation_document(report, lang)).encode()
-    else:
-        raise ValueError(f"an organisation report has no {report_format} representation")
+    """One member's page as JSON, Markdown or HTML (the collector paused, as for the plan)."""
+    with collector_paused():
+        if report_format == ReportFormat.JSON:
+            content = report.model_dump_json(by_alias=True).encode()
+        elif report_format == ReportFormat.MARKDOWN:
+            content = render_markdown(organisation_document(report, lang)).encode()
+        elif report_format == ReportFormat.HTML:
+            content = render_html(organisation_document(report, lang)).encode()
+        else:
+            raise ValueError(f"an organisation report has no {report_format} representation")
     name = slugify(report.organisation.name) or f"organisation-{report.organisation.id}"
     date = report_day(report.generated_at)
     return Rendered(
