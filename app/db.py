@@ -18,6 +18,7 @@ from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, ev
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from app.config import get_settings
@@ -148,9 +149,16 @@ POOL_TIMEOUT_SECONDS = 30.0
 busy), as when the database is unreachable."""
 
 
-def pool_limits() -> tuple[int, float]:
-    """The connections a pool of :func:`build_engine` holds at most, and how long a request
-    waits for one (``app.api.session.DatabaseSlots`` keeps to them)."""
+def pool_limits(engine: Engine) -> tuple[int, float]:
+    """The connections *engine*'s pool holds at most, and how long a request waits for one
+    (``app.api.session.DatabaseSlots`` keeps to them). A pool with no such bound (SQLite in
+    memory, a NullPool, an unbounded overflow) gets the bounds :func:`build_engine` gives."""
+    pool = engine.pool
+    if isinstance(pool, QueuePool):
+        # QueuePool tells its overflow bound only in status(); -1 means no bound.
+        overflow: int = getattr(pool, "_max_overflow")  # noqa: B009
+        if overflow >= 0:
+            return pool.size() + overflow, pool.timeout()
     return POOL_SIZE + POOL_OVERFLOW, POOL_TIMEOUT_SECONDS
 
 

@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
-    app.state.database_slots = DatabaseSlots(*pool_limits())
+    app.state.database_slots = DatabaseSlots(*pool_limits(engine))
     app.state.suggestion_pages = ResponseCache(SUGGESTION_PAGES_CACHED)
 
     # Routes are matched in order, one by one, and no two paths overlap: the hot reads (the

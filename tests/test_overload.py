@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from app import db
 from app.api.session import SessionDep, in_thread
@@ -166,3 +168,24 @@ def test_a_request_that_finds_no_free_slot_in_time_is_503(
     app = with_held_route(create_app(settings, db.build_engine("sqlite://")), hold)
     responses = get_concurrently(app, 1, meanwhile, released)
     assert [response.status_code for response in responses] == [200]
+
+
+@pytest.mark.parametrize(
+    ("pool", "slots"),
+    [
+        ({"pool_size": 3, "max_overflow": 2, "pool_timeout": 7.0}, (5, 7.0)),
+        ({"pool_size": 4, "max_overflow": 0, "pool_timeout": 0.5}, (4, 0.5)),
+        # No bound on the connections: the bounds build_engine gives.
+        ({"pool_size": 2, "max_overflow": -1}, (40, 30.0)),
+        ({"poolclass": NullPool}, (40, 30.0)),
+    ],
+)
+def test_the_slots_are_as_many_as_the_engines_pool_holds(
+    settings: Settings, tmp_path: Path, pool: dict[str, Any], slots: tuple[int, float]
+) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'pooled.sqlite3'}", **pool)
+    try:
+        found = create_app(settings, engine).state.database_slots
+        assert (found.capacity, found.timeout) == slots
+    finally:
+        engine.dispose()

@@ -64,6 +64,7 @@ class DatabaseSlots:
     """
 
     def __init__(self, capacity: int, timeout: float) -> None:
+        self.capacity = capacity
         self._free = anyio.Semaphore(capacity, max_value=capacity, fast_acquire=True)
         self.timeout = timeout
 
