@@ -32,6 +32,7 @@ from app.models import (
     SuggestionStatus,
 )
 from app.reports import tables
+from app.reports.blocks import Document, Paragraph, Section, Subheading, Table
 from app.reports.i18n import report_day
 from app.reports.markdown import paragraph as markdown_paragraph
 from app.reports.reasons import reasons_text
@@ -1034,6 +1035,63 @@ def test_markdown_text_reads_as_it_was_written(value: str) -> None:
 def test_a_text_longer_than_an_excel_cell_is_cut_to_fit() -> None:
     assert tables._fitting("x" * 40_000) == "x" * (tables.XLSX_CELL_MAX - 1) + "…"
     assert tables._fitting("kort") == "kort"
+
+
+def test_the_workbook_holds_each_block_as_written_with_its_style() -> None:
+    document = Document(
+        lang="nl",
+        title="Programmaplan",
+        subtitle="",
+        generated="2026-12-06",
+        sections=(
+            Section(
+                key="gaps",
+                heading="Witte vlekken",
+                sheet="7 Witte vlekken",
+                blocks=(
+                    Paragraph("Een toelichting.", note=True),
+                    Subheading("Warmtenetten"),
+                    Table(
+                        key="t",
+                        headers=("Vraag", "Score", "Aantal"),
+                        rows=(
+                            ("=SOM(A1)\x07 kort", 0.4567, 3),
+                            ("lang " * 12, "", 0),
+                            ("x" * 40_000, 1.0, None),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    )
+    workbook = load_workbook(io.BytesIO(tables.render_xlsx(document)))
+    assert workbook.sheetnames == ["7 Witte vlekken"]
+    assert workbook.properties.title == "Programmaplan"
+    assert workbook.properties.creator == "copmatch"
+    sheet = workbook["7 Witte vlekken"]
+    assert [tuple(row) for row in sheet.iter_rows(values_only=True)] == [
+        ("Witte vlekken", None, None),
+        (None, None, None),
+        ("Een toelichting.", None, None),
+        (None, None, None),
+        ("Warmtenetten", None, None),
+        ("Vraag", "Score", "Aantal"),
+        ("=SOM(A1) kort", 0.4567, 3),
+        ("lang " * 12, None, 0),
+        ("x" * (tables.XLSX_CELL_MAX - 1) + "…", 1, None),
+    ]
+    assert (sheet["A1"].font.b, sheet["A1"].font.sz) == (True, 14)
+    assert sheet["A3"].font.i is True
+    assert (sheet["A5"].font.b, sheet["A5"].font.sz) == (True, 12)
+    header = [sheet.cell(row=6, column=column) for column in (1, 2, 3)]
+    assert {(cell.font.b, cell.fill.fgColor.rgb) for cell in header} == {(True, "FFF0F4F8")}
+    assert sheet["A7"].data_type == "s"  # never a formula
+    assert (sheet["B7"].number_format, sheet["C7"].number_format) == ("0.00", "General")
+    assert (sheet["A7"].alignment.wrap_text, sheet["A8"].alignment.wrap_text) == (None, True)
+    assert sheet["A8"].alignment.vertical == "top"
+    # Widths as Excel stores them (characters plus padding); B and C share one <col> range.
+    widths = {(d.min, d.max, round(d.width, 2)) for d in sheet.column_dimensions.values()}
+    assert widths == {(1, 1, 60.71), (2, 3, 8.71)}
 
 
 def _page_from_the_plan(

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from typing import Literal
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from xlsxwriter import Workbook
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 from app.reports import schemas as r
 from app.reports.blocks import BarChart, Cell, Document, Paragraph, Subheading, Table
@@ -47,10 +47,18 @@ CSV_HEADERS = [
     "allocated",
 ]
 MAX_COLUMN_WIDTH = 60
-HEADER_FILL = PatternFill("solid", fgColor="F0F4F8")
-WRAPPED = Alignment(wrap_text=True, vertical="top")
-"""One instance for every long cell: openpyxl hashes each style it is given, and a new
-Alignment per cell cost 4 s of a Netherlands-scale workbook."""
+HEADER_FILL = "#F0F4F8"
+ILLEGAL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""Control characters no XLSX cell may hold (tab and line breaks may)."""
+
+Style = Literal["plain", "title", "subtitle", "note", "bold"]
+STYLES: dict[Style, dict[str, object]] = {
+    "plain": {},
+    "title": {"bold": True, "font_size": 14},
+    "subtitle": {"bold": True, "font_size": 12},
+    "note": {"italic": True},
+    "bold": {"bold": True},
+}
 
 
 def _csv_text(value: str) -> str:
@@ -82,38 +90,62 @@ def render_csv(report: r.CommunityReport, lang: Lang) -> str:
     return buffer.getvalue()
 
 
+class _Formats:
+    """The workbook's cell formats, one per combination in use: XlsxWriter adds every format
+    object to the file, so each combination is made once and shared."""
+
+    def __init__(self, workbook: Workbook) -> None:
+        self._workbook = workbook
+        self._made: dict[tuple[Style, bool, bool, bool], Format | None] = {}
+
+    def get(self, style: Style, *, header: bool, wrap: bool, number: bool) -> Format | None:
+        key = (style, header, wrap, number)
+        if key not in self._made:
+            properties: dict[str, object] = dict(STYLES[style])
+            if header:
+                properties |= {"bg_color": HEADER_FILL, "pattern": 1}
+            if wrap:
+                properties |= {"text_wrap": True, "valign": "top"}
+            if number:
+                properties["num_format"] = "0.00"
+            self._made[key] = self._workbook.add_format(properties) if properties else None
+        return self._made[key]
+
+
 class _Sheet:
     """Writes blocks one under the other and remembers how wide each column got."""
 
-    def __init__(self, sheet: Worksheet) -> None:
+    def __init__(self, sheet: Worksheet, formats: _Formats) -> None:
         self.sheet = sheet
-        self.row = 1
+        self.formats = formats
+        self.row = 0
         self.widths: dict[int, int] = {}
 
     def write(
         self,
         values: tuple[Cell, ...],
         *,
-        font: Font | None = None,
+        style: Style = "plain",
         header: bool = False,
         measure: bool = True,
     ) -> None:
         """One row; ``measure`` lets it widen the columns (headings and notes do not)."""
-        for column, value in enumerate(values, start=1):
-            cell = self.sheet.cell(row=self.row, column=column)
+        for column, value in enumerate(values):
             if isinstance(value, str):
-                cell.value = _fitting(ILLEGAL_CHARACTERS_RE.sub("", value))
-                cell.data_type = "s"  # never a formula
-                if len(value) > 40:
-                    cell.alignment = WRAPPED
+                value = _fitting(ILLEGAL_CHARACTERS.sub("", value))
+            if value is None or value == "":
+                if header:  # an empty cell, but with the heading's fill
+                    blank = self.formats.get(style, header=True, wrap=False, number=False)
+                    self.sheet.write_blank(self.row, column, None, blank)
+            elif isinstance(value, str):
+                wrap = len(value) > 40
+                cell_format = self.formats.get(style, header=header, wrap=wrap, number=False)
+                # write_string: never a formula, a number or a link, whatever the text says.
+                self.sheet.write_string(self.row, column, value, cell_format)
             else:
-                cell.value = value
-                if isinstance(value, float):
-                    cell.number_format = "0.00"
-            if font is not None:
-                cell.font = font
-            if header:
-                cell.fill = HEADER_FILL
+                number = isinstance(value, float)
+                cell_format = self.formats.get(style, header=header, wrap=False, number=number)
+                self.sheet.write_number(self.row, column, value, cell_format)
             if measure:
                 width = min(len(str(value)) + 2 if value is not None else 0, MAX_COLUMN_WIDTH)
                 self.widths[column] = max(self.widths.get(column, 8), width)
@@ -124,34 +156,32 @@ class _Sheet:
 
     def finish(self) -> None:
         for column, width in self.widths.items():
-            self.sheet.column_dimensions[get_column_letter(column)].width = width
+            self.sheet.set_column(column, column, width)
 
 
 def render_xlsx(document: Document) -> bytes:
     """One sheet per section: its heading, then its notes and tables one under the other."""
-    workbook = Workbook()
-    workbook.remove(workbook.active)  # type: ignore[arg-type]
-    workbook.properties.title = document.title
-    workbook.properties.creator = "copmatch"
-    workbook.properties.language = document.lang
+    buffer = io.BytesIO()
+    workbook = Workbook(buffer, {"in_memory": True})
+    workbook.set_properties({"title": document.title, "author": "copmatch"})
+    formats = _Formats(workbook)
     for section in document.sections:
-        sheet = _Sheet(workbook.create_sheet(section.sheet))
-        sheet.write((section.heading,), font=Font(bold=True, size=14), measure=False)
+        sheet = _Sheet(workbook.add_worksheet(section.sheet), formats)
+        sheet.write((section.heading,), style="title", measure=False)
         sheet.skip()
         for block in section.blocks:
             if isinstance(block, Subheading):
-                sheet.write((block.text,), font=Font(bold=True, size=12), measure=False)
+                sheet.write((block.text,), style="subtitle", measure=False)
             elif isinstance(block, Paragraph):
-                sheet.write((block.text,), font=Font(italic=block.note), measure=False)
+                sheet.write((block.text,), style="note" if block.note else "plain", measure=False)
                 sheet.skip()
             elif isinstance(block, Table):
-                sheet.write(block.headers, font=Font(bold=True), header=True)
+                sheet.write(block.headers, style="bold", header=True)
                 for row in block.rows:
                     sheet.write(row)
                 sheet.skip()
             elif isinstance(block, BarChart):
                 continue  # the table beside it holds the same numbers
         sheet.finish()
-    buffer = io.BytesIO()
-    workbook.save(buffer)
+    workbook.close()
     return buffer.getvalue()
