@@ -152,6 +152,11 @@ class Community(VersionedMixin, Base):
     suggestions_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Bumped in the same transaction as any change of the community's suggestions (or of the
     answers they derive from): the key of cached suggestion pages, valid across processes."""
+    scored_semantically: Mapped[bool | None] = mapped_column(Boolean, default=False)
+    """Whether the stored suggestions were scored with the semantic factor (None: not known,
+    as for a community scored before this was kept; a new one has none, as without it). A
+    write whose index scores otherwise re-scores the whole community: one ranking never mixes
+    the two formulas."""
 
 
 class Membership(TimestampMixin, Base):

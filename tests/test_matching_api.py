@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app.models import Community, Organisation
+from app.models import Community, Organisation, Suggestion
 from app.services.matching import suggestions as suggestions_module
 from tests import factories
 from tests.http import delete, patch
@@ -437,3 +438,62 @@ def test_a_community_of_twenty_needs_and_offers_is_matched_on_meaning_too(
     assert round(sum(r["contribution"] for r in found[0]["reasons"]), 4) == found[0]["score"]
     gaps = client.get(f"{cop.url}/gaps").json()
     assert gaps["threshold"] == SEMANTIC_GAP_THRESHOLD
+
+
+def _scored(client: TestClient, cop: Cop) -> list[tuple[int, int, float, list[Any]]]:
+    """Every stored suggestion of the community: need, offer, score and reasons."""
+    found: list[tuple[int, int, float, list[Any]]] = []
+    while page := suggestions(client, cop, limit=100, offset=len(found)):
+        found += [(s["needId"], s["offerId"], s["score"], s["reasons"]) for s in page]
+    return sorted(found, key=lambda item: item[:2])
+
+
+def test_the_write_that_makes_a_community_score_semantically_rescores_all_of_it(
+    client: TestClient, cop: Cop, embedder: Any
+) -> None:
+    """Scores with and without the semantic factor are not comparable: the 20th need (with 20
+    offers) re-scores every stored pair, and deleting it again does too, so the stored
+    suggestions are at each step what a full recompute stores."""
+    from app.matching.scoring import HUB_MIN_NEEDS
+
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    for number in range(HUB_MIN_NEEDS - 1):
+        answer(client, cop, "needs", cop.alkmaar, f"Vraag {number} over aquathermie en TEO")
+        answer(client, cop, "offers", cop.haarlem, f"Ervaring {number} met warmtenetten")
+    lexical = _scored(client, cop)
+    assert {r["factor"] for *_, reasons in lexical for r in reasons} == {"topic", "text"}
+
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    semantic = _scored(client, cop)
+    assert len(semantic) > len(lexical)
+    assert all(any(r["factor"] == "semantic" for r in reasons) for *_, reasons in semantic)
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    assert _scored(client, cop) == semantic
+
+    delete(client, f"{cop.url}/needs/{need['id']}")
+    again = _scored(client, cop)
+    assert {r["factor"] for *_, reasons in again for r in reasons} == {"topic", "text"}
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    assert _scored(client, cop) == again
+
+
+def test_a_community_scored_before_its_formula_was_recorded_is_rescored_at_the_next_write(
+    client: TestClient, cop: Cop, session: Session
+) -> None:
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    # As a database migrated from before the formula was recorded, with a score of its time.
+    session.execute(
+        update(Suggestion).where(Suggestion.community_id == cop.community.id).values(score=0.0123)
+    )
+    session.execute(
+        update(Community).where(Community.id == cop.community.id).values(scored_semantically=None)
+    )
+    session.flush()
+    answer(client, cop, "offers", cop.alkmaar, SOLAR_OFFER)
+    rescored = _scored(client, cop)
+    assert 0.0123 not in [score for _, _, score, _ in rescored]
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    assert _scored(client, cop) == rescored
+    session.expire_all()
+    assert session.get_one(Community, cop.community.id).scored_semantically is False

@@ -209,8 +209,11 @@ def update_answer(
 
 
 def delete_answer(session: Session, answer: Answer) -> None:
+    """Delete an answer; a need's or offer's suggestions go with it (ON DELETE CASCADE)."""
     session.delete(answer)
     session.flush()
+    if not isinstance(answer, FormatPreference):
+        matching.forget_answer(session, session.get_one(Community, answer.community_id))
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,10 @@ Keeping suggestions current:
   :func:`refresh_offer`). While the other side is unchanged, the cached index is reused and
   only the written answer is analysed and vectorised (otherwise the index is rebuilt, linear
   in the community's size); only the changed answer's pairs are scored and stored.
+* A write that changes whether the community is scored with the semantic factor (its 20th
+  need or offer, or a delete below that) re-scores the whole community instead, once: scores
+  of the two formulas are not comparable, and the stored ones must all be of one
+  (``Community.scored_semantically`` records which).
 * :func:`recompute` scores the whole community (after a bulk load, or on request).
 * Rows members acted on (introduced, accepted, declined, completed) survive both; a declined
   pair is excluded from scoring, so it is never proposed again.
@@ -31,6 +35,7 @@ from app.services.matching.index import Snapshot, community_index, snapshot
 from app.services.matching.suggestions import (
     STORED_PER_ANSWER,
     TRANSITIONS,
+    forget_answer,
     get_suggestion,
     list_suggestions,
     recompute,
@@ -64,6 +69,7 @@ __all__ = [
     "embed_answers",
     "embed_written",
     "engine_taxonomy",
+    "forget_answer",
     "gap_threshold",
     "gaps",
     "gaps_window",

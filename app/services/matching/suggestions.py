@@ -6,15 +6,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import matching
 from app.errors import Conflict, InvalidParam, NotFound
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.services.common import paginate_rows
 from app.services.matching.embeddings import embed_answers, embed_written
-from app.services.matching.index import community_index
+from app.services.matching.index import community_index, snapshot
 from app.services.matching.tags import retag
 from app.services.suggestion_versions import mark_changed
 
@@ -135,10 +136,15 @@ def _changed(row: Suggestion, values: dict[str, Any]) -> bool:
 
 
 def refresh_need(session: Session, need: Need) -> None:
-    """Re-score one need against its community's offers and store the result."""
+    """Re-score one need against its community's offers and store the result; or the whole
+    community, where the write changes whether it is scored semantically (its 20th need or
+    offer, an answer without an embedding): one ranking never mixes the two formulas."""
     community = session.get_one(Community, need.community_id)
     embed_written(session, community, need)
     data, index = community_index(session, community, same="offers")
+    if community.scored_semantically is not index.semantic:
+        recompute(session, community)
+        return
     engine_need = next(item for item in data.needs if item.id == need.id)
     found = index.score_need(engine_need, excluded=data.declined, limit=STORED_PER_ANSWER)
     _store(session, community, found, replace=Suggestion.need_id == need.id)
@@ -146,10 +152,14 @@ def refresh_need(session: Session, need: Need) -> None:
 
 def refresh_offer(session: Session, offer: Offer) -> None:
     """Re-score one offer against its community's needs and store it for every need it is now
-    among the STORED_PER_ANSWER best for (and for no other)."""
+    among the STORED_PER_ANSWER best for (and for no other); or the whole community, where the
+    write changes whether it is scored semantically (as for :func:`refresh_need`)."""
     community = session.get_one(Community, offer.community_id)
     embed_written(session, community, offer)
     data, index = community_index(session, community, same="needs")
+    if community.scored_semantically is not index.semantic:
+        recompute(session, community)
+        return
     engine_offer = next(item for item in data.offers if item.id == offer.id)
     found = index.score_offer(engine_offer, excluded=data.declined, limit=len(data.needs))
     kept, displaced = _place(session, offer.id, found)
@@ -213,9 +223,33 @@ def recompute(session: Session, community: Community) -> int:
     data, index = community_index(session, community)
     found = index.suggest(excluded=data.declined, limit=STORED_PER_ANSWER)
     _store(session, community, found, replace=Suggestion.community_id == community.id)
+    _scored(session, community, semantically=index.semantic)
     return int(
         session.scalar(select(func.count()).where(Suggestion.community_id == community.id)) or 0
     )
+
+
+def forget_answer(session: Session, community: Community) -> None:
+    """After a need or offer of *community* was deleted (its suggestions go with it): re-score
+    the whole community where what is left is scored otherwise, semantically or not."""
+    data = snapshot(session, community)
+    semantic = matching.MatchIndex.scores_semantically(data.needs, data.offers)
+    if community.scored_semantically is not semantic:
+        recompute(session, community)
+
+
+def _scored(session: Session, community: Community, *, semantically: bool) -> None:
+    """Record how the community's stored suggestions were scored. A plain UPDATE: the
+    community's own version (its ETag) stays, as nothing a client edits changed."""
+    if community.scored_semantically is semantically:
+        return
+    table: Any = Community.__table__
+    session.execute(
+        update(table)
+        .where(table.c.id == community.id)
+        .values(scored_semantically=semantically, updated_at=table.c.updated_at)
+    )
+    set_committed_value(community, "scored_semantically", semantically)
 
 
 def get_suggestion(session: Session, community: Community, suggestion_id: int) -> Suggestion:
