@@ -7,12 +7,18 @@ import io
 import re
 import zipfile
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from openpyxl.worksheet._reader import WorkSheetParser
 
 from app.errors import CopmatchError, UnsupportedMediaType, ValidationFailed
 from app.models import Priority
+from app.services import import_files
 from app.services.import_files import (
+    MAX_SHEET_COLUMNS,
+    MAX_SHEET_ROWS,
+    MAX_XLSX_ROW,
     MAX_XLSX_UNCOMPRESSED_BYTES,
     Table,
     decode_text,
@@ -540,3 +546,125 @@ def test_an_xlsx_header_formula_without_a_saved_result_is_a_problem() -> None:
         ),
         (1, "tekst", "required column 'tekst' (text) is missing"),
     ]
+
+
+def _with_rows_below(rows_below: str) -> bytes:
+    """An XLSX of a header and :data:`TWO_ROWS` with *rows_below* (worksheet XML) under them."""
+    content = xlsx_file(
+        [
+            ["organisatie", "soort", "tekst"],
+            ["Haarlem", "need", "Warmte"],
+            ["Zaanstad", "offer", "Hulp"],
+        ]
+    )
+    return _with_sheet_xml(
+        content, SHEET, lambda xml: xml.replace("</sheetData>", f"{rows_below}</sheetData>")
+    )
+
+
+TWO_ROWS = ((2, ("Haarlem", "need", "Warmte")), (3, ("Zaanstad", "offer", "Hulp")))
+
+
+def _formula_row(number: int) -> str:
+    """Row *number* with a formula (without a saved result) in column C."""
+    return f'<row r="{number}"><c r="C{number}"><f>1+1</f></c></row>'
+
+
+def test_xlsx_empty_rows_below_the_table_are_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Formatting can pad a sheet with empty rows down to its last one (and it then declares
+    that size): openpyxl stops after the last row with content."""
+    content = _with_sheet_xml(
+        _with_rows_below("<row/>" * (MAX_SHEET_ROWS - 3)),
+        SHEET,
+        lambda xml: re.sub(r'<dimension ref="[^"]*"', '<dimension ref="A1:C1048576"', xml),
+    )
+    parsed: list[int] = []
+    parse_row = WorkSheetParser.parse_row
+
+    def counted(parser: WorkSheetParser, row: Any) -> Any:
+        number, cells = parse_row(parser, row)
+        parsed.append(number)
+        return number, cells
+
+    monkeypatch.setattr(WorkSheetParser, "parse_row", counted)
+
+    assert read_table(content, "a.xlsx").rows == TWO_ROWS
+    assert parsed == [1, 2, 3, 4]  # row 4, the first past the last with content, stops it
+
+
+def test_xlsx_content_is_read_down_to_the_last_row_read() -> None:
+    content = _with_rows_below("<row/>" * (MAX_XLSX_ROW - 4) + _formula_row(MAX_XLSX_ROW))
+    table = read_table(content, "a.xlsx")
+    assert (table.rows, table.unsaved_formulas) == (
+        (*TWO_ROWS, (50_000, ())),
+        frozenset({(50_000, 2)}),
+    )
+
+
+@pytest.mark.parametrize("row", [MAX_XLSX_ROW + 1, 1_000_000])
+def test_xlsx_content_below_the_last_row_read_is_refused(row: int) -> None:
+    """However many empty rows come before it (openpyxl would parse each of them); the
+    stream stops at the cell."""
+    content = _with_rows_below("<row/>" * (row - 4) + _formula_row(row))
+    with pytest.raises(ValidationFailed) as raised:
+        read_table(content, "a.xlsx")
+    assert raised.value.detail == (
+        f"cell C{row} of sheet 'Sheet' holds a value or formula, but a sheet is read down to "
+        "row 50,000; delete the rows below the table"
+    )
+
+
+def test_an_xlsx_row_with_more_cells_than_a_sheet_has_columns_is_refused() -> None:
+    content = _with_rows_below('<row r="9">' + "<c/>" * (MAX_SHEET_COLUMNS + 1) + "</row>")
+    with pytest.raises(ValidationFailed) as raised:
+        read_table(content, "a.xlsx")
+    assert raised.value.detail == (
+        "row 9 of sheet 'Sheet' has more than 16,384 cells, more than a worksheet has columns"
+    )
+
+
+def test_xlsx_cells_down_to_the_last_row_with_content_are_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(import_files, "MAX_XLSX_CELLS", 9)  # those of the header and two rows
+    formatted = '<row r="4"><c r="A4" s="1"/></row>'  # below the last with content: not read
+    assert read_table(_with_rows_below(formatted), "a.xlsx").rows == TWO_ROWS
+
+    below = '<row r="5"><c r="A5" t="inlineStr"><is><t>Bergen</t></is></c></row>'
+    with pytest.raises(ValidationFailed) as raised:
+        read_table(_with_rows_below(formatted + below), "a.xlsx")
+    assert raised.value.detail == (
+        "sheet 'Sheet' has 11 cells (with a value, a formula or only formatting) down to row 5; "
+        "at most 9 are read: copy the table into a new workbook"
+    )
+
+
+def test_xlsx_rows_out_of_order_are_refused() -> None:
+    """openpyxl skips a row numbered no further down than the one before it (Bergen would be
+    lost without a word), after parsing it: any number of them, below no row limit."""
+    content = _with_rows_below(
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>Bergen</t></is></c></row>'
+    )
+    with pytest.raises(ValidationFailed) as raised:
+        read_table(content, "a.xlsx")
+    assert raised.value.detail == (
+        "row 2 of sheet 'Sheet' comes after row 3; the worksheet is damaged"
+    )
+
+
+def test_an_xlsx_sheet_of_formatting_only_is_empty() -> None:
+    content = _with_sheet_xml(
+        xlsx_file([["organisatie"]]),
+        SHEET,
+        lambda xml: re.sub(
+            "<sheetData>.*</sheetData>",
+            '<sheetData><row r="1"><c r="A1" s="1"/><c r="B1" t="s"><v /></c></row>'
+            + '<row s="1" customFormat="1"/>' * 1_000
+            + "</sheetData>",
+            xml,
+            flags=re.DOTALL,
+        ),
+    )
+    with pytest.raises(ValidationFailed) as raised:
+        read_table(content, "a.xlsx")
+    assert raised.value.detail == "the file is empty"

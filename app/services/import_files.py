@@ -14,10 +14,17 @@ wrong with the file as a whole). What the cells mean is :mod:`app.services.impor
   header line (Excel in a Dutch locale writes ``;``).
 * **XLSX.** The first worksheet, read with openpyxl in read-only mode with each formula's saved
   result. A formula without one (in a file a script wrote and no spreadsheet program saved)
-  reads as ``None`` there, as an empty cell does; the sheet's XML is streamed once more to find
-  such cells, which :attr:`Table.unsaved_formulas` lists and the row checks report. Against
-  ZIP bombs, the archive's declared uncompressed size is capped (the ZIP reader stops at the
-  declared size) and at most :data:`MAX_COLUMNS` columns are read.
+  reads as ``None`` there, as an empty cell does; so the sheet's XML is first streamed once
+  (:func:`_scan_sheet`) to find such cells, which :attr:`Table.unsaved_formulas` lists and the
+  row checks report, and the last row with content (a value, an inline text or a formula).
+  openpyxl then reads down to that row, whatever size the sheet declares (some tools write a
+  wrong one), and not through the empty rows below it (formatting can pad a sheet with a
+  million). Against ZIP bombs and sheets that would keep openpyxl busy, the archive's
+  declared uncompressed size is capped (the ZIP reader stops at the declared size), content
+  below row :data:`MAX_XLSX_ROW` is refused naming its cell (however many empty rows come
+  before it), as are more than :data:`MAX_XLSX_CELLS` cells down to the last row with content,
+  a row of more cells than a worksheet has columns and rows out of order; at most
+  :data:`MAX_COLUMNS` columns are read.
 * **Rows.** The first non-blank row is the header; blank rows are skipped; row numbers are
   those a spreadsheet shows (the header is usually row 1). At most :data:`MAX_ROWS` data rows.
 """
@@ -49,13 +56,26 @@ MAX_ROWS = 5_000
 MAX_COLUMNS = 50
 MAX_XLSX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024
 MAX_SHEET_ROWS = 1_048_576  # Excel's own limit; a sheet claiming more rows is not genuine
+MAX_SHEET_COLUMNS = 16_384  # Excel's own limit; a row with more cells is not genuine
+
+MAX_XLSX_ROW = 10 * MAX_ROWS
+"""The last worksheet row read: content below it is a 422 naming its cell. Ten rows for each
+data row an import takes leaves room for blank rows and stray values, and keeps the rows
+openpyxl parses (each costs it microseconds and memory, empty or not) few."""
+
+MAX_XLSX_CELLS = 1_000_000
+"""Cells a worksheet may have down to its last row with content (values, formulas or only
+formatting; openpyxl parses each): four times those of the largest import, 5,001 rows of 50
+columns. More is a 422."""
 
 ZIP_SIGNATURE = b"PK\x03\x04"
 UTF8_BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_ROW, _CELL, _FORMULA, _VALUE = (f"{_MAIN}{name}" for name in ("row", "c", "f", "v"))
+_ROW, _CELL, _FORMULA, _VALUE, _INLINE_TEXT = (
+    f"{_MAIN}{name}" for name in ("row", "c", "f", "v", "is")
+)
 OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 UNSUPPORTED_EXTENSIONS = (".xls", ".ods", ".numbers")
 CSV_DELIMITERS = (";", ",", "\t")
@@ -194,12 +214,16 @@ def _xlsx_table(data: bytes) -> Table:
         # The worksheet's part in the archive, as the workbook names it (openpyxl keeps it in
         # a private attribute in read-only mode).
         path: str = getattr(sheet, "_worksheet_path")  # noqa: B009
-        # Read to the last row there is, not to the size the sheet declares: some tools write
-        # a wrong one, and the rows past it would be lost without a word.
-        sheet.reset_dimensions()
         try:
-            rows = sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)
-            return _table(_xlsx_rows(rows, _unsaved_formulas(data, path)), sheet=sheet.title)
+            scan = _scan_sheet(data, path, sheet.title)
+            # Down to the last row with content, whatever size the sheet declares (rows past a
+            # wrong one would be lost without a word); openpyxl stops parsing after max_row.
+            rows = (
+                sheet.iter_rows(max_row=scan.last_row, max_col=MAX_COLUMNS + 1, values_only=True)
+                if scan.last_row  # max_row=0 would mean every row
+                else ()
+            )
+            return _table(_xlsx_rows(rows, scan.unsaved), sheet=sheet.title)
         except ValidationFailed:
             raise
         except Exception as error:  # as for a broken workbook: XML, ZIP, value errors, …
@@ -210,35 +234,121 @@ def _xlsx_table(data: bytes) -> Table:
         workbook.close()
 
 
-def _unsaved_formulas(data: bytes, path: str) -> dict[int, tuple[int, ...]]:
-    """The formula cells without a saved result of the worksheet at *path*, by row number:
-    their columns (from 0). openpyxl gives a formula's saved result or the formula, and ``None``
-    both for an empty cell and for a formula no spreadsheet program calculated; so the sheet's
-    XML is streamed here for the cells with an ``<f>`` and no ``<v>``, or an empty one where the
-    result is not text (Excel saves an empty text result as ``t="str"`` with ``<v/>``)."""
-    unsaved: dict[int, list[int]] = {}
-    row = column = 0
+@dataclass(frozen=True, slots=True)
+class SheetScan:
+    """What one pass over a worksheet's XML finds (:func:`_scan_sheet`)."""
+
+    last_row: int
+    """The last row with content: a cell with a value, an inline text or a formula (0: none)."""
+    unsaved: dict[int, tuple[int, ...]]
+    """The formula cells without a saved result, by row number: their columns (from 0)."""
+
+
+def _scan_sheet(data: bytes, path: str, title: str) -> SheetScan:
+    """The last row with content and the formulas without a saved result of the worksheet at
+    *path* (named *title*); a sheet past the limits of :data:`MAX_XLSX_ROW`,
+    :data:`MAX_XLSX_CELLS` or :data:`MAX_SHEET_COLUMNS` is a 422, raised as soon as the
+    stream shows it. No tree is built, so memory stays the same however many rows there are."""
+    scanner = _SheetScanner(title)
+    parser = ET.XMLParser(target=scanner)
     with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(path) as part:
-        parents: list[ET.Element] = []
-        for event, element in ET.iterparse(part, events=("start", "end")):
-            if event == "start":
-                if element.tag == _ROW:
-                    row = int(element.get("r") or row + 1)
-                    column = 0
-                elif element.tag == _CELL:
-                    reference = element.get("r")
-                    column = _column(reference) if reference else column + 1
-                parents.append(element)
-                continue
-            parents.pop()
-            if element.tag == _CELL:
-                value = element.find(_VALUE)
-                saved = value is not None and (bool(value.text) or element.get("t") == "str")
-                if element.find(_FORMULA) is not None and not saved:
-                    unsaved.setdefault(row, []).append(column - 1)
-            if element.tag in (_CELL, _ROW) and parents:
-                parents[-1].remove(element)  # a sheet of a million rows stays small in memory
-    return {number: tuple(columns) for number, columns in unsaved.items()}
+        while chunk := part.read(1 << 16):
+            parser.feed(chunk)
+    parser.close()
+    return SheetScan(
+        scanner.last_row, {number: tuple(columns) for number, columns in scanner.unsaved.items()}
+    )
+
+
+class _SheetScanner:
+    """The target of an XML parser over a worksheet (ElementTree calls ``start``, ``data`` and
+    ``end`` for each element and text; the tags are ``{namespace}name`` whatever prefix the
+    file uses).
+
+    openpyxl gives a formula's saved result or the formula, and ``None`` both for an empty cell
+    and for a formula no spreadsheet program calculated; so a formula without a saved result is
+    found here: a cell with an ``<f>`` and no ``<v>``, or an empty one where the result is not
+    text (Excel saves an empty text result as ``t="str"`` with ``<v/>``). Rows are numbered as
+    openpyxl numbers them: by their ``r``, else one past the row before; a row numbered no
+    further down than the one before is refused (openpyxl would drop it without a word, and
+    such rows would escape :data:`MAX_XLSX_ROW`)."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.row = self.column = self.last_row = 0
+        self.cells = self.row_cells = 0  # so far, and in the current row
+        self.row_content = self.in_cell = self.in_value = False
+        self.cell_type: str | None = None
+        # What the current cell holds: a <v>, text in it, an <f>, an <is>.
+        self.value = self.text = self.formula = self.inline_text = False
+        self.unsaved: dict[int, list[int]] = {}
+
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
+        if tag == _CELL:
+            reference = attributes.get("r")
+            self.column = _column(reference) if reference else self.column + 1
+            self.cells += 1
+            self.row_cells += 1
+            if self.row_cells > MAX_SHEET_COLUMNS:
+                raise ValidationFailed(
+                    f"row {self.row:,} of sheet {self.title!r} has more than "
+                    f"{MAX_SHEET_COLUMNS:,} cells, more than a worksheet has columns"
+                )
+            self.in_cell = True
+            self.cell_type = attributes.get("t")
+            self.value = self.text = self.formula = self.inline_text = False
+        elif tag == _ROW:
+            number = int(attributes.get("r") or self.row + 1)
+            if number <= self.row:  # openpyxl would skip it, so more rows than numbers
+                raise ValidationFailed(
+                    f"row {number:,} of sheet {self.title!r} comes after row {self.row:,}; the "
+                    "worksheet is damaged"
+                )
+            self.row = number
+            self.column = self.row_cells = 0
+            self.row_content = False
+        elif self.in_cell:
+            if tag == _VALUE:
+                self.value = self.in_value = True
+            elif tag == _FORMULA:
+                self.formula = True
+            elif tag == _INLINE_TEXT:
+                self.inline_text = True
+
+    def data(self, text: str) -> None:
+        if self.in_value and text:
+            self.text = True
+
+    def end(self, tag: str) -> None:
+        if tag == _VALUE:
+            self.in_value = False
+        elif tag == _CELL:
+            self.in_cell = False
+            if self.text or self.inline_text or self.formula:
+                self._content()
+        elif tag == _ROW and self.row_content and self.cells > MAX_XLSX_CELLS:
+            raise ValidationFailed(
+                f"sheet {self.title!r} has {self.cells:,} cells (with a value, a formula or "
+                f"only formatting) down to row {self.row:,}; at most {MAX_XLSX_CELLS:,} are "
+                "read: copy the table into a new workbook"
+            )
+
+    def _content(self) -> None:
+        """The current cell holds a value, an inline text or a formula."""
+        if self.row > MAX_XLSX_ROW:
+            raise ValidationFailed(
+                f"cell {get_column_letter(self.column)}{self.row} of sheet {self.title!r} holds "
+                f"a value or formula, but a sheet is read down to row {MAX_XLSX_ROW:,}; delete "
+                "the rows below the table"
+            )
+        self.last_row = max(self.last_row, self.row)
+        self.row_content = True
+        saved = self.text or (self.value and self.cell_type == "str")
+        if self.formula and not saved:
+            self.unsaved.setdefault(self.row, []).append(self.column - 1)
+
+    def close(self) -> None:
+        """The end of the document (the parser's ``close`` returns what this does)."""
 
 
 def _column(reference: str) -> int:
