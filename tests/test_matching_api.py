@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session
 
 from app.models import Community, Organisation, Suggestion
+from app.services import matching
 from app.services.matching import suggestions as suggestions_module
 from tests import factories
 from tests.http import delete, patch
@@ -497,3 +498,47 @@ def test_a_community_scored_before_its_formula_was_recorded_is_rescored_at_the_n
     assert _scored(client, cop) == rescored
     session.expire_all()
     assert session.get_one(Community, cop.community.id).scored_semantically is False
+
+
+def test_a_rescored_suggestion_gets_a_new_version_and_an_unchanged_one_keeps_its_own(
+    client: TestClient, cop: Cop
+) -> None:
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    (first,) = suggestions(client, cop)
+    url = f"{cop.url}/suggestions/{first['id']}"
+    before = client.get(url)
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    same = client.get(url)
+    assert (same.headers["etag"], same.json()) == (before.headers["etag"], before.json())
+
+    answer(client, cop, "offers", cop.alkmaar, SOLAR_OFFER)  # other word weights
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    after = client.get(url)
+    assert after.json()["score"] != before.json()["score"]
+    assert (before.headers["etag"], after.headers["etag"]) == ('"2"', '"3"')
+    assert after.json()["updatedAt"] > before.json()["updatedAt"]
+    assert after.json()["createdAt"] == before.json()["createdAt"]
+
+
+def test_a_recompute_that_changes_nothing_writes_nothing(
+    client: TestClient, cop: Cop, session: Session, engine: Engine
+) -> None:
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER, topics=["aquathermie"])
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    answer(client, cop, "needs", cop.alkmaar, "Zon op dak van sporthallen")
+    matching.recompute(session, cop.community)
+    written: list[str] = []
+
+    def note(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith("SELECT"):
+            written.append(statement.split("(")[0][:40])
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        count = matching.recompute(session, cop.community)
+        session.flush()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert (count, written) == (1, [])

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -35,6 +35,29 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+_STORED = (
+    Suggestion.id,
+    Suggestion.need_id,
+    Suggestion.offer_id,
+    Suggestion.status,
+    Suggestion.need_organisation_id,
+    Suggestion.offer_organisation_id,
+    Suggestion.score,
+    Suggestion.reasons,
+    Suggestion.matched_topics,
+)
+"""The columns :func:`_store` compares with what the engine found."""
+
+_TABLE: Any = Suggestion.__table__
+_RESCORED = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("row_id"))
+    # A changed score is a changed representation: a new version (ETag) and updated_at.
+    .values(version=_TABLE.c.version + 1)
+)
+"""One UPDATE for every changed row (executemany): their new values by column name."""
+
+
 def _store(
     session: Session,
     community: Community,
@@ -43,12 +66,14 @@ def _store(
     replace: Any,
 ) -> None:
     """Upsert ``found`` and delete the proposed rows in ``replace`` (a WHERE clause) that the
-    engine no longer suggests. Acted-on rows keep their status; their score follows the engine."""
+    engine no longer suggests. Acted-on rows keep their status; their score follows the engine.
+
+    New, changed and stale rows each take one statement, whatever their number (a recompute
+    of a large community changes tens of thousands of scores)."""
     # ``replace`` alone selects the rows (it names the community, or one answer of it), so the
     # database can use the need's or offer's own index.
     existing = {
-        (row.need_id, row.offer_id): row
-        for row in session.scalars(select(Suggestion).where(replace))
+        (row.need_id, row.offer_id): row for row in session.execute(select(*_STORED).where(replace))
     }
     involved = {s.need_organisation_id for s in found} | {s.offer_organisation_id for s in found}
     names = dict(
@@ -56,20 +81,30 @@ def _store(
             select(Organisation.id, Organisation.name).where(Organisation.id.in_(involved))
         ).all()
     )
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for suggestion in found:
         # Every pair found involves the rescored answer(s), so ``existing`` holds its row.
         row = existing.pop((suggestion.need_id, suggestion.offer_id), None)
         values = _values(suggestion, names)
         if row is None:
-            session.add(Suggestion(community_id=community.id, **values))
+            new.append({"community_id": community.id, **values})
         elif row.status != SuggestionStatus.DECLINED and _changed(row, values):
-            for key, value in values.items():
-                setattr(row, key, value)
+            changed.append({"row_id": row.id, **values})
     stale = [row.id for row in existing.values() if row.status == SuggestionStatus.PROPOSED]
+    if new:
+        session.execute(insert(Suggestion), new)
+    if changed:
+        session.execute(_RESCORED, changed)
     if stale:
         session.execute(delete(Suggestion).where(Suggestion.id.in_(stale)))
-        mark_changed(session, community.id)  # a bulk delete: the flush listener cannot see it
-    session.flush()
+    if new or changed or stale:
+        # Statements the unit of work does not see: mark the change, and let rows this
+        # session holds be read again.
+        mark_changed(session, community.id)
+        for held in list(session.identity_map.values()):
+            if isinstance(held, Suggestion):
+                session.expire(held)
 
 
 def _values(suggestion: matching.Suggestion, names: dict[int, str]) -> dict[str, Any]:
@@ -131,7 +166,8 @@ def rename_in_reasons(session: Session, organisation_id: int) -> None:
     session.flush()
 
 
-def _changed(row: Suggestion, values: dict[str, Any]) -> bool:
+def _changed(row: object, values: dict[str, Any]) -> bool:
+    """Whether a stored row (any object with the columns as attributes) differs from *values*."""
     return any(getattr(row, key) != value for key, value in values.items())
 
 

@@ -37,9 +37,11 @@ def tag_text(text: str, given: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def retag(answer: Need | Offer) -> None:
-    """Recompute an answer's topic tags, keeping the given ones as given."""
+    """Recompute an answer's topic tags, keeping the given ones as given. Tags that come out
+    as they were are left alone (a recompute retags every answer; most keep theirs)."""
     given = [tag.topic for tag in answer.topic_tags if tag.source == TopicSource.GIVEN]
+    tags = tag_text(answer.text, given)
+    if [(tag.topic, tag.source) for tag in answer.topic_tags] == tags:
+        return
     link = NeedTopic if isinstance(answer, Need) else OfferTopic
-    answer.topic_tags = [  # type: ignore[assignment]
-        link(topic=slug, source=source) for slug, source in tag_text(answer.text, given)
-    ]
+    answer.topic_tags = [link(topic=slug, source=source) for slug, source in tags]  # type: ignore[assignment]
