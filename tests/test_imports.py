@@ -328,7 +328,7 @@ def test_the_file_is_read_before_the_request_begins_to_write(
         begin_for_writing(request_session)
 
     def executing(_connection: object, _cursor: object, statement: str, *_: object) -> None:
-        events.append("lock the community" if "FOR UPDATE" in statement else "query")
+        events.append("lock the community" if "pg_advisory_xact_lock" in statement else "query")
 
     monkeypatch.setattr(request_session, "begin_for_writing", beginning)
     event.listen(connection, "before_cursor_execute", executing)
@@ -338,7 +338,7 @@ def test_the_file_is_read_before_the_request_begins_to_write(
         event.remove(connection, "before_cursor_execute", executing)
 
     assert response.status_code == 200, response.text
-    # SQLite has no row locks (SQLAlchemy leaves FOR UPDATE out): its write lock is the one.
+    # SQLite has no advisory locks: its write lock, taken as the transaction begins, queues.
     lock = ["lock the community"] if connection.dialect.name == "postgresql" else []
     assert list(dict.fromkeys(events)) == ["read the file", "begin to write", "query", *lock]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.db import session_scope
-from app.models import Community, Need
-from app.services import imports
+from app.matching.scoring import HUB_MIN_NEEDS
+from app.models import Community, Need, Offer, Suggestion
+from app.schemas import NeedCreate, OfferCreate
+from app.services import answers, imports
 from app.services.import_plan import Planner
 from tests import factories
 from tests.conftest import BACKENDS, drop_schema, fresh_database, migrate
@@ -25,6 +28,7 @@ from tests.live import LiveServer, live_server
 from tests.problems import assert_problem
 
 WRITERS = 8
+HELD_AT_MOST = 30.0  # seconds a thread waits for the other at most
 ROUNDS = 10
 
 
@@ -225,6 +229,75 @@ def test_two_imports_of_one_file_at_once_store_it_once(
         with session_scope(engine) as session:
             stored = session.scalar(select(func.count()).select_from(Need))
         assert (sorted(results), stored) == ([(0, 1), (1, 0)], 1)
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_schema(name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_write_beside_the_one_that_switches_the_formula_waits_and_scores_with_the_new_one(
+    backend: str, tmp_path: Path, embedder: Any
+) -> None:
+    """The 20th need (with 20 offers) re-scores the community semantically while an offer is
+    written beside it: the offer's write waits, then scores with the semantic factor too. (It
+    used to score lexically, under a marker that said "semantic", or fail with a 409/412 when
+    both writes re-scored the community.)"""
+    name = f"copmatch_switch_{os.getpid()}"
+    engine = fresh_database(backend, name, tmp_path)
+    migrate(engine)
+    try:
+        with session_scope(engine) as session:
+            haarlem = factories.municipality(session, "Haarlem", "GM0392")
+            zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+            community = factories.community(session, "CoP", haarlem, zaanstad)
+            for number in range(HUB_MIN_NEEDS - 1):
+                text = f"Vraag {number} over aquathermie, warmtenetten en TEO"
+                answers.create_answer(
+                    session, Need, community, NeedCreate(organisationId=haarlem.id, text=text)
+                )
+            for number in range(HUB_MIN_NEEDS):
+                text = f"Ervaring {number} met warmtenetten en aquathermie"
+                answers.create_answer(
+                    session, Offer, community, OfferCreate(organisationId=zaanstad.id, text=text)
+                )
+            community_id, haarlem_id, zaanstad_id = community.id, haarlem.id, zaanstad.id
+        switched = threading.Event()
+        written: list[int] = []
+
+        def beside() -> None:
+            switched.wait(HELD_AT_MOST)
+            with session_scope(engine, writing=True) as session:
+                offer = answers.create_answer(
+                    session,
+                    Offer,
+                    session.get_one(Community, community_id),
+                    OfferCreate(organisationId=zaanstad_id, text="Aquathermie uit de rwzi: advies"),
+                )
+                written.append(offer.id)
+
+        thread = threading.Thread(target=beside)
+        thread.start()
+        with session_scope(engine, writing=True) as session:
+            answers.create_answer(
+                session,
+                Need,
+                session.get_one(Community, community_id),
+                NeedCreate(organisationId=haarlem_id, text="De twintigste vraag: aquathermie"),
+            )
+            switched.set()
+            time.sleep(1.0)  # the other write starts meanwhile, and must wait for this one
+        thread.join(HELD_AT_MOST)
+        with session_scope(engine) as session:
+            community = session.get_one(Community, community_id)
+            stored = session.execute(
+                select(Suggestion.reasons).where(Suggestion.offer_id == written[0])
+            ).scalars()
+            factors = {frozenset(reason["factor"] for reason in reasons) for reasons in stored}
+            assert (community.scored_semantically, factors) == (
+                True,
+                {frozenset({"topic", "text", "semantic"})},
+            )
     finally:
         engine.dispose()
         if backend == "postgresql":

@@ -133,10 +133,11 @@ def import_answers(
     if upload.error is not None:
         raise upload.error
     if not dry_run:
-        # One import of a community at a time: the plan (create, update or leave each row)
-        # reads what is stored, and two imports planning side by side would both create every
-        # row. SQLite queues writers anyway; on PostgreSQL the community's row lock does.
-        session.execute(select(Community.id).where(Community.id == community.id).with_for_update())
+        # One import of a community at a time, and no answer write beside it: the plan (create,
+        # update or leave each row) reads what is stored, and two imports planning side by side
+        # would both create every row. SQLite queues writers anyway; on PostgreSQL an advisory
+        # lock does, the one every write of the community's answers takes.
+        matching.queue_answer_writes(session, community)
     planner = Planner(session, community, upload.column_names)
     plans = planner.plan(upload.parsed, progress)
     problems = sorted([*upload.problems, *planner.problems], key=lambda problem: problem.row)

@@ -171,11 +171,33 @@ def _changed(row: object, values: dict[str, Any]) -> bool:
     return any(getattr(row, key) != value for key, value in values.items())
 
 
+ANSWER_WRITES_LOCK = 0x636F70  # "cop": the advisory lock space of answer writes
+"""First key of the PostgreSQL advisory lock that queues writes of a community's answers (the
+second is the community's id)."""
+
+
+def queue_answer_writes(session: Session, community: Community) -> None:
+    """Wait until no other transaction writes *community*'s answers or suggestions, and hold
+    that until this one ends; then read the community's scoring formula as committed.
+
+    A write re-scores against the answers it reads, and may re-score the whole community: two
+    writes side by side would each miss the other's answer (one scoring it with the formula the
+    other just replaced), or both replace the same rows. SQLite runs one writing transaction at
+    a time anyway; on PostgreSQL a transaction-scoped advisory lock queues them. No row is
+    locked by it, so a member acting on a suggestion meanwhile neither waits for it nor makes
+    it wait in the wrong order."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(select(func.pg_advisory_xact_lock(ANSWER_WRITES_LOCK, community.id)))
+    session.refresh(community, attribute_names=["scored_semantically"])
+
+
 def refresh_need(session: Session, need: Need) -> None:
     """Re-score one need against its community's offers and store the result; or the whole
     community, where the write changes whether it is scored semantically (its 20th need or
     offer, an answer without an embedding): one ranking never mixes the two formulas."""
     community = session.get_one(Community, need.community_id)
+    queue_answer_writes(session, community)
     embed_written(session, community, need)
     data, index = community_index(session, community, same="offers")
     if community.scored_semantically is not index.semantic:
@@ -191,6 +213,7 @@ def refresh_offer(session: Session, offer: Offer) -> None:
     among the STORED_PER_ANSWER best for (and for no other); or the whole community, where the
     write changes whether it is scored semantically (as for :func:`refresh_need`)."""
     community = session.get_one(Community, offer.community_id)
+    queue_answer_writes(session, community)
     embed_written(session, community, offer)
     data, index = community_index(session, community, same="needs")
     if community.scored_semantically is not index.semantic:
@@ -268,6 +291,7 @@ def recompute(session: Session, community: Community) -> int:
 def forget_answer(session: Session, community: Community) -> None:
     """After a need or offer of *community* was deleted (its suggestions go with it): re-score
     the whole community where what is left is scored otherwise, semantically or not."""
+    queue_answer_writes(session, community)
     data = snapshot(session, community)
     semantic = matching.MatchIndex.scores_semantically(data.needs, data.offers)
     if community.scored_semantically is not semantic:
