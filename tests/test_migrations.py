@@ -9,10 +9,12 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session
 
 from app.migrate import alembic_config
 from app.models import Base
+from tests import factories
 from tests.conftest import BACKENDS, drop_schema, fresh_database
 
 
@@ -33,6 +35,40 @@ def test_upgrade_downgrade_upgrade_without_drift(backend: str, tmp_path: Path) -
                 connection, opts={"compare_type": True, "compare_server_default": True}
             )
             assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_schema(name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_downgrading_a_communities_column_keeps_the_rows_that_refer_to_communities(
+    backend: str, tmp_path: Path
+) -> None:
+    """On SQLite, a batch migration that recreates ``communities`` drops the old table, and
+    the foreign keys' ON DELETE CASCADE would empty every table that refers to it."""
+    name = f"copmatch_migrations_rows_{os.getpid()}"
+    engine = fresh_database(backend, name, tmp_path)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(connection=connection)
+            command.upgrade(config, "head")
+            session = Session(bind=connection)
+            haarlem = factories.municipality(session, "Haarlem", "GM0392")
+            community = factories.community(session, "CoP", haarlem)
+            factories.need(session, community, haarlem, "Warmtenet in de wijk")
+            session.flush()
+            command.downgrade(config, "534140b63c95")  # before both columns of communities
+            counts = {
+                table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("communities", "community_members", "needs", "need_topics")
+            }
+            assert counts == {
+                "communities": 1,
+                "community_members": 1,
+                "needs": 1,
+                "need_topics": 1,
+            }
     finally:
         engine.dispose()
         if backend == "postgresql":

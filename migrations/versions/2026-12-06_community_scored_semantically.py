@@ -25,5 +25,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("communities") as batch:
+    # Never recreate the table on SQLite (which can drop a column itself): dropping the old
+    # table would cascade into every table that refers to communities.
+    with op.batch_alter_table("communities", recreate="never") as batch:
         batch.drop_column("scored_semantically")
