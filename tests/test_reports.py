@@ -1058,6 +1058,7 @@ def test_the_workbook_holds_each_block_as_written_with_its_style() -> None:
                             ("=SOM(A1)\x07 kort", 0.4567, 3),
                             ("lang " * 12, "", 0),
                             ("x" * 40_000, 1.0, None),
+                            ("oneindig", float("inf"), float("nan")),
                         ),
                     ),
                 ),
@@ -1079,6 +1080,7 @@ def test_the_workbook_holds_each_block_as_written_with_its_style() -> None:
         ("=SOM(A1) kort", 0.4567, 3),
         ("lang " * 12, None, 0),
         ("x" * (tables.XLSX_CELL_MAX - 1) + "…", 1, None),
+        ("oneindig", None, None),
     ]
     assert (sheet["A1"].font.b, sheet["A1"].font.sz) == (True, 14)
     assert sheet["A3"].font.i is True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from typing import Literal
 
@@ -133,6 +134,8 @@ class _Sheet:
         for column, value in enumerate(values):
             if isinstance(value, str):
                 value = _fitting(ILLEGAL_CHARACTERS.sub("", value))
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None  # no number to show (XlsxWriter would write it as a formula)
             if value is None or value == "":
                 if header:  # an empty cell, but with the heading's fill
                     blank = self.formats.get(style, header=True, wrap=False, number=False)
