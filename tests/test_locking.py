@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from app.db import session_scope
 from app.matching.scoring import HUB_MIN_NEEDS
-from app.models import Community, Need, Offer, Suggestion
+from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.schemas import NeedCreate, OfferCreate
-from app.services import answers, imports
+from app.services import answers, imports, matching
 from app.services.import_plan import Planner
+from app.services.matching import suggestions as suggestions_module
 from tests import factories
 from tests.conftest import BACKENDS, drop_schema, fresh_database, migrate
 from tests.imports import HEADER, before_reading_the_file, csv_file, write_lock_is_free, xlsx_file
@@ -235,6 +236,26 @@ def test_two_imports_of_one_file_at_once_store_it_once(
             drop_schema(name)
 
 
+@contextlib.contextmanager
+def _migrated_engine(backend: str, name: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a fresh database migrated to head; disposed (and dropped) afterwards."""
+    schema = f"{name}_{os.getpid()}"
+    engine = fresh_database(backend, schema, tmp_path)
+    migrate(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_schema(schema)
+
+
+def _haarlem_and_zaanstad(session: Session) -> tuple[Organisation, Organisation, Community]:
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+    return haarlem, zaanstad, factories.community(session, "CoP", haarlem, zaanstad)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_write_beside_the_one_that_switches_the_formula_waits_and_scores_with_the_new_one(
     backend: str, tmp_path: Path, embedder: Any
@@ -243,14 +264,9 @@ def test_a_write_beside_the_one_that_switches_the_formula_waits_and_scores_with_
     written beside it: the offer's write waits, then scores with the semantic factor too. (It
     used to score lexically, under a marker that said "semantic", or fail with a 409/412 when
     both writes re-scored the community.)"""
-    name = f"copmatch_switch_{os.getpid()}"
-    engine = fresh_database(backend, name, tmp_path)
-    migrate(engine)
-    try:
+    with _migrated_engine(backend, "copmatch_switch", tmp_path) as engine:
         with session_scope(engine) as session:
-            haarlem = factories.municipality(session, "Haarlem", "GM0392")
-            zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
-            community = factories.community(session, "CoP", haarlem, zaanstad)
+            haarlem, zaanstad, community = _haarlem_and_zaanstad(session)
             for number in range(HUB_MIN_NEEDS - 1):
                 text = f"Vraag {number} over aquathermie, warmtenetten en TEO"
                 answers.create_answer(
@@ -298,7 +314,62 @@ def test_a_write_beside_the_one_that_switches_the_formula_waits_and_scores_with_
                 True,
                 {frozenset({"topic", "text", "semantic"})},
             )
-    finally:
-        engine.dispose()
-        if backend == "postgresql":
-            drop_schema(name)
+
+
+def test_a_suggestion_a_member_acts_on_during_a_recompute_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL (SQLite runs one writer at a time): a recompute reads a proposed suggestion
+    it no longer proposes; a member introduces it and commits before the recompute deletes the
+    stale rows. The member's suggestion stays, introduced."""
+    with _migrated_engine("postgresql", "copmatch_acted", tmp_path) as engine:
+        with session_scope(engine) as session:
+            haarlem, zaanstad, community = _haarlem_and_zaanstad(session)
+            need = factories.need(session, community, haarlem, "Zon op het dak van de sporthal")
+            offer = factories.offer(session, community, zaanstad, "Ervaring met aquathermie")
+            # A pair the engine does propose, so the recompute has rows to store.
+            factories.need(session, community, haarlem, "Aquathermie (TEO) voor de wijk")
+            # A proposal of an earlier scoring that the engine no longer makes.
+            planted = Suggestion(
+                community_id=community.id,
+                need_id=need.id,
+                offer_id=offer.id,
+                need_organisation_id=haarlem.id,
+                offer_organisation_id=zaanstad.id,
+                score=0.5,
+                reasons=[],
+                matched_topics=[],
+            )
+            session.add(planted)
+            session.flush()
+            community_id, planted_id = community.id, planted.id
+        read, acted = threading.Event(), threading.Event()
+        values = suggestions_module._values
+
+        def values_after_the_member(*args: Any) -> Any:
+            # Called by _store once it has read the stored rows (the planted one as proposed).
+            if threading.current_thread().name == "recompute" and not read.is_set():
+                read.set()
+                acted.wait(HELD_AT_MOST)
+            return values(*args)
+
+        monkeypatch.setattr(suggestions_module, "_values", values_after_the_member)
+
+        def recompute() -> None:
+            with session_scope(engine, writing=True) as session:
+                matching.recompute(session, session.get_one(Community, community_id))
+
+        thread = threading.Thread(target=recompute, name="recompute")
+        thread.start()
+        assert read.wait(HELD_AT_MOST)
+        with session_scope(engine, writing=True) as session:
+            row = session.get_one(Suggestion, planted_id)
+            matching.update_suggestion(
+                session, row, status=SuggestionStatus.INTRODUCED, feedback=None
+            )
+        acted.set()
+        thread.join(HELD_AT_MOST)
+        with session_scope(engine) as session:
+            kept = session.get(Suggestion, planted_id)
+            assert kept is not None
+            assert kept.status == SuggestionStatus.INTRODUCED

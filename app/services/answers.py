@@ -166,6 +166,7 @@ def create_answer(
     answer = model(community_id=community.id, **_plain(values))
     if isinstance(data, NeedCreate | OfferCreate) and not isinstance(answer, FormatPreference):
         set_given_topics(answer, data.topics)
+        matching.queue_answer_writes(session, community)  # before this write takes a row lock
     session.add(answer)
     session.flush()
     _rematch(session, answer, refresh=refresh)
@@ -198,6 +199,9 @@ def update_answer(
             person_id=changes.get("person_id", answer.person_id),
             meeting_id=changes.get("meeting_id", answer.meeting_id),
         )
+    if not isinstance(answer, FormatPreference):
+        # Before this write takes a row lock (see matching.queue_answer_writes).
+        matching.queue_answer_writes(session, session.get_one(Community, answer.community_id))
     topics = changes.pop("topics", None)
     if topics is not None and not isinstance(answer, FormatPreference):
         set_given_topics(answer, topics)
@@ -210,6 +214,9 @@ def update_answer(
 
 def delete_answer(session: Session, answer: Answer) -> None:
     """Delete an answer; a need's or offer's suggestions go with it (ON DELETE CASCADE)."""
+    if not isinstance(answer, FormatPreference):
+        # Before the delete locks the answer's rows (see matching.queue_answer_writes).
+        matching.queue_answer_writes(session, session.get_one(Community, answer.community_id))
     session.delete(answer)
     session.flush()
     if not isinstance(answer, FormatPreference):

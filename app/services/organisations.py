@@ -14,6 +14,7 @@ from app.db import utcnow
 from app.errors import Conflict, CopmatchError, InvalidParam, ValidationFailed, not_found
 from app.models import (
     ApiToken,
+    Community,
     CommunityOrganiser,
     FormatPreference,
     Membership,
@@ -136,10 +137,22 @@ def update_organisation(
         exclude_id=organisation.id,
     )
     renamed = "name" in changes and changes["name"] != organisation.name
+    if renamed:
+        # Imported here: the matching bridge needs this module's lookups.
+        from app.services.matching import queue_answer_writes
+
+        # The reasons name the organisation: queue behind the writes of its communities'
+        # suggestions, in id order, before the rename locks the organisation's row.
+        for community in session.scalars(
+            select(Community)
+            .join(Membership, Membership.community_id == Community.id)
+            .where(Membership.organisation_id == organisation.id)
+            .order_by(Community.id)
+        ):
+            queue_answer_writes(session, community)
     apply_changes(organisation, changes)
     session.flush()
     if renamed:
-        # Imported here: the matching bridge needs this module's lookups.
         from app.services.matching import rename_in_reasons
 
         rename_in_reasons(session, organisation.id)

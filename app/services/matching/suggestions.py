@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, event, func, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import matching
@@ -51,7 +51,8 @@ _STORED = (
 _TABLE: Any = Suggestion.__table__
 _RESCORED = (
     update(_TABLE)
-    .where(_TABLE.c.id == bindparam("row_id"))
+    # A row declined meanwhile keeps the score it was declined with.
+    .where(_TABLE.c.id == bindparam("row_id"), _TABLE.c.status != SuggestionStatus.DECLINED.value)
     # A changed score is a changed representation: a new version (ETag) and updated_at.
     .values(version=_TABLE.c.version + 1)
 )
@@ -97,7 +98,7 @@ def _store(
     if changed:
         session.execute(_RESCORED, changed)
     if stale:
-        session.execute(delete(Suggestion).where(Suggestion.id.in_(stale)))
+        session.execute(_delete_proposed(stale))
     if new or changed or stale:
         # Statements the unit of work does not see: mark the change, and let rows this
         # session holds be read again.
@@ -105,6 +106,14 @@ def _store(
         for held in list(session.identity_map.values()):
             if isinstance(held, Suggestion):
                 session.expire(held)
+
+
+def _delete_proposed(ids: Sequence[int]) -> Any:
+    """DELETE of the rows *ids* that are still proposed: one a member acted on meanwhile (read
+    as proposed before their change committed) stays."""
+    return delete(Suggestion).where(
+        Suggestion.id.in_(ids), Suggestion.status == SuggestionStatus.PROPOSED.value
+    )
 
 
 def _values(suggestion: matching.Suggestion, names: dict[int, str]) -> dict[str, Any]:
@@ -188,8 +197,25 @@ def queue_answer_writes(session: Session, community: Community) -> None:
     it wait in the wrong order."""
     if session.get_bind().dialect.name != "postgresql":
         return
+    held: set[int] = session.info.setdefault(_HELD, set())
+    if community.id in held:
+        return
     session.execute(select(func.pg_advisory_xact_lock(ANSWER_WRITES_LOCK, community.id)))
+    held.add(community.id)
     session.refresh(community, attribute_names=["scored_semantically"])
+
+
+_HELD = "copmatch_answer_writes_held"
+"""Key in ``Session.info`` of the communities whose lock this transaction holds (taken once)."""
+
+
+def _locks_released(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended, and its locks with it
+        session.info.pop(_HELD, None)
+
+
+if not event.contains(Session, "after_transaction_end", _locks_released):
+    event.listen(Session, "after_transaction_end", _locks_released)
 
 
 def refresh_need(session: Session, need: Need) -> None:
@@ -224,7 +250,7 @@ def refresh_offer(session: Session, offer: Offer) -> None:
     kept, displaced = _place(session, offer.id, found)
     _store(session, community, kept, replace=Suggestion.offer_id == offer.id)
     if displaced:
-        session.execute(delete(Suggestion).where(Suggestion.id.in_(displaced)))
+        session.execute(_delete_proposed(displaced))
         mark_changed(session, community.id)  # a bulk delete: the flush listener cannot see it
 
 
@@ -273,6 +299,7 @@ def _place(
 
 def recompute(session: Session, community: Community) -> int:
     """Re-tag and re-score the whole community; returns the number of stored suggestions."""
+    queue_answer_writes(session, community)
     for answer in session.scalars(select(Need).where(Need.community_id == community.id)):
         retag(answer)
     for offer in session.scalars(select(Offer).where(Offer.community_id == community.id)):
