@@ -199,9 +199,7 @@ def update_answer(
             person_id=changes.get("person_id", answer.person_id),
             meeting_id=changes.get("meeting_id", answer.meeting_id),
         )
-    if not isinstance(answer, FormatPreference):
-        # Before this write takes a row lock (see matching.queue_answer_writes).
-        matching.queue_answer_writes(session, session.get_one(Community, answer.community_id))
+    _queue_writes(session, answer)
     topics = changes.pop("topics", None)
     if topics is not None and not isinstance(answer, FormatPreference):
         set_given_topics(answer, topics)
@@ -214,13 +212,22 @@ def update_answer(
 
 def delete_answer(session: Session, answer: Answer) -> None:
     """Delete an answer; a need's or offer's suggestions go with it (ON DELETE CASCADE)."""
-    if not isinstance(answer, FormatPreference):
-        # Before the delete locks the answer's rows (see matching.queue_answer_writes).
-        matching.queue_answer_writes(session, session.get_one(Community, answer.community_id))
+    community = _queue_writes(session, answer)
     session.delete(answer)
     session.flush()
-    if not isinstance(answer, FormatPreference):
-        matching.forget_answer(session, session.get_one(Community, answer.community_id))
+    if community is not None:
+        matching.forget_answer(session, community)
+
+
+def _queue_writes(session: Session, answer: Answer) -> Community | None:
+    """For a need or offer, its community, once this transaction holds the lock of its writes
+    (see matching.queue_answer_writes): taken before the write locks any row. None for a
+    format preference, which no suggestion depends on."""
+    if isinstance(answer, FormatPreference):
+        return None
+    community = session.get_one(Community, answer.community_id)
+    matching.queue_answer_writes(session, community)
+    return community
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

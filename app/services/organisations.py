@@ -137,10 +137,10 @@ def update_organisation(
         exclude_id=organisation.id,
     )
     renamed = "name" in changes and changes["name"] != organisation.name
-    if renamed:
-        # Imported here: the matching bridge needs this module's lookups.
-        from app.services.matching import queue_answer_writes
+    # Imported here: the matching bridge needs this module's lookups.
+    from app.services.matching import queue_answer_writes, rename_in_reasons
 
+    if renamed:
         # The reasons name the organisation: queue behind the writes of its communities'
         # suggestions, in id order, before the rename locks the organisation's row.
         for community in session.scalars(
@@ -153,8 +153,6 @@ def update_organisation(
     apply_changes(organisation, changes)
     session.flush()
     if renamed:
-        from app.services.matching import rename_in_reasons
-
         rename_in_reasons(session, organisation.id)
     return organisation
 

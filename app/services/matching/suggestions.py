@@ -15,7 +15,7 @@ from app.errors import Conflict, InvalidParam, NotFound
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.services.common import paginate_rows
 from app.services.matching.embeddings import embed_answers, embed_written
-from app.services.matching.index import community_index, snapshot
+from app.services.matching.index import Side, Snapshot, community_index, snapshot
 from app.services.matching.tags import retag
 from app.services.suggestion_versions import mark_changed
 
@@ -222,13 +222,10 @@ def refresh_need(session: Session, need: Need) -> None:
     """Re-score one need against its community's offers and store the result; or the whole
     community, where the write changes whether it is scored semantically (its 20th need or
     offer, an answer without an embedding): one ranking never mixes the two formulas."""
-    community = session.get_one(Community, need.community_id)
-    queue_answer_writes(session, community)
-    embed_written(session, community, need)
-    data, index = community_index(session, community, same="offers")
-    if community.scored_semantically is not index.semantic:
-        recompute(session, community)
+    prepared = _rescoring(session, need, same="offers")
+    if prepared is None:
         return
+    community, data, index = prepared
     engine_need = next(item for item in data.needs if item.id == need.id)
     found = index.score_need(engine_need, excluded=data.declined, limit=STORED_PER_ANSWER)
     _store(session, community, found, replace=Suggestion.need_id == need.id)
@@ -238,13 +235,10 @@ def refresh_offer(session: Session, offer: Offer) -> None:
     """Re-score one offer against its community's needs and store it for every need it is now
     among the STORED_PER_ANSWER best for (and for no other); or the whole community, where the
     write changes whether it is scored semantically (as for :func:`refresh_need`)."""
-    community = session.get_one(Community, offer.community_id)
-    queue_answer_writes(session, community)
-    embed_written(session, community, offer)
-    data, index = community_index(session, community, same="needs")
-    if community.scored_semantically is not index.semantic:
-        recompute(session, community)
+    prepared = _rescoring(session, offer, same="needs")
+    if prepared is None:
         return
+    community, data, index = prepared
     engine_offer = next(item for item in data.offers if item.id == offer.id)
     found = index.score_offer(engine_offer, excluded=data.declined, limit=len(data.needs))
     kept, displaced = _place(session, offer.id, found)
@@ -252,6 +246,23 @@ def refresh_offer(session: Session, offer: Offer) -> None:
     if displaced:
         session.execute(_delete_proposed(displaced))
         mark_changed(session, community.id)  # a bulk delete: the flush listener cannot see it
+
+
+def _rescoring(
+    session: Session, answer: Need | Offer, *, same: Side
+) -> tuple[Community, Snapshot, matching.MatchIndex] | None:
+    """What re-scoring one written answer needs: its community (its writes' lock held), the
+    snapshot and an index whose *same* side is the stored one, with the answer embedded. None
+    when the write changes whether the community is scored semantically: the whole community
+    was re-scored instead."""
+    community = session.get_one(Community, answer.community_id)
+    queue_answer_writes(session, community)
+    embed_written(session, community, answer)
+    data, index = community_index(session, community, same=same)
+    if community.scored_semantically is not index.semantic:
+        recompute(session, community)
+        return None
+    return community, data, index
 
 
 def _place(
