@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from typing import Literal
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # what no XLSX cell may hold
 from xlsxwriter import Workbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
@@ -49,8 +49,6 @@ CSV_HEADERS = [
 ]
 MAX_COLUMN_WIDTH = 60
 HEADER_FILL = "#F0F4F8"
-ILLEGAL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-"""Control characters no XLSX cell may hold (tab and line breaks may)."""
 
 Style = Literal["plain", "title", "subtitle", "note", "bold"]
 STYLES: dict[Style, dict[str, object]] = {
@@ -133,7 +131,7 @@ class _Sheet:
         """One row; ``measure`` lets it widen the columns (headings and notes do not)."""
         for column, value in enumerate(values):
             if isinstance(value, str):
-                value = _fitting(ILLEGAL_CHARACTERS.sub("", value))
+                value = _fitting(ILLEGAL_CHARACTERS_RE.sub("", value))
             if isinstance(value, float) and not math.isfinite(value):
                 value = None  # no number to show (XlsxWriter would write it as a formula)
             if value is None or value == "":
