@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.models import Community, Organisation, Suggestion
 from app.services import matching
 from app.services.matching import suggestions as suggestions_module
+from app.services.organisations import load_municipalities
 from tests import factories
 from tests.http import delete, patch
 from tests.problems import assert_problem
@@ -238,7 +239,7 @@ def test_allocation_respects_capacity_and_covers_organisations(
     assert result["totalScore"] == pytest.approx(sum(a["score"] for a in result["assignments"]))
 
 
-def test_reciprocal_pairs(client: TestClient, cop: Cop) -> None:
+def test_reciprocal_pairs(client: TestClient, session: Session, cop: Cop) -> None:
     answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
     answer(
@@ -286,6 +287,21 @@ def test_reciprocal_pairs(client: TestClient, cop: Cop) -> None:
     assert sorted(details) == [
         "Gemeente Haarlem can help Zaanstad in return",
         "Zaanstad can help Gemeente Haarlem in return",
+    ]
+    # So does loading the reference data, which gives each municipality its CBS name back.
+    session.expire_all()  # the API renamed Haarlem in a session of its own
+    result = load_municipalities(session)
+    session.commit()  # as the CLI's unit of work does: the commit bumps the suggestions' version
+    assert (result.created, result.updated, result.unchanged) == (41, 3, 0)
+    details = [
+        r["detail"]
+        for s in suggestions(client, cop)
+        for r in s["reasons"]
+        if r["factor"] == "reciprocity"
+    ]
+    assert sorted(details) == [
+        "Haarlem can help Zaanstad in return",
+        "Zaanstad can help Haarlem in return",
     ]
 
 

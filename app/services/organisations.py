@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -136,25 +137,43 @@ def update_organisation(
         resource="organisation",
         exclude_id=organisation.id,
     )
-    renamed = "name" in changes and changes["name"] != organisation.name
+    renamed = [organisation] if changes.get("name", organisation.name) != organisation.name else []
+    _apply_with_renames(session, {organisation: changes}, renamed)
+    return organisation
+
+
+def _apply_with_renames(
+    session: Session,
+    changes: dict[Organisation, dict[str, Any]],
+    renamed: list[Organisation],
+) -> None:
+    """Apply *changes* to organisations, of which *renamed* get a new name, and rewrite the
+    stored reasons that name the renamed ones (reciprocity).
+
+    The reasons are suggestions' rows: first queue behind the writes of every community the
+    renamed organisations take part in, in community id order whatever the organisations, so
+    that two renames never wait for each other's lock; then lock the organisations' rows."""
     # Imported here: the matching bridge needs this module's lookups.
     from app.services.matching import queue_answer_writes, rename_in_reasons
 
     if renamed:
-        # The reasons name the organisation: queue behind the writes of its communities'
-        # suggestions, in id order, before the rename locks the organisation's row.
         for community in session.scalars(
             select(Community)
-            .join(Membership, Membership.community_id == Community.id)
-            .where(Membership.organisation_id == organisation.id)
+            .where(
+                Community.id.in_(
+                    select(Membership.community_id).where(
+                        Membership.organisation_id.in_([org.id for org in renamed])
+                    )
+                )
+            )
             .order_by(Community.id)
         ):
             queue_answer_writes(session, community)
-    apply_changes(organisation, changes)
+    for organisation, values in changes.items():
+        apply_changes(organisation, values)
     session.flush()
-    if renamed:
+    for organisation in renamed:
         rename_in_reasons(session, organisation.id)
-    return organisation
 
 
 def delete_organisation(session: Session, organisation: Organisation) -> None:
@@ -284,11 +303,12 @@ def municipality_facts() -> list[MunicipalityFact]:
 
 def load_municipalities(session: Session) -> LoadResult:
     """Create or bring up to date the Noord-Holland municipalities; safe to run repeatedly."""
-    created = updated = unchanged = 0
+    created = unchanged = 0
     existing = {
         org.cbs_code: org
         for org in session.scalars(select(Organisation).where(Organisation.cbs_code.is_not(None)))
     }
+    changes: dict[Organisation, dict[str, Any]] = {}
     for fact in municipality_facts():
         wanted = {"name": fact.name, "province": PROVINCE_NOORD_HOLLAND, "region": fact.region}
         organisation = existing.get(fact.cbs_code)
@@ -300,12 +320,12 @@ def load_municipalities(session: Session) -> LoadResult:
             )
             created += 1
         elif any(getattr(organisation, key) != value for key, value in wanted.items()):
-            apply_changes(organisation, wanted)
-            updated += 1
+            changes[organisation] = wanted
         else:
             unchanged += 1
-    session.flush()
-    return LoadResult(created=created, updated=updated, unchanged=unchanged)
+    renamed = [org for org, values in changes.items() if values["name"] != org.name]
+    _apply_with_renames(session, changes, renamed)
+    return LoadResult(created=created, updated=len(changes), unchanged=unchanged)
 
 
 def export_person(session: Session, person: Person) -> PersonExport:
