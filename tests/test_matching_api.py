@@ -121,6 +121,55 @@ def test_an_offer_written_reaches_every_need_it_is_among_the_best_for(
     ]
 
 
+def test_a_need_that_loses_a_stored_suggestion_gets_the_next_best_offer(
+    client: TestClient, cop: Cop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A need keeps its STORED_PER_ANSWER best offers when one of them is deleted, declined or
+    rewritten out of them: the next best takes its place, as a recompute would store it."""
+    monkeypatch.setattr(suggestions_module, "STORED_PER_ANSWER", 2)
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    offers = [
+        answer(client, cop, "offers", by, text)
+        for by, text in [
+            (cop.zaanstad, TEO_OFFER),
+            (cop.alkmaar, "TEO en aquathermie voor een wijk: onze haalbaarheidsstudie"),
+            (cop.zaanstad, "aquathermie uit oppervlaktewater, ervaring met een pilot"),
+            (cop.alkmaar, "warmte uit oppervlaktewater (TEO) in een nieuwbouwwijk"),
+            (cop.zaanstad, "een wijk aan het warmtenet: aquathermie als bron"),
+        ]
+    ]
+
+    def stored() -> list[tuple[int, str]]:
+        return sorted((s["offerId"], s["status"]) for s in suggestions(client, cop))
+
+    def live() -> list[int]:
+        return [offer for offer, status in stored() if status != "declined"]
+
+    def as_a_recompute_stores() -> None:
+        before = stored()
+        assert client.post(f"{cop.url}/_recompute").status_code == 200
+        assert stored() == before
+
+    as_a_recompute_stores()
+    first, second = (s["offerId"] for s in suggestions(client, cop, needId=need["id"]))
+    assert delete(client, f"{cop.url}/offers/{first}").status_code == 204
+    assert len(live()) == 2
+    as_a_recompute_stores()
+
+    (row,) = suggestions(client, cop, offerId=second)
+    patch(client, f"{cop.url}/suggestions/{row['id']}", json={"status": "declined"})
+    assert len(live()) == 2
+    assert (second, "declined") in stored()
+    as_a_recompute_stores()
+
+    best = suggestions(client, cop, needId=need["id"], status="proposed")[0]["offerId"]
+    patch(client, f"{cop.url}/offers/{best}", json={"text": SOLAR_OFFER})
+    assert best not in live()
+    assert len(live()) == 2
+    as_a_recompute_stores()
+    assert {offer["id"] for offer in offers} >= set(live())
+
+
 def test_changing_and_deleting_answers_updates_suggestions(client: TestClient, cop: Cop) -> None:
     offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)

@@ -211,23 +211,22 @@ def update_answer(
 
 
 def delete_answer(session: Session, answer: Answer) -> None:
-    """Delete an answer; a need's or offer's suggestions go with it (ON DELETE CASCADE)."""
-    community = _queue_writes(session, answer)
-    session.delete(answer)
-    session.flush()
-    if community is not None:
-        matching.forget_answer(session, community)
-
-
-def _queue_writes(session: Session, answer: Answer) -> Community | None:
-    """For a need or offer, its community, once this transaction holds the lock of its writes
-    (see matching.queue_answer_writes): taken before the write locks any row. None for a
-    format preference, which no suggestion depends on."""
+    """Delete an answer; a need's or offer's suggestions go with it (see
+    matching.forget_answer)."""
     if isinstance(answer, FormatPreference):
-        return None
-    community = session.get_one(Community, answer.community_id)
-    matching.queue_answer_writes(session, community)
-    return community
+        session.delete(answer)
+        session.flush()
+    else:
+        matching.forget_answer(session, answer)
+
+
+def _queue_writes(session: Session, answer: Answer) -> None:
+    """For a need or offer, wait until this transaction holds the lock of its community's
+    writes (see matching.queue_answer_writes): taken before the write locks any row. A format
+    preference, which no suggestion depends on, takes none."""
+    if not isinstance(answer, FormatPreference):
+        community = session.get_one(Community, answer.community_id)
+        matching.queue_answer_writes(session, community)
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

@@ -242,10 +242,13 @@ def refresh_offer(session: Session, offer: Offer) -> None:
     engine_offer = next(item for item in data.offers if item.id == offer.id)
     found = index.score_offer(engine_offer, excluded=data.declined, limit=len(data.needs))
     kept, displaced = _place(session, offer.id, found)
+    # The needs the offer is no longer stored for (their proposed rows go) may have room now.
+    dropped = _needs_of(session, Suggestion.offer_id == offer.id, proposed_only=True)
     _store(session, community, kept, replace=Suggestion.offer_id == offer.id)
     if displaced:
         session.execute(_delete_proposed(displaced))
         mark_changed(session, community.id)  # a bulk delete: the flush listener cannot see it
+    _refill(session, community, dropped - {suggestion.need_id for suggestion in kept})
 
 
 def _rescoring(
@@ -326,14 +329,73 @@ def recompute(session: Session, community: Community) -> int:
     )
 
 
-def forget_answer(session: Session, community: Community) -> None:
-    """After a need or offer of *community* was deleted (its suggestions go with it): re-score
-    the whole community where what is left is scored otherwise, semantically or not."""
-    queue_answer_writes(session, community)
+def forget_answer(session: Session, answer: Need | Offer) -> None:
+    """Delete a need or offer, whose suggestions go with it (ON DELETE CASCADE), and keep the
+    rest current: re-score the whole community where what is left is scored otherwise
+    (semantically or not); else give the needs a deleted offer was stored for their next best
+    offer in its place."""
+    community = session.get_one(Community, answer.community_id)
+    queue_answer_writes(session, community)  # before the delete locks any row
+    helped: set[int] = set()
+    if isinstance(answer, Offer):
+        helped = _needs_of(session, Suggestion.offer_id == answer.id)
+    session.delete(answer)
+    session.flush()
     data = snapshot(session, community)
-    semantic = matching.MatchIndex.scores_semantically(data.needs, data.offers)
-    if community.scored_semantically is not semantic:
+    if community.scored_semantically is not matching.MatchIndex.scores_semantically(
+        data.needs, data.offers
+    ):
         recompute(session, community)
+        return
+    _refill(session, community, helped)
+
+
+def _needs_of(session: Session, rows: Any, *, proposed_only: bool = False) -> set[int]:
+    """The needs of the suggestions *rows* (a WHERE clause) that are not declined, or that are
+    still proposed."""
+    kept = (
+        Suggestion.status == SuggestionStatus.PROPOSED.value
+        if proposed_only
+        else Suggestion.status != SuggestionStatus.DECLINED.value
+    )
+    return set(session.scalars(select(Suggestion.need_id).where(rows, kept)))
+
+
+def _refill(session: Session, community: Community, needs: set[int]) -> None:
+    """Re-score the needs among *needs* that lost a suggestion (to a deleted or re-scored offer,
+    or a decline) and now have fewer than STORED_PER_ANSWER not declined: what a recompute
+    would store for them includes the next best offer, where there is one."""
+    if not needs:
+        return
+    short: list[int] = []
+    ordered = sorted(needs)
+    for start in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[start : start + _IN_CHUNK]
+        live = dict(
+            session.execute(
+                select(Suggestion.need_id, func.count())
+                .where(
+                    Suggestion.need_id.in_(chunk),
+                    Suggestion.status != SuggestionStatus.DECLINED.value,
+                )
+                .group_by(Suggestion.need_id)
+            ).all()
+        )
+        short += [need_id for need_id in chunk if live.get(need_id, 0) < STORED_PER_ANSWER]
+    if not short:
+        return
+    data, index = community_index(session, community)
+    by_id = {need.id: need for need in data.needs}
+    for start in range(0, len(short), _IN_CHUNK):
+        chunk = [need_id for need_id in short[start : start + _IN_CHUNK] if need_id in by_id]
+        found = [
+            suggestion
+            for need_id in chunk
+            for suggestion in index.score_need(
+                by_id[need_id], excluded=data.declined, limit=STORED_PER_ANSWER
+            )
+        ]
+        _store(session, community, found, replace=Suggestion.need_id.in_(chunk))
 
 
 def _scored(session: Session, community: Community, *, semantically: bool) -> None:
@@ -426,7 +488,9 @@ def update_suggestion(
     status: SuggestionStatus | None,
     feedback: tuple[int, str | None] | None,
 ) -> Suggestion:
-    """Move a suggestion along its lifecycle and/or record feedback on it."""
+    """Move a suggestion along its lifecycle and/or record feedback on it. A declined one makes
+    room for the need's next best offer."""
+    declining = status == SuggestionStatus.DECLINED and status != suggestion.status
     if status is not None and status != suggestion.status:
         allowed = TRANSITIONS[suggestion.status]
         if status not in allowed:
@@ -437,6 +501,10 @@ def update_suggestion(
                     InvalidParam("body.status", f"not allowed after {suggestion.status}")
                 ],
             )
+        if declining:
+            # Queue behind the writes of the community's suggestions before this change locks
+            # the row: the need is re-scored below.
+            queue_answer_writes(session, session.get_one(Community, suggestion.community_id))
         suggestion.status = status.value
     if feedback is not None:
         if suggestion.status == SuggestionStatus.PROPOSED:
@@ -446,4 +514,7 @@ def update_suggestion(
             )
         suggestion.feedback_usefulness, suggestion.feedback_note = feedback
     session.flush()
+    if declining:
+        community = session.get_one(Community, suggestion.community_id)
+        _refill(session, community, {suggestion.need_id})
     return suggestion
