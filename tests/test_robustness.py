@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, func, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -153,6 +155,57 @@ def test_connection_lost_mid_request_is_503_and_writes_nothing(postgres_app: Tes
         found = client.get("/api/v1/organisations", params={"q": marker})
         assert found.status_code == 200
         assert found.json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "slug"),
+    [("40P01", "database-collision"), ("40001", "database-collision"), ("57P01", None)],
+)
+def test_a_transaction_the_database_rolls_back_for_a_collision_is_503_to_retry(
+    postgres_app: TestClient, sqlstate: str, slug: str | None
+) -> None:
+    """A deadlock or serialization failure is the database's choice of a loser among concurrent
+    transactions, not an outage: 503 to retry, saying so, and nothing written. Raised here by
+    the database itself with the SQLSTATE it uses (57P01, an administrator's shutdown, is an
+    outage)."""
+    client = postgres_app
+    app = client.app
+    router = APIRouter(dependencies=[Depends(get_principal)])
+    marker = f"Botsing {sqlstate} BV"
+
+    @router.post("/api/v1/test-collision")
+    def collide(session: SessionDep) -> None:
+        session.add(Organisation(name=marker, kind="agency"))
+        session.flush()
+        session.execute(
+            text(f"DO $$ BEGIN RAISE EXCEPTION 'test' USING ERRCODE = '{sqlstate}'; END $$")
+        )
+
+    app.include_router(router)  # type: ignore[attr-defined]
+    with client:
+        response = client.post("/api/v1/test-collision")
+        assert_problem(response, 503)
+        assert response.headers["retry-after"] == "5"
+        expected = slug or "database-unavailable"
+        assert response.json()["type"] == f"urn:copmatch:problem:{expected}"
+        found = client.get("/api/v1/organisations", params={"q": marker})
+        assert found.json()["total"] == 0
+
+
+def test_a_write_that_waits_out_sqlites_busy_timeout_is_503_busy(client: TestClient) -> None:
+    """SQLite's one writer held the database longer than the busy timeout: overload, as when
+    no pooled connection comes free, not an outage. (Raised as the driver raises it: waiting
+    out the 30 s timeout has no place in a test.)"""
+    router = APIRouter(dependencies=[Depends(get_principal)])
+
+    @router.post("/api/v1/test-locked")
+    def locked() -> None:
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+    client.app.include_router(router)  # type: ignore[attr-defined]
+    response = client.post("/api/v1/test-locked")
+    assert_problem(response, 503)
+    assert response.json()["type"] == "urn:copmatch:problem:database-busy"
 
 
 def _end_pooled_connections(engine: Engine) -> int:

@@ -68,7 +68,7 @@ ERROR_DESCRIPTIONS = {
     "415": "Unsupported media type",
     "422": "Invalid request body",
     "500": "Unexpected error",
-    "503": "Database unreachable",
+    "503": "Database unreachable, busy, or a collision with a concurrent change; retry",
 }
 
 

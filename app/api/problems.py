@@ -150,10 +150,25 @@ async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+_COLLISIONS = {"40001", "40P01"}
+"""SQLSTATEs of a transaction the database rolled back because it collided with a concurrent
+one (serialization failure, deadlock): the same request, retried, succeeds."""
+
+
 async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DBAPIError)
     if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
         return await _unexpected_error(request, exc)
+    if getattr(exc.orig, "sqlstate", None) in _COLLISIONS:
+        logger.warning("transaction collided on %s %s: %s", request.method, request.url.path, exc)
+        return _unavailable(
+            request,
+            "the database stopped this change because it collided with a concurrent one; "
+            "nothing was saved, please retry",
+            "database-collision",
+        )
+    if "database is locked" in str(exc.orig):  # SQLite's writer waited out its busy timeout
+        return await _pool_exhausted(request, exc)
     logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     return _unavailable(
         request,
@@ -163,7 +178,8 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
 
 
 async def _pool_exhausted(request: Request, exc: Exception) -> ProblemResponse:
-    # Every pooled connection stayed in use for POOL_TIMEOUT_SECONDS: overload, not a bug.
+    # Every pooled connection stayed in use for POOL_TIMEOUT_SECONDS, or SQLite's one writer
+    # for its busy timeout: overload, not a bug.
     logger.warning(
         "no free database connection on %s %s: %s", request.method, request.url.path, exc
     )
