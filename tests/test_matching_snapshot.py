@@ -136,3 +136,23 @@ def test_readers_that_miss_the_cache_at_once_wait_for_one_build(
     with ThreadPoolExecutor(2) as pool:
         found = list(pool.map(lambda _: cache.get(data), range(2)))
     assert (len(built), found[0] is found[1]) == (1, True)
+
+
+def test_an_index_built_from_an_older_snapshot_does_not_replace_a_newer_one(
+    session: Session,
+) -> None:
+    """A reader that read the community before a write, and built its index after the reader
+    of the written state cached one, keeps its index to itself: later readers reuse the newer."""
+    haarlem, velsen = factories.municipality(session), factories.municipality(session)
+    cop = factories.community(session, None, haarlem, velsen)
+    factories.need(session, cop, haarlem, "Hoe pak je TEO aan?")
+    factories.offer(session, cop, velsen, "Ervaring met TEO uit het Noordzeekanaal")
+    older = snapshot(session, cop)
+    factories.offer(session, cop, velsen, "Wijkaanpak met bewonersavonden")
+    newer = snapshot(session, cop)
+    cache = index_module._IndexCache(4)
+    current = cache.get(newer)
+    stale = cache.get(older)
+    assert stale is not current
+    assert cache.get(newer) is current
+    assert cache.get(older) is not stale  # rebuilt: the older state was never kept

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import Connection, event, select
@@ -27,6 +28,8 @@ from app.services.matching.embeddings import current_embedding, stored_embedding
 from app.services.matching.tags import engine_taxonomy
 
 _INDEX_CACHE_SIZE = 16
+_SNAPSHOTS = itertools.count()
+"""Numbers the snapshots read in this process (Snapshot.taken)."""
 Side = Literal["needs", "offers", "both"]
 """Which side of a community must be unchanged for a cached index to serve a caller."""
 
@@ -39,6 +42,9 @@ class Snapshot:
     needs: tuple[matching.Need, ...]
     offers: tuple[matching.Offer, ...]
     declined: frozenset[tuple[int, int]]
+    taken: int = field(default_factory=lambda: next(_SNAPSHOTS), compare=False)
+    """When it was read, in this process: a later snapshot holds the later state (see
+    _IndexCache.get)."""
 
 
 def _given_topics(
@@ -163,12 +169,21 @@ class _IndexCache:
             index = self._cached(data, same)  # built by another thread meanwhile?
             if index is None:
                 index = matching.MatchIndex(engine_taxonomy(), data.needs, data.offers)
-                with self._lock:
-                    self._items[data.community_id] = (data, index)
-                    self._items.move_to_end(data.community_id)
-                    while len(self._items) > self._size:
-                        self._items.popitem(last=False)
+                self._keep(data, index)
         return index
+
+    def _keep(self, data: Snapshot, index: matching.MatchIndex) -> None:
+        """Cache *index*, unless one of a later snapshot is cached (a reader that read the
+        community before a write, and built after the write's reader, would replace the newer
+        index with one that no later reader can reuse)."""
+        with self._lock:
+            cached = self._items.get(data.community_id)
+            if cached is not None and cached[0].taken > data.taken:
+                return
+            self._items[data.community_id] = (data, index)
+            self._items.move_to_end(data.community_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
     def _cached(self, data: Snapshot, same: Side) -> matching.MatchIndex | None:
         with self._lock:
