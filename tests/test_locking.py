@@ -22,6 +22,7 @@ from app.schemas import NeedCreate, OfferCreate
 from app.services import answers, imports, matching
 from app.services.import_plan import Planner
 from app.services.matching import suggestions as suggestions_module
+from app.services.organisations import load_municipalities
 from tests import factories
 from tests.conftest import BACKENDS, drop_schema, fresh_database, migrate
 from tests.imports import HEADER, before_reading_the_file, csv_file, write_lock_is_free, xlsx_file
@@ -373,3 +374,62 @@ def test_a_suggestion_a_member_acts_on_during_a_recompute_is_kept(
             kept = session.get(Suggestion, planted_id)
             assert kept is not None
             assert kept.status == SuggestionStatus.INTRODUCED
+
+
+def test_a_rename_beside_a_member_acting_on_a_suggestion_naming_it_rewrites_its_reasons(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL: loading the reference data renames "Gemeente Haarlem" to "Haarlem" while a
+    member introduces a suggestion whose reasons name it (members take no lock). The rename
+    waits for the member's commit, then rewrites the reasons and keeps the status. (It used to
+    fail on the row's version with StaleDataError, rolling the whole load back.)"""
+    with _migrated_engine("postgresql", "copmatch_rename", tmp_path) as engine:
+        with session_scope(engine) as session:
+            haarlem, zaanstad, community = _haarlem_and_zaanstad(session)
+            haarlem.name = "Gemeente Haarlem"  # the reference data calls it Haarlem
+            factories.need(session, community, haarlem, "Hoe pak je aquathermie (TEO) aan?")
+            factories.offer(session, community, zaanstad, "Ervaring met TEO uit de Zaan")
+            factories.offer(session, community, haarlem, "Onze VvE-aanpak voor appartementen")
+            factories.need(session, community, zaanstad, "Hoe krijg je VvE's mee bij isolatie?")
+            matching.recompute(session, community)
+            row = session.scalars(
+                select(Suggestion).where(Suggestion.need_organisation_id == haarlem.id)
+            ).one()
+            assert [r["detail"] for r in row.reasons if r["factor"] == "reciprocity"] == [
+                "Gemeente Haarlem can help Zaanstad in return"
+            ]
+            row_id = row.id
+        acted, go = threading.Event(), threading.Event()
+
+        def introduce() -> None:
+            with session_scope(engine, writing=True) as session:
+                row = session.get_one(Suggestion, row_id)
+                matching.update_suggestion(
+                    session, row, status=SuggestionStatus.INTRODUCED, feedback=None
+                )
+                acted.set()  # flushed: the row is locked, not committed
+                go.wait(HELD_AT_MOST)
+
+        member = threading.Thread(target=introduce)
+        member.start()
+        assert acted.wait(HELD_AT_MOST)
+        loaded: list[object] = []
+
+        def load() -> None:
+            with session_scope(engine) as session:
+                loaded.append(load_municipalities(session))
+
+        loader = threading.Thread(target=load)
+        loader.start()
+        time.sleep(1.0)  # the loader's UPDATE of the row waits for the member's commit
+        go.set()
+        member.join(HELD_AT_MOST)
+        loader.join(HELD_AT_MOST)
+        assert len(loaded) == 1
+        with session_scope(engine) as session:
+            row = session.get_one(Suggestion, row_id)
+            details = [r["detail"] for r in row.reasons if r["factor"] == "reciprocity"]
+            assert (row.status, details) == (
+                SuggestionStatus.INTRODUCED,
+                ["Haarlem can help Zaanstad in return"],
+            )

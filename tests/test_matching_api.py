@@ -121,53 +121,58 @@ def test_an_offer_written_reaches_every_need_it_is_among_the_best_for(
     ]
 
 
-def test_a_need_that_loses_a_stored_suggestion_gets_the_next_best_offer(
+STRONG_OFFERS = (
+    "Hoe pak je aquathermie uit oppervlaktewater (TEO) aan voor een wijk? Wij deden het.",
+    "Aquathermie uit oppervlaktewater (TEO) voor een wijk: zo pakten wij het aan",
+)
+WEAK_OFFERS = (
+    "TEO in een wijk: onze haalbaarheidsstudie",
+    "aquathermie",
+    "warmte uit oppervlaktewater voor een warmtenet",
+)
+
+
+def test_a_need_keeps_its_best_offers_when_one_of_them_goes(
     client: TestClient, cop: Cop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A need keeps its STORED_PER_ANSWER best offers when one of them is deleted, declined or
-    rewritten out of them: the next best takes its place, as a recompute would store it."""
+    rewritten to score lower: the next best takes its place, as a recompute would store it,
+    also beside an acted-on suggestion that better offers pushed out of the best."""
     monkeypatch.setattr(suggestions_module, "STORED_PER_ANSWER", 2)
-    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
-    offers = [
-        answer(client, cop, "offers", by, text)
-        for by, text in [
-            (cop.zaanstad, TEO_OFFER),
-            (cop.alkmaar, "TEO en aquathermie voor een wijk: onze haalbaarheidsstudie"),
-            (cop.zaanstad, "aquathermie uit oppervlaktewater, ervaring met een pilot"),
-            (cop.alkmaar, "warmte uit oppervlaktewater (TEO) in een nieuwbouwwijk"),
-            (cop.zaanstad, "een wijk aan het warmtenet: aquathermie als bron"),
-        ]
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    weak = [
+        answer(client, cop, "offers", by, text)["id"]
+        for by, text in zip((cop.zaanstad, cop.alkmaar, cop.alkmaar), WEAK_OFFERS, strict=True)
     ]
 
     def stored() -> list[tuple[int, str]]:
         return sorted((s["offerId"], s["status"]) for s in suggestions(client, cop))
 
-    def live() -> list[int]:
-        return [offer for offer, status in stored() if status != "declined"]
-
-    def as_a_recompute_stores() -> None:
-        before = stored()
+    def as_a_recompute_stores(expected: list[tuple[int, str]]) -> None:
+        assert stored() == sorted(expected)
         assert client.post(f"{cop.url}/_recompute").status_code == 200
-        assert stored() == before
+        assert stored() == sorted(expected)
 
-    as_a_recompute_stores()
-    first, second = (s["offerId"] for s in suggestions(client, cop, needId=need["id"]))
-    assert delete(client, f"{cop.url}/offers/{first}").status_code == 204
-    assert len(live()) == 2
-    as_a_recompute_stores()
+    as_a_recompute_stores([(weak[0], "proposed"), (weak[1], "proposed")])
+    (row,) = suggestions(client, cop, offerId=weak[1])
+    patch(client, f"{cop.url}/suggestions/{row['id']}", json={"status": "introduced"})
+    strong = [
+        answer(client, cop, "offers", by, text)["id"]
+        for by, text in zip((cop.zaanstad, cop.alkmaar), STRONG_OFFERS, strict=True)
+    ]
+    as_a_recompute_stores(
+        [(strong[0], "proposed"), (strong[1], "proposed"), (weak[1], "introduced")]
+    )
 
-    (row,) = suggestions(client, cop, offerId=second)
+    assert delete(client, f"{cop.url}/offers/{strong[0]}").status_code == 204
+    as_a_recompute_stores([(strong[1], "proposed"), (weak[0], "proposed"), (weak[1], "introduced")])
+
+    (row,) = suggestions(client, cop, offerId=strong[1])
     patch(client, f"{cop.url}/suggestions/{row['id']}", json={"status": "declined"})
-    assert len(live()) == 2
-    assert (second, "declined") in stored()
-    as_a_recompute_stores()
+    as_a_recompute_stores([(strong[1], "declined"), (weak[0], "proposed"), (weak[1], "introduced")])
 
-    best = suggestions(client, cop, needId=need["id"], status="proposed")[0]["offerId"]
-    patch(client, f"{cop.url}/offers/{best}", json={"text": SOLAR_OFFER})
-    assert best not in live()
-    assert len(live()) == 2
-    as_a_recompute_stores()
-    assert {offer["id"] for offer in offers} >= set(live())
+    patch(client, f"{cop.url}/offers/{weak[0]}", json={"text": "aquathermie voor een warmtenet"})
+    as_a_recompute_stores([(strong[1], "declined"), (weak[1], "introduced"), (weak[2], "proposed")])
 
 
 def test_changing_and_deleting_answers_updates_suggestions(client: TestClient, cop: Cop) -> None:

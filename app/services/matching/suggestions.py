@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, event, func, insert, select, update
@@ -100,12 +100,9 @@ def _store(
     if stale:
         session.execute(_delete_proposed(stale))
     if new or changed or stale:
-        # Statements the unit of work does not see: mark the change, and let rows this
-        # session holds be read again.
+        # Statements the unit of work does not see: mark the change.
         mark_changed(session, community.id)
-        for held in list(session.identity_map.values()):
-            if isinstance(held, Suggestion):
-                session.expire(held)
+        _expire_suggestions(session)
 
 
 def _delete_proposed(ids: Sequence[int]) -> Any:
@@ -150,14 +147,26 @@ def _reciprocity(helper_id: int, helped_id: int, names: dict[int, str]) -> str:
 
 def rename_in_reasons(session: Session, organisation_id: int) -> None:
     """Rewrite the reasons that name the organisation (reciprocity), after it was renamed: they
-    are stored with the names of their time."""
-    rows = session.scalars(
-        select(Suggestion).where(
+    are stored with the names of their time.
+
+    One UPDATE for all rows, with no version check: a member acting on one of them meanwhile
+    (they take no lock) changes its status, never its reasons, which only writes under the
+    community's lock change; the rewritten row gets the next version all the same."""
+    rows = session.execute(
+        select(
+            Suggestion.id,
+            Suggestion.community_id,
+            Suggestion.need_organisation_id,
+            Suggestion.offer_organisation_id,
+            Suggestion.reasons,
+        ).where(
             (Suggestion.need_organisation_id == organisation_id)
             | (Suggestion.offer_organisation_id == organisation_id)
         )
     ).all()
     naming = [row for row in rows if any(r["factor"] == "reciprocity" for r in row.reasons)]
+    if not naming:
+        return
     involved = {row.need_organisation_id for row in naming} | {
         row.offer_organisation_id for row in naming
     }
@@ -166,13 +175,32 @@ def rename_in_reasons(session: Session, organisation_id: int) -> None:
             select(Organisation.id, Organisation.name).where(Organisation.id.in_(involved))
         ).all()
     )
+    renamed = []
     for row in naming:
         helps_back = _reciprocity(row.need_organisation_id, row.offer_organisation_id, names)
-        row.reasons = [
+        reasons = [
             {**reason, "detail": helps_back} if reason["factor"] == "reciprocity" else reason
             for reason in row.reasons
         ]
-    session.flush()
+        renamed.append({"row_id": row.id, "reasons": reasons})
+    session.execute(_RENAMED, renamed)
+    for community_id in {row.community_id for row in naming}:
+        mark_changed(session, community_id)  # a bulk UPDATE: the flush listener cannot see it
+    _expire_suggestions(session)
+
+
+_RENAMED = (
+    update(_TABLE).where(_TABLE.c.id == bindparam("row_id")).values(version=_TABLE.c.version + 1)
+)
+"""One UPDATE for every row whose reasons name a renamed organisation (executemany)."""
+
+
+def _expire_suggestions(session: Session) -> None:
+    """Let the suggestions this session holds be read again, after statements that changed
+    them behind the unit of work's back."""
+    for held in list(session.identity_map.values()):
+        if isinstance(held, Suggestion):
+            session.expire(held)
 
 
 def _changed(row: object, values: dict[str, Any]) -> bool:
@@ -241,14 +269,19 @@ def refresh_offer(session: Session, offer: Offer) -> None:
     community, data, index = prepared
     engine_offer = next(item for item in data.offers if item.id == offer.id)
     found = index.score_offer(engine_offer, excluded=data.declined, limit=len(data.needs))
+    before = _scores_of(session, offer.id)
     kept, displaced = _place(session, offer.id, found)
-    # The needs the offer is no longer stored for (their proposed rows go) may have room now.
-    dropped = _needs_of(session, Suggestion.offer_id == offer.id, proposed_only=True)
     _store(session, community, kept, replace=Suggestion.offer_id == offer.id)
     if displaced:
         session.execute(_delete_proposed(displaced))
         mark_changed(session, community.id)  # a bulk delete: the flush listener cannot see it
-    _refill(session, community, dropped - {suggestion.need_id for suggestion in kept})
+    # Where the offer now scores lower, or not at all, another may rank above it: re-score
+    # those needs, on an index of the offers as they are now (this one's may hold others).
+    now = {suggestion.need_id: suggestion.score for suggestion in found}
+    weaker = {need for need, score in before.items() if need not in now or now[need] < score}
+    if weaker:
+        scoring = community_index(session, community, same="offers")
+        _rescore_needs(session, community, scoring, weaker)
 
 
 def _rescoring(
@@ -337,64 +370,62 @@ def forget_answer(session: Session, answer: Need | Offer) -> None:
     community = session.get_one(Community, answer.community_id)
     queue_answer_writes(session, community)  # before the delete locks any row
     helped: set[int] = set()
+    scoring: tuple[Snapshot, matching.MatchIndex] | None = None
     if isinstance(answer, Offer):
-        helped = _needs_of(session, Suggestion.offer_id == answer.id)
+        helped = set(_scores_of(session, answer.id))
+        if helped:
+            # The index of the offers as they are (cached, as a rule): the needs are scored on
+            # it with the deleted offer left out, rather than on a new index built for them.
+            scoring = community_index(session, community, same="offers")
     session.delete(answer)
     session.flush()
-    data = snapshot(session, community)
-    if community.scored_semantically is not matching.MatchIndex.scores_semantically(
-        data.needs, data.offers
-    ):
+    if scoring is None:
+        data = snapshot(session, community)
+        needs, offers = data.needs, data.offers
+    else:  # read in this transaction, under the lock: what is left is known
+        needs = scoring[0].needs
+        offers = tuple(offer for offer in scoring[0].offers if offer.id != answer.id)
+    if community.scored_semantically is not matching.MatchIndex.scores_semantically(needs, offers):
         recompute(session, community)
-        return
-    _refill(session, community, helped)
+    elif scoring is not None:
+        _rescore_needs(session, community, scoring, helped, deleted=answer.id)
 
 
-def _needs_of(session: Session, rows: Any, *, proposed_only: bool = False) -> set[int]:
-    """The needs of the suggestions *rows* (a WHERE clause) that are not declined, or that are
-    still proposed."""
-    kept = (
-        Suggestion.status == SuggestionStatus.PROPOSED.value
-        if proposed_only
-        else Suggestion.status != SuggestionStatus.DECLINED.value
+def _scores_of(session: Session, offer_id: int) -> dict[int, float]:
+    """Per need, the score of the offer's stored suggestion that is not declined."""
+    return dict(
+        session.execute(
+            select(Suggestion.need_id, Suggestion.score).where(
+                Suggestion.offer_id == offer_id,
+                Suggestion.status != SuggestionStatus.DECLINED.value,
+            )
+        ).all()
     )
-    return set(session.scalars(select(Suggestion.need_id).where(rows, kept)))
 
 
-def _refill(session: Session, community: Community, needs: set[int]) -> None:
-    """Re-score the needs among *needs* that lost a suggestion (to a deleted or re-scored offer,
-    or a decline) and now have fewer than STORED_PER_ANSWER not declined: what a recompute
-    would store for them includes the next best offer, where there is one."""
-    if not needs:
-        return
-    short: list[int] = []
-    ordered = sorted(needs)
+def _rescore_needs(
+    session: Session,
+    community: Community,
+    scoring: tuple[Snapshot, matching.MatchIndex],
+    needs: Collection[int],
+    *,
+    deleted: int | None = None,
+) -> None:
+    """Re-score *needs* on the index of *scoring* and store their STORED_PER_ANSWER best, as a
+    recompute would: for needs that lost a suggestion (its offer deleted or declined) or whose
+    suggestion of one offer now scores lower, the next best offer takes its place.
+
+    The index must score the community's offers as they are, but for the offer *deleted* since
+    it was built, which is left out."""
+    data, index = scoring
+    by_id = {need.id: need for need in data.needs}
+    ordered = sorted(need_id for need_id in needs if need_id in by_id)
     for start in range(0, len(ordered), _IN_CHUNK):
         chunk = ordered[start : start + _IN_CHUNK]
-        live = dict(
-            session.execute(
-                select(Suggestion.need_id, func.count())
-                .where(
-                    Suggestion.need_id.in_(chunk),
-                    Suggestion.status != SuggestionStatus.DECLINED.value,
-                )
-                .group_by(Suggestion.need_id)
-            ).all()
-        )
-        short += [need_id for need_id in chunk if live.get(need_id, 0) < STORED_PER_ANSWER]
-    if not short:
-        return
-    data, index = community_index(session, community)
-    by_id = {need.id: need for need in data.needs}
-    for start in range(0, len(short), _IN_CHUNK):
-        chunk = [need_id for need_id in short[start : start + _IN_CHUNK] if need_id in by_id]
-        found = [
-            suggestion
-            for need_id in chunk
-            for suggestion in index.score_need(
-                by_id[need_id], excluded=data.declined, limit=STORED_PER_ANSWER
-            )
-        ]
+        found: list[matching.Suggestion] = []
+        for need_id in chunk:
+            excluded = data.declined if deleted is None else {*data.declined, (need_id, deleted)}
+            found += index.score_need(by_id[need_id], excluded=excluded, limit=STORED_PER_ANSWER)
         _store(session, community, found, replace=Suggestion.need_id.in_(chunk))
 
 
@@ -516,5 +547,8 @@ def update_suggestion(
     session.flush()
     if declining:
         community = session.get_one(Community, suggestion.community_id)
-        _refill(session, community, {suggestion.need_id})
+        # Only the offers matter to score a need: the cached index serves while they are as
+        # it was built on.
+        scoring = community_index(session, community, same="offers")
+        _rescore_needs(session, community, scoring, {suggestion.need_id})
     return suggestion
