@@ -21,7 +21,9 @@ from app.models import Community, Need, Offer, Organisation, Suggestion, Suggest
 from app.schemas import NeedCreate, OfferCreate
 from app.services import answers, imports, matching
 from app.services.import_plan import Planner
+from app.services.matching import index as index_module
 from app.services.matching import suggestions as suggestions_module
+from app.services.matching.index import community_index
 from app.services.organisations import load_municipalities
 from tests import factories
 from tests.conftest import BACKENDS, drop_schema, fresh_database, migrate
@@ -257,6 +259,14 @@ def _haarlem_and_zaanstad(session: Session) -> tuple[Organisation, Organisation,
     return haarlem, zaanstad, factories.community(session, "CoP", haarlem, zaanstad)
 
 
+def _write_need(session: Session, community_id: int, organisation_id: int, text: str) -> None:
+    """Write a need as the API does: tagged and scored right away."""
+    community = session.get_one(Community, community_id)
+    answers.create_answer(
+        session, Need, community, NeedCreate(organisationId=organisation_id, text=text)
+    )
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_write_beside_the_one_that_switches_the_formula_waits_and_scores_with_the_new_one(
     backend: str, tmp_path: Path, embedder: Any
@@ -296,12 +306,7 @@ def test_a_write_beside_the_one_that_switches_the_formula_waits_and_scores_with_
         thread = threading.Thread(target=beside)
         thread.start()
         with session_scope(engine, writing=True) as session:
-            answers.create_answer(
-                session,
-                Need,
-                session.get_one(Community, community_id),
-                NeedCreate(organisationId=haarlem_id, text="De twintigste vraag: aquathermie"),
-            )
+            _write_need(session, community_id, haarlem_id, "De twintigste vraag: aquathermie")
             switched.set()
             time.sleep(1.0)  # the other write starts meanwhile, and must wait for this one
         thread.join(HELD_AT_MOST)
@@ -433,3 +438,32 @@ def test_a_rename_beside_a_member_acting_on_a_suggestion_naming_it_rewrites_its_
                 SuggestionStatus.INTRODUCED,
                 ["Haarlem can help Zaanstad in return"],
             )
+
+
+def test_a_reader_of_an_older_snapshot_keeps_its_index_to_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a report's REPEATABLE READ transaction began before a need was written and
+    builds its index after readers of the new state cached theirs. The cache keeps the index
+    of the current state, so the next reader does not build it again."""
+    monkeypatch.setattr(index_module, "_indexes", index_module._IndexCache(4))
+    with _migrated_engine("postgresql", "copmatch_cache", tmp_path) as engine:
+        with session_scope(engine) as session:
+            haarlem, zaanstad, community = _haarlem_and_zaanstad(session)
+            factories.need(session, community, haarlem, "Hoe pak je aquathermie (TEO) aan?")
+            factories.offer(session, community, zaanstad, "Ervaring met TEO uit de Zaan")
+            community_id, haarlem_id = community.id, haarlem.id
+
+        def index(session: Session) -> object:
+            return community_index(session, session.get_one(Community, community_id))[1]
+
+        older = engine.execution_options(isolation_level="REPEATABLE READ")
+        with Session(older) as report:
+            report.execute(select(Community.id)).all()  # its snapshot of the database starts
+            with session_scope(engine, writing=True) as session:
+                _write_need(session, community_id, haarlem_id, "Warmtenet voor de wijk")
+            with session_scope(engine) as session:
+                current = index(session)
+            stale = index(report)
+        with session_scope(engine) as session:
+            assert (stale is current, index(session) is current) == (False, True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import threading
 from collections import OrderedDict
@@ -42,9 +43,21 @@ class Snapshot:
     needs: tuple[matching.Need, ...]
     offers: tuple[matching.Offer, ...]
     declined: frozenset[tuple[int, int]]
+    created: dt.datetime | None = field(default=None, compare=False)
+    """When the community was created: an id SQLite reuses after a delete is another one."""
+    version: int = field(default=0, compare=False)
+    """The community's suggestions version the snapshot saw: a transaction that began before
+    a write committed sees the version before it, however late it reads."""
     taken: int = field(default_factory=lambda: next(_SNAPSHOTS), compare=False)
-    """When it was read, in this process: a later snapshot holds the later state (see
-    _IndexCache.get)."""
+    """When it was read, in this process: of two snapshots of one version, the later one holds
+    the later state (a writer's own uncommitted changes)."""
+
+    def newer_than(self, other: Snapshot) -> bool:
+        """Whether this snapshot holds a later state of the community than *other* (of the
+        same id), or the state of a community created since."""
+        if self.created != other.created:
+            return True
+        return (self.version, self.taken) > (other.version, other.taken)
 
 
 def _given_topics(
@@ -131,8 +144,15 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             Suggestion.status == SuggestionStatus.DECLINED.value,
         )
     ).all()
+    created, version = connection.execute(
+        select(Community.created_at, Community.suggestions_version).where(
+            Community.id == community.id
+        )
+    ).one()
     return Snapshot(
         community_id=community.id,
+        created=created,
+        version=version,
         needs=engine_needs,
         offers=engine_offers,
         declined=frozenset((need, offer) for need, offer in declined),
@@ -178,7 +198,7 @@ class _IndexCache:
         index with one that no later reader can reuse)."""
         with self._lock:
             cached = self._items.get(data.community_id)
-            if cached is not None and cached[0].taken > data.taken:
+            if cached is not None and not data.newer_than(cached[0]):
                 return
             self._items[data.community_id] = (data, index)
             self._items.move_to_end(data.community_id)
@@ -194,6 +214,10 @@ class _IndexCache:
             semantic = matching.MatchIndex.scores_semantically(data.needs, data.offers)
             if index.semantic != semantic or not _reusable(old, data, same):
                 return None
+            if data.newer_than(old) and _reusable(old, data, "both"):
+                # The same answers, seen later (a writer's index, now committed): the index
+                # stands for the later state, which an older snapshot must not replace.
+                self._items[data.community_id] = (data, index)
             self._items.move_to_end(data.community_id)
             return index
 
