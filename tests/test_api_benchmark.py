@@ -13,6 +13,7 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -31,12 +32,22 @@ pytestmark = pytest.mark.benchmark
 
 MUNICIPALITIES = 342
 SAMPLES = 30
+DELETES = 5
 SERVED_TARGET_MS = 50.0
 
 
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _with_etag(client: TestClient, url: str) -> tuple[str, dict[str, str]]:
+    """*url* and the If-Match header of its current version."""
+    return url, {"If-Match": client.get(url).headers["etag"]}
+
+
+def _ok(response: Any, status: int = 200) -> None:
+    assert response.status_code == status, response.text
 
 
 def _timed(call: object, count: int) -> list[float]:
@@ -123,6 +134,34 @@ def test_netherlands_scale_write_and_serve(tmp_path: Path) -> None:
             served.append((time.perf_counter() - start) * 1000)
             assert response.status_code == 200
         page = _timed(lambda: client.get(f"{base}/suggestions", params={"limit": 50}), SAMPLES)
+        # A member declines each new need's best suggestion: the need is re-scored for its
+        # next best offer, on the cached index.
+        best = [
+            _with_etag(client, f"{base}/suggestions/{item['id']}")
+            for need_id in new_ids
+            for item in client.get(
+                f"{base}/suggestions", params={"needId": need_id, "limit": 1}
+            ).json()["items"]
+        ]
+
+        def decline() -> None:
+            url, headers = best.pop()
+            _ok(client.patch(url, json={"status": "declined"}, headers=headers))
+
+        declines = _timed(decline, len(best))
+        # Offers stored for many needs are deleted one after another: each delete re-scores
+        # those needs; the first on the cached index, the next on a new one (offers changed).
+        stored_for = client.get(f"{base}/suggestions", params={"limit": 100}).json()["items"]
+        doomed = [
+            _with_etag(client, f"{base}/offers/{offer_id}")
+            for offer_id in sorted({item["offerId"] for item in stored_for})[:DELETES]
+        ]
+
+        def delete() -> None:
+            url, headers = doomed.pop()
+            _ok(client.delete(url, headers=headers), 204)
+
+        deletes = _timed(delete, DELETES)
     engine.dispose()
 
     health_p50 = statistics.median(health)
@@ -131,6 +170,8 @@ def test_netherlands_scale_write_and_serve(tmp_path: Path) -> None:
         ("POST need: tag + score against 3,420 offers", writes),
         ("GET its suggestions", served),
         ("GET 50-item suggestions page", page),
+        ("PATCH suggestion: decline, need re-scored", declines),
+        (f"DELETE offer, {DELETES} one after another", deletes),
     ]
     print(
         f"\nNetherlands scale: {stored} suggestions stored; load + full score {load_seconds:.1f} s"
