@@ -307,14 +307,14 @@ class MatchIndex:
                 self.weights, self._scorer.pair_components(rows, columns, cosines)
             ).T.tolist()
             contributions.update(zip(missing, computed, strict=True))
-        return {
-            (need_id, offer_id): self._ranker.explainer.suggestion(
-                needs.items[needs.position[need_id]],
-                offers.items[offers.position[offer_id]],
-                contributions[need_id, offer_id],
-            )
-            for need_id, offer_id in pairs
-        }
+        explained = self._ranker.explainer.suggestions(
+            [
+                (needs.items[needs.position[need_id]], offers.items[offers.position[offer_id]])
+                for need_id, offer_id in pairs
+            ],
+            [contributions[pair] for pair in pairs],
+        )
+        return dict(zip(pairs, explained, strict=True))
 
     def gaps(
         self,

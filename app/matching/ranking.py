@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from app.matching import scoring
 from app.matching.pairs import PairScorer
-from app.matching.reasons import Explainer
+from app.matching.reasons import Explainer, pair_suggestion
 from app.matching.shortlist import row_pointers
 from app.matching.sides import Candidates, Prepared, Side
 from app.matching.types import Suggestion
@@ -108,34 +108,44 @@ class Ranker:
         top = rank < limit
         explain = limit if explained is None else explained
         ranked: list[list[Suggestion]] = [[] for _ in queries]
-        # Each pair's contributions as a list, in one conversion for all of them.
-        pair_contributions = contributions[:, pairs[top]].T.tolist()
-        for row, position, values, score, place in zip(
-            query_rows[top].tolist(),
-            positions[top].tolist(),
-            pair_contributions,
-            scores[top].tolist(),
-            rank[top].tolist(),
-            strict=True,
+        # A query's pairs with reasons come first in its list, then those without: each kind
+        # is made in one pass, in order, and appended to its query's list.
+        for kind, with_reasons in (
+            (top & (rank < explain), True),
+            (top & (rank >= explain), False),
         ):
-            query, target = queries[row], targets.items[position]
-            need, offer = (query, target) if need_side else (target, query)
-            if place < explain:
-                ranked[row].append(self.explainer.suggestion(need, offer, values))
-                continue
-            self.unexplained[need.id, offer.id] = values
-            ranked[row].append(
-                Suggestion(
-                    need_id=need.id,
-                    offer_id=offer.id,
-                    need_organisation_id=need.organisation_id,
-                    offer_organisation_id=offer.organisation_id,
-                    score=score,
-                    reasons=(),
-                    matched_topics=(),
+            rows = query_rows[kind].tolist()
+            oriented = [
+                (query, target) if need_side else (target, query)
+                for query, target in zip(
+                    (queries[row] for row in rows),
+                    (targets.items[position] for position in positions[kind].tolist()),
+                    strict=True,
                 )
-            )
+            ]
+            # Each pair's contributions as a list, in one conversion for all of them.
+            values = contributions[:, pairs[kind]].T.tolist()
+            if with_reasons:
+                made = self.explainer.suggestions(oriented, values)
+            else:
+                made = self._without_reasons(oriented, values, scores[kind].tolist())
+            for row, suggestion in zip(rows, made, strict=True):
+                ranked[row].append(suggestion)
         return [tuple(found) for found in ranked]
+
+    def _without_reasons(
+        self,
+        pairs: Sequence[tuple[Prepared, Prepared]],
+        contributions: Sequence[list[float]],
+        scores: Sequence[float],
+    ) -> list[Suggestion]:
+        """Suggestions of (need, offer) *pairs* with their exact *scores* but no reasons; their
+        *contributions* are kept in :attr:`unexplained` to explain them later."""
+        found = []
+        for (need, offer), values, score in zip(pairs, contributions, scores, strict=True):
+            self.unexplained[need.id, offer.id] = values
+            found.append(pair_suggestion(need, offer, score))
+        return found
 
     def _top_of_pairs(
         self,

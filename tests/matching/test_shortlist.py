@@ -230,6 +230,48 @@ def test_shared_terms_match_the_word_by_word_comparison() -> None:
     assert terms.between(unseen, analysed[0]) == shared_terms(unseen, analysed[0])
 
 
+@pytest.mark.parametrize(
+    ("pairs", "unseen"),
+    [
+        (0, 0),  # nothing to look up
+        (10, 0),  # fewer than the batch's minimum: one by one
+        (10, 3),
+        (800, 0),  # the sparse products
+        (800, 25),  # the products, and the texts the table never saw one by one
+    ],
+)
+def test_shared_terms_of_many_pairs_are_those_of_each_pair(pairs: int, unseen: int) -> None:
+    texts = synthetic.texts(300, offers=False, seed=9)
+    analysed = [analyse(text.text) for text in texts]
+    terms = SharedTerms(analysed)
+    rng = random.Random(pairs + unseen)
+    firsts = [rng.choice(analysed) for _ in range(pairs)]
+    seconds = [rng.choice(analysed) for _ in range(pairs)]
+    for position in rng.sample(range(pairs), unseen):
+        seconds[position] = analyse(f"onbekende {position} warmtenetwerkplaats")
+    expected = [shared_terms(first, second) for first, second in zip(firsts, seconds, strict=True)]
+    assert terms.between_pairs(firsts, seconds) == expected
+    assert any(expected) is (pairs > 0)  # pairs that share words are among them
+
+
+def test_suggestions_of_many_pairs_are_those_of_each_pair() -> None:
+    data = small_community()
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    explainer = built._ranker.explainer
+    needs, offers = built._need_side.items, built._offer_side.items
+    rng = random.Random(10)
+    pairs = [(rng.choice(needs), rng.choice(offers)) for _ in range(200)]
+    contributions = [
+        [rng.choice([0.0, 0.0125, 0.05]), rng.choice([0.0, 0.3125]), 0.0, 0.05, 0.0] for _ in pairs
+    ]
+    expected = [
+        explainer.suggestion(need, offer, values)
+        for (need, offer), values in zip(pairs, contributions, strict=True)
+    ]
+    assert explainer.suggestions(pairs, contributions) == expected
+    assert explainer.suggestions([], []) == []
+
+
 def test_every_corresponding_pair_of_words_is_found() -> None:
     words = sorted({word for text in synthetic.texts(250, offers=False, seed=7)
                     for word in analyse(text.text)}, key=lambda word: word.surface)  # fmt: skip
