@@ -16,7 +16,7 @@ and, unlike scipy's, releases the GIL, so the suggestions computed beside it in
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 
 from scipy.cluster.hierarchy import fcluster
@@ -118,7 +118,11 @@ def working_groups(
     for position, label in enumerate(labels.tolist()):
         clusters[label].append(position)
     need_topics = index.need_topics()
-    offer_topics = index.offer_topics()
+    offers_on: dict[str, list[int]] = defaultdict(list)  # offer positions by topic
+    for position, slugs in enumerate(index.offer_topics()):
+        for slug in slugs:
+            offers_on[slug].append(position)
+    hosts_on: dict[frozenset[str], tuple[int, ...]] = {}  # groups often share their topics
     formats_of: dict[int, set[str]] = defaultdict(set)
     for preference in formats:
         formats_of[preference.organisation_id].add(preference.format)
@@ -129,11 +133,8 @@ def working_groups(
         if len(members) < min_organisations:
             continue
         topics = _group_topics([need_topics[position] for position in positions])
-        host_offers: Counter[int] = Counter(
-            offer.organisation_id
-            for offer, slugs in zip(index.offers, offer_topics, strict=True)
-            if slugs & topics
-        )
+        if topics not in hosts_on:
+            hosts_on[topics] = _hosts(index.offers, offers_on, topics)
         format_counts: Counter[str] = Counter(
             name for member in members for name in formats_of.get(member, ())
         )
@@ -142,10 +143,7 @@ def working_groups(
                 topics=tuple(sorted(topics)),
                 need_ids=tuple(sorted(needs[position].id for position in positions)),
                 organisation_ids=tuple(members),
-                host_organisation_ids=tuple(
-                    organisation
-                    for organisation, _ in sorted(host_offers.items(), key=lambda x: (-x[1], x[0]))
-                ),
+                host_organisation_ids=hosts_on[topics],
                 preferred_formats=tuple(
                     sorted(format_counts.items(), key=lambda item: (-item[1], item[0]))
                 ),
@@ -245,6 +243,16 @@ def _better(first: Suggestion, second: Suggestion) -> bool:
         second.need_id,
         second.offer_id,
     )
+
+
+def _hosts(
+    offers: Sequence[Offer], offers_on: dict[str, list[int]], topics: frozenset[str]
+) -> tuple[int, ...]:
+    """Organisations with an offer on one of *topics*, most such offers first, ties by id;
+    *offers_on* holds the positions in *offers* of the offers on each topic."""
+    on_topics = set().union(*(offers_on.get(slug, ()) for slug in topics))
+    counts = Counter(offers[position].organisation_id for position in on_topics)
+    return tuple(sorted(counts, key=lambda organisation: (-counts[organisation], organisation)))
 
 
 def _group_topics(topic_sets: list[frozenset[str]]) -> frozenset[str]:

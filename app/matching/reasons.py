@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
+
 from app.matching import parallel, scoring
 from app.matching.correspondence import SharedTerms
 from app.matching.sides import Prepared
@@ -23,6 +25,9 @@ UNNAMED_WORDS: frozenset[str] = frozenset(
 )
 """Words two answers may share that a text reason does not name: too general to say why they
 match. Text similarity still counts them, as it counts every content word."""
+
+_NOTHING = scoring.total([])
+"""The score of a suggestion without reasons (every contribution 0)."""
 
 NAMED_WORDS = 4
 """How many shared words a text reason names at most, the most specific (longest) first."""
@@ -84,20 +89,25 @@ class Explainer:
         contributions: Sequence[Sequence[float]],
     ) -> list[Suggestion]:
         """:meth:`suggestion` of many (need, offer) *pairs*, a factor at a time: the words the
-        pairs share are looked up together (:meth:`SharedTerms.between_pairs`)."""
+        pairs share are looked up together (:meth:`SharedTerms.between_pairs`), and the scores
+        are added up at once (:func:`scoring.sums`: the scalar total to the bit, as reasons
+        leave out only contributions of 0)."""
         shared_topics = [tuple(sorted(need.topics & offer.topics)) for need, offer in pairs]
         columns = list(zip(*contributions, strict=True)) or [()] * len(scoring.FACTOR_ORDER)
+        scores = scoring.sums(np.array(columns, dtype=np.float64)).tolist()
         by_factor = [
             self._factor_reasons(factor, values, pairs, shared_topics)
             for factor, values in zip(scoring.FACTOR_ORDER, columns, strict=True)
         ]
         found = []
-        for (need, offer), topics, factor_reasons in zip(
-            pairs, shared_topics, zip(*by_factor, strict=True), strict=True
+        for (need, offer), topics, score, factor_reasons in zip(
+            pairs, shared_topics, scores, zip(*by_factor, strict=True), strict=True
         ):
             reasons = tuple([reason for reason in factor_reasons if reason is not None])
-            score = scoring.total([reason.contribution for reason in reasons])
-            found.append(pair_suggestion(need, offer, score, reasons, topics))
+            # Without reasons the scalar total is total([]), Python's int 0: kept as it was.
+            found.append(
+                pair_suggestion(need, offer, score if reasons else _NOTHING, reasons, topics)
+            )
         return found
 
     def _factor_reasons(
