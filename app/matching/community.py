@@ -214,11 +214,14 @@ def community_report(
             allocation = replace(
                 allocation, assignments=tuple(map(explained, allocation.assignments))
             )
+            # Made directly: dataclasses.replace costs several times a constructor call.
             pairs = tuple(
-                replace(
-                    pair,
+                ReciprocalPair(
+                    first_organisation_id=pair.first_organisation_id,
+                    second_organisation_id=pair.second_organisation_id,
                     first_helps_second=explained(pair.first_helps_second),
                     second_helps_first=explained(pair.second_helps_first),
+                    score=pair.score,
                 )
                 for pair in pairs
             )

@@ -62,6 +62,31 @@ def _valid(
     return scores
 
 
+def ranking_order(
+    query_rows: IntArray, scores: FloatArray, positions: IntArray, target_ids: IntArray
+) -> IntArray:
+    """The order of pairs by query row, then score (best first), then target id:
+    ``np.lexsort((target_ids[positions], -scores, query_rows))`` for scores rounded to
+    SCORE_DECIMALS, in one sort of one integer key where it fits in 62 bits.
+
+    A rounded score is an exact number of units (scoring.to_units); where the target ids
+    ascend with their positions (an index's sides), the position orders ties as the id does.
+    """
+    count = len(target_ids)
+    if not len(scores):
+        return np.zeros(0, dtype=np.int64)
+    units = np.rint(scores * 10**scoring.SCORE_DECIMALS).astype(np.int64)
+    best = int(units.max())
+    span = best - int(units.min()) + 1
+    fits = (int(query_rows.max()) + 1) * span * count < 2**62
+    if not fits or not np.all(target_ids[1:] > target_ids[:-1]):
+        order: IntArray = np.lexsort((target_ids[positions], -scores, query_rows))
+        return order
+    # A stable sort, as lexsort's: equal keys (the same pair twice) keep their order.
+    key = (query_rows * span + (best - units)) * count + positions
+    return np.argsort(key, kind="stable")
+
+
 def _near_the_best(scores: FloatArray) -> tuple[IntArray, IntArray]:
     """(row, column) of the entries within ROUNDING_MARGIN of their row's best (finite) score:
     the only ones that can be the row's best once scored exactly."""
@@ -101,7 +126,7 @@ class Ranker:
         scores = scoring.sums(contributions)
         keep = scores >= min_score
         query_rows, positions, scores = query_rows[keep], positions[keep], scores[keep]
-        order = np.lexsort((targets.ids[positions], -scores, query_rows))
+        order = ranking_order(query_rows, scores, positions, targets.ids)
         query_rows, positions, scores = query_rows[order], positions[order], scores[order]
         pairs = np.flatnonzero(keep)[order]
         rank = np.arange(len(query_rows)) - row_pointers(query_rows, len(queries))[query_rows]

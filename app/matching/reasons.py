@@ -48,14 +48,15 @@ def pair_suggestion(
     matched_topics: tuple[str, ...] = (),
 ) -> Suggestion:
     """The suggestion of *offer* for *need* (without reasons: ranked, to be explained later)."""
+    # Positional arguments: tens of thousands are made per community, and keywords cost more.
     return Suggestion(
-        need_id=need.id,
-        offer_id=offer.id,
-        need_organisation_id=need.organisation_id,
-        offer_organisation_id=offer.organisation_id,
-        score=score,
-        reasons=reasons,
-        matched_topics=matched_topics,
+        need.id,
+        offer.id,
+        need.organisation_id,
+        offer.organisation_id,
+        score,
+        reasons,
+        matched_topics,
     )
 
 

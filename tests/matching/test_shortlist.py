@@ -16,6 +16,7 @@ from app.matching import index as index_module
 from app.matching.community import community_report, working_groups
 from app.matching.correspondence import SharedTerms
 from app.matching.index import collector_paused
+from app.matching.ranking import ranking_order
 from app.matching.shortlist import choose_threshold, exact_cosines, pruning_keys, shortlist
 from app.matching.text import analyse, shared_terms, words_correspond
 from app.matching.vectors import (
@@ -571,3 +572,50 @@ def test_the_reports_gaps_and_unmet_offers_are_the_indexs(
     assert report.gaps == gaps
     assert report.unmet_offers == unmet
     assert (len(excluded), len(gaps), len(unmet)) == (59, 3, 3)
+
+
+# ----------------------------------------------------------------- ranking order
+
+
+@pytest.mark.parametrize(
+    ("query_rows", "scores", "positions", "target_ids", "expected"),
+    [
+        ([], [], [], [10, 20], []),
+        # by query, then best score first, then target id
+        ([1, 0, 0, 1], [0.5, 0.25, 0.75, 0.5], [0, 1, 0, 1], [10, 20], [2, 1, 0, 3]),
+        # equal scores: the lower target id first
+        ([0, 0, 0], [0.3333, 0.3333, 0.3334], [2, 0, 1], [10, 20, 30], [2, 1, 0]),
+        # ids that do not ascend with the positions: ties follow the ids all the same
+        ([0, 0, 0], [0.3333, 0.3333, 0.3334], [2, 0, 1], [30, 20, 10], [2, 0, 1]),
+        # the same pair twice keeps its order, as lexsort's
+        ([0, 0, 0], [0.5, 0.5, 0.9], [1, 1, 0], [10, 20], [2, 0, 1]),
+        # scores of 0 and the full range of units
+        ([0, 0, 1, 1], [0.0, 1.0, 1.0, 0.0001], [0, 1, 0, 1], [10, 20], [1, 0, 2, 3]),
+    ],
+)
+def test_ranking_order_is_lexsorts_order(
+    query_rows: list[int],
+    scores: list[float],
+    positions: list[int],
+    target_ids: list[int],
+    expected: list[int],
+) -> None:
+    arrays = (
+        np.array(query_rows, dtype=np.int64),
+        np.array(scores, dtype=np.float64),
+        np.array(positions, dtype=np.int64),
+        np.array(target_ids, dtype=np.int64),
+    )
+    rows, score, position, ids = arrays
+    assert ranking_order(*arrays).tolist() == expected
+    assert np.lexsort((ids[position], -score, rows)).tolist() == expected
+
+
+def test_ranking_order_of_many_rounded_scores_is_lexsorts_order() -> None:
+    rng = np.random.default_rng(11)
+    rows = rng.integers(0, 300, 20_000)
+    scores = np.round(rng.random(20_000) ** 3, 4)  # many ties
+    positions = rng.integers(0, 500, 20_000)
+    ids = np.arange(500, dtype=np.int64) * 7 + 3
+    expected = np.lexsort((ids[positions], -scores, rows))
+    assert np.array_equal(ranking_order(rows, scores, positions, ids), expected)
