@@ -32,14 +32,16 @@ def need_similarity_blocks(
     comes from the same operations as a pair's content score, with fewer passes over the
     block: the text floor is one number when no need has a floor of its own (needs have no
     hubness floor), and topic overlap is worked out only for the pairs that share a topic
-    (elsewhere it is 0, and adding 0 changes nothing).
+    (elsewhere it is 0, and adding 0 changes nothing). Each block is turned into
+    similarities by the worker thread that computed it, beside the other blocks.
     """
     weight = weights.topic + weights.text
     topics_t = needs.topics_t
     floors = needs.text_floors
     # The floor of every pair, TEXT_FLOOR + 0 + 0, when no need has one of its own.
     common_floor = None if floors.any() else scoring.TEXT_FLOOR + 0.0 + 0.0
-    for start, text in upper_gram_blocks(needs.matrix):
+
+    def similarity(start: int, text: FloatArray) -> FloatArray:
         stop = start + text.shape[0]
         if common_floor is None:
             floor = scoring.TEXT_FLOOR + floors[start:stop, None] + floors[None, start:]
@@ -60,7 +62,10 @@ def need_similarity_blocks(
             np.divide(content, weight, out=content)
         else:
             content[:] = 0.0
-        yield start, content
+        return content
+
+    # Each block becomes similarities in the worker that computed its cosines.
+    return upper_gram_blocks(needs.matrix, finish=similarity)
 
 
 def condensed_distances(count: int, blocks: Iterable[tuple[int, FloatArray]]) -> FloatArray:

@@ -17,7 +17,7 @@ by blocks), split between BLAS (the common n-grams) and a sparse product (the ra
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -200,10 +200,14 @@ allocator hands the same memory back for the next block instead of fresh pages."
 
 
 def upper_gram_blocks(
-    matrix: sparse.csr_matrix, rows_per_block: int | None = None
+    matrix: sparse.csr_matrix,
+    rows_per_block: int | None = None,
+    finish: Callable[[int, npt.NDArray[np.float64]], npt.NDArray[np.float64]] | None = None,
 ) -> Iterator[tuple[int, npt.NDArray[np.float64]]]:
     """``matrix @ matrix.T`` by blocks of rows, upper triangle only: (start, block) where block
-    is rows start:stop × columns start:n, equal to the sparse product up to rounding.
+    is rows start:stop × columns start:n, equal to the sparse product up to rounding; with
+    *finish*, (start, finish(start, block)), worked out beside the product in the same worker
+    (in parallel with the other blocks, see below).
 
     Character n-gram vectors share their common n-grams with nearly every row, so the product
     is dense and scipy builds it slowly (hash-accumulating millions of entries). The columns in
@@ -231,7 +235,7 @@ def upper_gram_blocks(
         product = sparse.csr_matrix(rare[start:stop] @ rare[start:].T)
         rows = np.repeat(np.arange(product.shape[0]), np.diff(product.indptr))
         add_at(block, rows, product.indices, product.data)
-        return block
+        return block if finish is None else finish(start, block)
 
     # The blocks are worked out in parallel, a few ahead of the consumer (parallel.ordered_imap).
     starts = range(0, matrix.shape[0], rows_per_block)

@@ -2,7 +2,7 @@
 
 import gc
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -483,9 +483,11 @@ def test_working_groups_are_those_of_the_sparse_product(monkeypatch: pytest.Monk
     built = MatchIndex(data.taxonomy, data.needs, data.offers)
     found = working_groups(built, data.formats)
 
-    def sparse_blocks(matrix: sparse.csr_matrix) -> Iterator[tuple[int, np.ndarray]]:
+    def sparse_blocks(
+        matrix: sparse.csr_matrix, finish: Callable[[int, np.ndarray], np.ndarray]
+    ) -> Iterator[tuple[int, np.ndarray]]:
         for start in range(0, matrix.shape[0], 7):
-            yield start, (matrix[start : start + 7] @ matrix[start:].T).toarray()
+            yield start, finish(start, (matrix[start : start + 7] @ matrix[start:].T).toarray())
 
     monkeypatch.setattr(need_similarity, "upper_gram_blocks", sparse_blocks)
     assert len(found) == 21
@@ -501,6 +503,13 @@ def test_upper_gram_blocks_cover_the_upper_triangle_of_the_product() -> None:
         starts.append(start)
         assert np.allclose(block, expected[start : start + 7, start:], rtol=0, atol=1e-5)
     assert starts == list(range(0, matrix.shape[0], 7))
+    # A finish step turns each block into what is yielded.
+    plain = dict(upper_gram_blocks(matrix, rows_per_block=7))
+    finished = upper_gram_blocks(
+        matrix, rows_per_block=7, finish=lambda start, block: block + start
+    )
+    for start, block in finished:
+        assert np.array_equal(block, plain[start] + start)
 
 
 def test_need_distances_are_the_condensed_similarities() -> None:
