@@ -15,9 +15,11 @@ and, unlike scipy's, releases the GIL, so the suggestions computed beside it in
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
+from operator import attrgetter
 
 from scipy.cluster.hierarchy import fcluster
 
@@ -76,7 +78,8 @@ def reciprocal_pairs(
         # key: (helper, helped)
         key = (suggestion.offer_organisation_id, suggestion.need_organisation_id)
         known = best.get(key)
-        if known is None or _better(suggestion, known):
+        # A lower score is never better: most suggestions are settled without the tie-break.
+        if known is None or (suggestion.score >= known.score and _better(suggestion, known)):
             best[key] = suggestion
     pairs: list[ReciprocalPair] = []
     for (helper, helped), forward in best.items():
@@ -188,12 +191,12 @@ def community_report(
         candidates = index._suggest(
             excluded, ALLOCATION_CANDIDATES, index.gap_threshold, explained=MAX_SUGGESTIONS
         )
-        shown: list[Suggestion] = []
-        per_need: Counter[int] = Counter()
-        for suggestion in candidates:
-            per_need[suggestion.need_id] += 1
-            if per_need[suggestion.need_id] <= MAX_SUGGESTIONS:
-                shown.append(suggestion)
+        # Each need's candidates follow one another, best first: its first few are shown.
+        shown = [
+            suggestion
+            for _, ranked in itertools.groupby(candidates, key=attrgetter("need_id"))
+            for suggestion in itertools.islice(ranked, MAX_SUGGESTIONS)
+        ]
         allocation = allocate(candidates, index.offers)
         pairs = reciprocal_pairs(candidates, min_score=index.gap_threshold)
         unexplained = [

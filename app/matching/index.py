@@ -430,7 +430,11 @@ class MatchIndex:
         """The needs' average-linkage dendrogram over :meth:`need_distances` (fastcluster's,
         in scipy's linkage-matrix format), worked out once per index: working groups cut it,
         and every report, member page and groups page of an unchanged community asks again."""
-        tree: FloatArray = fastcluster.linkage(self.need_distances(), method="average")
+        # The distances are made for this call alone: clustering may overwrite them instead
+        # of copying 47 MB first (Netherlands scale).
+        tree: FloatArray = fastcluster.linkage(
+            self.need_distances(), method="average", preserve_input=False
+        )
         tree.setflags(write=False)  # shared by every thread that reads this index
         return tree
 
