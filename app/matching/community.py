@@ -15,9 +15,11 @@ and, unlike scipy's, releases the GIL, so the suggestions computed beside it in
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
+from operator import attrgetter
 
 from scipy.cluster.hierarchy import fcluster
 
@@ -76,7 +78,8 @@ def reciprocal_pairs(
         # key: (helper, helped)
         key = (suggestion.offer_organisation_id, suggestion.need_organisation_id)
         known = best.get(key)
-        if known is None or _better(suggestion, known):
+        # A lower score is never better: most suggestions are settled without the tie-break.
+        if known is None or (suggestion.score >= known.score and _better(suggestion, known)):
             best[key] = suggestion
     pairs: list[ReciprocalPair] = []
     for (helper, helped), forward in best.items():
@@ -118,7 +121,11 @@ def working_groups(
     for position, label in enumerate(labels.tolist()):
         clusters[label].append(position)
     need_topics = index.need_topics()
-    offer_topics = index.offer_topics()
+    offers_on: dict[str, list[int]] = defaultdict(list)  # offer positions by topic
+    for position, slugs in enumerate(index.offer_topics()):
+        for slug in slugs:
+            offers_on[slug].append(position)
+    hosts_on: dict[frozenset[str], tuple[int, ...]] = {}  # groups often share their topics
     formats_of: dict[int, set[str]] = defaultdict(set)
     for preference in formats:
         formats_of[preference.organisation_id].add(preference.format)
@@ -129,11 +136,8 @@ def working_groups(
         if len(members) < min_organisations:
             continue
         topics = _group_topics([need_topics[position] for position in positions])
-        host_offers: Counter[int] = Counter(
-            offer.organisation_id
-            for offer, slugs in zip(index.offers, offer_topics, strict=True)
-            if slugs & topics
-        )
+        if topics not in hosts_on:
+            hosts_on[topics] = _hosts(index.offers, offers_on, topics)
         format_counts: Counter[str] = Counter(
             name for member in members for name in formats_of.get(member, ())
         )
@@ -142,10 +146,7 @@ def working_groups(
                 topics=tuple(sorted(topics)),
                 need_ids=tuple(sorted(needs[position].id for position in positions)),
                 organisation_ids=tuple(members),
-                host_organisation_ids=tuple(
-                    organisation
-                    for organisation, _ in sorted(host_offers.items(), key=lambda x: (-x[1], x[0]))
-                ),
+                host_organisation_ids=hosts_on[topics],
                 preferred_formats=tuple(
                     sorted(format_counts.items(), key=lambda item: (-item[1], item[0]))
                 ),
@@ -190,12 +191,12 @@ def community_report(
         candidates = index._suggest(
             excluded, ALLOCATION_CANDIDATES, index.gap_threshold, explained=MAX_SUGGESTIONS
         )
-        shown: list[Suggestion] = []
-        per_need: Counter[int] = Counter()
-        for suggestion in candidates:
-            per_need[suggestion.need_id] += 1
-            if per_need[suggestion.need_id] <= MAX_SUGGESTIONS:
-                shown.append(suggestion)
+        # Each need's candidates follow one another, best first: its first few are shown.
+        shown = [
+            suggestion
+            for _, ranked in itertools.groupby(candidates, key=attrgetter("need_id"))
+            for suggestion in itertools.islice(ranked, MAX_SUGGESTIONS)
+        ]
         allocation = allocate(candidates, index.offers)
         pairs = reciprocal_pairs(candidates, min_score=index.gap_threshold)
         unexplained = [
@@ -216,11 +217,14 @@ def community_report(
             allocation = replace(
                 allocation, assignments=tuple(map(explained, allocation.assignments))
             )
+            # Made directly: dataclasses.replace costs several times a constructor call.
             pairs = tuple(
-                replace(
-                    pair,
+                ReciprocalPair(
+                    first_organisation_id=pair.first_organisation_id,
+                    second_organisation_id=pair.second_organisation_id,
                     first_helps_second=explained(pair.first_helps_second),
                     second_helps_first=explained(pair.second_helps_first),
+                    score=pair.score,
                 )
                 for pair in pairs
             )
@@ -245,6 +249,16 @@ def _better(first: Suggestion, second: Suggestion) -> bool:
         second.need_id,
         second.offer_id,
     )
+
+
+def _hosts(
+    offers: Sequence[Offer], offers_on: dict[str, list[int]], topics: frozenset[str]
+) -> tuple[int, ...]:
+    """Organisations with an offer on one of *topics*, most such offers first, ties by id;
+    *offers_on* holds the positions in *offers* of the offers on each topic."""
+    on_topics = set().union(*(offers_on.get(slug, ()) for slug in topics))
+    counts = Counter(offers[position].organisation_id for position in on_topics)
+    return tuple(sorted(counts, key=lambda organisation: (-counts[organisation], organisation)))
 
 
 def _group_topics(topic_sets: list[frozenset[str]]) -> frozenset[str]:

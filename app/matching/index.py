@@ -307,14 +307,14 @@ class MatchIndex:
                 self.weights, self._scorer.pair_components(rows, columns, cosines)
             ).T.tolist()
             contributions.update(zip(missing, computed, strict=True))
-        return {
-            (need_id, offer_id): self._ranker.explainer.suggestion(
-                needs.items[needs.position[need_id]],
-                offers.items[offers.position[offer_id]],
-                contributions[need_id, offer_id],
-            )
-            for need_id, offer_id in pairs
-        }
+        explained = self._ranker.explainer.suggestions(
+            [
+                (needs.items[needs.position[need_id]], offers.items[offers.position[offer_id]])
+                for need_id, offer_id in pairs
+            ],
+            [contributions[pair] for pair in pairs],
+        )
+        return dict(zip(pairs, explained, strict=True))
 
     def gaps(
         self,
@@ -430,7 +430,11 @@ class MatchIndex:
         """The needs' average-linkage dendrogram over :meth:`need_distances` (fastcluster's,
         in scipy's linkage-matrix format), worked out once per index: working groups cut it,
         and every report, member page and groups page of an unchanged community asks again."""
-        tree: FloatArray = fastcluster.linkage(self.need_distances(), method="average")
+        # The distances are made for this call alone: clustering may overwrite them instead
+        # of copying 47 MB first (Netherlands scale).
+        tree: FloatArray = fastcluster.linkage(
+            self.need_distances(), method="average", preserve_input=False
+        )
         tree.setflags(write=False)  # shared by every thread that reads this index
         return tree
 

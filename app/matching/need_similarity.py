@@ -17,7 +17,7 @@ from scipy import sparse
 
 from app.matching import scoring
 from app.matching.sides import Side
-from app.matching.vectors import upper_gram_blocks
+from app.matching.vectors import add_at, upper_gram_blocks
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -32,14 +32,16 @@ def need_similarity_blocks(
     comes from the same operations as a pair's content score, with fewer passes over the
     block: the text floor is one number when no need has a floor of its own (needs have no
     hubness floor), and topic overlap is worked out only for the pairs that share a topic
-    (elsewhere it is 0, and adding 0 changes nothing).
+    (elsewhere it is 0, and adding 0 changes nothing). Each block is turned into
+    similarities by the worker thread that computed it, beside the other blocks.
     """
     weight = weights.topic + weights.text
     topics_t = needs.topics_t
     floors = needs.text_floors
     # The floor of every pair, TEXT_FLOOR + 0 + 0, when no need has one of its own.
     common_floor = None if floors.any() else scoring.TEXT_FLOOR + 0.0 + 0.0
-    for start, text in upper_gram_blocks(needs.matrix):
+
+    def similarity(start: int, text: FloatArray) -> FloatArray:
         stop = start + text.shape[0]
         if common_floor is None:
             floor = scoring.TEXT_FLOOR + floors[start:stop, None] + floors[None, start:]
@@ -55,13 +57,15 @@ def need_similarity_blocks(
         columns = shared.indices
         sizes = needs.topic_sizes[start + rows] * needs.topic_sizes[start + columns]
         topic = shared.data / np.sqrt(sizes)
-        # Each pair once (a product has no duplicates), so a fancy-index add is exact.
-        content[rows, columns] += topic * weights.topic
+        add_at(content, rows, columns, topic * weights.topic)
         if weight > 0:
             np.divide(content, weight, out=content)
         else:
             content[:] = 0.0
-        yield start, content
+        return content
+
+    # Each block becomes similarities in the worker that computed its cosines.
+    return upper_gram_blocks(needs.matrix, finish=similarity)
 
 
 def condensed_distances(count: int, blocks: Iterable[tuple[int, FloatArray]]) -> FloatArray:
@@ -69,18 +73,21 @@ def condensed_distances(count: int, blocks: Iterable[tuple[int, FloatArray]]) ->
     from upper-triangle similarity *blocks*: distance = 1 − similarity, clipped to [0, 1].
 
     Built a block of rows at a time: the dense need × need arrays it replaces (94 MB each at
-    Netherlands scale) cost more to touch for the first time than to compute.
+    Netherlands scale) cost more to touch for the first time than to compute. Only the pairs
+    are transformed, once they are in place.
     """
     distance = np.empty(count * (count - 1) // 2)
     offset = 0
     for _, block in blocks:
-        np.subtract(1.0, block, out=block)
-        np.clip(block, 0.0, 1.0, out=block)
-        # Row r of the block holds columns start.., so its pairs (r, later items) lie right of
-        # its diagonal; a boolean mask takes them row by row, in scipy's order.
-        rows, width = block.shape
-        upper = np.arange(width)[None, :] > np.arange(rows)[:, None]
-        taken = block[upper]
-        distance[offset : offset + len(taken)] = taken
-        offset += len(taken)
+        # Row r of a block from item start holds columns start.., so its pairs (start + r,
+        # later items) are the rest of the row right of its diagonal, in scipy's order.
+        first = offset
+        for row in range(block.shape[0]):
+            taken = block[row, row + 1 :]
+            distance[offset : offset + len(taken)] = taken
+            offset += len(taken)
+        # The same operations on the block's pairs as on the whole block, in place.
+        pairs = distance[first:offset]
+        np.subtract(1.0, pairs, out=pairs)
+        np.clip(pairs, 0.0, 1.0, out=pairs)
     return distance

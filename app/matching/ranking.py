@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from app.matching import scoring
 from app.matching.pairs import PairScorer
-from app.matching.reasons import Explainer
+from app.matching.reasons import Explainer, pair_suggestion
 from app.matching.shortlist import row_pointers
 from app.matching.sides import Candidates, Prepared, Side
 from app.matching.types import Suggestion
@@ -60,6 +60,31 @@ def _valid(
         if row is not None:
             scores[row, np.isin(targets.ids, list(target_ids))] = -np.inf
     return scores
+
+
+def ranking_order(
+    query_rows: IntArray, scores: FloatArray, positions: IntArray, target_ids: IntArray
+) -> IntArray:
+    """The order of pairs by query row, then score (best first), then target id:
+    ``np.lexsort((target_ids[positions], -scores, query_rows))`` for scores rounded to
+    SCORE_DECIMALS, in one sort of one integer key where it fits in 62 bits.
+
+    A rounded score is an exact number of units (scoring.to_units); where the target ids
+    ascend with their positions (an index's sides), the position orders ties as the id does.
+    """
+    count = len(target_ids)
+    if not len(scores):
+        return np.zeros(0, dtype=np.int64)
+    units = np.rint(scores * 10**scoring.SCORE_DECIMALS).astype(np.int64)
+    best = int(units.max())
+    span = best - int(units.min()) + 1
+    fits = (int(query_rows.max()) + 1) * span * count < 2**62
+    if not fits or not np.all(target_ids[1:] > target_ids[:-1]):
+        order: IntArray = np.lexsort((target_ids[positions], -scores, query_rows))
+        return order
+    # A stable sort, as lexsort's: equal keys (the same pair twice) keep their order.
+    key = (query_rows * span + (best - units)) * count + positions
+    return np.argsort(key, kind="stable")
 
 
 def _near_the_best(scores: FloatArray) -> tuple[IntArray, IntArray]:
@@ -101,41 +126,51 @@ class Ranker:
         scores = scoring.sums(contributions)
         keep = scores >= min_score
         query_rows, positions, scores = query_rows[keep], positions[keep], scores[keep]
-        order = np.lexsort((targets.ids[positions], -scores, query_rows))
+        order = ranking_order(query_rows, scores, positions, targets.ids)
         query_rows, positions, scores = query_rows[order], positions[order], scores[order]
         pairs = np.flatnonzero(keep)[order]
         rank = np.arange(len(query_rows)) - row_pointers(query_rows, len(queries))[query_rows]
         top = rank < limit
         explain = limit if explained is None else explained
         ranked: list[list[Suggestion]] = [[] for _ in queries]
-        # Each pair's contributions as a list, in one conversion for all of them.
-        pair_contributions = contributions[:, pairs[top]].T.tolist()
-        for row, position, values, score, place in zip(
-            query_rows[top].tolist(),
-            positions[top].tolist(),
-            pair_contributions,
-            scores[top].tolist(),
-            rank[top].tolist(),
-            strict=True,
+        # A query's pairs with reasons come first in its list, then those without: each kind
+        # is made in one pass, in order, and appended to its query's list.
+        for kind, with_reasons in (
+            (top & (rank < explain), True),
+            (top & (rank >= explain), False),
         ):
-            query, target = queries[row], targets.items[position]
-            need, offer = (query, target) if need_side else (target, query)
-            if place < explain:
-                ranked[row].append(self.explainer.suggestion(need, offer, values))
-                continue
-            self.unexplained[need.id, offer.id] = values
-            ranked[row].append(
-                Suggestion(
-                    need_id=need.id,
-                    offer_id=offer.id,
-                    need_organisation_id=need.organisation_id,
-                    offer_organisation_id=offer.organisation_id,
-                    score=score,
-                    reasons=(),
-                    matched_topics=(),
+            rows = query_rows[kind].tolist()
+            oriented = [
+                (query, target) if need_side else (target, query)
+                for query, target in zip(
+                    (queries[row] for row in rows),
+                    (targets.items[position] for position in positions[kind].tolist()),
+                    strict=True,
                 )
-            )
+            ]
+            # Each pair's contributions as a list, in one conversion for all of them.
+            values = contributions[:, pairs[kind]].T.tolist()
+            if with_reasons:
+                made = self.explainer.suggestions(oriented, values)
+            else:
+                made = self._without_reasons(oriented, values, scores[kind].tolist())
+            for row, suggestion in zip(rows, made, strict=True):
+                ranked[row].append(suggestion)
         return [tuple(found) for found in ranked]
+
+    def _without_reasons(
+        self,
+        pairs: Sequence[tuple[Prepared, Prepared]],
+        contributions: Sequence[list[float]],
+        scores: Sequence[float],
+    ) -> list[Suggestion]:
+        """Suggestions of (need, offer) *pairs* with their exact *scores* but no reasons; their
+        *contributions* are kept in :attr:`unexplained` to explain them later."""
+        found = []
+        for (need, offer), values, score in zip(pairs, contributions, scores, strict=True):
+            self.unexplained[need.id, offer.id] = values
+            found.append(pair_suggestion(need, offer, score))
+        return found
 
     def _top_of_pairs(
         self,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
+
 from app.matching import parallel, scoring
 from app.matching.correspondence import SharedTerms
 from app.matching.sides import Prepared
@@ -24,6 +26,9 @@ UNNAMED_WORDS: frozenset[str] = frozenset(
 """Words two answers may share that a text reason does not name: too general to say why they
 match. Text similarity still counts them, as it counts every content word."""
 
+_NOTHING = scoring.total([])
+"""The score of a suggestion without reasons (every contribution 0)."""
+
 NAMED_WORDS = 4
 """How many shared words a text reason names at most, the most specific (longest) first."""
 
@@ -35,6 +40,26 @@ def named_terms(terms: Iterable[str]) -> list[str]:
     return [term for term in terms if len(term) > 1 and term not in UNNAMED_WORDS][:NAMED_WORDS]
 
 
+def pair_suggestion(
+    need: Prepared,
+    offer: Prepared,
+    score: float,
+    reasons: tuple[Reason, ...] = (),
+    matched_topics: tuple[str, ...] = (),
+) -> Suggestion:
+    """The suggestion of *offer* for *need* (without reasons: ranked, to be explained later)."""
+    # Positional arguments: tens of thousands are made per community, and keywords cost more.
+    return Suggestion(
+        need.id,
+        offer.id,
+        need.organisation_id,
+        offer.organisation_id,
+        score,
+        reasons,
+        matched_topics,
+    )
+
+
 class Explainer:
     """Suggestions with their reasons, for the pairs of one index's answers."""
 
@@ -43,8 +68,9 @@ class Explainer:
         the words they share (built on first use)."""
         self._taxonomy = taxonomy
         self._texts = texts
-        # Reasons other than the text factor's, shared between suggestions (see _reason).
-        self._reasons: dict[tuple[object, ...], Reason] = {}
+        # Reasons other than the text factor's by factor, shared between suggestions (see
+        # _factor_reasons).
+        self._reasons: dict[Factor, dict[tuple[object, ...], Reason]] = {}
 
     @parallel.computed_once
     def shared_terms(self) -> SharedTerms:
@@ -56,52 +82,101 @@ class Explainer:
     ) -> Suggestion:
         """The suggestion of one pair with its reasons, from its factors' *contributions* (in
         scoring.FACTOR_ORDER); the score is their total."""
-        shared_topics = tuple(sorted(need.topics & offer.topics))
-        reasons = tuple(
-            self._reason(factor, value, need, offer, shared_topics)
-            for factor, value in zip(scoring.FACTOR_ORDER, contributions, strict=True)
-            if value > 0
-        )
-        return Suggestion(
-            need_id=need.id,
-            offer_id=offer.id,
-            need_organisation_id=need.organisation_id,
-            offer_organisation_id=offer.organisation_id,
-            score=scoring.total([reason.contribution for reason in reasons]),
-            reasons=reasons,
-            matched_topics=shared_topics,
-        )
+        return self.suggestions([(need, offer)], [contributions])[0]
 
-    def _reason(
+    def suggestions(
+        self,
+        pairs: Sequence[tuple[Prepared, Prepared]],
+        contributions: Sequence[Sequence[float]],
+    ) -> list[Suggestion]:
+        """:meth:`suggestion` of many (need, offer) *pairs*, a factor at a time: the words the
+        pairs share are looked up together (:meth:`SharedTerms.between_pairs`), and the scores
+        are added up at once (:func:`scoring.sums`: the scalar total to the bit, as reasons
+        leave out only contributions of 0)."""
+        shared_topics = [tuple(sorted(need.topics & offer.topics)) for need, offer in pairs]
+        columns = list(zip(*contributions, strict=True)) or [()] * len(scoring.FACTOR_ORDER)
+        scores = scoring.sums(np.array(columns, dtype=np.float64)).tolist()
+        by_factor = [
+            self._factor_reasons(factor, values, pairs, shared_topics)
+            for factor, values in zip(scoring.FACTOR_ORDER, columns, strict=True)
+        ]
+        found = []
+        for (need, offer), topics, score, factor_reasons in zip(
+            pairs, shared_topics, scores, zip(*by_factor, strict=True), strict=True
+        ):
+            reasons = tuple([reason for reason in factor_reasons if reason is not None])
+            # Without reasons the scalar total is total([]), Python's int 0: kept as it was.
+            found.append(
+                pair_suggestion(need, offer, score if reasons else _NOTHING, reasons, topics)
+            )
+        return found
+
+    def _factor_reasons(
         self,
         factor: Factor,
-        contribution: float,
-        need: Prepared,
-        offer: Prepared,
-        shared_topics: tuple[str, ...],
-    ) -> Reason:
-        """Reason(factor, contribution, its detail), one shared instance per distinct reason.
+        values: Sequence[float],
+        pairs: Sequence[tuple[Prepared, Prepared]],
+        shared_topics: Sequence[tuple[str, ...]],
+    ) -> list[Reason | None]:
+        """The reason of one *factor* for each pair, None where its contribution is 0.
 
-        Apart from the text factor, a reason depends on few things (the shared topics, the
-        region, the two organisations), so most suggestions of a community repeat a handful of
-        them; reasons are immutable, and sharing them saves building each one again.
+        A text reason names the words of its own pair. Any other depends on few things (the
+        shared topics, the region, the two organisations), so most suggestions of a community
+        repeat a handful of them; reasons are immutable, and one instance per distinct reason
+        saves building each one again.
         """
         if factor == "text":
-            return Reason(factor, contribution, self._detail(factor, need, offer, shared_topics))
-        key: tuple[object, ...]
+            details = iter(
+                self._text_details(
+                    [pair for pair, value in zip(pairs, values, strict=True) if value > 0]
+                )
+            )
+            return [Reason(factor, value, next(details)) if value > 0 else None for value in values]
+        keys: Iterable[tuple[object, ...]]
         if factor == "topic":
-            key = (factor, contribution, shared_topics)
+            keys = zip(values, shared_topics, strict=True)
         elif factor == "region":
-            key = (factor, contribution, need.region)
+            keys = ((value, need.region) for value, (need, _) in zip(values, pairs, strict=True))
         elif factor == "reciprocity":
-            key = (factor, contribution, need.organisation_id, offer.organisation_id)
+            keys = (
+                (value, need.organisation_id, offer.organisation_id)
+                for value, (need, offer) in zip(values, pairs, strict=True)
+            )
         else:
-            key = (factor, contribution)
-        reason = self._reasons.get(key)
-        if reason is None:
-            reason = Reason(factor, contribution, self._detail(factor, need, offer, shared_topics))
-            self._reasons[key] = reason
-        return reason
+            keys = ((value,) for value in values)
+        known = self._reasons.setdefault(factor, {})
+        reasons: list[Reason | None] = []
+        for value, key, (need, offer), topics in zip(
+            values, keys, pairs, shared_topics, strict=True
+        ):
+            if value <= 0:
+                reasons.append(None)
+                continue
+            reason = known.get(key)
+            if reason is None:
+                reason = known[key] = Reason(
+                    factor, value, self._detail(factor, need, offer, topics)
+                )
+            reasons.append(reason)
+        return reasons
+
+    def _text_details(self, pairs: Sequence[tuple[Prepared, Prepared]]) -> list[str]:
+        """The text reason's detail of each (need, offer): the words both mention, or "similar
+        wording" when none of them is named."""
+        shared = self.shared_terms.between_pairs(
+            [need.words for need, _ in pairs], [offer.words for _, offer in pairs]
+        )
+        # Pairs often share the same words: each distinct list is worded once.
+        details: dict[tuple[str, ...], str] = {}
+        for terms in shared:
+            if terms not in details:
+                named = named_terms(terms)
+                details[terms] = (
+                    "both mention " + ", ".join(f"*{term}*" for term in named)
+                    if named
+                    else "similar wording"
+                )
+        return [details[terms] for terms in shared]
 
     def _detail(
         self, factor: Factor, need: Prepared, offer: Prepared, shared_topics: tuple[str, ...]
@@ -109,11 +184,6 @@ class Explainer:
         if factor == "topic":
             labels = [self._topic_display(slug) for slug in shared_topics]
             return ("topic " if len(labels) == 1 else "topics ") + ", ".join(labels)
-        if factor == "text":
-            terms = named_terms(self.shared_terms.between(need.words, offer.words))
-            if not terms:
-                return "similar wording"
-            return "both mention " + ", ".join(f"*{term}*" for term in terms)
         if factor == "semantic":
             return "close in meaning"
         if factor == "region":

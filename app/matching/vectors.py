@@ -17,7 +17,8 @@ by blocks), split between BLAS (the common n-grams) and a sparse product (the ra
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -199,10 +200,14 @@ allocator hands the same memory back for the next block instead of fresh pages."
 
 
 def upper_gram_blocks(
-    matrix: sparse.csr_matrix, rows_per_block: int | None = None
+    matrix: sparse.csr_matrix,
+    rows_per_block: int | None = None,
+    finish: Callable[[int, npt.NDArray[np.float64]], npt.NDArray[np.float64]] | None = None,
 ) -> Iterator[tuple[int, npt.NDArray[np.float64]]]:
     """``matrix @ matrix.T`` by blocks of rows, upper triangle only: (start, block) where block
-    is rows start:stop × columns start:n, equal to the sparse product up to rounding.
+    is rows start:stop × columns start:n, equal to the sparse product up to rounding; with
+    *finish*, (start, finish(start, block)), worked out beside the product in the same worker
+    (in parallel with the other blocks, see below).
 
     Character n-gram vectors share their common n-grams with nearly every row, so the product
     is dense and scipy builds it slowly (hash-accumulating millions of entries). The columns in
@@ -229,10 +234,24 @@ def upper_gram_blocks(
         block: npt.NDArray[np.float64] = (dense[start:stop] @ dense_t[:, start:]).astype(np.float64)
         product = sparse.csr_matrix(rare[start:stop] @ rare[start:].T)
         rows = np.repeat(np.arange(product.shape[0]), np.diff(product.indptr))
-        # Each entry once (a product has no duplicates), so a fancy-index add is exact.
-        block[rows, product.indices] += product.data
-        return block
+        add_at(block, rows, product.indices, product.data)
+        return block if finish is None else finish(start, block)
 
     # The blocks are worked out in parallel, a few ahead of the consumer (parallel.ordered_imap).
     starts = range(0, matrix.shape[0], rows_per_block)
     yield from zip(starts, parallel.ordered_imap(upper_block, starts), strict=True)
+
+
+def add_at(
+    block: npt.NDArray[np.float64],
+    rows: npt.NDArray[Any],
+    columns: npt.NDArray[Any],
+    values: npt.NDArray[np.float64],
+) -> None:
+    """``block[rows, columns] += values`` for (row, column) positions that are all distinct
+    (the entries of a sparse product), through the flat view of the C-contiguous *block*: one
+    index instead of two, the same additions."""
+    if not block.flags.c_contiguous:
+        raise ValueError("add_at needs a C-contiguous block")
+    flat = block.reshape(-1)
+    flat[rows * block.shape[1] + columns] += values

@@ -1,5 +1,6 @@
 import fastcluster
 import numpy as np
+import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from app.matching import (
@@ -10,7 +11,7 @@ from app.matching import (
     reciprocal_pairs,
     working_groups,
 )
-from app.matching.community import GROUP_SIMILARITY
+from app.matching.community import GROUP_SIMILARITY, _hosts
 
 from . import synthetic
 from .factories import empty_taxonomy, need, offer, taxonomy
@@ -71,6 +72,35 @@ GROUP_OFFERS = [
     offer(3, 5, "Aquathermie haalbaarheidsstudie"),
     offer(4, 6, "VvE-aanpak", capacity=2),
 ]
+
+
+# Offers by position: (organisation, topics).
+HOST_OFFERS = [(7, {"a"}), (5, {"a", "b"}), (5, {"b"}), (9, {"c"}), (7, {"b"}), (3, {"a"})]
+
+
+@pytest.mark.parametrize(
+    ("topics", "hosts"),
+    [
+        ({"a"}, (3, 5, 7)),  # one offer each: ties by id
+        ({"b"}, (5, 7)),  # 5 has two offers on b
+        ({"a", "b"}, (5, 7, 3)),  # an offer on both topics counts once: 5 and 7 have two
+        ({"c", "z"}, (9,)),  # a topic nobody offers adds no one
+        ({"z"}, ()),
+        (set(), ()),
+    ],
+)
+def test_hosts_are_the_organisations_offering_a_topic_most_offers_first(
+    topics: set[str], hosts: tuple[int, ...]
+) -> None:
+    offers = [
+        offer(position, organisation, "", topics=tuple(slugs))
+        for position, (organisation, slugs) in enumerate(HOST_OFFERS)
+    ]
+    offers_on: dict[str, list[int]] = {}
+    for position, (_, slugs) in enumerate(HOST_OFFERS):
+        for slug in sorted(slugs):
+            offers_on.setdefault(slug, []).append(position)
+    assert _hosts(offers, offers_on, frozenset(topics)) == hosts
 
 
 def test_working_groups_cluster_a_shared_need() -> None:

@@ -2,7 +2,7 @@
 
 import gc
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -16,6 +16,7 @@ from app.matching import index as index_module
 from app.matching.community import community_report, working_groups
 from app.matching.correspondence import SharedTerms
 from app.matching.index import collector_paused
+from app.matching.ranking import ranking_order
 from app.matching.shortlist import choose_threshold, exact_cosines, pruning_keys, shortlist
 from app.matching.text import analyse, shared_terms, words_correspond
 from app.matching.vectors import (
@@ -230,6 +231,48 @@ def test_shared_terms_match_the_word_by_word_comparison() -> None:
     assert terms.between(unseen, analysed[0]) == shared_terms(unseen, analysed[0])
 
 
+@pytest.mark.parametrize(
+    ("pairs", "unseen"),
+    [
+        (0, 0),  # nothing to look up
+        (10, 0),  # fewer than the batch's minimum: one by one
+        (10, 3),
+        (800, 0),  # the sparse products
+        (800, 25),  # the products, and the texts the table never saw one by one
+    ],
+)
+def test_shared_terms_of_many_pairs_are_those_of_each_pair(pairs: int, unseen: int) -> None:
+    texts = synthetic.texts(300, offers=False, seed=9)
+    analysed = [analyse(text.text) for text in texts]
+    terms = SharedTerms(analysed)
+    rng = random.Random(pairs + unseen)
+    firsts = [rng.choice(analysed) for _ in range(pairs)]
+    seconds = [rng.choice(analysed) for _ in range(pairs)]
+    for position in rng.sample(range(pairs), unseen):
+        seconds[position] = analyse(f"onbekende {position} warmtenetwerkplaats")
+    expected = [shared_terms(first, second) for first, second in zip(firsts, seconds, strict=True)]
+    assert terms.between_pairs(firsts, seconds) == expected
+    assert any(expected) is (pairs > 0)  # pairs that share words are among them
+
+
+def test_suggestions_of_many_pairs_are_those_of_each_pair() -> None:
+    data = small_community()
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    explainer = built._ranker.explainer
+    needs, offers = built._need_side.items, built._offer_side.items
+    rng = random.Random(10)
+    pairs = [(rng.choice(needs), rng.choice(offers)) for _ in range(200)]
+    contributions = [
+        [rng.choice([0.0, 0.0125, 0.05]), rng.choice([0.0, 0.3125]), 0.0, 0.05, 0.0] for _ in pairs
+    ]
+    expected = [
+        explainer.suggestion(need, offer, values)
+        for (need, offer), values in zip(pairs, contributions, strict=True)
+    ]
+    assert explainer.suggestions(pairs, contributions) == expected
+    assert explainer.suggestions([], []) == []
+
+
 def test_every_corresponding_pair_of_words_is_found() -> None:
     words = sorted({word for text in synthetic.texts(250, offers=False, seed=7)
                     for word in analyse(text.text)}, key=lambda word: word.surface)  # fmt: skip
@@ -440,9 +483,11 @@ def test_working_groups_are_those_of_the_sparse_product(monkeypatch: pytest.Monk
     built = MatchIndex(data.taxonomy, data.needs, data.offers)
     found = working_groups(built, data.formats)
 
-    def sparse_blocks(matrix: sparse.csr_matrix) -> Iterator[tuple[int, np.ndarray]]:
+    def sparse_blocks(
+        matrix: sparse.csr_matrix, finish: Callable[[int, np.ndarray], np.ndarray]
+    ) -> Iterator[tuple[int, np.ndarray]]:
         for start in range(0, matrix.shape[0], 7):
-            yield start, (matrix[start : start + 7] @ matrix[start:].T).toarray()
+            yield start, finish(start, (matrix[start : start + 7] @ matrix[start:].T).toarray())
 
     monkeypatch.setattr(need_similarity, "upper_gram_blocks", sparse_blocks)
     assert len(found) == 21
@@ -458,6 +503,13 @@ def test_upper_gram_blocks_cover_the_upper_triangle_of_the_product() -> None:
         starts.append(start)
         assert np.allclose(block, expected[start : start + 7, start:], rtol=0, atol=1e-5)
     assert starts == list(range(0, matrix.shape[0], 7))
+    # A finish step turns each block into what is yielded.
+    plain = dict(upper_gram_blocks(matrix, rows_per_block=7))
+    finished = upper_gram_blocks(
+        matrix, rows_per_block=7, finish=lambda start, block: block + start
+    )
+    for start, block in finished:
+        assert np.array_equal(block, plain[start] + start)
 
 
 def test_need_distances_are_the_condensed_similarities() -> None:
@@ -529,3 +581,50 @@ def test_the_reports_gaps_and_unmet_offers_are_the_indexs(
     assert report.gaps == gaps
     assert report.unmet_offers == unmet
     assert (len(excluded), len(gaps), len(unmet)) == (59, 3, 3)
+
+
+# ----------------------------------------------------------------- ranking order
+
+
+@pytest.mark.parametrize(
+    ("query_rows", "scores", "positions", "target_ids", "expected"),
+    [
+        ([], [], [], [10, 20], []),
+        # by query, then best score first, then target id
+        ([1, 0, 0, 1], [0.5, 0.25, 0.75, 0.5], [0, 1, 0, 1], [10, 20], [2, 1, 0, 3]),
+        # equal scores: the lower target id first
+        ([0, 0, 0], [0.3333, 0.3333, 0.3334], [2, 0, 1], [10, 20, 30], [2, 1, 0]),
+        # ids that do not ascend with the positions: ties follow the ids all the same
+        ([0, 0, 0], [0.3333, 0.3333, 0.3334], [2, 0, 1], [30, 20, 10], [2, 0, 1]),
+        # the same pair twice keeps its order, as lexsort's
+        ([0, 0, 0], [0.5, 0.5, 0.9], [1, 1, 0], [10, 20], [2, 0, 1]),
+        # scores of 0 and the full range of units
+        ([0, 0, 1, 1], [0.0, 1.0, 1.0, 0.0001], [0, 1, 0, 1], [10, 20], [1, 0, 2, 3]),
+    ],
+)
+def test_ranking_order_is_lexsorts_order(
+    query_rows: list[int],
+    scores: list[float],
+    positions: list[int],
+    target_ids: list[int],
+    expected: list[int],
+) -> None:
+    arrays = (
+        np.array(query_rows, dtype=np.int64),
+        np.array(scores, dtype=np.float64),
+        np.array(positions, dtype=np.int64),
+        np.array(target_ids, dtype=np.int64),
+    )
+    rows, score, position, ids = arrays
+    assert ranking_order(*arrays).tolist() == expected
+    assert np.lexsort((ids[position], -score, rows)).tolist() == expected
+
+
+def test_ranking_order_of_many_rounded_scores_is_lexsorts_order() -> None:
+    rng = np.random.default_rng(11)
+    rows = rng.integers(0, 300, 20_000)
+    scores = np.round(rng.random(20_000) ** 3, 4)  # many ties
+    positions = rng.integers(0, 500, 20_000)
+    ids = np.arange(500, dtype=np.int64) * 7 + 3
+    expected = np.lexsort((ids[positions], -scores, rows))
+    assert np.array_equal(ranking_order(rows, scores, positions, ids), expected)
