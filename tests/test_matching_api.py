@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Community, Organisation, Suggestion
 from app.services import matching
+from app.services.matching import index as index_module
 from app.services.matching import suggestions as suggestions_module
 from app.services.organisations import load_municipalities
 from tests import factories
@@ -173,6 +174,43 @@ def test_a_need_keeps_its_best_offers_when_one_of_them_goes(
 
     patch(client, f"{cop.url}/offers/{weak[0]}", json={"text": "aquathermie voor een warmtenet"})
     as_a_recompute_stores([(strong[1], "declined"), (weak[1], "introduced"), (weak[2], "proposed")])
+
+
+def test_offers_deleted_one_after_another_reuse_the_index_and_leave_them_out(
+    client: TestClient, cop: Cop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index of the recompute serves the deletes that follow each other, a decline and a
+    new need: it still holds the deleted offers, which are never suggested again."""
+    monkeypatch.setattr(suggestions_module, "STORED_PER_ANSWER", 2)
+    monkeypatch.setattr(index_module, "_indexes", index_module._IndexCache(4))
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    offers = [
+        answer(client, cop, "offers", by, text)["id"]
+        for by, text in zip(
+            (cop.zaanstad, cop.alkmaar, cop.zaanstad, cop.alkmaar, cop.alkmaar),
+            (*STRONG_OFFERS, *WEAK_OFFERS),
+            strict=True,
+        )
+    ]
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    built: list[int] = []
+    real = index_module.matching.MatchIndex
+
+    class Counted(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(index_module.matching, "MatchIndex", Counted)
+    for offer_id in offers[:2]:
+        assert delete(client, f"{cop.url}/offers/{offer_id}").status_code == 204
+    (row,) = suggestions(client, cop, offerId=offers[2])
+    patch(client, f"{cop.url}/suggestions/{row['id']}", json={"status": "declined"})
+    need = answer(client, cop, "needs", cop.alkmaar, AQUATHERMIE_NEED)
+    assert built == []  # the recompute's index served them all
+    found = {(s["needId"], s["offerId"]) for s in suggestions(client, cop)}
+    assert {offer for _, offer in found} <= set(offers[2:])
+    assert {need_id for need_id, _ in found} == {row["needId"], need["id"]}
 
 
 def test_changing_and_deleting_answers_updates_suggestions(client: TestClient, cop: Cop) -> None:

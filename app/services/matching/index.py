@@ -223,13 +223,30 @@ class _IndexCache:
 
 
 def _reusable(old: Snapshot, new: Snapshot, same: Side) -> bool:
-    offers_match = old.offers == new.offers
-    needs_match = old.needs == new.needs
     if same == "offers":
-        return offers_match
+        return _offers_cover(old, new)
+    needs_match = old.needs == new.needs
     if same == "needs":
         return needs_match
-    return offers_match and needs_match
+    return needs_match and old.offers == new.offers
+
+
+def _offers_cover(old: Snapshot, new: Snapshot) -> bool:
+    """Whether *old* has *new*'s offers, and perhaps some deleted since: an index of *old*
+    scores needs against the offers left, with the deleted ones left out (absent_offers). So
+    offers deleted one after another do not each build an index."""
+    if old.offers == new.offers:
+        return True
+    return len(new.offers) < len(old.offers) and set(new.offers) <= set(old.offers)
+
+
+def absent_offers(data: Snapshot, index: matching.MatchIndex) -> frozenset[int]:
+    """The offers *index* holds that *data* has no more (deleted since the index was built): a
+    need scored on it must not be suggested them."""
+    if len(index.offers) == len(data.offers):
+        return frozenset()
+    present = {offer.id for offer in data.offers}
+    return frozenset(offer.id for offer in index.offers if offer.id not in present)
 
 
 _indexes = _IndexCache(_INDEX_CACHE_SIZE)

@@ -15,7 +15,13 @@ from app.errors import Conflict, InvalidParam, NotFound
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.services.common import paginate_rows
 from app.services.matching.embeddings import embed_answers, embed_written
-from app.services.matching.index import Side, Snapshot, community_index, snapshot
+from app.services.matching.index import (
+    Side,
+    Snapshot,
+    absent_offers,
+    community_index,
+    snapshot,
+)
 from app.services.matching.tags import retag
 from app.services.suggestion_versions import mark_changed
 
@@ -255,8 +261,17 @@ def refresh_need(session: Session, need: Need) -> None:
         return
     community, data, index = prepared
     engine_need = next(item for item in data.needs if item.id == need.id)
-    found = index.score_need(engine_need, excluded=data.declined, limit=STORED_PER_ANSWER)
+    excluded = _excluded(data, absent_offers(data, index), need.id)
+    found = index.score_need(engine_need, excluded=excluded, limit=STORED_PER_ANSWER)
     _store(session, community, found, replace=Suggestion.need_id == need.id)
+
+
+def _excluded(data: Snapshot, gone: frozenset[int], need_id: int) -> Collection[tuple[int, int]]:
+    """The pairs one need must not be suggested: the declined ones, and those with the offers
+    *gone* from the community that the index still holds."""
+    if not gone:
+        return data.declined
+    return {*data.declined, *((need_id, offer_id) for offer_id in gone)}
 
 
 def refresh_offer(session: Session, offer: Offer) -> None:
@@ -415,16 +430,17 @@ def _rescore_needs(
     recompute would: for needs that lost a suggestion (its offer deleted or declined) or whose
     suggestion of one offer now scores lower, the next best offer takes its place.
 
-    The index must score the community's offers as they are, but for the offer *deleted* since
-    it was built, which is left out."""
+    The index must hold the community's offers as they are, and may hold offers deleted since
+    it was built (absent_offers, and *deleted*, read before the delete): those are left out."""
     data, index = scoring
+    gone = absent_offers(data, index) | ({deleted} if deleted is not None else set())
     by_id = {need.id: need for need in data.needs}
     ordered = sorted(need_id for need_id in needs if need_id in by_id)
     for start in range(0, len(ordered), _IN_CHUNK):
         chunk = ordered[start : start + _IN_CHUNK]
         found: list[matching.Suggestion] = []
         for need_id in chunk:
-            excluded = data.declined if deleted is None else {*data.declined, (need_id, deleted)}
+            excluded = _excluded(data, gone, need_id)
             found += index.score_need(by_id[need_id], excluded=excluded, limit=STORED_PER_ANSWER)
         _store(session, community, found, replace=Suggestion.need_id.in_(chunk))
 
