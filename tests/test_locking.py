@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.db import session_scope
@@ -467,3 +468,26 @@ def test_a_reader_of_an_older_snapshot_keeps_its_index_to_itself(
             stale = index(report)
         with session_scope(engine) as session:
             assert (stale is current, index(session) is current) == (False, True)
+
+
+def test_a_write_waits_for_the_communitys_lock_only_so_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a write behind one that holds its community's lock too long fails with
+    55P03 (503 database-busy) instead of holding a connection without end; a write that gets
+    the lock leaves the transaction's own lock_timeout as it was."""
+    monkeypatch.setattr(suggestions_module, "WRITE_LOCK_TIMEOUT", "200ms")
+    with _migrated_engine("postgresql", "copmatch_lock_timeout", tmp_path) as engine:
+        with session_scope(engine) as session:
+            community_id = _haarlem_and_zaanstad(session)[2].id
+        with session_scope(engine) as holder, Session(engine) as waiter:
+            matching.queue_answer_writes(holder, holder.get_one(Community, community_id))
+            # Without the lock's own timeout, this one ends the wait (57014): no hanging test.
+            waiter.execute(select(func.set_config("statement_timeout", "5s", True)))
+            with pytest.raises(OperationalError) as raised:
+                matching.queue_answer_writes(waiter, waiter.get_one(Community, community_id))
+            assert raised.value.orig.sqlstate == "55P03"  # type: ignore[union-attr]
+        with session_scope(engine) as session:
+            matching.queue_answer_writes(session, session.get_one(Community, community_id))
+            setting = session.execute(select(func.current_setting("lock_timeout"))).scalar()
+            assert setting == "0"

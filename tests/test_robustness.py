@@ -159,15 +159,20 @@ def test_connection_lost_mid_request_is_503_and_writes_nothing(postgres_app: Tes
 
 @pytest.mark.parametrize(
     ("sqlstate", "slug"),
-    [("40P01", "database-collision"), ("40001", "database-collision"), ("57P01", None)],
+    [
+        ("40P01", "database-collision"),
+        ("40001", "database-collision"),
+        ("55P03", "database-busy"),
+        ("57P01", None),
+    ],
 )
 def test_a_transaction_the_database_rolls_back_for_a_collision_is_503_to_retry(
     postgres_app: TestClient, sqlstate: str, slug: str | None
 ) -> None:
     """A deadlock or serialization failure is the database's choice of a loser among concurrent
     transactions, not an outage: 503 to retry, saying so, and nothing written. Raised here by
-    the database itself with the SQLSTATE it uses (57P01, an administrator's shutdown, is an
-    outage)."""
+    the database itself with the SQLSTATE it uses (55P03, a lock waited out, is busy; 57P01, an
+    administrator's shutdown, is an outage)."""
     client = postgres_app
     app = client.app
     router = APIRouter(dependencies=[Depends(get_principal)])

@@ -167,7 +167,8 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
             "nothing was saved, please retry",
             "database-collision",
         )
-    if "database is locked" in str(exc.orig):  # SQLite's writer waited out its busy timeout
+    if "database is locked" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "55P03":
+        # SQLite's writer waited out its busy timeout, or a PostgreSQL write its lock_timeout.
         return await _pool_exhausted(request, exc)
     logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     return _unavailable(

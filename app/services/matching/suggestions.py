@@ -234,10 +234,18 @@ def queue_answer_writes(session: Session, community: Community) -> None:
     held: set[int] = session.info.setdefault(_HELD, set())
     if community.id in held:
         return
+    # Wait at most WRITE_LOCK_TIMEOUT, then fail (503 database-busy); for this wait only.
+    before = session.execute(select(func.current_setting("lock_timeout"))).scalar_one()
+    session.execute(select(func.set_config("lock_timeout", WRITE_LOCK_TIMEOUT, True)))
     session.execute(select(func.pg_advisory_xact_lock(ANSWER_WRITES_LOCK, community.id)))
+    session.execute(select(func.set_config("lock_timeout", before, True)))
     held.add(community.id)
     session.refresh(community, attribute_names=["scored_semantically"])
 
+
+WRITE_LOCK_TIMEOUT = "30s"
+"""How long a write waits for its community's lock, as long as SQLite's busy timeout and the
+wait for a pooled connection; then it fails with SQLSTATE 55P03 (503 database-busy)."""
 
 _HELD = "copmatch_answer_writes_held"
 """Key in ``Session.info`` of the communities whose lock this transaction holds (taken once)."""
