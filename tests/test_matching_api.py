@@ -368,15 +368,14 @@ def test_reciprocal_pairs(client: TestClient, session: Session, cop: Cop) -> Non
     ]
     reciprocity = [r["detail"] for r in aquathermie["reasons"] if r["factor"] == "reciprocity"]
     assert reciprocity == ["Haarlem can help Zaanstad in return"]
+
+    def reciprocity_details() -> list[str]:
+        reasons = [r for s in suggestions(client, cop) for r in s["reasons"]]
+        return sorted(r["detail"] for r in reasons if r["factor"] == "reciprocity")
+
     # The reason names the organisations as they are called now.
     patch(client, f"/api/v1/organisations/{cop.haarlem.id}", json={"name": "Gemeente Haarlem"})
-    details = [
-        r["detail"]
-        for s in suggestions(client, cop)
-        for r in s["reasons"]
-        if r["factor"] == "reciprocity"
-    ]
-    assert sorted(details) == [
+    assert reciprocity_details() == [
         "Gemeente Haarlem can help Zaanstad in return",
         "Zaanstad can help Gemeente Haarlem in return",
     ]
@@ -385,13 +384,7 @@ def test_reciprocal_pairs(client: TestClient, session: Session, cop: Cop) -> Non
     result = load_municipalities(session)
     session.commit()  # as the CLI's unit of work does: the commit bumps the suggestions' version
     assert (result.created, result.updated, result.unchanged) == (41, 3, 0)
-    details = [
-        r["detail"]
-        for s in suggestions(client, cop)
-        for r in s["reasons"]
-        if r["factor"] == "reciprocity"
-    ]
-    assert sorted(details) == [
+    assert reciprocity_details() == [
         "Haarlem can help Zaanstad in return",
         "Zaanstad can help Haarlem in return",
     ]

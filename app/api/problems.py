@@ -159,7 +159,8 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DBAPIError)
     if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
         return await _unexpected_error(request, exc)
-    if getattr(exc.orig, "sqlstate", None) in _COLLISIONS:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _COLLISIONS:
         logger.warning("transaction collided on %s %s: %s", request.method, request.url.path, exc)
         return _unavailable(
             request,
@@ -167,7 +168,7 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
             "nothing was saved, please retry",
             "database-collision",
         )
-    if "database is locked" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "55P03":
+    if sqlstate == "55P03" or "database is locked" in str(exc.orig):
         # SQLite's writer waited out its busy timeout, or a PostgreSQL write its lock_timeout.
         return await _pool_exhausted(request, exc)
     logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
@@ -179,11 +180,9 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
 
 
 async def _pool_exhausted(request: Request, exc: Exception) -> ProblemResponse:
-    # Every pooled connection stayed in use for POOL_TIMEOUT_SECONDS, or SQLite's one writer
-    # for its busy timeout: overload, not a bug.
-    logger.warning(
-        "no free database connection on %s %s: %s", request.method, request.url.path, exc
-    )
+    # Every pooled connection stayed in use for POOL_TIMEOUT_SECONDS, SQLite's one writer for
+    # its busy timeout, or a write waited out its community's lock: overload, not a bug.
+    logger.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
     return _unavailable(
         request, "the database is busy; nothing was saved, please retry", "database-busy"
     )

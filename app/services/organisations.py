@@ -137,18 +137,16 @@ def update_organisation(
         resource="organisation",
         exclude_id=organisation.id,
     )
-    renamed = [organisation] if changes.get("name", organisation.name) != organisation.name else []
-    _apply_with_renames(session, {organisation: changes}, renamed)
+    _apply_with_renames(session, {organisation: changes})
     return organisation
 
 
 def _apply_with_renames(
     session: Session,
     changes: dict[Organisation, dict[str, Any]],
-    renamed: list[Organisation],
 ) -> None:
-    """Apply *changes* to organisations, of which *renamed* get a new name, and rewrite the
-    stored reasons that name the renamed ones (reciprocity).
+    """Apply *changes* to organisations, and rewrite the stored reasons that name the ones
+    that get a new name (reciprocity).
 
     The reasons are suggestions' rows: first queue behind the writes of every community the
     renamed organisations take part in, in community id order whatever the organisations, so
@@ -156,6 +154,7 @@ def _apply_with_renames(
     # Imported here: the matching bridge needs this module's lookups.
     from app.services.matching import queue_answer_writes, rename_in_reasons
 
+    renamed = [org for org, values in changes.items() if values.get("name", org.name) != org.name]
     if renamed:
         for community in session.scalars(
             select(Community)
@@ -323,8 +322,7 @@ def load_municipalities(session: Session) -> LoadResult:
             changes[organisation] = wanted
         else:
             unchanged += 1
-    renamed = [org for org, values in changes.items() if values["name"] != org.name]
-    _apply_with_renames(session, changes, renamed)
+    _apply_with_renames(session, changes)
     return LoadResult(created=created, updated=len(changes), unchanged=unchanged)
 
 

@@ -214,7 +214,8 @@ class _IndexCache:
             semantic = matching.MatchIndex.scores_semantically(data.needs, data.offers)
             if index.semantic != semantic or not _reusable(old, data, same):
                 return None
-            if data.newer_than(old) and _reusable(old, data, "both"):
+            # (For a reader of both sides, _reusable just compared them.)
+            if data.newer_than(old) and (same == "both" or _reusable(old, data, "both")):
                 # The same answers, seen later (a writer's index, now committed): the index
                 # stands for the later state, which an older snapshot must not replace.
                 self._items[data.community_id] = (data, index)
