@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
@@ -17,10 +18,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from typer.core import TyperGroup
 
 from app.auth import SYSTEM, generate_token
 from app.config import get_settings
-from app.db import get_engine, session_scope, snapshot_bind
+from app.db import Trouble, database_trouble, get_engine, session_scope, snapshot_bind
 from app.errors import CopmatchError
 from app.main import create_app
 from app.migrate import upgrade_to_head
@@ -35,7 +38,38 @@ from app.services.organisations import get_person, load_municipalities
 from app.services.reports import REPORT_STEPS, community_report
 from app.services.tokens import get_token, issue_token, revoke_token
 
+
+class _Commands(TyperGroup):
+    """The commands, with the database's own trouble told in one line instead of a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click.Context
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as error:
+            trouble = database_trouble(error)
+            if trouble is None:
+                raise
+            typer.echo(f"error: {_trouble_message(trouble, error)}", err=True)
+            raise typer.Exit(1) from error
+
+
+def _trouble_message(trouble: Trouble, error: DBAPIError) -> str:
+    if trouble is Trouble.COLLISION:
+        return (
+            "the database stopped this change because it collided with a concurrent one; "
+            "nothing was saved, run the command again"
+        )
+    if trouble is Trouble.BUSY:
+        return (
+            "the database is busy: another change held the data this command writes for too "
+            "long; nothing was saved, run the command again"
+        )
+    reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else "no answer"
+    return f"cannot use the database {_database_label()}: {reason}"
+
+
 cli = typer.Typer(
+    cls=_Commands,
     help="copmatch: needs-and-offers matchmaking for Communities of Practice.",
     no_args_is_help=True,
     add_completion=False,
@@ -194,7 +228,9 @@ def report(
     console = Console(stderr=True)
     columns = (TextColumn("{task.description:32}"), BarColumn(), MofNCompleteColumn())
     with (
-        Progress(*columns, console=console, transient=True) as bars,
+        Progress(
+            *columns, console=console, transient=True, disable=not console.is_terminal
+        ) as bars,
         # One snapshot of the database for the whole report, as the API's (one_snapshot).
         session_scope(snapshot_bind(get_engine())) as session,
     ):

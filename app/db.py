@@ -7,6 +7,7 @@ commits. Services only ``flush``.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
@@ -74,13 +75,17 @@ class Base(DeclarativeBase):
         return f"<{type(self).__name__} id={ident!r}>"
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for the one write lock before "database is locked"."""
+
+
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT and transactional DDL; let
     # SQLAlchemy emit BEGIN itself (see _begin_sqlite_transaction).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")  # writers queue rather than fail
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # writers queue, not fail
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
@@ -104,6 +109,34 @@ def begin_for_writing(session: Session) -> None:
 
 
 _READ_ENGINES: dict[tuple[int, str], Engine] = {}
+
+
+class Trouble(enum.Enum):
+    """Why the database could not carry out a statement, when the application is not to blame:
+    retrying later may succeed, and nothing of the transaction was kept."""
+
+    COLLISION = "collision"
+    """It collided with a concurrent transaction (a serialization failure or a deadlock)."""
+    BUSY = "busy"
+    """A lock stayed taken: SQLite's busy timeout, or a PostgreSQL lock_timeout, ran out."""
+    UNAVAILABLE = "unavailable"
+    """The database is unreachable or the connection was lost."""
+
+
+_COLLISIONS = {"40001", "40P01"}
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def database_trouble(error: DBAPIError) -> Trouble | None:
+    """The :class:`Trouble` *error* reports, or None when it is a fault of the statement."""
+    if not (error.connection_invalidated or isinstance(error, OperationalError)):
+        return None
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in _COLLISIONS:
+        return Trouble.COLLISION
+    if sqlstate == _LOCK_NOT_AVAILABLE or "database is locked" in str(error.orig):
+        return Trouble.BUSY
+    return Trouble.UNAVAILABLE
 
 
 def _postgresql_variant(bind: Any, isolation_level: str, **options: Any) -> Engine | None:

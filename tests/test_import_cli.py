@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +12,16 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from app import db as db_module
 from app.cli import cli
 from app.config import get_settings
 from app.db import get_engine, session_scope
 from app.migrate import upgrade_to_head
 from app.models import Community, Need, Offer
+from app.services import matching
+from app.services.matching import suggestions as suggestions_module
+from tests import factories
+from tests.conftest import drop_schema, fresh_database, migrate, postgres_schema_url
 from tests.imports import HEADER, before_reading_the_file, csv_file, write_lock_is_free
 
 DEMO_SLUG = "cop-warmtetransitie-noord-holland"
@@ -160,3 +167,77 @@ def test_import_reads_the_file_before_it_takes_the_write_lock(
 
     assert result.exit_code == 0, result.output
     assert free_while_reading == [True]
+
+
+BUSY = (
+    "error: the database is busy: another change held the data this command writes for too "
+    "long; nothing was saved, run the command again\n"
+)
+
+
+def test_an_import_behind_another_writer_says_the_database_is_busy_sqlite(
+    database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: a writer that holds the one write lock past the busy timeout makes the import
+    fail with one line, not a traceback, and nothing is written."""
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "nieuw.csv"
+    path.write_bytes(csv_file([HEADER, ["Haarlem", "behoefte", "Warmtenet", "", "", ""]]))
+    before = _answers()
+    holder = sqlite3.connect(str(database), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = CliRunner().invoke(cli, ["import", str(path), "--community", DEMO_SLUG])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert (result.exit_code, result.stderr) == (1, BUSY)
+    assert _answers() == before
+
+
+def test_an_import_that_waits_too_long_for_its_communitys_lock_says_so_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the import waits for the community's write lock at most WRITE_LOCK_TIMEOUT,
+    then says the database is busy in one line."""
+    monkeypatch.setattr(suggestions_module, "WRITE_LOCK_TIMEOUT", "200ms")
+    schema = f"copmatch_cli_busy_{os.getpid()}"
+    engine = fresh_database("postgresql", schema, tmp_path)
+    try:
+        migrate(engine)
+        with session_scope(engine) as session:
+            haarlem = factories.municipality(session, "Haarlem", "GM0392")
+            community = factories.community(session, "CoP", haarlem)
+            slug, community_id = community.slug, community.id
+        path = tmp_path / "nieuw.csv"
+        path.write_bytes(csv_file([HEADER, ["Haarlem", "behoefte", "Warmtenet", "", "", ""]]))
+        _point_at(postgres_schema_url(schema), monkeypatch)
+        with session_scope(engine) as holder:
+            matching.queue_answer_writes(holder, holder.get_one(Community, community_id))
+            result = CliRunner().invoke(cli, ["import", str(path), "--community", slug])
+
+        assert (result.exit_code, result.stderr) == (1, BUSY)
+        with session_scope(engine) as session:
+            assert session.scalar(select(func.count()).select_from(Need)) == 0
+    finally:
+        _forget_engine()
+        engine.dispose()
+        drop_schema(schema)
+
+
+def test_a_command_without_its_database_says_which_one_it_could_not_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _point_at("postgresql+psycopg://copmatch@127.0.0.1:9/copmatch", monkeypatch)
+    try:
+        result = CliRunner().invoke(cli, ["report", "--community", "x", "--format", "md"])
+    finally:
+        _forget_engine()
+
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "error: cannot use the database postgresql+psycopg://copmatch@127.0.0.1:9/copmatch: "
+        'connection failed: connection to server at "127.0.0.1", port 9 failed: '
+        "Connection refused\n",
+    )

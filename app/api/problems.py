@@ -15,13 +15,14 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.api.middleware import REQUEST_ID_HEADER, REQUEST_ID_STATE
+from app.db import Trouble, database_trouble
 from app.errors import CopmatchError, InvalidParam
 
 logger = logging.getLogger(__name__)
@@ -150,17 +151,12 @@ async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
-_COLLISIONS = {"40001", "40P01"}
-"""SQLSTATEs of a transaction the database rolled back because it collided with a concurrent
-one (serialization failure, deadlock): the same request, retried, succeeds."""
-
-
 async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, DBAPIError)
-    if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
+    trouble = database_trouble(exc)
+    if trouble is None:
         return await _unexpected_error(request, exc)
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate in _COLLISIONS:
+    if trouble is Trouble.COLLISION:
         logger.warning("transaction collided on %s %s: %s", request.method, request.url.path, exc)
         return _unavailable(
             request,
@@ -168,7 +164,7 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
             "nothing was saved, please retry",
             "database-collision",
         )
-    if sqlstate == "55P03" or "database is locked" in str(exc.orig):
+    if trouble is Trouble.BUSY:
         # SQLite's writer waited out its busy timeout, or a PostgreSQL write its lock_timeout.
         return await _pool_exhausted(request, exc)
     logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
