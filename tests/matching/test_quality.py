@@ -50,6 +50,14 @@ VALIDATION_BAR = {"precision_at_1": 0.57, "mrr": 0.65, "recall_at_3": 0.49}
 VALIDATION_LEXICAL_BAR = {"precision_at_1": 0.42, "mrr": 0.53}
 BASELINES = ("word TF-IDF", "topic-overlap baseline")
 
+# The second set's 48 check needs (evaluation.SECOND: written in the labelled set's post-it
+# style by other hands after everything was chosen; 39 answerable, 9 gaps), as first measured,
+# rounded down: with embeddings P@1 0.692, MRR 0.801, recall@3 0.756, coverage 0.75, gap
+# precision and recall 0.44; text and topics alone P@1 0.513, MRR 0.626. Word TF-IDF reaches
+# P@1 0.462 here, the topic-overlap baseline 0.205.
+CHECK_BAR = {"precision_at_1": 0.69, "mrr": 0.80, "recall_at_3": 0.75, "coverage": 0.75}
+CHECK_LEXICAL_BAR = {"precision_at_1": 0.51, "mrr": 0.62}
+
 
 def _compared(
     labelled: evaluation.LabelledSet, splits: tuple[str, str]
@@ -75,6 +83,11 @@ def results() -> dict[tuple[str, str], evaluation.Metrics]:
 @pytest.fixture(scope="module")
 def validation_results() -> dict[tuple[str, str], evaluation.Metrics]:
     return _compared(evaluation.load_validation(), ("dev", "validation"))
+
+
+@pytest.fixture(scope="module")
+def second_results() -> dict[tuple[str, str], evaluation.Metrics]:
+    return _compared(evaluation.load_second(), ("tune", "check"))
 
 
 def _reaches(metrics: evaluation.Metrics, bar: dict[str, float]) -> dict[str, float]:
@@ -132,16 +145,27 @@ def _assert_graded(needs: list[dict[str, Any]], offers: list[dict[str, Any]]) ->
             assert organisation_of[offer_id] != str(need["organisation"])  # never its own
 
 
+def _assert_bars(
+    results: dict[tuple[str, str], evaluation.Metrics],
+    split: str,
+    bar: dict[str, float],
+    lexical_bar: dict[str, float],
+) -> None:
+    """The engine reaches *bar* on *split*, its fallback *lexical_bar*; the engine ranks better
+    than its fallback, and the fallback better than each baseline."""
+    engine = results[("engine", split)]
+    assert _reaches(engine, bar) == {}
+    lexical = results[("engine, lexical only", split)]
+    assert _reaches(lexical, lexical_bar) == {}
+    assert engine.precision_at_1 > lexical.precision_at_1
+    for baseline in BASELINES:
+        assert lexical.precision_at_1 > results[(baseline, split)].precision_at_1
+
+
 def test_engine_reaches_the_bar_on_the_validation_needs(
     validation_results: dict[tuple[str, str], evaluation.Metrics],
 ) -> None:
-    engine = validation_results[("engine", "validation")]
-    assert _reaches(engine, VALIDATION_BAR) == {}
-    lexical = validation_results[("engine, lexical only", "validation")]
-    assert _reaches(lexical, VALIDATION_LEXICAL_BAR) == {}
-    assert engine.precision_at_1 > lexical.precision_at_1
-    for baseline in BASELINES:
-        assert lexical.precision_at_1 > validation_results[(baseline, "validation")].precision_at_1
+    _assert_bars(validation_results, "validation", VALIDATION_BAR, VALIDATION_LEXICAL_BAR)
 
 
 def test_the_validation_needs_are_graded_against_the_labelled_offers() -> None:
@@ -154,3 +178,31 @@ def test_the_validation_needs_are_graded_against_the_labelled_offers() -> None:
     assert not set(ids) & {need["id"] for need in labelled["needs"]}
     assert {need["split"] for need in validation["needs"]} == {"validation"}
     _assert_graded(validation["needs"], labelled["offers"])
+
+
+def test_engine_reaches_the_bar_on_the_second_sets_check_needs(
+    second_results: dict[tuple[str, str], evaluation.Metrics],
+) -> None:
+    _assert_bars(second_results, "check", CHECK_BAR, CHECK_LEXICAL_BAR)
+
+
+def test_the_second_sets_needs_are_graded_against_the_labelled_offers() -> None:
+    """150 needs with unique ids of their own, the split fixed by id (every third in "check"),
+    grades (1 to 3) only of labelled offers of other organisations."""
+    labelled = yaml.safe_load(evaluation.DATA.read_text(encoding="utf-8"))
+    validation = yaml.safe_load(evaluation.VALIDATION.read_text(encoding="utf-8"))
+    second = yaml.safe_load(evaluation.SECOND.read_text(encoding="utf-8"))
+    ids = [need["id"] for need in second["needs"]]
+    assert len(ids) == len(set(ids)) == 150
+    earlier = {need["id"] for need in labelled["needs"] + validation["needs"]}
+    assert not set(ids) & earlier
+    splits = {need["id"]: need["split"] for need in second["needs"]}
+    assert splits == {name: "check" if int(name[2:]) % 3 == 0 else "tune" for name in ids}
+    _assert_graded(second["needs"], labelled["offers"])
+
+
+def test_error_listings_never_show_the_needs_that_are_only_measured() -> None:
+    second = evaluation.load_second()
+    for split in ("heldout", "check"):
+        with pytest.raises(ValueError, match=f"the {split} needs must not be read"):
+            evaluation.errors(second, evaluation.load_taxonomy(), split)
