@@ -225,8 +225,7 @@ def _queue_writes(session: Session, answer: Answer) -> None:
     writes (see matching.queue_answer_writes): taken before the write locks any row. A format
     preference, which no suggestion depends on, takes none."""
     if not isinstance(answer, FormatPreference):
-        community = session.get_one(Community, answer.community_id)
-        matching.queue_answer_writes(session, community)
+        matching.writing_community(session, answer.community_id)
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from app.services.matching.suggestions import (
     refresh_offer,
     rename_in_reasons,
     update_suggestion,
+    writing_community,
 )
 from app.services.matching.tags import engine_taxonomy, retag, tag_text, warm_up
 from app.services.matching.views import (
@@ -91,4 +92,5 @@ __all__ = [
     "update_suggestion",
     "warm_up",
     "working_groups",
+    "writing_community",
 ]

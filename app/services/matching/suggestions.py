@@ -243,6 +243,14 @@ def queue_answer_writes(session: Session, community: Community) -> None:
     session.refresh(community, attribute_names=["scored_semantically"])
 
 
+def writing_community(session: Session, community_id: int) -> Community:
+    """The community of *community_id*, its writes' lock held by this transaction (see
+    :func:`queue_answer_writes`): what every write of its answers or suggestions begins with."""
+    community = session.get_one(Community, community_id)
+    queue_answer_writes(session, community)
+    return community
+
+
 WRITE_LOCK_TIMEOUT = "30s"
 """How long a write waits for its community's lock, as long as SQLite's busy timeout and the
 wait for a pooled connection; then it fails with SQLSTATE 55P03 (503 database-busy)."""
@@ -314,8 +322,7 @@ def _rescoring(
     snapshot and an index whose *same* side is the stored one, with the answer embedded. None
     when the write changes whether the community is scored semantically: the whole community
     was re-scored instead."""
-    community = session.get_one(Community, answer.community_id)
-    queue_answer_writes(session, community)
+    community = writing_community(session, answer.community_id)
     embed_written(session, community, answer)
     data, index = community_index(session, community, same=same)
     if community.scored_semantically is not index.semantic:
@@ -390,8 +397,7 @@ def forget_answer(session: Session, answer: Need | Offer) -> None:
     rest current: re-score the whole community where what is left is scored otherwise
     (semantically or not); else give the needs a deleted offer was stored for their next best
     offer in its place."""
-    community = session.get_one(Community, answer.community_id)
-    queue_answer_writes(session, community)  # before the delete locks any row
+    community = writing_community(session, answer.community_id)  # before the delete locks a row
     helped: set[int] = set()
     scoring: tuple[Snapshot, matching.MatchIndex] | None = None
     if isinstance(answer, Offer):
@@ -559,7 +565,7 @@ def update_suggestion(
         if declining:
             # Queue behind the writes of the community's suggestions before this change locks
             # the row: the need is re-scored below.
-            queue_answer_writes(session, session.get_one(Community, suggestion.community_id))
+            writing_community(session, suggestion.community_id)
         suggestion.status = status.value
     if feedback is not None:
         if suggestion.status == SuggestionStatus.PROPOSED:
