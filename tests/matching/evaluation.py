@@ -115,16 +115,21 @@ def load(
     *,
     splits: Collection[str] | None = None,
     more_needs: Path | None = None,
+    more_splits: Collection[str] | None = None,
 ) -> LabelledSet:
     """Read a labelled set, giving every id and organisation an integer in file order; a need
     without a split of its own is in *split*. Only the needs of *splits* are kept, when given;
-    the needs of *more_needs* (a file of needs graded against *path*'s offers) come after."""
+    the needs of *more_needs* (a file of needs graded against *path*'s offers; of *more_splits*
+    only, when given) come after."""
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["needs"] = [
         need for need in data["needs"] if splits is None or need.get("split", split) in splits
     ]
     if more_needs is not None:
-        data["needs"].extend(yaml.safe_load(more_needs.read_text(encoding="utf-8"))["needs"])
+        more = yaml.safe_load(more_needs.read_text(encoding="utf-8"))["needs"]
+        data["needs"].extend(
+            need for need in more if more_splits is None or need["split"] in more_splits
+        )
     organisations: dict[str, int] = {}
 
     def organisation(name: object) -> int:
@@ -168,10 +173,10 @@ def load_validation() -> LabelledSet:
     return load(splits={"dev"}, more_needs=VALIDATION)
 
 
-def load_second() -> LabelledSet:
-    """The labelled set's offers and dev needs with the :data:`SECOND` needs (tune and check),
-    and no held-out need."""
-    return load(splits={"dev"}, more_needs=SECOND)
+def load_second(split: str) -> LabelledSet:
+    """The labelled set's offers and dev needs with the :data:`SECOND` needs of *split* ("tune"
+    or "check"), and no held-out need: as the held-out needs are measured beside dev alone."""
+    return load(splits={"dev"}, more_needs=SECOND, more_splits={split})
 
 
 def embedded(labelled: LabelledSet) -> LabelledSet:
@@ -705,11 +710,14 @@ def main(arguments: Sequence[str] | None = None) -> None:
             print(table(comparison(validation, load_taxonomy(), ("dev", "validation"))))
         return
     if options.second:
-        second = embedded(load_second())
+        tune = embedded(load_second("tune"))
         if options.errors:
-            print(errors(second, load_taxonomy(), "tune"))
-        else:
-            print(table(comparison(second, load_taxonomy(), ("dev", "tune", "check"))))
+            print(errors(tune, load_taxonomy(), "tune"))
+            return
+        results = comparison(tune, load_taxonomy(), ("tune",))
+        results |= comparison(embedded(load_second("check")), load_taxonomy(), ("dev", "check"))
+        order = list(SYSTEMS)
+        print(table(dict(sorted(results.items(), key=lambda item: order.index(item[0][0])))))
         return
     labelled, taxonomy = embedded(load()), load_taxonomy()
     if options.tune_semantic:

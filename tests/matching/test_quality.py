@@ -51,12 +51,12 @@ VALIDATION_LEXICAL_BAR = {"precision_at_1": 0.42, "mrr": 0.53}
 BASELINES = ("word TF-IDF", "topic-overlap baseline")
 
 # The second set's 48 check needs (evaluation.SECOND: written in the labelled set's post-it
-# style by other hands after everything was chosen; 39 answerable, 9 gaps), as first measured,
-# rounded down: with embeddings P@1 0.692, MRR 0.801, recall@3 0.756, coverage 0.75, gap
-# precision and recall 0.44; text and topics alone P@1 0.513, MRR 0.626. Word TF-IDF reaches
-# P@1 0.462 here, the topic-overlap baseline 0.205.
-CHECK_BAR = {"precision_at_1": 0.69, "mrr": 0.80, "recall_at_3": 0.75, "coverage": 0.75}
-CHECK_LEXICAL_BAR = {"precision_at_1": 0.51, "mrr": 0.62}
+# style by other hands after everything was chosen; 39 answerable, 9 gaps), measured beside the
+# dev needs alone as held-out is, as first measured, rounded down: with embeddings P@1 0.744,
+# MRR 0.825, recall@3 0.712, coverage 0.786, gap precision and recall 0.44; text and topics
+# alone P@1 0.564, MRR 0.662. Word TF-IDF reaches P@1 0.410 here, the topic-overlap baseline 0.205.
+CHECK_BAR = {"precision_at_1": 0.74, "mrr": 0.82, "recall_at_3": 0.71, "coverage": 0.78}
+CHECK_LEXICAL_BAR = {"precision_at_1": 0.56, "mrr": 0.66}
 
 
 def _compared(
@@ -87,7 +87,7 @@ def validation_results() -> dict[tuple[str, str], evaluation.Metrics]:
 
 @pytest.fixture(scope="module")
 def second_results() -> dict[tuple[str, str], evaluation.Metrics]:
-    return _compared(evaluation.load_second(), ("tune", "check"))
+    return _compared(evaluation.load_second("check"), ("check",))
 
 
 def _reaches(metrics: evaluation.Metrics, bar: dict[str, float]) -> dict[str, float]:
@@ -187,22 +187,23 @@ def test_engine_reaches_the_bar_on_the_second_sets_check_needs(
 
 
 def test_the_second_sets_needs_are_graded_against_the_labelled_offers() -> None:
-    """150 needs with unique ids of their own, the split fixed by id (every third in "check"),
-    grades (1 to 3) only of labelled offers of other organisations."""
+    """350 needs with unique ids of their own, the split fixed by id (every third of sets A to
+    C in "check"), grades (1 to 3) only of labelled offers of other organisations."""
     labelled = yaml.safe_load(evaluation.DATA.read_text(encoding="utf-8"))
     validation = yaml.safe_load(evaluation.VALIDATION.read_text(encoding="utf-8"))
     second = yaml.safe_load(evaluation.SECOND.read_text(encoding="utf-8"))
     ids = [need["id"] for need in second["needs"]]
-    assert len(ids) == len(set(ids)) == 150
+    assert len(ids) == len(set(ids)) == 350
     earlier = {need["id"] for need in labelled["needs"] + validation["needs"]}
     assert not set(ids) & earlier
     splits = {need["id"]: need["split"] for need in second["needs"]}
-    assert splits == {name: "check" if int(name[2:]) % 3 == 0 else "tune" for name in ids}
+    in_check = {name for name in ids if name[:2] in {"wa", "wb", "wc"} and int(name[2:]) % 3 == 0}
+    assert splits == {name: "check" if name in in_check else "tune" for name in ids}
     _assert_graded(second["needs"], labelled["offers"])
 
 
 def test_error_listings_never_show_the_needs_that_are_only_measured() -> None:
-    second = evaluation.load_second()
+    second = evaluation.load_second("check")
     for split in ("heldout", "check"):
         with pytest.raises(ValueError, match=f"the {split} needs must not be read"):
             evaluation.errors(second, evaluation.load_taxonomy(), split)
