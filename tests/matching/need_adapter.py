@@ -91,7 +91,7 @@ def fit(
 ) -> Matrix:
     """W minimising the mean listwise loss over the needs with an adequate offer, plus
     STRENGTH·‖W − I‖² (see the module's docstring). *queries* and *passages* are unit rows."""
-    keep = adequate.sum(axis=1) > 0
+    keep = (adequate * allowed).sum(axis=1) > 0  # an adequate offer it may be suggested
     queries, adequate, allowed = queries[keep], adequate[keep], allowed[keep]
     dimensions = queries.shape[1]
     identity = np.eye(dimensions)

@@ -68,6 +68,12 @@ def test_needs_go_through_the_need_adapter_and_offers_do_not(embedder: Any) -> N
     assert embedder.offers([text]) == raw.offers([text])
 
 
+def test_a_need_gets_the_same_vector_alone_or_in_a_batch(embedder: Any) -> None:
+    """A write embeds one text, a recompute all of them: the stored bytes must not differ."""
+    texts = [f"vraag {number} over warmtenetten en TEO" for number in range(9)]
+    assert embedder.needs(texts) == [embedder.needs([text])[0] for text in texts]
+
+
 def test_the_bundled_model_meets_across_languages_and_words(embedder: Any) -> None:
     needs = from_bytes(
         embedder.needs(["aquathermal heat from canals", "gelote inwoners laten meedenken"])

@@ -60,10 +60,12 @@ def embed_answers(session: Session, community: Community) -> int:
     return embedded
 
 
-def embed_written(session: Session, community: Community, answer: Need | Offer) -> None:
+def embed_written(session: Session, community: Community, answer: Need | Offer) -> bool:
     """Embed the need or offer just written when its stored embedding is stale, and then the
     rest of its community only if some answer there has no embedding of the current model
-    (after a bulk load, or once the extra or a new model is installed).
+    (after a bulk load, or once the extra or a new model is installed). Returns whether other
+    answers were embedded: the community's stored suggestions were scored without those
+    vectors, so it is re-scored as a whole.
 
     The common write thus embeds one text and reads one row, instead of checking every answer
     of the community (:func:`embed_answers`); texts change only through writes, and each write
@@ -71,7 +73,7 @@ def embed_written(session: Session, community: Community, answer: Need | Offer) 
     """
     embedder = matching.load_embedder()
     if embedder is None:
-        return
+        return False
     link, key = _EMBEDDINGS[type(answer)]
     digest = text_hash(answer.text)
     stored = session.execute(
@@ -79,8 +81,9 @@ def embed_written(session: Session, community: Community, answer: Need | Offer) 
     ).one_or_none()
     if stored is None or tuple(stored) != (embedder.model, digest):
         _store_embeddings(session, embedder, type(answer), [(answer.id, answer.text, digest)])
-    if _lacks_embeddings(session, community, embedder.model):
-        embed_answers(session, community)
+    return _lacks_embeddings(session, community, embedder.model) and (
+        embed_answers(session, community) > 0
+    )
 
 
 def _store_embeddings(

@@ -320,12 +320,12 @@ def _rescoring(
 ) -> tuple[Community, Snapshot, matching.MatchIndex] | None:
     """What re-scoring one written answer needs: its community (its writes' lock held), the
     snapshot and an index whose *same* side is the stored one, with the answer embedded. None
-    when the write changes whether the community is scored semantically: the whole community
-    was re-scored instead."""
+    when the write changes whether the community is scored semantically, or embedded other
+    answers (a new model): the whole community was re-scored instead."""
     community = writing_community(session, answer.community_id)
-    embed_written(session, community, answer)
+    others_embedded = embed_written(session, community, answer)
     data, index = community_index(session, community, same=same)
-    if community.scored_semantically is not index.semantic:
+    if others_embedded or community.scored_semantically is not index.semantic:
         recompute(session, community)
         return None
     return community, data, index
