@@ -2,8 +2,8 @@
 
 Run ``python -m tests.matching.need_adapter`` after the tunable labelled needs change (the test
 ``test_the_need_adapter_was_trained_on_the_labelled_needs_as_they_are`` says when). It reads
-the dev needs of the labelled set and the "tune" needs of the second set, never a held-out,
-check or validation need, embeds them with e5 as it comes (no adapter), and fits W by
+the dev needs of the labelled set and "tune" needs of the second set, never a held-out, check
+or validation need, embeds them with e5 as it comes (no adapter), and fits W by
 L-BFGS: for every need with an adequate offer, a softmax over the labelled offers of other
 organisations of cos(W·q, p) / TEMPERATURE, whose log-probability of the adequate offers is
 maximised, plus STRENGTH·‖W − I‖². Deterministic for the same data and machine arithmetic.
@@ -42,13 +42,25 @@ organisation, grades) and the settings."""
 Matrix = npt.NDArray[np.float64]
 
 
+TRAINING_SETS = ("wa", "wb", "wc", "wd", "we", "wf", "wg")
+"""The second set's sets whose tune needs the adapter learns from (with the dev needs).
+
+Sets H to K (wh.. to wk..) came later. An adapter trained on them as well (604 needs, these
+settings) measured the same on the 148 check needs (precision@1 0.780) and one validation need
+lower (0.605 against 0.618), so the adapter stays as it was trained."""
+
+
 def training_needs() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The needs the adapter learns from (dev of the labelled set, tune of the second set) and
-    the labelled set's offers, as in the files."""
+    """The needs the adapter learns from (dev of the labelled set, tune of TRAINING_SETS of the
+    second set) and the labelled set's offers, as in the files."""
     labelled = yaml.safe_load(evaluation.DATA.read_text(encoding="utf-8"))
     second = yaml.safe_load(evaluation.SECOND.read_text(encoding="utf-8"))
     needs = [need for need in labelled["needs"] if need["split"] == "dev"]
-    needs += [need for need in second["needs"] if need["split"] == "tune"]
+    needs += [
+        need
+        for need in second["needs"]
+        if need["split"] == "tune" and need["id"][:2] in TRAINING_SETS
+    ]
     return needs, labelled["offers"]
 
 
