@@ -184,6 +184,29 @@ def import_command(
     _report_import(result, added)
 
 
+@cli.command()
+def recompute(
+    community: str = typer.Option(
+        None, "--community", help="Slug of the community (default: every community)"
+    ),
+) -> None:
+    """Re-tag, embed and re-score a community's answers (as POST .../_recompute does), e.g.
+    after an upgrade that changes the taxonomy or the embedding model. One community per
+    transaction."""
+    with session_scope() as session:
+        query = select(Community.id, Community.slug).order_by(Community.slug)
+        if community is not None:
+            query = query.where(Community.slug == community)
+        targets = session.execute(query).all()
+    if community is not None and not targets:
+        typer.echo(f"error: no community with slug {community!r}", err=True)
+        raise typer.Exit(1)
+    for community_id, slug in targets:
+        with session_scope(writing=True) as session:
+            stored = matching_service.recompute(session, session.get_one(Community, community_id))
+        typer.echo(f"{slug}: {stored} suggestions")
+
+
 def _report_import(result: ImportResult, members_added: list[str]) -> None:
     would = "would be " if result.dry_run else ""
     if result.dry_run:

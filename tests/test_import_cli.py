@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from typer.testing import CliRunner
 
 from app import db as db_module
@@ -17,7 +17,7 @@ from app.cli import cli
 from app.config import get_settings
 from app.db import get_engine, session_scope
 from app.migrate import upgrade_to_head
-from app.models import Community, Need, Offer
+from app.models import Community, Need, Offer, Suggestion
 from app.services import matching
 from app.services.matching import suggestions as suggestions_module
 from tests import factories
@@ -241,3 +241,19 @@ def test_a_command_without_its_database_says_which_one_it_could_not_use(
         'connection failed: connection to server at "127.0.0.1", port 9 failed: '
         "Connection refused\n",
     )
+
+
+def test_recompute_re_scores_one_community_or_all(database: Path) -> None:
+    with session_scope() as session:
+        community = session.scalars(select(Community).where(Community.slug == DEMO_SLUG)).one()
+        stored = session.scalar(select(func.count()).where(Suggestion.community_id == community.id))
+        session.execute(delete(Suggestion).where(Suggestion.community_id == community.id))
+    runner = CliRunner()
+
+    one = runner.invoke(cli, ["recompute", "--community", DEMO_SLUG])
+    every = runner.invoke(cli, ["recompute"])
+    unknown = runner.invoke(cli, ["recompute", "--community", "nope"])
+
+    assert (one.exit_code, one.stdout) == (0, f"{DEMO_SLUG}: {stored} suggestions\n")
+    assert (every.exit_code, every.stdout) == (0, f"{DEMO_SLUG}: {stored} suggestions\n")
+    assert (unknown.exit_code, unknown.stderr) == (1, "error: no community with slug 'nope'\n")
