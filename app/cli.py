@@ -47,22 +47,32 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except DBAPIError as error:
             trouble = database_trouble(error)
-            if trouble is None:
+            if _not_migrated(error):
+                message = f"the database {_database_label()} has no copmatch tables yet: run "
+                message += "copmatch migrate"
+            elif trouble is None:
                 raise
-            typer.echo(f"error: {_trouble_message(trouble, error)}", err=True)
+            else:
+                message = _trouble_message(trouble, error)
+            typer.echo(f"error: {message}", err=True)
             raise typer.Exit(1) from error
+
+
+def _not_migrated(error: DBAPIError) -> bool:
+    """A table is missing: PostgreSQL's undefined_table, SQLite's "no such table"."""
+    return getattr(error.orig, "sqlstate", None) == "42P01" or "no such table" in str(error.orig)
 
 
 def _trouble_message(trouble: Trouble, error: DBAPIError) -> str:
     if trouble is Trouble.COLLISION:
         return (
             "the database stopped this change because it collided with a concurrent one; "
-            "nothing was saved, run the command again"
+            "the change in progress was not saved, run the command again"
         )
     if trouble is Trouble.BUSY:
         return (
             "the database is busy: another change held the data this command writes for too "
-            "long; nothing was saved, run the command again"
+            "long; the change in progress was not saved, run the command again"
         )
     reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else "no answer"
     return f"cannot use the database {_database_label()}: {reason}"
@@ -203,8 +213,11 @@ def recompute(
         raise typer.Exit(1)
     for community_id, slug in targets:
         with session_scope(writing=True) as session:
-            stored = matching_service.recompute(session, session.get_one(Community, community_id))
-        typer.echo(f"{slug}: {stored} suggestions")
+            found = session.get(Community, community_id)
+            stored = None if found is None else matching_service.recompute(session, found)
+        typer.echo(
+            f"{slug}: deleted meanwhile" if stored is None else f"{slug}: {stored} suggestions"
+        )
 
 
 def _report_import(result: ImportResult, members_added: list[str]) -> None:

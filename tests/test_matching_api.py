@@ -10,7 +10,7 @@ from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session
 
 from app.matching.scoring import HUB_MIN_NEEDS
-from app.models import Community, Organisation, Suggestion
+from app.models import Community, Organisation, Suggestion, SuggestionStatus
 from app.services import matching
 from app.services.matching import index as index_module
 from app.services.matching import suggestions as suggestions_module
@@ -551,17 +551,13 @@ class _WordEmbedder:
         return self._vectors(texts, "offer")
 
 
-def test_the_first_write_under_a_new_model_re_scores_the_whole_community(
-    session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """After an upgrade that changes the model (or the need adapter), every stored vector is
-    of the old one: the first write embeds the community again and re-scores all of it, so no
-    stored suggestion keeps a score of the old vectors."""
-    from sqlalchemy import select
-
+def _scored_on_meaning(
+    session: Session, monkeypatch: pytest.MonkeyPatch, current: list[Any]
+) -> tuple[list[Organisation], Community]:
+    """A community of four members with enough needs and offers to be scored on meaning, by
+    the embedder ``current[0]`` (replace it to change the model; None: no extra)."""
     from app import matching as engine
 
-    current = [_WordEmbedder("model-1", 1)]
     monkeypatch.setattr(engine, "load_embedder", lambda: current[0])
     monkeypatch.setattr(index_module, "_indexes", index_module._IndexCache(4))
     members = [factories.municipality(session) for _ in range(4)]
@@ -577,6 +573,19 @@ def test_the_first_write_under_a_new_model_re_scores_the_whole_community(
             members[(number + 1) % 4],
             f"aanbod {number} {words[number * 3 % 7]}",
         )
+    return members, community
+
+
+def test_the_first_write_under_a_new_model_re_scores_the_whole_community(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an upgrade that changes the model (or the need adapter), every stored vector is
+    of the old one: the first write embeds the community again and re-scores all of it, so no
+    stored suggestion keeps a score of the old vectors."""
+    from sqlalchemy import select
+
+    current: list[Any] = [_WordEmbedder("model-1", 1)]
+    members, community = _scored_on_meaning(session, monkeypatch, current)
 
     def stored() -> list[tuple[int, int, float]]:
         session.flush()
@@ -596,6 +605,33 @@ def test_the_first_write_under_a_new_model_re_scores_the_whole_community(
     assert community.scored_semantically is True
     assert after_the_write == stored()
     assert {pair[:2] for pair in before} != {pair[:2] for pair in after_the_write}
+
+
+def test_a_decline_when_the_answers_are_scored_otherwise_re_scores_the_whole_community(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the extra (or with a new model) no stored vector counts: a decline then
+    re-scores the community on words and topics, not its one need beside semantic scores."""
+    from sqlalchemy import select
+
+    current: list[Any] = [_WordEmbedder("model-1", 1)]
+    _, community = _scored_on_meaning(session, monkeypatch, current)
+    assert community.scored_semantically is True
+    current[0] = None  # the extra removed
+    declined = session.scalars(
+        select(Suggestion).where(Suggestion.community_id == community.id).order_by(Suggestion.id)
+    ).first()
+    assert declined is not None
+
+    matching.update_suggestion(session, declined, status=SuggestionStatus.DECLINED, feedback=None)
+
+    assert community.scored_semantically is False
+    reasons = session.scalars(  # the declined one keeps the reasons it was declined with
+        select(Suggestion.reasons).where(
+            Suggestion.community_id == community.id, Suggestion.id != declined.id
+        )
+    ).all()
+    assert not any(reason["factor"] == "semantic" for row in reasons for reason in row)
 
 
 def test_a_community_of_twenty_needs_and_offers_is_matched_on_meaning_too(

@@ -580,5 +580,10 @@ def update_suggestion(
         # Only the offers matter to score a need: the cached index serves while they are as
         # it was built on.
         scoring = community_index(session, community, same="offers")
-        _rescore_needs(session, community, scoring, {suggestion.need_id})
+        if community.scored_semantically is not scoring[1].semantic:
+            # The answers are scored otherwise now (a new model, or the extra removed): one
+            # need re-scored alone would mix the two formulas in one community.
+            recompute(session, community)
+        else:
+            _rescore_needs(session, community, scoring, {suggestion.need_id})
     return suggestion
