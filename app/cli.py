@@ -46,14 +46,13 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except DBAPIError as error:
-            trouble = database_trouble(error)
             if _not_migrated(error):
                 message = f"the database {_database_label()} has no copmatch tables yet: run "
                 message += "copmatch migrate"
-            elif trouble is None:
-                raise
-            else:
+            elif (trouble := database_trouble(error)) is not None:
                 message = _trouble_message(trouble, error)
+            else:
+                raise
             typer.echo(f"error: {message}", err=True)
             raise typer.Exit(1) from error
 
@@ -74,8 +73,8 @@ def _trouble_message(trouble: Trouble, error: DBAPIError) -> str:
             "the database is busy: another change held the data this command writes for too "
             "long; the change in progress was not saved, run the command again"
         )
-    reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else "no answer"
-    return f"cannot use the database {_database_label()}: {reason}"
+    lines = str(error.orig).strip().splitlines()
+    return f"cannot use the database {_database_label()}: {lines[0] if lines else 'no answer'}"
 
 
 cli = typer.Typer(

@@ -37,7 +37,8 @@ NEED_ADAPTER = Path(__file__).resolve().parent / "e5_need_adapter.npy"
 """A 384 × 384 float32 matrix W: a need's e5 vector q is stored as W·q (scaled to unit length).
 
 Trained by ``python -m tests.matching.need_adapter`` on the labelled needs that may be tuned on
-(the dev split of the labelled set and the second set's tune needs, 404 needs), against the
+(the dev split of the labelled set and the tune needs of the second set's sets A to G, 404
+needs), against the
 labelled set's offers: a listwise softmax over each need's offers of other organisations, its
 adequate ones the targets (temperature 0.05), plus 0.1·‖W − I‖², so W stays near the identity.
 e5 places a need near texts *worded* like it; W moves it towards the offers that *answer* such
