@@ -38,9 +38,9 @@ NEED_ADAPTER = Path(__file__).resolve().parent / "e5_need_adapter.npy"
 
 Trained by ``python -m tests.matching.need_adapter`` on the labelled needs that may be tuned on
 (the dev split of the labelled set and the tune needs of the second set's sets A to G, 404
-needs), against the
-labelled set's offers: a listwise softmax over each need's offers of other organisations, its
-adequate ones the targets (temperature 0.05), plus 0.1·‖W − I‖², so W stays near the identity.
+needs), against the labelled set's offers: a listwise softmax over each need's offers of other
+organisations, its adequate ones the targets (temperature 0.05), plus 0.1·‖W − I‖², so W stays
+near the identity.
 e5 places a need near texts *worded* like it; W moves it towards the offers that *answer* such
 needs. Offers are embedded as e5 gives them. Measured once on held-out (2026-12-07), with
 SEMANTIC_HUB_WEIGHT 0 beside it: precision@1 0.76 → 0.82, MRR 0.85 → 0.90."""
