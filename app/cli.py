@@ -211,9 +211,17 @@ def recompute(
         typer.echo(f"error: no community with slug {community!r}", err=True)
         raise typer.Exit(1)
     for community_id, slug in targets:
+        # The model runs before the writing transaction, so the API's writes meanwhile do not
+        # wait for it (on SQLite, one writer at a time); the recompute stores these vectors.
+        with session_scope() as session:
+            found = session.get(Community, community_id)
+            stale = None if found is None else matching_service.read_stale(session, found)
+        ahead = None if stale is None else matching_service.embed_ahead(stale)
         with session_scope(writing=True) as session:
             found = session.get(Community, community_id)
-            stored = None if found is None else matching_service.recompute(session, found)
+            stored = (
+                None if found is None else matching_service.recompute(session, found, ahead=ahead)
+            )
         typer.echo(
             f"{slug}: deleted meanwhile" if stored is None else f"{slug}: {stored} suggestions"
         )

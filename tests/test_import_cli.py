@@ -282,3 +282,38 @@ def test_recompute_re_scores_one_community_or_all(database: Path) -> None:
     assert (one.exit_code, one.stdout) == (0, f"{DEMO_SLUG}: {stored} suggestions\n")
     assert (every.exit_code, every.stdout) == (0, f"{DEMO_SLUG}: {stored} suggestions\n")
     assert (unknown.exit_code, unknown.stderr) == (1, "error: no community with slug 'nope'\n")
+
+
+def test_recompute_embeds_before_it_takes_the_write_lock(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a model change, ``copmatch recompute`` runs the model while the database's write
+    lock is free (the API's writes meanwhile do not wait for it), then stores every vector."""
+    from app import matching as engine
+
+    real = engine.load_embedder()
+    assert real is not None
+    lock_free_while_embedding: list[bool] = []
+
+    class NewModel:
+        model = "another-model"
+
+        def needs(self, texts: list[str]) -> list[bytes]:
+            lock_free_while_embedding.append(write_lock_is_free(get_engine(), 0))
+            return real.needs(texts)
+
+        def offers(self, texts: list[str]) -> list[bytes]:
+            lock_free_while_embedding.append(write_lock_is_free(get_engine(), 0))
+            return real.offers(texts)
+
+    monkeypatch.setattr(engine, "load_embedder", lambda: NewModel())
+
+    result = CliRunner().invoke(cli, ["recompute", "--community", DEMO_SLUG])
+
+    assert result.exit_code == 0, result.output
+    assert lock_free_while_embedding == [True, True]
+    with session_scope() as session:
+        community = session.scalars(select(Community).where(Community.slug == DEMO_SLUG)).one()
+        stale = matching.read_stale(session, community)
+    assert stale is not None
+    assert {kind: len(items) for kind, items in stale.items()} == {Need: 0, Offer: 0}

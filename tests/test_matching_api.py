@@ -10,8 +10,9 @@ from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session
 
 from app.matching.scoring import HUB_MIN_NEEDS
-from app.models import Community, Organisation, Suggestion, SuggestionStatus
+from app.models import Community, Need, Organisation, Suggestion, SuggestionStatus
 from app.services import matching
+from app.services.matching import embeddings as embeddings_module
 from app.services.matching import index as index_module
 from app.services.matching import suggestions as suggestions_module
 from app.services.organisations import load_municipalities
@@ -605,6 +606,71 @@ def test_the_first_write_under_a_new_model_re_scores_the_whole_community(
     assert community.scored_semantically is True
     assert after_the_write == stored()
     assert {pair[:2] for pair in before} != {pair[:2] for pair in after_the_write}
+
+
+class _CountingEmbedder(_WordEmbedder):
+    """A _WordEmbedder that records the texts it embeds."""
+
+    def __init__(self, model: str, seed: int) -> None:
+        super().__init__(model, seed)
+        self.embedded: list[str] = []
+
+    def _vectors(self, texts: list[str], side: str) -> list[bytes]:
+        self.embedded += texts
+        return super()._vectors(texts, side)
+
+
+def test_a_recompute_stores_the_vectors_embedded_ahead_and_embeds_only_later_writes(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI's recompute embeds before its writing transaction (embed_ahead); the recompute
+    then stores those vectors, embedding under its lock only a text written in between, and
+    stores what a recompute that embeds everything itself stores."""
+    from sqlalchemy import select
+
+    current: list[Any] = [_WordEmbedder("model-1", 1)]
+    _, community = _scored_on_meaning(session, monkeypatch, current)
+    counting = _CountingEmbedder("model-2", 2)
+    current[0] = counting
+    stale = matching.read_stale(session, community)
+    assert stale is not None
+    ahead = matching.embed_ahead(stale)
+    answers = 2 * (HUB_MIN_NEEDS + 2)
+    assert len(counting.embedded) == answers
+    changed = session.scalars(
+        select(Need).where(Need.community_id == community.id).order_by(Need.id)
+    ).first()
+    assert changed is not None
+    changed.text = "vraag 0 geothermie"  # written after the vectors were made
+    session.flush()
+    counting.embedded.clear()
+
+    matching.recompute(session, community, ahead=ahead)
+
+    assert counting.embedded == ["vraag 0 geothermie"]
+    vectors = {
+        kind: dict(
+            session.execute(
+                select(key, link.vector)
+                .join(kind, kind.id == key)
+                .where(kind.community_id == community.id, link.model == "model-2")
+            ).all()
+        )
+        for kind, (link, key) in embeddings_module._EMBEDDINGS.items()
+    }
+    assert sum(len(found) for found in vectors.values()) == answers
+    for kind, found in vectors.items():
+        texts = dict(
+            session.execute(
+                select(kind.id, kind.text).where(kind.community_id == community.id)
+            ).all()
+        )
+        fresh = _WordEmbedder("model-2", 2)
+        embed = fresh.needs if kind is Need else fresh.offers
+        assert found == dict(zip(texts, embed(list(texts.values())), strict=True))
+    counting.embedded.clear()
+    matching.recompute(session, community)  # nothing left to embed, nothing to re-score
+    assert counting.embedded == []
 
 
 def test_a_decline_when_the_answers_are_scored_otherwise_re_scores_the_whole_community(

@@ -229,13 +229,44 @@ class MatchIndex:
         Best first, ties by offer id; at most *limit*, none below *min_score* (default
         :attr:`gap_threshold`), and no (need id, offer id) pair in *excluded*.
         """
+        return self.score_needs([need], excluded=excluded, limit=limit, min_score=min_score)[0]
+
+    def score_needs(
+        self,
+        needs: Sequence[Need],
+        *,
+        excluded: Collection[tuple[int, int]] = (),
+        limit: int = MAX_SUGGESTIONS,
+        min_score: float | None = None,
+    ) -> tuple[tuple[Suggestion, ...], ...]:
+        """:meth:`score_need` of each of *needs*, in their order, with the same results: their
+        text and embedding products against the offers are taken _BLOCK needs at a time (a
+        delete re-scores every need its offer was stored for)."""
         min_score = self.gap_threshold if min_score is None else min_score
-        item, vector = self._prepared(need, self.needs, self._need_side)
-        blocked = {offer_id for need_id, offer_id in excluded if need_id == need.id}
-        raw, cosine = self._scorer.raw_scores([item], vector, self._offer_side, need_side=True)
-        return self._ranker.rank_one(
-            item, raw[0], cosine[0], self._offer_side, True, blocked, limit, min_score
-        )
+        blocked = blocked_pairs(True, excluded)
+        found: list[tuple[Suggestion, ...]] = []
+        for start in range(0, len(needs), _BLOCK):
+            prepared = [
+                self._prepared(need, self.needs, self._need_side)
+                for need in needs[start : start + _BLOCK]
+            ]
+            items = [item for item, _ in prepared]
+            vectors = sparse.vstack([vector for _, vector in prepared], format="csr")
+            raw, cosine = self._scorer.raw_scores(items, vectors, self._offer_side, need_side=True)
+            found += (
+                self._ranker.rank_one(
+                    item,
+                    raw[row],
+                    cosine[row],
+                    self._offer_side,
+                    True,
+                    blocked.get(item.id, set()),
+                    limit,
+                    min_score,
+                )
+                for row, item in enumerate(items)
+            )
+        return tuple(found)
 
     def score_offer(
         self,

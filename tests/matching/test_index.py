@@ -12,10 +12,12 @@ from app.matching import (
     UnmetOffer,
     suggest,
 )
+from app.matching import index as index_module
 from app.matching.documents import cached_documents
 from app.matching.reasons import named_terms
 from app.matching.tagging import cached_tagger
 
+from . import synthetic
 from .factories import need, offer, taxonomy
 
 NEEDS = [
@@ -242,3 +244,29 @@ def test_a_rebuilt_index_analyses_only_the_texts_it_has_not_seen(
     assert rebuilt.suggest(limit=10) == fresh.suggest(limit=10)
     assert rebuilt.need_topics() == fresh.need_topics()
     assert first.need_topics()[1:] == rebuilt.need_topics()[1:-1]
+
+
+@pytest.mark.parametrize("embedded", [False, True])
+def test_scoring_many_needs_at_once_gives_what_each_gets_alone(
+    embedded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """score_needs (a delete re-scores many needs) is score_need per need, to the bit: indexed
+    needs and new ones, each with its own exclusions, across blocks of products."""
+    data = synthetic.community(4, per_organisation=8, seed=3)
+    if embedded:
+        data = synthetic.with_embeddings(data, seed=3)
+    built = MatchIndex(data.taxonomy, data.needs[:-4], data.offers)
+    assert built.semantic is embedded
+    asked = [*data.needs[-4:], *data.needs[:5]]  # four new needs, five indexed ones
+    excluded = {(asked[0].id, data.offers[0].id), (asked[5].id, data.offers[3].id)}
+    monkeypatch.setattr(index_module, "_BLOCK", 4)
+
+    together = built.score_needs(asked, excluded=excluded, limit=20, min_score=0.0)
+
+    alone = tuple(
+        built.score_need(need, excluded=excluded, limit=20, min_score=0.0) for need in asked
+    )
+    assert together == alone
+    assert [len(found) for found in together] == [20] * len(asked)
+    blocked = {(s.need_id, s.offer_id) for found in together for s in found} & excluded
+    assert blocked == set()

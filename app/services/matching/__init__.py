@@ -30,7 +30,14 @@ match index), :mod:`.suggestions` (storing, refreshing, reading and acting on su
 
 from app.matching import Suggestion as EngineSuggestion
 from app.matching import collector_paused
-from app.services.matching.embeddings import embed_answers, embed_written, text_hash
+from app.services.matching.embeddings import (
+    EmbeddedAhead,
+    embed_ahead,
+    embed_answers,
+    embed_written,
+    read_stale,
+    text_hash,
+)
 from app.services.matching.index import Snapshot, community_index, snapshot
 from app.services.matching.suggestions import (
     STORED_PER_ANSWER,
@@ -62,12 +69,14 @@ from app.services.matching.views import (
 __all__ = [
     "STORED_PER_ANSWER",
     "TRANSITIONS",
+    "EmbeddedAhead",
     "EngineSuggestion",
     "Snapshot",
     "StoredView",
     "allocation",
     "collector_paused",
     "community_index",
+    "embed_ahead",
     "embed_answers",
     "embed_written",
     "engine_taxonomy",
@@ -78,6 +87,7 @@ __all__ = [
     "get_suggestion",
     "list_suggestions",
     "queue_answer_writes",
+    "read_stale",
     "reciprocal_pairs",
     "recompute",
     "refresh_need",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -36,26 +37,77 @@ _EMBEDDINGS: dict[type[Need] | type[Offer], _EmbeddingTable] = {
 """Each kind of answer's embedding table and the column that links it to the answer."""
 
 
-def embed_answers(session: Session, community: Community) -> int:
+Stale = dict[type[Need] | type[Offer], list[tuple[int, str, str]]]
+"""Per kind of answer, the (id, text, text hash) of those whose embedding is missing or stale."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedAhead:
+    """Vectors computed before a transaction that stores them (:func:`embed_ahead`): by kind
+    of answer, (id, text hash) → vector, of the model *model*."""
+
+    model: str
+    vectors: dict[type[Need] | type[Offer], dict[tuple[int, str], bytes]]
+
+
+def stale_answers(session: Session, community: Community, model: str) -> Stale:
+    """The community's needs and offers whose embedding of *model* is missing or stale."""
+    stale: Stale = {}
+    for answer, (link, key) in _EMBEDDINGS.items():
+        rows = session.execute(
+            select(answer.id, answer.text, link.model, link.text_hash)
+            .outerjoin(link, key == answer.id)
+            .where(answer.community_id == community.id)
+            .order_by(answer.id)
+        ).all()
+        stale[answer] = [
+            (ident, text, digest)
+            for ident, text, stored_model, stored_hash in rows
+            if (digest := text_hash(text)) != stored_hash or stored_model != model
+        ]
+    return stale
+
+
+def read_stale(session: Session, community: Community) -> Stale | None:
+    """:func:`stale_answers` of the current model; None without the extra."""
+    embedder = matching.load_embedder()
+    return None if embedder is None else stale_answers(session, community, embedder.model)
+
+
+def embed_ahead(stale: Stale) -> EmbeddedAhead:
+    """Embed the answers of :func:`read_stale`, with no transaction open: so the model runs
+    while no lock is held. A recompute in a writing transaction afterwards stores these vectors
+    (:func:`embed_answers`) and embeds under its lock only what was written in between."""
+    embedder = matching.load_embedder()
+    if embedder is None:
+        raise RuntimeError("the semantic extra is not installed")
+    vectors: dict[type[Need] | type[Offer], dict[tuple[int, str], bytes]] = {}
+    for answer, items in stale.items():
+        texts = [text for _, text, _ in items]
+        found = embedder.needs(texts) if answer is Need else embedder.offers(texts)
+        vectors[answer] = {
+            (ident, digest): vector for (ident, _, digest), vector in zip(items, found, strict=True)
+        }
+    return EmbeddedAhead(embedder.model, vectors)
+
+
+def embed_answers(
+    session: Session, community: Community, ahead: EmbeddedAhead | None = None
+) -> int:
     """Embed the community's needs and offers whose embedding is missing or stale; returns how
-    many were embedded (0 without the ``semantic`` extra)."""
+    many were stored (0 without the ``semantic`` extra). Vectors in *ahead* of the same model,
+    id and text are stored as they are; the rest are embedded now."""
     embedder = matching.load_embedder()
     if embedder is None:
         return 0
     embedded = 0
-    for model, (link, key) in _EMBEDDINGS.items():
-        rows = session.execute(
-            select(model.id, model.text, link.model, link.text_hash)
-            .outerjoin(link, key == model.id)
-            .where(model.community_id == community.id)
-            .order_by(model.id)
-        ).all()
-        stale = [
-            (ident, text, digest)
-            for ident, text, stored_model, stored_hash in rows
-            if (digest := text_hash(text)) != stored_hash or stored_model != embedder.model
-        ]
-        _store_embeddings(session, embedder, model, stale)
+    for model, stale in stale_answers(session, community, embedder.model).items():
+        ready = ahead.vectors.get(model, {}) if ahead and ahead.model == embedder.model else {}
+        known = [item for item in stale if (item[0], item[2]) in ready]
+        _store_vectors(
+            session, embedder.model, model, [(*item, ready[item[0], item[2]]) for item in known]
+        )
+        _store_embeddings(session, embedder, model, [item for item in stale if item not in known])
         embedded += len(stale)
     return embedded
 
@@ -95,12 +147,29 @@ def _store_embeddings(
     """Embed the (id, text, text hash) answers of *model* in *stale* and store the vectors."""
     if not stale:
         return
-    link, key = _EMBEDDINGS[model]
     texts = [text for _, text, _ in stale]
     vectors = embedder.needs(texts) if model is Need else embedder.offers(texts)
+    _store_vectors(
+        session,
+        embedder.model,
+        model,
+        [(*item, vector) for item, vector in zip(stale, vectors, strict=True)],
+    )
+
+
+def _store_vectors(
+    session: Session,
+    name: str,
+    model: type[Need] | type[Offer],
+    vectors: Sequence[tuple[int, str, str, bytes]],
+) -> None:
+    """Store the (id, text, text hash, vector) embeddings of *model* by the embedder *name*."""
+    if not vectors:
+        return
+    link, key = _EMBEDDINGS[model]
     values = [
-        {key.key: ident, "model": embedder.model, "text_hash": digest, "vector": vector}
-        for (ident, _, digest), vector in zip(stale, vectors, strict=True)
+        {key.key: ident, "model": name, "text_hash": digest, "vector": vector}
+        for ident, _, digest, vector in vectors
     ]
     _upsert(session, link, key.key, values)
 

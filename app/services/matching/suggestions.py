@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from app import matching
 from app.errors import Conflict, InvalidParam, NotFound
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.services.common import paginate_rows
-from app.services.matching.embeddings import embed_answers, embed_written
+from app.services.matching.embeddings import EmbeddedAhead, embed_answers, embed_written
 from app.services.matching.index import (
     Side,
     Snapshot,
@@ -277,17 +278,19 @@ def refresh_need(session: Session, need: Need) -> None:
         return
     community, data, index = prepared
     engine_need = next(item for item in data.needs if item.id == need.id)
-    excluded = _excluded(data, absent_offers(data, index), need.id)
+    excluded = _excluded(data, absent_offers(data, index), (need.id,))
     found = index.score_need(engine_need, excluded=excluded, limit=STORED_PER_ANSWER)
     _store(session, community, found, replace=Suggestion.need_id == need.id)
 
 
-def _excluded(data: Snapshot, gone: frozenset[int], need_id: int) -> Collection[tuple[int, int]]:
-    """The pairs one need must not be suggested: the declined ones, and those with the offers
-    *gone* from the community that the index still holds."""
+def _excluded(
+    data: Snapshot, gone: frozenset[int], need_ids: Collection[int]
+) -> Collection[tuple[int, int]]:
+    """The pairs the needs *need_ids* must not be suggested: the declined ones, and those with
+    the offers *gone* from the community that the index still holds."""
     if not gone:
         return data.declined
-    return {*data.declined, *((need_id, offer_id) for offer_id in gone)}
+    return {*data.declined, *itertools.product(need_ids, gone)}
 
 
 def refresh_offer(session: Session, offer: Offer) -> None:
@@ -374,15 +377,16 @@ def _place(
     return kept, displaced
 
 
-def recompute(session: Session, community: Community) -> int:
-    """Re-tag and re-score the whole community; returns the number of stored suggestions."""
+def recompute(session: Session, community: Community, *, ahead: EmbeddedAhead | None = None) -> int:
+    """Re-tag and re-score the whole community; returns the number of stored suggestions.
+    *ahead*: embeddings computed before this transaction (see embeddings.embed_ahead)."""
     queue_answer_writes(session, community)
     for answer in session.scalars(select(Need).where(Need.community_id == community.id)):
         retag(answer)
     for offer in session.scalars(select(Offer).where(Offer.community_id == community.id)):
         retag(offer)
     session.flush()
-    embed_answers(session, community)
+    embed_answers(session, community, ahead)
     data, index = community_index(session, community)
     found = index.suggest(excluded=data.declined, limit=STORED_PER_ANSWER)
     _store(session, community, found, replace=Suggestion.community_id == community.id)
@@ -452,10 +456,12 @@ def _rescore_needs(
     ordered = sorted(need_id for need_id in needs if need_id in by_id)
     for start in range(0, len(ordered), _IN_CHUNK):
         chunk = ordered[start : start + _IN_CHUNK]
-        found: list[matching.Suggestion] = []
-        for need_id in chunk:
-            excluded = _excluded(data, gone, need_id)
-            found += index.score_need(by_id[need_id], excluded=excluded, limit=STORED_PER_ANSWER)
+        ranked = index.score_needs(
+            [by_id[need_id] for need_id in chunk],
+            excluded=_excluded(data, gone, chunk),
+            limit=STORED_PER_ANSWER,
+        )
+        found = [suggestion for suggestions in ranked for suggestion in suggestions]
         _store(session, community, found, replace=Suggestion.need_id.in_(chunk))
 
 
