@@ -243,7 +243,9 @@ class MatchIndex:
         text and embedding products against the offers are taken _BLOCK needs at a time (a
         delete re-scores every need its offer was stored for)."""
         min_score = self.gap_threshold if min_score is None else min_score
-        blocked = blocked_pairs(True, excluded)
+        asked = {need.id for need in needs}
+        # Only the asked needs' pairs: *excluded* may hold a whole community's declines.
+        blocked = blocked_pairs(True, [pair for pair in excluded if pair[0] in asked])
         found: list[tuple[Suggestion, ...]] = []
         for start in range(0, len(needs), _BLOCK):
             prepared = [
@@ -251,7 +253,11 @@ class MatchIndex:
                 for need in needs[start : start + _BLOCK]
             ]
             items = [item for item, _ in prepared]
-            vectors = sparse.vstack([vector for _, vector in prepared], format="csr")
+            vectors = (
+                prepared[0][1]
+                if len(prepared) == 1
+                else sparse.vstack([vector for _, vector in prepared], format="csr")
+            )
             raw, cosine = self._scorer.raw_scores(items, vectors, self._offer_side, need_side=True)
             found += (
                 self._ranker.rank_one(

@@ -103,11 +103,11 @@ def embed_answers(
     embedded = 0
     for model, stale in stale_answers(session, community, embedder.model).items():
         ready = ahead.vectors.get(model, {}) if ahead and ahead.model == embedder.model else {}
-        known = [item for item in stale if (item[0], item[2]) in ready]
-        _store_vectors(
-            session, embedder.model, model, [(*item, ready[item[0], item[2]]) for item in known]
+        known = [(*item, ready[item[0], item[2]]) for item in stale if (item[0], item[2]) in ready]
+        _store_vectors(session, embedder.model, model, known)
+        _store_embeddings(
+            session, embedder, model, [item for item in stale if (item[0], item[2]) not in ready]
         )
-        _store_embeddings(session, embedder, model, [item for item in stale if item not in known])
         embedded += len(stale)
     return embedded
 
