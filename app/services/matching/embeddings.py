@@ -81,13 +81,15 @@ def embed_ahead(stale: Stale) -> EmbeddedAhead:
     embedder = matching.load_embedder()
     if embedder is None:
         raise RuntimeError("the semantic extra is not installed")
-    vectors: dict[type[Need] | type[Offer], dict[tuple[int, str], bytes]] = {}
-    for answer, items in stale.items():
-        texts = [text for _, text, _ in items]
-        found = embedder.needs(texts) if answer is Need else embedder.offers(texts)
-        vectors[answer] = {
-            (ident, digest): vector for (ident, _, digest), vector in zip(items, found, strict=True)
+    vectors = {
+        answer: {
+            (ident, digest): vector
+            for (ident, _, digest), vector in zip(
+                items, _embed(embedder, answer, items), strict=True
+            )
         }
+        for answer, items in stale.items()
+    }
     return EmbeddedAhead(embedder.model, vectors)
 
 
@@ -103,11 +105,16 @@ def embed_answers(
     embedded = 0
     for model, stale in stale_answers(session, community, embedder.model).items():
         ready = ahead.vectors.get(model, {}) if ahead and ahead.model == embedder.model else {}
-        known = [(*item, ready[item[0], item[2]]) for item in stale if (item[0], item[2]) in ready]
+        known: list[tuple[int, str, str, bytes]] = []
+        unknown: list[tuple[int, str, str]] = []
+        for ident, text, digest in stale:
+            vector = ready.get((ident, digest))
+            if vector is None:
+                unknown.append((ident, text, digest))
+            else:
+                known.append((ident, text, digest, vector))
         _store_vectors(session, embedder.model, model, known)
-        _store_embeddings(
-            session, embedder, model, [item for item in stale if (item[0], item[2]) not in ready]
-        )
+        _store_embeddings(session, embedder, model, unknown)
         embedded += len(stale)
     return embedded
 
@@ -147,14 +154,24 @@ def _store_embeddings(
     """Embed the (id, text, text hash) answers of *model* in *stale* and store the vectors."""
     if not stale:
         return
-    texts = [text for _, text, _ in stale]
-    vectors = embedder.needs(texts) if model is Need else embedder.offers(texts)
+    vectors = _embed(embedder, model, stale)
     _store_vectors(
         session,
         embedder.model,
         model,
         [(*item, vector) for item, vector in zip(stale, vectors, strict=True)],
     )
+
+
+def _embed(
+    embedder: matching.Embedder,
+    model: type[Need] | type[Offer],
+    items: Sequence[tuple[int, str, str]],
+) -> list[bytes]:
+    """The vectors of the (id, text, text hash) answers of *model*: needs as queries, offers as
+    passages."""
+    texts = [text for _, text, _ in items]
+    return embedder.needs(texts) if model is Need else embedder.offers(texts)
 
 
 def _store_vectors(
