@@ -211,8 +211,9 @@ def recompute(
         typer.echo(f"error: no community with slug {community!r}", err=True)
         raise typer.Exit(1)
     for community_id, slug in targets:
-        # The model runs before the writing transaction, so the API's writes meanwhile do not
-        # wait for it (on SQLite, one writer at a time); the recompute stores these vectors.
+        # The model runs before the writing transaction, so no lock is held while it does (on
+        # SQLite, one writer at a time); the recompute stores these vectors. (An API write to
+        # this community meanwhile still embeds it under its own lock: see embed_written.)
         with session_scope() as session:
             found = session.get(Community, community_id)
             stale = None if found is None else matching_service.read_stale(session, found)

@@ -288,7 +288,7 @@ def test_recompute_embeds_before_it_takes_the_write_lock(
     database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a model change, ``copmatch recompute`` runs the model while the database's write
-    lock is free (the API's writes meanwhile do not wait for it), then stores every vector."""
+    lock is free (other writers are not held up by it), then stores every vector."""
     from app import matching as engine
 
     real = engine.load_embedder()
