@@ -12,13 +12,14 @@ its fallback on text and topics alone. Without the extra the first test skips, e
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
 import yaml
 
 from app.matching.embedding import EMBEDDING_DIMENSIONS, NEED_ADAPTER
+from app.matching.scoring import SEMANTIC_GAP_THRESHOLD
 
 from . import evaluation, need_adapter
 
@@ -69,18 +70,30 @@ BASELINES = ("word TF-IDF", "topic-overlap baseline")
 CHECK_BAR = {"precision_at_1": 0.78, "mrr": 0.85, "recall_at_3": 0.73, "coverage": 0.95}
 CHECK_LEXICAL_BAR = {"precision_at_1": 0.57, "mrr": 0.68}
 
+# The check needs again, scored as the service scores written answers (evaluation.
+# incremental_engine, seed 0): the index of the first 20 needs (or offers) stays in use, and
+# every later one is scored on it. Measured (needs arriving / offers arriving): P@1 0.797 /
+# 0.789, MRR 0.858 / 0.859, recall@3 0.734 / 0.735, coverage 0.932 / 0.932 (41 of 44), against
+# 0.780, 0.856, 0.737 and 0.955 scored all at once; seeds 1 and 2 gave P@1 0.764–0.813. So the
+# suggestions that writes keep current are as good as a recompute's. Rounded down; coverage
+# allows one organisation (float32 rounding between CPUs, as for held-out).
+INCREMENTAL_BAR = {"precision_at_1": 0.78, "mrr": 0.85, "recall_at_3": 0.73, "coverage": 0.90}
 
-def _compared(
-    labelled: evaluation.LabelledSet, splits: tuple[str, str]
-) -> dict[tuple[str, str], evaluation.Metrics]:
-    """Every system on *splits* of *labelled*, embedded (skips without the semantic extra,
-    except in CI), with the table printed."""
+
+def _embedded(labelled: evaluation.LabelledSet) -> evaluation.LabelledSet:
+    """*labelled*, embedded; skips without the semantic extra, except in CI."""
     try:
-        labelled = evaluation.embedded(labelled)
+        return evaluation.embedded(labelled)
     except RuntimeError as error:
         if IN_CI:
             pytest.fail(str(error))
         pytest.skip(str(error))
+
+
+def _compared(
+    labelled: evaluation.LabelledSet, splits: tuple[str, ...]
+) -> dict[tuple[str, str], evaluation.Metrics]:
+    """Every system on *splits* of *labelled* (embedded), with the table printed."""
     found = evaluation.comparison(labelled, evaluation.load_taxonomy(), splits)
     print("\n" + evaluation.table(found))
     return found
@@ -88,17 +101,24 @@ def _compared(
 
 @pytest.fixture(scope="module")
 def results() -> dict[tuple[str, str], evaluation.Metrics]:
-    return _compared(evaluation.load(), ("dev", "heldout"))
+    return _compared(_embedded(evaluation.load()), ("dev", "heldout"))
 
 
 @pytest.fixture(scope="module")
 def validation_results() -> dict[tuple[str, str], evaluation.Metrics]:
-    return _compared(evaluation.load_validation(), ("dev", "validation"))
+    return _compared(_embedded(evaluation.load_validation()), ("dev", "validation"))
 
 
 @pytest.fixture(scope="module")
-def second_results() -> dict[tuple[str, str], evaluation.Metrics]:
-    return _compared(evaluation.load_second("check"), ("check",))
+def check_needs() -> evaluation.LabelledSet:
+    return _embedded(evaluation.load_second("check"))
+
+
+@pytest.fixture(scope="module")
+def second_results(
+    check_needs: evaluation.LabelledSet,
+) -> dict[tuple[str, str], evaluation.Metrics]:
+    return _compared(check_needs, ("check",))
 
 
 def _reaches(metrics: evaluation.Metrics, bar: dict[str, float]) -> dict[str, float]:
@@ -200,6 +220,26 @@ def test_engine_reaches_the_bar_on_the_second_sets_check_needs(
     second_results: dict[tuple[str, str], evaluation.Metrics],
 ) -> None:
     _assert_bars(second_results, "check", CHECK_BAR, CHECK_LEXICAL_BAR)
+
+
+@pytest.mark.parametrize("side", ["needs", "offers"])
+def test_answers_scored_one_at_a_time_reach_the_check_bar(
+    check_needs: evaluation.LabelledSet, side: Literal["needs", "offers"]
+) -> None:
+    """The suggestions users see were mostly stored by writes, each answer scored on an index
+    fitted before it came (see evaluation.incremental_engine): they reach the check needs' bar
+    as a recompute does, and lose at most 0.03 precision@1 against it."""
+    taxonomy = evaluation.load_taxonomy()
+    ranking = evaluation.incremental_engine(check_needs, taxonomy, side)
+    found = evaluation.evaluate(check_needs, ranking, "check", SEMANTIC_GAP_THRESHOLD)
+    assert _reaches(found, INCREMENTAL_BAR) == {}
+    at_once = evaluation.evaluate(
+        check_needs,
+        evaluation.semantic_engine(check_needs, taxonomy),
+        "check",
+        SEMANTIC_GAP_THRESHOLD,
+    )
+    assert found.precision_at_1 >= at_once.precision_at_1 - 0.03
 
 
 def test_the_second_sets_needs_are_graded_against_the_labelled_offers() -> None:
