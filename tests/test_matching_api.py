@@ -826,3 +826,28 @@ def test_a_recompute_that_changes_nothing_writes_nothing(
     finally:
         event.remove(engine, "before_cursor_execute", note)
     assert (count, written) == (1, [])
+
+
+def test_a_new_region_re_scores_the_pairs_of_the_organisation(client: TestClient, cop: Cop) -> None:
+    """The region is a factor of each pair: when an organisation moves to another region, its
+    stored suggestions get the score and reasons a recompute gives them, not the old region's."""
+    for member, region in ((cop.haarlem, "Kennemerland"), (cop.zaanstad, "Kennemerland")):
+        url = f"/api/v1/organisations/{member.id}"
+        assert patch(client, url, {"region": region}).status_code == 200
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    ((_, _, together, reasons),) = _scored(client, cop)
+    assert {
+        "factor": "region",
+        "contribution": 0.05,
+        "detail": "both in region Kennemerland",
+    } in reasons
+
+    url = f"/api/v1/organisations/{cop.zaanstad.id}"
+    assert patch(client, url, {"region": "Zaanstreek-Waterland"}).status_code == 200
+    moved = _scored(client, cop)
+    ((_, _, apart, reasons),) = moved
+    assert "region" not in {reason["factor"] for reason in reasons}
+    assert apart < together
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    assert _scored(client, cop) == moved

@@ -137,42 +137,63 @@ def update_organisation(
         resource="organisation",
         exclude_id=organisation.id,
     )
-    _apply_with_renames(session, {organisation: changes})
+    _apply_organisation_changes(session, {organisation: changes})
     return organisation
 
 
-def _apply_with_renames(
+def _apply_organisation_changes(
     session: Session,
     changes: dict[Organisation, dict[str, Any]],
 ) -> None:
-    """Apply *changes* to organisations, and rewrite the stored reasons that name the ones
-    that get a new name (reciprocity).
+    """Apply *changes* to organisations, and keep what is stored about them current: rewrite
+    the reasons that name a renamed one (reciprocity), and re-score the communities where one
+    whose region changed has needs or offers (the region is a factor of each of its pairs).
 
-    The reasons are suggestions' rows: first queue behind the writes of every community the
-    renamed organisations take part in, in community id order whatever the organisations, so
-    that two renames never wait for each other's lock; then lock the organisations' rows."""
+    Both write suggestions' rows: first queue behind the writes of every community the
+    organisations take part in, in community id order whatever the organisations, so that two
+    such changes never wait for each other's lock; then lock the organisations' rows."""
     # Imported here: the matching bridge needs this module's lookups.
-    from app.services.matching import queue_answer_writes, rename_in_reasons
+    from app.services.matching import queue_answer_writes, recompute, rename_in_reasons
 
     renamed = [org for org, values in changes.items() if values.get("name", org.name) != org.name]
-    if renamed:
-        for community in session.scalars(
-            select(Community)
-            .where(
-                Community.id.in_(
-                    select(Membership.community_id).where(
-                        Membership.organisation_id.in_([org.id for org in renamed])
+    moved = [
+        org.id for org, values in changes.items() if values.get("region", org.region) != org.region
+    ]
+    communities = (
+        list(
+            session.scalars(
+                select(Community)
+                .where(
+                    Community.id.in_(
+                        select(Membership.community_id).where(
+                            Membership.organisation_id.in_([org.id for org in renamed] + moved)
+                        )
                     )
                 )
+                .order_by(Community.id)
             )
-            .order_by(Community.id)
-        ):
-            queue_answer_writes(session, community)
+        )
+        if renamed or moved
+        else []
+    )
+    for community in communities:
+        queue_answer_writes(session, community)
     for organisation, values in changes.items():
         apply_changes(organisation, values)
     session.flush()
     for organisation in renamed:
         rename_in_reasons(session, organisation.id)
+    if moved:
+        answered = set(
+            session.scalars(
+                select(Need.community_id)
+                .where(Need.organisation_id.in_(moved))
+                .union(select(Offer.community_id).where(Offer.organisation_id.in_(moved)))
+            )
+        )
+        for community in communities:
+            if community.id in answered:
+                recompute(session, community)
 
 
 def delete_organisation(session: Session, organisation: Organisation) -> None:
@@ -322,7 +343,7 @@ def load_municipalities(session: Session) -> LoadResult:
             changes[organisation] = wanted
         else:
             unchanged += 1
-    _apply_with_renames(session, changes)
+    _apply_organisation_changes(session, changes)
     return LoadResult(created=created, updated=len(changes), unchanged=unchanged)
 
 
