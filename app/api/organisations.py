@@ -20,6 +20,7 @@ from app.api.deps import (
 from app.api.session import SessionDep
 from app.models import OrganisationKind
 from app.schemas import (
+    NO_NUL,
     OrganisationCreate,
     OrganisationRead,
     OrganisationUpdate,
@@ -46,7 +47,8 @@ def list_organisations(
         str | None, Query(alias="cbsCode", pattern=r"^[Gg][Mm]\d{4}$", description="e.g. GM0392")
     ] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Name contains (case-insensitive)")
+        str | None,
+        Query(max_length=200, pattern=NO_NUL, description="Name contains (case-insensitive)"),
     ] = None,
 ) -> Page[OrganisationRead]:
     items, total = service.list_organisations(
