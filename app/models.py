@@ -66,8 +66,9 @@ class Format(enum.StrEnum):
 
 
 class SuggestionStatus(enum.StrEnum):
-    """Where a peer-help suggestion stands: proposed → introduced → accepted | declined, and
-    accepted → completed."""
+    """Where a peer-help suggestion stands: proposed → introduced | declined; introduced →
+    accepted | declined; accepted → completed. A member may decline a proposed suggestion
+    without an introduction; a declined pair is never suggested again."""
 
     PROPOSED = "proposed"
     INTRODUCED = "introduced"

@@ -16,6 +16,7 @@ from app import __version__
 from app.config import Settings
 from app.db import build_engine
 from app.main import create_app
+from app.services.matching import TRANSITIONS
 from tests.conftest import ADMIN_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,6 +104,24 @@ def test_every_response_declares_version_header_or_problem(document: dict[str, A
                 assert "API-Version" in response["headers"], (path, method, code)
                 if code.startswith(("4", "5")):
                     assert list(response["content"]) == ["application/problem+json"]
+
+
+def _transitions(text: str) -> dict[str, set[str]]:
+    """``{"proposed": {"introduced", "declined"}}`` from "proposed → introduced | declined; …"."""
+    found: dict[str, set[str]] = {}
+    for source, targets in re.findall(r"(\w+) → ((?:\w+)(?: \| \w+)*)", " ".join(text.split())):
+        found.setdefault(source, set()).update(targets.split(" | "))
+    return found
+
+
+def test_the_suggestion_lifecycle_is_documented_as_it_is(document: dict[str, Any]) -> None:
+    """The status schema and the PATCH operation state the transitions the service allows."""
+    allowed = {str(source): set(map(str, targets)) for source, targets in TRANSITIONS.items()}
+    allowed = {source: targets for source, targets in allowed.items() if targets}
+    status = document["components"]["schemas"]["SuggestionStatus"]["description"]
+    patch = document["paths"]["/communities/{communityId}/suggestions/{suggestionId}"]["patch"]
+    assert _transitions(status) == allowed
+    assert _transitions(patch["description"]) == allowed
 
 
 @pytest.mark.skipif(
