@@ -22,7 +22,13 @@ from app.services import matching
 from app.services.matching import suggestions as suggestions_module
 from tests import factories
 from tests.conftest import drop_schema, fresh_database, migrate, postgres_schema_url
-from tests.imports import HEADER, before_reading_the_file, csv_file, write_lock_is_free
+from tests.imports import (
+    HEADER,
+    before_reading_the_file,
+    csv_file,
+    write_lock_is_free,
+    xlsx_file,
+)
 
 DEMO_SLUG = "cop-warmtetransitie-noord-holland"
 
@@ -132,6 +138,23 @@ def test_import_lists_problems_and_writes_nothing(database: Path, tmp_path: Path
         "error: 2 problem(s) in the file; nothing was imported",
         "row 2, organisatie: unknown organisation 'Bergen'; did you mean 'Bergen (NH.)'?",
         "row 3, capaciteit: capacity 'veel' is not a whole number from 1 to 100",
+    ]
+    assert _answers() == before
+
+
+def test_import_names_a_new_persons_nul_instead_of_failing(database: Path, tmp_path: Path) -> None:
+    path = tmp_path / "nul.xlsx"
+    header = ["organisatie", "soort", "tekst", "naam", "e-mail"]
+    row = ["Haarlem", "behoefte", "Hulp bij de TVW", "Jan_x0000_Jansen", "jan@haarlem.example.org"]
+    path.write_bytes(xlsx_file([header, row]))
+    before = _answers()
+
+    result = CliRunner().invoke(cli, ["import", str(path), "--community", DEMO_SLUG, "--dry-run"])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "row 2, naam: 'Jan\x00Jansen': String should match pattern '^[^\\x00]*$'",
+        "1 problem(s); fix them and import again",
     ]
     assert _answers() == before
 

@@ -669,6 +669,32 @@ def test_people_and_meetings_must_resolve(client: TestClient, session: Session) 
     ]
 
 
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_new_persons_nul_is_a_problem_of_its_cell(
+    client: TestClient, session: Session, dry_run: bool
+) -> None:
+    """Excel writes NUL as _x0000_; the API refuses it in every text, so the import names it."""
+    cop, _, _ = _small_community(session)
+    header = ["organisatie", "soort", "tekst", "naam", "e-mail", "afdeling"]
+    rows = [
+        header,
+        ["Haarlem", "need", "Een", "Jan_x0000_Jansen", "jan@haarlem.example.org", None],
+        ["Haarlem", "need", "Twee", "Piet Smit", "piet@haarlem.example.org", "wonen_x0000_"],
+    ]
+    before = _counts(session, cop)
+    pattern = "String should match pattern '^[^\\x00]*$'"
+
+    response = upload(client, cop.id, xlsx_file(rows), "a.xlsx", dry_run=dry_run)
+
+    problems = (response.json() if dry_run else assert_problem(response, 422))["problems"]
+    assert response.status_code == (200 if dry_run else 422)
+    assert [(p["row"], p["column"], p["value"], p["message"]) for p in problems] == [
+        (2, "naam", "Jan\x00Jansen", f"'Jan\x00Jansen': {pattern}"),
+        (3, "afdeling", "wonen\x00", f"'wonen\x00': {pattern}"),
+    ]
+    assert _counts(session, cop) == before
+
+
 def test_windows_1252_text_is_decoded(client: TestClient, session: Session) -> None:
     cop, _, _ = _small_community(session)
     text = "Café-aanpak: één loket voor VvE’s"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -59,6 +59,8 @@ SCHEMAS: dict[Kind, type[NeedCreate] | type[OfferCreate] | type[FormatPreference
 }
 # Which column a field of the create schemas comes from, to report a schema error there.
 FIELD_COLUMNS = {"text": "text", "format": "text", "topics": "topics", "note": "note"}
+PERSON_FIELD_COLUMNS = {"name": "person_name", "email": "email", "department": "department"}
+Validated = TypeVar("Validated", bound=BaseModel)
 
 ProgressCallback = Callable[[str, int, int], None]
 """Called with (stage, done, total); stages: checking, writing, matching."""
@@ -260,7 +262,10 @@ class Planner:
                 f"{quote(email)} is not known yet; fill in naam to add this person",
             )
             return None
-        data = PersonCreate(name=row.person_name, email=email, department=row.department)
+        body = {"name": row.person_name, "email": email, "department": row.department}
+        data = self._validated(row, PersonCreate, body, PERSON_FIELD_COLUMNS)
+        if data is None:
+            return None
         self.new_people[email] = NewPerson(organisation_id, row.row, data)
         return self.new_people[email]
 
@@ -301,11 +306,22 @@ class Planner:
             body |= {"text": row.text, "topics": list(row.topics)}
             body |= {"priority": row.priority} if row.kind is Kind.NEED else {}
             body |= {"capacity": row.capacity} if row.kind is Kind.OFFER else {}
+        return self._validated(row, SCHEMAS[row.kind], body, FIELD_COLUMNS)
+
+    def _validated(
+        self,
+        row: ParsedRow,
+        schema: type[Validated],
+        body: dict[str, Any],
+        columns: dict[str, str],
+    ) -> Validated | None:
+        """``body`` as ``schema`` takes it; each schema error becomes a problem of the column
+        its field comes from (``columns``: field → column key; ``text`` when not listed)."""
         try:
-            return SCHEMAS[row.kind].model_validate(body)
+            return schema.model_validate(body)
         except ValidationError as error:
             for detail in error.errors():
-                key = FIELD_COLUMNS.get(str(detail["loc"][0]), "text")
+                key = columns.get(str(detail["loc"][0]), "text")
                 value = str(detail.get("input", ""))
                 self.problem(row, key, value, f"{quote(value)}: {detail['msg']}")
             return None
