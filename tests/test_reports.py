@@ -976,7 +976,7 @@ def test_organisation_page_errors(client: TestClient, session: Session, bare: Ba
     assert_problem(get(client, url, communityId="x"), 400, "query.communityId")
     assert_problem(get(client, url, "text/csv", communityId=community), 406, "header.Accept")
     assert_problem(get(client, "/api/v1/organisations/999999/report", communityId=community), 404)
-    assert_problem(get(client, url, communityId=999999), 404)
+    assert_problem(get(client, url, communityId=999999), 404, "query.communityId")
     body = assert_problem(
         get(client, org_url(outsider), communityId=community), 404, "query.communityId"
     )

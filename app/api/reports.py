@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.api.deps import ManagedCommunity, OrganisationId, PrincipalDep
 from app.api.session import SessionDep, one_snapshot
 from app.errors import InvalidParam, NotAcceptable
+from app.models import Community
 from app.reports.html import CONTENT_SECURITY_POLICY
 from app.reports.i18n import Lang
 from app.reports.render import (
@@ -27,7 +28,7 @@ from app.reports.render import (
 from app.reports.schemas import CommunityReport, OrganisationReport
 from app.schemas import MAX_ID
 from app.services import access
-from app.services.communities import get_community
+from app.services.common import get_or_404
 from app.services.organisations import get_organisation
 from app.services.reports import community_report, organisation_report
 
@@ -196,7 +197,9 @@ def get_organisation_report(
 ) -> Response:
     report_format = negotiate(request.headers.get("accept"), ORGANISATION_FORMATS)
     organisation = get_organisation(session, organisation_id)
-    community = get_community(session, community_id)
+    community = get_or_404(
+        session, Community, community_id, resource="community", field="query.communityId"
+    )
     access.require_organisation_page_reader(principal, community.id, organisation.id)
     report = organisation_report(session, community, organisation)
     return _response(render_organisation(report, report_format, lang))
