@@ -112,10 +112,34 @@ def test_undecodable_text_is_refused_naming_its_line(content: bytes, detail: str
     assert raised.value.detail == detail
 
 
-def test_a_broken_csv_quote_is_a_clear_problem() -> None:
-    content = b'organisatie;soort;tekst\r\nHaarlem;need;"open' + b"x" * 200_000
-    with pytest.raises(ValidationFailed, match=r"^the CSV file cannot be read near line \d+: "):
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [
+        (
+            b'organisatie;soort;tekst\r\nHaarlem;need;"Hulp, wie?\r\nZaanstad;offer;Warmte\r\n',
+            'the CSV file cannot be read: the row that begins on line 2 opens a quoted cell (") '
+            "that is never closed",
+        ),
+        (  # a later quote closes it, and more text follows
+            b'organisatie;soort;tekst\r\nHaarlem;need;"Hulp\r\nZaanstad;offer;"Warmte"\r\n',
+            "the CSV file cannot be read near line 3: ';' expected after '\"'",
+        ),
+        (
+            b'organisatie;soort;tekst\r\n"Haarlem\r\n";need;Hulp\r\nZaanstad;"offer\r\n',
+            'the CSV file cannot be read: the row that begins on line 4 opens a quoted cell (") '
+            "that is never closed",
+        ),
+        (
+            b'organisatie;soort;tekst\r\nHaarlem;need;"open' + b"x" * 200_000,
+            "the CSV file cannot be read near line 2: field larger than field limit (131072)",
+        ),
+    ],
+)
+def test_a_broken_csv_quote_is_refused_naming_its_line(content: bytes, detail: str) -> None:
+    """A quote never closed is not read as one cell holding every line below it."""
+    with pytest.raises(ValidationFailed) as raised:
         read_table(content, "a.csv")
+    assert raised.value.detail == detail
 
 
 def test_xlsx_cells_read_as_a_person_sees_them() -> None:

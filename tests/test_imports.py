@@ -776,6 +776,13 @@ def test_unreadable_files_are_clear_problems(client: TestClient, session: Sessio
             "the file is neither UTF-8 text (line 6: byte 0x81 at offset 241) nor Windows-1252 "
             "text (line 6: byte 0x81 at offset 241); save it as CSV UTF-8",
         ),
+        (
+            csv_file(ROWS[:2]) + b'Haarlem;need;"Hulp, wie?\r\n' + csv_file(ROWS[2:]),
+            "open.csv",
+            422,
+            'the CSV file cannot be read: the row that begins on line 3 opens a quoted cell (") '
+            "that is never closed",
+        ),
     ]
     for content, filename, status, detail in cases:
         body = assert_problem(upload(client, cop.id, content, filename), status)

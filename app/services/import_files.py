@@ -11,7 +11,9 @@ wrong with the file as a whole). What the cells mean is :mod:`app.services.impor
   Windows-1252 (what Excel on Dutch Windows saves). Bytes that are no text in that encoding
   are refused with 415 naming their line and offset, and so is binary content (NUL or other
   control characters). The delimiter is whichever of ``;``, ``,`` and tab occurs most in the
-  header line (Excel in a Dutch locale writes ``;``).
+  header line (Excel in a Dutch locale writes ``;``). Quotes are read strictly: a quoted cell
+  never closed (or closed and followed by more text) is a 422 naming the line, where the lax
+  reading would take every line below it into that one cell.
 * **XLSX.** The first worksheet, read with openpyxl in read-only mode with each formula's saved
   result. A formula without one (in a file a script wrote and no spreadsheet program saved)
   reads as ``None`` there, as an empty cell does; so the sheet's XML is first streamed once
@@ -181,14 +183,22 @@ def _undecodable(data: bytes, error: UnicodeDecodeError) -> str:
 def _csv_rows(text: str) -> Iterator[_Record]:
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = max(CSV_DELIMITERS, key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # Strict: a quote left open would otherwise swallow every line below it into one cell.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    record_line = 1  # where the record being read begins
     try:
         for record in reader:
             yield _Record(tuple(record))
+            record_line = reader.line_num + 1
     except csv.Error as error:
-        raise ValidationFailed(
-            f"the CSV file cannot be read near line {reader.line_num}: {error}"
-        ) from error
+        if str(error) == "unexpected end of data":  # the end of the file inside quotes
+            message = (
+                f': the row that begins on line {record_line} opens a quoted cell (") that is '
+                "never closed"
+            )
+        else:
+            message = f" near line {reader.line_num}: {error}"
+        raise ValidationFailed(f"the CSV file cannot be read{message}") from error
 
 
 def _xlsx_table(data: bytes) -> Table:
