@@ -392,6 +392,14 @@ def test_readers_are_refused_in_order_401_404_403(
         ("limit=101", "limit"),
         ("offset=-1", "offset"),
         ("offset=1.5", "offset"),
+        # Empty is a value, and not a valid one for any of them (as FastAPI reads its own).
+        ("needId=", "needId"),
+        ("offerId=", "offerId"),
+        ("organisationId=", "organisationId"),
+        ("status=", "status"),
+        ("minScore=", "minScore"),
+        ("limit=", "limit"),
+        ("offset=", "offset"),
     ],
 )
 def test_a_bad_query_value_is_a_400_naming_it(
@@ -417,12 +425,20 @@ def test_the_query_string_is_read_as_fastapi_reads_parameters(client: TestClient
     create(client, f"{cop.url}/offers", {"organisationId": cop.zaanstad.id, "text": OFFER})
     need = create(client, f"{cop.url}/needs", {"organisationId": cop.haarlem.id, "text": NEED})
     assert page("")["total"] == 1
-    assert page("needId=&minScore=&status=&limit=")["limit"] == 50  # empty means absent
+    assert page("unknown=")["limit"] == 50  # an empty value of another name is ignored too
     assert page("limit=1&limit=3")["limit"] == 3  # the last of repeated values
     assert page("unknown=1&NEEDID=5")["total"] == 1  # other names are ignored
     assert page(f"needId={need['id']}&status=proposed&minScore=0&offset=0")["total"] == 1
     assert page(f"needId={need['id'] + 1}")["total"] == 0
     assert page("status=declined")["total"] == 0
+
+
+def test_an_empty_value_is_refused_as_fastapis_own_parameters_refuse_it(
+    client: TestClient, cop: Cop
+) -> None:
+    parsed = assert_problem(client.get(f"{cop.page}?limit="), 400, "query.limit")
+    by_fastapi = assert_problem(client.get(f"{cop.url}/needs?limit="), 400, "query.limit")
+    assert parsed["invalidParams"] == by_fastapi["invalidParams"]
 
 
 def test_the_document_describes_every_query_parameter(client: TestClient) -> None:
