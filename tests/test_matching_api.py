@@ -851,3 +851,67 @@ def test_a_new_region_re_scores_the_pairs_of_the_organisation(client: TestClient
     assert apart < together
     assert client.post(f"{cop.url}/_recompute").status_code == 200
     assert _scored(client, cop) == moved
+
+
+SOLAR_PLACES = (
+    "scholen",
+    "het gemeentehuis",
+    "zwembaden",
+    "parkeergarages",
+    "bibliotheken",
+    "brandweerkazernes",
+    "gemeentewerven",
+    "buurthuizen",
+    "musea",
+    "theaters",
+    "kinderopvang",
+    "sportparken",
+    "milieustraten",
+    "stadskantoren",
+    "daken van woningen",
+    "bedrijventerreinen",
+    "geluidsschermen",
+    "carports",
+    "waterzuiveringen",
+    "stadions",
+    "loodsen",
+    "sporthallen",
+)
+
+
+def test_a_suggestion_acted_on_keeps_following_the_engine_beyond_its_needs_best(
+    client: TestClient, cop: Cop
+) -> None:
+    """An introduced suggestion stays when its need is rewritten away from it, with the score
+    its pair now earns, not the one it was introduced with: so a new offer later takes one
+    place among the need's best and pushes out one proposed suggestion, as a recompute stores
+    them (with the old score it pushed out two)."""
+    teo_text = "Ervaring met TEO: aquathermie uit oppervlaktewater via een warmtenet in de wijk"
+    teo = answer(client, cop, "offers", cop.zaanstad, teo_text)
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    (introduced,) = suggestions(client, cop, needId=need["id"])
+    url = f"{cop.url}/suggestions/{introduced['id']}"
+    assert patch(client, url, {"status": "introduced"}).status_code == 200
+    solar = "zonnepanelen op daken van sporthallen en gemeentelijk vastgoed"
+    # Offers that answer the rewritten need less well the more they add: a spread of scores,
+    # some below the one the introduced suggestion had.
+    for place in SOLAR_PLACES:
+        answer(client, cop, "offers", cop.alkmaar, f"{solar}, ook {place}")
+    need_url = f"{cop.url}/needs/{need['id']}"
+    assert patch(client, need_url, {"text": solar}).status_code == 200
+
+    def stored() -> dict[int, tuple[str, float]]:
+        rows = suggestions(client, cop, needId=need["id"], limit=100)
+        return {row["offerId"]: (row["status"], row["score"]) for row in rows}
+
+    rewritten = stored()
+    assert rewritten[teo["id"]][0] == "introduced"
+    assert [status for status, _ in rewritten.values()].count("proposed") == 20
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    assert stored()[teo["id"]] == rewritten[teo["id"]]  # the score a recompute gives it
+
+    answer(client, cop, "offers", cop.zaanstad, f"{solar}, veel ervaring")
+    written = stored()
+    assert [status for status, _ in written.values()].count("proposed") == 20
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    assert stored().keys() == written.keys()

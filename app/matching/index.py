@@ -291,6 +291,47 @@ class MatchIndex:
             item, raw[0], cosine[0], self._need_side, False, blocked, limit, min_score
         )
 
+    def score_pairs(self, pairs: Sequence[tuple[Need, Offer]]) -> tuple[Suggestion, ...]:
+        """The suggestion of each (need, offer) pair in *pairs*, in their order, with its
+        reasons and whatever its rank: the score :meth:`score_need` gives the pair when it
+        ranks it, to the bit. Either answer may be new to the index, as in score_need and
+        score_offer. For pairs a ranking leaves out: one that someone acted on follows the
+        engine also when it is no longer among its need's best.
+
+        Raises ValueError for a pair of one organisation's answers (never a suggestion).
+        """
+        if not pairs:
+            return ()
+        for need, offer in pairs:
+            if need.organisation_id == offer.organisation_id:
+                raise ValueError(
+                    f"need {need.id} and offer {offer.id} are of one organisation: no suggestion"
+                )
+        needs = {need.id: need for need, _ in pairs}
+        offers = {offer.id: offer for _, offer in pairs}
+        prepared_needs = [
+            self._prepared(need, self.needs, self._need_side) for need in needs.values()
+        ]
+        prepared_offers = [
+            self._prepared(offer, self.offers, self._offer_side) for offer in offers.values()
+        ]
+        need_row = {ident: row for row, ident in enumerate(needs)}
+        offer_row = {ident: row for row, ident in enumerate(offers)}
+        rows = np.array([need_row[need.id] for need, _ in pairs], dtype=np.int64)
+        columns = np.array([offer_row[offer.id] for _, offer in pairs], dtype=np.int64)
+        cosines = exact_cosines(
+            sparse.vstack([vector for _, vector in prepared_needs], format="csr"),
+            sparse.vstack([vector for _, vector in prepared_offers], format="csr"),
+            rows,
+            columns,
+        )
+        return tuple(
+            self._suggestion(prepared_needs[row][0], prepared_offers[column][0], cosine)
+            for row, column, cosine in zip(
+                rows.tolist(), columns.tolist(), cosines.tolist(), strict=True
+            )
+        )
+
     def suggest(
         self,
         *,

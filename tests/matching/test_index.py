@@ -270,3 +270,39 @@ def test_scoring_many_needs_at_once_gives_what_each_gets_alone(
     assert [len(found) for found in together] == [20] * len(asked)
     blocked = {(s.need_id, s.offer_id) for found in together for s in found} & excluded
     assert blocked == set()
+
+
+@pytest.mark.parametrize("embedded", [False, True])
+def test_a_pair_scored_alone_gets_what_the_ranking_gives_it(embedded: bool) -> None:
+    """score_pairs (a suggestion acted on, no longer among its need's best) gives each pair the
+    suggestion the ranking gives it, to the bit, reasons included: for indexed needs and offers
+    and for new ones, on a semantic and a lexical index."""
+    data = synthetic.community(4, per_organisation=8, seed=5)
+    if embedded:
+        data = synthetic.with_embeddings(data, seed=5)
+    built = MatchIndex(data.taxonomy, data.needs[:-3], data.offers[:-3])
+    assert built.semantic is embedded
+    needs = {need.id: need for need in data.needs}
+    offers = {offer.id: offer for offer in data.offers}
+    ranked = [
+        *built.suggest(limit=8, min_score=0.0),
+        *(s for need in data.needs[-3:] for s in built.score_need(need, limit=8, min_score=0.0)),
+        *(
+            s
+            for offer in data.offers[-3:]
+            for s in built.score_offer(offer, limit=8, min_score=0.0)
+        ),
+    ]
+    assert len(ranked) == (len(data.needs) - 3) * 8 + 6 * 8
+    pairs = [(needs[s.need_id], offers[s.offer_id]) for s in ranked]
+
+    assert built.score_pairs(pairs) == tuple(ranked)
+    assert built.score_pairs(pairs[::-1]) == tuple(ranked[::-1])
+    assert built.score_pairs([]) == ()
+
+
+def test_a_pair_of_one_organisation_is_no_suggestion() -> None:
+    built = index()
+    need = next(need for need in NEEDS if need.organisation_id == OFFERS[0].organisation_id)
+    with pytest.raises(ValueError, match=f"need {need.id} and offer {OFFERS[0].id}"):
+        built.score_pairs([(need, OFFERS[0])])

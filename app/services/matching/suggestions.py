@@ -72,9 +72,13 @@ def _store(
     found: Sequence[matching.Suggestion],
     *,
     replace: Any,
+    scored_on: tuple[Snapshot, matching.MatchIndex],
 ) -> None:
     """Upsert ``found`` and delete the proposed rows in ``replace`` (a WHERE clause) that the
-    engine no longer suggests. Acted-on rows keep their status; their score follows the engine.
+    engine no longer suggests. Acted-on rows keep their status; their score follows the engine:
+    those not in ``found`` (no longer among their need's best) are scored on the index of
+    ``scored_on``, with the answers of its snapshot, so that they take the place among their
+    need's suggestions that their pair now earns, not the one it earned when it was acted on.
 
     New, changed and stale rows each take one statement, whatever their number (a recompute
     of a large community changes tens of thousands of scores)."""
@@ -83,6 +87,7 @@ def _store(
     existing = {
         (row.need_id, row.offer_id): row for row in session.execute(select(*_STORED).where(replace))
     }
+    found = [*found, *_acted_on_beyond(existing, found, scored_on)]
     involved = {s.need_organisation_id for s in found} | {s.offer_organisation_id for s in found}
     names = dict(
         session.execute(
@@ -110,6 +115,37 @@ def _store(
         # Statements the unit of work does not see: mark the change.
         mark_changed(session, community.id)
         _expire_suggestions(session)
+
+
+def _acted_on_beyond(
+    existing: dict[tuple[int, int], Any],
+    found: Sequence[matching.Suggestion],
+    scored_on: tuple[Snapshot, matching.MatchIndex],
+) -> tuple[matching.Suggestion, ...]:
+    """The stored rows that someone acted on (introduced, accepted, completed) and that the
+    engine did not rank among *found*, scored now. A declined row keeps the score it was
+    declined with; a pair whose need or offer the snapshot does not hold is left as it is."""
+    ranked = {(suggestion.need_id, suggestion.offer_id) for suggestion in found}
+    pairs = [
+        pair
+        for pair, row in existing.items()
+        if row.status not in _NOT_ACTED_ON and pair not in ranked
+    ]
+    if not pairs:
+        return ()
+    data, index = scored_on
+    needs = {need.id: need for need in data.needs}
+    offers = {offer.id: offer for offer in data.offers}
+    return index.score_pairs(
+        [
+            (needs[need_id], offers[offer_id])
+            for need_id, offer_id in pairs
+            if need_id in needs and offer_id in offers
+        ]
+    )
+
+
+_NOT_ACTED_ON = frozenset({SuggestionStatus.PROPOSED, SuggestionStatus.DECLINED})
 
 
 def _delete_proposed(ids: Sequence[int]) -> Any:
@@ -280,7 +316,9 @@ def refresh_need(session: Session, need: Need) -> None:
     engine_need = next(item for item in data.needs if item.id == need.id)
     excluded = _excluded(data, absent_offers(data, index), (need.id,))
     found = index.score_need(engine_need, excluded=excluded, limit=STORED_PER_ANSWER)
-    _store(session, community, found, replace=Suggestion.need_id == need.id)
+    _store(
+        session, community, found, replace=Suggestion.need_id == need.id, scored_on=(data, index)
+    )
 
 
 def _excluded(
@@ -305,7 +343,9 @@ def refresh_offer(session: Session, offer: Offer) -> None:
     found = index.score_offer(engine_offer, excluded=data.declined, limit=len(data.needs))
     before = _scores_of(session, offer.id)
     kept, displaced = _place(session, offer.id, found)
-    _store(session, community, kept, replace=Suggestion.offer_id == offer.id)
+    _store(
+        session, community, kept, replace=Suggestion.offer_id == offer.id, scored_on=(data, index)
+    )
     if displaced:
         session.execute(_delete_proposed(displaced))
         mark_changed(session, community.id)  # a bulk delete: the flush listener cannot see it
@@ -389,7 +429,13 @@ def recompute(session: Session, community: Community, *, ahead: EmbeddedAhead | 
     embed_answers(session, community, ahead)
     data, index = community_index(session, community)
     found = index.suggest(excluded=data.declined, limit=STORED_PER_ANSWER)
-    _store(session, community, found, replace=Suggestion.community_id == community.id)
+    _store(
+        session,
+        community,
+        found,
+        replace=Suggestion.community_id == community.id,
+        scored_on=(data, index),
+    )
     _scored(session, community, semantically=index.semantic)
     return int(
         session.scalar(select(func.count()).where(Suggestion.community_id == community.id)) or 0
@@ -462,7 +508,7 @@ def _rescore_needs(
             limit=STORED_PER_ANSWER,
         )
         found = [suggestion for suggestions in ranked for suggestion in suggestions]
-        _store(session, community, found, replace=Suggestion.need_id.in_(chunk))
+        _store(session, community, found, replace=Suggestion.need_id.in_(chunk), scored_on=scoring)
 
 
 def _scored(session: Session, community: Community, *, semantically: bool) -> None:
