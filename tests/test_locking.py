@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from app.api.deps import names_version
 from app.db import session_scope
 from app.matching.scoring import HUB_MIN_NEEDS
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
@@ -65,6 +66,51 @@ def test_etag_and_if_match(client: TestClient, session: Session) -> None:
     assert client.delete(url, headers={"If-Match": 'W/"2"'}).status_code == 204
     # A missing resource is a 404, whatever If-Match says.
     assert_problem(client.delete(url, headers={"If-Match": '"2"'}), 404)
+
+
+def test_if_match_star_or_a_list_naming_the_current_etag_matches(
+    client: TestClient, session: Session
+) -> None:
+    """RFC 9110 §13.1.1: ``*`` matches any current representation; a list matches when one of
+    its tags does."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    need = factories.need(session, cop, haarlem)
+    url = f"/api/v1/communities/{cop.id}/needs/{need.id}"
+
+    star = client.patch(url, json={"priority": "high"}, headers={"If-Match": "*"})
+    assert (star.status_code, star.headers["etag"]) == (200, '"2"')
+    listed = client.patch(url, json={"priority": "low"}, headers={"If-Match": '"1", "2"'})
+    assert (listed.status_code, listed.headers["etag"]) == (200, '"3"')
+    assert_problem(
+        client.patch(url, json={"priority": "high"}, headers={"If-Match": '"1", "2"'}),
+        412,
+        "header.If-Match",
+    )
+    assert_problem(client.patch(url, json={"priority": "high"}), 428, "header.If-Match")
+    assert client.get(url).json()["priority"] == "low"
+    assert client.delete(url, headers={"If-Match": " * "}).status_code == 204
+    assert_problem(client.delete(url, headers={"If-Match": "*"}), 404)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('"3"', True),
+        ('W/"3"', True),
+        ("*", True),
+        ('"1", "3"', True),
+        (' "1" ,W/"3" ', True),
+        ('"1", "2"', False),
+        ('"3', False),
+        ("3", False),
+        ("", False),
+        ('"*"', False),
+        ('*, "1"', False),
+    ],
+)
+def test_names_version(header: str, expected: bool) -> None:
+    assert names_version(header, 3) is expected
 
 
 def test_a_change_of_topics_alone_is_an_edit(client: TestClient, session: Session) -> None:

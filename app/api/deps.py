@@ -257,7 +257,7 @@ ManagedCommunity = Annotated[Community, Depends(managed_community)]
 
 # --- optimistic locking --------------------------------------------------------------------
 
-ETAG_PATTERN = re.compile(r'^\s*(?:W/)?"(\d{1,10})"\s*$')
+ETAG_PATTERN = re.compile(r'^(?:W/)?"(\d{1,10})"$')
 
 
 def etag(version: int) -> str:
@@ -273,14 +273,27 @@ IfMatch = Annotated[
     Header(
         alias="If-Match",
         max_length=100,
-        description="The ETag of the version you are changing (from a GET); required",
+        description="The ETag of the version you are changing (from a GET), or `*`; required",
     ),
 ]
 
 
+def names_version(if_match: str, version: int) -> bool:
+    """Whether ``If-Match`` is ``*`` (any current representation) or lists the ETag of
+    ``version`` among its comma-separated tags (RFC 9110 §13.1.1)."""
+    if if_match.strip() == "*":
+        return True
+    for tag in if_match.split(","):
+        match = ETAG_PATTERN.match(tag.strip())
+        if match is not None and int(match.group(1)) == version:
+            return True
+    return False
+
+
 def check_version(row: VersionedMixin, if_match: str | None) -> None:
-    """428 without ``If-Match``, 412 unless it names the stored version. The UPDATE or DELETE
-    checks the version again in the database, so a concurrent writer cannot slip in between.
+    """428 without ``If-Match``, 412 unless it is ``*`` or names the stored version. The UPDATE
+    or DELETE checks the version again in the database, so a concurrent writer cannot slip in
+    between.
 
     Called after the row is loaded, so a missing resource is a 404 first."""
     if if_match is None:
@@ -288,8 +301,7 @@ def check_version(row: VersionedMixin, if_match: str | None) -> None:
             "send If-Match with the ETag from your last GET, so no one's change is lost",
             invalid_params=[InvalidParam("header.If-Match", "required")],
         )
-    match = ETAG_PATTERN.match(if_match)
-    if match is None or int(match.group(1)) != row.version:
+    if not names_version(if_match, row.version):
         raise PreconditionFailed(
             f"the resource is now at {etag(row.version)}, not {if_match}; GET it again",
             invalid_params=[InvalidParam("header.If-Match", "not the current ETag")],
