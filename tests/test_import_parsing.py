@@ -572,6 +572,56 @@ def test_an_xlsx_header_formula_without_a_saved_result_is_a_problem() -> None:
     ]
 
 
+def test_an_xlsx_error_value_is_a_problem_of_its_cell() -> None:
+    """Excel saves a formula's error result (t="e") as the error's text, which would otherwise
+    read as the cell's value."""
+    errors = {
+        "C2": "<f>VLOOKUP(A2,Blad2!A:B,2,FALSE)</f><v>#N/A</v>",
+        "D3": "<f>1/0</f><v>#DIV/0!</v>",
+        "A4": "<v>#REF!</v>",  # typed, without a formula
+        "E4": "<f>#REF!</f><v>#REF!</v>",  # in a column without a header
+    }
+    content = _with_sheet_xml(
+        _formula_workbook(
+            ["Haarlem", "need", "C2"],
+            ["Haarlem", "offer", "Hulp", "D3"],
+            ["A4", "offer", "Meer hulp", None, "E4"],
+        ),
+        SHEET,
+        lambda xml: re.sub(
+            r'<c r="([A-E][2-4])"[^>]*>.*?</c>',
+            lambda cell: (
+                f'<c r="{cell[1]}" t="e">{errors[cell[1]]}</c>' if cell[1] in errors else cell[0]
+            ),
+            xml,
+        ),
+    )
+    table = read_table(content, "a.xlsx")
+    assert table.error_values == frozenset({(2, 2), (3, 3), (4, 0), (4, 4)})
+
+    parsed, problems = parse_rows(table)
+
+    advice = "correct the formula that gives it (or the value), or empty the cell"
+    assert parsed == []
+    assert problems == [
+        ImportProblem(
+            2, "tekst", "#N/A", f"cell C2 of sheet 'Sheet' holds the error '#N/A'; {advice}"
+        ),
+        ImportProblem(
+            3,
+            "capaciteit",
+            "#DIV/0!",
+            f"cell D3 of sheet 'Sheet' holds the error '#DIV/0!'; {advice}",
+        ),
+        ImportProblem(
+            4, "organisatie", "#REF!", f"cell A4 of sheet 'Sheet' holds the error '#REF!'; {advice}"
+        ),
+        ImportProblem(
+            4, "column E", "#REF!", f"cell E4 of sheet 'Sheet' holds the error '#REF!'; {advice}"
+        ),
+    ]
+
+
 def _with_rows_below(rows_below: str) -> bytes:
     """An XLSX of a header and :data:`TWO_ROWS` with *rows_below* (worksheet XML) under them."""
     content = xlsx_file(

@@ -18,7 +18,9 @@ wrong with the file as a whole). What the cells mean is :mod:`app.services.impor
   result. A formula without one (in a file a script wrote and no spreadsheet program saved)
   reads as ``None`` there, as an empty cell does; so the sheet's XML is first streamed once
   (:func:`_scan_sheet`) to find such cells, which :attr:`Table.unsaved_formulas` lists and the
-  row checks report, and the last row with content (a value, an inline text or a formula).
+  row checks report, cells whose value is an error (``#N/A``, which openpyxl reads as that
+  text; :attr:`Table.error_values`), and the last row with content (a value, an inline text or
+  a formula).
   openpyxl then reads down to that row, whatever size the sheet declares (some tools write a
   wrong one), and not through the empty rows below it (formatting can pad a sheet with a
   million). Against ZIP bombs and sheets that would keep openpyxl busy, the archive's
@@ -99,15 +101,19 @@ class Table:
     unsaved_formulas: frozenset[tuple[int, int]] = frozenset()
     """Cells (row number, column index from 0) of the header and rows that hold a formula
     without a saved result; their text in ``header`` or ``rows`` is empty."""
+    error_values: frozenset[tuple[int, int]] = frozenset()
+    """Cells (as :attr:`unsaved_formulas`) whose value is an error such as ``#N/A`` (mostly a
+    formula's saved result); their text is the error."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Record:
     """One line or worksheet row as read: its cells' text, and which of them (column indexes
-    from 0) hold a formula without a saved result."""
+    from 0) hold a formula without a saved result or an error value."""
 
     cells: tuple[str, ...]
     unsaved_formulas: tuple[int, ...] = ()
+    error_values: tuple[int, ...] = ()
 
 
 _EMPTY = _Record(())
@@ -233,7 +239,7 @@ def _xlsx_table(data: bytes) -> Table:
                 if scan.last_row  # max_row=0 would mean every row
                 else ()
             )
-            return _table(_xlsx_rows(rows, scan.unsaved), sheet=sheet.title)
+            return _table(_xlsx_rows(rows, scan), sheet=sheet.title)
         except ValidationFailed:
             raise
         except Exception as error:  # as for a broken workbook: XML, ZIP, value errors, …
@@ -252,6 +258,8 @@ class SheetScan:
     """The last row with content: a cell with a value, an inline text or a formula (0: none)."""
     unsaved: dict[int, tuple[int, ...]]
     """The formula cells without a saved result, by row number: their columns (from 0)."""
+    errors: dict[int, tuple[int, ...]]
+    """The cells whose value is an error (``t="e"``: ``#N/A``, ``#REF!``, …), as ``unsaved``."""
 
 
 def _scan_sheet(data: bytes, path: str, title: str) -> SheetScan:
@@ -266,7 +274,9 @@ def _scan_sheet(data: bytes, path: str, title: str) -> SheetScan:
             parser.feed(chunk)
     parser.close()
     return SheetScan(
-        scanner.last_row, {number: tuple(columns) for number, columns in scanner.unsaved.items()}
+        scanner.last_row,
+        {number: tuple(columns) for number, columns in scanner.unsaved.items()},
+        {number: tuple(columns) for number, columns in scanner.errors.items()},
     )
 
 
@@ -292,6 +302,7 @@ class _SheetScanner:
         # What the current cell holds: a <v>, text in it, an <f>, an <is>.
         self.value = self.text = self.formula = self.inline_text = False
         self.unsaved: dict[int, list[int]] = {}
+        self.errors: dict[int, list[int]] = {}
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
         if tag == _CELL:
@@ -356,6 +367,8 @@ class _SheetScanner:
         saved = self.text or (self.value and self.cell_type == "str")
         if self.formula and not saved:
             self.unsaved.setdefault(self.row, []).append(self.column - 1)
+        elif self.cell_type == "e":  # openpyxl reads the error as text: "#N/A"
+            self.errors.setdefault(self.row, []).append(self.column - 1)
 
     def close(self) -> None:
         """The end of the document (the parser's ``close`` returns what this does)."""
@@ -366,16 +379,16 @@ def _column(reference: str) -> int:
     return column_index_from_string(reference.rstrip("0123456789").lstrip("$"))
 
 
-def _xlsx_rows(
-    rows: Iterable[tuple[object, ...]], unsaved: dict[int, tuple[int, ...]]
-) -> Iterator[_Record]:
-    """The worksheet's rows (from row 1), each with its formulas without a saved result."""
+def _xlsx_rows(rows: Iterable[tuple[object, ...]], scan: SheetScan) -> Iterator[_Record]:
+    """The worksheet's rows (from row 1), each with its formulas without a saved result and
+    its error values."""
     for number, values in enumerate(rows, start=1):
-        formulas = unsaved.get(number, ())
+        formulas = scan.unsaved.get(number, ())
         if not formulas and values.count(None) == len(values):
             yield _EMPTY  # an empty row (a sheet can pad a million of them)
         else:
-            yield _Record(tuple(_cell_text(value) for value in values), formulas)
+            cells = tuple(_cell_text(value) for value in values)
+            yield _Record(cells, formulas, scan.errors.get(number, ()))
 
 
 def _cell_text(value: object) -> str:
@@ -399,6 +412,7 @@ def _table(records: Iterable[_Record], *, sheet: str = "") -> Table:
     header: tuple[str, ...] = ()
     rows: list[tuple[int, tuple[str, ...]]] = []
     unsaved: set[tuple[int, int]] = set()
+    errors: set[tuple[int, int]] = set()
     for number, record in enumerate(records, start=1):
         if number > MAX_SHEET_ROWS:
             raise ValidationFailed(f"the file has more than {MAX_SHEET_ROWS:,} rows")
@@ -414,6 +428,7 @@ def _table(records: Iterable[_Record], *, sheet: str = "") -> Table:
                 f"row {number} has more than {MAX_COLUMNS} columns; at most {MAX_COLUMNS} are read"
             )
         unsaved.update((number, index) for index in record.unsaved_formulas)
+        errors.update((number, index) for index in record.error_values)
         if not header_row:
             header_row, header = number, cells
             continue
@@ -432,6 +447,7 @@ def _table(records: Iterable[_Record], *, sheet: str = "") -> Table:
         rows=tuple(rows),
         sheet=sheet,
         unsaved_formulas=frozenset(unsaved),
+        error_values=frozenset(errors),
     )
 
 

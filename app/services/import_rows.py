@@ -202,41 +202,50 @@ def map_columns(table: Table) -> tuple[dict[str, int], dict[str, str], list[Impo
 
 def parse_rows(table: Table) -> tuple[list[ParsedRow], list[ImportProblem]]:
     """Every row checked on its own: the rows without problems, and all problems found."""
-    unsaved: dict[int, set[int]] = {}  # row number → columns whose formula has no result
-    for number, index in table.unsaved_formulas:
-        unsaved.setdefault(number, set()).add(index)
-    header_problems = _unsaved_formula_problems(table, table.header_row, unsaved)
+    unreadable = _unreadable_cells(table)
+    header_problems = list(unreadable.get(table.header_row, {}).values())
     positions, names, problems = map_columns(table)
     if header_problems or problems:
         return [], [*header_problems, *problems]
     parsed: list[ParsedRow] = []
     for number, cells in table.rows:
-        formula_problems = _unsaved_formula_problems(table, number, unsaved)
-        row = _RowReader(number, cells, positions, names, frozenset(unsaved.get(number, ())))
+        cell_problems = unreadable.get(number, {})
+        row = _RowReader(number, cells, positions, names, frozenset(cell_problems))
         result = row.parse()
-        problems.extend(formula_problems)
+        problems.extend(cell_problems.values())
         problems.extend(row.problems)
-        if result is not None and not formula_problems:
+        if result is not None and not cell_problems:
             parsed.append(result)
     return parsed, problems
 
 
-def _unsaved_formula_problems(
-    table: Table, number: int, unsaved: dict[int, set[int]]
-) -> list[ImportProblem]:
-    """A problem for each cell of row ``number`` whose formula has no saved result."""
-    problems: list[ImportProblem] = []
-    for index in sorted(unsaved.get(number, ())):
+def _unreadable_cells(table: Table) -> dict[int, dict[int, ImportProblem]]:
+    """A problem for each XLSX cell that holds a formula without a saved result or an error
+    value (``#N/A``), by row number and column index, in column order."""
+    texts = {table.header_row: table.header, **dict(table.rows)}
+    found: dict[tuple[int, int], ImportProblem] = {}
+    for number, index in table.unsaved_formulas | table.error_values:
         letter = get_column_letter(index + 1)
         header = table.header[index] if index < len(table.header) else ""
         column = header if header and number != table.header_row else f"column {letter}"
-        message = (
-            f"cell {letter}{number} of sheet {quote(table.sheet)} holds a formula without a "
-            "saved result; open the file in a spreadsheet program and save it, or paste the "
-            "values instead of the formulas"
-        )
-        problems.append(ImportProblem(number, column, None, message))
-    return problems
+        where = f"cell {letter}{number} of sheet {quote(table.sheet)} holds"
+        if (number, index) in table.unsaved_formulas:
+            value = None
+            message = (
+                f"{where} a formula without a saved result; open the file in a spreadsheet "
+                "program and save it, or paste the values instead of the formulas"
+            )
+        else:
+            value = texts[number][index]
+            message = (
+                f"{where} the error {quote(value)}; correct the formula that gives it (or "
+                "the value), or empty the cell"
+            )
+        found[number, index] = ImportProblem(number, column, value, message)
+    by_row: dict[int, dict[int, ImportProblem]] = {}
+    for number, index in sorted(found):
+        by_row.setdefault(number, {})[index] = found[number, index]
+    return by_row
 
 
 class _RowReader:
@@ -246,11 +255,12 @@ class _RowReader:
         cells: tuple[str, ...],
         positions: dict[str, int],
         names: dict[str, str],
-        unsaved_formulas: frozenset[int] = frozenset(),
+        unreadable: frozenset[int] = frozenset(),
     ) -> None:
         self.number, self.cells, self.positions, self.names = number, cells, positions, names
-        # Columns whose formula has no saved result: reported as such, not as empty cells.
-        self.unsaved_formulas = unsaved_formulas
+        # Columns whose formula has no saved result or whose value is an error: reported as
+        # such, not as empty cells or wrong values.
+        self.unreadable = unreadable
         self.problems: list[ImportProblem] = []
 
     def cell(self, key: str) -> str:
@@ -258,7 +268,7 @@ class _RowReader:
         return self.cells[index] if index is not None and index < len(self.cells) else ""
 
     def problem(self, key: str, value: str, message: str) -> None:
-        if self.positions.get(key) in self.unsaved_formulas:
+        if self.positions.get(key) in self.unreadable:
             return
         column = self.names.get(key) or next(c.dutch for c in COLUMNS if c.key == key)
         self.problems.append(ImportProblem(self.number, column, value, message))
@@ -304,7 +314,7 @@ class _RowReader:
         return None if self.problems else values
 
     def _check_headless_cells(self) -> None:
-        used = set(self.positions.values())
+        used = set(self.positions.values()) | self.unreadable  # those are reported already
         for index, value in enumerate(self.cells):
             if value and index not in used:
                 letter = get_column_letter(index + 1)
