@@ -96,14 +96,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            # Every request header the API reads, and every response header it sets that a
+            # script may want (the CORS-safelisted ones need no mention).
             allow_headers=[
                 "Authorization",
                 "Content-Type",
                 "If-Match",
+                "If-None-Match",
                 "Idempotency-Key",
                 REQUEST_ID_HEADER,
             ],
-            expose_headers=["ETag", "Location", "API-Version", REQUEST_ID_HEADER],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "API-Version",
+                REQUEST_ID_HEADER,
+                "Content-Disposition",
+                "Retry-After",
+                "Idempotent-Replayed",
+            ],
             allow_credentials=False,
         )
     app.add_middleware(

@@ -147,6 +147,48 @@ def test_cors_is_off_by_default_and_an_explicit_allow_list(settings: Settings) -
         Settings(environment="test", admin_token=ADMIN_TOKEN, cors_origins=["*"])
 
 
+def test_browsers_may_send_and_read_every_header_of_the_protocol(settings: Settings) -> None:
+    """Conditional requests, idempotent retries, downloads and back-off work from a page on an
+    allowed origin: the preflight admits every header parameter the document declares, and the
+    headers scripts act on are exposed."""
+    from app.db import build_engine
+    from app.main import create_app
+
+    allowed = settings.model_copy(update={"cors_origins": ["https://cop.example.org"]})
+    origin = {"Origin": "https://cop.example.org"}
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with TestClient(create_app(allowed, build_engine("sqlite://")), headers=admin) as client:
+        document = client.get("/api/v1/openapi.json").json()
+        declared = {
+            parameter["name"]
+            for item in document["paths"].values()
+            for operation in item.values()
+            for parameter in operation.get("parameters", [])
+            if parameter["in"] == "header"
+        }
+        assert declared == {"If-Match", "If-None-Match", "Idempotency-Key"}
+        for header in sorted(declared | {"Authorization", "Content-Type", "X-Request-ID"}):
+            preflight = client.options(
+                "/api/v1/communities/1/suggestions",
+                headers={
+                    **origin,
+                    "Access-Control-Request-Method": "PATCH",
+                    "Access-Control-Request-Headers": header.lower(),
+                },
+            )
+            assert preflight.status_code == 200, (header, preflight.text)
+        response = client.get("/api/v1/health", headers=origin)
+    assert response.headers["access-control-expose-headers"].split(", ") == [
+        "ETag",
+        "Location",
+        "API-Version",
+        "X-Request-ID",
+        "Content-Disposition",
+        "Retry-After",
+        "Idempotent-Replayed",
+    ]
+
+
 def test_erasing_an_organiser_ends_their_role_and_the_log_records_it(
     client: TestClient, session: Session
 ) -> None:

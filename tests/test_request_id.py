@@ -166,4 +166,4 @@ def test_browsers_may_send_and_read_the_request_id(settings: Settings) -> None:
         assert preflight.status_code == 200
         response = client.get("/api/v1/health", headers=origin)
     exposed = response.headers["access-control-expose-headers"].split(", ")
-    assert exposed == ["ETag", "Location", "API-Version", "X-Request-ID"]
+    assert "X-Request-ID" in exposed
