@@ -688,6 +688,35 @@ def test_xlsx_content_below_the_last_row_read_is_refused(row: int) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("cell", "xml"),
+    [
+        ("AY2", '<c r="AY2" t="inlineStr"><is><t>x</t></is></c>'),  # the first column not read
+        ("BH1", '<c r="BH1" t="inlineStr"><is><t>capaciteit</t></is></c>'),  # a header
+        ("BH3", '<c r="BH3"><f>1+1</f></c>'),  # a formula without a saved result
+    ],
+)
+def test_xlsx_content_right_of_the_last_column_read_is_refused(cell: str, xml: str) -> None:
+    """As a CSV line with more cells is, not left out without a word."""
+    row = cell.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    content = _with_sheet_xml(
+        _with_rows_below('<row r="9"><c r="BH9" s="0"/></row>'),  # formatting only: read
+        SHEET,
+        lambda sheet: re.sub(f'(<row r="{row}"[^>]*>.*?)</row>', rf"\1{xml}</row>", sheet),
+    )
+    with pytest.raises(ValidationFailed) as raised:
+        read_table(content, "a.xlsx")
+    assert raised.value.detail == (
+        f"cell {cell} of sheet 'Sheet' holds a value or formula, but a sheet is read up to "
+        "column AX (50 columns); delete the columns right of the table"
+    )
+
+
+def test_xlsx_formatting_right_of_the_last_column_read_is_no_content() -> None:
+    content = _with_rows_below('<row r="9"><c r="BH9" s="0"/><c r="AY9" s="0"><v/></c></row>')
+    assert read_table(content, "a.xlsx").rows == TWO_ROWS
+
+
 def test_an_xlsx_row_with_more_cells_than_a_sheet_has_columns_is_refused() -> None:
     content = _with_rows_below('<row r="9">' + "<c/>" * (MAX_SHEET_COLUMNS + 1) + "</row>")
     with pytest.raises(ValidationFailed) as raised:

@@ -27,8 +27,8 @@ wrong with the file as a whole). What the cells mean is :mod:`app.services.impor
   declared uncompressed size is capped (the ZIP reader stops at the declared size), content
   below row :data:`MAX_XLSX_ROW` is refused naming its cell (however many empty rows come
   before it), as are more than :data:`MAX_XLSX_CELLS` cells down to the last row with content,
-  a row of more cells than a worksheet has columns and rows out of order; at most
-  :data:`MAX_COLUMNS` columns are read.
+  a row of more cells than a worksheet has columns and rows out of order; content right of
+  column :data:`MAX_COLUMNS` is refused naming its cell, as a CSV line with more cells is.
 * **Rows.** The first non-blank row is the header; blank rows are skipped; row numbers are
   those a spreadsheet shows (the header is usually row 1). At most :data:`MAX_ROWS` data rows.
 """
@@ -235,7 +235,7 @@ def _xlsx_table(data: bytes) -> Table:
             # Down to the last row with content, whatever size the sheet declares (rows past a
             # wrong one would be lost without a word); openpyxl stops parsing after max_row.
             rows = (
-                sheet.iter_rows(max_row=scan.last_row, max_col=MAX_COLUMNS + 1, values_only=True)
+                sheet.iter_rows(max_row=scan.last_row, max_col=MAX_COLUMNS, values_only=True)
                 if scan.last_row  # max_row=0 would mean every row
                 else ()
             )
@@ -362,6 +362,13 @@ class _SheetScanner:
                 f"a value or formula, but a sheet is read down to row {MAX_XLSX_ROW:,}; delete "
                 "the rows below the table"
             )
+        if self.column > MAX_COLUMNS:  # openpyxl is not asked for it: it would be lost
+            raise ValidationFailed(
+                f"cell {get_column_letter(self.column)}{self.row} of sheet {self.title!r} holds "
+                f"a value or formula, but a sheet is read up to column "
+                f"{get_column_letter(MAX_COLUMNS)} ({MAX_COLUMNS} columns); delete the columns "
+                "right of the table"
+            )
         self.last_row = max(self.last_row, self.row)
         self.row_content = True
         saved = self.text or (self.value and self.cell_type == "str")
@@ -423,7 +430,7 @@ def _table(records: Iterable[_Record], *, sheet: str = "") -> Table:
             continue
         while cells and not cells[-1]:  # XLSX rows come padded to the columns read
             cells = cells[:-1]
-        if any(cells[MAX_COLUMNS:]) or max(record.unsaved_formulas, default=0) >= MAX_COLUMNS:
+        if any(cells[MAX_COLUMNS:]):  # CSV (the XLSX scan refuses such a cell already)
             raise ValidationFailed(
                 f"row {number} has more than {MAX_COLUMNS} columns; at most {MAX_COLUMNS} are read"
             )
