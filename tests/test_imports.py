@@ -456,6 +456,24 @@ def test_a_column_the_file_lacks_leaves_the_property_as_it_is(
     assert list(priorities) == ["high", "normal"]
 
 
+def test_a_department_column_alone_leaves_the_person_as_it_is(
+    client: TestClient, session: Session
+) -> None:
+    """Afdeling describes a new person; without naam or e-mail it says nothing about who."""
+    cop, haarlem, _ = _small_community(session)
+    known = factories.person(session, haarlem, name="Fenna Jansen")
+    with_person = [[*HEADER, "e-mail"], [*ROWS[1], known.email]]
+    assert upload(client, cop.id, csv_file(with_person)).status_code == 200
+
+    response = upload(client, cop.id, csv_file([[*HEADER, "afdeling"], [*ROWS[1], None]]))
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["updated"], response.json()["unchanged"]) == (0, 1)
+    need = session.scalars(select(Need).where(Need.community_id == cop.id)).one()
+    session.refresh(need)
+    assert need.person_id == known.id
+
+
 def test_every_invalid_row_is_reported_and_nothing_is_written(
     client: TestClient, session: Session
 ) -> None:

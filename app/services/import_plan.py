@@ -46,7 +46,8 @@ from app.services.import_rows import (
 )
 
 CBS_CODE = re.compile(r"^GM\d{4}$", re.IGNORECASE)
-PERSON_COLUMNS = frozenset({"person_name", "email", "department"})
+# The columns that say who gave an answer (a department only describes a new person).
+PERSON_COLUMNS = frozenset({"person_name", "email"})
 MODELS: dict[Kind, AnswerModel] = {
     Kind.NEED: Need,
     Kind.OFFER: Offer,

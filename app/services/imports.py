@@ -21,7 +21,9 @@ Rules (also in the README and the OpenAPI description):
   member of the community becomes a member (reported in ``members_added``).
 * **People** are found by e-mail; the person must work for the row's organisation. An unknown
   e-mail creates the person (naam required, afdeling optional); a stored person is linked but
-  not changed. A name without e-mail must match exactly one person of the organisation.
+  not changed. A name without e-mail must match exactly one person of the organisation. The
+  person of a stored answer changes only in a file with a naam or e-mail column (afdeling only
+  describes a new person).
 * **Meetings** must exist in the community: a title (case-insensitive) or a date.
 """
 
