@@ -106,6 +106,16 @@ def test_every_response_declares_version_header_or_problem(document: dict[str, A
                     assert list(response["content"]) == ["application/problem+json"]
 
 
+def test_a_json_body_may_be_refused_as_another_media_type(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            takes_json = "application/json" in operation.get("requestBody", {}).get("content", {})
+            assert ("415" in operation["responses"]) is (takes_json or path.endswith("/imports")), (
+                path,
+                method,
+            )
+
+
 def _transitions(text: str) -> dict[str, set[str]]:
     """``{"proposed": {"introduced", "declined"}}`` from "proposed → introduced | declined; …"."""
     found: dict[str, set[str]] = {}

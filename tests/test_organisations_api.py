@@ -66,11 +66,34 @@ def test_malformed_cbs_code_kind_and_unknown_property_are_named(client: TestClie
     assert_problem(response, 422, "body.kind", "body.cbsCode", "body.cbs_code")
 
 
-def test_body_that_is_not_json_is_a_422(client: TestClient) -> None:
+def test_body_that_is_not_json_is_a_400(client: TestClient) -> None:
+    """Not parseable, so not a payload to validate (422): a bad request, at its position."""
     response = client.post(
         "/api/v1/organisations", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert_problem(response, 422)
+    body = assert_problem(response, 400, "body")
+    reason = "Expecting property name enclosed in double quotes at character 1"
+    assert body["detail"] == f"the body is not valid JSON: {reason}"
+    assert body["invalidParams"] == [{"name": "body", "reason": f"not valid JSON: {reason}"}]
+
+
+def test_body_of_another_media_type_is_a_415(client: TestClient) -> None:
+    json_text = b'{"name": "RVO", "kind": "agency"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"content-type": content_type} if content_type else {}
+        response = client.post("/api/v1/organisations", content=json_text, headers=headers)
+        body = assert_problem(response, 415, "header.Content-Type")
+        sent = content_type or "without a type"
+        assert body["detail"] == f"the body must be sent as application/json, not {sent}"
+    assert client.get("/api/v1/organisations?q=RVO").json()["total"] == 0
+    # JSON of the wrong shape is a payload that fails validation: still 422.
+    assert_problem(client.post("/api/v1/organisations", json=[1, 2]), 422, "body")
+    sent = client.post(
+        "/api/v1/organisations",
+        content=json_text,
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert sent.status_code == 201
 
 
 def test_list_filters_by_kind_cbs_code_and_name(client: TestClient, session: Session) -> None:

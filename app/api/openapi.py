@@ -95,6 +95,8 @@ def _error_codes(method: str, operation: dict[str, Any], *, public: bool) -> lis
         codes.append("404")
     if method in {"post", "patch", "put"}:
         codes += ["409", "422"]
+    if "application/json" in operation.get("requestBody", {}).get("content", {}):
+        codes.append("415")  # a body sent as another type (problems._unreadable_body)
     elif method == "delete":
         codes.append("409")
     # Errors a route declares itself (e.g. 413 for uploads) are problem+json too.

@@ -1,13 +1,15 @@
 """Errors as RFC 9457 ``application/problem+json``, registered in one place.
 
 Validation of the path and query is a 400, validation of the body a 422; both list the offending
-fields in ``invalidParams`` (as the NL GOV API Design Rules' problem extension does).
+fields in ``invalidParams`` (as the NL GOV API Design Rules' problem extension does). A body that
+cannot be read as JSON is no payload to validate: 400 when malformed, 415 when of another type.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app import __version__
 from app.api.middleware import REQUEST_ID_HEADER, REQUEST_ID_STATE
 from app.db import Trouble, database_trouble
-from app.errors import CopmatchError, InvalidParam
+from app.errors import BadRequest, CopmatchError, InvalidParam, UnsupportedMediaType
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +87,33 @@ async def _copmatch_error(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+def _unreadable_body(request: Request, errors: Sequence[Any]) -> CopmatchError | None:
+    """The error of a body FastAPI could not read as JSON, which it reports as a validation
+    error: 400 for malformed JSON (at a character offset), 415 for a body sent as another media
+    type (handed to the model as raw bytes)."""
+    for error in errors:
+        location = tuple(error.get("loc", ()))
+        if error.get("type") == "json_invalid":
+            reason = f"{error.get('ctx', {}).get('error')} at character {location[-1]}"
+            return BadRequest(
+                f"the body is not valid JSON: {reason}",
+                invalid_params=[InvalidParam("body", f"not valid JSON: {reason}")],
+            )
+        if location == ("body",) and isinstance(error.get("input"), bytes):
+            sent = request.headers.get("content-type")
+            return UnsupportedMediaType(
+                f"the body must be sent as application/json, not {sent or 'without a type'}",
+                invalid_params=[InvalidParam("header.Content-Type", "not application/json")],
+            )
+    return None
+
+
 async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
+    unreadable = _unreadable_body(request, errors)
+    if unreadable is not None:
+        return await _copmatch_error(request, unreadable)
     params = [
         InvalidParam(_location_name(tuple(error.get("loc", ()))), str(error.get("msg", "invalid")))
         for error in errors
