@@ -253,6 +253,45 @@ def test_format_words(word: str, value: str) -> None:
     assert parsed[0].text == value
 
 
+@pytest.mark.parametrize(
+    ("cell", "slugs"),
+    [
+        ("Aquathermie (TEO, TEA, TED)", ("aquathermie",)),
+        ("aquathermie (teo,tea ,  ted)", ("aquathermie",)),
+        (
+            "Omgevingswet, omgevingsvisie en omgevingsplan, Aquathermie (TEO, TEA, TED), "
+            "warmtenetten",
+            ("aquathermie", "omgevingswet", "warmtenetten"),
+        ),
+        (
+            "Procurement, state aid and contracts; Aanbesteding, staatssteun en contracten",
+            ("aanbesteding-staatssteun",),
+        ),
+        ("warmtenetten, Omgevingswet", ("omgevingswet", "warmtenetten")),
+    ],
+)
+def test_topic_labels_with_commas_are_read_whole(cell: str, slugs: tuple[str, ...]) -> None:
+    """As the template's sheet onderwerpen lists them."""
+    parsed, problems = parse_rows(
+        _table(("organisatie", "soort", "tekst", "onderwerpen"), ("X", "need", "Warmte", cell))
+    )
+    assert problems == []
+    assert parsed[0].topics == slugs
+
+
+def test_a_topic_label_cut_at_a_comma_is_unknown() -> None:
+    _, problems = parse_rows(
+        _table(
+            ("organisatie", "soort", "tekst", "onderwerpen"),
+            ("X", "need", "Warmte", "Aanbesteding, staatssteun"),
+        )
+    )
+    assert [p.message for p in problems] == [
+        "unknown topic 'Aanbesteding'; did you mean 'aanbesteding-staatssteun'?",
+        "unknown topic 'staatssteun'; did you mean 'aanbesteding-staatssteun'?",
+    ]
+
+
 def test_values_of_a_need_and_an_offer() -> None:
     header = (
         "organisatie",

@@ -883,15 +883,34 @@ def test_template_downloads(client: TestClient, session: Session) -> None:
     assert [cell.value for cell in sheet[1]] == list(TEMPLATE_HEADER)
     assert [cell.value for cell in workbook["bijeenkomsten"][2]] == ["Kick-off", "2023-06-14"]
 
-    # Filled in, the template imports.
+    # Filled in, the template imports, with a topic label from its sheet (one with commas).
+    topics = workbook["onderwerpen"].iter_rows(min_row=2, values_only=True)
+    label = next(str(name) for slug, name, _ in topics if slug == "aquathermie")
+    assert label == "Aquathermie (TEO, TEA, TED)"
     sheet.append(
-        ["Haarlem", "behoefte", "Warmtenet", None, None, "hoog", None, None, None, None, "Kick-off"]
+        [
+            "Haarlem",
+            "behoefte",
+            "Warmtenet",
+            label,
+            None,
+            "hoog",
+            None,
+            None,
+            None,
+            None,
+            "Kick-off",
+        ]
     )
     filled = io.BytesIO()
     workbook.save(filled)
     response = upload(client, cop.id, filled.getvalue(), "ingevuld.xlsx")
     assert response.status_code == 200, response.text
     assert response.json()["created"] == 1
+    need = session.scalars(select(Need).where(Need.community_id == cop.id)).one()
+    assert [(t.topic, t.source) for t in need.topic_tags if t.source == "given"] == [
+        ("aquathermie", "given")
+    ]
 
     assert_problem(client.get(url, params={"format": "pdf"}), 400, "query.format")
 

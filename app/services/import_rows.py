@@ -162,14 +162,44 @@ def _column_words() -> dict[str, Column]:
     }
 
 
+def topic_key(text: str) -> str:
+    """A topic's slug or label as compared: :func:`fold`, no spaces around commas."""
+    return re.sub(r" ?, ?", ",", fold(text))
+
+
 @lru_cache
 def _topic_words() -> dict[str, str]:
+    """Topic slugs and labels (:func:`topic_key`) → slug."""
     words: dict[str, str] = {}
     for topic in taxonomy().topics:
         for word in (topic.label.get("en", ""), topic.label.get("nl", ""), topic.slug):
             if word:
-                words[fold(word)] = topic.slug
+                words[topic_key(word)] = topic.slug
     return words
+
+
+def topic_parts(value: str) -> list[str]:
+    """The topics named in a cell: split on ``;`` and ``,``, except that the commas of a
+    label written whole ("Aquathermie (TEO, TEA, TED)") do not split it (the longest label
+    that the pieces from each one on make is taken)."""
+    words = _topic_words()
+    most_pieces = 1 + max(word.count(",") for word in words)
+    parts: list[str] = []
+    for group in value.split(";"):
+        pieces = [piece.strip() for piece in group.split(",")]
+        start = 0
+        while start < len(pieces):
+            end = next(
+                (
+                    end
+                    for end in range(min(len(pieces), start + most_pieces), start + 1, -1)
+                    if topic_key(",".join(pieces[start:end])) in words
+                ),
+                start + 1,
+            )
+            parts.append(", ".join(pieces[start:end]))
+            start = end
+    return [part for part in parts if part]
 
 
 def map_columns(table: Table) -> tuple[dict[str, int], dict[str, str], list[ImportProblem]]:
@@ -362,10 +392,10 @@ class _RowReader:
             return ()
         slugs: list[str] = []
         words = _topic_words()
-        for part in filter(None, (part.strip() for part in re.split(r"[;,]", value))):
-            slug = words.get(fold(part))
+        for part in topic_parts(value):
+            slug = words.get(topic_key(part))
             if slug is None:
-                guess = closest(fold(part), words)
+                guess = closest(topic_key(part), words)
                 hint = f"; did you mean {quote(words[guess])}?" if guess else "; see GET /topics"
                 self.problem("topics", value, f"unknown topic {quote(part)}{hint}")
             elif slug not in slugs:
