@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from app import __version__
+from app.api.openapi import ERROR_DESCRIPTIONS
 from app.config import Settings
 from app.db import build_engine
 from app.main import create_app
@@ -104,6 +105,20 @@ def test_every_response_declares_version_header_or_problem(document: dict[str, A
                 assert "API-Version" in response["headers"], (path, method, code)
                 if code.startswith(("4", "5")):
                     assert list(response["content"]) == ["application/problem+json"]
+
+
+def test_413_is_declared_wherever_the_body_limit_applies(document: dict[str, Any]) -> None:
+    """BodySizeLimit reads the body of every request but GET, HEAD and OPTIONS."""
+    declared = {
+        (path, method): "413" in operation["responses"]
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    assert {key for key, has in declared.items() if has} == {
+        key for key in declared if key[1] in {"post", "patch", "put", "delete"}
+    }
+    imports = document["paths"]["/communities/{communityId}/imports"]["post"]["responses"]
+    assert imports["413"]["description"] != ERROR_DESCRIPTIONS["413"]  # its own, larger limit
 
 
 def test_a_json_body_may_be_refused_as_another_media_type(document: dict[str, Any]) -> None:

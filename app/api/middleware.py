@@ -20,6 +20,8 @@ SAFE_REQUEST_ID = re.compile(REQUEST_ID_PATTERN.encode())
 """A client's own request id that is kept: fits ``AuditEvent.request_id``, safe in logs."""
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
 _ADDED_NAMES = frozenset({API_VERSION_HEADER[0], _REQUEST_ID_NAME})
+UNLIMITED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods whose body :class:`BodySizeLimit` does not read: every other one may get a 413."""
 
 
 class ResponseHeaders:
@@ -80,7 +82,7 @@ class BodySizeLimit:
         return self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS"}:
+        if scope["type"] != "http" or scope["method"] in UNLIMITED_METHODS:
             await self.app(scope, receive, send)
             return
         limit = self._limit_for(scope["path"])
