@@ -66,6 +66,31 @@ def test_idempotency_key_returns_the_first_result(client: TestClient, session: S
     assert_problem(client.post(url, json=body, headers={"Idempotency-Key": "met spatie"}), 400)
 
 
+def test_an_idempotency_key_is_kept_for_the_path_with_its_parsed_ids(
+    client: TestClient, session: Session
+) -> None:
+    """``/communities/01/needs`` is ``/communities/1/needs``: a retry under either is the same
+    request, and a path padded with zeros past the stored column's length is no 500."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    body = {"organisationId": haarlem.id, "text": "Hoe maak je een WUP?"}
+    key = {"Idempotency-Key": "padded-path"}
+
+    first = client.post(f"/api/v1/communities/{'0' * 600}{cop.id}/needs", json=body, headers=key)
+    assert first.status_code == 201, first.text
+    for spelling in (f"0{cop.id}", f"{cop.id}"):
+        again = client.post(f"/api/v1/communities/{spelling}/needs", json=body, headers=key)
+        assert (again.status_code, again.headers["idempotent-replayed"]) == (201, "true")
+        assert again.json() == first.json()
+    count = select(func.count()).select_from(Need).where(Need.community_id == cop.id)
+    assert session.scalar(count) == 1
+    stored = session.scalars(select(IdempotencyRecord.path)).all()
+    assert stored == [f"/api/v1/communities/{cop.id}/needs"]
+    # Another collection of the same community is another request.
+    offers = client.post(f"/api/v1/communities/{cop.id}/offers", json=body, headers=key)
+    assert_problem(offers, 422, "header.Idempotency-Key")
+
+
 def test_a_replay_is_the_first_response_and_is_kept_for_a_day(
     client: TestClient, session: Session
 ) -> None:

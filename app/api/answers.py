@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from app.api.deps import (
+    API_PREFIX,
     CommunityId,
     IdempotencyDep,
     IfMatch,
@@ -133,17 +134,20 @@ def _register(
     ) -> Any:
         organisation_id = cast(AnswerCreate, body).organisation_id
         access.require_answer_writer(session, principal, community.id, organisation_id)
-        if idempotent is not None and (record := previous(session, idempotent)) is not None:
+        # Keyed by the path with the parsed id: /communities/01/needs is /communities/1/needs.
+        path = f"{API_PREFIX}/communities/{community.id}/{segment}"
+        keyed = idempotent.at(path) if idempotent is not None else None
+        if keyed is not None and (record := previous(session, keyed)) is not None:
             return replay(record)
         answer = service.create_answer(session, model, community, body)
         location = f"/communities/{community.id}/{segment}/{answer.id}"
         set_location(response, location)
         set_etag(response, answer)
         result = read_schema.model_validate(answer)
-        if idempotent is not None:
+        if keyed is not None:
             remember(
                 session,
-                idempotent,
+                keyed,
                 status=201,
                 body=result.model_dump(mode="json", by_alias=True),
                 location=response.headers["Location"],

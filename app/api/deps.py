@@ -38,7 +38,7 @@ from app.services import access
 from app.services.audit import PRINCIPAL_KEY
 from app.services.common import missing
 from app.services.communities import get_community
-from app.services.idempotency import IdempotentRequest, fingerprint
+from app.services.idempotency import IdempotencyKey
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
@@ -325,20 +325,21 @@ async def idempotency(
             "first result instead of creating a second object",
         ),
     ] = None,
-) -> IdempotentRequest | None:
+) -> IdempotencyKey | None:
+    """The key and the request it came with; the route completes it with its canonical path
+    (:meth:`IdempotencyKey.at`)."""
     if key is None:
         return None
-    body = await request.body()
-    return IdempotentRequest(
+    return IdempotencyKey(
         principal=principal.key,
         key=key,
         method=request.method,
-        path=request.url.path,
-        request_hash=fingerprint(request.method, request.url.path, request.url.query, body),
+        query=request.url.query,
+        body=await request.body(),
     )
 
 
-IdempotencyDep = Annotated[IdempotentRequest | None, Depends(idempotency)]
+IdempotencyDep = Annotated[IdempotencyKey | None, Depends(idempotency)]
 
 
 def replay(record: IdempotencyRecord) -> JSONResponse:

@@ -35,6 +35,29 @@ class IdempotentRequest:
     request_hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """A request's ``Idempotency-Key`` and what it sent, before its route names the path."""
+
+    principal: str
+    key: str
+    method: str
+    query: str
+    body: bytes
+
+    def at(self, path: str) -> IdempotentRequest:
+        """The request as made at ``path``: the route's path with its parsed ids, not the URL
+        as sent, so ``/communities/01/needs`` and ``/communities/1/needs`` are the same request
+        and a path padded with zeros still fits ``IdempotencyRecord.path``."""
+        return IdempotentRequest(
+            principal=self.principal,
+            key=self.key,
+            method=self.method,
+            path=path,
+            request_hash=fingerprint(self.method, path, self.query, self.body),
+        )
+
+
 def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     digest = hashlib.sha256()
     for part in (method.encode(), path.encode(), query.encode(), body):
