@@ -14,7 +14,7 @@ from openpyxl.worksheet._reader import WorkSheetParser
 
 from app.errors import CopmatchError, UnsupportedMediaType, ValidationFailed
 from app.models import Priority
-from app.services import import_files
+from app.services import import_files, import_rows
 from app.services.import_files import (
     MAX_SHEET_COLUMNS,
     MAX_SHEET_ROWS,
@@ -383,6 +383,46 @@ def test_too_many_topics() -> None:
         )
     )
     assert [p.message.split(";")[-1] for p in problems] == [" at most 20"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        (
+            ";".join(f"warmtenet{n:05d}" for n in range(8000)),
+            "more than 20 topics in 'warmtenet00000;warmtenet00001;warmtenet00002;warmtenet00003…'"
+            "; at most 20",
+        ),
+        (
+            ", ".join(f"w{n}" for n in range(21)),
+            "21 topics in 'w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11, w12, w13,…'; "
+            "at most 20",
+        ),
+    ],
+)
+def test_too_many_topics_is_one_problem_before_any_is_looked_up(cell: str, message: str) -> None:
+    """Each unknown topic costs a search for the closest known one: not thousands per cell."""
+    _, problems = parse_rows(
+        _table(("organisatie", "soort", "tekst", "onderwerpen"), ("Haarlem", "need", "W", cell))
+    )
+    assert [(p.column, p.message) for p in problems] == [("onderwerpen", message)]
+
+
+def test_only_a_files_first_unknown_topics_get_a_closest_match(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(import_rows, "MAX_TOPIC_HINTS", 2)
+    header = ("organisatie", "soort", "tekst", "onderwerpen")
+    rows = [("Haarlem", "need", f"W{n}", "aquatermie") for n in range(2)]
+
+    _, problems = parse_rows(_table(header, *rows, ("Haarlem", "need", "W", "warmtenet; aqua")))
+
+    assert [(p.row, p.message) for p in problems] == [
+        (2, "unknown topic 'aquatermie'; did you mean 'aquathermie'?"),
+        (3, "unknown topic 'aquatermie'; did you mean 'aquathermie'?"),
+        (4, "unknown topic 'warmtenet'; see GET /topics"),
+        (4, "unknown topic 'aqua'; see GET /topics"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,10 @@ from app.services.topics import taxonomy
 
 DEFAULT_CAPACITY = 3
 DEPARTMENT_MAX = 100
+MAX_TOPIC_HINTS = 100
+"""Unknown topics of one file that get a "did you mean" (difflib against every slug and label,
+about 0.65 ms each); later ones only point to GET /topics, so a file of thousands costs no
+seconds."""
 
 
 class Kind(enum.StrEnum):
@@ -178,28 +182,48 @@ def _topic_words() -> dict[str, str]:
     return words
 
 
-def topic_parts(value: str) -> list[str]:
-    """The topics named in a cell: split on ``;`` and ``,``, except that the commas of a
-    label written whole ("Aquathermie (TEO, TEA, TED)") do not split it (the longest label
-    that the pieces from each one on make is taken)."""
-    words = _topic_words()
-    most_pieces = 1 + max(word.count(",") for word in words)
-    parts: list[str] = []
+@lru_cache
+def _comma_labels() -> dict[str, int]:
+    """The labels that hold commas: the key of their first piece → the most pieces of a label
+    that begins so."""
+    starts: dict[str, int] = {}
+    for word in _topic_words():
+        pieces = word.split(",")
+        if len(pieces) > 1:
+            starts[pieces[0]] = max(starts.get(pieces[0], 0), len(pieces))
+    return starts
+
+
+@lru_cache
+def _most_label_pieces() -> int:
+    """The most pieces a topic's slug or label falls into when split on commas."""
+    return max(_comma_labels().values(), default=1)
+
+
+def topic_parts(value: str) -> dict[str, str]:
+    """The topics named in a cell, by :func:`topic_key`: split on ``;`` and ``,``, except that
+    the commas of a label written whole ("Aquathermie (TEO, TEA, TED)") do not split it (the
+    longest label that the pieces from each one on make is taken)."""
+    words, comma_labels = _topic_words(), _comma_labels()
+    parts: dict[str, str] = {}
     for group in value.split(";"):
         pieces = [piece.strip() for piece in group.split(",")]
+        keys = [fold(piece) for piece in pieces]  # a piece's topic_key: it has no comma
         start = 0
         while start < len(pieces):
+            longest = min(len(pieces), start + comma_labels.get(keys[start], 1))
             end = next(
                 (
                     end
-                    for end in range(min(len(pieces), start + most_pieces), start + 1, -1)
-                    if topic_key(",".join(pieces[start:end])) in words
+                    for end in range(longest, start + 1, -1)
+                    if ",".join(keys[start:end]) in words
                 ),
                 start + 1,
             )
-            parts.append(", ".join(pieces[start:end]))
+            if pieces[start]:
+                parts.setdefault(",".join(keys[start:end]), ", ".join(pieces[start:end]))
             start = end
-    return [part for part in parts if part]
+    return parts
 
 
 def map_columns(table: Table) -> tuple[dict[str, int], dict[str, str], list[ImportProblem]]:
@@ -238,9 +262,10 @@ def parse_rows(table: Table) -> tuple[list[ParsedRow], list[ImportProblem]]:
     if header_problems or problems:
         return [], [*header_problems, *problems]
     parsed: list[ParsedRow] = []
+    hints = _Hints(MAX_TOPIC_HINTS)
     for number, cells in table.rows:
         cell_problems = unreadable.get(number, {})
-        row = _RowReader(number, cells, positions, names, frozenset(cell_problems))
+        row = _RowReader(number, cells, positions, names, hints, frozenset(cell_problems))
         result = row.parse()
         problems.extend(cell_problems.values())
         problems.extend(row.problems)
@@ -278,6 +303,20 @@ def _unreadable_cells(table: Table) -> dict[int, dict[int, ImportProblem]]:
     return by_row
 
 
+class _Hints:
+    """The closest known word for the first ``limit`` unknown words of a file; none for later
+    ones (see :data:`MAX_TOPIC_HINTS`)."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def closest(self, value: str, candidates: Iterable[str]) -> str | None:
+        if self.left == 0:
+            return None
+        self.left -= 1
+        return closest(value, candidates)
+
+
 class _RowReader:
     def __init__(
         self,
@@ -285,9 +324,11 @@ class _RowReader:
         cells: tuple[str, ...],
         positions: dict[str, int],
         names: dict[str, str],
+        hints: _Hints,
         unreadable: frozenset[int] = frozenset(),
     ) -> None:
         self.number, self.cells, self.positions, self.names = number, cells, positions, names
+        self.hints = hints
         # Columns whose formula has no saved result or whose value is an error: reported as
         # such, not as empty cells or wrong values.
         self.unreadable = unreadable
@@ -390,20 +431,26 @@ class _RowReader:
         if value and kind is Kind.FORMAT:
             self.problem("topics", value, f"topics {quote(value)} apply to needs and offers only")
             return ()
-        slugs: list[str] = []
+        # Too many topics is one problem, before any is looked up: a cell of thousands would
+        # otherwise cost seconds. No cell of MAX_TOPICS topics has more pieces than this.
+        pieces = len(re.findall(r"[^;,\s][^;,]*", value))
+        parts = topic_parts(value) if pieces <= MAX_TOPICS * _most_label_pieces() else {}
+        if len(parts) > MAX_TOPICS or pieces > MAX_TOPICS * _most_label_pieces():
+            counted = f"{len(parts)}" if parts else f"more than {MAX_TOPICS}"
+            self.problem(
+                "topics", value, f"{counted} topics in {quote(value)}; at most {MAX_TOPICS}"
+            )
+            return ()
+        slugs: set[str] = set()
         words = _topic_words()
-        for part in topic_parts(value):
-            slug = words.get(topic_key(part))
+        for key, part in parts.items():
+            slug = words.get(key)
             if slug is None:
-                guess = closest(topic_key(part), words)
+                guess = self.hints.closest(key, words)
                 hint = f"; did you mean {quote(words[guess])}?" if guess else "; see GET /topics"
                 self.problem("topics", value, f"unknown topic {quote(part)}{hint}")
-            elif slug not in slugs:
-                slugs.append(slug)
-        if len(slugs) > MAX_TOPICS:
-            self.problem(
-                "topics", value, f"{len(slugs)} topics in {quote(value)}; at most {MAX_TOPICS}"
-            )
+            else:
+                slugs.add(slug)
         return tuple(sorted(slugs))
 
     def _priority(self, kind: Kind) -> Priority:
