@@ -48,9 +48,13 @@ def allocate(suggestions: Iterable[Suggestion], offers: Iterable[Offer]) -> Allo
     offers that are missing from *offers*, or have capacity 0, cannot be assigned.
     """
     capacity = {offer.id: max(0, offer.capacity) for offer in offers}
-    items = [s for s in suggestions if s.score > 0 and capacity.get(s.offer_id, 0) > 0]
+    scored = [s for s in suggestions if s.score > 0]
+    # Every organisation with a candidate is covered or not, whether or not its candidates'
+    # offers can take anyone.
+    candidates = {s.need_organisation_id for s in scored}
+    items = [s for s in scored if capacity.get(s.offer_id, 0) > 0]
     if not items:
-        return Allocation((), (), (), 0.0)
+        return Allocation((), (), tuple(sorted(candidates)), 0.0)
     count = len(items)
     need_ids = np.fromiter((s.need_id for s in items), dtype=np.int64, count=count)
     offer_ids = np.fromiter((s.offer_id for s in items), dtype=np.int64, count=count)
@@ -133,7 +137,7 @@ def allocate(suggestions: Iterable[Suggestion], offers: Iterable[Offer]) -> Allo
         (items[int(edge)] for edge in edges[found]), key=lambda s: (s.need_id, s.offer_id)
     )
     covered = sorted({suggestion.need_organisation_id for suggestion in assignments})
-    uncovered = sorted(needs_of.keys() - set(covered))
+    uncovered = sorted(candidates - set(covered))
     total_units = sum(to_units(suggestion.score) for suggestion in assignments)
     return Allocation(
         assignments=tuple(assignments),

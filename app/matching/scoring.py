@@ -101,6 +101,10 @@ class Weights:
         parts = (self.topic, self.text, self.region, self.reciprocity, self.semantic)
         if any(part < 0 for part in parts) or not math.isclose(sum(parts), 1.0):
             raise ValueError(f"weights must be non-negative and sum to 1, got {parts}")
+        # Each contribution is rounded to SCORE_DECIMALS on its own: with finer weights
+        # several could round up together, and a score exceed 1.
+        if any(round(part, SCORE_DECIMALS) != part for part in parts):
+            raise ValueError(f"weights must have at most {SCORE_DECIMALS} decimals, got {parts}")
 
 
 DEFAULT_WEIGHTS = Weights(topic=0.10, text=0.80, region=0.05, reciprocity=0.05)

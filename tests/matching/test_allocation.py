@@ -61,6 +61,22 @@ def test_capacity_is_respected_and_each_need_served_once() -> None:
     assert len(allocation.uncovered_organisations) == 3
 
 
+def test_an_organisation_whose_candidates_cannot_take_anyone_is_uncovered() -> None:
+    """Its only candidates are offers of capacity 0, or missing from *offers*: it has a
+    suggestion and no helper, so it is uncovered (not left out of both lists)."""
+    offers = [offer(1, 100, "", capacity=0), offer(2, 200, "", capacity=1)]
+    candidates = [
+        suggestion(1, 1, 0.9, need_org=1),
+        suggestion(2, 2, 0.8, need_org=2),
+        suggestion(3, 3, 0.7, need_org=3),  # offer 3 is not among the offers
+    ]
+    allocation = allocate(candidates, offers)
+    assert [(s.need_id, s.offer_id) for s in allocation.assignments] == [(2, 2)]
+    assert (allocation.covered_organisations, allocation.uncovered_organisations) == ((2,), (1, 3))
+    nothing = allocate(candidates[:1], offers)
+    assert (nothing.assignments, nothing.uncovered_organisations) == ((), (1,))
+
+
 def test_ignores_zero_scores_unknown_offers_and_keeps_best_duplicate() -> None:
     offers = [offer(1, 100, "", capacity=1)]
     candidates = [

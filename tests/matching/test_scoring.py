@@ -186,6 +186,9 @@ def test_weights_sum_to_one() -> None:
         Weights(0.5, 0.5, 0.5, 0.0)
     with pytest.raises(ValueError, match="non-negative"):
         Weights(1.5, -0.5, 0.0, 0.0)
+    # Contributions are rounded one by one: 0.00005 and 0.99995 would both round up, to 1.0001.
+    with pytest.raises(ValueError, match="at most 4 decimals"):
+        Weights(0.00005, 0.99995, 0.0, 0.0)
 
 
 def test_semantic_shift() -> None:
