@@ -33,6 +33,7 @@ from app.services.import_rows import (
     map_columns,
     parse_date,
     parse_rows,
+    quote,
 )
 from tests.imports import csv_file, xlsx_file
 
@@ -316,7 +317,7 @@ def test_values_of_a_need_and_an_offer() -> None:
                 "A.Visser@Example.org",
                 "14-06-2023",
             ),
-            ("Haarlem", "offer", "Hulp", "", "4.0", "", "", ""),
+            ("Haarlem", "offer", "Hulp", "", "4", "", "", ""),
         )
     )
     assert problems == []
@@ -370,6 +371,33 @@ def test_problems_of_single_rows() -> None:
         ),
         (6, "soort", "empty; use need, offer or format (behoefte, aanbod, vorm)"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("cell", "capacity"),
+    [("1", 1), ("100", 100), ("007", 7), (5.0, 5), (12, 12), ("  8 ", 8)],
+)
+def test_capacity_is_a_whole_number(cell: str | float, capacity: int) -> None:
+    """As typed in a CSV file, or a whole number in an XLSX cell (a CSV's "5.0" is not)."""
+    rows = [["organisatie", "soort", "tekst", "capaciteit"], ["Haarlem", "offer", "Hulp", cell]]
+    files = [(xlsx_file(rows), "a.xlsx")]
+    files += [] if isinstance(cell, float) else [(csv_file(rows), "a.csv")]
+    for content, filename in files:
+        parsed, problems = parse_rows(read_table(content, filename))
+        assert (problems, [row.capacity for row in parsed]) == ([], [capacity])
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["1.000", "1_0", "1e2", "4.0", "2,5", "0", "000", "101", "+3", "-3", "\uff13", "9" * 5000],
+)
+def test_capacity_that_is_no_plain_whole_number_is_a_problem(cell: str) -> None:
+    """Not read loosely: "1.000" (a thousand, in Dutch) is not 1, "1_0" not 10."""
+    _, problems = parse_rows(
+        _table(("organisatie", "soort", "tekst", "capaciteit"), ("Haarlem", "offer", "Hulp", cell))
+    )
+    assert [(p.column, p.value) for p in problems] == [("capaciteit", cell)]
+    assert problems[0].message == (f"capacity {quote(cell)} is not a whole number from 1 to 100")
 
 
 def test_too_many_topics() -> None:

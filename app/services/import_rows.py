@@ -471,18 +471,19 @@ class _RowReader:
         value = self._only_for("capacity", kind, Kind.OFFER, "capacity")
         if not value:
             return DEFAULT_CAPACITY
-        try:
-            number = float(value.replace(",", "."))
-        except ValueError:
-            number = 0.5
-        if not number.is_integer() or not 1 <= number <= CAPACITY_MAX:
-            self.problem(
-                "capacity",
-                value,
-                f"capacity {quote(value)} is not a whole number from 1 to {CAPACITY_MAX}",
-            )
-            return DEFAULT_CAPACITY
-        return int(number)
+        # Digits only (an XLSX number cell reads so when whole): not "1.000", "1_0" or "1e2",
+        # which float() and int() would take as 1, 10 and 100.
+        significant = value.lstrip("0")
+        if re.fullmatch(r"[0-9]+", value) and len(significant) <= len(str(CAPACITY_MAX)):
+            number = int(significant or "0")
+            if 1 <= number <= CAPACITY_MAX:
+                return number
+        self.problem(
+            "capacity",
+            value,
+            f"capacity {quote(value)} is not a whole number from 1 to {CAPACITY_MAX}",
+        )
+        return DEFAULT_CAPACITY
 
     def _note(self, kind: Kind) -> str | None:
         value = self._only_for("note", kind, Kind.FORMAT, "note")
