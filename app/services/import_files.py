@@ -513,6 +513,11 @@ def template_xlsx(
         for row in spec.rows:
             # Stored texts (a meeting title, say) may hold control characters XLSX cannot.
             sheet.append([_cell(value) for value in row])
+            for cell in sheet[sheet.max_row]:
+                if isinstance(cell.value, str):
+                    # Text, whatever it begins with: openpyxl writes "=…" as a formula, which
+                    # the spreadsheet program of whoever downloads the template would run.
+                    cell.data_type = "s"
         for index in range(1, len(spec.headings) + 1):
             sheet.column_dimensions[get_column_letter(index)].width = 40
     buffer = io.BytesIO()
