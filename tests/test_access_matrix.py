@@ -412,3 +412,54 @@ def test_an_organiser_issues_tokens_only_for_people_wholly_inside_their_communit
         == 403
     )
     assert issued("organiser", outsider) == 403  # Texel takes part in CoP D only
+
+
+def test_deactivation_a_new_e_mail_and_erasure_follow_the_token_rule(
+    client: TestClient, session: Session, world: World
+) -> None:
+    """They act on the person in every community they take part in, as a token does: only
+    admins, the person themself and organisers who run all of those communities may. Other
+    edits of a person keep the rule of personal data (colleagues and their organisers)."""
+    haarlem = session.get_one(Organisation, world.organisations["a"])
+    other = session.get_one(Community, world.other_community)
+    emails = iter(range(1000))
+
+    def outcome(role: str, action: str, *, organises_elsewhere: bool) -> int:
+        # A fresh person of Haarlem (a member of CoP C) for every call: erasure is for good.
+        person = factories.person(session, haarlem, name="Tessa Haarlem")
+        if organises_elsewhere:
+            tokens.add_organiser(session, other, person.id)
+        own = tokens.issue_token(session, person, lifetime_days=1).token
+        headers = {"Authorization": f"Bearer {own}"} if role == "self" else world.headers[role]
+        url = f"/api/v1/people/{person.id}"
+        before = client.get(url).headers["etag"]
+        if action == "erase":
+            response = delete(client, url, headers=headers)
+        else:
+            body: dict[str, Any] = {
+                "deactivate": {"active": False},
+                "new e-mail": {"email": f"nieuw{next(emails)}@example.org"},
+                # The current values are no change: the rule of personal data applies.
+                "other fields": {"department": "wonen", "active": True, "email": person.email},
+            }[action]
+            response = patch(client, url, body, headers=headers)
+        if response.status_code >= 400:
+            assert client.get(url).headers["etag"] == before
+        return response.status_code
+
+    roles = (*ROLES, "self")
+    ok = {"deactivate": 200, "new e-mail": 200, "erase": 204, "other fields": 200}
+    for action, done in ok.items():
+        for elsewhere in (False, True):
+            found = {role: outcome(role, action, organises_elsewhere=elsewhere) for role in roles}
+            everywhere = action != "other fields"
+            assert found == {
+                "admin": done,
+                # Runs CoP C, all a Haarlem person takes part in, unless they organise CoP D.
+                "organiser": 403 if everywhere and elsewhere else done,
+                "member_a": 403 if everywhere else done,  # a colleague
+                "member_b": 403,
+                "member_h": 403,
+                "outsider": 403,
+                "self": done,
+            }, (action, elsewhere)

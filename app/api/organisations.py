@@ -181,7 +181,14 @@ def get_person(
     return PersonRead.model_validate(person)
 
 
-@router.patch("/people/{personId}", response_model=PersonRead, summary="Change a person")
+@router.patch(
+    "/people/{personId}",
+    response_model=PersonRead,
+    summary="Change a person",
+    description="The person, their colleagues, their organisation's communities' organisers "
+    "and admins. A new `email` or `active`, which act on the person in every community they "
+    "take part in: only the person, admins and organisers of all those communities.",
+)
 def update_person(
     session: SessionDep,
     principal: PrincipalDep,
@@ -192,6 +199,8 @@ def update_person(
 ) -> PersonRead:
     person = service.get_person(session, person_id)
     access.require_person_access(session, principal, person)
+    if access.changes_account(person, body.changes()):
+        access.require_account_manager(session, principal, person)
     check_version(person, if_match)
     updated = service.update_person(session, person, body)
     set_etag(response, updated)
@@ -203,13 +212,14 @@ def update_person(
     status_code=204,
     summary="Erase a person's personal data",
     description="Name, e-mail, department, job title, tokens and organiser roles are erased; "
-    "the answers the person gave stay with their organisation (knowledge retention).",
+    "the answers the person gave stay with their organisation (knowledge retention). The "
+    "person, admins, and organisers of every community the person takes part in.",
 )
 def delete_person(
     session: SessionDep, principal: PrincipalDep, person_id: PersonId, if_match: IfMatch = None
 ) -> None:
     person = service.get_person(session, person_id)
-    access.require_person_access(session, principal, person)
+    access.require_account_manager(session, principal, person)
     check_version(person, if_match)
     service.erase_person(session, person)
 

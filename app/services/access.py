@@ -4,10 +4,15 @@ Roles: ``admin`` (the whole server), ``organiser`` (of a community: reads everyt
 manages members, meetings, imports, reports and any answer in it), ``member`` (a person of a
 member organisation: reads the community's answers and suggestions, writes only its own
 organisation's answers, and the status and feedback of suggestions that involve it).
-Refusals are :class:`~app.errors.Forbidden` (403).
+What acts on a person everywhere (their tokens, their e-mail, whether they are active, their
+erasure) is for admins, the person themself (not for tokens), and organisers who run every
+community the person takes part in. Refusals are :class:`~app.errors.Forbidden` (403).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -128,10 +133,45 @@ def require_people_manager(session: Session, principal: Principal, organisation_
 
 
 def require_person_access(session: Session, principal: Principal, person: Person) -> None:
-    """Personal data: the person, their colleagues, their communities' organisers, admins."""
+    """Personal data: the person, their colleagues, their communities' organisers, admins.
+    Their e-mail, whether they are active, and their erasure: see :func:`require_account_manager`.
+    """
     if principal.person_id == person.id:
         return
     require_people_manager(session, principal, person.organisation_id)
+
+
+def runs_every_community_of(session: Session, principal: Principal, person: Person) -> bool:
+    """Admins, and organisers who run every community the person takes part in: those their
+    organisation is a member of and those they organise."""
+    if principal.is_admin:
+        return True
+    reach = organisation_communities(session, person.organisation_id)
+    reach |= organised_by(session, person.id)
+    return bool(reach) and reach <= principal.organiser_of
+
+
+def changes_account(person: Person, changes: Mapping[str, Any]) -> bool:
+    """Whether a PATCH's ``changes`` change the person's ``active`` or e-mail (stored in lower
+    case), which :func:`require_account_manager` guards."""
+    if "active" in changes and changes["active"] != person.active:
+        return True
+    return "email" in changes and str(changes["email"]).lower() != person.email
+
+
+def require_account_manager(session: Session, principal: Principal, person: Person) -> None:
+    """Changing a person's e-mail or whether they are active, and erasing them: the person
+    themself and those who run every community they take part in (as for their tokens).
+
+    These act on the person everywhere: deactivating or erasing them ends their access, and an
+    erasure their organiser roles, in every community they take part in, not only the caller's.
+    """
+    if principal.person_id == person.id or runs_every_community_of(session, principal, person):
+        return
+    raise Forbidden(
+        "only admins, the person themself, and organisers of every community the person takes "
+        "part in may change the person's e-mail or whether they are active, or erase them"
+    )
 
 
 def visible_communities(session: Session, principal: Principal) -> set[int] | None:

@@ -46,11 +46,7 @@ def require_token_issuer(session: Session, principal: Principal, person: Person)
     A token acts as its person everywhere, so an organiser of one community who could issue a
     token for someone who also takes part elsewhere would get into communities they do not run.
     """
-    if principal.is_admin:
-        return
-    reach = access.organisation_communities(session, person.organisation_id)
-    reach |= access.organised_by(session, person.id)
-    if reach and reach <= principal.organiser_of:
+    if access.runs_every_community_of(session, principal, person):
         return
     raise Forbidden(
         "only admins, and organisers of every community the person takes part in, may issue "
