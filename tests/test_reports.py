@@ -557,6 +557,23 @@ def test_markdown_has_every_section_in_the_chosen_language(client: TestClient, p
     ]
     # Three needs are gaps; two are also tagged with a second topic their text names.
     assert (len(gap_rows), len({row.split(" | ")[2] for row in gap_rows})) == (5, 3)
+    # Decimals as each language writes them: 0.32 in English, 0,32 in Dutch.
+    scores = [f"{item['bestScore']:.2f}" for group in gaps for item in group["needs"]]
+    assert [row.split(" | ")[5].rstrip(" |") for row in gap_rows] == scores
+    threshold = f"{report_json(client, plan)['gaps']['threshold']:.2f}"
+    assert f"Needs whose best suggestion scores below {threshold}." in lines
+    dutch_lines = dutch.text.splitlines()
+    comma = threshold.replace(".", ",")
+    assert f"Vragen waarvan de beste suggestie onder {comma} scoort." in dutch_lines
+    section = dutch_lines[dutch_lines.index(SECTIONS_NL[3]) : dutch_lines.index(SECTIONS_NL[4])]
+    dutch_rows = [line for line in section if line.startswith("| ")][2:]  # under the header
+    assert [row.split(" | ")[5].rstrip(" |") for row in dutch_rows] == [
+        score.replace(".", ",") for score in scores
+    ]
+    dutch_page = get(client, plan.url, "text/html").text
+    assert f'<td class="num">{scores[0].replace(".", ",")}</td>' in dutch_page
+    english_page = get(client, plan.url, "text/html", lang="en").text
+    assert f'<td class="num">{scores[0]}</td>' in english_page
 
 
 def cell(answer: dict[str, Any] | None) -> str:

@@ -17,7 +17,15 @@ from app.reports.blocks import (
     section,
     table_block,
 )
-from app.reports.i18n import Lang, report_day, text, topic_label, topic_labels, value_label
+from app.reports.i18n import (
+    Lang,
+    decimal,
+    report_day,
+    text,
+    topic_label,
+    topic_labels,
+    value_label,
+)
 from app.reports.reasons import reasons_text
 
 SUGGESTIONS_PER_NEED = 3
@@ -147,7 +155,7 @@ def _gaps(g: r.Gaps, lang: Lang) -> Section:
         "gaps",
         lang,
         [
-            Paragraph(text("gaps-note", lang, threshold=f"{g.threshold:.2f}")),
+            Paragraph(text("gaps-note", lang, threshold=decimal(g.threshold, lang))),
             table_block("gaps", lang, headers, rows),
         ],
     )
@@ -228,7 +236,7 @@ def _peer_help(p: r.PeerHelp, lang: Lang, *, complete: bool) -> Section:
                 lang,
                 assigned=allocation.needs_assigned,
                 candidates=allocation.needs_with_candidates,
-                score=f"{allocation.total_score:.2f}",
+                score=decimal(allocation.total_score, lang),
             )
         ),
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from app.reports.blocks import BarChart, Cell, Document, Paragraph, Subheading, Table
+from app.reports.i18n import Lang, decimal
 from app.reports.svg import bar_chart
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -54,23 +55,23 @@ svg.chart .axis { stroke: #9aa5b1; stroke-width: 1; }
 """
 
 
-def _cell(value: Cell) -> tuple[str, bool]:
+def _cell(value: Cell, lang: Lang) -> tuple[str, bool]:
     if value is None:
         return "—", False
     if isinstance(value, float):
-        return f"{value:.2f}", True
+        return decimal(value, lang), True
     if isinstance(value, int):
         return str(value), True
     return escape(value), False
 
 
-def _table(table: Table) -> str:
+def _table(table: Table, lang: Lang) -> str:
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in table.headers)
     body = []
     for row in table.rows:
         cells = []
         for value in row:
-            content, numeric = _cell(value)
+            content, numeric = _cell(value, lang)
             cells.append(f'<td class="num">{content}</td>' if numeric else f"<td>{content}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
@@ -119,7 +120,7 @@ def render_html(document: Document) -> str:
                 css = ' class="note"' if block.note else ""
                 parts.append(f"<p{css}>{escape(block.text)}</p>")
             elif isinstance(block, Table):
-                parts.append(_table(block))
+                parts.append(_table(block, document.lang))
             elif isinstance(block, BarChart):
                 parts.append(_figure(block))
         parts.append("</section>")

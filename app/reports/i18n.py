@@ -21,6 +21,13 @@ def report_day(moment: dt.datetime) -> str:
     return moment.astimezone(REPORT_ZONE).date().isoformat()
 
 
+def decimal(value: float, lang: Lang) -> str:
+    """*value* with two decimals as a reader of *lang* writes it: 0,32 in Dutch, 0.32 in
+    English (thousands are not grouped: report figures are scores and shares)."""
+    shown = f"{value:.2f}"
+    return shown.replace(".", ",") if lang == "nl" else shown
+
+
 # key: (nl, en)
 _TEXT: dict[str, tuple[str, str]] = {
     "title": ("Programmaplan", "Programme plan"),

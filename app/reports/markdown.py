@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from app.reports.blocks import BarChart, Cell, Document, Paragraph, Subheading, Table
+from app.reports.i18n import Lang, decimal
 
 # Characters that would otherwise start emphasis, links, code, HTML or an entity (&amp;), or
 # break a table cell.
@@ -30,11 +31,11 @@ def paragraph(value: str) -> str:
     )
 
 
-def cell(value: Cell) -> str:
+def cell(value: Cell, lang: Lang) -> str:
     if value is None or value == "":
         return "—" if value is None else ""
     if isinstance(value, float):
-        return f"{value:.2f}"
+        return decimal(value, lang)
     if isinstance(value, int):
         return str(value)
     return escape(value)
@@ -45,7 +46,7 @@ def _numeric(rows: tuple[tuple[Cell, ...], ...], column: int) -> bool:
     return bool(values) and all(isinstance(v, int | float) for v in values)
 
 
-def _table(table: Table) -> list[str]:
+def _table(table: Table, lang: Lang) -> list[str]:
     align = [
         "---:" if _numeric(table.rows, column) else "---" for column in range(len(table.headers))
     ]
@@ -53,7 +54,7 @@ def _table(table: Table) -> list[str]:
         "| " + " | ".join(escape(h) for h in table.headers) + " |",
         "| " + " | ".join(align) + " |",
     ]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.rows]
+    lines += ["| " + " | ".join(cell(v, lang) for v in row) + " |" for row in table.rows]
     return lines
 
 
@@ -71,7 +72,7 @@ def render_markdown(document: Document) -> str:
             elif isinstance(block, Paragraph):
                 lines += [f"_{escape(block.text)}_" if block.note else paragraph(block.text), ""]
             elif isinstance(block, Table):
-                lines += [*_table(block), ""]
+                lines += [*_table(block, document.lang), ""]
             elif isinstance(block, BarChart):
                 continue
     return "\n".join(lines).rstrip() + "\n"
