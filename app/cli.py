@@ -30,6 +30,7 @@ from app.migrate import upgrade_to_head
 from app.models import Community, Organisation
 from app.reports.i18n import Lang
 from app.reports.render import ReportFormat, render_community
+from app.schemas import MAX_ID
 from app.services import matching as matching_service
 from app.services.demo import load_demo
 from app.services.import_plan import ProgressCallback
@@ -85,6 +86,18 @@ cli = typer.Typer(
 )
 
 
+@contextmanager
+def _one_error_line(*errors: type[Exception]) -> Iterator[None]:
+    """A user's mistake (``errors``, by default the app's own) as one line and exit status 1."""
+    caught = errors or (CopmatchError,)
+    try:
+        yield
+    except caught as error:
+        detail = error.detail if isinstance(error, CopmatchError) else str(error)
+        typer.echo(f"error: {detail}", err=True)
+        raise typer.Exit(1) from error
+
+
 def _database_label() -> str:
     return make_url(get_settings().database_url).render_as_string(hide_password=True)
 
@@ -99,7 +112,7 @@ def migrate() -> None:
 @cli.command("load-municipalities")
 def load_municipalities_command() -> None:
     """Create or update the 44 Noord-Holland municipalities (CBS 2023)."""
-    with session_scope() as session:
+    with _one_error_line(), session_scope() as session:
         result = load_municipalities(session)
     typer.echo(
         f"municipalities: {result.created} created, {result.updated} updated, "
@@ -110,12 +123,8 @@ def load_municipalities_command() -> None:
 @cli.command()
 def demo() -> None:
     """Create the demo community "CoP Warmtetransitie Noord-Holland" (once)."""
-    try:
-        with session_scope() as session:
-            result = load_demo(session)
-    except LookupError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from error
+    with _one_error_line(LookupError), session_scope() as session:
+        result = load_demo(session)
     if not result.created:
         typer.echo(f"demo community exists already (id {result.community_id}); left as it is")
         return
@@ -373,7 +382,9 @@ cli.add_typer(token_cli, name="token")
 
 @token_cli.command("create")
 def token_create(
-    person: int = typer.Option(None, "--person", help="Id of the person the token is for"),
+    person: int = typer.Option(
+        None, "--person", min=1, max=MAX_ID, help="Id of the person the token is for"
+    ),
     admin: bool = typer.Option(False, "--admin", help="An admin token (no person)"),
 ) -> None:
     """Issue a token; it is printed once and stored only as a hash."""
@@ -381,26 +392,20 @@ def token_create(
         typer.echo("error: give exactly one of --person ID and --admin", err=True)
         raise typer.Exit(2)
     settings = get_settings()
-    try:
-        with session_scope() as session:
-            owner = get_person(session, person) if person is not None else None
-            issued = issue_token(session, owner, lifetime_days=settings.token_lifetime_days)
-    except CopmatchError as error:
-        typer.echo(f"error: {error.detail}", err=True)
-        raise typer.Exit(1) from error
+    with _one_error_line(), session_scope() as session:
+        owner = get_person(session, person) if person is not None else None
+        issued = issue_token(session, owner, lifetime_days=settings.token_lifetime_days)
     typer.echo(f"token {issued.id} (valid until {issued.expires_at:%Y-%m-%d}):")
     typer.echo(issued.token)
 
 
 @token_cli.command("revoke")
-def token_revoke(token_id: int = typer.Argument(..., help="Id of the token")) -> None:
+def token_revoke(
+    token_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Id of the token"),
+) -> None:
     """Revoke a token."""
-    try:
-        with session_scope() as session:
-            revoke_token(session, SYSTEM, get_token(session, token_id))
-    except CopmatchError as error:
-        typer.echo(f"error: {error.detail}", err=True)
-        raise typer.Exit(1) from error
+    with _one_error_line(), session_scope() as session:
+        revoke_token(session, SYSTEM, get_token(session, token_id))
     typer.echo(f"token {token_id} revoked")
 
 

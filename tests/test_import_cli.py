@@ -17,7 +17,7 @@ from app.cli import cli
 from app.config import get_settings
 from app.db import get_engine, session_scope
 from app.migrate import upgrade_to_head
-from app.models import Community, Need, Offer, Suggestion
+from app.models import Community, Need, Offer, Organisation, Suggestion
 from app.services import matching
 from app.services.matching import suggestions as suggestions_module
 from tests import factories
@@ -340,3 +340,74 @@ def test_recompute_embeds_before_it_takes_the_write_lock(
         stale = matching.read_stale(session, community)
     assert stale is not None
     assert {kind: len(items) for kind, items in stale.items()} == {Need: 0, Offer: 0}
+
+
+def test_load_municipalities_names_an_organisation_that_has_a_municipalitys_name(
+    database: Path,
+) -> None:
+    with session_scope() as session:
+        haarlem = session.scalars(select(Organisation).where(Organisation.cbs_code == "GM0392"))
+        haarlem.one().name = "Gemeente Haarlem (oud)"
+        other = Organisation(name="Haarlem", kind="other")
+        session.add(other)
+        session.flush()
+        other_id = other.id
+
+    result = CliRunner().invoke(cli, ["load-municipalities"])
+
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: organisation {other_id} (other) has the name 'Haarlem' of municipality GM0392: "
+        "rename it (PATCH /organisations/{id}) first\n",
+    )
+    with session_scope() as session:
+        names = session.scalars(select(Organisation.name).where(Organisation.cbs_code == "GM0392"))
+        assert names.one() == "Gemeente Haarlem (oud)"
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [
+        (
+            ["token", "create", "--person", "99999999999999999999"],
+            "Invalid value for '--person': Input should be less than or equal to 2147483647",
+        ),
+        (
+            ["token", "create", "--person", "0"],
+            "Invalid value for '--person': Input should be greater than or equal to 1",
+        ),
+        (
+            ["token", "revoke", "99999999999999999999"],
+            "Invalid value for 'token_id': Input should be less than or equal to 2147483647",
+        ),
+        (
+            ["token", "revoke", "0"],
+            "Invalid value for 'token_id': Input should be greater than or equal to 1",
+        ),
+    ],
+)
+def test_token_ids_out_of_range_are_a_usage_error(
+    database: Path, command: list[str], error: str
+) -> None:
+    """Bounded as the API bounds ids, not an OverflowError from the database driver."""
+    result = CliRunner().invoke(cli, command)
+
+    assert result.exit_code == 2
+    # The words of typer's error box, without its frame and line breaks.
+    lines = result.stderr.splitlines()
+    box = " ".join(" ".join(line.strip("│╭╮╰╯─ ").split()) for line in lines[3:-1])
+    assert (lines[1], box.strip()) == (
+        f"Try 'root {' '.join(command[:2])} --help' for help.",
+        error,
+    )
+
+
+def test_token_commands_tell_an_unknown_id_in_one_line(database: Path) -> None:
+    runner = CliRunner()
+    revoke = runner.invoke(cli, ["token", "revoke", "999"])
+    create = runner.invoke(cli, ["token", "create", "--person", "99999"])
+    assert (revoke.exit_code, revoke.stderr) == (
+        1,
+        "error: token 999 does not exist or was revoked\n",
+    )
+    assert (create.exit_code, create.stderr) == (1, "error: person 99999 does not exist\n")

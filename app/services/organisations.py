@@ -322,14 +322,32 @@ def municipality_facts() -> list[MunicipalityFact]:
 
 
 def load_municipalities(session: Session) -> LoadResult:
-    """Create or bring up to date the Noord-Holland municipalities; safe to run repeatedly."""
+    """Create or bring up to date the Noord-Holland municipalities; safe to run repeatedly.
+    An organisation that is not the municipality but has its name is a 409 naming both (the
+    names are unique), before anything is written."""
     created = unchanged = 0
     existing = {
         org.cbs_code: org
         for org in session.scalars(select(Organisation).where(Organisation.cbs_code.is_not(None)))
     }
+    facts = municipality_facts()
+    codes = {fact.cbs_code for fact in facts}
+    holders = session.scalars(
+        select(Organisation).where(Organisation.name.in_([fact.name for fact in facts]))
+    )
+    # Another municipality of the list that has the name will be renamed by this load.
+    taken = {org.name: org for org in holders if org.cbs_code not in codes}
+    clashes = [
+        f"organisation {taken[fact.name].id} ({taken[fact.name].kind}) has the name "
+        f"{fact.name!r} of municipality {fact.cbs_code}"
+        for fact in facts
+        if fact.name in taken
+    ]
+    if clashes:
+        them = "it" if len(clashes) == 1 else "them"
+        raise Conflict(f"{'; '.join(clashes)}: rename {them} (PATCH /organisations/{{id}}) first")
     changes: dict[Organisation, dict[str, Any]] = {}
-    for fact in municipality_facts():
+    for fact in facts:
         wanted = {"name": fact.name, "province": PROVINCE_NOORD_HOLLAND, "region": fact.region}
         organisation = existing.get(fact.cbs_code)
         if organisation is None:
