@@ -25,7 +25,7 @@ from app.api import (
 )
 from app.api.cache import ResponseCache
 from app.api.deps import API_PREFIX
-from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimit, ResponseHeaders
+from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimit, HeadAsGet, ResponseHeaders
 from app.api.openapi import build_openapi
 from app.api.problems import register_problem_handlers
 from app.api.session import DatabaseSlots
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
             # Every request header the API reads, and every response header it sets that a
             # script may want (the CORS-safelisted ones need no mention).
             allow_headers=[
@@ -123,5 +123,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # Multipart framing adds a little to the file itself.
         larger={"/imports": settings.import_max_bytes + 64 * 1024},
     )
-    app.add_middleware(ResponseHeaders)  # outermost: a 413 carries them too
+    app.add_middleware(ResponseHeaders)  # a 413 carries them too
+    app.add_middleware(HeadAsGet)  # outermost: every layer sees the GET it answers
     return app

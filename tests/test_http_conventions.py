@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
@@ -9,7 +11,8 @@ from app import __version__
 from app.config import Settings
 from app.db import build_engine
 from app.main import create_app
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, migrate
+from tests.live import live_server
 from tests.problems import assert_problem
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -38,7 +41,7 @@ def test_unknown_path_method_and_trailing_slash(client: TestClient) -> None:
     assert_problem(client.get("/api/v1/organisations/"), 404)
     response = client.put("/api/v1/organisations")
     assert_problem(response, 405)
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, HEAD, POST"
 
 
 def test_every_response_has_api_version(client: TestClient) -> None:
@@ -62,3 +65,33 @@ def test_unexpected_errors_are_problems_without_internals(settings: Settings) ->
     body = assert_problem(response, 500)
     assert "secret" not in response.text
     assert body["detail"] == "an unexpected error occurred; it has been logged"
+
+
+def test_head_is_the_get_without_its_body(client: TestClient) -> None:
+    created = client.post("/api/v1/communities", json={"name": "CoP HEAD"})
+    url = created.headers["location"]
+    for path in (url, f"{url}/suggestions", f"{url}/report", "/api/v1/organisations?limit=1"):
+        got, head = client.get(path), client.head(path)
+        assert (head.status_code, head.content) == (200, b""), path
+        assert got.status_code == 200, path
+        for name in ("content-type", "content-length", "etag", "api-version"):
+            assert head.headers.get(name) == got.headers.get(name), (path, name)
+    # The same access: no token, no content; nothing is there, 404.
+    assert client.head(url, headers={"Authorization": ""}).status_code == 401
+    assert client.head("/api/v1/communities/999999").status_code == 404
+    # HEAD is allowed where GET is, and only there.
+    refused = client.head(f"{url}/_recompute")
+    assert (refused.status_code, refused.headers["allow"], refused.content) == (405, "POST", b"")
+
+
+def test_head_through_a_real_server(tmp_path: Path) -> None:
+    """The server keeps its own scope, method HEAD, so it sends no body either way and the
+    GET's Content-Length is no promise it expects to be kept."""
+    engine = build_engine(f"sqlite:///{tmp_path / 'head.sqlite3'}")
+    migrate(engine)
+    with live_server(engine) as live, live.client() as http:
+        got, head = http.get("/api/v1/topics"), http.head("/api/v1/topics")
+        assert (head.status_code, head.content) == (200, b"")
+        assert head.headers["content-length"] == got.headers["content-length"] != "0"
+        assert http.get("/api/v1/health").status_code == 200  # the connection still works
+    engine.dispose()

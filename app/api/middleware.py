@@ -1,4 +1,5 @@
-"""ASGI middleware: the ``API-Version`` and ``X-Request-ID`` headers and the request body cap."""
+"""ASGI middleware: the ``API-Version`` and ``X-Request-ID`` headers, the request body cap and
+``HEAD``."""
 
 from __future__ import annotations
 
@@ -52,6 +53,30 @@ class ResponseHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGet:
+    """Answers ``HEAD`` as the ``GET`` of the same URL without its body (RFC 9110 §9.3.2): the
+    same authentication, status and headers (``Content-Length`` and ``ETag`` included).
+
+    The routes see a copy of the scope whose method is ``GET``; the server keeps its own, so it
+    knows the response has no body. A path without ``GET`` answers ``HEAD`` with 405.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)
 
 
 def _client_request_id(scope: Scope) -> str | None:

@@ -216,7 +216,8 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
             "offer and how they want to work together; copmatch keeps those answers per "
             "organisation. Errors are `application/problem+json` (RFC 9457); every response "
             "carries the `API-Version` header, and `X-Request-ID`: the client's own (at most "
-            "64 characters `A-Za-z0-9._-`) or a new one, recorded in the audit log."
+            "64 characters `A-Za-z0-9._-`) or a new one, recorded in the audit log. `HEAD` is "
+            "answered wherever `GET` is, as the `GET` without its body."
         ),
         routes=app.routes,
         contact={

@@ -162,6 +162,8 @@ def _allowed_methods(request: Request) -> list[str]:
     for template, item in document["paths"].items():
         if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)), path):
             methods |= {method.upper() for method in item if method != "parameters"}
+    if "GET" in methods:
+        methods.add("HEAD")  # middleware.HeadAsGet
     return sorted(methods)
 
 
