@@ -864,6 +864,16 @@ NEGOTIATION = [
     ("text/html;q=0", None),
     ("application/pdf, text/plain", None),
     ("*/*;q=0", None),
+    # A range with a parameter the representation lacks does not match it, in either order;
+    # one naming a parameter it has is more specific than the bare type.
+    ("text/html;level=1;q=0.2, text/html;q=0.9, text/markdown;q=0.5", "text/html; charset=utf-8"),
+    ("text/html;q=0.9, text/html;level=1;q=0.2, text/markdown;q=0.5", "text/html; charset=utf-8"),
+    ("text/html;level=1, text/markdown;q=0.5", "text/markdown; charset=utf-8; variant=GFM"),
+    (
+        'text/markdown;q=0.4, text/markdown;variant="gfm";q=0.9, text/html;q=0.5',
+        "text/markdown; charset=utf-8; variant=GFM",
+    ),
+    ("text/markdown;variant=CommonMark", None),
 ]
 
 

@@ -18,6 +18,7 @@ from app.models import Community
 from app.reports.html import CONTENT_SECURITY_POLICY
 from app.reports.i18n import Lang
 from app.reports.render import (
+    CONTENT_TYPES,
     MEDIA_TYPES,
     ORGANISATION_FORMATS,
     Rendered,
@@ -45,39 +46,69 @@ LangQuery = Annotated[
 # --- content negotiation ---------------------------------------------------------------------
 
 
-def _media_ranges(accept: str) -> list[tuple[str, str, float]]:
-    """``(type, subtype, q)`` per media range of an ``Accept`` header (RFC 9110 §12.5.1)."""
+MediaRange = tuple[str, str, frozenset[tuple[str, str]], float]
+"""(type, subtype, parameters other than q, q) of one media range of ``Accept``."""
+
+
+def _media_type(media: str, parameters: Sequence[str]) -> tuple[str, str, dict[str, str]] | None:
+    """(type, subtype, parameters) of a media type or range, names and values in lower case
+    and unquoted (RFC 9110 §8.3.2: both compare without regard to case here: charset, variant,
+    header); None when it is not type/subtype."""
+    kind, slash, subtype = media.strip().lower().partition("/")
+    if not slash or not kind.strip() or not subtype.strip():
+        return None
+    values = {}
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        values[name.strip().lower()] = value.strip().strip('"').lower()
+    return kind.strip(), subtype.strip(), values
+
+
+def _media_ranges(accept: str) -> list[MediaRange]:
+    """The media ranges of an ``Accept`` header with their q (RFC 9110 §12.5.1)."""
     ranges = []
     for part in accept.split(","):
-        media, *parameters = (item.strip() for item in part.split(";"))
-        kind, slash, subtype = media.lower().partition("/")
-        if not slash or not kind or not subtype:
+        media, *parameters = part.split(";")
+        parsed = _media_type(media, parameters)
+        if parsed is None:
             continue
+        kind, subtype, values = parsed
         quality = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = min(max(float(value), 0.0), 1.0)
-                except ValueError:
-                    quality = 0.0
-        ranges.append((kind.strip(), subtype.strip(), quality))
+        if "q" in values:
+            try:
+                quality = min(max(float(values.pop("q")), 0.0), 1.0)
+            except ValueError:
+                quality = 0.0
+        ranges.append((kind, subtype, frozenset(values.items()), quality))
     return ranges
 
 
-def _quality(media_type: str, ranges: list[tuple[str, str, float]]) -> float:
-    """The q the most specific matching range gives ``media_type`` (0: not acceptable)."""
-    kind, _, subtype = media_type.partition("/")
-    best: tuple[int, float] | None = None
-    for range_kind, range_subtype, quality in ranges:
+def _quality(content_type: str, ranges: list[MediaRange]) -> float:
+    """The q the most specific range that matches *content_type* gives it (0: not acceptable).
+
+    A range matches when its type and subtype do (or are ``*``) and the representation has
+    every parameter the range names: ``text/html;level=1`` does not match a page without
+    that parameter, so ``text/html`` decides for it whatever their order (RFC 9110 §12.5.1).
+    Among matching ranges a type beats a wildcard, and more matched parameters beat fewer."""
+    media, *parameters = content_type.split(";")
+    parsed = _media_type(media, parameters)
+    if parsed is None:
+        raise ValueError(f"not a media type: {content_type!r}")
+    kind, subtype, has = parsed
+    offered = frozenset(has.items())
+    best: tuple[tuple[int, int], float] | None = None
+    for range_kind, range_subtype, range_parameters, quality in ranges:
         if (range_kind, range_subtype) == (kind, subtype):
-            specificity = 2
+            level = 2
         elif range_kind == kind and range_subtype == "*":
-            specificity = 1
+            level = 1
         elif (range_kind, range_subtype) == ("*", "*"):
-            specificity = 0
+            level = 0
         else:
             continue
+        if not range_parameters <= offered:
+            continue
+        specificity = (level, len(range_parameters))
         if best is None or specificity > best[0]:
             best = (specificity, quality)
     return best[1] if best else 0.0
@@ -92,7 +123,7 @@ def negotiate(accept: str | None, offered: Sequence[ReportFormat]) -> ReportForm
     scored = [
         (quality, -position, report_format)
         for position, report_format in enumerate(offered)
-        if (quality := _quality(MEDIA_TYPES[report_format], ranges)) > 0
+        if (quality := _quality(CONTENT_TYPES[report_format], ranges)) > 0
     ]
     if not scored:
         choices = ", ".join(MEDIA_TYPES[f] for f in offered)
