@@ -82,6 +82,20 @@ def test_binary_or_undecodable_text_is_refused(content: bytes) -> None:
         decode_text(content)
 
 
+def test_a_vertical_tab_or_form_feed_in_a_cell_is_a_line_break() -> None:
+    """Word's Shift+Enter, pasted into a cell: as Excel saves it in CSV (unquoted) and XLSX."""
+    csv_content = b"organisatie;soort;tekst\r\nHaarlem;need;Hulp bij\x0bde TVW\x0c!\r\n"
+    xlsx_content = _with_sheet_xml(
+        xlsx_file([["organisatie", "soort", "tekst"], ["Haarlem", "need", "REGEL"]]),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace("REGEL", "Hulp bij_x000B_de TVW_x000C_!"),
+    )
+    for content, filename in ((csv_content, "a.csv"), (xlsx_content, "a.xlsx")):
+        assert read_table(content, filename).rows == (
+            (2, ("Haarlem", "need", "Hulp bij\nde TVW\n!")),
+        ), filename
+
+
 @pytest.mark.parametrize(
     ("content", "detail"),
     [
@@ -105,9 +119,31 @@ def test_binary_or_undecodable_text_is_refused(content: bytes) -> None:
             "the file is not UTF-16 text as its byte-order mark says (line 3: bytes 0x00 0xD8 "
             "at offset 46); save it as CSV UTF-8",
         ),
+        (
+            b"organisatie;soort;tekst\r\nHaarlem;need;Hulp bij\x07de TVW\r\n",
+            "the file holds binary data (line 2: control character 0x07 at offset 46); it is "
+            "not a CSV text file",
+        ),
+        (
+            "\ufeffa\r\nCafé\x01".encode("utf-16-le"),
+            "the file holds binary data (line 2: control character 0x01 at offset 16); it is "
+            "not a CSV text file",
+        ),
+        (
+            b"\xef\xbb\xbfa\nCaf\xc3\xa9\x1f",
+            "the file holds binary data (line 2: control character 0x1F at offset 10); it is "
+            "not a CSV text file",
+        ),
+        (
+            b"organisatie\r\nCaf\xe9\n\x00",
+            "the file holds binary data (line 3: control character 0x00 at offset 18); it is "
+            "not a CSV text file",
+        ),
     ],
 )
-def test_undecodable_text_is_refused_naming_its_line(content: bytes, detail: str) -> None:
+def test_undecodable_text_or_binary_data_is_refused_naming_its_line(
+    content: bytes, detail: str
+) -> None:
     with pytest.raises(UnsupportedMediaType) as raised:
         read_table(content, "a.csv")
     assert raised.value.detail == detail

@@ -25,11 +25,13 @@ from app.models import (
     Offer,
     Organisation,
     Person,
+    Priority,
     Suggestion,
 )
 from app.schemas import MeetingCreate
 from app.services import communities, demo, organisations, tokens
-from app.services.import_rows import TEMPLATE_HEADER
+from app.services.import_plan import Planner
+from app.services.import_rows import TEMPLATE_HEADER, ImportProblem, Kind, ParsedRow
 from tests import factories
 from tests.imports import HEADER, before_reading_the_file, csv_file, upload, xlsx_file
 from tests.problems import assert_problem
@@ -688,29 +690,69 @@ def test_people_and_meetings_must_resolve(client: TestClient, session: Session) 
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
-def test_a_new_persons_nul_is_a_problem_of_its_cell(
+def test_a_control_character_in_a_cell_is_a_problem_of_its_cell(
     client: TestClient, session: Session, dry_run: bool
 ) -> None:
-    """Excel writes NUL as _x0000_; the API refuses it in every text, so the import names it."""
+    """Excel writes NUL as _x0000_ (the API refuses it in every text); a vertical tab
+    (_x000B_, Word's Shift+Enter) is the line break it stands for."""
     cop, _, _ = _small_community(session)
     header = ["organisatie", "soort", "tekst", "naam", "e-mail", "afdeling"]
     rows = [
         header,
         ["Haarlem", "need", "Een", "Jan_x0000_Jansen", "jan@haarlem.example.org", None],
         ["Haarlem", "need", "Twee", "Piet Smit", "piet@haarlem.example.org", "wonen_x0000_"],
+        ["Haarlem", "need", "Drie_x0007_", None, None, None],
+        ["Haarlem", "need", "Vier_x000B_regels", None, None, None],
     ]
     before = _counts(session, cop)
-    pattern = "String should match pattern '^[^\\x00]*$'"
 
     response = upload(client, cop.id, xlsx_file(rows), "a.xlsx", dry_run=dry_run)
 
     problems = (response.json() if dry_run else assert_problem(response, 422))["problems"]
     assert response.status_code == (200 if dry_run else 422)
+    no_text = "which is no text; delete it"
     assert [(p["row"], p["column"], p["value"], p["message"]) for p in problems] == [
-        (2, "naam", "Jan\x00Jansen", f"'Jan\x00Jansen': {pattern}"),
-        (3, "afdeling", "wonen\x00", f"'wonen\x00': {pattern}"),
+        (
+            2,
+            "naam",
+            "Jan\x00Jansen",
+            f"'Jan\x00Jansen' holds the control character 0x00, {no_text}",
+        ),
+        (3, "afdeling", "wonen\x00", f"'wonen\x00' holds the control character 0x00, {no_text}"),
+        (4, "tekst", "Drie\x07", f"'Drie\x07' holds the control character 0x07, {no_text}"),
     ]
     assert _counts(session, cop) == before
+    if dry_run:
+        assert response.json()["created"] == 1  # Vier, with a line break
+
+
+def test_a_new_person_the_api_would_refuse_is_a_problem_not_an_error(session: Session) -> None:
+    """The planner validates a new person as the API does, so the write cannot fail on it
+    (the row checks find such a NUL first)."""
+    cop, _, _ = _small_community(session)
+    row = ParsedRow(
+        row=2,
+        organisation="Haarlem",
+        kind=Kind.NEED,
+        text="Een",
+        topics=(),
+        priority=Priority.NORMAL,
+        capacity=3,
+        note=None,
+        person_name="Jan\x00Jansen",
+        email="jan@haarlem.example.org",
+        department="wonen\x00",
+        meeting=None,
+        columns=frozenset({"organisation", "kind", "text", "person_name", "email", "department"}),
+    )
+    planner = Planner(session, cop, {})
+
+    assert planner.plan([row], None) == []
+    pattern = "String should match pattern '^[^\\x00]*$'"
+    assert planner.problems == [
+        ImportProblem(2, "naam", "Jan\x00Jansen", f"'Jan\x00Jansen': {pattern}"),
+        ImportProblem(2, "afdeling", "wonen\x00", f"'wonen\x00': {pattern}"),
+    ]
 
 
 def test_windows_1252_text_is_decoded(client: TestClient, session: Session) -> None:
@@ -752,13 +794,15 @@ def test_unreadable_files_are_clear_problems(client: TestClient, session: Sessio
             b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
             "foto.csv",
             415,
-            "the file holds binary data; it is not a CSV text file",
+            "the file holds binary data (line 3: control character 0x00 at offset 8); it is "
+            "not a CSV text file",
         ),
         (
             bytes(range(256)) * 4,
             "ruis.bin",
             415,
-            "the file holds binary data; it is not a CSV text file",
+            "the file holds binary data (line 1: control character 0x00 at offset 0); it is "
+            "not a CSV text file",
         ),
         (
             b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100,

@@ -10,10 +10,11 @@ wrong with the file as a whole). What the cells mean is :mod:`app.services.impor
 * **CSV text.** UTF-8 or UTF-16 when it starts with that byte-order mark, otherwise UTF-8, else
   Windows-1252 (what Excel on Dutch Windows saves). Bytes that are no text in that encoding
   are refused with 415 naming their line and offset, and so is binary content (NUL or other
-  control characters). The delimiter is whichever of ``;``, ``,`` and tab occurs most in the
-  header line (Excel in a Dutch locale writes ``;``). Quotes are read strictly: a quoted cell
-  never closed (or closed and followed by more text) is a 422 naming the line, where the lax
-  reading would take every line below it into that one cell.
+  control characters, but for tab, line ends, and the vertical tab and form feed that a cell
+  reads as line breaks, as an XLSX cell does). The delimiter is whichever of ``;``, ``,`` and
+  tab occurs most in the header line (Excel in a Dutch locale writes ``;``). Quotes are read
+  strictly: a quoted cell never closed (or closed and followed by more text) is a 422 naming
+  the line, where the lax reading would take every line below it into that one cell.
 * **XLSX.** The first worksheet, read with openpyxl in read-only mode with each formula's saved
   result. A formula without one (in a file a script wrote and no spreadsheet program saved)
   reads as ``None`` there, as an empty cell does; so the sheet's XML is first streamed once
@@ -83,7 +84,12 @@ _ROW, _CELL, _FORMULA, _VALUE, _INLINE_TEXT = (
 OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 UNSUPPORTED_EXTENSIONS = (".xls", ".ods", ".numbers")
 CSV_DELIMITERS = (";", ",", "\t")
-ALLOWED_CONTROL_CHARACTERS = frozenset("\t\n\r")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0e-\x1f]")
+"""Control characters that are no text: not tab, line feed, carriage return, or the vertical
+tab and form feed that :data:`LINE_BREAKS` reads as line breaks."""
+LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
+"""A vertical tab (Word's Shift+Enter, pasted into a cell) or form feed in a cell is the line
+break its writer typed."""
 
 CSV_MEDIA_TYPE = "text/csv"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -141,28 +147,43 @@ def read_table(data: bytes, filename: str | None = None) -> Table:
 def decode_text(data: bytes) -> str:
     """CSV bytes as text: UTF-16 or UTF-8 as a byte-order mark says, otherwise UTF-8, else
     Windows-1252. Bytes that are no text in that encoding are a 415 that names their line."""
+    mark = 0  # bytes of the byte-order mark
     if data.startswith(UTF16_BOMS):
         text = _decode_as_marked(data, "utf-16", "UTF-16")
-    elif b"\x00" in data:
-        raise UnsupportedMediaType("the file holds binary data; it is not a CSV text file")
+        encoding, mark = ("utf-16-le" if data.startswith(b"\xff\xfe") else "utf-16-be"), 2
+    elif b"\x00" in data:  # binary (or UTF-16 without its mark): refused before decoding
+        offset = data.index(b"\x00")
+        raise _binary_data(data[:offset].decode("latin-1"), "\x00", offset)
     elif data.startswith(UTF8_BOM):
         # Not Windows-1252 when UTF-8 fails: the mark would be the first header's "ï»¿".
         text = _decode_as_marked(data, "utf-8", "UTF-8").removeprefix("\ufeff")
+        encoding, mark = "utf-8", len(UTF8_BOM)
     else:
         try:
-            text = data.decode("utf-8")
+            text, encoding = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError as not_utf8:
             try:
-                text = data.decode("cp1252")
+                text, encoding = data.decode("cp1252"), "cp1252"
             except UnicodeDecodeError as not_cp1252:
                 raise UnsupportedMediaType(
                     f"the file is neither UTF-8 text ({_undecodable(data, not_utf8)}) nor "
                     f"Windows-1252 text ({_undecodable(data, not_cp1252)}); save it as CSV UTF-8"
                 ) from not_cp1252
     text = text.removesuffix("\x1a")  # the end-of-file mark of old DOS tools
-    if any(ord(char) < 32 and char not in ALLOWED_CONTROL_CHARACTERS for char in text):
-        raise UnsupportedMediaType("the file holds binary data; it is not a CSV text file")
+    control = CONTROL_CHARACTER.search(text)
+    if control is not None:
+        before = text[: control.start()]
+        raise _binary_data(before, control[0], mark + len(before.encode(encoding)))
     return text
+
+
+def _binary_data(before: str, control: str, offset: int) -> UnsupportedMediaType:
+    """A 415 for the control character *control* at byte *offset*, after the text *before*."""
+    line = len(LINE_BREAK.findall(before)) + 1
+    return UnsupportedMediaType(
+        f"the file holds binary data (line {line}: control character 0x{ord(control):02X} at "
+        f"offset {offset:,}); it is not a CSV text file"
+    )
 
 
 def _decode_as_marked(data: bytes, encoding: str, name: str) -> str:
@@ -194,7 +215,7 @@ def _csv_rows(text: str) -> Iterator[_Record]:
     record_line = 1  # where the record being read begins
     try:
         for record in reader:
-            yield _Record(tuple(record))
+            yield _Record(tuple(cell.translate(LINE_BREAKS) for cell in record))
             record_line = reader.line_num + 1
     except csv.Error as error:
         if str(error) == "unexpected end of data":  # the end of the file inside quotes
@@ -409,8 +430,10 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, str):
-        # Excel writes a carriage return in a cell as _x000D_, which openpyxl leaves as it is.
-        return unescape(value).replace("\r\n", "\n").replace("\r", "\n")
+        # Excel writes a carriage return in a cell as _x000D_, which openpyxl leaves as it is
+        # (and a vertical tab as _x000B_).
+        text = unescape(value).replace("\r\n", "\n").replace("\r", "\n")
+        return text.translate(LINE_BREAKS)
     return str(value)
 
 

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.models import CAPACITY_MAX, NAME_MAX, NOTE_MAX, TEXT_MAX, Format, Priority
 from app.schemas import MAX_TOPICS, EmailAddress
-from app.services.import_files import Table
+from app.services.import_files import CONTROL_CHARACTER, Table
 from app.services.topics import taxonomy
 
 DEFAULT_CAPACITY = 3
@@ -345,6 +345,7 @@ class _RowReader:
         self.problems.append(ImportProblem(self.number, column, value, message))
 
     def parse(self) -> ParsedRow | None:
+        self._check_control_characters()
         self._check_headless_cells()
         organisation, kind_text, text = (
             self.cell("organisation"),
@@ -383,6 +384,20 @@ class _RowReader:
                 "e-mail (and naam for someone new)",
             )
         return None if self.problems else values
+
+    def _check_control_characters(self) -> None:
+        """An XLSX cell may hold a control character (``_x0007_``) that is no text, which a
+        CSV file cannot (:func:`~app.services.import_files.decode_text` refuses it)."""
+        headers = {index: self.names[key] for key, index in self.positions.items()}
+        for index, value in enumerate(self.cells):
+            control = CONTROL_CHARACTER.search(value)
+            if control is not None:
+                column = headers.get(index, f"column {get_column_letter(index + 1)}")
+                message = (
+                    f"{quote(value)} holds the control character 0x{ord(control[0]):02X}, "
+                    "which is no text; delete it"
+                )
+                self.problems.append(ImportProblem(self.number, column, value, message))
 
     def _check_headless_cells(self) -> None:
         used = set(self.positions.values()) | self.unreadable  # those are reported already
