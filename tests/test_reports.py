@@ -874,6 +874,10 @@ NEGOTIATION = [
         "text/markdown; charset=utf-8; variant=GFM",
     ),
     ("text/markdown;variant=CommonMark", None),
+    ("application/json; charset=utf-8", "application/json"),
+    ('application/json;charset="UTF-8", text/html;q=0.5', "application/json"),
+    ("text/csv; charset=UTF-8", "text/csv; charset=utf-8; header=present"),
+    ("application/json; charset=iso-8859-1", None),
 ]
 
 

@@ -114,6 +114,15 @@ def _quality(content_type: str, ranges: list[MediaRange]) -> float:
     return best[1] if best else 0.0
 
 
+_NEGOTIATED: dict[ReportFormat, str] = {
+    **CONTENT_TYPES,
+    # JSON is UTF-8 by definition (RFC 8259 §8.1), so it is sent without the parameter; a range
+    # that asks for it (many clients send application/json; charset=utf-8) matches all the same.
+    ReportFormat.JSON: "application/json; charset=utf-8",
+}
+"""Each format's media type with the parameters a media range of ``Accept`` may name."""
+
+
 def negotiate(accept: str | None, offered: Sequence[ReportFormat]) -> ReportFormat:
     """The offered format the client prefers; the first offered one (JSON) on a tie or without
     ``Accept``; :class:`NotAcceptable` when it accepts none of them."""
@@ -123,7 +132,7 @@ def negotiate(accept: str | None, offered: Sequence[ReportFormat]) -> ReportForm
     scored = [
         (quality, -position, report_format)
         for position, report_format in enumerate(offered)
-        if (quality := _quality(CONTENT_TYPES[report_format], ranges)) > 0
+        if (quality := _quality(_NEGOTIATED[report_format], ranges)) > 0
     ]
     if not scored:
         choices = ", ".join(MEDIA_TYPES[f] for f in offered)
