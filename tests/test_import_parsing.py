@@ -914,3 +914,25 @@ def test_an_xlsx_sheet_of_formatting_only_is_empty() -> None:
     with pytest.raises(ValidationFailed) as raised:
         read_table(content, "a.xlsx")
     assert raised.value.detail == "the file is empty"
+
+
+def test_an_error_value_saved_in_a_csv_is_a_problem_of_its_cell() -> None:
+    """A spreadsheet saves a failed formula into a CSV as the error's text: refused as in XLSX,
+    never stored as an answer."""
+    content = (
+        b"organisatie;soort;tekst;capaciteit\r\n"
+        b"Haarlem;behoefte;#N/A\r\n"
+        b"Haarlem;aanbod;Hulp bij de TVW; #DIV/0! \r\n"
+        b"Haarlem;aanbod;#N/A is wat onze VLOOKUP gaf;2\r\n"
+    )
+    table = read_table(content, "a.csv")
+    assert table.error_values == frozenset({(2, 2), (3, 3)})
+
+    parsed, problems = parse_rows(table)
+
+    advice = "correct the formula that gives it (or the value), or empty the cell"
+    assert [row.text for row in parsed] == ["#N/A is wat onze VLOOKUP gaf"]
+    assert problems == [
+        ImportProblem(2, "tekst", "#N/A", f"cell C2 holds the error '#N/A'; {advice}"),
+        ImportProblem(3, "capaciteit", "#DIV/0!", f"cell D3 holds the error '#DIV/0!'; {advice}"),
+    ]

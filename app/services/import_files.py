@@ -87,6 +87,28 @@ CSV_DELIMITERS = (";", ",", "\t")
 CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0e-\x1f]")
 """Control characters that are no text: not tab, line feed, carriage return, or the vertical
 tab and form feed that :data:`LINE_BREAKS` reads as line breaks."""
+SPREADSHEET_ERRORS = frozenset(
+    {
+        "#NULL!",
+        "#DIV/0!",
+        "#VALUE!",
+        "#REF!",
+        "#NAME?",
+        "#NUM!",
+        "#N/A",
+        "#GETTING_DATA",
+        "#SPILL!",
+        "#CALC!",
+        "#FIELD!",
+        "#BLOCKED!",
+        "#CONNECT!",
+        "#BUSY!",
+        "#UNKNOWN!",
+    }
+)
+"""Excel's error values: what a spreadsheet saves as a CSV cell's text where a formula failed
+(an XLSX marks them as errors, ``t="e"``). Never an answer's text."""
+
 LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n"})
 """A vertical tab (Word's Shift+Enter, pasted into a cell) or form feed in a cell is the line
 break its writer typed."""
@@ -109,7 +131,8 @@ class Table:
     without a saved result; their text in ``header`` or ``rows`` is empty."""
     error_values: frozenset[tuple[int, int]] = frozenset()
     """Cells (as :attr:`unsaved_formulas`) whose value is an error such as ``#N/A`` (mostly a
-    formula's saved result); their text is the error."""
+    formula's saved result; in a CSV file, a cell whose text is one of SPREADSHEET_ERRORS);
+    their text is the error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +238,11 @@ def _csv_rows(text: str) -> Iterator[_Record]:
     record_line = 1  # where the record being read begins
     try:
         for record in reader:
-            yield _Record(tuple(cell.translate(LINE_BREAKS) for cell in record))
+            cells = tuple(cell.translate(LINE_BREAKS) for cell in record)
+            errors = tuple(
+                index for index, cell in enumerate(cells) if cell.strip() in SPREADSHEET_ERRORS
+            )
+            yield _Record(cells, error_values=errors)
             record_line = reader.line_num + 1
     except csv.Error as error:
         if str(error) == "unexpected end of data":  # the end of the file inside quotes

@@ -275,15 +275,17 @@ def parse_rows(table: Table) -> tuple[list[ParsedRow], list[ImportProblem]]:
 
 
 def _unreadable_cells(table: Table) -> dict[int, dict[int, ImportProblem]]:
-    """A problem for each XLSX cell that holds a formula without a saved result or an error
-    value (``#N/A``), by row number and column index, in column order."""
+    """A problem for each XLSX cell that holds a formula without a saved result, and each cell
+    that holds an error value (``#N/A``; in a CSV file its text), by row number and column
+    index, in column order."""
     texts = {table.header_row: table.header, **dict(table.rows)}
     found: dict[tuple[int, int], ImportProblem] = {}
     for number, index in table.unsaved_formulas | table.error_values:
         letter = get_column_letter(index + 1)
         header = table.header[index] if index < len(table.header) else ""
         column = header if header and number != table.header_row else f"column {letter}"
-        where = f"cell {letter}{number} of sheet {quote(table.sheet)} holds"
+        sheet = f" of sheet {quote(table.sheet)}" if table.sheet else ""  # CSV: no sheet
+        where = f"cell {letter}{number}{sheet} holds"
         if (number, index) in table.unsaved_formulas:
             value = None
             message = (
