@@ -915,3 +915,22 @@ def test_a_suggestion_acted_on_keeps_following_the_engine_beyond_its_needs_best(
     assert [status for status, _ in written.values()].count("proposed") == 20
     assert client.post(f"{cop.url}/_recompute").status_code == 200
     assert stored().keys() == written.keys()
+
+
+def test_only_a_region_that_scores_or_reads_otherwise_re_scores(
+    client: TestClient, cop: Cop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blank region is no region, as before: setting one re-scores nothing; a region that
+    names a place (or is written otherwise, as its reasons show it) re-scores the community."""
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    recomputed: list[int] = []
+    monkeypatch.setattr(
+        matching, "recompute", lambda _session, community, **_: recomputed.append(community.id)
+    )
+    url = f"/api/v1/organisations/{cop.zaanstad.id}"
+    assert patch(client, url, {"region": "  "}).status_code == 200
+    assert recomputed == []
+    assert patch(client, url, {"region": "Zaanstreek"}).status_code == 200
+    assert patch(client, url, {"region": "zaanstreek"}).status_code == 200
+    assert recomputed == [cop.community.id, cop.community.id]

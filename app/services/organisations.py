@@ -157,7 +157,9 @@ def _apply_organisation_changes(
 
     renamed = [org for org, values in changes.items() if values.get("name", org.name) != org.name]
     moved = [
-        org.id for org, values in changes.items() if values.get("region", org.region) != org.region
+        org.id
+        for org, values in changes.items()
+        if _region_shown(values.get("region", org.region)) != _region_shown(org.region)
     ]
     communities = (
         list(
@@ -194,6 +196,12 @@ def _apply_organisation_changes(
         for community in communities:
             if community.id in answered:
                 recompute(session, community)
+
+
+def _region_shown(region: str | None) -> str | None:
+    """The region as scores and reasons use it: a blank one is none (no region factor), any
+    other as written (the reason names it so: "both in region Kennemerland")."""
+    return region if region and region.strip() else None
 
 
 def delete_organisation(session: Session, organisation: Organisation) -> None:
