@@ -96,12 +96,12 @@ def _error_codes(method: str, operation: dict[str, Any], *, public: bool) -> lis
         codes.append("404")
     if method in {"post", "patch", "put"}:
         codes += ["409", "422"]
+    elif method == "delete":
+        codes.append("409")
     if method.upper() not in UNLIMITED_METHODS:
         codes.append("413")  # BodySizeLimit reads the body of every such request
     if "application/json" in operation.get("requestBody", {}).get("content", {}):
         codes.append("415")  # a body sent as another type (problems._unreadable_body)
-    elif method == "delete":
-        codes.append("409")
     # Errors a route declares itself (e.g. 413 for uploads, with its own limit) are
     # problem+json too.
     declared = [code for code in operation.get("responses", {}) if code.startswith(("4", "5"))]
