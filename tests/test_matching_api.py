@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, event, select, update
 from sqlalchemy.orm import Session
 
 from app.matching.scoring import HUB_MIN_NEEDS
-from app.models import Community, Need, Organisation, Suggestion, SuggestionStatus
+from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.services import matching
 from app.services.matching import embeddings as embeddings_module
 from app.services.matching import index as index_module
@@ -853,6 +853,87 @@ def test_a_new_region_re_scores_the_pairs_of_the_organisation(client: TestClient
     assert _scored(client, cop) == moved
 
 
+class _Regions:
+    """Five municipalities, two of them in one region, each with two needs and two offers."""
+
+    REGIONS = ("Kennemerland", "Kennemerland", "Zaanstreek-Waterland", None, "Noord-Holland Noord")
+    NEEDS = (AQUATHERMIE_NEED, "Hoe maak je een businesscase voor een warmtenet in een wijk?")
+    OFFERS = (TEO_OFFER, "Wij hebben de businesscase van ons warmtenet net rond, met de VvE's")
+
+    def __init__(self, session: Session, client: TestClient) -> None:
+        self.members = [factories.municipality(session) for _ in self.REGIONS]
+        self.community = factories.community(session, "CoP regio's", *self.members)
+        self.url = f"/api/v1/communities/{self.community.id}"
+        for member, region in zip(self.members, self.REGIONS, strict=True):
+            member.region = region
+            for kind, texts in (("needs", self.NEEDS), ("offers", self.OFFERS)):
+                for text in texts:
+                    post(client, f"{self.url}/{kind}", {"organisationId": member.id, "text": text})
+        session.flush()
+        assert client.post(f"{self.url}/_recompute").status_code == 200
+
+
+def test_a_region_change_re_scores_only_the_needs_whose_pairs_it_changes(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An organisation that joins a region changes the pairs of its own needs and of the needs
+    in that region (with its offers): those needs are re-scored, on the index moved to the
+    new region rather than rebuilt, and what is stored is what a recompute stores."""
+    community = _Regions(session, client)
+    before = _scored(client, community)  # type: ignore[arg-type]
+    rescored: list[int] = []
+    rescore = suggestions_module._rescore_needs
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        rescored.extend(sorted(args[3]))
+        rescore(*args, **kwargs)
+
+    def not_built(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("the community was scored whole")
+
+    class NotBuilt(index_module.matching.MatchIndex):
+        def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+            raise AssertionError("the index was built again")
+
+    monkeypatch.setattr(suggestions_module, "_rescore_needs", counted)
+    with monkeypatch.context() as inside:
+        inside.setattr(suggestions_module, "recompute", not_built)
+        inside.setattr(index_module.matching, "MatchIndex", NotBuilt)
+        zaanstreek, moving = community.members[2], community.members[3]
+        url = f"/api/v1/organisations/{moving.id}"
+        assert patch(client, url, {"region": "Zaanstreek-Waterland"}).status_code == 200
+    needs = {
+        need.id: need.organisation_id
+        for need in session.scalars(select(Need).where(Need.community_id == community.community.id))
+    }
+    offers = {
+        offer.id: offer.organisation_id
+        for offer in session.scalars(
+            select(Offer).where(Offer.community_id == community.community.id)
+        )
+    }
+    assert {needs[need_id] for need_id in rescored} == {zaanstreek.id, moving.id}
+    assert len(rescored) == 4
+    moved = _scored(client, community)  # type: ignore[arg-type]
+    together = {
+        (need_id, offer_id)
+        for need_id, offer_id, _, reasons in moved
+        if {
+            "factor": "region",
+            "contribution": 0.05,
+            "detail": "both in region Zaanstreek-Waterland",
+        }
+        in reasons
+    }
+    assert {(needs[need], offers[offer]) for need, offer in together} == {
+        (zaanstreek.id, moving.id),
+        (moving.id, zaanstreek.id),
+    }
+    assert moved != before
+    assert client.post(f"{community.url}/_recompute").status_code == 200
+    assert _scored(client, community) == moved  # type: ignore[arg-type]
+
+
 SOLAR_PLACES = (
     "scholen",
     "het gemeentehuis",
@@ -926,7 +1007,7 @@ def test_only_a_region_that_scores_or_reads_otherwise_re_scores(
     answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
     recomputed: list[int] = []
     monkeypatch.setattr(
-        matching, "recompute", lambda _session, community, **_: recomputed.append(community.id)
+        matching, "relocate", lambda _session, community, _moved: recomputed.append(community.id)
     )
     url = f"/api/v1/organisations/{cop.zaanstad.id}"
     assert patch(client, url, {"region": "  "}).status_code == 200

@@ -44,9 +44,10 @@ steps are modules of their own: :mod:`~app.matching.fitting` (hub floors and sem
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
@@ -110,6 +111,7 @@ community that scores the semantic factor, when its text does not already bring 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 _Item = TypeVar("_Item", Need, Offer)
+_Placed = TypeVar("_Placed", Need, Offer, Prepared)
 
 
 class MatchIndex:
@@ -331,6 +333,67 @@ class MatchIndex:
                 rows.tolist(), columns.tolist(), cosines.tolist(), strict=True
             )
         )
+
+    def relocated(self, regions: Mapping[int, str | None]) -> MatchIndex:
+        """This index with the organisations in *regions* (id: its region, None for none) moved
+        to those regions: what ``MatchIndex(taxonomy, needs, offers)`` of the moved answers
+        gives, to the bit, without building it.
+
+        Nothing an index fits depends on a region (the vocabulary and vectors, hub floors,
+        semantic shifts, who can help whom, the needs' similarities and their dendrogram), so
+        the new index shares all of it; only the region codes, and what was ranked with them,
+        are its own. The same index when no organisation of it moves.
+        """
+        moved = {
+            organisation: region
+            for organisation, region in regions.items()
+            if organisation in self._organisation_codes
+        }
+        needs, need_items = self._moved(self.needs, self._need_side.items, moved)
+        offers, offer_items = self._moved(self.offers, self._offer_side.items, moved)
+        if needs == self.needs and offers == self.offers:
+            return self
+        moved_index = copy.copy(self)
+        state = moved_index.__dict__
+        # Ranked with the old regions: worked out again on first use.
+        for name in ("_pair_scores", "_pair_scores_by_offer"):
+            state.pop(name, None)
+            state.pop(f"_{name}_lock", None)
+        moved_index._shortlists = {}
+        moved_index._shortlists_lock = threading.Lock()
+        moved_index.needs, moved_index.offers = needs, offers
+        keys = {region_key(item.region) for item in (*need_items, *offer_items)} - {""}
+        moved_index._region_codes = {region: code for code, region in enumerate(sorted(keys))}
+        moved_index._need_side = self._need_side.relocated(need_items, moved_index._region_codes)
+        moved_index._offer_side = self._offer_side.relocated(offer_items, moved_index._region_codes)
+        moved_index._scorer = self._scorer.relocated(
+            moved_index._need_side, moved_index._offer_side, moved_index._region_codes
+        )
+        moved_index._ranker = Ranker(moved_index._scorer, self._ranker.explainer)
+        return moved_index
+
+    def needs_in_regions(self, regions: Iterable[str | None]) -> frozenset[int]:
+        """Ids of the indexed needs whose organisation is in one of *regions*, compared as
+        the region factor compares them (case and outer spaces aside; a blank one is none):
+        after an organisation moved, these needs' pairs with its offers gained or lost the
+        region factor."""
+        keys = {region_key(region) for region in regions} - {""}
+        return frozenset(
+            item.id for item in self._need_side.items if region_key(item.region) in keys
+        )
+
+    @staticmethod
+    def _moved(
+        items: tuple[_Item, ...], prepared: Sequence[Prepared], moved: Mapping[int, str | None]
+    ) -> tuple[tuple[_Item, ...], list[Prepared]]:
+        """*items* and their *prepared* twins, those of the organisations in *moved* in their
+        new region."""
+
+        def placed(item: _Placed) -> _Placed:
+            region = moved.get(item.organisation_id, item.region)
+            return item if region == item.region else replace(item, region=region)
+
+        return tuple(map(placed, items)), [placed(item) for item in prepared]
 
     def suggest(
         self,

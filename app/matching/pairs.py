@@ -16,6 +16,7 @@ Three paths give the same numbers to the bit, and tests hold them to it:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,6 +56,13 @@ class PairScorer:
         # The extra last row and column stand for organisations the index has not seen.
         size = len(organisation_codes) + 1
         self.helps = np.zeros((size, size), dtype=np.bool_)
+
+    def relocated(self, needs: Side, offers: Side, region_codes: dict[str, int]) -> PairScorer:
+        """This scorer for *needs* and *offers* with their regions coded by *region_codes*
+        (see MatchIndex.relocated); who can help whom does not depend on a region."""
+        scorer = copy.copy(self)
+        scorer.needs, scorer.offers, scorer.region_codes = needs, offers, region_codes
+        return scorer
 
     def organisation_code(self, item: Prepared) -> int:
         """The organisation's row in ``helps``; unknown organisations get the last, empty row."""

@@ -7,6 +7,7 @@ query's candidate targets on the large path (see :mod:`app.matching.shortlist`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -89,6 +90,16 @@ class Side:
             [region_codes.get(region_key(item.region), -1) for item in items], dtype=np.int64
         )
         self.replace_items(items)
+
+    def relocated(self, items: Sequence[Prepared], region_codes: dict[str, int]) -> Side:
+        """This side with *items* (the same answers, some in another region) and their regions
+        coded by *region_codes*; every other array is shared."""
+        side = copy.copy(self)
+        side.items = items
+        side.regions = np.array(
+            [region_codes.get(region_key(item.region), -1) for item in items], dtype=np.int64
+        )
+        return side
 
     def replace_items(self, items: Sequence[Prepared]) -> None:
         """The same items with their fitted text floors or semantic shifts, in the arrays too."""

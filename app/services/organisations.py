@@ -146,21 +146,21 @@ def _apply_organisation_changes(
     changes: dict[Organisation, dict[str, Any]],
 ) -> None:
     """Apply *changes* to organisations, and keep what is stored about them current: rewrite
-    the reasons that name a renamed one (reciprocity), and re-score the communities where one
-    whose region changed has needs or offers (the region is a factor of each of its pairs).
+    the reasons that name a renamed one (reciprocity), and re-score the pairs that a change of
+    region changes in each community where the organisation has needs or offers.
 
     Both write suggestions' rows: first queue behind the writes of every community the
     organisations take part in, in community id order whatever the organisations, so that two
     such changes never wait for each other's lock; then lock the organisations' rows."""
     # Imported here: the matching bridge needs this module's lookups.
-    from app.services.matching import queue_answer_writes, recompute, rename_in_reasons
+    from app.services.matching import queue_answer_writes, relocate, rename_in_reasons
 
     renamed = [org for org, values in changes.items() if values.get("name", org.name) != org.name]
-    moved = [
-        org.id
+    moved = {
+        org.id: (_region_shown(org.region), _region_shown(values["region"]))
         for org, values in changes.items()
         if _region_shown(values.get("region", org.region)) != _region_shown(org.region)
-    ]
+    }
     communities = (
         list(
             session.scalars(
@@ -168,7 +168,7 @@ def _apply_organisation_changes(
                 .where(
                     Community.id.in_(
                         select(Membership.community_id).where(
-                            Membership.organisation_id.in_([org.id for org in renamed] + moved)
+                            Membership.organisation_id.in_([*(org.id for org in renamed), *moved])
                         )
                     )
                 )
@@ -195,7 +195,7 @@ def _apply_organisation_changes(
         )
         for community in communities:
             if community.id in answered:
-                recompute(session, community)
+                relocate(session, community, moved)
 
 
 def _region_shown(region: str | None) -> str | None:

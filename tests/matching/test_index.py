@@ -1,4 +1,6 @@
 import random
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from app.matching import (
     suggest,
 )
 from app.matching import index as index_module
+from app.matching.community import community_report
 from app.matching.documents import cached_documents
 from app.matching.reasons import named_terms
 from app.matching.tagging import cached_tagger
@@ -306,3 +309,75 @@ def test_a_pair_of_one_organisation_is_no_suggestion() -> None:
     need = next(need for need in NEEDS if need.organisation_id == OFFERS[0].organisation_id)
     with pytest.raises(ValueError, match=f"need {need.id} and offer {OFFERS[0].id}"):
         built.score_pairs([(need, OFFERS[0])])
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["every-pair", "shortlists"])
+@pytest.mark.parametrize("embedded", [False, True])
+def test_an_index_relocated_scores_as_one_built_on_the_new_regions(
+    embedded: bool, exact: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """relocated (an organisation changed its region) gives what an index built on the moved
+    answers gives, to the bit: suggestions with their reasons, gaps, unmet offers, a new need
+    and an indexed offer scored, the whole report; however much the old index had worked out
+    with the old regions. The old index is left as it was."""
+    if not exact:
+        monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", 0)
+    data = synthetic.community(6, per_organisation=8, seed=11)
+    if embedded:
+        data = synthetic.with_embeddings(data, seed=11)
+    regions = {item.organisation_id: item.region for item in data.needs}
+    assert regions[3] == regions[4] != regions[2]
+    old = MatchIndex(data.taxonomy, data.needs[:-1], data.offers)
+    assert old.semantic is embedded
+    before = community_report(old, data.formats)
+    moves = {
+        1: regions[2],  # into another organisation's region: pairs gain the region factor
+        2: None,  # out of any region: pairs lose it
+        6: "Nieuwland",  # a region nobody else is in
+        4: regions[4].upper(),  # the same region, written otherwise (reasons show it so)
+        99: "Elders",  # an organisation the index does not hold: nothing
+    }
+
+    def moved(item: Any) -> Any:
+        return replace(item, region=moves.get(item.organisation_id, item.region))
+
+    needs, offers = tuple(map(moved, data.needs)), tuple(map(moved, data.offers))
+    relocated = old.relocated(moves)
+    built = MatchIndex(data.taxonomy, needs[:-1], offers)
+
+    assert relocated.needs == built.needs
+    assert relocated.offers == built.offers
+    assert relocated.suggest(limit=20, min_score=0.0) == built.suggest(limit=20, min_score=0.0)
+    assert community_report(relocated, data.formats) == community_report(built, data.formats)
+    assert relocated.gaps(threshold=0.5) == built.gaps(threshold=0.5)
+    assert relocated.unmet_offers(threshold=0.5) == built.unmet_offers(threshold=0.5)
+    new_need = needs[-1]
+    assert relocated.score_need(new_need, min_score=0.0) == built.score_need(
+        new_need, min_score=0.0
+    )
+    assert relocated.score_offer(offers[0], min_score=0.0) == built.score_offer(
+        offers[0], min_score=0.0
+    )
+    region_reasons = {
+        reason.detail
+        for suggestion in relocated.suggest(limit=20, min_score=0.0)
+        for reason in suggestion.reasons
+        if reason.factor == "region"
+    }
+    assert f"both in region {regions[4].upper()}" in region_reasons
+    assert community_report(old, data.formats) == before
+    assert old.relocated({}) is old
+    assert old.relocated({1: regions[1], 99: "Elders"}) is old
+
+
+def test_the_needs_in_regions_are_those_the_region_factor_pairs() -> None:
+    data = synthetic.community(6, per_organisation=2, seed=11)
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    by_region = {need.id: need.region for need in data.needs}
+    assert by_region[1] == "Amsterdam-Amstelland"
+    assert by_region[11] == "Kennemerland"
+
+    found = built.needs_in_regions([" amsterdam-AMSTELLAND ", "Kennemerland", None, "  "])
+
+    assert found == {1, 2, 5, 6, 7, 8, 11, 12}
+    assert built.needs_in_regions([None, "", "Elders"]) == frozenset()

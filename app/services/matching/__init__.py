@@ -15,6 +15,8 @@ Keeping suggestions current:
   of the two formulas are not comparable, and the stored ones must all be of one
   (``Community.scored_semantically`` records which).
 * :func:`recompute` scores the whole community (after a bulk load, or on request).
+* An organisation that changes its region re-scores the needs whose pairs that changes
+  (:func:`relocate`), on the cached index moved to the new region, not rebuilt.
 * Rows members acted on (introduced, accepted, declined, completed) survive both; a declined
   pair is excluded from scoring, so it is never proposed again.
 
@@ -49,6 +51,7 @@ from app.services.matching.suggestions import (
     recompute,
     refresh_need,
     refresh_offer,
+    relocate,
     rename_in_reasons,
     update_suggestion,
     writing_community,
@@ -92,6 +95,7 @@ __all__ = [
     "recompute",
     "refresh_need",
     "refresh_offer",
+    "relocate",
     "rename_in_reasons",
     "retag",
     "snapshot",

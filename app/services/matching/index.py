@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from sqlalchemy import Connection, event, select
@@ -212,8 +212,17 @@ class _IndexCache:
                 return None
             old, index = cached
             semantic = matching.MatchIndex.scores_semantically(data.needs, data.offers)
-            if index.semantic != semantic or not _reusable(old, data, same):
+            if index.semantic != semantic:
                 return None
+            if not _reusable(old, data, same):
+                # An organisation that changed its region changes no fitted part of an index.
+                moved = _moved_regions(old, data)
+                if not moved:
+                    return None
+                index = index.relocated(moved)
+                old = replace(old, needs=index.needs, offers=index.offers)
+                if not _reusable(old, data, same):
+                    return None
             # (For a reader of both sides, _reusable just compared them.)
             if data.newer_than(old) and (same == "both" or _reusable(old, data, "both")):
                 # The same answers, seen later (a writer's index, now committed): the index
@@ -221,6 +230,24 @@ class _IndexCache:
                 self._items[data.community_id] = (data, index)
             self._items.move_to_end(data.community_id)
             return index
+
+
+def _moved_regions(old: Snapshot, new: Snapshot) -> dict[int, str | None]:
+    """The organisations whose answers *new* holds in another region than *old* does: their id
+    and new region."""
+    before = _regions(old)
+    return {
+        organisation: region
+        for organisation, region in _regions(new).items()
+        if organisation in before and before[organisation] != region
+    }
+
+
+def _regions(data: Snapshot) -> dict[int, str | None]:
+    """The region of each organisation with answers in *data*."""
+    regions = {need.organisation_id: need.region for need in data.needs}
+    regions.update((offer.organisation_id, offer.region) for offer in data.offers)
+    return regions
 
 
 def _reusable(old: Snapshot, new: Snapshot, same: Side) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, event, func, insert, select, update
@@ -440,6 +440,32 @@ def recompute(session: Session, community: Community, *, ahead: EmbeddedAhead | 
     return int(
         session.scalar(select(func.count()).where(Suggestion.community_id == community.id)) or 0
     )
+
+
+def relocate(
+    session: Session, community: Community, regions: Mapping[int, tuple[str | None, str | None]]
+) -> None:
+    """Keep the community's suggestions current after organisations changed their region
+    (*regions*: organisation id → (old region, new region), the change already flushed).
+
+    The region is a factor of a pair when both organisations are in one region, and its
+    reasons name the need's region as written. So the pairs that changed are those of the
+    moved organisations' needs, and those of the needs in a region one of them left or joined
+    (with the moved organisation's offers): those needs are re-scored against every offer, on
+    the community's index moved to the new regions (not rebuilt, see MatchIndex.relocated).
+    Every other pair keeps its score. Where that is most of the community, it is re-scored
+    whole (:func:`recompute`, which ranks all needs at once)."""
+    data, index = community_index(session, community)
+    if community.scored_semantically is not index.semantic:
+        recompute(session, community)
+        return
+    rescored = index.needs_in_regions(region for pair in regions.values() for region in pair) | {
+        need.id for need in data.needs if need.organisation_id in regions
+    }
+    if 2 * len(rescored) > len(data.needs):
+        recompute(session, community)
+    elif rescored:
+        _rescore_needs(session, community, (data, index), rescored)
 
 
 def forget_answer(session: Session, answer: Need | Offer) -> None:
