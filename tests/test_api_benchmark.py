@@ -1,10 +1,11 @@
 """Speed of the API's matching path at Netherlands scale (opt-in: ``pytest -m benchmark -s``).
 
 342 municipalities with 10 needs and 10 offers each (3,420 × 3,420, synthetic post-its from the
-real taxonomy) in one community on a migrated SQLite database, scored once in full. Then, through
-the HTTP API: writing one new need (tagged and scored against all 3,420 offers, nothing else
-rescored) and serving its suggestions. Printed next to ``/api/v1/health`` timed in the same run,
-as a ratio; no timing makes the test fail except a gross miss of the issue's targets.
+real taxonomy, each municipality in a safety region) in one community on a migrated SQLite
+database, scored once in full. Then, through the HTTP API: writing one new need (tagged and scored
+against all 3,420 offers, nothing else rescored) and serving its suggestions; declines, deletes
+and region changes. Printed next to ``/api/v1/health`` timed in the same run, as a ratio; no
+timing makes the test fail except a gross miss of the issue's targets.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.benchmark
 MUNICIPALITIES = 342
 SAMPLES = 30
 DELETES = 5
+MOVES = 5
 SERVED_TARGET_MS = 50.0
 
 
@@ -68,6 +70,7 @@ def test_netherlands_scale_write_and_serve(tmp_path: Path) -> None:
     upgrade_to_head(url)
     engine = build_engine(url)
     data = synthetic.community(MUNICIPALITIES, per_organisation=10, seed=7)
+    regions = {need.organisation_id: need.region for need in data.needs}
     load_start = time.perf_counter()
     with session_scope(engine) as session:
         community = Community(name="CoP Nederland", slug="cop-nederland")
@@ -81,6 +84,7 @@ def test_netherlands_scale_write_and_serve(tmp_path: Path) -> None:
                     "name": f"Gemeente {number}",
                     "kind": OrganisationKind.MUNICIPALITY.value,
                     "cbs_code": f"GM{number:04d}",
+                    "region": regions[number],
                     "version": 1,
                 }
                 for number in range(1, MUNICIPALITIES + 1)
@@ -162,6 +166,19 @@ def test_netherlands_scale_write_and_serve(tmp_path: Path) -> None:
             _ok(client.delete(url, headers=headers), 204)
 
         deletes = _timed(delete, DELETES)
+        # Municipalities move to another safety region, one after another: each re-scores its
+        # own needs and those of the regions it left and joined.
+        movers = list(range(2, 2 + MOVES))
+
+        def move() -> None:
+            number = movers.pop()
+            region = synthetic.SAFETY_REGIONS[number % len(synthetic.SAFETY_REGIONS)]
+            if region == regions[number]:
+                region = synthetic.SAFETY_REGIONS[(number + 1) % len(synthetic.SAFETY_REGIONS)]
+            url, headers = _with_etag(client, f"/api/v1/organisations/{number}")
+            _ok(client.patch(url, json={"region": region}, headers=headers))
+
+        moves = _timed(move, MOVES)
     engine.dispose()
 
     health_p50 = statistics.median(health)
@@ -172,6 +189,7 @@ def test_netherlands_scale_write_and_serve(tmp_path: Path) -> None:
         ("GET 50-item suggestions page", page),
         ("PATCH suggestion: decline, need re-scored", declines),
         (f"DELETE offer, {DELETES} one after another", deletes),
+        (f"PATCH organisation region, {MOVES} in turn", moves),
     ]
     print(
         f"\nNetherlands scale: {stored} suggestions stored; load + full score {load_seconds:.1f} s"
