@@ -934,6 +934,28 @@ def test_a_region_change_re_scores_only_the_needs_whose_pairs_it_changes(
     assert _scored(client, community) == moved  # type: ignore[arg-type]
 
 
+def test_a_region_change_of_an_organisation_without_answers_here_re_scores_nothing_here(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load-municipalities moves many organisations at once: in each community, only those
+    with answers there name the regions whose needs are re-scored."""
+    community = _Regions(session, client)
+    elsewhere = factories.municipality(session)
+    rescored: list[int] = []
+
+    def whole(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("the community was scored whole")
+
+    monkeypatch.setattr(suggestions_module, "recompute", whole)
+    monkeypatch.setattr(
+        suggestions_module, "_rescore_needs", lambda *args, **_: rescored.extend(args[3])
+    )
+    matching.relocate(
+        session, community.community, {elsewhere.id: ("Kennemerland", "Noord-Holland Noord")}
+    )
+    assert rescored == []
+
+
 SOLAR_PLACES = (
     "scholen",
     "het gemeentehuis",

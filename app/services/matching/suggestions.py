@@ -451,16 +451,23 @@ def relocate(
     The region is a factor of a pair when both organisations are in one region, and its
     reasons name the need's region as written. So the pairs that changed are those of the
     moved organisations' needs, and those of the needs in a region one of them left or joined
-    (with the moved organisation's offers): those needs are re-scored against every offer, on
-    the community's index moved to the new regions (not rebuilt, see MatchIndex.relocated).
-    Every other pair keeps its score. Where that is most of the community, it is re-scored
-    whole (:func:`recompute`, which ranks all needs at once)."""
+    (with the moved organisation's offers): those needs are re-scored against every offer, as
+    a written need is, on the community's index moved to the new regions (not rebuilt, see
+    MatchIndex.relocated). Every other pair keeps its score. Where that is most of the
+    community, it is re-scored whole (:func:`recompute`, which ranks all needs at once, and
+    above EXACT_PAIR_LIMIT pairs each need's shortlist). Organisations in *regions* without
+    answers here change nothing here."""
     data, index = community_index(session, community)
     if community.scored_semantically is not index.semantic:
         recompute(session, community)
         return
-    rescored = index.needs_in_regions(region for pair in regions.values() for region in pair) | {
-        need.id for need in data.needs if need.organisation_id in regions
+    present = {need.organisation_id for need in data.needs}
+    present.update(offer.organisation_id for offer in data.offers)
+    moved = {
+        organisation: pair for organisation, pair in regions.items() if organisation in present
+    }
+    rescored = index.needs_in_regions(region for pair in moved.values() for region in pair) | {
+        need.id for need in data.needs if need.organisation_id in moved
     }
     if 2 * len(rescored) > len(data.needs):
         recompute(session, community)
