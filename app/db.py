@@ -15,7 +15,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -64,10 +73,28 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+def _has_surrogate_key(table: Table) -> bool:
+    """Whether ``table``'s primary key is one integer column the database numbers."""
+    columns = list(table.primary_key.columns)
+    return (
+        len(columns) == 1 and isinstance(columns[0].type, Integer) and not columns[0].foreign_keys
+    )
+
+
 class Base(DeclarativeBase):
-    """Base of every table; constraint names follow ``NAMING_CONVENTION``."""
+    """Base of every table; constraint names follow ``NAMING_CONVENTION``. A table whose key is
+    one integer column never gives a deleted row's id again (``AUTOINCREMENT`` on SQLite; a
+    PostgreSQL sequence never does)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = cls.__dict__.get("__table__")
+        if isinstance(table, Table) and _has_surrogate_key(table):
+            # SQLite hands the id of a deleted last row to the next insert without
+            # AUTOINCREMENT: a stale id (a retry, an If-Match) would reach someone else's row.
+            table.dialect_kwargs["sqlite_autoincrement"] = True
 
     def __repr__(self) -> str:
         # Only the primary key: rows hold personal data that must not end up in logs.

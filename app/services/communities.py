@@ -24,6 +24,7 @@ from app.schemas import (
     MeetingCreate,
     MeetingUpdate,
 )
+from app.services import audit
 from app.services.common import apply_changes, ensure_unique, get_or_404, paginate
 
 
@@ -98,7 +99,9 @@ def update_community(session: Session, community: Community, data: CommunityUpda
 
 
 def delete_community(session: Session, community: Community) -> None:
-    """Delete a community with its memberships, meetings and answers (cascade in the database)."""
+    """Delete a community with its memberships, meetings and answers (cascade in the database)
+    and its audit log; the log keeps only who deleted it, and when."""
+    audit.forget_community(session, community.id)
     session.delete(community)
     session.flush()
 
