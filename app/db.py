@@ -166,6 +166,25 @@ def database_trouble(error: DBAPIError) -> Trouble | None:
     return Trouble.UNAVAILABLE
 
 
+def describe_database_error(error: DBAPIError) -> str:
+    """*error* for the log, without the values it was about: its class, with PostgreSQL's
+    SQLSTATE and constraint name, or SQLite's error code and message (which name tables and
+    columns, never values). Not ``str(error)``: PostgreSQL's DETAIL, and some of its messages,
+    quote the values themselves (names, e-mail addresses)."""
+    kind = type(error).__name__
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is not None:
+        constraint = getattr(getattr(original, "diag", None), "constraint_name", None)
+        return f"{kind} (SQLSTATE {sqlstate}{f', constraint {constraint}' if constraint else ''})"
+    sqlite_code = getattr(original, "sqlite_errorname", None)
+    if sqlite_code is not None:
+        return f"{kind} ({sqlite_code}: {original})"
+    # No SQLSTATE: the driver's own failure (a lost connection), which quotes no query.
+    first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
+    return f"{kind} ({first_line})" if first_line else kind
+
+
 def _postgresql_variant(bind: Any, isolation_level: str, **options: Any) -> Engine | None:
     """*bind*, when it is a PostgreSQL engine, with these execution options: the same engine
     and pool, made once per engine and level. None for anything else."""
@@ -223,7 +242,10 @@ def pool_limits(engine: Engine) -> tuple[int, float]:
 
 
 def build_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine for ``url`` with the settings this app relies on on each backend."""
+    """Create an engine for ``url`` with the settings this app relies on on each backend.
+
+    Its errors do not quote the statement's parameters (``hide_parameters``): they are names
+    and e-mail addresses, and errors end up in logs."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -238,13 +260,20 @@ def build_engine(url: str, *, echo: bool = False) -> Engine:
                 "pool_timeout": POOL_TIMEOUT_SECONDS,
             }
         )
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **pool)
+        engine = create_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False},
+            **pool,
+        )
         event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
     engine = create_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         pool_size=POOL_SIZE,
         max_overflow=POOL_OVERFLOW,
         pool_timeout=POOL_TIMEOUT_SECONDS,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
-from app.services import tokens
+from app.services import organisations, tokens
 from tests import factories
 from tests.http import delete, patch
 from tests.problems import assert_problem
@@ -111,3 +115,57 @@ def test_audit_log_records_writes_with_ids_only(client: TestClient, session: Ses
     ]
     assert NAME not in str(log)
     assert "Warmtenet" not in str(log)
+
+
+def test_a_conflict_the_database_finds_logs_no_personal_data(
+    client: TestClient, session: Session, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    """The log named the statement's parameters (and PostgreSQL's DETAIL the duplicate key's
+    value): names and e-mail addresses. It names the constraint."""
+    haarlem = factories.municipality(session)
+    url = f"/api/v1/organisations/{haarlem.id}/people"
+    assert client.post(url, json={"name": NAME, "email": EMAIL}).status_code == 201
+    # A concurrent request stored the address after this one's check: the database refuses it.
+    monkeypatch.setattr(organisations, "ensure_unique", lambda *args, **kwargs: None)
+    caplog.set_level(logging.INFO, logger="app.api.problems")
+
+    assert_problem(client.post(url, json={"name": "Sanne B. de Vries", "email": EMAIL}), 409)
+    cause = {
+        "sqlite": "IntegrityError (SQLITE_CONSTRAINT_UNIQUE: "
+        "UNIQUE constraint failed: people.email)",
+        "postgresql": "IntegrityError (SQLSTATE 23505, constraint uq_people_email)",
+    }[session.get_bind().dialect.name]
+    assert [record.getMessage() for record in caplog.records] == [
+        f"integrity error on POST {url}: {cause}"
+    ]
+
+
+def test_a_failing_statement_logs_no_personal_data(
+    client: TestClient, session: Session, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    """A 500 (PostgreSQL: the value is in the error's own message) or 503 (SQLite) logged the
+    exception with its parameters."""
+    haarlem = factories.municipality(session)
+    dialect = session.get_bind().dialect.name
+    failing = {
+        "sqlite": "SELECT no_such_function(:value)",
+        "postgresql": "SELECT CAST(:value AS integer)",
+    }[dialect]
+
+    def fail(session: Session, *args: object, **kwargs: object) -> None:
+        session.execute(text(failing), {"value": EMAIL})
+
+    monkeypatch.setattr(organisations, "ensure_unique", fail)
+    caplog.set_level(logging.INFO, logger="app.api.problems")
+
+    response = client.post(
+        f"/api/v1/organisations/{haarlem.id}/people", json={"name": NAME, "email": EMAIL}
+    )
+    assert response.status_code == {"sqlite": 503, "postgresql": 500}[dialect]
+    cause = {
+        "sqlite": "OperationalError (SQLITE_ERROR: no such function: no_such_function)",
+        "postgresql": "DataError (SQLSTATE 22P02)",
+    }[dialect]
+    first_line = caplog.records[0].getMessage().splitlines()[0]  # then where it failed
+    assert first_line.endswith(f": {cause}")
+    assert EMAIL not in caplog.text
