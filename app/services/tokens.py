@@ -64,8 +64,10 @@ def get_token(session: Session, token_id: int) -> ApiToken:
 
 
 def require_token_reader(session: Session, principal: Principal, token: ApiToken) -> None:
-    """Admins any token; organisers those of their communities' people; everyone their own."""
-    if principal.is_admin or token.id == principal.token_id:
+    """Admins any token; organisers those of their communities' people; everyone their own
+    (all of their person's, not only the one presented: a leaked one is revoked with another)."""
+    own = token.person_id is not None and token.person_id == principal.person_id
+    if principal.is_admin or token.id == principal.token_id or own:
         return
     person = session.get(Person, token.person_id) if token.person_id else None
     if person is None:
