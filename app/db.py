@@ -115,6 +115,13 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # writers queue, not fail
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+    # SQLite's own lower() folds A-Z only; PostgreSQL's every letter. Case-insensitive search
+    # (lower(name) LIKE ...) must find "Ölmühle" for "ölmühle" on both.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
