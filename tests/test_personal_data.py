@@ -53,6 +53,37 @@ def test_export_has_everything_about_the_person(client: TestClient, session: Ses
     assert issued["token"] not in str(export)
 
 
+def test_export_has_the_persons_activity_from_the_audit_log(
+    client: TestClient, session: Session
+) -> None:
+    """The export left out what the audit log records under the person's id: the writes they
+    made, and those made to their own record."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    sanne, piet = factories.person(session, haarlem), factories.person(session, haarlem)
+    as_sanne = {
+        "Authorization": f"Bearer {tokens.issue_token(session, sanne, lifetime_days=1).token}"
+    }
+    as_piet = {
+        "Authorization": f"Bearer {tokens.issue_token(session, piet, lifetime_days=1).token}"
+    }
+    url = f"/api/v1/communities/{cop.id}/needs"
+    need = client.post(url, json={"organisationId": haarlem.id, "text": "TVW"}, headers=as_sanne)
+    client.post(url, json={"organisationId": haarlem.id, "text": "WUP"}, headers=as_piet)
+    patch(client, f"/api/v1/people/{sanne.id}", {"jobTitle": "wijkregisseur"})  # the admin
+
+    export = client.get(f"/api/v1/people/{sanne.id}/export", headers=as_sanne).json()
+    assert [
+        (e["action"], e["resource"], e["resourceId"], e["personId"], e["communityId"])
+        for e in export["auditEvents"]
+    ] == [
+        ("create", "person", sanne.id, None, None),  # by the factory, as the CLI would
+        ("create", "need", need.json()["id"], sanne.id, cop.id),
+        ("update", "person", sanne.id, None, None),
+    ]
+    assert export["auditEvents"][1]["requestId"] == need.headers["x-request-id"]
+
+
 def test_erasure_leaves_no_trace_but_keeps_the_answers(
     client: TestClient, session: Session
 ) -> None:

@@ -228,6 +228,10 @@ def delete_person(
     "/people/{personId}/export",
     response_model=PersonExport,
     summary="Everything stored about a person (right of access)",
+    description="The person's details and organisation, the answers they gave, the communities "
+    "they organise, their tokens (without secrets) and the audit log's events of the writes "
+    "they made and of changes to their record. Feedback on suggestions is stored without its "
+    "author; the events name the suggestions the person changed.",
 )
 def export_person(
     session: SessionDep, principal: PrincipalDep, person_id: PersonId
