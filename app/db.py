@@ -24,6 +24,8 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    func,
+    select,
 )
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
@@ -203,6 +205,16 @@ def _postgresql_variant(bind: Any, isolation_level: str, **options: Any) -> Engi
         found = bind.execution_options(isolation_level=isolation_level, **options)
         _READ_ENGINES[key] = found
     return found
+
+
+def wait_for_advisory_lock(session: Session, space: int, key: int, timeout: str) -> None:
+    """Take PostgreSQL's transaction-scoped advisory lock (*space*, *key*) for *session*,
+    waiting at most *timeout* (then SQLSTATE 55P03, a 503 database-busy); the transaction's
+    own lock_timeout is left as it was."""
+    before = session.execute(select(func.current_setting("lock_timeout"))).scalar_one()
+    session.execute(select(func.set_config("lock_timeout", timeout, True)))
+    session.execute(select(func.pg_advisory_xact_lock(space, key)))
+    session.execute(select(func.set_config("lock_timeout", before, True)))
 
 
 def autocommit_bind(bind: Any) -> Engine | None:
