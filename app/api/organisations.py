@@ -247,7 +247,9 @@ def export_person(
     response_model=TokenCreated,
     summary="Issue a bearer token for a person",
     description="The token is shown once; only its SHA-256 hash is stored. Admins, and "
-    "organisers for people of their communities.",
+    "organisers for people who take part in no community they do not run. A token an "
+    "organiser issued is revoked when its person comes to take part in a community that "
+    "organiser does not run.",
     tags=["tokens"],
 )
 def create_token(
@@ -260,7 +262,7 @@ def create_token(
     person = service.get_person(session, person_id)
     tokens.require_token_issuer(session, principal, person)
     lifetime = request.app.state.settings.token_lifetime_days
-    issued = tokens.issue_token(session, person, lifetime_days=lifetime)
+    issued = tokens.issue_token(session, person, lifetime_days=lifetime, issued_by=principal)
     response.headers["Cache-Control"] = "no-store"
     set_location(response, f"/tokens/{issued.id}")
     return TokenCreated(id=issued.id, token=issued.token, expires_at=issued.expires_at)

@@ -17,6 +17,7 @@ from app.models import (
     Need,
     Offer,
     Organisation,
+    Person,
 )
 from app.schemas import (
     CommunityCreate,
@@ -24,7 +25,7 @@ from app.schemas import (
     MeetingCreate,
     MeetingUpdate,
 )
-from app.services import audit
+from app.services import audit, tokens
 from app.services.common import apply_changes, ensure_unique, get_or_404, paginate
 
 
@@ -149,6 +150,8 @@ def add_member(session: Session, community: Community, organisation_id: int) -> 
     membership = Membership(community_id=community.id, organisation_id=organisation_id)
     session.add(membership)
     session.flush()
+    people = session.scalars(select(Person.id).where(Person.organisation_id == organisation_id))
+    tokens.revoke_tokens_beyond_their_issuers(session, list(people))
     return membership
 
 
