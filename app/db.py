@@ -15,7 +15,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -64,10 +75,28 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+def _has_surrogate_key(table: Table) -> bool:
+    """Whether ``table``'s primary key is one integer column the database numbers."""
+    columns = list(table.primary_key.columns)
+    return (
+        len(columns) == 1 and isinstance(columns[0].type, Integer) and not columns[0].foreign_keys
+    )
+
+
 class Base(DeclarativeBase):
-    """Base of every table; constraint names follow ``NAMING_CONVENTION``."""
+    """Base of every table; constraint names follow ``NAMING_CONVENTION``. A table whose key is
+    one integer column never gives a deleted row's id again (``AUTOINCREMENT`` on SQLite; a
+    PostgreSQL sequence never does)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = cls.__dict__.get("__table__")
+        if isinstance(table, Table) and _has_surrogate_key(table):
+            # SQLite hands the id of a deleted last row to the next insert without
+            # AUTOINCREMENT: a stale id (a retry, an If-Match) would reach someone else's row.
+            table.dialect_kwargs["sqlite_autoincrement"] = True
 
     def __repr__(self) -> str:
         # Only the primary key: rows hold personal data that must not end up in logs.
@@ -88,6 +117,13 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # writers queue, not fail
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+    # SQLite's own lower() folds A-Z only; PostgreSQL's every letter. Case-insensitive search
+    # (lower(name) LIKE ...) must find "Ölmühle" for "ölmühle" on both.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:
@@ -139,6 +175,25 @@ def database_trouble(error: DBAPIError) -> Trouble | None:
     return Trouble.UNAVAILABLE
 
 
+def describe_database_error(error: DBAPIError) -> str:
+    """*error* for the log, without the values it was about: its class, with PostgreSQL's
+    SQLSTATE and constraint name, or SQLite's error code and message (which name tables and
+    columns, never values). Not ``str(error)``: PostgreSQL's DETAIL, and some of its messages,
+    quote the values themselves (names, e-mail addresses)."""
+    kind = type(error).__name__
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is not None:
+        constraint = getattr(getattr(original, "diag", None), "constraint_name", None)
+        return f"{kind} (SQLSTATE {sqlstate}{f', constraint {constraint}' if constraint else ''})"
+    sqlite_code = getattr(original, "sqlite_errorname", None)
+    if sqlite_code is not None:
+        return f"{kind} ({sqlite_code}: {original})"
+    # No SQLSTATE: the driver's own failure (a lost connection), which quotes no query.
+    first_line = str(original).strip().splitlines()[0] if str(original).strip() else ""
+    return f"{kind} ({first_line})" if first_line else kind
+
+
 def _postgresql_variant(bind: Any, isolation_level: str, **options: Any) -> Engine | None:
     """*bind*, when it is a PostgreSQL engine, with these execution options: the same engine
     and pool, made once per engine and level. None for anything else."""
@@ -150,6 +205,16 @@ def _postgresql_variant(bind: Any, isolation_level: str, **options: Any) -> Engi
         found = bind.execution_options(isolation_level=isolation_level, **options)
         _READ_ENGINES[key] = found
     return found
+
+
+def wait_for_advisory_lock(session: Session, space: int, key: int, timeout: str) -> None:
+    """Take PostgreSQL's transaction-scoped advisory lock (*space*, *key*) for *session*,
+    waiting at most *timeout* (then SQLSTATE 55P03, a 503 database-busy); the transaction's
+    own lock_timeout is left as it was."""
+    before = session.execute(select(func.current_setting("lock_timeout"))).scalar_one()
+    session.execute(select(func.set_config("lock_timeout", timeout, True)))
+    session.execute(select(func.pg_advisory_xact_lock(space, key)))
+    session.execute(select(func.set_config("lock_timeout", before, True)))
 
 
 def autocommit_bind(bind: Any) -> Engine | None:
@@ -196,7 +261,10 @@ def pool_limits(engine: Engine) -> tuple[int, float]:
 
 
 def build_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine for ``url`` with the settings this app relies on on each backend."""
+    """Create an engine for ``url`` with the settings this app relies on on each backend.
+
+    Its errors do not quote the statement's parameters (``hide_parameters``): they are names
+    and e-mail addresses, and errors end up in logs."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -211,13 +279,20 @@ def build_engine(url: str, *, echo: bool = False) -> Engine:
                 "pool_timeout": POOL_TIMEOUT_SECONDS,
             }
         )
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **pool)
+        engine = create_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False},
+            **pool,
+        )
         event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
     engine = create_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         pool_size=POOL_SIZE,
         max_overflow=POOL_OVERFLOW,
         pool_timeout=POOL_TIMEOUT_SECONDS,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -27,3 +29,32 @@ def alembic_config(
 
 def upgrade_to_head(database_url: str | None = None) -> None:
     command.upgrade(alembic_config(database_url), "head")
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection to ``engine`` in one transaction, committed at the end, to run migrations on.
+
+    On SQLite its foreign keys are off meanwhile (and on again afterwards): a migration that
+    rebuilds a table (batch mode) drops the old one, which with foreign keys on deletes the
+    rows referring to it (ON DELETE CASCADE) or refuses to. SQLite ignores the switch inside a
+    transaction, so it is thrown before the transaction begins. Such a migration checks the
+    keys itself before it ends (``PRAGMA foreign_key_check``).
+    """
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    # On the driver's connection: SQLAlchemy's own execute would begin a transaction first.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")

@@ -371,6 +371,11 @@ class ApiToken(TimestampMixin, Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    issued_by_person_id: Mapped[int | None] = mapped_column(Integer)
+    """The organiser who issued it; None when an admin (or the command line) did. Such a token
+    is revoked when its person comes to take part in a community that organiser does not run
+    (``app.services.tokens.revoke_tokens_beyond_their_issuers``). No foreign key: ids are never
+    given again, and a person's row outlives their erasure."""
 
 
 class CommunityOrganiser(TimestampMixin, Base):

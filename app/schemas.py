@@ -607,16 +607,6 @@ class AnswerExport(ReadModel):
     text: str
 
 
-class PersonExport(ReadModel):
-    """Everything copmatch stores about one person (AVG right of access)."""
-
-    person: PersonRead
-    organisation: OrganisationRead
-    answers: list[AnswerExport] = Field(description="Needs, offers and format preferences given")
-    organiser_of: list[int] = Field(description="Ids of the communities the person organises")
-    tokens: list[TokenRead]
-
-
 class AuditEventRead(ReadModel):
     id: int
     at: dt.datetime
@@ -630,6 +620,20 @@ class AuditEventRead(ReadModel):
     request_id: str | None = Field(
         examples=["3f2c9a1e5b7d4c8e9f0a1b2c3d4e5f60"],
         description="The X-Request-ID of the request that wrote it (none for the CLI's writes)",
+    )
+
+
+class PersonExport(ReadModel):
+    """Everything copmatch stores about one person (AVG right of access)."""
+
+    person: PersonRead
+    organisation: OrganisationRead
+    answers: list[AnswerExport] = Field(description="Needs, offers and format preferences given")
+    organiser_of: list[int] = Field(description="Ids of the communities the person organises")
+    tokens: list[TokenRead]
+    audit_events: list[AuditEventRead] = Field(
+        description="The audit log's events (ids only) of the writes the person made and of "
+        "the changes to their own record, oldest first"
     )
 
 

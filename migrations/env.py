@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 
 from app.config import get_settings
 from app.db import build_engine
+from app.migrate import migration_connection
 from app.models import Base
 
 config = context.config
@@ -52,7 +53,7 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     engine = build_engine(_database_url())
-    with engine.connect() as connection:
+    with migration_connection(engine) as connection:
         _run(connection)
     engine.dispose()
 

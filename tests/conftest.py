@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.db import build_engine
 from app.main import create_app
-from app.migrate import alembic_config
+from app.migrate import alembic_config, migration_connection
 
 ADMIN_TOKEN = secrets.token_urlsafe(32)
 """The bootstrap admin token of every app the tests build."""
@@ -85,7 +85,7 @@ def drop_schema(name: str) -> None:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as connection:
+    with migration_connection(engine) as connection:
         command.upgrade(alembic_config(connection=connection), revision)
 
 

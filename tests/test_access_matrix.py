@@ -414,6 +414,44 @@ def test_an_organiser_issues_tokens_only_for_people_wholly_inside_their_communit
     assert issued("organiser", outsider) == 403  # Texel takes part in CoP D only
 
 
+def test_an_organisers_token_stops_when_its_person_takes_part_beyond_the_organiser(
+    client: TestClient, session: Session, world: World
+) -> None:
+    """The token rule held only when the token was issued: the organiser of CoP C issued one
+    for a person of Haarlem (then in CoP C only), Haarlem joined CoP D, and the organiser's
+    copy of the token read CoP D, which they do not run. Now such a token is revoked when its
+    person comes to take part in a community its issuer does not run."""
+    member_a, member_h = world.people["member_a"], world.people["member_h"]
+    other = f"/api/v1/communities/{world.other_community}"
+
+    def issue(role: str, person_id: int) -> dict[str, str]:
+        response = client.post(f"/api/v1/people/{person_id}/tokens", headers=world.headers[role])
+        assert response.status_code == 201
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    def works(headers: dict[str, str]) -> int:
+        return client.get("/api/v1/topics", headers=headers).status_code
+
+    a_by_organiser, a_by_admin = issue("organiser", member_a), issue("admin", member_a)
+    h_by_organiser = issue("organiser", member_h)
+    joined = client.post(f"{other}/members", json={"organisationId": world.organisations["a"]})
+    assert joined.status_code == 201  # by the admin
+    assert [works(h) for h in (a_by_organiser, a_by_admin, h_by_organiser)] == [401, 200, 200]
+
+    made = client.post(f"{other}/organisers", json={"personId": member_h})
+    assert made.status_code == 201
+    assert works(h_by_organiser) == 401
+
+    # An organiser who runs every community the person takes part in keeps their token.
+    client.post(f"{other}/organisers", json={"personId": world.people["organiser"]})
+    session.expire_all()
+    assert client.get("/api/v1/topics", headers=world.headers["organiser"]).status_code == 200
+    h_again = issue("organiser", member_h)
+    hoorn = {"organisationId": world.organisations["h"]}
+    assert client.post(f"{other}/members", json=hoorn).status_code == 201
+    assert works(h_again) == 200
+
+
 def test_deactivation_a_new_e_mail_and_erasure_follow_the_token_rule(
     client: TestClient, session: Session, world: World
 ) -> None:

@@ -175,6 +175,28 @@ def test_patch_and_delete_need(client: TestClient, session: Session) -> None:
     assert_problem(client.get(url), 404)
 
 
+def test_a_deleted_answers_id_and_etag_never_reach_a_newer_answer(
+    client: TestClient, session: Session
+) -> None:
+    """SQLite gave the id of a deleted last row to the next insert: a PATCH with the deleted
+    need's id and ETag changed the need written after it."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    url = f"/api/v1/communities/{cop.id}/needs"
+    first = client.post(url, json={"organisationId": haarlem.id, "text": "Hulp bij de TVW"})
+    assert delete(client, f"{url}/{first.json()['id']}").status_code == 204
+    later = client.post(url, json={"organisationId": haarlem.id, "text": "Iets anders"}).json()
+    assert later["id"] != first.json()["id"]
+
+    stale = client.patch(
+        f"{url}/{first.json()['id']}",
+        json={"priority": "high"},
+        headers={"If-Match": first.headers["etag"]},
+    )
+    assert_problem(stale, 404)
+    assert client.get(f"{url}/{later['id']}").json()["priority"] == "normal"
+
+
 def test_format_preferences(client: TestClient, session: Session) -> None:
     haarlem = factories.municipality(session)
     zaanstad = factories.municipality(session)

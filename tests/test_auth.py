@@ -82,6 +82,28 @@ def test_issued_token_works_is_hashed_and_can_be_revoked(
     assert session.get_one(ApiToken, body["id"]).revoked_at is not None  # kept for the export
 
 
+def test_a_person_reads_and_revokes_their_own_other_tokens_and_no_one_elses(
+    client: TestClient, session: Session
+) -> None:
+    """Only the token presented was "their own": a leaked second token of the same person
+    could not be revoked with the first."""
+    haarlem = factories.municipality(session)
+    sanne, piet = factories.person(session, haarlem), factories.person(session, haarlem)
+    first = tokens.issue_token(session, sanne, lifetime_days=1)
+    leaked = tokens.issue_token(session, sanne, lifetime_days=1)
+    colleagues = tokens.issue_token(session, piet, lifetime_days=1)
+    own = {"Authorization": f"Bearer {first.token}"}
+
+    assert client.get(f"/api/v1/tokens/{leaked.id}", headers=own).json()["personId"] == sanne.id
+    assert client.delete(f"/api/v1/tokens/{leaked.id}", headers=own).status_code == 204
+    assert_problem(
+        client.get("/api/v1/topics", headers={"Authorization": f"Bearer {leaked.token}"}), 401
+    )
+    assert_problem(client.get(f"/api/v1/tokens/{colleagues.id}", headers=own), 403)
+    assert_problem(client.delete(f"/api/v1/tokens/{colleagues.id}", headers=own), 403)
+    assert client.get("/api/v1/topics", headers=own).status_code == 200
+
+
 def test_expired_tokens_and_tokens_of_people_who_left(client: TestClient, session: Session) -> None:
     haarlem = factories.municipality(session)
     sanne = factories.person(session, haarlem)

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Meeting, Membership, Need
+from app.models import AuditEvent, Meeting, Membership, Need
 from app.schemas import SLUG_PATTERN
 from tests import factories
 from tests.http import delete, patch
@@ -67,6 +67,31 @@ def test_patch_and_delete_community_cascades(client: TestClient, session: Sessio
     for model in (Membership, Meeting, Need):
         assert session.scalar(select(func.count()).select_from(model)) == 0
     assert client.get(f"/api/v1/organisations/{haarlem.id}").status_code == 200
+
+
+def test_deleting_a_community_deletes_its_audit_log(client: TestClient, session: Session) -> None:
+    """Audit events name their community by id only: they outlived it, and a new community
+    that got its id showed them as its own."""
+    haarlem = factories.municipality(session)
+    old = client.post("/api/v1/communities", json={"name": "CoP Oud"}).json()
+    url = f"/api/v1/communities/{old['id']}"
+    client.post(f"{url}/members", json={"organisationId": haarlem.id})
+    client.post(f"{url}/needs", json={"organisationId": haarlem.id, "text": "Warmtenet"})
+    assert client.get(f"{url}/audit-log").json()["total"] == 3
+
+    assert delete(client, url).status_code == 204
+    kept = session.execute(
+        select(AuditEvent.action, AuditEvent.resource, AuditEvent.resource_id).where(
+            AuditEvent.community_id == old["id"]
+        )
+    ).all()
+    assert kept == [("delete", "community", old["id"])]  # who deleted it, and when
+    new = client.post("/api/v1/communities", json={"name": "CoP Nieuw"}).json()
+    assert new["id"] != old["id"]
+    log = client.get(f"/api/v1/communities/{new['id']}/audit-log").json()
+    assert [(e["action"], e["resource"], e["resourceId"]) for e in log["items"]] == [
+        ("create", "community", new["id"])
+    ]
 
 
 def test_members(client: TestClient, session: Session) -> None:

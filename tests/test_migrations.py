@@ -15,21 +15,24 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.orm import Session
 
-from app.migrate import alembic_config
+from app.migrate import alembic_config, migration_connection
 from app.models import Base
+from app.services import tokens
 from tests import factories
 from tests.conftest import BACKENDS, drop_schema, fresh_database
 
 
 @contextmanager
-def _migrated(backend: str, tmp_path: Path, name: str) -> Iterator[tuple[Connection, Config]]:
-    """A connection, in one transaction, to a fresh database migrated to head, and the alembic
-    configuration on it; the database is dropped afterwards."""
+def _migrated(
+    backend: str, tmp_path: Path, name: str, revision: str = "head"
+) -> Iterator[tuple[Connection, Config]]:
+    """A connection, in one transaction, to a fresh database migrated to ``revision``, and the
+    alembic configuration on it; the database is dropped afterwards."""
     engine = fresh_database(backend, f"{name}_{os.getpid()}", tmp_path)
     try:
-        with engine.begin() as connection:
+        with migration_connection(engine) as connection:
             config = alembic_config(connection=connection)
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
             yield connection, config
     finally:
         engine.dispose()
@@ -74,3 +77,110 @@ def test_downgrading_a_communities_column_keeps_the_rows_that_refer_to_communiti
             "needs": 1,
             "need_topics": 1,
         }
+
+
+SURROGATE_KEYED = {
+    "organisations",
+    "people",
+    "communities",
+    "community_members",
+    "meetings",
+    "needs",
+    "offers",
+    "format_preferences",
+    "suggestions",
+    "api_tokens",
+    "community_organisers",
+    "audit_events",
+    "idempotency_records",
+}
+
+
+def _schema(connection: Connection) -> dict[str, object]:
+    """Every table's columns, keys, constraints and indexes as the database reports them."""
+    inspector = inspect(connection)
+    return {
+        table: (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+            # Not its name: SQLite's AUTOINCREMENT is written on the column, with no name.
+            inspector.get_pk_constraint(table)["constrained_columns"],
+            sorted(inspector.get_foreign_keys(table), key=lambda key: str(key["name"])),
+            sorted(inspector.get_unique_constraints(table), key=lambda key: str(key["name"])),
+            sorted(inspector.get_check_constraints(table), key=lambda key: str(key["name"])),
+            sorted(inspector.get_indexes(table), key=lambda index: str(index["name"])),
+        )
+        for table in sorted(Base.metadata.tables)
+    }
+
+
+def _counts(connection: Connection) -> dict[str, int]:
+    return {
+        table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+        for table in sorted(Base.metadata.tables)
+    }
+
+
+def _autoincrement_tables(connection: Connection) -> set[str]:
+    return set(
+        connection.execute(
+            text(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'"
+            )
+        ).scalars()
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sqlite_never_gives_a_deleted_rows_id_again_after_the_migration(
+    backend: str, tmp_path: Path
+) -> None:
+    """The tables are rebuilt with AUTOINCREMENT on SQLite, their rows, keys, constraints and
+    indexes kept, and back; PostgreSQL's sequences never reuse an id, so nothing changes there."""
+    before = "5d7a3c1e8f24"
+    with _migrated(backend, tmp_path, "copmatch_migrations_ids", before) as (connection, config):
+        schema_before = _schema(connection)
+        command.upgrade(config, "head")
+        schema_head = _schema(connection)
+        # Rows in every table, written by the models of head, down and up again.
+        session = Session(bind=connection)
+        haarlem = factories.municipality(session, "Haarlem", "GM0392")
+        zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+        community = factories.community(session, "CoP", haarlem, zaanstad)
+        sanne = factories.person(session, haarlem)
+        tokens.issue_token(session, sanne, lifetime_days=1)
+        tokens.add_organiser(session, community, sanne.id)
+        meeting = factories.meeting(session, community)
+        factories.need(session, community, haarlem, personId=sanne.id, meetingId=meeting.id)
+        factories.offer(session, community, zaanstad, "Ervaring met warmtenetten")
+        session.flush()
+        counts = _counts(connection)
+        assert counts["suggestions"] == 1
+
+        command.downgrade(config, before)
+        assert (_schema(connection), _counts(connection)) == (schema_before, counts)
+        if backend == "sqlite":
+            assert _autoincrement_tables(connection) == set()
+
+        command.upgrade(config, "head")
+        assert (_schema(connection), _counts(connection)) == (schema_head, counts)
+        if backend == "sqlite":
+            assert _autoincrement_tables(connection) == SURROGATE_KEYED
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 0
+        session.expire_all()
+        with session.begin_nested() as trial:
+            last = factories.need(session, community, haarlem, "Nog een need")
+            session.delete(last)
+            session.flush()
+            again = factories.need(session, community, haarlem, "Een andere need")
+            assert again.id == last.id + 1
+            trial.rollback()
+
+
+def test_every_table_with_an_integer_surrogate_key_autoincrements_on_sqlite() -> None:
+    """New tables too: the declarative base marks them."""
+    marked = {
+        table.name
+        for table in Base.metadata.tables.values()
+        if table.dialect_options["sqlite"]["autoincrement"]
+    }
+    assert marked == SURROGATE_KEYED

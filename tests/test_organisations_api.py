@@ -120,6 +120,19 @@ def test_list_filters_by_kind_cbs_code_and_name(client: TestClient, session: Ses
     assert rvo.id not in {haarlem.id}
 
 
+def test_the_name_search_ignores_case_beyond_ascii(client: TestClient, session: Session) -> None:
+    """SQLite's own lower() folds A-Z only: "ölmühle" did not find "Ölmühle" there."""
+    bureau = factories.agency(session, "Énergiebureau Ölmühle")
+    noord = factories.agency(session, "Energiebureau Noord")
+
+    def found(q: str) -> list[int]:
+        response = client.get("/api/v1/organisations", params={"q": q})
+        return [item["id"] for item in response.json()["items"]]
+
+    assert [found(q) for q in ("énergie", "ÉNERGIE", "ölmühle", "ÖLMÜHLE")] == [[bureau.id]] * 4
+    assert found("energie") == [noord.id]  # é is no e
+
+
 def test_paging_and_filters_are_bounded(client: TestClient) -> None:
     assert_problem(client.get("/api/v1/organisations?limit=101"), 400, "query.limit")
     assert_problem(client.get("/api/v1/organisations?limit=0"), 400, "query.limit")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
-from app.services import tokens
+from app.services import organisations, tokens
 from tests import factories
 from tests.http import delete, patch
 from tests.problems import assert_problem
@@ -47,6 +51,37 @@ def test_export_has_everything_about_the_person(client: TestClient, session: Ses
     assert export["organiserOf"] == [cop.id]
     assert [t["id"] for t in export["tokens"]] == [issued["id"]]
     assert issued["token"] not in str(export)
+
+
+def test_export_has_the_persons_activity_from_the_audit_log(
+    client: TestClient, session: Session
+) -> None:
+    """The export left out what the audit log records under the person's id: the writes they
+    made, and those made to their own record."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    sanne, piet = factories.person(session, haarlem), factories.person(session, haarlem)
+    as_sanne = {
+        "Authorization": f"Bearer {tokens.issue_token(session, sanne, lifetime_days=1).token}"
+    }
+    as_piet = {
+        "Authorization": f"Bearer {tokens.issue_token(session, piet, lifetime_days=1).token}"
+    }
+    url = f"/api/v1/communities/{cop.id}/needs"
+    need = client.post(url, json={"organisationId": haarlem.id, "text": "TVW"}, headers=as_sanne)
+    client.post(url, json={"organisationId": haarlem.id, "text": "WUP"}, headers=as_piet)
+    patch(client, f"/api/v1/people/{sanne.id}", {"jobTitle": "wijkregisseur"})  # the admin
+
+    export = client.get(f"/api/v1/people/{sanne.id}/export", headers=as_sanne).json()
+    assert [
+        (e["action"], e["resource"], e["resourceId"], e["personId"], e["communityId"])
+        for e in export["auditEvents"]
+    ] == [
+        ("create", "person", sanne.id, None, None),  # by the factory, as the CLI would
+        ("create", "need", need.json()["id"], sanne.id, cop.id),
+        ("update", "person", sanne.id, None, None),
+    ]
+    assert export["auditEvents"][1]["requestId"] == need.headers["x-request-id"]
 
 
 def test_erasure_leaves_no_trace_but_keeps_the_answers(
@@ -111,3 +146,57 @@ def test_audit_log_records_writes_with_ids_only(client: TestClient, session: Ses
     ]
     assert NAME not in str(log)
     assert "Warmtenet" not in str(log)
+
+
+def test_a_conflict_the_database_finds_logs_no_personal_data(
+    client: TestClient, session: Session, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    """The log named the statement's parameters (and PostgreSQL's DETAIL the duplicate key's
+    value): names and e-mail addresses. It names the constraint."""
+    haarlem = factories.municipality(session)
+    url = f"/api/v1/organisations/{haarlem.id}/people"
+    assert client.post(url, json={"name": NAME, "email": EMAIL}).status_code == 201
+    # A concurrent request stored the address after this one's check: the database refuses it.
+    monkeypatch.setattr(organisations, "ensure_unique", lambda *args, **kwargs: None)
+    caplog.set_level(logging.INFO, logger="app.api.problems")
+
+    assert_problem(client.post(url, json={"name": "Sanne B. de Vries", "email": EMAIL}), 409)
+    cause = {
+        "sqlite": "IntegrityError (SQLITE_CONSTRAINT_UNIQUE: "
+        "UNIQUE constraint failed: people.email)",
+        "postgresql": "IntegrityError (SQLSTATE 23505, constraint uq_people_email)",
+    }[session.get_bind().dialect.name]
+    assert [record.getMessage() for record in caplog.records] == [
+        f"integrity error on POST {url}: {cause}"
+    ]
+
+
+def test_a_failing_statement_logs_no_personal_data(
+    client: TestClient, session: Session, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    """A 500 (PostgreSQL: the value is in the error's own message) or 503 (SQLite) logged the
+    exception with its parameters."""
+    haarlem = factories.municipality(session)
+    dialect = session.get_bind().dialect.name
+    failing = {
+        "sqlite": "SELECT no_such_function(:value)",
+        "postgresql": "SELECT CAST(:value AS integer)",
+    }[dialect]
+
+    def fail(session: Session, *args: object, **kwargs: object) -> None:
+        session.execute(text(failing), {"value": EMAIL})
+
+    monkeypatch.setattr(organisations, "ensure_unique", fail)
+    caplog.set_level(logging.INFO, logger="app.api.problems")
+
+    response = client.post(
+        f"/api/v1/organisations/{haarlem.id}/people", json={"name": NAME, "email": EMAIL}
+    )
+    assert response.status_code == {"sqlite": 503, "postgresql": 500}[dialect]
+    cause = {
+        "sqlite": "OperationalError (SQLITE_ERROR: no such function: no_such_function)",
+        "postgresql": "DataError (SQLSTATE 22P02)",
+    }[dialect]
+    first_line = caplog.records[0].getMessage().splitlines()[0]  # then where it failed
+    assert first_line.endswith(f": {cause}")
+    assert EMAIL not in caplog.text

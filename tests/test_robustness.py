@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
@@ -17,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from app import db
+from app.api import answers as answers_api
 from app.api.deps import get_principal
 from app.api.session import SessionDep
 from app.config import Settings
@@ -32,6 +37,7 @@ from tests.conftest import (
     drop_schema,
     fresh_database,
     migrate,
+    postgres_schema_url,
 )
 from tests.problems import assert_problem
 
@@ -111,6 +117,76 @@ def test_a_replay_is_the_first_response_and_is_kept_for_a_day(
     later = client.post(url, json=body, headers={"Idempotency-Key": "wup-1"})
     assert (later.status_code, "idempotent-replayed" in later.headers) == (201, False)
     assert later.json()["id"] != first.json()["id"]
+
+
+def test_a_retry_sent_while_the_first_request_runs_waits_for_it_and_replays_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the retry did not see the first request's record until it committed, so it
+    wrote the answer again and met the unique key: a 409 instead of the first response. (SQLite
+    runs one writer at a time, and the retry begins after the first has committed.)"""
+    name = f"copmatch_idempotent_race_{os.getpid()}"
+    fresh_database("postgresql", name, tmp_path).dispose()
+    engine = db.build_engine(f"{postgres_schema_url(name)}&application_name={name}")
+    migrate(engine)
+    first_in, go_on = threading.Event(), threading.Event()
+    remember = answers_api.remember
+
+    def remember_then_wait(*args: Any, **kwargs: Any) -> None:
+        remember(*args, **kwargs)
+        if not first_in.is_set():  # the first request holds its transaction open here
+            first_in.set()
+            go_on.wait(30)
+
+    monkeypatch.setattr(answers_api, "remember", remember_then_wait)
+    settings = Settings(environment="test", database_url=POSTGRES_URL, admin_token=ADMIN_TOKEN)
+    try:
+        with TestClient(create_app(settings, engine), headers=ADMIN) as client:
+            haarlem = client.post("/api/v1/organisations", json={"name": "RVO", "kind": "agency"})
+            cop = client.post("/api/v1/communities", json={"name": "CoP"}).json()
+            url = f"/api/v1/communities/{cop['id']}/needs"
+            client.post(f"{url[:-6]}/members", json={"organisationId": haarlem.json()["id"]})
+            body = {"organisationId": haarlem.json()["id"], "text": "Warmtenet in de wijk"}
+            responses: dict[str, httpx.Response] = {}
+
+            def post(which: str) -> None:
+                responses[which] = client.post(url, json=body, headers={"Idempotency-Key": "k"})
+
+            first = threading.Thread(target=post, args=("first",))
+            first.start()
+            assert first_in.wait(30)
+            retry = threading.Thread(target=post, args=("retry",))
+            retry.start()
+            _wait_until_waiting_for_a_lock(engine, name)
+            go_on.set()
+            first.join(30)
+            retry.join(30)
+
+            assert responses["first"].status_code == 201
+            assert (responses["retry"].status_code, responses["retry"].json()) == (
+                201,
+                responses["first"].json(),
+            )
+            assert responses["retry"].headers["idempotent-replayed"] == "true"
+            assert client.get(url).json()["total"] == 1
+    finally:
+        go_on.set()
+        engine.dispose()
+        drop_schema(name)
+
+
+def _wait_until_waiting_for_a_lock(engine: Engine, application_name: str) -> None:
+    """Until a connection of the app (named ``application_name``) waits for a lock."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE application_name = :name AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 30
+    with engine.connect() as connection:
+        while not connection.execute(waiting, {"name": application_name}).scalar_one():
+            assert time.monotonic() < deadline, "the retry never waited"
+            time.sleep(0.02)
+            connection.rollback()
 
 
 def test_bodies_over_the_limit_are_413(client: TestClient) -> None:

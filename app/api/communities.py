@@ -105,7 +105,10 @@ def update_community(
     "/communities/{communityId}",
     status_code=204,
     summary="Delete a community (admin)",
-    description="Deletes the community with its memberships, meetings and answers.",
+    description=(
+        "Deletes the community with its memberships, meetings, answers, suggestions and audit "
+        "log; the log keeps only who deleted it, and when. Ids are never given again."
+    ),
 )
 def delete_community(
     session: SessionDep,

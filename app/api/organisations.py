@@ -228,6 +228,10 @@ def delete_person(
     "/people/{personId}/export",
     response_model=PersonExport,
     summary="Everything stored about a person (right of access)",
+    description="The person's details and organisation, the answers they gave, the communities "
+    "they organise, their tokens (without secrets) and the audit log's events of the writes "
+    "they made and of changes to their record. Feedback on suggestions is stored without its "
+    "author; the events name the suggestions the person changed.",
 )
 def export_person(
     session: SessionDep, principal: PrincipalDep, person_id: PersonId
@@ -243,7 +247,9 @@ def export_person(
     response_model=TokenCreated,
     summary="Issue a bearer token for a person",
     description="The token is shown once; only its SHA-256 hash is stored. Admins, and "
-    "organisers for people of their communities.",
+    "organisers for people who take part in no community they do not run. A token an "
+    "organiser issued is revoked when its person comes to take part in a community that "
+    "organiser does not run.",
     tags=["tokens"],
 )
 def create_token(
@@ -256,7 +262,7 @@ def create_token(
     person = service.get_person(session, person_id)
     tokens.require_token_issuer(session, principal, person)
     lifetime = request.app.state.settings.token_lifetime_days
-    issued = tokens.issue_token(session, person, lifetime_days=lifetime)
+    issued = tokens.issue_token(session, person, lifetime_days=lifetime, issued_by=principal)
     response.headers["Cache-Control"] = "no-store"
     set_location(response, f"/tokens/{issued.id}")
     return TokenCreated(id=issued.id, token=issued.token, expires_at=issued.expires_at)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -24,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.api.middleware import REQUEST_ID_HEADER, REQUEST_ID_STATE
-from app.db import Trouble, database_trouble
+from app.db import Trouble, database_trouble, describe_database_error
 from app.errors import BadRequest, CopmatchError, InvalidParam, UnsupportedMediaType
 
 logger = logging.getLogger(__name__)
@@ -169,7 +170,13 @@ def _allowed_methods(request: Request) -> list[str]:
 
 async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
     # The checks in the services give the precise message; this is the race-condition backstop.
-    logger.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
+    assert isinstance(exc, IntegrityError)
+    logger.info(
+        "integrity error on %s %s: %s",
+        request.method,
+        request.url.path,
+        describe_database_error(exc),
+    )
     return problem(
         request,
         status=409,
@@ -185,7 +192,12 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     if trouble is None:
         return await _unexpected_error(request, exc)
     if trouble is Trouble.COLLISION:
-        logger.warning("transaction collided on %s %s: %s", request.method, request.url.path, exc)
+        logger.warning(
+            "transaction collided on %s %s: %s",
+            request.method,
+            request.url.path,
+            describe_database_error(exc),
+        )
         return _unavailable(
             request,
             "the database stopped this change because it collided with a concurrent one; "
@@ -195,7 +207,12 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     if trouble is Trouble.BUSY:
         # SQLite's writer waited out its busy timeout, or a PostgreSQL write its lock_timeout.
         return await _pool_exhausted(request, exc)
-    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    logger.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        describe_database_error(exc),
+    )
     return _unavailable(
         request,
         "the database is unreachable or the connection was lost; nothing was saved, please retry",
@@ -206,7 +223,8 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
 async def _pool_exhausted(request: Request, exc: Exception) -> ProblemResponse:
     # Every pooled connection stayed in use for POOL_TIMEOUT_SECONDS, SQLite's one writer for
     # its busy timeout, or a write waited out its community's lock: overload, not a bug.
-    logger.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+    cause = describe_database_error(exc) if isinstance(exc, DBAPIError) else str(exc)
+    logger.warning("database busy on %s %s: %s", request.method, request.url.path, cause)
     return _unavailable(
         request, "the database is busy; nothing was saved, please retry", "database-busy"
     )
@@ -236,13 +254,25 @@ async def _stale_data(request: Request, exc: Exception) -> ProblemResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
-    logger.exception(
-        "unhandled error on %s %s (request %s)",
-        request.method,
-        request.url.path,
-        getattr(request.state, REQUEST_ID_STATE, None),
-        exc_info=exc,
-    )
+    request_id = getattr(request.state, REQUEST_ID_STATE, None)
+    if isinstance(exc, DBAPIError):
+        # Where it failed, but not its message (see describe_database_error).
+        logger.error(
+            "unhandled error on %s %s (request %s): %s\n%s",
+            request.method,
+            request.url.path,
+            request_id,
+            describe_database_error(exc),
+            "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+        )
+    else:
+        logger.exception(
+            "unhandled error on %s %s (request %s)",
+            request.method,
+            request.url.path,
+            request_id,
+            exc_info=exc,
+        )
     return problem(
         request,
         status=500,

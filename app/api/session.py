@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.api.middleware import REQUEST_ID_STATE
 from app.auth import TOKEN_USED_KEY, note_token_use
-from app.db import autocommit_bind, begin_for_writing, snapshot_bind
+from app.db import autocommit_bind, begin_for_writing, describe_database_error, snapshot_bind
 from app.services.audit import REQUEST_ID_KEY
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -106,7 +106,8 @@ async def _note_token_use(
         async with slots.taken():
             await in_thread(_record_token_use, factory, token_id, when)
     except (DBAPIError, PoolTimeout) as error:
-        logger.warning("could not note the use of token %s: %s", token_id, error)
+        cause = describe_database_error(error) if isinstance(error, DBAPIError) else str(error)
+        logger.warning("could not note the use of token %s: %s", token_id, cause)
 
 
 def _record_token_use(factory: sessionmaker[Session], token_id: int, when: dt.datetime) -> None:

@@ -28,7 +28,7 @@ def get_token(session: SessionDep, principal: PrincipalDep, token_id: TokenId) -
     status_code=204,
     summary="Revoke a token",
     description="Admins any token; organisers those of their communities' people; everyone "
-    "their own.",
+    "their own, any of them (not only the one presented).",
 )
 def revoke_token(session: SessionDep, principal: PrincipalDep, token_id: TokenId) -> None:
     token = service.get_token(session, token_id)

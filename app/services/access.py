@@ -146,9 +146,15 @@ def runs_every_community_of(session: Session, principal: Principal, person: Pers
     organisation is a member of and those they organise."""
     if principal.is_admin:
         return True
-    reach = organisation_communities(session, person.organisation_id)
-    reach |= organised_by(session, person.id)
+    reach = communities_of(session, person)
     return bool(reach) and reach <= principal.organiser_of
+
+
+def communities_of(session: Session, person: Person) -> set[int]:
+    """The communities the person takes part in: their organisation's and those they organise."""
+    return organisation_communities(session, person.organisation_id) | organised_by(
+        session, person.id
+    )
 
 
 def changes_account(person: Person, changes: Mapping[str, Any]) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import delete, event, insert
 from sqlalchemy.orm import Session, UOWTransaction
 
 from app.auth import Principal
@@ -103,6 +103,13 @@ def _ids_known(session: Session, _context: UOWTransaction) -> None:
 def _with_id(event: dict[str, Any]) -> dict[str, Any]:
     row = event.pop("_row")
     return {**event, "resource_id": row.id, "community_id": _community_id(row)}
+
+
+def forget_community(session: Session, community_id: int) -> None:
+    """Delete the audit events of a community that is being deleted. They name it by id only
+    (no foreign key), so nothing else removes them. The deletion itself is recorded after
+    this, as every write is."""
+    session.execute(delete(AuditEvent).where(AuditEvent.community_id == community_id))
 
 
 def install() -> None:

@@ -17,6 +17,7 @@ from app.models import (
     Need,
     Offer,
     Organisation,
+    Person,
 )
 from app.schemas import (
     CommunityCreate,
@@ -24,6 +25,7 @@ from app.schemas import (
     MeetingCreate,
     MeetingUpdate,
 )
+from app.services import audit, tokens
 from app.services.common import apply_changes, ensure_unique, get_or_404, paginate
 
 
@@ -98,7 +100,9 @@ def update_community(session: Session, community: Community, data: CommunityUpda
 
 
 def delete_community(session: Session, community: Community) -> None:
-    """Delete a community with its memberships, meetings and answers (cascade in the database)."""
+    """Delete a community with its memberships, meetings and answers (cascade in the database)
+    and its audit log; the log keeps only who deleted it, and when."""
+    audit.forget_community(session, community.id)
     session.delete(community)
     session.flush()
 
@@ -146,6 +150,8 @@ def add_member(session: Session, community: Community, organisation_id: int) -> 
     membership = Membership(community_id=community.id, organisation_id=organisation_id)
     session.add(membership)
     session.flush()
+    people = session.scalars(select(Person.id).where(Person.organisation_id == organisation_id))
+    tokens.revoke_tokens_beyond_their_issuers(session, list(people))
     return membership
 
 

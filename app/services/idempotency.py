@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import utcnow, wait_for_advisory_lock
 from app.errors import InvalidParam, ValidationFailed
 from app.models import IdempotencyRecord
 
@@ -66,8 +66,24 @@ def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+KEY_LOCK = 0x69646D  # "idm": the advisory lock space of idempotency keys
+"""First key of the PostgreSQL advisory lock a request with an ``Idempotency-Key`` holds from
+its look-up to its commit (the second is a hash of the caller and the key)."""
+
+KEY_LOCK_TIMEOUT = "30s"
+"""How long a retry waits for the request that went first, as a write waits for its
+community's lock; then 503 database-busy."""
+
+
 def previous(session: Session, request: IdempotentRequest) -> IdempotencyRecord | None:
-    """The stored first response for this key, or None; another request under it is a 422."""
+    """The stored first response for this key, or None; another request under it is a 422.
+
+    On PostgreSQL it first waits for any other transaction under the same caller and key, and
+    holds the key until this one ends: a retry sent while the first request still runs would
+    not see its uncommitted record, write again and meet the unique key (a 409); now it waits,
+    then replays the first response. SQLite runs one writer at a time anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        wait_for_advisory_lock(session, KEY_LOCK, key_lock_of(request), KEY_LOCK_TIMEOUT)
     record = session.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.principal == request.principal,
@@ -90,6 +106,13 @@ def previous(session: Session, request: IdempotentRequest) -> IdempotencyRecord 
             invalid_params=[InvalidParam("header.Idempotency-Key", "reused with another body")],
         )
     return record
+
+
+def key_lock_of(request: IdempotentRequest) -> int:
+    """The second key of *request*'s advisory lock: 32 bits of a hash of caller and key (two
+    pairs that share it only wait for each other)."""
+    digest = hashlib.sha256(f"{request.principal}\n{request.key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big", signed=True)
 
 
 def remember(

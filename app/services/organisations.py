@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.errors import Conflict, CopmatchError, InvalidParam, ValidationFailed, not_found
 from app.models import (
     ApiToken,
+    AuditEvent,
     Community,
     CommunityOrganiser,
     FormatPreference,
@@ -27,6 +28,7 @@ from app.models import (
 )
 from app.schemas import (
     AnswerExport,
+    AuditEventRead,
     OrganisationCreate,
     OrganisationRead,
     OrganisationUpdate,
@@ -36,6 +38,7 @@ from app.schemas import (
     PersonUpdate,
     TokenRead,
 )
+from app.services import audit
 from app.services.common import apply_changes, ensure_unique, get_or_404, paginate
 
 PROVINCE_NOORD_HOLLAND = "Noord-Holland"
@@ -374,7 +377,11 @@ def load_municipalities(session: Session) -> LoadResult:
 
 
 def export_person(session: Session, person: Person) -> PersonExport:
-    """Everything stored about ``person``: their data, answers, organiser roles and tokens."""
+    """Everything stored about ``person``: their data, answers, organiser roles, tokens and the
+    audit events recorded under their id (the writes they made, and those to their record).
+
+    Feedback on suggestions is not theirs to export: it is stored without its author (the
+    audit events name the suggestions they changed)."""
     answers: list[AnswerExport] = []
     for need in session.scalars(select(Need).where(Need.person_id == person.id).order_by(Need.id)):
         answers.append(
@@ -419,6 +426,22 @@ def export_person(session: Session, person: Person) -> PersonExport:
             TokenRead.model_validate(token)
             for token in session.scalars(
                 select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id)
+            )
+        ],
+        audit_events=[
+            AuditEventRead.model_validate(event)
+            for event in session.scalars(
+                select(AuditEvent)
+                .where(
+                    or_(
+                        AuditEvent.person_id == person.id,
+                        and_(
+                            AuditEvent.resource == audit.RESOURCES[Person],
+                            AuditEvent.resource_id == person.id,
+                        ),
+                    )
+                )
+                .order_by(AuditEvent.id)
             )
         ],
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -26,13 +27,24 @@ class IssuedToken:
     person_id: int | None
 
 
-def issue_token(session: Session, person: Person | None, *, lifetime_days: int) -> IssuedToken:
-    """A new token for ``person``, or an admin token when ``person`` is None."""
+def issue_token(
+    session: Session,
+    person: Person | None,
+    *,
+    lifetime_days: int,
+    issued_by: Principal | None = None,
+) -> IssuedToken:
+    """A new token for ``person``, or an admin token when ``person`` is None. ``issued_by``:
+    the caller who asks for it (None: the command line), remembered when an organiser (see
+    :func:`revoke_tokens_beyond_their_issuers`)."""
     secret = generate_token()
     row = ApiToken(
         token_hash=hash_token(secret),
         person_id=person.id if person else None,
         expires_at=utcnow() + dt.timedelta(days=lifetime_days),
+        issued_by_person_id=(
+            issued_by.person_id if issued_by is not None and not issued_by.is_admin else None
+        ),
     )
     session.add(row)
     session.flush()
@@ -54,6 +66,30 @@ def require_token_issuer(session: Session, principal: Principal, person: Person)
     )
 
 
+def revoke_tokens_beyond_their_issuers(session: Session, person_ids: Collection[int]) -> None:
+    """Revoke the tokens of these people that an organiser issued who does not run every
+    community the person now takes part in: the rule :func:`require_token_issuer` checks at
+    issue time, kept when a person's part grows (their organisation joins a community, or they
+    become an organiser of one). The organiser saw the token; it must not let them in there."""
+    if not person_ids:
+        return
+    issued_by_organisers = session.scalars(
+        select(ApiToken).where(
+            ApiToken.person_id.in_(person_ids),
+            ApiToken.issued_by_person_id.is_not(None),
+            ApiToken.revoked_at.is_(None),
+        )
+    )
+    for token in issued_by_organisers:
+        assert token.person_id is not None  # selected so
+        assert token.issued_by_person_id is not None
+        person = session.get_one(Person, token.person_id)
+        runs = access.organised_by(session, token.issued_by_person_id)
+        if not access.communities_of(session, person) <= runs:
+            token.revoked_at = utcnow()
+    session.flush()
+
+
 def get_token(session: Session, token_id: int) -> ApiToken:
     """A token that still works; a revoked one is gone for the API (its row stays, with the
     revocation time, for the person's data export)."""
@@ -64,8 +100,10 @@ def get_token(session: Session, token_id: int) -> ApiToken:
 
 
 def require_token_reader(session: Session, principal: Principal, token: ApiToken) -> None:
-    """Admins any token; organisers those of their communities' people; everyone their own."""
-    if principal.is_admin or token.id == principal.token_id:
+    """Admins any token; organisers those of their communities' people; everyone their own
+    (all of their person's, not only the one presented: a leaked one is revoked with another)."""
+    own = token.person_id is not None and token.person_id == principal.person_id
+    if principal.is_admin or token.id == principal.token_id or own:
         return
     person = session.get(Person, token.person_id) if token.person_id else None
     if person is None:
@@ -103,6 +141,7 @@ def add_organiser(session: Session, community: Community, person_id: int) -> Com
     row = CommunityOrganiser(community_id=community.id, person_id=person.id)
     session.add(row)
     session.flush()
+    revoke_tokens_beyond_their_issuers(session, [person.id])
     return row
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import matching
+from app.db import wait_for_advisory_lock
 from app.errors import Conflict, InvalidParam, NotFound
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.services.common import paginate_rows
@@ -272,10 +273,7 @@ def queue_answer_writes(session: Session, community: Community) -> None:
     if community.id in held:
         return
     # Wait at most WRITE_LOCK_TIMEOUT, then fail (503 database-busy); for this wait only.
-    before = session.execute(select(func.current_setting("lock_timeout"))).scalar_one()
-    session.execute(select(func.set_config("lock_timeout", WRITE_LOCK_TIMEOUT, True)))
-    session.execute(select(func.pg_advisory_xact_lock(ANSWER_WRITES_LOCK, community.id)))
-    session.execute(select(func.set_config("lock_timeout", before, True)))
+    wait_for_advisory_lock(session, ANSWER_WRITES_LOCK, community.id, WRITE_LOCK_TIMEOUT)
     held.add(community.id)
     session.refresh(community, attribute_names=["scored_semantically"])
 
