@@ -120,7 +120,7 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             select(Need.id, Need.organisation_id, Need.text, Need.priority)
             .where(Need.community_id == community.id)
             .order_by(Need.id)
-        )
+        ).all()
     )
     engine_offers = tuple(
         matching.Offer(
@@ -136,7 +136,7 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             select(Offer.id, Offer.organisation_id, Offer.text, Offer.capacity)
             .where(Offer.community_id == community.id)
             .order_by(Offer.id)
-        )
+        ).all()
     )
     declined = connection.execute(
         select(Suggestion.need_id, Suggestion.offer_id).where(
