@@ -119,6 +119,15 @@ def test_expired_tokens_and_tokens_of_people_who_left(client: TestClient, sessio
     assert client.get("/api/v1/topics", headers=headers).status_code == 200
     assert patch(client, f"/api/v1/people/{sanne.id}", {"active": False}).status_code == 200
     assert_problem(client.get("/api/v1/topics", headers=headers), 401)
+    # Coming back does not bring the tokens they had back: they are issued a new one.
+    assert patch(client, f"/api/v1/people/{sanne.id}", {"active": True}).status_code == 200
+    assert_problem(client.get("/api/v1/topics", headers=headers), 401)
+    assert session.get_one(ApiToken, fresh.id).revoked_at is not None
+    again = tokens.issue_token(session, sanne, lifetime_days=1)
+    assert (
+        client.get("/api/v1/topics", headers={"Authorization": f"Bearer {again.token}"}).status_code
+        == 200
+    )
 
 
 def test_erasing_a_person_deletes_their_tokens(client: TestClient, session: Session) -> None:

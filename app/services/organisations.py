@@ -275,6 +275,13 @@ def update_person(session: Session, person: Person, data: PersonUpdate) -> Perso
             resource="person",
             exclude_id=person.id,
         )
+    if changes.get("active") is False:
+        # They left: their tokens stop for good. Should they come back, they are issued a new
+        # one, and one that leaked meanwhile stays dead.
+        for token in session.scalars(
+            select(ApiToken).where(ApiToken.person_id == person.id, ApiToken.revoked_at.is_(None))
+        ):
+            token.revoked_at = utcnow()
     apply_changes(person, changes)
     session.flush()
     return person
