@@ -200,3 +200,26 @@ def test_a_failing_statement_logs_no_personal_data(
     first_line = caplog.records[0].getMessage().splitlines()[0]  # then where it failed
     assert first_line.endswith(f": {cause}")
     assert EMAIL not in caplog.text
+
+
+def test_an_answer_of_an_erased_person_is_changed_with_its_body_sent_back(
+    client: TestClient, session: Session
+) -> None:
+    """A client edits what it read: the personId of someone erased since, sent back unchanged,
+    is no new reference to check (the tombstone stays the author); another person still is."""
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    cop = factories.community(session, "CoP erasure", haarlem)
+    person = factories.person(session, haarlem)
+    need = factories.need(session, cop, haarlem, "Warmtenet voor de binnenstad", personId=person.id)
+    meeting = factories.meeting(session, cop)
+    assert delete(client, f"/api/v1/people/{person.id}").status_code == 204
+    url = f"/api/v1/communities/{cop.id}/needs/{need.id}"
+    read = client.get(url).json()
+    assert read["personId"] == person.id
+
+    body = {"text": "Warmtenet voor de oude binnenstad", "personId": read["personId"]}
+    changed = patch(client, url, {**body, "meetingId": meeting.id})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["text"], changed.json()["meetingId"]) == (body["text"], meeting.id)
+    other = factories.municipality(session)
+    assert_problem(patch(client, url, {"personId": factories.person(session, other).id}), 409)

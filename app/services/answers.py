@@ -190,14 +190,16 @@ def update_answer(
     session: Session, model: AnswerModel, answer: Answer, data: AnswerUpdate
 ) -> Answer:
     changes = data.changes()
-    if "person_id" in changes or "meeting_id" in changes:
+    # Only a reference that changes is checked: a client sends back what it read, and the
+    # author may have been erased since (the tombstone stays the author; 404 for anyone else).
+    person_id, meeting_id = (
+        changes.get(name) if changes.get(name, stored) != stored else None
+        for name, stored in (("person_id", answer.person_id), ("meeting_id", answer.meeting_id))
+    )
+    if person_id is not None or meeting_id is not None:
         community = session.get_one(Community, answer.community_id)
         _check_references(
-            session,
-            community,
-            answer.organisation_id,
-            person_id=changes.get("person_id", answer.person_id),
-            meeting_id=changes.get("meeting_id", answer.meeting_id),
+            session, community, answer.organisation_id, person_id=person_id, meeting_id=meeting_id
         )
     _queue_writes(session, answer)
     topics = changes.pop("topics", None)
