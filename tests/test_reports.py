@@ -1279,3 +1279,27 @@ def test_reports_are_made_with_the_collector_paused_and_leave_it_running(
     with pytest.raises(RuntimeError):
         organisation_report(session, plan.community, plan.haarlem)
     assert gc.isenabled()
+
+
+def test_members_and_people_are_in_name_order_whatever_the_databases_collation(
+    client: TestClient, session: Session
+) -> None:
+    """Case and accents aside (SQLite's binary order put "de Rijp" after "Zaanstad" and "Édam"
+    last, PostgreSQL's follows the cluster's locale), the same on every database."""
+    names = ["Zaanstad", "de Rijp", "Édam-Volendam", "Den Helder", "Alkmaar"]
+    members = [factories.agency(session, name) for name in names]
+    community = factories.community(session, "CoP volgorde", *members)
+    for name in ("Bert", "anna", "Carla"):
+        factories.person(session, members[0], name=name)
+
+    response = get(client, f"/api/v1/communities/{community.id}/report")
+    assert response.status_code == 200, response.text
+    items = response.json()["participation"]["items"]
+    assert [item["organisation"]["name"] for item in items] == [
+        "Alkmaar",
+        "de Rijp",
+        "Den Helder",
+        "Édam-Volendam",
+        "Zaanstad",
+    ]
+    assert [person["name"] for person in items[-1]["people"]] == ["anna", "Bert", "Carla"]

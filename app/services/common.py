@@ -1,7 +1,9 @@
-"""Small helpers every use case needs: lookups that 404, pagination, uniqueness checks."""
+"""Small helpers every use case needs: lookups that 404, pagination, uniqueness checks, names
+compared (and sorted) alike everywhere."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, TypeVar
 
 from sqlalchemy import RowMapping, Select, func, select
@@ -78,3 +80,9 @@ def apply_changes(row: Base, changes: dict[str, Any]) -> None:
     """Copy a PATCH body's fields onto a row."""
     for name, value in changes.items():
         setattr(row, name, value)
+
+
+def fold(text: str) -> str:
+    """Lower case, accents off, runs of white space as one space: for comparing names."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return " ".join(plain.casefold().split())

@@ -33,13 +33,13 @@ from app.schemas import (
     PersonCreate,
 )
 from app.services.answers import AnswerModel, given_topics
+from app.services.common import fold
 from app.services.import_rows import (
     COLUMNS,
     ImportProblem,
     Kind,
     ParsedRow,
     closest,
-    fold,
     identity_text,
     parse_date,
     quote,

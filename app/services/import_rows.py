@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.models import CAPACITY_MAX, NAME_MAX, NOTE_MAX, TEXT_MAX, Format, Priority
 from app.schemas import MAX_TOPICS, EmailAddress
+from app.services.common import fold
 from app.services.import_files import CONTROL_CHARACTER, Table
 from app.services.topics import taxonomy
 
@@ -133,12 +134,6 @@ class ParsedRow:
 def quote(value: str, limit: int = 60) -> str:
     """``'value'``, shortened with … when long."""
     return f"'{value if len(value) <= limit else value[: limit - 1] + '…'}'"
-
-
-def fold(text: str) -> str:
-    """Lower case, accents off, runs of white space as one space: for comparing names."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return " ".join(plain.casefold().split())
 
 
 def identity_text(text: str) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Community, FormatPreference, Membership, Need, Offer, Organisation, Person
 from app.reports import schemas as r
+from app.services.common import fold
 
 REPORT_STEPS = (
     "members and people",
@@ -73,21 +74,31 @@ def person_summary(person: Person) -> r.PersonSummary:
 def load_rows(session: Session, community: Community, progress: Progress) -> CommunityRows:
     """The members (by name), their people and the community's answers (by id)."""
     progress(REPORT_STEPS[0])
+    # Sorted here, not by the database: its collation (C on SQLite, the cluster's locale on
+    # PostgreSQL) would order "de Rijp" and "Den Helder", or accents, one way or the other, and
+    # put the erased (no name) first on one and last on the other.
+    members = session.scalars(
+        select(Organisation)
+        .join(Membership, Membership.organisation_id == Organisation.id)
+        .where(Membership.community_id == community.id)
+    ).all()
     organisations = {
         organisation.id: organisation
-        for organisation in session.scalars(
-            select(Organisation)
-            .join(Membership, Membership.organisation_id == Organisation.id)
-            .where(Membership.community_id == community.id)
-            .order_by(Organisation.name)
-        )
+        for organisation in sorted(members, key=lambda org: (fold(org.name), org.name, org.id))
     }
+    found = session.scalars(
+        select(Person).where(Person.organisation_id.in_(list(organisations)))
+    ).all()
     people = {
         person.id: person
-        for person in session.scalars(
-            select(Person)
-            .where(Person.organisation_id.in_(list(organisations)))
-            .order_by(Person.name, Person.id)
+        for person in sorted(
+            found,
+            key=lambda person: (
+                person.name is None,
+                fold(person.name or ""),
+                person.name or "",
+                person.id,
+            ),
         )
     }
     progress(REPORT_STEPS[1])
