@@ -119,6 +119,7 @@ def test_expired_tokens_and_tokens_of_people_who_left(client: TestClient, sessio
     assert client.get("/api/v1/topics", headers=headers).status_code == 200
     assert patch(client, f"/api/v1/people/{sanne.id}", {"active": False}).status_code == 200
     assert_problem(client.get("/api/v1/topics", headers=headers), 401)
+    assert_problem(client.post(f"/api/v1/people/{sanne.id}/tokens"), 409)
     # Coming back does not bring the tokens they had back: they are issued a new one.
     assert patch(client, f"/api/v1/people/{sanne.id}", {"active": True}).status_code == 200
     assert_problem(client.get("/api/v1/topics", headers=headers), 401)

@@ -36,7 +36,13 @@ def issue_token(
 ) -> IssuedToken:
     """A new token for ``person``, or an admin token when ``person`` is None. ``issued_by``:
     the caller who asks for it (None: the command line), remembered when an organiser (see
-    :func:`revoke_tokens_beyond_their_issuers`)."""
+    :func:`revoke_tokens_beyond_their_issuers`). A person who left (``active`` false) gets
+    none: it could never be used (409)."""
+    if person is not None and not person.active:
+        raise Conflict(
+            f"person {person.id} has left (active is false): a token of theirs would never "
+            "work; set active to true first if they are back"
+        )
     secret = generate_token()
     row = ApiToken(
         token_hash=hash_token(secret),
