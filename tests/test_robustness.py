@@ -27,6 +27,7 @@ from app.api.session import SessionDep
 from app.config import Settings
 from app.main import create_app
 from app.models import ApiToken, IdempotencyRecord, Need, Organisation
+from app.services import answers as answers_service
 from app.services import idempotency, tokens
 from app.services.matching import views as matching_views
 from tests import factories
@@ -169,6 +170,74 @@ def test_a_retry_sent_while_the_first_request_runs_waits_for_it_and_replays_it(
             )
             assert responses["retry"].headers["idempotent-replayed"] == "true"
             assert client.get(url).json()["total"] == 1
+    finally:
+        go_on.set()
+        engine.dispose()
+        drop_schema(name)
+
+
+def test_an_expired_key_used_again_beside_a_request_that_sweeps_does_not_deadlock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a request under an expired key deleted its record (a row lock) before it
+    took the community's lock; another request, holding that lock, swept the expired records
+    and waited for that row: a deadlock, one of them a 503. Now the look-up leaves the record
+    to the sweep, and the sweep skips what another transaction deletes."""
+    name = f"copmatch_idempotent_sweep_{os.getpid()}"
+    fresh_database("postgresql", name, tmp_path).dispose()
+    engine = db.build_engine(f"{postgres_schema_url(name)}&application_name={name}")
+    migrate(engine)
+    created, go_on = threading.Event(), threading.Event()
+    create_answer = answers_service.create_answer
+
+    def create_then_wait(*args: Any, **kwargs: Any) -> Any:
+        answer = create_answer(*args, **kwargs)  # the community's lock is held from here
+        if args[3].text == "Aquathermie":
+            created.set()
+            go_on.wait(30)
+        return answer
+
+    monkeypatch.setattr(answers_service, "create_answer", create_then_wait)
+    settings = Settings(environment="test", database_url=POSTGRES_URL, admin_token=ADMIN_TOKEN)
+    try:
+        with TestClient(create_app(settings, engine), headers=ADMIN) as client:
+            rvo = client.post("/api/v1/organisations", json={"name": "RVO", "kind": "agency"})
+            cop = client.post("/api/v1/communities", json={"name": "CoP"}).json()
+            url = f"/api/v1/communities/{cop['id']}/needs"
+            client.post(f"{url[:-6]}/members", json={"organisationId": rvo.json()["id"]})
+            body = {"organisationId": rvo.json()["id"], "text": "Warmtenet in de wijk"}
+            old = client.post(url, json=body, headers={"Idempotency-Key": "old"})
+            assert old.status_code == 201
+            with engine.begin() as connection:  # a day and more later
+                connection.execute(
+                    update(IdempotencyRecord).values(
+                        created_at=db.utcnow() - idempotency.KEPT_FOR - timedelta(seconds=1)
+                    )
+                )
+            responses: dict[str, httpx.Response] = {}
+
+            def post(which: str, key: str, text: str) -> None:
+                responses[which] = client.post(
+                    url, json={**body, "text": text}, headers={"Idempotency-Key": key}
+                )
+
+            first = threading.Thread(target=post, args=("first", "new", "Aquathermie"))
+            first.start()
+            assert created.wait(30)
+            again = threading.Thread(target=post, args=("again", "old", "Zonnedaken"))
+            again.start()
+            _wait_until_waiting_for_a_lock(engine, name)  # for the community's lock
+            go_on.set()
+            first.join(30)
+            again.join(30)
+
+            assert (responses["first"].status_code, responses["again"].status_code) == (201, 201)
+            assert "idempotent-replayed" not in responses["again"].headers
+            assert [need["text"] for need in client.get(url).json()["items"]] == [
+                "Warmtenet in de wijk",
+                "Aquathermie",
+                "Zonnedaken",
+            ]
     finally:
         go_on.set()
         engine.dispose()

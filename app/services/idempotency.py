@@ -90,11 +90,10 @@ def previous(session: Session, request: IdempotentRequest) -> IdempotencyRecord 
             IdempotencyRecord.key == request.key,
         )
     )
-    if record is None:
-        return None
-    if record.created_at <= utcnow() - KEPT_FOR:
-        session.delete(record)  # expired: the key starts afresh
-        session.flush()
+    if record is None or record.created_at <= utcnow() - KEPT_FOR:
+        # Expired: the key starts afresh. Not deleted here: that would lock its row before the
+        # request takes its community's lock, while another request holding that lock sweeps
+        # expired rows (remember): each would wait for the other. remember replaces it.
         return None
     if (record.method, record.path, record.request_hash) != (
         request.method,
@@ -124,9 +123,25 @@ def remember(
     location: str | None,
     etag: str | None,
 ) -> None:
-    """Store the first response to *request*; every expired one goes meanwhile."""
+    """Store the first response to *request*; every expired one goes meanwhile, except those
+    another transaction is deleting (it does so itself): two sweeps never wait for each other.
+    The expired record of this very key is this transaction's to delete: other requests under
+    the key wait for it (previous)."""
+    cutoff = utcnow() - KEPT_FOR
+    expired = select(IdempotencyRecord.id).where(IdempotencyRecord.created_at <= cutoff)
     session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at <= utcnow() - KEPT_FOR)
+        delete(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.principal == request.principal,
+            IdempotencyRecord.key == request.key,
+            IdempotencyRecord.created_at <= cutoff,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(IdempotencyRecord)
+        .where(IdempotencyRecord.id.in_(expired.with_for_update(skip_locked=True)))
+        .execution_options(synchronize_session=False)
     )
     session.add(
         IdempotencyRecord(
