@@ -176,6 +176,45 @@ def test_sqlite_never_gives_a_deleted_rows_id_again_after_the_migration(
             trial.rollback()
 
 
+def test_sqlite_counts_on_past_the_ids_the_audit_log_names_when_migrated(tmp_path: Path) -> None:
+    """Rows deleted before the migration, last of their table: their ids are not given again,
+    so a new community does not show a deleted one's events (nor a new person act as one)."""
+    before = "5d7a3c1e8f24"
+    with _migrated("sqlite", tmp_path, "copmatch_migrations_seq", before) as (connection, config):
+        session = Session(bind=connection)
+        kept = factories.community(session, "CoP")
+        session.flush()
+        event = (
+            "INSERT INTO audit_events (at, person_id, role, action, resource, resource_id,"
+            " community_id) VALUES ('2026-12-01 10:00:00', :person, 'admin', :action, :resource,"
+            " :ident, :community)"
+        )
+        for values in (
+            {"action": "create", "resource": "community", "ident": kept.id + 2},
+            {"action": "delete", "resource": "community", "ident": kept.id + 2},
+            {"action": "create", "resource": "need", "ident": 7, "community": kept.id + 2},
+            {"action": "update", "resource": "offer", "ident": 1, "person": 5},
+        ):
+            connection.execute(
+                text(event),
+                {"person": None, "community": values.get("community", values["ident"]), **values},
+            )
+
+        command.upgrade(config, "head")
+
+        session.expire_all()
+        member = factories.municipality(session, "Haarlem", "GM0392")
+        new = factories.community(session, "CoP nieuw", member)
+        assert new.id == kept.id + 3
+        assert factories.person(session, member).id == 6
+        assert factories.need(session, new, member, "Een need").id == 8
+        assert dict(
+            connection.execute(
+                text("SELECT name, seq FROM sqlite_sequence WHERE name IN ('offers', 'meetings')")
+            ).all()
+        ) == {"offers": 1}
+
+
 def test_every_table_with_an_integer_surrogate_key_autoincrements_on_sqlite() -> None:
     """New tables too: the declarative base marks them."""
     marked = {
