@@ -452,6 +452,28 @@ def test_an_organisers_token_stops_when_its_person_takes_part_beyond_the_organis
     assert works(h_again) == 200
 
 
+def test_an_organisers_own_token_survives_their_organisation_joining_another_community(
+    client: TestClient, world: World
+) -> None:
+    """No one but the organiser has seen a token they issued for themself: it is theirs as any
+    other of their own, and goes on when their own part grows (it was revoked: a 401)."""
+
+    def issue(role: str, person_id: int) -> dict[str, str]:
+        response = client.post(f"/api/v1/people/{person_id}/tokens", headers=world.headers[role])
+        assert response.status_code == 201
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    own, colleagues = (
+        issue("organiser", world.people["organiser"]),
+        issue("organiser", world.people["member_b"]),
+    )
+    zaanstad = {"organisationId": world.organisations["b"]}
+    other = f"/api/v1/communities/{world.other_community}"
+    assert client.post(f"{other}/members", json=zaanstad).status_code == 201  # by the admin
+    works = [client.get("/api/v1/topics", headers=h).status_code for h in (own, colleagues)]
+    assert works == [200, 401]
+
+
 def test_deactivation_a_new_e_mail_and_erasure_follow_the_token_rule(
     client: TestClient, session: Session, world: World
 ) -> None:

@@ -35,22 +35,24 @@ def issue_token(
     issued_by: Principal | None = None,
 ) -> IssuedToken:
     """A new token for ``person``, or an admin token when ``person`` is None. ``issued_by``:
-    the caller who asks for it (None: the command line), remembered when an organiser (see
-    :func:`revoke_tokens_beyond_their_issuers`). A person who left (``active`` false) gets
-    none: it could never be used (409)."""
+    the caller who asks for it (None: the command line), remembered when an organiser other
+    than the person (see :func:`revoke_tokens_beyond_their_issuers`): one the person issued
+    for themself no one else has seen. A person who left (``active`` false) gets none: it
+    could never be used (409)."""
     if person is not None and not person.active:
         raise Conflict(
             f"person {person.id} has left (active is false): a token of theirs would never "
             "work; set active to true first if they are back"
         )
+    issuer = issued_by.person_id if issued_by is not None and not issued_by.is_admin else None
+    if person is not None and issuer == person.id:
+        issuer = None  # their own token: no one else has seen it
     secret = generate_token()
     row = ApiToken(
         token_hash=hash_token(secret),
         person_id=person.id if person else None,
         expires_at=utcnow() + dt.timedelta(days=lifetime_days),
-        issued_by_person_id=(
-            issued_by.person_id if issued_by is not None and not issued_by.is_admin else None
-        ),
+        issued_by_person_id=issuer,
     )
     session.add(row)
     session.flush()
