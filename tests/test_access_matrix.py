@@ -474,6 +474,45 @@ def test_an_organisers_own_token_survives_their_organisation_joining_another_com
     assert works == [200, 401]
 
 
+@pytest.mark.parametrize("shrinks", ["stops organising", "leaves", "is erased"])
+def test_an_organisers_tokens_stop_when_the_organiser_stops_running_their_persons_communities(
+    client: TestClient, session: Session, world: World, shrinks: str
+) -> None:
+    """The organiser has seen the tokens they issued: those stop when the organiser no longer
+    runs every community the token's person takes part in, as they do when the person's part
+    grows. The copies went on working: an organiser removed from CoP D, or one who left or was
+    erased, still acted as those people."""
+    zaanstad = session.get_one(Organisation, world.organisations["b"])
+    nina = factories.person(session, zaanstad, name="Nina Zaanstad")
+    tokens.add_organiser(session, session.get_one(Community, world.community), nina.id)
+    tokens.add_organiser(session, session.get_one(Community, world.other_community), nina.id)
+    ninas = {"Authorization": f"Bearer {tokens.issue_token(session, nina, lifetime_days=1).token}"}
+
+    def issue(headers: dict[str, str], person_id: int) -> dict[str, str]:
+        response = client.post(f"/api/v1/people/{person_id}/tokens", headers=headers)
+        assert response.status_code == 201
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    member_a, outsider = world.people["member_a"], world.people["outsider"]
+    a_by_nina, outsider_by_nina = issue(ninas, member_a), issue(ninas, outsider)  # CoP C; CoP D
+    outsider_by_admin = issue(world.headers["admin"], outsider)
+
+    if shrinks == "stops organising":
+        url = f"/api/v1/communities/{world.other_community}/organisers/{nina.id}"
+        assert client.delete(url).status_code == 204
+    elif shrinks == "leaves":
+        assert patch(client, f"/api/v1/people/{nina.id}", {"active": False}).status_code == 200
+    else:
+        assert delete(client, f"/api/v1/people/{nina.id}").status_code == 204
+
+    works = [
+        client.get("/api/v1/topics", headers=h).status_code
+        for h in (a_by_nina, outsider_by_nina, outsider_by_admin)
+    ]
+    # Nina still runs CoP C, all Anna of Haarlem takes part in, unless she left or was erased.
+    assert works == [200 if shrinks == "stops organising" else 401, 401, 200]
+
+
 def test_deactivation_a_new_e_mail_and_erasure_follow_the_token_rule(
     client: TestClient, session: Session, world: World
 ) -> None:

@@ -263,6 +263,11 @@ def create_person(session: Session, organisation: Organisation, data: PersonCrea
 
 
 def update_person(session: Session, person: Person, data: PersonUpdate) -> Person:
+    """Change a person. One who leaves (``active`` to false) has their tokens revoked, and so
+    have the tokens they issued as an organiser (they run no community any more)."""
+    # Imported here: the tokens service needs this module's lookups.
+    from app.services.tokens import revoke_tokens_beyond_issuer
+
     changes = data.changes()
     if "email" in changes:
         changes["email"] = changes["email"].lower()
@@ -275,23 +280,29 @@ def update_person(session: Session, person: Person, data: PersonUpdate) -> Perso
             resource="person",
             exclude_id=person.id,
         )
+    apply_changes(person, changes)
     if changes.get("active") is False:
         # They left: their tokens stop for good. Should they come back, they are issued a new
-        # one, and one that leaked meanwhile stays dead.
+        # one, and one that leaked meanwhile stays dead. So do the copies of the tokens they
+        # issued as an organiser: they run no community any more.
         for token in session.scalars(
             select(ApiToken).where(ApiToken.person_id == person.id, ApiToken.revoked_at.is_(None))
         ):
             token.revoked_at = utcnow()
-    apply_changes(person, changes)
+        session.flush()
+        revoke_tokens_beyond_issuer(session, person.id)
     session.flush()
     return person
 
 
 def erase_person(session: Session, person: Person) -> None:
     """Erase a person's personal data (AVG): their name, e-mail, department and job title, their
-    tokens and their organiser roles. Their organisation's answers stay, and the blank row
-    records that the author has gone (knowledge retention). Rows are deleted through the session,
-    so the audit log records each deletion."""
+    tokens and their organiser roles; the tokens they issued as an organiser are revoked. Their
+    organisation's answers stay, and the blank row records that the author has gone (knowledge
+    retention). Rows are deleted through the session, so the audit log records each deletion."""
+    # Imported here: the tokens service needs this module's lookups.
+    from app.services.tokens import revoke_tokens_beyond_issuer
+
     for row in session.scalars(select(ApiToken).where(ApiToken.person_id == person.id)):
         session.delete(row)
     for role in session.scalars(
@@ -305,6 +316,7 @@ def erase_person(session: Session, person: Person) -> None:
     person.active = False
     person.erased_at = utcnow()
     session.flush()
+    revoke_tokens_beyond_issuer(session, person.id)
 
 
 # --- the Noord-Holland municipalities (package data) -------------------------------------------

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from app.auth import Principal, generate_token, hash_token
@@ -79,11 +79,24 @@ def revoke_tokens_beyond_their_issuers(session: Session, person_ids: Collection[
     community the person now takes part in: the rule :func:`require_token_issuer` checks at
     issue time, kept when a person's part grows (their organisation joins a community, or they
     become an organiser of one). The organiser saw the token; it must not let them in there."""
-    if not person_ids:
-        return
+    if person_ids:
+        _revoke_beyond_their_issuers(session, ApiToken.person_id.in_(person_ids))
+
+
+def revoke_tokens_beyond_issuer(session: Session, issuer_id: int) -> None:
+    """Revoke the tokens this organiser issued whose person takes part in a community the
+    organiser no longer runs: the same rule kept when the organiser's part shrinks (they stop
+    organising a community, leave, or are erased). Their copies must stop as well."""
+    _revoke_beyond_their_issuers(session, ApiToken.issued_by_person_id == issuer_id)
+
+
+def _revoke_beyond_their_issuers(session: Session, which: ColumnElement[bool]) -> None:
+    """Revoke the tokens ``which`` selects, of those an organiser issued and not revoked yet,
+    whose person takes part in a community the issuer does not run. An issuer who left or was
+    erased runs none."""
     issued_by_organisers = session.scalars(
         select(ApiToken).where(
-            ApiToken.person_id.in_(person_ids),
+            which,
             ApiToken.issued_by_person_id.is_not(None),
             ApiToken.revoked_at.is_(None),
         )
@@ -92,7 +105,9 @@ def revoke_tokens_beyond_their_issuers(session: Session, person_ids: Collection[
         assert token.person_id is not None  # selected so
         assert token.issued_by_person_id is not None
         person = session.get_one(Person, token.person_id)
-        runs = access.organised_by(session, token.issued_by_person_id)
+        issuer = session.get(Person, token.issued_by_person_id)
+        active = issuer is not None and issuer.active
+        runs = access.organised_by(session, token.issued_by_person_id) if active else set()
         if not access.communities_of(session, person) <= runs:
             token.revoked_at = utcnow()
     session.flush()
@@ -167,8 +182,11 @@ def get_organiser(session: Session, community: Community, person_id: int) -> Com
 
 
 def remove_organiser(session: Session, community: Community, person_id: int) -> None:
+    """End the person's organiser role in the community; the tokens they issued for people who
+    take part in it are revoked (see :func:`revoke_tokens_beyond_issuer`)."""
     session.delete(get_organiser(session, community, person_id))
     session.flush()
+    revoke_tokens_beyond_issuer(session, person_id)
 
 
 def not_an_organiser(community: Community, person_id: int) -> NotFound:
