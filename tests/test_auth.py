@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+from pathlib import Path
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import select, text
@@ -13,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from app.auth import hash_token
 from app.config import Settings
+from app.migrate import alembic_config, migration_connection
 from app.models import ApiToken, AuditEvent
 from app.services import tokens
 from tests import factories
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, BACKENDS, drop_schema, fresh_database
 from tests.http import delete, patch
 from tests.problems import assert_problem
 
@@ -79,7 +83,7 @@ def test_issued_token_works_is_hashed_and_can_be_revoked(
     assert_problem(client.get(f"/api/v1/tokens/{body['id']}"), 404)
     assert_problem(client.delete(f"/api/v1/tokens/{body['id']}"), 404)
     session.expire_all()
-    assert session.get_one(ApiToken, body["id"]).revoked_at is not None  # kept for the export
+    assert session.get_one(ApiToken, body["id"]).revoked_at is not None  # forgotten for the export
 
 
 def test_a_person_reads_and_revokes_their_own_other_tokens_and_no_one_elses(
@@ -248,3 +252,47 @@ def test_erasing_an_organiser_ends_their_role_and_the_log_records_it(
         )
     ).all()
     assert deleted_tokens == [issued.id]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_upgrade_revokes_the_tokens_of_people_who_left_before_it(
+    backend: str, tmp_path: Path
+) -> None:
+    """Before this release setting ``active`` to false left the person's tokens unrevoked, and
+    they worked again when the person came back. The upgrade revokes them, at the time it
+    runs; tokens of people still active, and revocations already made, stay as they were."""
+    name = f"copmatch_token_upgrade_{os.getpid()}"
+    before_issuers = "a7e87d505df0"
+    engine = fresh_database(backend, name, tmp_path)
+    try:
+        with migration_connection(engine) as connection:
+            config = alembic_config(connection=connection)
+            command.upgrade(config, "head")
+            session = Session(bind=connection, autoflush=False)
+            haarlem = factories.municipality(session)
+            left, stayed = factories.person(session, haarlem), factories.person(session, haarlem)
+            forgotten = tokens.issue_token(session, left, lifetime_days=1).id
+            revoked_before = tokens.issue_token(session, left, lifetime_days=1).id
+            working = tokens.issue_token(session, stayed, lifetime_days=1).id
+            long_ago = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
+            session.get_one(ApiToken, revoked_before).revoked_at = long_ago
+            left.active = False  # as the previous release did: its tokens stay unrevoked
+            session.flush()
+            command.downgrade(config, before_issuers)
+
+            start = dt.datetime.now(dt.UTC)
+            command.upgrade(config, "head")
+            end = dt.datetime.now(dt.UTC)
+            session.expire_all()
+            revoked_at = {
+                token_id: session.get_one(ApiToken, token_id).revoked_at
+                for token_id in (forgotten, revoked_before, working)
+            }
+            assert (revoked_at[revoked_before], revoked_at[working]) == (long_ago, None)
+            assert revoked_at[forgotten] is not None
+            assert start <= revoked_at[forgotten] <= end
+            session.close()
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_schema(name)
