@@ -372,10 +372,12 @@ class ApiToken(TimestampMixin, Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     issued_by_person_id: Mapped[int | None] = mapped_column(Integer)
-    """The organiser who issued it; None when an admin (or the command line) did. Such a token
-    is revoked when its person comes to take part in a community that organiser does not run
-    (``app.services.tokens.revoke_tokens_beyond_their_issuers``). No foreign key: ids are never
-    given again, and a person's row outlives their erasure."""
+    """The organiser who issued it, when that is someone else than its person: someone who has
+    seen the secret. None when an admin (or the command line) issued it, or the person for
+    themself. Such a token is revoked when its person comes to take part in a community that
+    organiser does not run, or the organiser stops running one its person takes part in
+    (``app.services.tokens``). No foreign key: ids are never given again, and a person's row
+    outlives their erasure."""
 
 
 class CommunityOrganiser(TimestampMixin, Base):
