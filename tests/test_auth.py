@@ -296,3 +296,70 @@ def test_the_upgrade_revokes_the_tokens_of_people_who_left_before_it(
         engine.dispose()
         if backend == "postgresql":
             drop_schema(name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_upgrade_takes_token_issuers_from_the_audit_log_and_keeps_their_rule(
+    backend: str, tmp_path: Path
+) -> None:
+    """Tokens an organiser issued before this release name no issuer: the upgrade takes it from
+    the audit log, and revokes the copies of those whose person already takes part in a
+    community the organiser does not run. A token an admin, or its person, issued keeps none."""
+    name = f"copmatch_token_issuers_{os.getpid()}"
+    engine = fresh_database(backend, name, tmp_path)
+    try:
+        with migration_connection(engine) as connection:
+            config = alembic_config(connection=connection)
+            command.upgrade(config, "head")
+            session = Session(bind=connection, autoflush=False)
+            haarlem, zaanstad = factories.municipality(session), factories.municipality(session)
+            rvo = factories.agency(session)
+            run = factories.community(session, "CoP C", haarlem, zaanstad, rvo)
+            factories.community(session, "CoP D", haarlem)  # haarlem joined it later
+            organiser = factories.person(session, rvo)
+            tokens.add_organiser(session, run, organiser.id)
+            beyond, within = factories.person(session, haarlem), factories.person(session, zaanstad)
+            issued = {
+                who: tokens.issue_token(session, person, lifetime_days=1).id
+                for who, person in (
+                    ("beyond", beyond),
+                    ("within", within),
+                    ("own", organiser),
+                    ("admin's", within),
+                )
+            }
+            session.flush()
+            command.downgrade(config, "a7e87d505df0")
+            # What the previous release logged when these tokens were issued.
+            for who, token_id in issued.items():
+                role, actor = ("admin", None) if who == "admin's" else ("person", organiser.id)
+                connection.execute(
+                    text(
+                        "INSERT INTO audit_events (at, person_id, role, action, resource,"
+                        " resource_id) VALUES ('2026-12-01 10:00:00', :actor, :role, 'create',"
+                        " 'token', :token)"
+                    ),
+                    {"actor": actor, "role": role, "token": token_id},
+                )
+
+            command.upgrade(config, "head")
+
+            session.expire_all()
+            found = {
+                who: (
+                    session.get_one(ApiToken, token_id).issued_by_person_id,
+                    session.get_one(ApiToken, token_id).revoked_at is not None,
+                )
+                for who, token_id in issued.items()
+            }
+            assert found == {
+                "beyond": (organiser.id, True),
+                "within": (organiser.id, False),
+                "own": (None, False),
+                "admin's": (None, False),
+            }
+            session.close()
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_schema(name)
