@@ -934,6 +934,33 @@ def test_a_region_change_re_scores_only_the_needs_whose_pairs_it_changes(
     assert _scored(client, community) == moved  # type: ignore[arg-type]
 
 
+def test_a_region_change_after_a_need_was_written_reuses_the_index_of_the_offers(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cached index holds the needs of before a new need was written: its offers are as
+    they are, which is all a region change needs, as a need write does (the new need is scored
+    as one new to the index)."""
+    community = _Regions(session, client)
+    nhn = community.members[4]
+    written = post(
+        client, f"{community.url}/needs", {"organisationId": nhn.id, "text": HYDROGEN_NEED}
+    )
+    rescored: list[int] = []
+
+    class NotBuilt(index_module.matching.MatchIndex):
+        def __init__(self, *_args: Any, **_kwargs: Any) -> None:
+            raise AssertionError("the index was built again")
+
+    monkeypatch.setattr(index_module.matching, "MatchIndex", NotBuilt)
+    monkeypatch.setattr(
+        suggestions_module, "_rescore_needs", lambda *args, **_: rescored.extend(args[3])
+    )
+    url = f"/api/v1/organisations/{community.members[3].id}"
+    assert patch(client, url, {"region": "Noord-Holland Noord"}).status_code == 200
+    assert written["id"] in rescored
+    assert len(rescored) == 5  # its own two needs, and the three of Noord-Holland Noord
+
+
 def test_a_region_change_of_an_organisation_without_answers_here_re_scores_nothing_here(
     client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -372,15 +372,14 @@ class MatchIndex:
         moved_index._ranker = Ranker(moved_index._scorer, self._ranker.explainer)
         return moved_index
 
-    def needs_in_regions(self, regions: Iterable[str | None]) -> frozenset[int]:
-        """Ids of the indexed needs whose organisation is in one of *regions*, compared as
-        the region factor compares them (case and outer spaces aside; a blank one is none):
-        after an organisation moved, these needs' pairs with its offers gained or lost the
-        region factor."""
+    @staticmethod
+    def needs_in_regions(needs: Iterable[Need], regions: Iterable[str | None]) -> frozenset[int]:
+        """Ids of the *needs* whose organisation is in one of *regions*, compared as the region
+        factor compares them (case and outer spaces aside; a blank one is none): after an
+        organisation moved, these needs' pairs with its offers gained or lost the region
+        factor."""
         keys = {region_key(region) for region in regions} - {""}
-        return frozenset(
-            item.id for item in self._need_side.items if region_key(item.region) in keys
-        )
+        return frozenset(need.id for need in needs if region_key(need.region) in keys)
 
     @staticmethod
     def _moved(

@@ -450,12 +450,14 @@ def relocate(
     reasons name the need's region as written. So the pairs that changed are those of the
     moved organisations' needs, and those of the needs in a region one of them left or joined
     (with the moved organisation's offers): those needs are re-scored against every offer, as
-    a written need is, on the community's index moved to the new regions (not rebuilt, see
-    MatchIndex.relocated). Every other pair keeps its score. Where that is most of the
-    community, it is re-scored whole (:func:`recompute`, which ranks all needs at once, and
-    above EXACT_PAIR_LIMIT pairs each need's shortlist). Organisations in *regions* without
-    answers here change nothing here."""
-    data, index = community_index(session, community)
+    a written need is, on an index of the offers as they are, moved to the new regions rather
+    than rebuilt (MatchIndex.relocated; the needs may be new to it, as a written one is).
+    Every other pair keeps its score. Where that is most of the community, it is re-scored
+    whole (:func:`recompute`, which ranks all needs at once, and above EXACT_PAIR_LIMIT pairs
+    each need's shortlist). Organisations in *regions* without answers here change nothing
+    here."""
+    # The offers as they are (as a need write asks): a cached index of other needs serves.
+    data, index = community_index(session, community, same="offers")
     if community.scored_semantically is not index.semantic:
         recompute(session, community)
         return
@@ -464,9 +466,9 @@ def relocate(
     moved = {
         organisation: pair for organisation, pair in regions.items() if organisation in present
     }
-    rescored = index.needs_in_regions(region for pair in moved.values() for region in pair) | {
-        need.id for need in data.needs if need.organisation_id in moved
-    }
+    rescored = matching.MatchIndex.needs_in_regions(
+        data.needs, (region for pair in moved.values() for region in pair)
+    ) | {need.id for need in data.needs if need.organisation_id in moved}
     if 2 * len(rescored) > len(data.needs):
         recompute(session, community)
     elif rescored:
