@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -126,10 +127,6 @@ def test_a_retry_sent_while_the_first_request_runs_waits_for_it_and_replays_it(
     """PostgreSQL: the retry did not see the first request's record until it committed, so it
     wrote the answer again and met the unique key: a 409 instead of the first response. (SQLite
     runs one writer at a time, and the retry begins after the first has committed.)"""
-    name = f"copmatch_idempotent_race_{os.getpid()}"
-    fresh_database("postgresql", name, tmp_path).dispose()
-    engine = db.build_engine(f"{postgres_schema_url(name)}&application_name={name}")
-    migrate(engine)
     first_in, go_on = threading.Event(), threading.Event()
     remember = answers_api.remember
 
@@ -140,40 +137,35 @@ def test_a_retry_sent_while_the_first_request_runs_waits_for_it_and_replays_it(
             go_on.wait(30)
 
     monkeypatch.setattr(answers_api, "remember", remember_then_wait)
-    settings = Settings(environment="test", database_url=POSTGRES_URL, admin_token=ADMIN_TOKEN)
-    try:
-        with TestClient(create_app(settings, engine), headers=ADMIN) as client:
-            haarlem = client.post("/api/v1/organisations", json={"name": "RVO", "kind": "agency"})
-            cop = client.post("/api/v1/communities", json={"name": "CoP"}).json()
-            url = f"/api/v1/communities/{cop['id']}/needs"
-            client.post(f"{url[:-6]}/members", json={"organisationId": haarlem.json()["id"]})
-            body = {"organisationId": haarlem.json()["id"], "text": "Warmtenet in de wijk"}
-            responses: dict[str, httpx.Response] = {}
+    with _needs_on_postgresql(tmp_path, "copmatch_idempotent_race", go_on) as (
+        client,
+        engine,
+        name,
+        url,
+        body,
+    ):
+        responses: dict[str, httpx.Response] = {}
 
-            def post(which: str) -> None:
-                responses[which] = client.post(url, json=body, headers={"Idempotency-Key": "k"})
+        def post(which: str) -> None:
+            responses[which] = client.post(url, json=body, headers={"Idempotency-Key": "k"})
 
-            first = threading.Thread(target=post, args=("first",))
-            first.start()
-            assert first_in.wait(30)
-            retry = threading.Thread(target=post, args=("retry",))
-            retry.start()
-            _wait_until_waiting_for_a_lock(engine, name)
-            go_on.set()
-            first.join(30)
-            retry.join(30)
-
-            assert responses["first"].status_code == 201
-            assert (responses["retry"].status_code, responses["retry"].json()) == (
-                201,
-                responses["first"].json(),
-            )
-            assert responses["retry"].headers["idempotent-replayed"] == "true"
-            assert client.get(url).json()["total"] == 1
-    finally:
+        first = threading.Thread(target=post, args=("first",))
+        first.start()
+        assert first_in.wait(30)
+        retry = threading.Thread(target=post, args=("retry",))
+        retry.start()
+        _wait_until_waiting_for_a_lock(engine, name)
         go_on.set()
-        engine.dispose()
-        drop_schema(name)
+        first.join(30)
+        retry.join(30)
+
+        assert responses["first"].status_code == 201
+        assert (responses["retry"].status_code, responses["retry"].json()) == (
+            201,
+            responses["first"].json(),
+        )
+        assert responses["retry"].headers["idempotent-replayed"] == "true"
+        assert client.get(url).json()["total"] == 1
 
 
 def test_an_expired_key_used_again_beside_a_request_that_sweeps_does_not_deadlock(
@@ -183,10 +175,6 @@ def test_an_expired_key_used_again_beside_a_request_that_sweeps_does_not_deadloc
     took the community's lock; another request, holding that lock, swept the expired records
     and waited for that row: a deadlock, one of them a 503. Now the look-up leaves the record
     to the sweep, and the sweep skips what another transaction deletes."""
-    name = f"copmatch_idempotent_sweep_{os.getpid()}"
-    fresh_database("postgresql", name, tmp_path).dispose()
-    engine = db.build_engine(f"{postgres_schema_url(name)}&application_name={name}")
-    migrate(engine)
     created, go_on = threading.Event(), threading.Event()
     create_answer = answers_service.create_answer
 
@@ -198,6 +186,59 @@ def test_an_expired_key_used_again_beside_a_request_that_sweeps_does_not_deadloc
         return answer
 
     monkeypatch.setattr(answers_service, "create_answer", create_then_wait)
+    with _needs_on_postgresql(tmp_path, "copmatch_idempotent_sweep", go_on) as (
+        client,
+        engine,
+        name,
+        url,
+        body,
+    ):
+        old = client.post(url, json=body, headers={"Idempotency-Key": "old"})
+        assert old.status_code == 201
+        with engine.begin() as connection:  # a day and more later
+            connection.execute(
+                update(IdempotencyRecord).values(
+                    created_at=db.utcnow() - idempotency.KEPT_FOR - timedelta(seconds=1)
+                )
+            )
+        responses: dict[str, httpx.Response] = {}
+
+        def post(which: str, key: str, text: str) -> None:
+            responses[which] = client.post(
+                url, json={**body, "text": text}, headers={"Idempotency-Key": key}
+            )
+
+        first = threading.Thread(target=post, args=("first", "new", "Aquathermie"))
+        first.start()
+        assert created.wait(30)
+        again = threading.Thread(target=post, args=("again", "old", "Zonnedaken"))
+        again.start()
+        _wait_until_waiting_for_a_lock(engine, name)  # for the community's lock
+        go_on.set()
+        first.join(30)
+        again.join(30)
+
+        assert (responses["first"].status_code, responses["again"].status_code) == (201, 201)
+        assert "idempotent-replayed" not in responses["again"].headers
+        assert [need["text"] for need in client.get(url).json()["items"]] == [
+            "Warmtenet in de wijk",
+            "Aquathermie",
+            "Zonnedaken",
+        ]
+
+
+@contextmanager
+def _needs_on_postgresql(
+    tmp_path: Path, prefix: str, go_on: threading.Event
+) -> Iterator[tuple[TestClient, Engine, str, str, dict[str, Any]]]:
+    """An app on a PostgreSQL database of its own, its connections named after it (see
+    :func:`_wait_until_waiting_for_a_lock`), with a community whose member may write needs:
+    (client as admin, engine, the database's name, the needs' URL, a need's body). On the way
+    out *go_on* is set first: a request a test holds up lets go of its connection."""
+    name = f"{prefix}_{os.getpid()}"
+    fresh_database("postgresql", name, tmp_path).dispose()
+    engine = db.build_engine(f"{postgres_schema_url(name)}&application_name={name}")
+    migrate(engine)
     settings = Settings(environment="test", database_url=POSTGRES_URL, admin_token=ADMIN_TOKEN)
     try:
         with TestClient(create_app(settings, engine), headers=ADMIN) as client:
@@ -206,38 +247,7 @@ def test_an_expired_key_used_again_beside_a_request_that_sweeps_does_not_deadloc
             url = f"/api/v1/communities/{cop['id']}/needs"
             client.post(f"{url[:-6]}/members", json={"organisationId": rvo.json()["id"]})
             body = {"organisationId": rvo.json()["id"], "text": "Warmtenet in de wijk"}
-            old = client.post(url, json=body, headers={"Idempotency-Key": "old"})
-            assert old.status_code == 201
-            with engine.begin() as connection:  # a day and more later
-                connection.execute(
-                    update(IdempotencyRecord).values(
-                        created_at=db.utcnow() - idempotency.KEPT_FOR - timedelta(seconds=1)
-                    )
-                )
-            responses: dict[str, httpx.Response] = {}
-
-            def post(which: str, key: str, text: str) -> None:
-                responses[which] = client.post(
-                    url, json={**body, "text": text}, headers={"Idempotency-Key": key}
-                )
-
-            first = threading.Thread(target=post, args=("first", "new", "Aquathermie"))
-            first.start()
-            assert created.wait(30)
-            again = threading.Thread(target=post, args=("again", "old", "Zonnedaken"))
-            again.start()
-            _wait_until_waiting_for_a_lock(engine, name)  # for the community's lock
-            go_on.set()
-            first.join(30)
-            again.join(30)
-
-            assert (responses["first"].status_code, responses["again"].status_code) == (201, 201)
-            assert "idempotent-replayed" not in responses["again"].headers
-            assert [need["text"] for need in client.get(url).json()["items"]] == [
-                "Warmtenet in de wijk",
-                "Aquathermie",
-                "Zonnedaken",
-            ]
+            yield client, engine, name, url, body
     finally:
         go_on.set()
         engine.dispose()
