@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
+from alembic.config import Config
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
@@ -82,6 +84,24 @@ def drop_schema(name: str) -> None:
     with admin.begin() as connection:
         connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
     admin.dispose()
+
+
+@contextmanager
+def migrated(
+    backend: str, tmp_path: Path, name: str, revision: str = "head"
+) -> Iterator[tuple[Connection, Config]]:
+    """A connection, in one transaction, to a fresh database migrated to ``revision``, and the
+    alembic configuration on it; the database is dropped afterwards."""
+    engine = fresh_database(backend, f"{name}_{os.getpid()}", tmp_path)
+    try:
+        with migration_connection(engine) as connection:
+            config = alembic_config(connection=connection)
+            command.upgrade(config, revision)
+            yield connection, config
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_schema(f"{name}_{os.getpid()}")
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

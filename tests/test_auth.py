@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from pathlib import Path
 
@@ -16,11 +15,10 @@ from sqlalchemy.orm import Session
 
 from app.auth import hash_token
 from app.config import Settings
-from app.migrate import alembic_config, migration_connection
 from app.models import ApiToken, AuditEvent
 from app.services import tokens
 from tests import factories
-from tests.conftest import ADMIN_TOKEN, BACKENDS, drop_schema, fresh_database
+from tests.conftest import ADMIN_TOKEN, BACKENDS, migrated
 from tests.http import delete, patch
 from tests.problems import assert_problem
 
@@ -261,41 +259,32 @@ def test_the_upgrade_revokes_the_tokens_of_people_who_left_before_it(
     """Before this release setting ``active`` to false left the person's tokens unrevoked, and
     they worked again when the person came back. The upgrade revokes them, at the time it
     runs; tokens of people still active, and revocations already made, stay as they were."""
-    name = f"copmatch_token_upgrade_{os.getpid()}"
     before_issuers = "a7e87d505df0"
-    engine = fresh_database(backend, name, tmp_path)
-    try:
-        with migration_connection(engine) as connection:
-            config = alembic_config(connection=connection)
-            command.upgrade(config, "head")
-            session = Session(bind=connection, autoflush=False)
-            haarlem = factories.municipality(session)
-            left, stayed = factories.person(session, haarlem), factories.person(session, haarlem)
-            forgotten = tokens.issue_token(session, left, lifetime_days=1).id
-            revoked_before = tokens.issue_token(session, left, lifetime_days=1).id
-            working = tokens.issue_token(session, stayed, lifetime_days=1).id
-            long_ago = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
-            session.get_one(ApiToken, revoked_before).revoked_at = long_ago
-            left.active = False  # as the previous release did: its tokens stay unrevoked
-            session.flush()
-            command.downgrade(config, before_issuers)
+    with migrated(backend, tmp_path, "copmatch_token_upgrade") as (connection, config):
+        session = Session(bind=connection, autoflush=False)
+        haarlem = factories.municipality(session)
+        left, stayed = factories.person(session, haarlem), factories.person(session, haarlem)
+        forgotten = tokens.issue_token(session, left, lifetime_days=1).id
+        revoked_before = tokens.issue_token(session, left, lifetime_days=1).id
+        working = tokens.issue_token(session, stayed, lifetime_days=1).id
+        long_ago = dt.datetime(2026, 11, 30, 12, tzinfo=dt.UTC)
+        session.get_one(ApiToken, revoked_before).revoked_at = long_ago
+        left.active = False  # as the previous release did: its tokens stay unrevoked
+        session.flush()
+        command.downgrade(config, before_issuers)
 
-            start = dt.datetime.now(dt.UTC)
-            command.upgrade(config, "head")
-            end = dt.datetime.now(dt.UTC)
-            session.expire_all()
-            revoked_at = {
-                token_id: session.get_one(ApiToken, token_id).revoked_at
-                for token_id in (forgotten, revoked_before, working)
-            }
-            assert (revoked_at[revoked_before], revoked_at[working]) == (long_ago, None)
-            assert revoked_at[forgotten] is not None
-            assert start <= revoked_at[forgotten] <= end
-            session.close()
-    finally:
-        engine.dispose()
-        if backend == "postgresql":
-            drop_schema(name)
+        start = dt.datetime.now(dt.UTC)
+        command.upgrade(config, "head")
+        end = dt.datetime.now(dt.UTC)
+        session.expire_all()
+        revoked_at = {
+            token_id: session.get_one(ApiToken, token_id).revoked_at
+            for token_id in (forgotten, revoked_before, working)
+        }
+        assert (revoked_at[revoked_before], revoked_at[working]) == (long_ago, None)
+        assert revoked_at[forgotten] is not None
+        assert start <= revoked_at[forgotten] <= end
+        session.close()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -305,61 +294,52 @@ def test_the_upgrade_takes_token_issuers_from_the_audit_log_and_keeps_their_rule
     """Tokens an organiser issued before this release name no issuer: the upgrade takes it from
     the audit log, and revokes the copies of those whose person already takes part in a
     community the organiser does not run. A token an admin, or its person, issued keeps none."""
-    name = f"copmatch_token_issuers_{os.getpid()}"
-    engine = fresh_database(backend, name, tmp_path)
-    try:
-        with migration_connection(engine) as connection:
-            config = alembic_config(connection=connection)
-            command.upgrade(config, "head")
-            session = Session(bind=connection, autoflush=False)
-            haarlem, zaanstad = factories.municipality(session), factories.municipality(session)
-            rvo = factories.agency(session)
-            run = factories.community(session, "CoP C", haarlem, zaanstad, rvo)
-            factories.community(session, "CoP D", haarlem)  # haarlem joined it later
-            organiser = factories.person(session, rvo)
-            tokens.add_organiser(session, run, organiser.id)
-            beyond, within = factories.person(session, haarlem), factories.person(session, zaanstad)
-            issued = {
-                who: tokens.issue_token(session, person, lifetime_days=1).id
-                for who, person in (
-                    ("beyond", beyond),
-                    ("within", within),
-                    ("own", organiser),
-                    ("admin's", within),
-                )
-            }
-            session.flush()
-            command.downgrade(config, "a7e87d505df0")
-            # What the previous release logged when these tokens were issued.
-            for who, token_id in issued.items():
-                role, actor = ("admin", None) if who == "admin's" else ("person", organiser.id)
-                connection.execute(
-                    text(
-                        "INSERT INTO audit_events (at, person_id, role, action, resource,"
-                        " resource_id) VALUES ('2026-12-01 10:00:00', :actor, :role, 'create',"
-                        " 'token', :token)"
-                    ),
-                    {"actor": actor, "role": role, "token": token_id},
-                )
+    with migrated(backend, tmp_path, "copmatch_token_issuers") as (connection, config):
+        session = Session(bind=connection, autoflush=False)
+        haarlem, zaanstad = factories.municipality(session), factories.municipality(session)
+        rvo = factories.agency(session)
+        run = factories.community(session, "CoP C", haarlem, zaanstad, rvo)
+        factories.community(session, "CoP D", haarlem)  # haarlem joined it later
+        organiser = factories.person(session, rvo)
+        tokens.add_organiser(session, run, organiser.id)
+        beyond, within = factories.person(session, haarlem), factories.person(session, zaanstad)
+        issued = {
+            who: tokens.issue_token(session, person, lifetime_days=1).id
+            for who, person in (
+                ("beyond", beyond),
+                ("within", within),
+                ("own", organiser),
+                ("admin's", within),
+            )
+        }
+        session.flush()
+        command.downgrade(config, "a7e87d505df0")
+        # What the previous release logged when these tokens were issued.
+        for who, token_id in issued.items():
+            role, actor = ("admin", None) if who == "admin's" else ("person", organiser.id)
+            connection.execute(
+                text(
+                    "INSERT INTO audit_events (at, person_id, role, action, resource,"
+                    " resource_id) VALUES ('2026-12-01 10:00:00', :actor, :role, 'create',"
+                    " 'token', :token)"
+                ),
+                {"actor": actor, "role": role, "token": token_id},
+            )
 
-            command.upgrade(config, "head")
+        command.upgrade(config, "head")
 
-            session.expire_all()
-            found = {
-                who: (
-                    session.get_one(ApiToken, token_id).issued_by_person_id,
-                    session.get_one(ApiToken, token_id).revoked_at is not None,
-                )
-                for who, token_id in issued.items()
-            }
-            assert found == {
-                "beyond": (organiser.id, True),
-                "within": (organiser.id, False),
-                "own": (None, False),
-                "admin's": (None, False),
-            }
-            session.close()
-    finally:
-        engine.dispose()
-        if backend == "postgresql":
-            drop_schema(name)
+        session.expire_all()
+        found = {
+            who: (
+                session.get_one(ApiToken, token_id).issued_by_person_id,
+                session.get_one(ApiToken, token_id).revoked_at is not None,
+            )
+            for who, token_id in issued.items()
+        }
+        assert found == {
+            "beyond": (organiser.id, True),
+            "within": (organiser.id, False),
+            "own": (None, False),
+            "admin's": (None, False),
+        }
+        session.close()

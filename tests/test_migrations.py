@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.orm import Session
 
-from app.migrate import alembic_config, migration_connection
 from app.models import Base
 from app.services import tokens
 from tests import factories
-from tests.conftest import BACKENDS, drop_schema, fresh_database
-
-
-@contextmanager
-def _migrated(
-    backend: str, tmp_path: Path, name: str, revision: str = "head"
-) -> Iterator[tuple[Connection, Config]]:
-    """A connection, in one transaction, to a fresh database migrated to ``revision``, and the
-    alembic configuration on it; the database is dropped afterwards."""
-    engine = fresh_database(backend, f"{name}_{os.getpid()}", tmp_path)
-    try:
-        with migration_connection(engine) as connection:
-            config = alembic_config(connection=connection)
-            command.upgrade(config, revision)
-            yield connection, config
-    finally:
-        engine.dispose()
-        if backend == "postgresql":
-            drop_schema(f"{name}_{os.getpid()}")
+from tests.conftest import BACKENDS, migrated
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_upgrade_downgrade_upgrade_without_drift(backend: str, tmp_path: Path) -> None:
-    with _migrated(backend, tmp_path, "copmatch_migrations_test") as (connection, config):
+    with migrated(backend, tmp_path, "copmatch_migrations_test") as (connection, config):
         command.downgrade(config, "base")
         assert set(inspect(connection).get_table_names()) == {"alembic_version"}
         command.upgrade(config, "head")
@@ -60,7 +37,7 @@ def test_downgrading_a_communities_column_keeps_the_rows_that_refer_to_communiti
 ) -> None:
     """On SQLite, a batch migration that recreates ``communities`` drops the old table, and
     the foreign keys' ON DELETE CASCADE would empty every table that refers to it."""
-    with _migrated(backend, tmp_path, "copmatch_migrations_rows") as (connection, config):
+    with migrated(backend, tmp_path, "copmatch_migrations_rows") as (connection, config):
         session = Session(bind=connection)
         haarlem = factories.municipality(session, "Haarlem", "GM0392")
         community = factories.community(session, "CoP", haarlem)
@@ -137,7 +114,7 @@ def test_sqlite_never_gives_a_deleted_rows_id_again_after_the_migration(
     """The tables are rebuilt with AUTOINCREMENT on SQLite, their rows, keys, constraints and
     indexes kept, and back; PostgreSQL's sequences never reuse an id, so nothing changes there."""
     before = "5d7a3c1e8f24"
-    with _migrated(backend, tmp_path, "copmatch_migrations_ids", before) as (connection, config):
+    with migrated(backend, tmp_path, "copmatch_migrations_ids", before) as (connection, config):
         schema_before = _schema(connection)
         command.upgrade(config, "head")
         schema_head = _schema(connection)
@@ -176,11 +153,11 @@ def test_sqlite_never_gives_a_deleted_rows_id_again_after_the_migration(
             trial.rollback()
 
 
-def test_sqlite_counts_on_past_the_ids_the_audit_log_names_when_migrated(tmp_path: Path) -> None:
+def test_sqlite_counts_on_past_the_ids_the_audit_log_names_whenmigrated(tmp_path: Path) -> None:
     """Rows deleted before the migration, last of their table: their ids are not given again,
     so a new community does not show a deleted one's events (nor a new person act as one)."""
     before = "5d7a3c1e8f24"
-    with _migrated("sqlite", tmp_path, "copmatch_migrations_seq", before) as (connection, config):
+    with migrated("sqlite", tmp_path, "copmatch_migrations_seq", before) as (connection, config):
         session = Session(bind=connection)
         kept = factories.community(session, "CoP")
         session.flush()
