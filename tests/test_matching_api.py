@@ -878,7 +878,8 @@ def test_a_region_change_re_scores_only_the_needs_whose_pairs_it_changes(
 ) -> None:
     """An organisation that joins a region changes the pairs of its own needs and of the needs
     in that region (with its offers): those needs are re-scored, on the index moved to the
-    new region rather than rebuilt, and what is stored is what a recompute stores."""
+    new region rather than rebuilt, and what is stored is what a recompute stores (nothing was
+    written since the last one: the index's fit is the recompute's)."""
     community = _Regions(session, client)
     before = _scored(client, community)  # type: ignore[arg-type]
     rescored: list[int] = []

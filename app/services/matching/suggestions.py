@@ -451,7 +451,9 @@ def relocate(
     moved organisations' needs, and those of the needs in a region one of them left or joined
     (with the moved organisation's offers): those needs are re-scored against every offer, as
     a written need is, on an index of the offers as they are, moved to the new regions rather
-    than rebuilt (MatchIndex.relocated; the needs may be new to it, as a written one is).
+    than rebuilt (MatchIndex.relocated; the needs may be new to it, as a written one is, and
+    it may be fitted on needs, and offers, written or deleted since: those scores lag as a need
+    write's do until the next recompute).
     Every other pair keeps its score. Where that is most of the community, it is re-scored
     whole (:func:`recompute`, which ranks all needs at once, and above EXACT_PAIR_LIMIT pairs
     each need's shortlist). Organisations in *regions* without answers here change nothing
