@@ -58,10 +58,13 @@ def _issuers_from_the_audit_log(api_tokens: sa.TableClause, now: object) -> None
     run every community the token's person takes part in (the rule the app now keeps)."""
     op.execute(
         sa.text(
+            # The token's latest create event (an id SQLite gave again has older ones): its
+            # actor, when a person other than the token's own.
             "UPDATE api_tokens SET issued_by_person_id = ("
-            " SELECT e.person_id FROM audit_events e"
-            " WHERE e.resource = 'token' AND e.action = 'create' AND e.role = 'person'"
-            " AND e.resource_id = api_tokens.id AND e.person_id <> api_tokens.person_id"
+            " SELECT CASE WHEN e.role = 'person' AND e.person_id <> api_tokens.person_id"
+            " THEN e.person_id END FROM audit_events e"
+            " WHERE e.resource = 'token' AND e.action = 'create'"
+            " AND e.resource_id = api_tokens.id"
             " ORDER BY e.id DESC LIMIT 1)"
             " WHERE person_id IS NOT NULL"
         )
