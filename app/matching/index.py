@@ -74,7 +74,7 @@ from app.matching.parallel import collector_paused
 from app.matching.ranking import Ranker, blocked_pairs
 from app.matching.reasons import Explainer
 from app.matching.shortlist import exact_cosines, row_pointers, shortlist
-from app.matching.sides import Candidates, Prepared, Side, region_key
+from app.matching.sides import Candidates, Prepared, Side, region_code_table, region_key
 from app.matching.tagging import cached_tagger
 from app.matching.taxonomy import Taxonomy
 from app.matching.types import (
@@ -157,8 +157,7 @@ class MatchIndex:
         self._organisation_codes = {
             organisation: code for code, organisation in enumerate(organisations)
         }
-        regions = sorted({region_key(item.region) for item in (*need_items, *offer_items)} - {""})
-        self._region_codes = {region: code for code, region in enumerate(regions)}
+        self._region_codes = region_code_table((*need_items, *offer_items))
 
         self.vectorizer = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, dtype=np.float64
@@ -362,8 +361,7 @@ class MatchIndex:
         moved_index._shortlists = {}
         moved_index._shortlists_lock = threading.Lock()
         moved_index.needs, moved_index.offers = needs, offers
-        keys = {region_key(item.region) for item in (*need_items, *offer_items)} - {""}
-        moved_index._region_codes = {region: code for code, region in enumerate(sorted(keys))}
+        moved_index._region_codes = region_code_table((*need_items, *offer_items))
         moved_index._need_side = self._need_side.relocated(need_items, moved_index._region_codes)
         moved_index._offer_side = self._offer_side.relocated(offer_items, moved_index._region_codes)
         moved_index._scorer = self._scorer.relocated(

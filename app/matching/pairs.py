@@ -25,7 +25,7 @@ from scipy import sparse
 
 from app.matching import parallel, scoring
 from app.matching.embedding import pair_closeness, row_closeness
-from app.matching.sides import Prepared, Side, region_key
+from app.matching.sides import Prepared, Side, coded_regions, region_key
 from app.matching.types import Factor
 
 FloatArray = npt.NDArray[np.float64]
@@ -159,10 +159,7 @@ class PairScorer:
         """Unrounded scores of *items* (needs when *need_side*, else offers) × targets, and the
         cosines they came from (*cosine*, when the caller has them already)."""
         raw, cosine = self.content(items, vectors, targets, cosine=cosine)
-        regions = np.array(
-            [self.region_codes.get(region_key(item.region), -1) for item in items],
-            dtype=np.int64,
-        )
+        regions = coded_regions(items, self.region_codes)
         same_region = (regions[:, None] == targets.regions[None, :]) & (regions[:, None] >= 0)
         codes = np.array([self.organisation_code(item) for item in items], dtype=np.int64)
         if need_side:

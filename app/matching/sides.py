@@ -8,7 +8,7 @@ query's candidate targets on the large path (see :mod:`app.matching.shortlist`).
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,9 +86,7 @@ class Side:
         self.organisations = np.array(
             [organisation_codes[item.organisation_id] for item in items], dtype=np.int64
         )
-        self.regions = np.array(
-            [region_codes.get(region_key(item.region), -1) for item in items], dtype=np.int64
-        )
+        self.regions = coded_regions(items, region_codes)
         self.replace_items(items)
 
     def relocated(self, items: Sequence[Prepared], region_codes: dict[str, int]) -> Side:
@@ -96,9 +94,7 @@ class Side:
         coded by *region_codes*; every other array is shared."""
         side = copy.copy(self)
         side.items = items
-        side.regions = np.array(
-            [region_codes.get(region_key(item.region), -1) for item in items], dtype=np.int64
-        )
+        side.regions = coded_regions(items, region_codes)
         return side
 
     def replace_items(self, items: Sequence[Prepared]) -> None:
@@ -117,3 +113,16 @@ class Side:
 
 def region_key(region: str | None) -> str:
     return region.strip().casefold() if region else ""
+
+
+def region_code_table(items: Iterable[Prepared]) -> dict[str, int]:
+    """A code per region the *items* are in (compared by :func:`region_key`), in sorted order."""
+    keys = sorted({region_key(item.region) for item in items} - {""})
+    return {region: code for code, region in enumerate(keys)}
+
+
+def coded_regions(items: Sequence[Prepared], region_codes: dict[str, int]) -> IntArray:
+    """Each item's region code; -1 for none, or for a region *region_codes* does not hold."""
+    return np.array(
+        [region_codes.get(region_key(item.region), -1) for item in items], dtype=np.int64
+    )

@@ -289,7 +289,6 @@ def update_person(session: Session, person: Person, data: PersonUpdate) -> Perso
             select(ApiToken).where(ApiToken.person_id == person.id, ApiToken.revoked_at.is_(None))
         ):
             token.revoked_at = utcnow()
-        session.flush()
         revoke_tokens_beyond_issuer(session, person.id)
     session.flush()
     return person
