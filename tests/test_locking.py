@@ -63,7 +63,9 @@ def test_etag_and_if_match(client: TestClient, session: Session) -> None:
     assert_problem(client.patch(url, json={"priority": "low"}, headers={"If-Match": etag}), 412)
     assert_problem(client.delete(url, headers={"If-Match": etag}), 412)
     assert client.get(url).json()["priority"] == "high"
-    assert client.delete(url, headers={"If-Match": 'W/"2"'}).status_code == 204
+    # If-Match compares strongly (RFC 9110 §13.1.1): a weak tag never matches.
+    assert_problem(client.delete(url, headers={"If-Match": 'W/"2"'}), 412, "header.If-Match")
+    assert client.delete(url, headers={"If-Match": '"2"'}).status_code == 204
     # A missing resource is a 404, whatever If-Match says.
     assert_problem(client.delete(url, headers={"If-Match": '"2"'}), 404)
 
@@ -97,10 +99,11 @@ def test_if_match_star_or_a_list_naming_the_current_etag_matches(
     ("header", "expected"),
     [
         ('"3"', True),
-        ('W/"3"', True),
+        ('W/"3"', False),
         ("*", True),
         ('"1", "3"', True),
-        (' "1" ,W/"3" ', True),
+        (' "1" ,W/"3" ', False),
+        (' W/"3" , "3" ', True),
         ('"1", "2"', False),
         ('"3', False),
         ("3", False),

@@ -257,7 +257,8 @@ ManagedCommunity = Annotated[Community, Depends(managed_community)]
 
 # --- optimistic locking --------------------------------------------------------------------
 
-ETAG_PATTERN = re.compile(r'^(?:W/)?"(\d{1,10})"$')
+ETAG_PATTERN = re.compile(r'^"(\d{1,10})"$')
+"""A strong ETag of ours: If-Match compares strongly, so a weak one (``W/"3"``) never matches."""
 
 
 def etag(version: int) -> str:
@@ -280,7 +281,8 @@ IfMatch = Annotated[
 
 def names_version(if_match: str, version: int) -> bool:
     """Whether ``If-Match`` is ``*`` (any current representation) or lists the ETag of
-    ``version`` among its comma-separated tags (RFC 9110 §13.1.1)."""
+    ``version`` among its comma-separated tags, by the strong comparison RFC 9110 §13.1.1 asks
+    of If-Match: a weak tag matches nothing."""
     if if_match.strip() == "*":
         return True
     for tag in if_match.split(","):
