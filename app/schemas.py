@@ -500,6 +500,10 @@ class AssignmentRead(ReadModel):
     need_organisation_id: int
     offer_organisation_id: int
     score: float
+    status: SuggestionStatus = Field(
+        description="proposed: the solver's pick; introduced, accepted or completed: a commitment "
+        "the allocation keeps"
+    )
 
 
 class AllocationRead(ReadModel):

@@ -29,3 +29,17 @@ def patch(
 
 def delete(client: TestClient, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
     return client.delete(url, headers=_headers(client, url, headers))
+
+
+def every_page(client: TestClient, url: str, **params: Any) -> list[dict[str, Any]]:
+    """All items of a collection, page after page (of the largest page size); the total of
+    every page must agree."""
+    items: list[dict[str, Any]] = []
+    while True:
+        response = client.get(url, params={**params, "limit": 100, "offset": len(items)})
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items += page["items"]
+        if not page["items"] or len(items) >= page["total"]:
+            assert len(items) == page["total"], (len(items), page["total"])
+            return items

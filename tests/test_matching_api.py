@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -10,14 +11,23 @@ from sqlalchemy import Engine, event, select, update
 from sqlalchemy.orm import Session
 
 from app.matching.scoring import HUB_MIN_NEEDS
-from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
-from app.services import matching
+from app.models import (
+    Community,
+    Membership,
+    Need,
+    Offer,
+    Organisation,
+    Suggestion,
+    SuggestionStatus,
+)
+from app.services import communities, matching
+from app.services.demo import load_demo
 from app.services.matching import embeddings as embeddings_module
 from app.services.matching import index as index_module
 from app.services.matching import suggestions as suggestions_module
 from app.services.organisations import load_municipalities
 from tests import factories
-from tests.http import delete, patch
+from tests.http import delete, every_page, patch
 from tests.problems import assert_problem
 
 AQUATHERMIE_NEED = "Hoe pak je aquathermie uit oppervlaktewater (TEO) aan voor een wijk?"
@@ -331,6 +341,39 @@ def test_allocation_respects_capacity_and_covers_organisations(
     assert sorted(a["needId"] for a in result["assignments"]) == sorted([first["id"], second["id"]])
     assert result["uncoveredOrganisationIds"] == []
     assert result["totalScore"] == pytest.approx(sum(a["score"] for a in result["assignments"]))
+
+
+def test_allocation_keeps_the_pairs_acted_on(client: TestClient, cop: Cop) -> None:
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER, capacity=1)
+    answer(client, cop, "offers", cop.alkmaar, "aquathermie: TEO uit een vaart", capacity=1)
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    best, weaker = suggestions(client, cop, needId=need["id"])
+    result = client.get(f"{cop.url}/allocation").json()
+    assert [(a["suggestionId"], a["status"]) for a in result["assignments"]] == [
+        (best["id"], "proposed")
+    ]
+
+    url = f"{cop.url}/suggestions/{weaker['id']}"
+    for status in ("introduced", "accepted", "completed"):
+        assert patch(client, url, {"status": status}).status_code == 200
+        result = client.get(f"{cop.url}/allocation").json()
+        # The pair acted on stands: the need keeps that helper and gets no other.
+        assert [(a["suggestionId"], a["status"]) for a in result["assignments"]] == [
+            (weaker["id"], status)
+        ]
+        assert (result["needsAssigned"], result["totalScore"]) == (1, weaker["score"])
+
+    # It takes its offer's one place: another need that both offers suit gets the other one.
+    other = answer(client, cop, "needs", cop.haarlem, "TEO of TEA: aquathermie voor een wijk")
+    assert {s["offerId"] for s in suggestions(client, cop, needId=other["id"])} == {
+        best["offerId"],
+        weaker["offerId"],
+    }
+    result = client.get(f"{cop.url}/allocation").json()
+    assert [(a["needId"], a["offerId"]) for a in result["assignments"]] == [
+        (need["id"], weaker["offerId"]),
+        (other["id"], best["offerId"]),
+    ]
 
 
 def test_reciprocal_pairs(client: TestClient, session: Session, cop: Cop) -> None:
@@ -1065,3 +1108,49 @@ def test_only_a_region_that_scores_or_reads_otherwise_re_scores(
     assert patch(client, url, {"region": "Zaanstreek"}).status_code == 200
     assert patch(client, url, {"region": "zaanstreek"}).status_code == 200
     assert recomputed == [cop.community.id, cop.community.id]
+
+
+def test_gaps_and_unmet_offers_agree_with_the_stored_suggestions(
+    client: TestClient, session: Session, embedder: object
+) -> None:
+    """Answers typed in one at a time keep scores that lag a recompute (each write scores on
+    the index of its moment); gaps and unmet offers are read from the same stored suggestions,
+    so no need is a gap while a suggestion above the threshold is shown for it."""
+    load_municipalities(session)
+    demo = load_demo(session)
+    copy = factories.community(session, "copy")
+    for organisation_id in session.scalars(
+        select(Membership.organisation_id).where(Membership.community_id == demo.community_id)
+    ):
+        communities.add_member(session, copy, organisation_id)
+    rows: list[Need | Offer] = [
+        *session.scalars(select(Need).where(Need.community_id == demo.community_id)),
+        *session.scalars(select(Offer).where(Offer.community_id == demo.community_id)),
+    ]
+    random.Random(1).shuffle(rows)
+    url = f"/api/v1/communities/{copy.id}"
+    for row in rows:
+        body: dict[str, Any] = {"organisationId": row.organisation_id, "text": row.text}
+        kind = "needs" if isinstance(row, Need) else "offers"
+        post(client, f"{url}/{kind}", body)
+
+    shown = every_page(client, f"{url}/suggestions")  # those at the threshold or above
+    gaps = client.get(f"{url}/gaps", params={"limit": 100}).json()
+    assert {item["score"] >= gaps["threshold"] for item in shown} == {True}
+    need_ids = session.scalars(
+        select(Need.id).where(Need.community_id == copy.id).order_by(Need.id)
+    ).all()
+    helped = {item["needId"] for item in shown}
+    assert [gap["needId"] for gap in gaps["items"]] == [n for n in need_ids if n not in helped]
+    assert len(gaps["items"]) == gaps["total"] > 0
+    unmet = client.get(f"{url}/unmet-offers", params={"limit": 100}).json()["items"]
+    offer_ids = session.scalars(
+        select(Offer.id).where(Offer.community_id == copy.id).order_by(Offer.id)
+    ).all()
+    asked = {item["offerId"] for item in shown}
+    assert [item["offerId"] for item in unmet] == [o for o in offer_ids if o not in asked]
+    report = client.get(f"{url}/report").json()
+    # (A need is listed under each of its topics.)
+    assert {need["needId"] for group in report["gaps"]["groups"] for need in group["needs"]} == {
+        gap["needId"] for gap in gaps["items"]
+    }

@@ -42,7 +42,7 @@ from app.services.matching import index as index_module
 from app.services.matching import suggestions as suggestions_module
 from tests import factories
 from tests.conftest import IN_CI
-from tests.http import delete, patch
+from tests.http import delete, every_page, patch
 from tests.problems import assert_problem
 
 THEMES = (
@@ -99,7 +99,6 @@ GIVEN = st.none() | st.lists(st.sampled_from(TOPICS), max_size=2, unique=True)
 
 STATUSES = [status.value for status in SuggestionStatus]
 ACTED_ON = {"introduced", "accepted", "declined", "completed"}
-LIMIT = 100  # the largest page: the whole community in one or two requests
 MEMBERS = (
     ("Haarlem", "GM0392"),
     ("Zaanstad", "GM0479"),
@@ -112,17 +111,6 @@ def ok(response: httpx.Response, status: int = 200) -> Any:
     """The JSON of a response that must have *status* (never a 500)."""
     assert response.status_code == status, response.text
     return response.json() if response.content else None
-
-
-def every_page(client: TestClient, url: str, **params: Any) -> list[dict[str, Any]]:
-    """All items of a collection, page after page; the total of every page must agree."""
-    items: list[dict[str, Any]] = []
-    while True:
-        page = ok(client.get(url, params={**params, "limit": LIMIT, "offset": len(items)}))
-        items += page["items"]
-        if not page["items"] or len(items) >= page["total"]:
-            assert len(items) == page["total"], (len(items), page["total"])
-            return items
 
 
 def pairs(rows: list[dict[str, Any]]) -> dict[tuple[int, int], dict[str, Any]]:

@@ -174,7 +174,9 @@ def recompute_suggestions(session: SessionDep, community: ManagedCommunity) -> R
     response_model=AllocationRead,
     summary="Assign needs to offers within capacities",
     description="Every organisation with a need gets at least one helper where any exists, "
-    "then the total score is maximised (exact solve). Declined suggestions are left out.",
+    "then the total score is maximised (exact solve). Declined suggestions are left out; "
+    "introduced, accepted and completed ones are commitments: each is assigned, takes a place "
+    "of its offer's capacity, and its need gets no other helper.",
 )
 @one_snapshot
 def get_allocation(session: SessionDep, community: ReadableCommunity) -> AllocationRead:
@@ -188,6 +190,7 @@ def get_allocation(session: SessionDep, community: ReadableCommunity) -> Allocat
                 need_organisation_id=a.need_organisation_id,
                 offer_organisation_id=a.offer_organisation_id,
                 score=a.score,
+                status=stored.statuses[a.need_id, a.offer_id],
             )
             for a in result.assignments
         ],
@@ -195,7 +198,7 @@ def get_allocation(session: SessionDep, community: ReadableCommunity) -> Allocat
         uncovered_organisation_ids=list(result.uncovered_organisations),
         total_score=result.total_score,
         needs_with_candidates=len({need for need, _ in stored.ids}),
-        needs_assigned=len(result.assignments),
+        needs_assigned=len({a.need_id for a in result.assignments}),
     )
 
 

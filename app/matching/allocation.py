@@ -4,6 +4,11 @@ The objective is lexicographic: first cover as many organisations as possible (a
 is covered when at least one of its needs gets a helper), then maximise the total score.
 Each need gets at most one helper; an offer serves at most ``capacity`` needs.
 
+Pairs already *committed* to (a suggestion that was introduced, accepted or completed) are part
+of every allocation as they are: each takes one place of its offer's capacity, its need gets no
+other helper (a need with several committed pairs keeps them all), and its organisation counts
+as covered. The rest is solved around them.
+
 Only the suggestions passed in are candidate edges (typically each need's top-k), which keeps the
 problem sparse. It is solved exactly as a minimum-weight full bipartite matching
 (:func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`, LAPJVsp) on a
@@ -40,21 +45,64 @@ _UNIT = 10**SCORE_DECIMALS
 _BASE = _UNIT + 1
 
 
-def allocate(suggestions: Iterable[Suggestion], offers: Iterable[Offer]) -> Allocation:
+def allocate(
+    suggestions: Iterable[Suggestion],
+    offers: Iterable[Offer],
+    *,
+    committed: Iterable[Suggestion] = (),
+) -> Allocation:
     """Assign needs to offers: most organisations covered first, then the highest total score.
 
     *suggestions* are the candidate edges (suggestions with a score of 0 are ignored, and of
     duplicate need–offer pairs the best counts); *offers* supply the capacities. Suggestions for
-    offers that are missing from *offers*, or have capacity 0, cannot be assigned.
+    offers that are missing from *offers*, or have capacity 0, cannot be assigned. *committed*
+    pairs (of offers in *offers*) are assigned whatever their score and the capacity left: the
+    solve fills what they leave (see the module's docstring).
     """
     capacity = {offer.id: max(0, offer.capacity) for offer in offers}
-    scored = [s for s in suggestions if s.score > 0]
+    kept = _unique_pairs(s for s in committed if s.offer_id in capacity)
+    committed_needs = {s.need_id for s in kept}
+    for suggestion in kept:
+        capacity[suggestion.offer_id] = max(0, capacity[suggestion.offer_id] - 1)
+    scored = [s for s in suggestions if s.score > 0 and s.need_id not in committed_needs]
     # Every organisation with a candidate is covered or not, whether or not its candidates'
     # offers can take anyone.
-    candidates = {s.need_organisation_id for s in scored}
-    items = [s for s in scored if capacity.get(s.offer_id, 0) > 0]
+    candidates = {s.need_organisation_id for s in (*scored, *kept)}
+    solved = _solve(
+        [s for s in scored if capacity.get(s.offer_id, 0) > 0],
+        capacity,
+        already_covered={s.need_organisation_id for s in kept},
+    )
+    assignments = sorted((*kept, *solved), key=lambda s: (s.need_id, s.offer_id))
+    covered = sorted({suggestion.need_organisation_id for suggestion in assignments})
+    uncovered = sorted(candidates - set(covered))
+    total_units = sum(to_units(suggestion.score) for suggestion in assignments)
+    return Allocation(
+        assignments=tuple(assignments),
+        covered_organisations=tuple(covered),
+        uncovered_organisations=tuple(uncovered),
+        total_score=round(total_units / _UNIT, SCORE_DECIMALS),
+    )
+
+
+def _unique_pairs(suggestions: Iterable[Suggestion]) -> list[Suggestion]:
+    """One suggestion per need–offer pair (the best scored), in (need, offer) order."""
+    best: dict[tuple[int, int], Suggestion] = {}
+    for suggestion in suggestions:
+        key = (suggestion.need_id, suggestion.offer_id)
+        if key not in best or suggestion.score > best[key].score:
+            best[key] = suggestion
+    return [best[key] for key in sorted(best)]
+
+
+def _solve(
+    items: list[Suggestion], capacity: dict[int, int], *, already_covered: set[int]
+) -> list[Suggestion]:
+    """The optimal assignment over *items* (each of an offer with capacity left), where the
+    organisations *already_covered* need no helper for coverage: their needs are assigned for
+    score alone."""
     if not items:
-        return Allocation((), (), tuple(sorted(candidates)), 0.0)
+        return []
     count = len(items)
     need_ids = np.fromiter((s.need_id for s in items), dtype=np.int64, count=count)
     offer_ids = np.fromiter((s.offer_id for s in items), dtype=np.int64, count=count)
@@ -89,7 +137,9 @@ def allocate(suggestions: Iterable[Suggestion], offers: Iterable[Offer]) -> Allo
 
     # Dummy columns per organisation: one penalty column all its needs reach, and k − 1 free
     # columns on a path (need i reaches free i − 1 and i), so any k − 1 needs can stay unassigned
-    # for free while leaving all k unassigned costs the penalty.
+    # for free while leaving all k unassigned costs the penalty. An organisation already
+    # covered gets no penalty column but k free ones: need i reaches free i − 1 and i, with one
+    # more column at the end of the path.
     organisation_of = {s.need_id: s.need_organisation_id for s in items}
     needs_of: dict[int, list[int]] = defaultdict(list)
     for row, need_id in enumerate(rows_need.tolist()):
@@ -101,17 +151,20 @@ def allocate(suggestions: Iterable[Suggestion], offers: Iterable[Offer]) -> Allo
     column = slot_columns
     for organisation_id in sorted(needs_of):
         members = needs_of[organisation_id]
-        penalty_column, free_start = column, column + 1
+        covered = organisation_id in already_covered
+        penalty_column, free_start = column, column + (0 if covered else 1)
+        free_columns = len(members) - (0 if covered else 1)
         for position, row in enumerate(members):
-            dummy_rows.append(row)
-            dummy_columns.append(penalty_column)
-            dummy_weights.append(_BASE + penalty)
+            if not covered:
+                dummy_rows.append(row)
+                dummy_columns.append(penalty_column)
+                dummy_weights.append(_BASE + penalty)
             for free in (position - 1, position):
-                if 0 <= free < len(members) - 1:
+                if 0 <= free < free_columns:
                     dummy_rows.append(row)
                     dummy_columns.append(free_start + free)
                     dummy_weights.append(_BASE)
-        column = free_start + len(members) - 1
+        column = free_start + free_columns
     rows.append(np.array(dummy_rows, dtype=np.int64))
     columns.append(np.array(dummy_columns, dtype=np.int64))
     weights.append(np.array(dummy_weights, dtype=np.int64))
@@ -133,15 +186,4 @@ def allocate(suggestions: Iterable[Suggestion], offers: Iterable[Offer]) -> Allo
     span = int(offer_ids.max()) - int(offer_ids.min()) + 1
     keys = need_ids * span + (offer_ids - offer_ids.min())
     found = np.searchsorted(keys, assigned_needs * span + (assigned_offers - offer_ids.min()))
-    assignments = sorted(
-        (items[int(edge)] for edge in edges[found]), key=lambda s: (s.need_id, s.offer_id)
-    )
-    covered = sorted({suggestion.need_organisation_id for suggestion in assignments})
-    uncovered = sorted(candidates - set(covered))
-    total_units = sum(to_units(suggestion.score) for suggestion in assignments)
-    return Allocation(
-        assignments=tuple(assignments),
-        covered_organisations=tuple(covered),
-        uncovered_organisations=tuple(uncovered),
-        total_score=round(total_units / _UNIT, SCORE_DECIMALS),
-    )
+    return [items[int(edge)] for edge in edges[found]]

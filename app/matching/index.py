@@ -459,10 +459,12 @@ class MatchIndex:
         *,
         excluded: Collection[tuple[int, int]] = (),
         threshold: float | None = None,
+        among: Collection[int] | None = None,
     ) -> tuple[Gap, ...]:
         """Needs whose best suggestion scores below *threshold* (default :attr:`gap_threshold`),
-        or that have none, by id."""
-        return self._gaps(excluded, threshold)
+        or that have none, by id; of the needs with ids in *among* only, when given (with
+        ``threshold=math.inf``: each of those with its closest offer)."""
+        return self._gaps(excluded, threshold, _others(self.needs, among))
 
     def _gaps(
         self,
@@ -487,10 +489,12 @@ class MatchIndex:
         *,
         excluded: Collection[tuple[int, int]] = (),
         threshold: float | None = None,
+        among: Collection[int] | None = None,
     ) -> tuple[UnmetOffer, ...]:
         """Offers that no need of another organisation reaches *threshold* with (default
-        :attr:`gap_threshold`), by id."""
-        return self._unmet_offers(excluded, threshold)
+        :attr:`gap_threshold`), by id; of the offers with ids in *among* only, when given (with
+        ``threshold=math.inf``: each of those with its closest need)."""
+        return self._unmet_offers(excluded, threshold, _others(self.offers, among))
 
     def _unmet_offers(
         self,
@@ -543,7 +547,13 @@ class MatchIndex:
     def gap_threshold(self) -> float:
         """Score below which a need is a gap and a suggestion is not shown: GAP_THRESHOLD, or
         SEMANTIC_GAP_THRESHOLD in an index that scores the semantic factor."""
-        return scoring.SEMANTIC_GAP_THRESHOLD if self.semantic else scoring.GAP_THRESHOLD
+        return self.threshold_for(self.semantic)
+
+    @staticmethod
+    def threshold_for(semantic: bool) -> float:
+        """The :attr:`gap_threshold` of scores made with (*semantic*) or without the semantic
+        factor."""
+        return scoring.SEMANTIC_GAP_THRESHOLD if semantic else scoring.GAP_THRESHOLD
 
     def tags(self, text: str, given: Iterable[str] = ()) -> tuple[TopicTag, ...]:
         """Topic tags of *text* with this index's tagger."""
@@ -869,6 +879,14 @@ def _embedded(needs: Sequence[Need], offers: Sequence[Offer]) -> bool:
     items: tuple[Need | Offer, ...] = (*needs, *offers)
     sizes = {len(item.embedding) if item.embedding is not None else 0 for item in items}
     return len(sizes) == 1 and 0 not in sizes
+
+
+def _others(answers: Sequence[Need] | Sequence[Offer], among: Collection[int] | None) -> set[int]:
+    """The ids of *answers* not in *among* (none when *among* is None): those a whole-community
+    look-up is told to skip."""
+    if among is None:
+        return set()
+    return {answer.id for answer in answers}.difference(among)
 
 
 def _unique_by_id(items: Iterable[_Item], kind: str) -> tuple[_Item, ...]:

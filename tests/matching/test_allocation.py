@@ -125,3 +125,107 @@ def test_deterministic_under_shuffled_input() -> None:
         rng.shuffle(candidates)
         rng.shuffle(offers)
         assert allocate(candidates, offers) == expected
+
+
+def test_a_committed_pair_is_kept_and_takes_a_place_of_its_offer() -> None:
+    offers = [offer(1, 100, "", capacity=1), offer(2, 200, "", capacity=1)]
+    candidates = [
+        suggestion(1, 1, 0.9, need_org=1),
+        suggestion(1, 2, 0.5, need_org=1),
+        suggestion(2, 2, 0.8, need_org=2),
+    ]
+    # Without the commitment the solver gives need 1 offer 1 and need 2 offer 2.
+    assert [(s.need_id, s.offer_id) for s in allocate(candidates, offers).assignments] == [
+        (1, 1),
+        (2, 2),
+    ]
+    allocation = allocate(candidates, offers, committed=[candidates[1]])
+    # Need 1 keeps offer 2 and gets no other helper; offer 2 is full, so need 2 gets none.
+    assert [(s.need_id, s.offer_id) for s in allocation.assignments] == [(1, 2)]
+    assert allocation.covered_organisations == (1,)
+    assert allocation.uncovered_organisations == (2,)
+    assert allocation.total_score == 0.5
+
+
+def test_an_organisation_covered_by_a_commitment_needs_no_other_helper_for_coverage() -> None:
+    offers = [offer(5, 500, "", capacity=1), offer(6, 600, "", capacity=1)]
+    committed = suggestion(1, 6, 0.1, need_org=1)
+    candidates = [
+        committed,
+        suggestion(2, 5, 0.9, need_org=1),
+        suggestion(3, 5, 0.2, need_org=2),
+    ]
+    allocation = allocate(candidates, offers, committed=[committed])
+    # Organisation 1 is covered by its commitment: offer 5 goes to organisation 2's need.
+    assert [(s.need_id, s.offer_id) for s in allocation.assignments] == [(1, 6), (3, 5)]
+    assert allocation.covered_organisations == (1, 2)
+    assert allocation.total_score == 0.3
+
+
+def test_commitments_beyond_an_offers_capacity_are_all_kept() -> None:
+    offers = [offer(1, 100, "", capacity=1)]
+    committed = [suggestion(1, 1, 0.4, need_org=1), suggestion(2, 1, 0.3, need_org=2)]
+    candidates = [*committed, suggestion(3, 1, 0.9, need_org=3)]
+    allocation = allocate(candidates, offers, committed=committed)
+    assert [(s.need_id, s.offer_id) for s in allocation.assignments] == [(1, 1), (2, 1)]
+    assert allocation.uncovered_organisations == (3,)
+
+
+def brute_force_objective(
+    candidates: list[Suggestion], offers: list[Offer], committed: list[Suggestion]
+) -> tuple[int, int]:
+    """The best (organisations covered, total units) over every assignment that keeps the
+    committed pairs, by enumeration (small instances only)."""
+    capacity = Counter({o.id: o.capacity for o in offers})
+    capacity.subtract(Counter(s.offer_id for s in committed))
+    fixed = {s.need_id for s in committed}
+    by_need: dict[int, list[Suggestion]] = {}
+    for s in candidates:
+        if s.need_id not in fixed and s.score > 0:
+            by_need.setdefault(s.need_id, []).append(s)
+    needs = sorted(by_need)
+    best = (0, 0)
+
+    def walk(position: int, chosen: list[Suggestion], used: Counter[int]) -> None:
+        nonlocal best
+        if position == len(needs):
+            picked = [*committed, *chosen]
+            value = (
+                len({s.need_organisation_id for s in picked}),
+                sum(to_units(s.score) for s in picked),
+            )
+            best = max(best, value)
+            return
+        walk(position + 1, chosen, used)
+        for s in by_need[needs[position]]:
+            if used[s.offer_id] < capacity[s.offer_id]:
+                used[s.offer_id] += 1
+                walk(position + 1, [*chosen, s], used)
+                used[s.offer_id] -= 1
+
+    walk(0, [], Counter())
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_committed_pairs_against_brute_force(seed: int) -> None:
+    rng = random.Random(seed)
+    needs = [(n, rng.randint(1, 4)) for n in range(1, rng.randint(2, 8))]
+    offers = [offer(o, 100 + o, "", capacity=rng.randint(0, 2)) for o in range(1, 5)]
+    candidates = [
+        suggestion(n, o.id, rng.randint(1, 10_000) / 10_000, need_org=org)
+        for n, org in needs
+        for o in offers
+        if rng.random() < 0.5
+    ]
+    committed = [s for s in candidates if rng.random() < 0.15]
+    allocation = allocate(candidates, offers, committed=committed)
+    assert objective(allocation) == brute_force_objective(candidates, offers, committed)
+    assert set(committed) <= set(allocation.assignments)
+    fixed = {s.need_id for s in committed}
+    others = [s for s in allocation.assignments if s.need_id not in fixed]
+    assert len({s.need_id for s in others}) == len(others)
+    used = Counter(s.offer_id for s in others) + Counter(s.offer_id for s in committed)
+    assert all(
+        used[o.id] <= max(o.capacity, Counter(s.offer_id for s in committed)[o.id]) for o in offers
+    )

@@ -1,3 +1,4 @@
+import math
 import random
 from dataclasses import replace
 from typing import Any
@@ -202,6 +203,28 @@ def test_gaps_and_unmet_offers() -> None:
     unmet = built.unmet_offers(threshold=1.0)
     assert [u.offer_id for u in unmet] == [1, 2, 3, 4, 5, 6]
     assert all(isinstance(u, UnmetOffer) and u.best_need_id is not None for u in unmet)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_gaps_and_unmet_offers_among_chosen_answers(
+    exact: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not exact:
+        monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", 0)
+    data = synthetic.community(6)
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    every_need = {gap.need_id: gap for gap in built.gaps(threshold=math.inf)}
+    every_offer = {item.offer_id: item for item in built.unmet_offers(threshold=math.inf)}
+    assert sorted(every_need) == sorted(need.id for need in data.needs)
+    chosen = sorted(random.Random(5).sample(sorted(every_need), 7))
+    assert built.gaps(threshold=math.inf, among=chosen) == tuple(every_need[i] for i in chosen)
+    offers = sorted(random.Random(6).sample(sorted(every_offer), 7))
+    assert built.unmet_offers(threshold=math.inf, among=offers) == tuple(
+        every_offer[i] for i in offers
+    )
+    # Among chosen answers, the threshold still applies.
+    assert built.gaps(among=chosen) == tuple(g for g in built.gaps() if g.need_id in chosen)
+    assert built.gaps(among=[]) == ()
 
 
 def test_duplicate_ids_are_rejected() -> None:

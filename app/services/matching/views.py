@@ -3,6 +3,7 @@ pairs, working groups, gaps and unmet offers."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -18,13 +19,22 @@ _Found = TypeVar("_Found", matching.Gap, matching.UnmetOffer)
 _Answer = TypeVar("_Answer", Need, Offer)
 
 
+COMMITTED = frozenset(
+    {SuggestionStatus.INTRODUCED, SuggestionStatus.ACCEPTED, SuggestionStatus.COMPLETED}
+)
+"""Statuses of a pair someone acted on and did not decline: the allocation keeps it."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredView:
     """The stored, not-declined suggestions as the engine's (scores, without their reasons:
-    allocation and reciprocal pairs need none), and their row ids by (need id, offer id)."""
+    allocation and reciprocal pairs need none), their row ids and statuses by (need id, offer
+    id), and those of them that are COMMITTED."""
 
     ids: dict[tuple[int, int], int]
+    statuses: dict[tuple[int, int], SuggestionStatus]
     suggestions: tuple[matching.Suggestion, ...]
+    committed: tuple[matching.Suggestion, ...]
 
 
 def _stored(session: Session, community: Community) -> StoredView:
@@ -47,6 +57,7 @@ def _read_stored(session: Session, community: Community) -> StoredView:
             Suggestion.need_organisation_id,
             Suggestion.offer_organisation_id,
             Suggestion.score,
+            Suggestion.status,
         )
         .where(
             Suggestion.community_id == community.id,
@@ -54,17 +65,22 @@ def _read_stored(session: Session, community: Community) -> StoredView:
         )
         .order_by(Suggestion.id)
     ).all()
+    suggestions = tuple(
+        matching.Suggestion(need, offer, need_org, offer_org, score, (), ())
+        for _, need, offer, need_org, offer_org, score, _ in rows
+    )
+    statuses = {(need, offer): SuggestionStatus(status) for _, need, offer, *_, status in rows}
     return StoredView(
         ids={(need, offer): ident for ident, need, offer, *_ in rows},
-        suggestions=tuple(
-            matching.Suggestion(need, offer, need_org, offer_org, score, (), ())
-            for _, need, offer, need_org, offer_org, score in rows
-        ),
+        statuses=statuses,
+        suggestions=suggestions,
+        committed=tuple(s for s in suggestions if statuses[s.need_id, s.offer_id] in COMMITTED),
     )
 
 
 def allocation(session: Session, community: Community) -> tuple[matching.Allocation, StoredView]:
-    """Needs assigned to offers within capacities (most organisations helped, then total score)."""
+    """Needs assigned to offers within capacities (most organisations helped, then total score),
+    around the pairs already COMMITTED to."""
     stored = _stored(session, community)
     offers = session.execute(
         select(Offer.id, Offer.organisation_id, Offer.capacity).where(
@@ -75,7 +91,7 @@ def allocation(session: Session, community: Community) -> tuple[matching.Allocat
         matching.Offer(id=ident, organisation_id=org, text="", capacity=capacity)
         for ident, org, capacity in offers
     ]
-    return matching.allocate(stored.suggestions, engine_offers), stored
+    return matching.allocate(stored.suggestions, engine_offers, committed=stored.committed), stored
 
 
 def reciprocal_pairs(
@@ -103,9 +119,12 @@ def working_groups(session: Session, community: Community) -> tuple[matching.Wor
 
 def gap_threshold(session: Session, community: Community) -> float:
     """The score below which a need of this community is a gap (a topic for an outside expert)
-    and a suggestion is not shown: the engine's, for the factors it scores here."""
-    _, index = community_index(session, community)
-    return index.gap_threshold
+    and a suggestion is not shown: the engine's, for the formula the stored suggestions were
+    scored with (the index's, where that is not known)."""
+    if community.scored_semantically is None:
+        _, index = community_index(session, community)
+        return index.gap_threshold
+    return matching.MatchIndex.threshold_for(community.scored_semantically)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +177,39 @@ def _window(
 
 
 def gaps(session: Session, community: Community) -> tuple[matching.Gap, ...]:
-    """Needs whose best offer scores below :func:`gap_threshold` (declined pairs do not count)."""
+    """Needs without a stored, not-declined suggestion at :func:`gap_threshold` or above, by
+    id, each with the offer that comes closest as the community is scored now (declined pairs
+    left out).
+
+    Which needs are gaps is read from the stored suggestions, as allocation and reciprocal
+    pairs are, so the views agree with the suggestions a member reads also while the scores of
+    writes lag a recompute; the closest offer's score may then have reached the threshold
+    since (a recompute makes it a suggestion)."""
+    reached = _reached(session, community, lambda suggestion: suggestion.need_id)
     data, index = community_index(session, community)
-    return index.gaps(excluded=data.declined)
+    return index.gaps(
+        excluded=data.declined,
+        threshold=math.inf,
+        among=[need.id for need in data.needs if need.id not in reached],
+    )
 
 
 def unmet_offers(session: Session, community: Community) -> tuple[matching.UnmetOffer, ...]:
-    """Offers no need asks for at :func:`gap_threshold` or above."""
+    """Offers in no stored, not-declined suggestion at :func:`gap_threshold` or above, by id,
+    each with the need that comes closest (see :func:`gaps`)."""
+    reached = _reached(session, community, lambda suggestion: suggestion.offer_id)
     data, index = community_index(session, community)
-    return index.unmet_offers(excluded=data.declined)
+    return index.unmet_offers(
+        excluded=data.declined,
+        threshold=math.inf,
+        among=[offer.id for offer in data.offers if offer.id not in reached],
+    )
+
+
+def _reached(
+    session: Session, community: Community, side: Callable[[matching.Suggestion], int]
+) -> set[int]:
+    """The needs or offers (*side* of a suggestion) of the stored, not-declined suggestions at
+    :func:`gap_threshold` or above."""
+    threshold = gap_threshold(session, community)
+    return {side(s) for s in _stored(session, community).suggestions if s.score >= threshold}

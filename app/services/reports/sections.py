@@ -295,7 +295,7 @@ def allocation_section(session: Session, community: Community, data: CommunityRo
         uncovered_organisations=[data.ref(i) for i in result.uncovered_organisations],
         total_score=result.total_score,
         needs_with_candidates=len({need for need, _ in stored.ids}),
-        needs_assigned=len(result.assignments),
+        needs_assigned=len({a.need_id for a in result.assignments}),
     )
 
 
