@@ -30,6 +30,7 @@ from app.main import create_app
 from app.models import ApiToken, IdempotencyRecord, Need, Organisation
 from app.services import answers as answers_service
 from app.services import idempotency, tokens
+from app.services.matching import suggestions as matching_suggestions
 from app.services.matching import views as matching_views
 from tests import factories
 from tests.conftest import (
@@ -504,6 +505,45 @@ def test_a_read_of_several_queries_sees_one_snapshot(
             monkeypatch.setattr(matching_views, "gaps", found_gaps)
             after = client.get(f"/api/v1/communities/{community_id}/gaps")
             assert after.json()["items"] == []
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_schema(name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_page_of_suggestions_is_of_the_version_it_is_cached_under(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suggestions page is cached under the community's suggestions version, read first; its
+    total and items are read after. A suggestion deleted in between by another request must
+    not show in that page (it would be cached under the old version, and its total and items
+    could disagree): the read sees one snapshot."""
+    name = f"copmatch_page_{os.getpid()}"
+    engine = fresh_database(backend, name, tmp_path)
+    migrate(engine)
+    with db.session_scope(engine) as session:
+        haarlem = factories.municipality(session, "Haarlem", "GM0392")
+        zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+        cop = factories.community(session, "CoP", haarlem, zaanstad)
+        factories.need(session, cop, haarlem, "aquathermie uit oppervlaktewater voor een wijk")
+        factories.offer(session, cop, zaanstad, "ervaring met aquathermie uit de Zaan")
+        community_id = cop.id
+    paginate = matching_suggestions.paginate_rows
+
+    def paginate_after_a_delete_elsewhere(*args: Any, **kwargs: Any) -> Any:
+        with engine.begin() as other:  # another request deletes the suggestion meanwhile
+            other.execute(text("DELETE FROM suggestions"))
+        return paginate(*args, **kwargs)
+
+    monkeypatch.setattr(matching_suggestions, "paginate_rows", paginate_after_a_delete_elsewhere)
+    settings = Settings(environment="test", database_url=str(engine.url), admin_token=ADMIN_TOKEN)
+    client = TestClient(create_app(settings, engine), raise_server_exceptions=False, headers=ADMIN)
+    try:
+        with client:
+            url = f"/api/v1/communities/{community_id}/suggestions"
+            page = client.get(url).json()
+            assert (page["total"], len(page["items"])) == (1, 1)
     finally:
         engine.dispose()
         if backend == "postgresql":

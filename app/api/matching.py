@@ -77,6 +77,7 @@ class SuggestionQuery(BaseModel):
     "`304 Not Modified` while the community's suggestions are unchanged.",
     openapi_extra=query_parameters(SuggestionQuery),
 )
+@one_snapshot  # the version the page is cached under, its total and its items agree
 async def list_suggestions(
     request: Request,
     session: SessionDep,
