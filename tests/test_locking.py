@@ -104,6 +104,8 @@ def test_if_match_star_or_a_list_naming_the_current_etag_matches(
         ('"1", "3"', True),
         (' "1" ,W/"3" ', False),
         (' W/"3" , "3" ', True),
+        ('"03"', False),
+        ('"0000000003"', False),
         ('"1", "2"', False),
         ('"3', False),
         ("3", False),

@@ -10,7 +10,6 @@ A read of one object on PostgreSQL is one hand-off (caller, community and object
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -257,9 +256,6 @@ ManagedCommunity = Annotated[Community, Depends(managed_community)]
 
 # --- optimistic locking --------------------------------------------------------------------
 
-ETAG_PATTERN = re.compile(r'^"(\d{1,10})"$')
-"""A strong ETag of ours: If-Match compares strongly, so a weak one (``W/"3"``) never matches."""
-
 
 def etag(version: int) -> str:
     return f'"{version}"'
@@ -282,14 +278,12 @@ IfMatch = Annotated[
 def names_version(if_match: str, version: int) -> bool:
     """Whether ``If-Match`` is ``*`` (any current representation) or lists the ETag of
     ``version`` among its comma-separated tags, by the strong comparison RFC 9110 §13.1.1 asks
-    of If-Match: a weak tag matches nothing."""
+    of If-Match: character by character (``"01"`` is not ``"1"``), and a weak tag
+    (``W/"1"``) matches nothing."""
     if if_match.strip() == "*":
         return True
-    for tag in if_match.split(","):
-        match = ETAG_PATTERN.match(tag.strip())
-        if match is not None and int(match.group(1)) == version:
-            return True
-    return False
+    current = etag(version)
+    return any(tag.strip() == current for tag in if_match.split(","))
 
 
 def check_version(row: VersionedMixin, if_match: str | None) -> None:
