@@ -557,7 +557,9 @@ class GapRead(ReadModel):
 
 
 class GapPage(Page[GapRead]):
-    threshold: float = Field(description="A need whose best score is below this is a gap")
+    threshold: float = Field(
+        description="A need with no suggestion at this score or above (and none acted on) is a gap"
+    )
 
 
 class UnmetOfferRead(ReadModel):

@@ -1154,3 +1154,34 @@ def test_gaps_and_unmet_offers_agree_with_the_stored_suggestions(
     assert {need["needId"] for group in report["gaps"]["groups"] for need in group["needs"]} == {
         gap["needId"] for gap in gaps["items"]
     }
+
+
+def test_an_offer_a_need_reaches_is_not_unmet_beyond_the_needs_20_best(
+    client: TestClient, cop: Cop
+) -> None:
+    """Found by review: an offer above the threshold for a need, but 21st in its list, was
+    listed as unmet ("nobody asked for it") with a best score above the threshold."""
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    for number in range(21):
+        by = cop.zaanstad if number % 2 else cop.alkmaar
+        answer(client, cop, "offers", by, f"{TEO_OFFER} ({number})")
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    assert len(suggestions(client, cop, needId=need["id"], limit=100)) == 20
+    unmet = client.get(f"{cop.url}/unmet-offers", params={"limit": 100}).json()
+    assert (unmet["items"], unmet["total"]) == ([], 0)
+
+
+def test_a_need_with_a_helper_acted_on_is_no_gap(client: TestClient, cop: Cop) -> None:
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    (found,) = suggestions(client, cop, needId=need["id"])
+    url = f"{cop.url}/suggestions/{found['id']}"
+    assert patch(client, url, {"status": "introduced"}).status_code == 200
+    # The offer is rewritten into something else: the pair acted on stays, scored below 0.32.
+    patch(client, f"{cop.url}/offers/{offer['id']}", json={"text": SOLAR_OFFER})
+    kept = client.get(url).json()
+    assert (kept["status"], kept["score"] < 0.32) == ("introduced", True)
+    gaps = client.get(f"{cop.url}/gaps").json()
+    assert need["id"] not in [gap["needId"] for gap in gaps["items"]]
+    unmet = client.get(f"{cop.url}/unmet-offers").json()
+    assert offer["id"] not in [item["offerId"] for item in unmet["items"]]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from app import matching
@@ -177,39 +177,54 @@ def _window(
 
 
 def gaps(session: Session, community: Community) -> tuple[matching.Gap, ...]:
-    """Needs without a stored, not-declined suggestion at :func:`gap_threshold` or above, by
-    id, each with the offer that comes closest as the community is scored now (declined pairs
-    left out).
+    """Needs without help: no stored, not-declined suggestion at :func:`gap_threshold` or above
+    and none a member acted on (introduced, accepted, completed), by id; each with the offer that
+    comes closest as the community is scored now (declined pairs left out).
 
-    Which needs are gaps is read from the stored suggestions, as allocation and reciprocal
-    pairs are, so the views agree with the suggestions a member reads also while the scores of
-    writes lag a recompute; the closest offer's score may then have reached the threshold
-    since (a recompute makes it a suggestion)."""
-    reached = _reached(session, community, lambda suggestion: suggestion.need_id)
+    Read from the stored suggestions, as allocation and reciprocal pairs are, so the views agree
+    with the suggestions a member reads also while the scores of writes lag a recompute; the
+    closest offer's score may then have reached the threshold since the need was scored (a
+    recompute makes it a suggestion)."""
+    helped = _reached(session, community, Suggestion.need_id)
     data, index = community_index(session, community)
     return index.gaps(
         excluded=data.declined,
         threshold=math.inf,
-        among=[need.id for need in data.needs if need.id not in reached],
+        among=[need.id for need in data.needs if need.id not in helped],
     )
 
 
 def unmet_offers(session: Session, community: Community) -> tuple[matching.UnmetOffer, ...]:
-    """Offers in no stored, not-declined suggestion at :func:`gap_threshold` or above, by id,
-    each with the need that comes closest (see :func:`gaps`)."""
-    reached = _reached(session, community, lambda suggestion: suggestion.offer_id)
+    """Offers no need asks for: in no stored, not-declined suggestion at :func:`gap_threshold`
+    or above nor in one a member acted on, and scoring below it with every need as the
+    community is scored now (an offer a need reaches, but that is not among that need's
+    STORED_PER_ANSWER best, is asked for), by id, each with the need that comes closest."""
+    asked = _reached(session, community, Suggestion.offer_id)
     data, index = community_index(session, community)
     return index.unmet_offers(
         excluded=data.declined,
-        threshold=math.inf,
-        among=[offer.id for offer in data.offers if offer.id not in reached],
+        among=[offer.id for offer in data.offers if offer.id not in asked],
     )
 
 
-def _reached(
-    session: Session, community: Community, side: Callable[[matching.Suggestion], int]
-) -> set[int]:
-    """The needs or offers (*side* of a suggestion) of the stored, not-declined suggestions at
-    :func:`gap_threshold` or above."""
+def _reached(session: Session, community: Community, side: Any) -> set[int]:
+    """The needs or offers (*side*: the column) of the stored, not-declined suggestions at
+    :func:`gap_threshold` or above, and of those a member acted on (COMMITTED), whatever their
+    score: one query, not the rows (a community may store tens of thousands)."""
     threshold = gap_threshold(session, community)
-    return {side(s) for s in _stored(session, community).suggestions if s.score >= threshold}
+    return set(
+        session.scalars(
+            select(side)
+            .where(
+                Suggestion.community_id == community.id,
+                or_(
+                    and_(
+                        Suggestion.score >= threshold,
+                        Suggestion.status != SuggestionStatus.DECLINED.value,
+                    ),
+                    Suggestion.status.in_([status.value for status in COMMITTED]),
+                ),
+            )
+            .distinct()
+        )
+    )
