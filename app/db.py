@@ -354,9 +354,11 @@ def session_scope(engine: Engine | None = None, *, writing: bool = False) -> Ite
     """A unit of work for the CLI: commits on success, rolls back on error. ``writing``: it
     writes after reading, so it takes SQLite's write lock first (:func:`begin_for_writing`)."""
     # Imported here: the listeners need the models, which need this module. The CLI's writes
-    # must invalidate a running server's cached suggestion pages like the API's own.
-    from app.services import suggestion_versions
+    # must invalidate a running server's cached suggestion pages like the API's own, and are
+    # audited like them (as ``system``, without a request id).
+    from app.services import audit, suggestion_versions
 
+    audit.install()
     suggestion_versions.install()
     session = session_factory(engine or get_engine())()
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -412,3 +414,40 @@ def test_token_commands_tell_an_unknown_id_in_one_line(database: Path) -> None:
         "error: token 999 does not exist or was revoked\n",
     )
     assert (create.exit_code, create.stderr) == (1, "error: person 99999 does not exist\n")
+
+
+def test_the_command_lines_writes_are_audited_as_system(tmp_path: Path) -> None:
+    """In a process of its own (no API app there to install the listener): an import, a token,
+    the municipalities, each recorded with role ``system`` and no request id."""
+    path = tmp_path / "audited.sqlite3"
+    environment = {**os.environ, "COPMATCH_DATABASE_URL": f"sqlite:///{path}"}
+    copmatch = str(Path(sys.executable).with_name("copmatch"))
+    answers = tmp_path / "antwoorden.csv"
+    answers.write_bytes(
+        csv_file([HEADER, ["Haarlem", "behoefte", "Hoe werkt de Wgiw voor VvE's?", "", "", ""]])
+    )
+    for command in (
+        ["migrate"],
+        ["load-municipalities"],
+        ["demo"],
+        ["import", str(answers), "--community", DEMO_SLUG],
+        ["token", "create", "--admin"],
+    ):
+        done = subprocess.run(
+            [copmatch, *command], env=environment, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    with sqlite3.connect(path) as connection:
+        events = connection.execute(
+            "SELECT role, action, resource, COUNT(*), COUNT(request_id) FROM audit_events"
+            " WHERE resource IN ('organisation', 'need', 'token') GROUP BY 1, 2, 3 ORDER BY 3"
+        ).fetchall()
+        needs, organisations = connection.execute(
+            "SELECT (SELECT COUNT(*) FROM needs), (SELECT COUNT(*) FROM organisations)"
+        ).fetchone()
+    assert (needs, organisations) == (54, 48)  # the demo's 53 and one imported; 44 + 4
+    assert events == [
+        ("system", "create", "need", needs, 0),
+        ("system", "create", "organisation", organisations, 0),
+        ("system", "create", "token", 1, 0),
+    ]
