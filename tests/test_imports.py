@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from pathlib import Path
 
 import httpx
 import openpyxl
@@ -1030,3 +1031,34 @@ def test_template_copes_with_control_characters_in_stored_texts(client: TestClie
     workbook = openpyxl.load_workbook(io.BytesIO(response.content))
     titles = [row[0] for row in workbook.worksheets[-1].iter_rows(values_only=True)]
     assert "Kickoff" in titles
+
+
+def test_the_readmes_example_file_imports_into_the_demo_as_it_says(
+    client: TestClient, session: Session
+) -> None:
+    """docs/examples/antwoorden.csv, as the README uploads it after `make run`."""
+    organisations.load_municipalities(session)
+    community_id = demo.load_demo(session).community_id
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "antwoorden.csv"
+    heiloo = session.scalars(select(Organisation.id).where(Organisation.name == "Heiloo")).one()
+    expected = {
+        "dryRun": False,
+        "rows": 6,
+        "created": 4,
+        "unchanged": 1,
+        "updated": 1,
+        "membersAdded": [heiloo],
+        "peopleCreated": 2,
+        "problems": [],
+    }
+    first = upload(client, community_id, example.read_bytes())
+    assert (first.status_code, first.json()) == (200, expected)
+    again = upload(client, community_id, example.read_bytes())
+    assert again.json() == {
+        **expected,
+        "created": 0,
+        "unchanged": 6,
+        "updated": 0,
+        "membersAdded": [],
+        "peopleCreated": 0,
+    }
