@@ -558,7 +558,8 @@ class GapRead(ReadModel):
 
 class GapPage(Page[GapRead]):
     threshold: float = Field(
-        description="A need with no suggestion at this score or above (and none acted on) is a gap"
+        description="A need with no suggestion at this score or above that was not declined, "
+        "and none a member acted on, is a gap"
     )
 
 

@@ -179,6 +179,13 @@ def test_netherlands_scale_write_and_serve(tmp_path: Path) -> None:
             _ok(client.patch(url, json={"region": region}, headers=headers))
 
         moves = _timed(move, MOVES)
+        # The views read after those writes: the first builds the index of the community as it
+        # is now (for the closest offers), the others reuse it.
+        gaps_first = _timed(lambda: _ok(client.get(f"{base}/gaps")), 1)
+        gaps = _timed(lambda: _ok(client.get(f"{base}/gaps", params={"limit": 50})), SAMPLES)
+        unmet = _timed(
+            lambda: _ok(client.get(f"{base}/unmet-offers", params={"limit": 50})), SAMPLES
+        )
     engine.dispose()
 
     health_p50 = statistics.median(health)
@@ -190,6 +197,9 @@ def test_netherlands_scale_write_and_serve(tmp_path: Path) -> None:
         ("PATCH suggestion: decline, need re-scored", declines),
         (f"DELETE offer, {DELETES} one after another", deletes),
         (f"PATCH organisation region, {MOVES} in turn", moves),
+        ("GET gaps, first after the writes (index built)", gaps_first),
+        ("GET gaps page (index cached)", gaps),
+        ("GET unmet-offers page (index cached)", unmet),
     ]
     print(
         f"\nNetherlands scale: {stored} suggestions stored; load + full score {load_seconds:.1f} s"

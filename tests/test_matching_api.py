@@ -1162,13 +1162,34 @@ def test_an_offer_a_need_reaches_is_not_unmet_beyond_the_needs_20_best(
     """Found by review: an offer above the threshold for a need, but 21st in its list, was
     listed as unmet ("nobody asked for it") with a best score above the threshold."""
     need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
-    for number in range(21):
-        by = cop.zaanstad if number % 2 else cop.alkmaar
-        answer(client, cop, "offers", by, f"{TEO_OFFER} ({number})")
+    offers = [
+        answer(
+            client,
+            cop,
+            "offers",
+            cop.zaanstad if number % 2 else cop.alkmaar,
+            f"{TEO_OFFER} ({number})",
+        )
+        for number in range(21)
+    ]
     assert client.post(f"{cop.url}/_recompute").status_code == 200
-    assert len(suggestions(client, cop, needId=need["id"], limit=100)) == 20
+    stored = suggestions(client, cop, needId=need["id"], limit=100)
+    assert len(stored) == 20
     unmet = client.get(f"{cop.url}/unmet-offers", params={"limit": 100}).json()
     assert (unmet["items"], unmet["total"]) == ([], 0)
+    # Its member's page says so too: not unmet, suggested to no one.
+    (left_out,) = {offer["id"] for offer in offers} - {s["offerId"] for s in stored}
+    by = next(offer["organisationId"] for offer in offers if offer["id"] == left_out)
+    url = f"/api/v1/organisations/{by}/report"
+    page = client.get(url, params={"communityId": cop.community.id}).json()
+    (own,) = [offer for offer in page["offers"] if offer["offerId"] == left_out]
+    assert (own["unmet"], own["askedBy"]) == (False, [])
+    markdown = client.get(
+        url,
+        params={"communityId": cop.community.id, "lang": "en"},
+        headers={"Accept": "text/markdown"},
+    ).text
+    assert "not suggested: the needs it suits have better offers" in markdown
 
 
 def test_a_need_with_a_helper_acted_on_is_no_gap(client: TestClient, cop: Cop) -> None:

@@ -929,10 +929,12 @@ def test_organisation_page_lists_helpers_and_askers(client: TestClient, plan: Pl
         plan.haarlem_vve_offer.id,
         plan.haarlem_desk.id,
     ]
+    unmet = {u["offerId"] for u in items(client, f"{base}/unmet-offers")}
     for offer in page["offers"]:
         assert [s["suggestionId"] for s in offer["askedBy"]] == [
             s["id"] for s in items(client, f"{base}/suggestions", offerId=offer["offerId"])
         ]
+        assert offer["unmet"] == (offer["offerId"] in unmet)
     assert page["formatPreferences"] == [
         {"format": "learning-circle", "note": "Maandelijks en fysiek"}
     ]
@@ -1134,6 +1136,7 @@ def _page_from_the_plan(
     """A member's page cut out of the whole programme plan: what the page must equal."""
     plan = community_report(session, community, now=now)
     gap_ids = {item.need_id for group in plan.gaps.groups for item in group.needs}
+    unmet_ids = {item.offer_id for item in plan.peer_help.unmet_offers}
     participant = next(
         item for item in plan.participation.items if item.organisation.id == organisation.id
     )
@@ -1173,6 +1176,7 @@ def _page_from_the_plan(
                 text=offer.text,
                 topics=offer.topics,
                 capacity=offer.capacity,
+                unmet=offer.id in unmet_ids,
                 asked_by=[s for s in offered if s.offer_id == offer.id],
             )
             for offer in session.scalars(

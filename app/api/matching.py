@@ -277,9 +277,9 @@ def list_working_groups(
     "/communities/{communityId}/gaps",
     response_model=GapPage,
     summary="Needs nobody in the community can answer well",
-    description="Needs with no suggestion at the threshold or above and none a member acted "
-    "on: topics for outside experts in the programme plan. Each with the offer that comes "
-    "closest (`bestScore`, `bestOfferId`) as the community is scored now.",
+    description="Needs with no suggestion at the threshold or above that was not declined, and "
+    "none a member acted on: topics for outside experts in the programme plan. Each with the "
+    "offer that comes closest (`bestScore`, `bestOfferId`) as the community is scored now.",
 )
 @one_snapshot
 def list_gaps(session: SessionDep, community: ReadableCommunity, paging: PagingDep) -> GapPage:

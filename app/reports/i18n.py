@@ -95,6 +95,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     ),
     "no-helpers": ("nog niemand", "nobody yet"),
     "nobody-asked": ("nog niemand", "nobody yet"),
+    "better-offers-asked": (
+        "niet voorgesteld: wie erom vraagt, heeft betere aanbiedingen",
+        "not suggested: the needs it suits have better offers",
+    ),
     # explanations
     "single-department-note": (
         "⚑ = alleen één afdeling neemt deel; de warmtetransitie vraagt meer afdelingen.",

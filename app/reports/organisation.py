@@ -35,7 +35,8 @@ def _offer_rows(offers: list[r.OwnOffer], lang: Lang) -> list[tuple[Cell, ...]]:
         first: tuple[Cell, ...] = (offer.text, offer.capacity)
         blank: tuple[Cell, ...] = ("", None)
         if not offer.asked_by:
-            rows.append((*first, text("nobody-asked", lang), "", None, ""))
+            nobody = text("nobody-asked" if offer.unmet else "better-offers-asked", lang)
+            rows.append((*first, nobody, "", None, ""))
         for number, s in enumerate(offer.asked_by):
             rows.append(
                 (

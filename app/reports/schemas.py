@@ -135,7 +135,10 @@ class GapGroup(ReadModel):
 
 
 class Gaps(ReadModel):
-    threshold: float = Field(description="A need whose best score is below this is a gap")
+    threshold: float = Field(
+        description="A need with no suggestion at this score or above that was not declined, "
+        "and none a member acted on, is a gap"
+    )
     total: int = Field(description="Distinct needs that are gaps")
     groups: list[GapGroup] = Field(
         description="One group per topic, most gaps first; a need with two topics is in both"
@@ -316,7 +319,11 @@ class OwnOffer(ReadModel):
     text: str
     topics: list[str]
     capacity: int
-    asked_by: list[SuggestionRow] = Field(description="Whose needs it answers, best first")
+    unmet: bool = Field(description="No need in the community asks for it (an unmet offer)")
+    asked_by: list[SuggestionRow] = Field(
+        description="Whose needs it is suggested for, best first; empty for an offer that is "
+        "not unmet: the needs it suits have better offers"
+    )
 
 
 class OwnFormatPreference(ReadModel):

@@ -185,13 +185,9 @@ def gaps(session: Session, community: Community) -> tuple[matching.Gap, ...]:
     with the suggestions a member reads also while the scores of writes lag a recompute; the
     closest offer's score may then have reached the threshold since the need was scored (a
     recompute makes it a suggestion)."""
-    helped = _reached(session, community, Suggestion.need_id)
+    unhelped = _unreached(session, community, Need, Suggestion.need_id)
     data, index = community_index(session, community)
-    return index.gaps(
-        excluded=data.declined,
-        threshold=math.inf,
-        among=[need.id for need in data.needs if need.id not in helped],
-    )
+    return index.gaps(excluded=data.declined, threshold=math.inf, among=unhelped)
 
 
 def unmet_offers(session: Session, community: Community) -> tuple[matching.UnmetOffer, ...]:
@@ -199,32 +195,35 @@ def unmet_offers(session: Session, community: Community) -> tuple[matching.Unmet
     or above nor in one a member acted on, and scoring below it with every need as the
     community is scored now (an offer a need reaches, but that is not among that need's
     STORED_PER_ANSWER best, is asked for), by id, each with the need that comes closest."""
-    asked = _reached(session, community, Suggestion.offer_id)
+    unasked = _unreached(session, community, Offer, Suggestion.offer_id)
     data, index = community_index(session, community)
     return index.unmet_offers(
-        excluded=data.declined,
-        among=[offer.id for offer in data.offers if offer.id not in asked],
+        excluded=data.declined, threshold=gap_threshold(session, community), among=unasked
     )
 
 
-def _reached(session: Session, community: Community, side: Any) -> set[int]:
-    """The needs or offers (*side*: the column) of the stored, not-declined suggestions at
-    :func:`gap_threshold` or above, and of those a member acted on (COMMITTED), whatever their
-    score: one query, not the rows (a community may store tens of thousands)."""
+def _unreached(
+    session: Session, community: Community, model: type[Need] | type[Offer], side: Any
+) -> list[int]:
+    """The community's needs or offers (*model*; *side*: its column of a suggestion) in no
+    stored, not-declined suggestion at :func:`gap_threshold` or above and in none a member acted
+    on (COMMITTED), whatever its score. One query that looks up each answer's few suggestions
+    through the index on *side*, not a scan of every stored row (tens of thousands)."""
     threshold = gap_threshold(session, community)
-    return set(
+    reaching = select(Suggestion.id).where(
+        side == model.id,
+        or_(
+            and_(
+                Suggestion.score >= threshold,
+                Suggestion.status != SuggestionStatus.DECLINED.value,
+            ),
+            Suggestion.status.in_([status.value for status in COMMITTED]),
+        ),
+    )
+    return list(
         session.scalars(
-            select(side)
-            .where(
-                Suggestion.community_id == community.id,
-                or_(
-                    and_(
-                        Suggestion.score >= threshold,
-                        Suggestion.status != SuggestionStatus.DECLINED.value,
-                    ),
-                    Suggestion.status.in_([status.value for status in COMMITTED]),
-                ),
-            )
-            .distinct()
+            select(model.id)
+            .where(model.community_id == community.id, ~reaching.exists())
+            .order_by(model.id)
         )
     )

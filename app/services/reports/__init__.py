@@ -10,8 +10,9 @@ Definitions the report relies on:
   organisation whose people all work in one department is flagged (``singleDepartment``).
 * **Demand and supply** — a need or offer counts once for every topic it is tagged with (given
   or inferred), and once for a theme when at least one of its topics is in that theme.
-* **Gaps** — needs whose best suggestion scores below the gap threshold, grouped per topic (a
-  need with two topics is listed under both; one without topics under "no topic").
+* **Gaps** — needs with no (not declined) suggestion at the gap threshold or above and none a
+  member acted on, grouped per topic (a need with two topics is listed under both; one without
+  topics under "no topic").
 * **Single-person offer** — an offer of organisation X such that no *other active* person of X
   offers any of its topics in the community. Its knowledge rests on its author alone (an offer
   without topics therefore always does). Offers without a recorded author are not judged.
@@ -159,6 +160,7 @@ def _organisation_report(
         data, rows, sections.allocation_section(session, community, data)
     )
     gap_ids = {gap.need_id for gap in matching.gaps(session, community)}
+    unmet_ids = {unmet.offer_id for unmet in matching.unmet_offers(session, community)}
     return r.OrganisationReport(
         organisation=data.ref(own),
         kind=organisation.kind,
@@ -183,6 +185,7 @@ def _organisation_report(
                 text=offer.text,
                 topics=offer.topics,
                 capacity=offer.capacity,
+                unmet=offer.id in unmet_ids,
                 asked_by=[s for s in offered if s.offer_id == offer.id],
             )
             for offer in data.offers
