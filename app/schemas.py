@@ -573,7 +573,10 @@ class UnmetOfferRead(ReadModel):
 
 
 class UnmetOfferPage(Page[UnmetOfferRead]):
-    threshold: float
+    threshold: float = Field(
+        description="An offer in no suggestion at this score or above that was not declined, and "
+        "in none a member acted on, is unmet, unless the need it suits best holds 20 better ones"
+    )
 
 
 class RecomputeRead(ReadModel):

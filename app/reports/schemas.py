@@ -319,10 +319,10 @@ class OwnOffer(ReadModel):
     text: str
     topics: list[str]
     capacity: int
-    unmet: bool = Field(description="No need in the community asks for it (an unmet offer)")
+    unmet: bool = Field(description="Suggested to no one: among the community's unmet offers")
     asked_by: list[SuggestionRow] = Field(
-        description="Whose needs it is suggested for, best first; empty for an offer that is "
-        "not unmet: the needs it suits have better offers"
+        description="Whose needs it is suggested for, best first. Empty for an unmet offer, and "
+        "for one crowded out (not unmet): the need it suits best holds 20 better suggestions"
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app import matching
 from app.models import Community, FormatPreference, Need, Offer, Suggestion, SuggestionStatus
 from app.services.matching.index import community_index, transaction_memo
+from app.services.matching.suggestions import STORED_PER_ANSWER
 
 _Found = TypeVar("_Found", matching.Gap, matching.UnmetOffer)
 _Answer = TypeVar("_Answer", Need, Offer)
@@ -191,15 +192,48 @@ def gaps(session: Session, community: Community) -> tuple[matching.Gap, ...]:
 
 
 def unmet_offers(session: Session, community: Community) -> tuple[matching.UnmetOffer, ...]:
-    """Offers no need asks for: in no stored, not-declined suggestion at :func:`gap_threshold`
-    or above nor in one a member acted on, and scoring below it with every need as the
-    community is scored now (an offer a need reaches, but that is not among that need's
-    STORED_PER_ANSWER best, is asked for), by id, each with the need that comes closest."""
+    """Offers nobody is suggested, by id, each with the need of another organisation that comes
+    closest as the community is scored now: in no stored, not-declined suggestion at
+    :func:`gap_threshold` or above and in none a member acted on, as :func:`gaps` reads needs.
+
+    Except an offer crowded out: its closest need reaches the threshold with it but already
+    holds STORED_PER_ANSWER suggestions that score as well or better. That need asked for it;
+    it has better offers. An offer left out only because the scores of writes lag a recompute
+    is unmet until a recompute stores it (its closest need's score is then at the threshold or
+    above)."""
     unasked = _unreached(session, community, Offer, Suggestion.offer_id)
     data, index = community_index(session, community)
-    return index.unmet_offers(
-        excluded=data.declined, threshold=gap_threshold(session, community), among=unasked
-    )
+    closest = index.unmet_offers(excluded=data.declined, threshold=math.inf, among=unasked)
+    crowded = _crowded_out(session, closest, gap_threshold(session, community))
+    return tuple(item for item in closest if item.offer_id not in crowded)
+
+
+def _crowded_out(
+    session: Session, closest: Sequence[matching.UnmetOffer], threshold: float
+) -> set[int]:
+    """Of offers in no stored suggestion (*closest*: each with its closest need), those whose
+    closest need reaches *threshold* with them and holds STORED_PER_ANSWER stored, not-declined
+    suggestions scoring at least as much."""
+    reaching = {
+        item.offer_id: (item.best_need_id, item.best_score)
+        for item in closest
+        if item.best_need_id is not None and item.best_score >= threshold
+    }
+    if not reaching:
+        return set()
+    scores: dict[int, list[float]] = {}
+    for need_id, score in session.execute(
+        select(Suggestion.need_id, Suggestion.score).where(
+            Suggestion.need_id.in_(sorted({need for need, _ in reaching.values()})),
+            Suggestion.status != SuggestionStatus.DECLINED.value,
+        )
+    ):
+        scores.setdefault(need_id, []).append(score)
+    return {
+        offer_id
+        for offer_id, (need_id, best) in reaching.items()
+        if sum(score >= best for score in scores.get(need_id, [])) >= STORED_PER_ANSWER
+    }
 
 
 def _unreached(
