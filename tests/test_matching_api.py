@@ -1110,12 +1110,9 @@ def test_only_a_region_that_scores_or_reads_otherwise_re_scores(
     assert recomputed == [cop.community.id, cop.community.id]
 
 
-def test_gaps_and_unmet_offers_agree_with_the_stored_suggestions(
-    client: TestClient, session: Session, embedder: object
-) -> None:
-    """Answers typed in one at a time keep scores that lag a recompute (each write scores on
-    the index of its moment); gaps and unmet offers are read from the same stored suggestions,
-    so no need is a gap while a suggestion above the threshold is shown for it."""
+def _empty_copy_of_the_demo(session: Session) -> tuple[Community, list[Need | Offer]]:
+    """A community with the demo's members and no answers yet, and the demo's answers (needs,
+    then offers) to type into it."""
     load_municipalities(session)
     demo = load_demo(session)
     copy = factories.community(session, "copy")
@@ -1123,10 +1120,21 @@ def test_gaps_and_unmet_offers_agree_with_the_stored_suggestions(
         select(Membership.organisation_id).where(Membership.community_id == demo.community_id)
     ):
         communities.add_member(session, copy, organisation_id)
-    rows: list[Need | Offer] = [
+    answers: list[Need | Offer] = [
         *session.scalars(select(Need).where(Need.community_id == demo.community_id)),
         *session.scalars(select(Offer).where(Offer.community_id == demo.community_id)),
     ]
+    return copy, answers
+
+
+def test_gaps_and_unmet_offers_agree_with_the_stored_suggestions(
+    client: TestClient, session: Session, embedder: object
+) -> None:
+    """Answers typed in one at a time keep scores that lag a recompute (each write scores on
+    the index of its moment); gaps and unmet offers are read from the same stored suggestions,
+    so no need is a gap while a suggestion above the threshold is shown for it."""
+    copy, answers = _empty_copy_of_the_demo(session)
+    rows = list(answers)
     random.Random(1).shuffle(rows)
     url = f"/api/v1/communities/{copy.id}"
     for row in rows:
@@ -1247,18 +1255,8 @@ LAGGING_ORDER = (
 def test_an_offer_left_out_by_lagging_scores_is_unmet_not_crowded_out(
     client: TestClient, session: Session, embedder: object
 ) -> None:
-    load_municipalities(session)
-    demo = load_demo(session)
-    copy = factories.community(session, "copy")
-    for organisation_id in session.scalars(
-        select(Membership.organisation_id).where(Membership.community_id == demo.community_id)
-    ):
-        communities.add_member(session, copy, organisation_id)
-    rows: dict[str, Need | Offer] = {
-        row.text: row
-        for model in (Need, Offer)
-        for row in session.scalars(select(model).where(model.community_id == demo.community_id))
-    }
+    copy, answers = _empty_copy_of_the_demo(session)
+    rows = {row.text: row for row in answers}
     url = f"/api/v1/communities/{copy.id}"
     made = {}
     for text in LAGGING_ORDER:
