@@ -575,7 +575,8 @@ class UnmetOfferRead(ReadModel):
 class UnmetOfferPage(Page[UnmetOfferRead]):
     threshold: float = Field(
         description="An offer in no suggestion at this score or above that was not declined, and "
-        "in none a member acted on, is unmet, unless the need it suits best holds 20 better ones"
+        "in none a member acted on, is unmet, unless every need reaching this with it holds 20 "
+        "suggestions ranked above it"
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, select, update
+from sqlalchemy import delete as delete_rows
 from sqlalchemy.orm import Session
 
 from app.matching.scoring import HUB_MIN_NEEDS
@@ -20,7 +21,7 @@ from app.models import (
     Suggestion,
     SuggestionStatus,
 )
-from app.services import communities, matching
+from app.services import communities, matching, suggestion_versions
 from app.services.demo import load_demo
 from app.services.matching import embeddings as embeddings_module
 from app.services.matching import index as index_module
@@ -1289,3 +1290,35 @@ def test_an_offer_left_out_by_lagging_scores_is_unmet_not_crowded_out(
         u["offerId"]
         for u in client.get(f"{url}/unmet-offers", params={"limit": 100}).json()["items"]
     }
+
+
+def test_an_offer_crowded_out_of_one_need_but_not_of_another_is_unmet(
+    client: TestClient, session: Session, cop: Cop
+) -> None:
+    """Found by review: only the offer's closest need was checked for room."""
+    first = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    for number in range(20):
+        answer(client, cop, "offers", cop.alkmaar, f"{TEO_OFFER} ({number})")
+    offer = answer(client, cop, "offers", cop.zaanstad, f"{TEO_OFFER} (20)")
+    second = answer(client, cop, "needs", cop.alkmaar, AQUATHERMIE_NEED + " Graag tips.")
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    stored = every_page(client, f"{cop.url}/suggestions")
+    assert len([s for s in stored if s["needId"] == first["id"]]) == 20  # full
+    assert {s["needId"] for s in stored if s["offerId"] == offer["id"]} == {second["id"]}
+    # Scores that lag a recompute: the second need's pair with the offer is not stored (yet).
+    session.execute(
+        delete_rows(Suggestion).where(
+            Suggestion.need_id == second["id"], Suggestion.offer_id == offer["id"]
+        )
+    )
+    suggestion_versions.mark_changed(session, cop.community.id)
+    unmet = client.get(f"{cop.url}/unmet-offers", params={"limit": 100}).json()["items"]
+    assert [u["offerId"] for u in unmet] == [offer["id"]]
+    page = f"/api/v1/organisations/{cop.zaanstad.id}/report"
+    params = {"communityId": cop.community.id, "lang": "en"}
+    (own,) = [
+        o for o in client.get(page, params=params).json()["offers"] if o["offerId"] == offer["id"]
+    ]
+    assert (own["unmet"], own["askedBy"]) == (True, [])
+    markdown = client.get(page, params=params, headers={"Accept": "text/markdown"}).text
+    assert "better offers" not in markdown

@@ -308,9 +308,10 @@ def list_gaps(session: SessionDep, community: ReadableCommunity, paging: PagingD
     response_model=UnmetOfferPage,
     summary="Offers nobody in the community asked for",
     description="Offers suggested to no one (no suggestion at the threshold or above that was "
-    "not declined, none a member acted on), except those crowded out: the need an offer suits "
-    "best holds 20 suggestions at least as good. Each with the need of another organisation "
-    "that comes closest (`bestScore`, `bestNeedId`) as the community is scored now.",
+    "not declined, none a member acted on), except those crowded out: every need that reaches "
+    "the threshold with the offer holds 20 suggestions ranked above it. Each with the need of "
+    "another organisation that comes closest (`bestScore`, `bestNeedId`) as the community is "
+    "scored now.",
 )
 @one_snapshot
 def list_unmet_offers(

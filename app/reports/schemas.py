@@ -322,7 +322,7 @@ class OwnOffer(ReadModel):
     unmet: bool = Field(description="Suggested to no one: among the community's unmet offers")
     asked_by: list[SuggestionRow] = Field(
         description="Whose needs it is suggested for, best first. Empty for an unmet offer, and "
-        "for one crowded out (not unmet): the need it suits best holds 20 better suggestions"
+        "for one crowded out (not unmet): every need it suits holds 20 better suggestions"
     )
 
 

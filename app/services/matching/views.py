@@ -196,44 +196,59 @@ def unmet_offers(session: Session, community: Community) -> tuple[matching.Unmet
     closest as the community is scored now: in no stored, not-declined suggestion at
     :func:`gap_threshold` or above and in none a member acted on, as :func:`gaps` reads needs.
 
-    Except an offer crowded out: its closest need reaches the threshold with it but already
-    holds STORED_PER_ANSWER suggestions that score as well or better. That need asked for it;
-    it has better offers. An offer left out only because the scores of writes lag a recompute
-    is unmet until a recompute stores it (its closest need's score is then at the threshold or
-    above)."""
+    Except an offer crowded out: every need that reaches the threshold with it, as scored now,
+    already holds STORED_PER_ANSWER suggestions that rank above it (a higher score, or the same
+    with a lower offer id). Those needs asked for it; they have better offers. An offer left out
+    only because the scores of writes lag a recompute is unmet until a recompute stores it (its
+    closest need's score is then at the threshold or above)."""
     unasked = _unreached(session, community, Offer, Suggestion.offer_id)
     data, index = community_index(session, community)
     closest = index.unmet_offers(excluded=data.declined, threshold=math.inf, among=unasked)
-    crowded = _crowded_out(session, closest, gap_threshold(session, community))
+    threshold = gap_threshold(session, community)
+    offers = {offer.id: offer for offer in data.offers}
+    reaching = {
+        item.offer_id: index.score_offer(
+            offers[item.offer_id],
+            excluded=data.declined,
+            limit=len(data.needs),
+            min_score=threshold,
+        )
+        for item in closest
+        if item.best_score >= threshold
+    }
+    crowded = _crowded_out(session, reaching)
     return tuple(item for item in closest if item.offer_id not in crowded)
 
 
 def _crowded_out(
-    session: Session, closest: Sequence[matching.UnmetOffer], threshold: float
+    session: Session, reaching: dict[int, tuple[matching.Suggestion, ...]]
 ) -> set[int]:
-    """Of offers in no stored suggestion (*closest*: each with its closest need), those whose
-    closest need reaches *threshold* with them and holds STORED_PER_ANSWER stored, not-declined
-    suggestions scoring at least as much."""
-    reaching = {
-        item.offer_id: (item.best_need_id, item.best_score)
-        for item in closest
-        if item.best_need_id is not None and item.best_score >= threshold
-    }
-    if not reaching:
-        return set()
-    scores: dict[int, list[float]] = {}
-    for need_id, score in session.execute(
-        select(Suggestion.need_id, Suggestion.score).where(
-            Suggestion.need_id.in_(sorted({need for need, _ in reaching.values()})),
-            Suggestion.status != SuggestionStatus.DECLINED.value,
+    """Of offers in no stored suggestion, each with the needs that reach the threshold with it
+    (*reaching*), those for which every such need holds STORED_PER_ANSWER stored, not-declined
+    suggestions that rank above the pair: a higher score, or the same and a lower offer id."""
+    needs = sorted({pair.need_id for pairs in reaching.values() for pair in pairs})
+    stored: dict[int, list[tuple[float, int]]] = {}
+    for start in range(0, len(needs), _IN_CHUNK):
+        for need_id, offer_id, score in session.execute(
+            select(Suggestion.need_id, Suggestion.offer_id, Suggestion.score).where(
+                Suggestion.need_id.in_(needs[start : start + _IN_CHUNK]),
+                Suggestion.status != SuggestionStatus.DECLINED.value,
+            )
+        ):
+            stored.setdefault(need_id, []).append((score, offer_id))
+
+    def full(pair: matching.Suggestion) -> bool:
+        above = sum(
+            (score, -offer_id) > (pair.score, -pair.offer_id)
+            for score, offer_id in stored.get(pair.need_id, [])
         )
-    ):
-        scores.setdefault(need_id, []).append(score)
-    return {
-        offer_id
-        for offer_id, (need_id, best) in reaching.items()
-        if sum(score >= best for score in scores.get(need_id, [])) >= STORED_PER_ANSWER
-    }
+        return above >= STORED_PER_ANSWER
+
+    return {offer_id for offer_id, pairs in reaching.items() if pairs and all(map(full, pairs))}
+
+
+_IN_CHUNK = 500
+"""Ids per IN list when reading the stored suggestions of many needs."""
 
 
 def _unreached(
