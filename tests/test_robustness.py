@@ -460,6 +460,22 @@ def test_no_free_connection_is_503_after_the_pool_timeout(
             drop_schema(name)
 
 
+def _one_pair_database(
+    backend: str, name: str, tmp_path: Path, need: str, offer: str
+) -> tuple[Engine, int, int]:
+    """A migrated database of its own with one community: Haarlem's *need*, Zaanstad's *offer*;
+    its engine, the community's id and the need's."""
+    engine = fresh_database(backend, name, tmp_path)
+    migrate(engine)
+    with db.session_scope(engine) as session:
+        haarlem = factories.municipality(session, "Haarlem", "GM0392")
+        zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
+        cop = factories.community(session, "CoP", haarlem, zaanstad)
+        written = factories.need(session, cop, haarlem, need)
+        factories.offer(session, cop, zaanstad, offer)
+        return engine, cop.id, written.id
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_read_of_several_queries_sees_one_snapshot(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -469,15 +485,14 @@ def test_a_read_of_several_queries_sees_one_snapshot(
     PostgreSQL, whose statements each see the latest commit, this takes a read transaction at
     REPEATABLE READ; SQLite's read transactions see one snapshot anyway."""
     name = f"copmatch_snapshot_{os.getpid()}"
-    engine = fresh_database(backend, name, tmp_path)
-    migrate(engine)
+    engine, community_id, need_id = _one_pair_database(
+        backend,
+        name,
+        tmp_path,
+        "waterstof voor monumentale binnensteden",
+        "zonnepanelen op sporthallen",
+    )
     with db.session_scope(engine) as session:
-        haarlem = factories.municipality(session, "Haarlem", "GM0392")
-        zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
-        cop = factories.community(session, "CoP", haarlem, zaanstad)
-        need = factories.need(session, cop, haarlem, "waterstof voor monumentale binnensteden")
-        factories.offer(session, cop, zaanstad, "zonnepanelen op sporthallen")
-        community_id, need_id = cop.id, need.id
         # A stored token, never used: the request notes its use, apart from its own reads.
         issued = tokens.issue_token(session, None, lifetime_days=1)
     found_gaps = matching_views.gaps
@@ -520,15 +535,13 @@ def test_a_page_of_suggestions_is_of_the_version_it_is_cached_under(
     not show in that page (it would be cached under the old version, and its total and items
     could disagree): the read sees one snapshot."""
     name = f"copmatch_page_{os.getpid()}"
-    engine = fresh_database(backend, name, tmp_path)
-    migrate(engine)
-    with db.session_scope(engine) as session:
-        haarlem = factories.municipality(session, "Haarlem", "GM0392")
-        zaanstad = factories.municipality(session, "Zaanstad", "GM0479")
-        cop = factories.community(session, "CoP", haarlem, zaanstad)
-        factories.need(session, cop, haarlem, "aquathermie uit oppervlaktewater voor een wijk")
-        factories.offer(session, cop, zaanstad, "ervaring met aquathermie uit de Zaan")
-        community_id = cop.id
+    engine, community_id, _ = _one_pair_database(
+        backend,
+        name,
+        tmp_path,
+        "aquathermie uit oppervlaktewater voor een wijk",
+        "ervaring met aquathermie uit de Zaan",
+    )
     paginate = matching_suggestions.paginate_rows
 
     def paginate_after_a_delete_elsewhere(*args: Any, **kwargs: Any) -> Any:
