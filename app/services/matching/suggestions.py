@@ -31,7 +31,7 @@ STORED_PER_ANSWER = 20
 """Suggestions stored per need (best first): a need write stores its best offers, an offer
 write itself for every need it is among the best of."""
 
-_IN_CHUNK = 500  # ids per IN list when reading the stored suggestions of many needs
+IN_CHUNK = 500  # ids per IN list when reading the stored suggestions of many needs
 
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -382,7 +382,7 @@ def _place(
     # Per need: (−score, offer id, row id, status) of its other suggestions.
     others: defaultdict[int, list[tuple[float, int, int, str]]] = defaultdict(list)
     needs = sorted({suggestion.need_id for suggestion in found})
-    for start in range(0, len(needs), _IN_CHUNK):
+    for start in range(0, len(needs), IN_CHUNK):
         for need_id, other_id, score, ident, status in session.execute(
             select(
                 Suggestion.need_id,
@@ -391,7 +391,7 @@ def _place(
                 Suggestion.id,
                 Suggestion.status,
             ).where(
-                Suggestion.need_id.in_(needs[start : start + _IN_CHUNK]),
+                Suggestion.need_id.in_(needs[start : start + IN_CHUNK]),
                 Suggestion.offer_id != offer_id,
                 Suggestion.status != SuggestionStatus.DECLINED.value,
             )
@@ -535,8 +535,8 @@ def _rescore_needs(
     gone = absent_offers(data, index) | ({deleted} if deleted is not None else set())
     by_id = {need.id: need for need in data.needs}
     ordered = sorted(need_id for need_id in needs if need_id in by_id)
-    for start in range(0, len(ordered), _IN_CHUNK):
-        chunk = ordered[start : start + _IN_CHUNK]
+    for start in range(0, len(ordered), IN_CHUNK):
+        chunk = ordered[start : start + IN_CHUNK]
         ranked = index.score_needs(
             [by_id[need_id] for need_id in chunk],
             excluded=_excluded(data, gone, chunk),

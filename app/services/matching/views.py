@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app import matching
 from app.models import Community, FormatPreference, Need, Offer, Suggestion, SuggestionStatus
 from app.services.matching.index import community_index, transaction_memo
-from app.services.matching.suggestions import STORED_PER_ANSWER
+from app.services.matching.suggestions import IN_CHUNK, STORED_PER_ANSWER
 
 _Found = TypeVar("_Found", matching.Gap, matching.UnmetOffer)
 _Answer = TypeVar("_Answer", Need, Offer)
@@ -228,10 +228,10 @@ def _crowded_out(
     suggestions that rank above the pair: a higher score, or the same and a lower offer id."""
     needs = sorted({pair.need_id for pairs in reaching.values() for pair in pairs})
     stored: dict[int, list[tuple[float, int]]] = {}
-    for start in range(0, len(needs), _IN_CHUNK):
+    for start in range(0, len(needs), IN_CHUNK):
         for need_id, offer_id, score in session.execute(
             select(Suggestion.need_id, Suggestion.offer_id, Suggestion.score).where(
-                Suggestion.need_id.in_(needs[start : start + _IN_CHUNK]),
+                Suggestion.need_id.in_(needs[start : start + IN_CHUNK]),
                 Suggestion.status != SuggestionStatus.DECLINED.value,
             )
         ):
@@ -245,10 +245,6 @@ def _crowded_out(
         return above >= STORED_PER_ANSWER
 
     return {offer_id for offer_id, pairs in reaching.items() if pairs and all(map(full, pairs))}
-
-
-_IN_CHUNK = 500
-"""Ids per IN list when reading the stored suggestions of many needs."""
 
 
 def _unreached(
