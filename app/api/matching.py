@@ -198,8 +198,8 @@ def get_allocation(session: SessionDep, community: ReadableCommunity) -> Allocat
         covered_organisation_ids=list(result.covered_organisations),
         uncovered_organisation_ids=list(result.uncovered_organisations),
         total_score=result.total_score,
-        needs_with_candidates=len({need for need, _ in stored.ids}),
-        needs_assigned=len({a.need_id for a in result.assignments}),
+        needs_with_candidates=stored.needs_with_candidates,
+        needs_assigned=result.needs_assigned,
     )
 
 

@@ -101,7 +101,8 @@ class Allocation:
     """One assignment of needs to offers within the offers' capacities.
 
     Found lexicographically: first the most organisations with at least one helper, then the
-    highest total score. ``assignments`` holds the chosen suggestions, one per assigned need.
+    highest total score. ``assignments`` holds the chosen suggestions: one per assigned need,
+    besides the pairs already committed to (a need may hold more than one of those).
     """
 
     assignments: tuple[Suggestion, ...]
@@ -110,6 +111,11 @@ class Allocation:
     uncovered_organisations: tuple[int, ...]
     """Organisations with a candidate suggestion that still got none (capacity ran out)."""
     total_score: float
+
+    @property
+    def needs_assigned(self) -> int:
+        """How many needs got a helper."""
+        return len({assignment.need_id for assignment in self.assignments})
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,6 +171,15 @@ def test_commitments_beyond_an_offers_capacity_are_all_kept() -> None:
     assert allocation.uncovered_organisations == (3,)
 
 
+def test_a_need_with_two_commitments_counts_once_among_needs_assigned() -> None:
+    offers = [offer(1, 100, "", capacity=2), offer(2, 200, "", capacity=2)]
+    committed = [suggestion(1, 1, 0.4, need_org=1), suggestion(1, 2, 0.3, need_org=1)]
+    candidates = [*committed, suggestion(2, 1, 0.5, need_org=3)]
+    allocation = allocate(candidates, offers, committed=committed)
+    assert [(s.need_id, s.offer_id) for s in allocation.assignments] == [(1, 1), (1, 2), (2, 1)]
+    assert allocation.needs_assigned == 2
+
+
 def brute_force_objective(
     candidates: list[Suggestion], offers: list[Offer], committed: list[Suggestion]
 ) -> tuple[int, int]:

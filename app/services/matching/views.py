@@ -37,6 +37,11 @@ class StoredView:
     suggestions: tuple[matching.Suggestion, ...]
     committed: tuple[matching.Suggestion, ...]
 
+    @property
+    def needs_with_candidates(self) -> int:
+        """How many needs hold a stored, not-declined suggestion."""
+        return len({need for need, _ in self.ids})
+
 
 def _stored(session: Session, community: Community) -> StoredView:
     """Plain columns, no ORM objects or reasons: at Netherlands scale (59,000 rows) loading the

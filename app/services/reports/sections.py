@@ -294,8 +294,8 @@ def allocation_section(session: Session, community: Community, data: CommunityRo
         covered_organisations=[data.ref(i) for i in result.covered_organisations],
         uncovered_organisations=[data.ref(i) for i in result.uncovered_organisations],
         total_score=result.total_score,
-        needs_with_candidates=len({need for need, _ in stored.ids}),
-        needs_assigned=len({a.need_id for a in result.assignments}),
+        needs_with_candidates=stored.needs_with_candidates,
+        needs_assigned=result.needs_assigned,
     )
 
 
