@@ -33,7 +33,7 @@ from app.models import (
 )
 from app.reports import tables
 from app.reports.blocks import Document, Paragraph, Section, Subheading, Table
-from app.reports.i18n import report_day
+from app.reports.i18n import decimal, report_day
 from app.reports.markdown import paragraph as markdown_paragraph
 from app.reports.reasons import reasons_text
 from app.reports.schemas import (
@@ -281,6 +281,23 @@ def today_or_yesterday() -> set[str]:
 )
 def test_reports_are_dated_by_the_dutch_day(moment: str, day: str) -> None:
     assert report_day(dt.datetime.fromisoformat(moment)) == day
+
+
+@pytest.mark.parametrize(
+    ("value", "english", "dutch"),
+    [
+        (0.3158, "0.31", "0,31"),  # a gap's best score below 0.32 never reads as 0.32
+        (0.3199999, "0.31", "0,31"),
+        (0.32, "0.32", "0,32"),
+        (0.3249, "0.32", "0,32"),
+        (0.29, "0.29", "0,29"),  # binary 0.28999…: cut on the shortest decimal form
+        (1.0, "1.00", "1,00"),
+        (0.0, "0.00", "0,00"),
+        (12.3456, "12.34", "12,34"),
+    ],
+)
+def test_report_decimals_are_cut_off_after_two(value: float, english: str, dutch: str) -> None:
+    assert (decimal(value, "en"), decimal(value, "nl")) == (english, dutch)
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -558,9 +575,9 @@ def test_markdown_has_every_section_in_the_chosen_language(client: TestClient, p
     # Three needs are gaps; two are also tagged with a second topic their text names.
     assert (len(gap_rows), len({row.split(" | ")[2] for row in gap_rows})) == (5, 3)
     # Decimals as each language writes them: 0.32 in English, 0,32 in Dutch.
-    scores = [f"{item['bestScore']:.2f}" for group in gaps for item in group["needs"]]
+    scores = [decimal(item["bestScore"], "en") for group in gaps for item in group["needs"]]
     assert [row.split(" | ")[5].rstrip(" |") for row in gap_rows] == scores
-    threshold = f"{report_json(client, plan)['gaps']['threshold']:.2f}"
+    threshold = decimal(report_json(client, plan)["gaps"]["threshold"], "en")
     assert f"Needs whose best suggestion scores below {threshold}." in lines
     dutch_lines = dutch.text.splitlines()
     comma = threshold.replace(".", ",")
@@ -1122,7 +1139,7 @@ def test_the_workbook_holds_each_block_as_written_with_its_style() -> None:
     header = [sheet.cell(row=6, column=column) for column in (1, 2, 3)]
     assert {(cell.font.b, cell.fill.fgColor.rgb) for cell in header} == {(True, "FFF0F4F8")}
     assert sheet["A7"].data_type == "s"  # never a formula
-    assert (sheet["B7"].number_format, sheet["C7"].number_format) == ("0.00", "General")
+    assert (sheet["B7"].number_format, sheet["C7"].number_format) == ("0.0000", "General")
     assert (sheet["A7"].alignment.wrap_text, sheet["A8"].alignment.wrap_text) == (None, True)
     assert sheet["A8"].alignment.vertical == "top"
     # Widths as Excel stores them (characters plus padding); B and C share one <col> range.

@@ -4,6 +4,7 @@ the taxonomy (``app/data/topics.yaml``)."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_DOWN, Decimal
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -23,8 +24,13 @@ def report_day(moment: dt.datetime) -> str:
 
 def decimal(value: float, lang: Lang) -> str:
     """*value* with two decimals as a reader of *lang* writes it: 0,32 in Dutch, 0.32 in
-    English (thousands are not grouped: report figures are scores and shares)."""
-    shown = f"{value:.2f}"
+    English (thousands are not grouped: the report's decimals are scores).
+
+    Cut off after two decimals, not rounded: a gap's best score of 0.3158 reads 0,31 under
+    "below 0,32", never as the threshold it is below, while every score at the threshold or
+    above still reads as at least the threshold. The cut is made on the number's shortest
+    decimal form (0.29, not the binary 0.28999…)."""
+    shown = str(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
     return shown.replace(".", ",") if lang == "nl" else shown
 
 
