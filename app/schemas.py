@@ -411,7 +411,11 @@ class OfferUpdate(AnswerUpdate):
 
     text: AnswerText | None = None
     topics: TopicList | None = None
-    capacity: Capacity | None = None
+    capacity: Capacity | None = Field(
+        default=None,
+        description="How many peer organisations this offer can help; not below the peers "
+        "already introduced to it (introduced, accepted or completed suggestions): 409",
+    )
 
 
 class AnswerRead(Stamped):

@@ -34,6 +34,7 @@ from app.services import communities, demo, organisations, tokens
 from app.services.import_plan import Planner
 from app.services.import_rows import TEMPLATE_HEADER, ImportProblem, Kind, ParsedRow
 from tests import factories
+from tests.http import patch
 from tests.imports import HEADER, before_reading_the_file, csv_file, upload, xlsx_file
 from tests.problems import assert_problem
 
@@ -423,6 +424,47 @@ def test_changed_rows_count_as_updated(client: TestClient, session: Session) -> 
     session.refresh(offer)
     assert offer.capacity == 1
     assert _count(session, Need, cop) == 2
+
+
+def test_a_row_cannot_lower_an_offers_capacity_below_the_peers_introduced_to_it(
+    client: TestClient, session: Session
+) -> None:
+    cop, _, zaanstad = _small_community(session)
+    rows = [
+        HEADER,
+        ["Haarlem", "need", "Warmtenet in de wijk", "warmtenetten", None, None],
+        ["Haarlem", "need", "Warmtenetten aanleggen in een oude wijk", None, None, None],
+        ["Zaanstad", "offer", "Ervaring met warmtenetten in wijken", None, "3", None],
+    ]
+    assert upload(client, cop.id, csv_file(rows)).status_code == 200
+    url = f"/api/v1/communities/{cop.id}/suggestions"
+    found = client.get(url).json()["items"]
+    assert len(found) == 2
+    for suggestion in found:
+        introduced = patch(client, f"{url}/{suggestion['id']}", {"status": "introduced"})
+        assert introduced.status_code == 200, introduced.text
+    before = _counts(session, cop)
+    rows[3][4] = "1"
+    expected = [
+        {
+            "row": 4,
+            "column": "capaciteit",
+            "value": "1",
+            "message": "2 peer(s) were introduced to this offer already; its capacity cannot "
+            "go below 2",
+        }
+    ]
+
+    body = assert_problem(upload(client, cop.id, csv_file(rows)), 422, "file.rows[4].capaciteit")
+    assert body["problems"] == expected
+    assert _counts(session, cop) == before
+    dry = upload(client, cop.id, csv_file(rows), dry_run=True)
+    assert (dry.status_code, dry.json()["problems"], dry.json()["updated"]) == (200, expected, 0)
+    rows[3][4] = "2"  # room for the two
+    assert upload(client, cop.id, csv_file(rows)).json()["updated"] == 1
+    offer = session.scalars(select(Offer).where(Offer.organisation_id == zaanstad.id)).one()
+    session.refresh(offer)
+    assert offer.capacity == 2
 
 
 def test_a_row_that_changes_only_topics_is_an_edit_of_the_answer(

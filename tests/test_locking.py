@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.api.deps import names_version
 from app.db import session_scope
+from app.errors import Conflict
 from app.matching.scoring import HUB_MIN_NEEDS
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.schemas import NeedCreate, OfferCreate
@@ -431,6 +432,69 @@ def test_a_suggestion_a_member_acts_on_during_a_recompute_is_kept(
             kept = session.get(Suggestion, planted_id)
             assert kept is not None
             assert kept.status == SuggestionStatus.INTRODUCED
+
+
+def test_two_members_introducing_two_peers_to_an_offer_with_one_place_at_once(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL (SQLite runs one writer at a time): a member introduces one peer to an offer
+    with capacity 1 and has not committed yet when another introduces a second. The second
+    waits for the first (the offer's row is locked while its places are counted), then finds the
+    place taken: 409, and only one is introduced."""
+    with _migrated_engine("postgresql", "copmatch_places", tmp_path) as engine:
+        with session_scope(engine) as session:
+            haarlem, zaanstad, community = _haarlem_and_zaanstad(session)
+            offer = factories.offer(session, community, zaanstad, "Zon op daken", capacity=1)
+            planted = []
+            for text in ("Parkeerbeleid", "Bomenkap"):  # pairs no scoring proposes
+                need = factories.need(session, community, haarlem, text)
+                planted.append(
+                    Suggestion(
+                        community_id=community.id,
+                        need_id=need.id,
+                        offer_id=offer.id,
+                        need_organisation_id=haarlem.id,
+                        offer_organisation_id=zaanstad.id,
+                        score=0.5,
+                        reasons=[],
+                        matched_topics=[],
+                    )
+                )
+            session.add_all(planted)
+            session.flush()
+            first_id, second_id = (row.id for row in planted)
+        second_started = threading.Event()
+        outcome: list[BaseException | None] = []
+
+        def second_member() -> None:
+            with session_scope(engine, writing=True) as session:
+                row = session.get_one(Suggestion, second_id)
+                second_started.set()
+                try:
+                    matching.update_suggestion(
+                        session, row, status=SuggestionStatus.INTRODUCED, feedback=None
+                    )
+                    outcome.append(None)
+                except Conflict as error:  # nothing written: the scope's commit is empty
+                    outcome.append(error)
+
+        with session_scope(engine, writing=True) as session:
+            row = session.get_one(Suggestion, first_id)
+            matching.update_suggestion(
+                session, row, status=SuggestionStatus.INTRODUCED, feedback=None
+            )
+            thread = threading.Thread(target=second_member)
+            thread.start()
+            assert second_started.wait(HELD_AT_MOST)
+            time.sleep(0.3)  # the second member's count now waits for this transaction
+            assert outcome == []
+        thread.join(HELD_AT_MOST)
+        assert [type(error) for error in outcome] == [Conflict]
+        with session_scope(engine) as session:
+            statuses = session.scalars(
+                select(Suggestion.status).where(Suggestion.offer_id == offer.id)
+            ).all()
+            assert sorted(statuses) == ["introduced", "proposed"]
 
 
 def test_a_rename_beside_a_member_acting_on_a_suggestion_naming_it_rewrites_its_reasons(

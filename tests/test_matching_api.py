@@ -377,6 +377,51 @@ def test_allocation_keeps_the_pairs_acted_on(client: TestClient, cop: Cop) -> No
     ]
 
 
+def test_an_offer_is_introduced_to_no_more_peers_than_its_capacity(
+    client: TestClient, cop: Cop
+) -> None:
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER, capacity=1)
+    offer_url = f"{cop.url}/offers/{offer['id']}"
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    answer(client, cop, "needs", cop.alkmaar, "TEO of TEA: aquathermie voor een nieuwbouwwijk")
+    first, second = suggestions(client, cop, offerId=offer["id"])
+    first_url, second_url = (f"{cop.url}/suggestions/{s['id']}" for s in (first, second))
+    assert patch(client, first_url, {"status": "introduced"}).status_code == 200
+
+    # Its one place is taken: the second introduction is refused, and changes nothing.
+    before = client.get(second_url)
+    body = assert_problem(patch(client, second_url, {"status": "introduced"}), 409, "body.status")
+    assert body["detail"] == (
+        f"offer {offer['id']} can help 1 peer(s) and 1 already took its places (introduced, "
+        "accepted or completed); raise its capacity, or decline one of those, first"
+    )
+    after = client.get(second_url)
+    assert (after.json(), after.headers["etag"]) == (before.json(), before.headers["etag"])
+    assignments = client.get(f"{cop.url}/allocation").json()["assignments"]
+    assert [(a["suggestionId"], a["status"]) for a in assignments] == [(first["id"], "introduced")]
+
+    # Accepting and completing the first takes no second place.
+    for status in ("accepted", "completed"):
+        assert patch(client, first_url, {"status": status}).status_code == 200
+    # With room for two, the second is introduced; then the capacity cannot go below two.
+    assert patch(client, offer_url, {"capacity": 2}).status_code == 200
+    assert patch(client, second_url, {"status": "introduced"}).status_code == 200
+    body = assert_problem(patch(client, offer_url, {"capacity": 1}), 409, "body.capacity")
+    assert body["detail"] == (
+        "2 peer(s) were introduced to this offer (introduced, accepted or completed "
+        "suggestions); its capacity cannot go below 2"
+    )
+    assert client.get(offer_url).json()["capacity"] == 2
+    assignments = client.get(f"{cop.url}/allocation").json()["assignments"]
+    assert sorted((a["suggestionId"], a["status"]) for a in assignments) == sorted(
+        [(first["id"], "completed"), (second["id"], "introduced")]
+    )
+
+    # A decline gives its place back.
+    assert patch(client, second_url, {"status": "declined"}).status_code == 200
+    assert patch(client, offer_url, {"capacity": 1}).status_code == 200
+
+
 def test_reciprocal_pairs(client: TestClient, session: Session, cop: Cop) -> None:
     answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)

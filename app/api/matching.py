@@ -139,7 +139,8 @@ def get_suggestion(
     summary="Move a suggestion along its lifecycle or give feedback",
     description="proposed → introduced | declined; introduced → accepted | declined; "
     "accepted → completed. Feedback (usefulness 1–5, note) once it was acted on. "
-    "A declined pair is never suggested again.",
+    "A declined pair is never suggested again. An introduced, accepted or completed suggestion "
+    "takes a place of its offer's capacity: introducing a peer to a full offer is a 409.",
 )
 def update_suggestion(
     session: SessionDep,

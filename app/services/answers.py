@@ -202,6 +202,8 @@ def update_answer(
             session, community, answer.organisation_id, person_id=person_id, meeting_id=meeting_id
         )
     _queue_writes(session, answer)
+    if isinstance(answer, Offer) and changes.get("capacity", answer.capacity) < answer.capacity:
+        _check_places(session, answer, changes["capacity"])
     topics = changes.pop("topics", None)
     if topics is not None and not isinstance(answer, FormatPreference):
         set_given_topics(answer, topics)
@@ -210,6 +212,18 @@ def update_answer(
     if topics is not None or "text" in changes:
         _rematch(session, answer, refresh=True)
     return answer
+
+
+def _check_places(session: Session, offer: Offer, capacity: int) -> None:
+    """An offer's capacity cannot go below the places its introduced, accepted and completed
+    suggestions take (see matching.places_taken)."""
+    _, taken = matching.places_taken(session, offer.id)
+    if capacity < taken:
+        raise Conflict(
+            f"{taken} peer(s) were introduced to this offer (introduced, accepted or completed "
+            f"suggestions); its capacity cannot go below {taken}",
+            invalid_params=[InvalidParam("body.capacity", f"at least {taken}: places taken")],
+        )
 
 
 def delete_answer(session: Session, answer: Answer) -> None:

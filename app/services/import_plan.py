@@ -32,6 +32,7 @@ from app.schemas import (
     OfferCreate,
     PersonCreate,
 )
+from app.services import matching
 from app.services.answers import AnswerModel, given_topics
 from app.services.common import fold
 from app.services.import_rows import (
@@ -174,8 +175,29 @@ class Planner:
             plan = PlannedRow(row, body, person, existing)
             if existing is not None:
                 plan.changes = _changes(row, existing, person, meeting_id)
+                if not self._room_for(plan):
+                    continue
             plans.append(plan)
         return plans
+
+    def _room_for(self, plan: PlannedRow) -> bool:
+        """Does the row leave its offer room for the peers already introduced to it? An
+        offer's capacity cannot go below the places its introduced, accepted and completed
+        suggestions take (see matching.places_taken); a row that would is a problem."""
+        offer, capacity = plan.existing, plan.changes.get("capacity")
+        if not isinstance(offer, Offer) or capacity is None or capacity >= offer.capacity:
+            return True
+        _, taken = matching.places_taken(self.session, offer.id)
+        if capacity >= taken:
+            return True
+        self.problem(
+            plan.row,
+            "capacity",
+            str(capacity),
+            f"{taken} peer(s) were introduced to this offer already; its capacity cannot go "
+            f"below {taken}",
+        )
+        return False
 
     def _organisation(self, row: ParsedRow) -> int | None:
         reference = row.organisation

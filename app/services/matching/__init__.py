@@ -42,11 +42,13 @@ from app.services.matching.embeddings import (
 )
 from app.services.matching.index import Snapshot, community_index, snapshot
 from app.services.matching.suggestions import (
+    COMMITTED,
     STORED_PER_ANSWER,
     TRANSITIONS,
     forget_answer,
     get_suggestion,
     list_suggestions,
+    places_taken,
     queue_answer_writes,
     recompute,
     refresh_need,
@@ -70,6 +72,7 @@ from app.services.matching.views import (
 )
 
 __all__ = [
+    "COMMITTED",
     "STORED_PER_ANSWER",
     "TRANSITIONS",
     "EmbeddedAhead",
@@ -89,6 +92,7 @@ __all__ = [
     "gaps_window",
     "get_suggestion",
     "list_suggestions",
+    "places_taken",
     "queue_answer_writes",
     "read_stale",
     "reciprocal_pairs",

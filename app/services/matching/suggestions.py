@@ -33,6 +33,12 @@ write itself for every need it is among the best of."""
 
 IN_CHUNK = 500  # ids per IN list when reading the stored suggestions of many needs
 
+COMMITTED = frozenset(
+    {SuggestionStatus.INTRODUCED, SuggestionStatus.ACCEPTED, SuggestionStatus.COMPLETED}
+)
+"""Statuses of a pair someone acted on and did not decline: it takes a place of its offer's
+capacity, and the allocation keeps it."""
+
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     SuggestionStatus.PROPOSED: frozenset({SuggestionStatus.INTRODUCED, SuggestionStatus.DECLINED}),
@@ -629,6 +635,25 @@ def list_suggestions(
     return items, total
 
 
+def places_taken(session: Session, offer_id: int) -> tuple[int, int]:
+    """(capacity, places taken) of an offer: the peers it can help, and how many of its
+    suggestions are COMMITTED. The offer's row stays locked until the transaction ends
+    (PostgreSQL; SQLite runs one writer at a time), so a write that checks a change of either
+    against the other does not interleave with another such write."""
+    capacity = session.execute(
+        select(Offer.capacity).where(Offer.id == offer_id).with_for_update()
+    ).scalar_one()
+    taken = session.scalar(
+        select(func.count())
+        .select_from(Suggestion)
+        .where(
+            Suggestion.offer_id == offer_id,
+            Suggestion.status.in_([status.value for status in COMMITTED]),
+        )
+    )
+    return capacity, taken or 0
+
+
 def update_suggestion(
     session: Session,
     suggestion: Suggestion,
@@ -649,6 +674,17 @@ def update_suggestion(
                     InvalidParam("body.status", f"not allowed after {suggestion.status}")
                 ],
             )
+        if status in COMMITTED and suggestion.status not in COMMITTED:
+            capacity, taken = places_taken(session, suggestion.offer_id)
+            if taken >= capacity:
+                raise Conflict(
+                    f"offer {suggestion.offer_id} can help {capacity} peer(s) and {taken} "
+                    "already took its places (introduced, accepted or completed); raise its "
+                    "capacity, or decline one of those, first",
+                    invalid_params=[
+                        InvalidParam("body.status", f"offer {suggestion.offer_id} is full")
+                    ],
+                )
         if declining:
             # Queue behind the writes of the community's suggestions before this change locks
             # the row: the need is re-scored below.

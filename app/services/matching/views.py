@@ -14,16 +14,10 @@ from sqlalchemy.orm import Session
 from app import matching
 from app.models import Community, FormatPreference, Need, Offer, Suggestion, SuggestionStatus
 from app.services.matching.index import community_index, transaction_memo
-from app.services.matching.suggestions import IN_CHUNK, STORED_PER_ANSWER
+from app.services.matching.suggestions import COMMITTED, IN_CHUNK, STORED_PER_ANSWER
 
 _Found = TypeVar("_Found", matching.Gap, matching.UnmetOffer)
 _Answer = TypeVar("_Answer", Need, Offer)
-
-
-COMMITTED = frozenset(
-    {SuggestionStatus.INTRODUCED, SuggestionStatus.ACCEPTED, SuggestionStatus.COMPLETED}
-)
-"""Statuses of a pair someone acted on and did not decline: the allocation keeps it."""
 
 
 @dataclass(frozen=True, slots=True)
