@@ -312,6 +312,23 @@ def _haarlem_and_zaanstad(session: Session) -> tuple[Organisation, Organisation,
     return haarlem, zaanstad, factories.community(session, "CoP", haarlem, zaanstad)
 
 
+def _planted(session: Session, need: Need, offer: Offer) -> Suggestion:
+    """A proposed suggestion of *need* and *offer* stored as it is, not by the engine."""
+    planted = Suggestion(
+        community_id=need.community_id,
+        need_id=need.id,
+        offer_id=offer.id,
+        need_organisation_id=need.organisation_id,
+        offer_organisation_id=offer.organisation_id,
+        score=0.5,
+        reasons=[],
+        matched_topics=[],
+    )
+    session.add(planted)
+    session.flush()
+    return planted
+
+
 def _write_need(session: Session, community_id: int, organisation_id: int, text: str) -> None:
     """Write a need as the API does: tagged and scored right away."""
     community = session.get_one(Community, community_id)
@@ -389,18 +406,7 @@ def test_a_suggestion_a_member_acts_on_during_a_recompute_is_kept(
             # A pair the engine does propose, so the recompute has rows to store.
             factories.need(session, community, haarlem, "Aquathermie (TEO) voor de wijk")
             # A proposal of an earlier scoring that the engine no longer makes.
-            planted = Suggestion(
-                community_id=community.id,
-                need_id=need.id,
-                offer_id=offer.id,
-                need_organisation_id=haarlem.id,
-                offer_organisation_id=zaanstad.id,
-                score=0.5,
-                reasons=[],
-                matched_topics=[],
-            )
-            session.add(planted)
-            session.flush()
+            planted = _planted(session, need, offer)
             community_id, planted_id = community.id, planted.id
         read, acted = threading.Event(), threading.Event()
         values = suggestions_module._values
@@ -445,24 +451,10 @@ def test_two_members_introducing_two_peers_to_an_offer_with_one_place_at_once(
         with session_scope(engine) as session:
             haarlem, zaanstad, community = _haarlem_and_zaanstad(session)
             offer = factories.offer(session, community, zaanstad, "Zon op daken", capacity=1)
-            planted = []
-            for text in ("Parkeerbeleid", "Bomenkap"):  # pairs no scoring proposes
-                need = factories.need(session, community, haarlem, text)
-                planted.append(
-                    Suggestion(
-                        community_id=community.id,
-                        need_id=need.id,
-                        offer_id=offer.id,
-                        need_organisation_id=haarlem.id,
-                        offer_organisation_id=zaanstad.id,
-                        score=0.5,
-                        reasons=[],
-                        matched_topics=[],
-                    )
-                )
-            session.add_all(planted)
-            session.flush()
-            first_id, second_id = (row.id for row in planted)
+            first_id, second_id = (  # pairs no scoring proposes
+                _planted(session, factories.need(session, community, haarlem, text), offer).id
+                for text in ("Parkeerbeleid", "Bomenkap")
+            )
         second_started = threading.Event()
         outcome: list[BaseException | None] = []
 
