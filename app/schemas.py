@@ -7,6 +7,7 @@ typo such as ``cbs_code`` is reported instead of silently ignored.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
@@ -76,9 +77,29 @@ StrictDate = Annotated[dt.date, BeforeValidator(_date_text_only)]
 StrictBool = Annotated[bool, Field(strict=True)]
 
 
+_SHOWING_NOTHING = frozenset({"Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp"})
+"""Unicode categories of characters that show nothing on their own: controls, format
+characters (zero-width space and joiners, the byte-order mark, the word joiner), combining marks
+and spaces."""
+
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+"""Letters that show nothing: the Hangul fillers and the blank braille pattern."""
+
+
+def shows_nothing(value: str) -> bool:
+    """Does *value* show nothing, or only characters that look like nothing (white space,
+    zero-width and other invisible characters)? str.strip alone lets "\u200b" through."""
+    return all(
+        character.isspace()
+        or character in _BLANK_LETTERS
+        or unicodedata.category(character) in _SHOWING_NOTHING
+        for character in value
+    )
+
+
 def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must contain more than white space")
+    if shows_nothing(value):
+        raise ValueError("must contain more than white space and invisible characters")
     return value
 
 
@@ -115,6 +136,7 @@ NO_NUL = r"^[^\x00]*$"
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX, pattern=NO_NUL),
+    AfterValidator(_not_blank),
 ]
 OptionalLabel = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)

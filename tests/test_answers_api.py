@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -221,6 +222,37 @@ def test_format_preferences(client: TestClient, session: Session) -> None:
     assert patch(client, item, json={"format": "peer-review"}).json()["format"] == "peer-review"
     assert delete(client, item).status_code == 204
     assert client.get(url).json()["total"] == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "   ",
+        "\u200b",  # zero-width space
+        "\ufeff",  # byte-order mark
+        "\u200b\u200c\u200d\u2060 ",  # zero-width (non-)joiners, word joiner
+        "\u3164",  # Hangul filler: a letter that shows nothing
+        "\u2800\u00a0",  # blank braille pattern, no-break space
+        "\u0301",  # a combining accent over nothing
+    ],
+)
+def test_a_text_or_name_that_shows_nothing_is_refused(
+    client: TestClient, session: Session, text: str
+) -> None:
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    needs = f"/api/v1/communities/{cop.id}/needs"
+    body = assert_problem(
+        client.post(needs, json={"organisationId": haarlem.id, "text": text}), 422, "body.text"
+    )
+    assert body["invalidParams"][0]["reason"] == (
+        "Value error, must contain more than white space and invisible characters"
+    )
+    assert_problem(client.post("/api/v1/communities", json={"name": text}), 422, "body.name")
+    assert client.get(needs).json()["total"] == 0
+    # Visible text with invisible characters inside it is kept exactly as written.
+    kept = client.post(needs, json={"organisationId": haarlem.id, "text": "\u200bWUP\u0301"})
+    assert (kept.status_code, kept.json()["text"]) == (201, "\u200bWUP\u0301")
 
 
 def test_body_types_are_strict_and_nul_is_refused(client: TestClient, session: Session) -> None:

@@ -390,6 +390,8 @@ def test_problems_of_single_rows() -> None:
             ("Haarlem", "vorm", "leerkring", "aquathermie", "", "", "verdwaald", ""),
             ("Haarlem", "offer", "Hulp", "", "1,5", "graag", "", "wonen"),
             ("Haarlem", "", "Hulp", "", "", "", "", ""),
+            ("Haarlem", "need", "", "", "", "", "", ""),
+            ("Haarlem", "offer", "\u200b\u2060", "", "", "", "", ""),  # shows nothing
         )
     )
     assert [(p.row, p.column, p.message) for p in problems] == [
@@ -406,6 +408,8 @@ def test_problems_of_single_rows() -> None:
             "department 'wonen' needs a person: fill in e-mail (and naam for someone new)",
         ),
         (6, "soort", "empty; use need, offer or format (behoefte, aanbod, vorm)"),
+        (7, "tekst", "empty; fill in the text of the need or offer"),
+        (8, "tekst", "empty; fill in the text of the need or offer"),
     ]
 
 

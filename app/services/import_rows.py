@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 from pydantic import TypeAdapter, ValidationError
 
 from app.models import CAPACITY_MAX, NAME_MAX, NOTE_MAX, TEXT_MAX, Format, Priority
-from app.schemas import MAX_TOPICS, EmailAddress
+from app.schemas import MAX_TOPICS, EmailAddress, shows_nothing
 from app.services.common import fold
 from app.services.import_files import CONTROL_CHARACTER, Table
 from app.services.topics import taxonomy
@@ -405,8 +405,8 @@ class _RowReader:
                 self.problems.append(ImportProblem(self.number, f"column {letter}", value, message))
 
     def _text(self, text: str) -> str:
-        if not text:
-            self.problem("text", "", "empty; fill in the text of the need or offer")
+        if shows_nothing(text):
+            self.problem("text", text, "empty; fill in the text of the need or offer")
         elif len(text) > TEXT_MAX:
             self.problem(
                 "text",
