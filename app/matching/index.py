@@ -243,37 +243,7 @@ class MatchIndex:
         """:meth:`score_need` of each of *needs*, in their order, with the same results: their
         text and embedding products against the offers are taken _BLOCK needs at a time (a
         delete re-scores every need its offer was stored for)."""
-        min_score = self.gap_threshold if min_score is None else min_score
-        asked = {need.id for need in needs}
-        # Only the asked needs' pairs: *excluded* may hold a whole community's declines.
-        blocked = blocked_pairs(True, [pair for pair in excluded if pair[0] in asked])
-        found: list[tuple[Suggestion, ...]] = []
-        for start in range(0, len(needs), _BLOCK):
-            prepared = [
-                self._prepared(need, self.needs, self._need_side)
-                for need in needs[start : start + _BLOCK]
-            ]
-            items = [item for item, _ in prepared]
-            vectors = (
-                prepared[0][1]
-                if len(prepared) == 1
-                else sparse.vstack([vector for _, vector in prepared], format="csr")
-            )
-            raw, cosine = self._scorer.raw_scores(items, vectors, self._offer_side, need_side=True)
-            found += (
-                self._ranker.rank_one(
-                    item,
-                    raw[row],
-                    cosine[row],
-                    self._offer_side,
-                    True,
-                    blocked.get(item.id, set()),
-                    limit,
-                    min_score,
-                )
-                for row, item in enumerate(items)
-            )
-        return tuple(found)
+        return self._score(needs, True, excluded, limit, min_score)
 
     def score_offer(
         self,
@@ -284,13 +254,67 @@ class MatchIndex:
         min_score: float | None = None,
     ) -> tuple[Suggestion, ...]:
         """The needs of other organisations that *offer* answers best (mirror of score_need)."""
+        return self.score_offers([offer], excluded=excluded, limit=limit, min_score=min_score)[0]
+
+    def score_offers(
+        self,
+        offers: Sequence[Offer],
+        *,
+        excluded: Collection[tuple[int, int]] = (),
+        limit: int = MAX_SUGGESTIONS,
+        min_score: float | None = None,
+    ) -> tuple[tuple[Suggestion, ...], ...]:
+        """:meth:`score_offer` of each of *offers*, in their order, with the same results (the
+        mirror of score_needs)."""
+        return self._score(offers, False, excluded, limit, min_score)
+
+    def _score(
+        self,
+        queries: Sequence[Need] | Sequence[Offer],
+        need_side: bool,
+        excluded: Collection[tuple[int, int]],
+        limit: int,
+        min_score: float | None,
+    ) -> tuple[tuple[Suggestion, ...], ...]:
+        """score_needs (*need_side*) or score_offers: each query against the other side, by
+        blocks of _BLOCK queries."""
         min_score = self.gap_threshold if min_score is None else min_score
-        item, vector = self._prepared(offer, self.offers, self._offer_side)
-        blocked = {need_id for need_id, offer_id in excluded if offer_id == offer.id}
-        raw, cosine = self._scorer.raw_scores([item], vector, self._need_side, need_side=False)
-        return self._ranker.rank_one(
-            item, raw[0], cosine[0], self._need_side, False, blocked, limit, min_score
+        indexed, side, targets = (
+            (self.needs, self._need_side, self._offer_side)
+            if need_side
+            else (self.offers, self._offer_side, self._need_side)
         )
+        asked = {query.id for query in queries}
+        # Only the asked queries' pairs: *excluded* may hold a whole community's declines.
+        blocked = blocked_pairs(
+            need_side, [pair for pair in excluded if pair[0 if need_side else 1] in asked]
+        )
+        found: list[tuple[Suggestion, ...]] = []
+        for start in range(0, len(queries), _BLOCK):
+            prepared = [
+                self._prepared(query, indexed, side) for query in queries[start : start + _BLOCK]
+            ]
+            items = [item for item, _ in prepared]
+            vectors = (
+                prepared[0][1]
+                if len(prepared) == 1
+                else sparse.vstack([vector for _, vector in prepared], format="csr")
+            )
+            raw, cosine = self._scorer.raw_scores(items, vectors, targets, need_side=need_side)
+            found += (
+                self._ranker.rank_one(
+                    item,
+                    raw[row],
+                    cosine[row],
+                    targets,
+                    need_side,
+                    blocked.get(item.id, set()),
+                    limit,
+                    min_score,
+                )
+                for row, item in enumerate(items)
+            )
+        return tuple(found)
 
     def score_pairs(self, pairs: Sequence[tuple[Need, Offer]]) -> tuple[Suggestion, ...]:
         """The suggestion of each (need, offer) pair in *pairs*, in their order, with its

@@ -299,6 +299,33 @@ def test_scoring_many_needs_at_once_gives_what_each_gets_alone(
 
 
 @pytest.mark.parametrize("embedded", [False, True])
+def test_scoring_many_offers_at_once_gives_what_each_gets_alone(
+    embedded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """score_offers (the unmet offers ask it of each offer left out) is score_offer per offer,
+    to the bit, as score_needs is score_need: indexed offers and new ones, across blocks."""
+    data = synthetic.community(4, per_organisation=8, seed=3)
+    if embedded:
+        data = synthetic.with_embeddings(data, seed=3)
+    built = MatchIndex(data.taxonomy, data.needs, data.offers[:-4])
+    assert built.semantic is embedded
+    asked = [*data.offers[-4:], *data.offers[:5]]  # four new offers, five indexed ones
+    excluded = {(data.needs[0].id, asked[0].id), (data.needs[3].id, asked[5].id)}
+    monkeypatch.setattr(index_module, "_BLOCK", 4)
+
+    together = built.score_offers(asked, excluded=excluded, limit=20, min_score=0.0)
+
+    alone = tuple(
+        built.score_offer(offer, excluded=excluded, limit=20, min_score=0.0) for offer in asked
+    )
+    assert together == alone
+    assert [len(found) for found in together] == [20] * len(asked)
+    assert [{s.offer_id for s in found} for found in together] == [{o.id} for o in asked]
+    blocked = {(s.need_id, s.offer_id) for found in together for s in found} & excluded
+    assert blocked == set()
+
+
+@pytest.mark.parametrize("embedded", [False, True])
 def test_a_pair_scored_alone_gets_what_the_ranking_gives_it(embedded: bool) -> None:
     """score_pairs (a suggestion acted on, no longer among its need's best) gives each pair the
     suggestion the ranking gives it, to the bit, reasons included: for indexed needs and offers

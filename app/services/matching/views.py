@@ -205,17 +205,16 @@ def unmet_offers(session: Session, community: Community) -> tuple[matching.Unmet
     closest = index.unmet_offers(excluded=data.declined, threshold=math.inf, among=unasked)
     threshold = gap_threshold(session, community)
     offers = {offer.id: offer for offer in data.offers}
-    reaching = {
-        item.offer_id: index.score_offer(
-            offers[item.offer_id],
-            excluded=data.declined,
-            limit=len(data.needs),
-            min_score=threshold,
-        )
-        for item in closest
-        if item.best_score >= threshold
-    }
-    crowded = _crowded_out(session, reaching)
+    # Those a need reaches the threshold with, scored in blocks: there may be many (an offer
+    # written alike by many organisations).
+    candidates = [item.offer_id for item in closest if item.best_score >= threshold]
+    scored = index.score_offers(
+        [offers[offer_id] for offer_id in candidates],
+        excluded=data.declined,
+        limit=len(data.needs),
+        min_score=threshold,
+    )
+    crowded = _crowded_out(session, dict(zip(candidates, scored, strict=True)))
     return tuple(item for item in closest if item.offer_id not in crowded)
 
 
