@@ -7,7 +7,8 @@ typo such as ``cbs_code`` is reported instead of silently ignored.
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
+import re
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
@@ -77,30 +78,48 @@ StrictDate = Annotated[dt.date, BeforeValidator(_date_text_only)]
 StrictBool = Annotated[bool, Field(strict=True)]
 
 
-_SHOWING_NOTHING = frozenset({"Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp"})
-"""Unicode categories of characters that show nothing on their own: controls, format
-characters (zero-width space and joiners, the byte-order mark, the word joiner), combining marks
-and spaces."""
+_BLANK = (
+    r"\x00-\x20\x7f-\xa0\xad\u034f\u061c\u115f\u1160\u1680\u17b4\u17b5\u180b-\u180f"
+    r"\u2000-\u200f\u2028-\u202f\u205f-\u206f\u2800\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0"
+)
+"""Characters that show nothing on their own, as a regular-expression class (Python and
+ECMA-262 read it alike): controls, every white space str.isspace knows, and the invisible ones
+str.strip leaves: soft hyphen, zero-width space and joiners, direction marks, the word joiner,
+variation selectors, the byte-order mark, the Hangul fillers and the blank braille pattern."""
 
-_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-"""Letters that show nothing: the Hangul fillers and the blank braille pattern."""
+_SHOWING = re.compile(f"[^{_BLANK}]")
+
+SHOWS_SOMETHING = rf"^[^\x00]*[^{_BLANK}][^\x00]*$"
+"""The pattern the API documents for texts and names: no NUL (PostgreSQL cannot store it) and
+at least one character that shows. Validated as NO_NUL and :func:`shows_nothing`, which say
+which of the two went wrong."""
 
 
 def shows_nothing(value: str) -> bool:
-    """Does *value* show nothing, or only characters that look like nothing (white space,
-    zero-width and other invisible characters)? str.strip alone lets "\u200b" through."""
-    return all(
-        character.isspace()
-        or character in _BLANK_LETTERS
-        or unicodedata.category(character) in _SHOWING_NOTHING
-        for character in value
-    )
+    """Does *value* show nothing: only white space and invisible characters (see _BLANK)?
+    str.strip alone lets a zero-width space through."""
+    return _SHOWING.search(value) is None
 
 
 def _not_blank(value: str) -> str:
     if shows_nothing(value):
         raise ValueError("must contain more than white space and invisible characters")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class _DocumentedPattern:
+    """Annotated metadata: the JSON schema's ``pattern``, where validation checks it in
+    steps of its own (with messages that say which step failed)."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["pattern"] = self.pattern
+        return schema
 
 
 SPECIAL_USE_STAND_IN = "example.org"
@@ -137,6 +156,7 @@ Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX, pattern=NO_NUL),
     AfterValidator(_not_blank),
+    _DocumentedPattern(SHOWS_SOMETHING),
 ]
 OptionalLabel = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)
@@ -146,6 +166,7 @@ AnswerText = Annotated[
     str,
     StringConstraints(min_length=1, max_length=TEXT_MAX, pattern=NO_NUL),
     AfterValidator(_not_blank),
+    _DocumentedPattern(SHOWS_SOMETHING),
 ]
 Note = Annotated[str, StringConstraints(max_length=NOTE_MAX, pattern=NO_NUL)]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX, pattern=NO_NUL)]

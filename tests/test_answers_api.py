@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.schemas import SHOWS_SOMETHING, shows_nothing
 from tests import factories
 from tests.http import delete, patch
 from tests.problems import assert_problem
@@ -233,7 +237,7 @@ def test_format_preferences(client: TestClient, session: Session) -> None:
         "\u200b\u200c\u200d\u2060 ",  # zero-width (non-)joiners, word joiner
         "\u3164",  # Hangul filler: a letter that shows nothing
         "\u2800\u00a0",  # blank braille pattern, no-break space
-        "\u0301",  # a combining accent over nothing
+        "\u00ad\ufe0f\u202e",  # soft hyphen, variation selector, direction override
     ],
 )
 def test_a_text_or_name_that_shows_nothing_is_refused(
@@ -253,6 +257,16 @@ def test_a_text_or_name_that_shows_nothing_is_refused(
     # Visible text with invisible characters inside it is kept exactly as written.
     kept = client.post(needs, json={"organisationId": haarlem.id, "text": "\u200bWUP\u0301"})
     assert (kept.status_code, kept.json()["text"]) == (201, "\u200bWUP\u0301")
+
+
+def test_every_white_space_character_shows_nothing_and_the_documented_pattern_agrees() -> None:
+    spaces = [chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()]
+    assert len(spaces) == 29
+    assert [space for space in spaces if not shows_nothing(space)] == []
+    documented = re.compile(SHOWS_SOMETHING)
+    for value in ["a", " a\u200b", "\u0301", "Ĳssel", *spaces, "\u200b\u3164", "a\x00"]:
+        valid = documented.search(value) is not None
+        assert valid == (not shows_nothing(value) and "\x00" not in value), repr(value)
 
 
 def test_body_types_are_strict_and_nul_is_refused(client: TestClient, session: Session) -> None:
