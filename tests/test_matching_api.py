@@ -240,6 +240,40 @@ def test_changing_and_deleting_answers_updates_suggestions(client: TestClient, c
     assert suggestions(client, cop) == []
 
 
+@pytest.mark.parametrize("kind", ["needs", "offers"])
+def test_a_patch_that_sends_back_what_it_read_re_scores_nothing(
+    client: TestClient, cop: Cop, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    written = answer(
+        client,
+        cop,
+        kind,
+        cop.alkmaar,
+        "TEO of TEA: aquathermie voor een nieuwbouwwijk",
+        topics=["aquathermie"],
+    )
+    url = f"{cop.url}/{kind}/{written['id']}"
+    page = client.get(f"{cop.url}/suggestions")
+    rescored: list[int] = []
+    for name in ("refresh_need", "refresh_offer"):
+        monkeypatch.setattr(
+            matching, name, lambda session, item, *_, **__: rescored.append(item.id)
+        )
+
+    same = patch(client, url, {"text": written["text"], "topics": ["aquathermie"]})
+
+    assert (same.status_code, same.headers["etag"]) == (200, '"1"')
+    assert same.json()["topics"] == written["topics"]  # the inferred ones too
+    assert rescored == []
+    again = client.get(f"{cop.url}/suggestions")
+    assert (again.json(), again.headers["etag"]) == (page.json(), page.headers["etag"])
+    # A change of the given topics alone is matched again.
+    assert patch(client, url, {"topics": []}).status_code == 200
+    assert rescored == [written["id"]]
+
+
 def test_lifecycle_and_feedback(client: TestClient, cop: Cop) -> None:
     answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)

@@ -124,21 +124,24 @@ def given_topics(answer: Need | Offer) -> tuple[str, ...]:
     return tuple(sorted(tag.topic for tag in answer.topic_tags if tag.source == TopicSource.GIVEN))
 
 
-def set_given_topics(answer: Need | Offer, slugs: list[str]) -> None:
-    """Make *slugs* the answer's given topics (the inferred ones follow at the next retag).
+def set_given_topics(answer: Need | Offer, slugs: list[str]) -> bool:
+    """Make *slugs* the answer's given topics (the inferred ones follow at the next retag);
+    False, and nothing touched, when they are the given topics already.
 
     The topics are part of the answer though stored in rows of their own: a change of them is
     an edit of the answer, so its row is updated too. That moves its version (the ETag) and
     updatedAt on, so a stale If-Match cannot overwrite them, and the audit log records it.
     """
     wanted = tuple(sorted(check_topic_slugs(slugs)))
-    current = given_topics(answer)
+    if wanted == given_topics(answer):
+        return False
     link = NeedTopic if isinstance(answer, Need) else OfferTopic
     answer.topic_tags = [  # type: ignore[assignment]
         link(topic=slug, source=TopicSource.GIVEN.value) for slug in wanted
     ]
-    if wanted != current and answer.id is not None:  # an edit, not a new answer
+    if answer.id is not None:  # an edit, not a new answer
         answer.updated_at = utcnow()
+    return True
 
 
 def create_answer(
@@ -205,11 +208,13 @@ def update_answer(
     if isinstance(answer, Offer) and changes.get("capacity", answer.capacity) < answer.capacity:
         _check_places(session, answer, changes["capacity"])
     topics = changes.pop("topics", None)
+    # What it is matched on changed (a PATCH that sends back what it read re-scores nothing).
+    rematch = "text" in changes and changes["text"] != getattr(answer, "text", None)
     if topics is not None and not isinstance(answer, FormatPreference):
-        set_given_topics(answer, topics)
+        rematch |= set_given_topics(answer, topics)
     apply_changes(answer, _plain(changes))
     session.flush()
-    if topics is not None or "text" in changes:
+    if rematch:
         _rematch(session, answer, refresh=True)
     return answer
 
