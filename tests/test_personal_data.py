@@ -84,6 +84,33 @@ def test_export_has_the_persons_activity_from_the_audit_log(
     assert export["auditEvents"][1]["requestId"] == need.headers["x-request-id"]
 
 
+def test_an_organiser_of_one_community_cannot_export_a_person_who_takes_part_in_another(
+    client: TestClient, session: Session
+) -> None:
+    """The export holds the person's answers and activity in every community they take part
+    in: an organiser of only one of them read another's confidential answers through it."""
+    haarlem, zaanstad = factories.municipality(session), factories.municipality(session)
+    first = factories.community(session, None, haarlem, zaanstad)
+    second = factories.community(session, None, haarlem)
+    sanne, organiser = factories.person(session, haarlem), factories.person(session, zaanstad)
+    factories.need(session, second, haarlem, "VERTROUWELIJK: ons budget", personId=sanne.id)
+    tokens.add_organiser(session, first, organiser.id)
+    as_organiser = {
+        "Authorization": f"Bearer {tokens.issue_token(session, organiser, lifetime_days=1).token}"
+    }
+    url = f"/api/v1/people/{sanne.id}/export"
+
+    body = assert_problem(client.get(url, headers=as_organiser), 403)
+    assert body["detail"] == (
+        "only admins, the person themself, and organisers of every community the person takes "
+        "part in may export everything about them"
+    )
+    tokens.add_organiser(session, second, organiser.id)
+    export = client.get(url, headers=as_organiser)
+    assert export.status_code == 200
+    assert [a["text"] for a in export.json()["answers"]] == ["VERTROUWELIJK: ons budget"]
+
+
 def test_erasure_leaves_no_trace_but_keeps_the_answers(
     client: TestClient, session: Session
 ) -> None:

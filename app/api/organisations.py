@@ -231,13 +231,15 @@ def delete_person(
     description="The person's details and organisation, the answers they gave, the communities "
     "they organise, their tokens (without secrets) and the audit log's events of the writes "
     "they made and of changes to their record. Feedback on suggestions is stored without its "
-    "author; the events name the suggestions the person changed.",
+    "author; the events name the suggestions the person changed. For the person themself, "
+    "admins, and organisers of every community the person takes part in: the export spans all "
+    "of those communities.",
 )
 def export_person(
     session: SessionDep, principal: PrincipalDep, person_id: PersonId
 ) -> PersonExport:
     person = service.get_person(session, person_id)
-    access.require_person_access(session, principal, person)
+    access.require_account_manager(session, principal, person, "export everything about them")
     return service.export_person(session, person)
 
 

@@ -165,18 +165,26 @@ def changes_account(person: Person, changes: Mapping[str, Any]) -> bool:
     return "email" in changes and str(changes["email"]).lower() != person.email
 
 
-def require_account_manager(session: Session, principal: Principal, person: Person) -> None:
-    """Changing a person's e-mail or whether they are active, and erasing them: the person
-    themself and those who run every community they take part in (as for their tokens).
+def require_account_manager(
+    session: Session,
+    principal: Principal,
+    person: Person,
+    action: str = "change the person's e-mail or whether they are active, or erase them",
+) -> None:
+    """Changing a person's e-mail or whether they are active, erasing them, and exporting
+    everything about them: the person themself and those who run every community they take
+    part in (as for their tokens).
 
-    These act on the person everywhere: deactivating or erasing them ends their access, and an
-    erasure their organiser roles, in every community they take part in, not only the caller's.
+    These reach the person everywhere: deactivating or erasing them ends their access, and an
+    erasure their organiser roles, in every community they take part in, not only the caller's;
+    the export holds their answers and activity in all of those (an organiser of one of them
+    must not read another's through it).
     """
     if principal.person_id == person.id or runs_every_community_of(session, principal, person):
         return
     raise Forbidden(
         "only admins, the person themself, and organisers of every community the person takes "
-        "part in may change the person's e-mail or whether they are active, or erase them"
+        f"part in may {action}"
     )
 
 
