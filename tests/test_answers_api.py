@@ -103,8 +103,12 @@ def test_references_must_fit(client: TestClient, session: Session) -> None:
     foreign_meeting = factories.meeting(session, other_cop)
     url = f"/api/v1/communities/{cop.id}/offers"
     base = {"organisationId": haarlem.id, "text": "VvE-aanpak"}
-    assert_problem(
+    elsewhere = assert_problem(
         client.post(url, json={**base, "personId": colleague_elsewhere.id}), 409, "body.personId"
+    )
+    # Which organisation the person is of is not said: the caller may not see its people.
+    assert elsewhere["detail"] == (
+        f"person {colleague_elsewhere.id} is not a person of organisation {haarlem.id}"
     )
     assert_problem(client.post(url, json={**base, "personId": 999999}), 404, "body.personId")
     assert_problem(

@@ -723,7 +723,8 @@ def test_people_and_meetings_must_resolve(client: TestClient, session: Session) 
         (
             2,
             "e-mail",
-            f"'{amsterdammer.email}' belongs to a person of 'Zaanstad', not of 'Haarlem'",
+            f"'{amsterdammer.email}' is the e-mail of a person of another organisation, not of "
+            "'Haarlem'",
         ),
         (
             3,

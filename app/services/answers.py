@@ -111,8 +111,8 @@ def _check_references(
         person = get_person(session, person_id, field="body.personId")
         if person.organisation_id != organisation.id:
             raise Conflict(
-                f"person {person_id} belongs to organisation {person.organisation_id}, "
-                f"not to organisation {organisation.id}",
+                # Not which one: the caller may not see that organisation's people.
+                f"person {person_id} is not a person of organisation {organisation.id}",
                 invalid_params=[InvalidParam("body.personId", "belongs to another organisation")],
             )
     if meeting_id is not None:

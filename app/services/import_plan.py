@@ -248,9 +248,9 @@ class Planner:
             if person is not None:
                 if person.organisation_id == organisation_id:
                     return person.id
-                other = self.organisations[person.organisation_id]
-                message = f"{quote(row.email)} belongs to a person of {quote(other)}, not of "
-                self.problem(row, "email", row.email, message + quote(organisation))
+                # Which organisation is not said: the file's author may not see its people.
+                message = f"{quote(row.email)} is the e-mail of a person of another organisation"
+                self.problem(row, "email", row.email, f"{message}, not of {quote(organisation)}")
                 return None
             return self._new_person(row, organisation_id, row.email)
         if row.person_name:
