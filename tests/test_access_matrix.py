@@ -21,6 +21,7 @@ from app.services import communities, matching, tokens
 from tests import factories
 from tests.conftest import ADMIN_TOKEN
 from tests.http import delete, patch
+from tests.problems import assert_problem
 
 ROLES = ("admin", "organiser", "member_a", "member_b", "member_h", "outsider")
 NEED_TEXT = "Hoe pak je aquathermie (TEO) aan voor een wijk met veel VvE's?"
@@ -450,6 +451,37 @@ def test_an_organisers_token_stops_when_its_person_takes_part_beyond_the_organis
     hoorn = {"organisationId": world.organisations["h"]}
     assert client.post(f"{other}/members", json=hoorn).status_code == 201
     assert works(h_again) == 200
+
+
+def test_an_organiser_appoints_only_people_of_the_communities_they_run(
+    client: TestClient, session: Session, world: World
+) -> None:
+    """The organiser of CoP C made Otto of Texel (in CoP D only) an organiser of C, and so
+    revoked the token D's organiser had issued him. Now only an admin, or an organiser of every
+    community the person takes part in, appoints them."""
+    outsider = world.people["outsider"]
+    body = assert_problem(
+        client.post(
+            world.url("/organisers"),
+            json={"personId": outsider},
+            headers=world.headers["organiser"],
+        ),
+        403,
+    )
+    assert body["detail"] == (
+        f"person {outsider} takes part in a community you do not run: only admins and "
+        "organisers of every community the person takes part in may make them an organiser"
+    )
+    assert client.get("/api/v1/topics", headers=world.headers["outsider"]).status_code == 200
+    assert client.get(world.url(f"/organisers/{outsider}")).status_code == 404
+    # People of C's members, and people who take part in no community yet, they may appoint.
+    newcomer = factories.person(session, factories.agency(session, "RVO"))
+    for person in (world.people["member_h"], newcomer.id):
+        made = client.post(
+            world.url("/organisers"), json={"personId": person}, headers=world.headers["organiser"]
+        )
+        assert made.status_code == 201, made.text
+    assert client.post(world.url("/organisers"), json={"personId": outsider}).status_code == 201
 
 
 def test_an_organisers_own_token_survives_their_organisation_joining_another_community(

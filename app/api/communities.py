@@ -43,6 +43,7 @@ from app.schemas import (
 from app.services import access, tokens
 from app.services import communities as service
 from app.services.common import paginate
+from app.services.organisations import get_person
 
 router = APIRouter(tags=["communities"])
 
@@ -272,11 +273,19 @@ def list_organisers(
     status_code=201,
     response_model=OrganiserRead,
     summary="Make a person an organiser of a community (organisers)",
+    description="By admins, and by organisers of the community who also run every community "
+    "the person already takes part in (403 otherwise).",
 )
 def add_organiser(
-    session: SessionDep, community: ManagedCommunity, body: OrganiserCreate, response: Response
+    session: SessionDep,
+    principal: PrincipalDep,
+    community: ManagedCommunity,
+    body: OrganiserCreate,
+    response: Response,
 ) -> OrganiserRead:
-    row = tokens.add_organiser(session, community, body.person_id)
+    person = get_person(session, body.person_id, field="body.personId")
+    access.require_appointer(session, principal, person)
+    row = tokens.add_organiser(session, community, person.id)
     set_location(response, f"/communities/{community.id}/organisers/{row.person_id}")
     return OrganiserRead.model_validate(row)
 

@@ -150,6 +150,19 @@ def runs_every_community_of(session: Session, principal: Principal, person: Pers
     return bool(reach) and reach <= principal.organiser_of
 
 
+def require_appointer(session: Session, principal: Principal, person: Person) -> None:
+    """Making a person an organiser: admins, and organisers who run every community the person
+    already takes part in (a person in none may be made one by any organiser). An organiser of
+    one community could otherwise appoint anyone: the appointment revokes the tokens other
+    organisers issued to the person (see tokens.revoke_tokens_beyond_their_issuers)."""
+    if principal.is_admin or communities_of(session, person) <= principal.organiser_of:
+        return
+    raise Forbidden(
+        f"person {person.id} takes part in a community you do not run: only admins and "
+        "organisers of every community the person takes part in may make them an organiser"
+    )
+
+
 def communities_of(session: Session, person: Person) -> set[int]:
     """The communities the person takes part in: their organisation's and those they organise."""
     return organisation_communities(session, person.organisation_id) | organised_by(
