@@ -484,6 +484,33 @@ def test_an_organiser_appoints_only_people_of_the_communities_they_run(
     assert client.post(world.url("/organisers"), json={"personId": outsider}).status_code == 201
 
 
+def test_an_organisation_whose_people_organise_a_community_is_not_deleted_with_them(
+    client: TestClient, session: Session, world: World
+) -> None:
+    """Deleting RVO took its organiser of CoP C with it through the rows' cascade: the token
+    she had issued for Anna of Haarlem kept working, and the audit log never said she stopped
+    organising. Now the organiser is removed first, which revokes that token."""
+    rvo = factories.agency(session, "RVO")
+    rita = factories.person(session, rvo)
+    tokens.add_organiser(session, session.get_one(Community, world.community), rita.id)
+    as_rita = {
+        "Authorization": f"Bearer {tokens.issue_token(session, rita, lifetime_days=1).token}"
+    }
+    issued = client.post(f"/api/v1/people/{world.people['member_a']}/tokens", headers=as_rita)
+    as_anna = {"Authorization": f"Bearer {issued.json()['token']}"}
+    url = f"/api/v1/organisations/{rvo.id}"
+
+    body = assert_problem(delete(client, url), 409)
+    assert body["detail"] == (
+        f"people of organisation {rvo.id} organise community(ies) {world.community}; remove "
+        "them as organisers first"
+    )
+    assert client.get(world.url("/needs"), headers=as_anna).status_code == 200
+    assert delete(client, world.url(f"/organisers/{rita.id}")).status_code == 204
+    assert client.get(world.url("/needs"), headers=as_anna).status_code == 401
+    assert delete(client, url).status_code == 204
+
+
 def test_an_organisers_own_token_survives_their_organisation_joining_another_community(
     client: TestClient, world: World
 ) -> None:

@@ -116,7 +116,11 @@ def update_organisation(
 
 
 @router.delete(
-    "/organisations/{organisationId}", status_code=204, summary="Delete an organisation (admin)"
+    "/organisations/{organisationId}",
+    status_code=204,
+    summary="Delete an organisation (admin)",
+    description="With its people. Refused (409) while it is a member of a community, or one "
+    "of its people organises one: remove it, or them as organisers, first.",
 )
 def delete_organisation(
     session: SessionDep,

@@ -208,8 +208,14 @@ def _region_shown(region: str | None) -> str | None:
 
 
 def delete_organisation(session: Session, organisation: Organisation) -> None:
-    """Delete an organisation and its people; refused while it takes part in a community,
-    because its answers there would go with it."""
+    """Delete an organisation and its people; refused while it takes part in a community:
+    as a member, because its answers there would go with it, and through a person who
+    organises one, because ending an organiser role revokes the tokens they issued and is
+    audited (DELETE of the organiser), which the rows' cascade would skip. The tokens its
+    people issued for others are revoked as when their issuer leaves (where their person takes
+    part in a community)."""
+    from app.services.tokens import revoke_tokens_beyond_issuer
+
     communities = session.scalar(
         select(func.count()).where(Membership.organisation_id == organisation.id)
     )
@@ -218,6 +224,25 @@ def delete_organisation(session: Session, organisation: Organisation) -> None:
             f"organisation {organisation.id} is a member of {communities} "
             "community(ies); remove it from them first"
         )
+    people = list(
+        session.scalars(select(Person.id).where(Person.organisation_id == organisation.id))
+    )
+    organised = sorted(
+        set(
+            session.scalars(
+                select(CommunityOrganiser.community_id).where(
+                    CommunityOrganiser.person_id.in_(people)
+                )
+            )
+        )
+    )
+    if organised:
+        raise Conflict(
+            f"people of organisation {organisation.id} organise community(ies) "
+            f"{', '.join(map(str, organised))}; remove them as organisers first"
+        )
+    for person_id in people:  # they organise nothing now, so they run no community
+        revoke_tokens_beyond_issuer(session, person_id)
     session.delete(organisation)
     session.flush()
 
