@@ -14,6 +14,7 @@ from typing import Any
 import typer
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
 from app.auth import SYSTEM, generate_token
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db import Trouble, database_trouble, get_engine, session_scope, snapshot_bind
 from app.errors import CopmatchError
 from app.main import create_app
@@ -46,6 +47,14 @@ class _Commands(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click.Context
         try:
             return super().invoke(ctx)
+        except ValidationError as error:  # the settings, read from the environment
+            if error.title != Settings.__name__:
+                raise
+            for problem in error.errors():
+                name = "".join(f"COPMATCH_{part}".upper() for part in problem["loc"][:1])
+                message = problem["msg"].removeprefix("Value error, ")
+                typer.echo(f"error: {name or 'settings'}: {message}", err=True)
+            raise typer.Exit(2) from error
         except DBAPIError as error:
             if _not_migrated(error):
                 message = f"the database {_database_label()} has no copmatch tables yet: run "
@@ -318,7 +327,7 @@ def report(
 @cli.command()
 def serve(
     host: str = typer.Option(None, help="Interface to bind (default: COPMATCH_HOST)"),
-    port: int = typer.Option(None, help="Port (default: COPMATCH_PORT)"),
+    port: int = typer.Option(None, min=1, max=65535, help="Port (default: COPMATCH_PORT)"),
     reload: bool = typer.Option(False, help="Reload on code changes (development)"),
 ) -> None:
     """Serve the API with uvicorn."""

@@ -5,11 +5,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 # Relative to the working directory: `make run` and the container both run from the project root.
 DEFAULT_DATABASE_URL = "sqlite:///./var/copmatch.sqlite3"
+
+SUPPORTED_DATABASES = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg")})
+"""(backend, driver) pairs copmatch runs on: SQLite, and PostgreSQL through psycopg 3."""
 
 
 class Settings(BaseSettings):
@@ -58,6 +63,22 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed to call the API from a browser; empty: CORS off",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        expected = "sqlite:///path or postgresql+psycopg://user@host/db"
+        try:
+            url = make_url(value)
+            found = (url.get_backend_name(), url.get_driver_name())
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            raise ValueError(f"not a database URL copmatch can use; expected {expected}") from None
+        if found not in SUPPORTED_DATABASES:
+            raise ValueError(
+                f"copmatch runs on SQLite or on PostgreSQL through psycopg, not {url.drivername}; "
+                f"expected {expected}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -269,6 +269,56 @@ def test_a_command_without_its_database_says_which_one_it_could_not_use(
     assert result.stderr.count("\n") == 1
 
 
+EXPECTED_URL = "expected sqlite:///path or postgresql+psycopg://user@host/db"
+
+
+@pytest.mark.parametrize(
+    ("environment", "error"),
+    [
+        (
+            {"COPMATCH_DATABASE_URL": "nonsense"},
+            "COPMATCH_DATABASE_URL: not a database URL copmatch can use; " + EXPECTED_URL,
+        ),
+        (
+            {"COPMATCH_DATABASE_URL": "mysql://copmatch@localhost/copmatch"},
+            "COPMATCH_DATABASE_URL: copmatch runs on SQLite or on PostgreSQL through psycopg, not "
+            "mysql; " + EXPECTED_URL,
+        ),
+        (
+            {"COPMATCH_DATABASE_URL": "foo://x"},
+            "COPMATCH_DATABASE_URL: not a database URL copmatch can use; " + EXPECTED_URL,
+        ),
+        (
+            {"COPMATCH_PORT": "abc"},
+            "COPMATCH_PORT: Input should be a valid integer, unable to parse string as an integer",
+        ),
+        (
+            {"COPMATCH_ENVIRONMENT": "production", "COPMATCH_DATABASE_URL": "sqlite:///x.db"},
+            "settings: COPMATCH_DATABASE_URL must point at PostgreSQL in production",
+        ),
+    ],
+)
+def test_a_setting_the_service_cannot_use_is_one_line_naming_it(
+    environment: dict[str, str], error: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["migrate"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+    assert (result.exit_code, result.stderr) == (2, f"error: {error}\n")
+
+
+def test_serve_refuses_a_port_beyond_65535() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--port", "99999"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--port'" in result.stderr
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_database_without_the_tables_says_to_migrate(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
