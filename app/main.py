@@ -25,7 +25,13 @@ from app.api import (
 )
 from app.api.cache import ResponseCache
 from app.api.deps import API_PREFIX
-from app.api.middleware import REQUEST_ID_HEADER, BodySizeLimit, HeadAsGet, ResponseHeaders
+from app.api.middleware import (
+    CORS_ALLOWED_HEADERS,
+    CORS_EXPOSED_HEADERS,
+    BodySizeLimit,
+    HeadAsGet,
+    ResponseHeaders,
+)
 from app.api.openapi import build_openapi
 from app.api.problems import register_problem_handlers
 from app.api.session import DatabaseSlots
@@ -90,39 +96,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     register_problem_handlers(app)
     audit.install()
     suggestion_versions.install()
-    if settings.cors_origins:
-        # An explicit allow-list only; no credentials (bearer tokens are sent explicitly).
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
-            # Every request header the API reads, and every response header it sets that a
-            # script may want (the CORS-safelisted ones need no mention).
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "If-Match",
-                "If-None-Match",
-                "Idempotency-Key",
-                REQUEST_ID_HEADER,
-            ],
-            expose_headers=[
-                "ETag",
-                "Location",
-                "API-Version",
-                REQUEST_ID_HEADER,
-                "Content-Disposition",
-                "Retry-After",
-                "Idempotent-Replayed",
-            ],
-            allow_credentials=False,
-        )
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,
         # Multipart framing adds a little to the file itself.
         larger={"/imports": settings.import_max_bytes + 64 * 1024},
     )
+    if settings.cors_origins:
+        # An explicit allow-list only; no credentials (bearer tokens are sent explicitly).
+        # Around BodySizeLimit, so a script on an allowed origin can read a 413 too.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
+            allow_headers=list(CORS_ALLOWED_HEADERS),
+            expose_headers=list(CORS_EXPOSED_HEADERS),
+            allow_credentials=False,
+        )
     app.add_middleware(ResponseHeaders)  # a 413 carries them too
     app.add_middleware(HeadAsGet)  # outermost: every layer sees the GET it answers
     return app

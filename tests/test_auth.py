@@ -181,6 +181,38 @@ def test_cors_is_off_by_default_and_an_explicit_allow_list(settings: Settings) -
         Settings(environment="test", admin_token=ADMIN_TOKEN, cors_origins=["*"])
 
 
+def test_a_script_on_an_allowed_origin_reads_a_413_and_a_500_too(settings: Settings) -> None:
+    """The body-size limit sat outside CORSMiddleware, and an unexpected error is answered by
+    Starlette's outermost middleware: both left their problem unreadable to the page."""
+    from fastapi import APIRouter
+
+    from app.db import build_engine
+    from app.main import create_app
+
+    allowed = settings.model_copy(
+        update={"cors_origins": ["https://cop.example.org"], "max_body_bytes": 1024}
+    )
+    app = create_app(allowed, build_engine("sqlite://"))
+    router = APIRouter()
+
+    @router.get("/api/v1/test-unexpected")
+    def unexpected() -> None:
+        raise RuntimeError("a bug")
+
+    app.include_router(router)
+    origin = {"Origin": "https://cop.example.org", "Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        large = client.post("/api/v1/communities", content=b"x" * 2048, headers=origin)
+        failed = client.get("/api/v1/test-unexpected", headers=origin)
+        other = client.get("/api/v1/test-unexpected", headers={**origin, "Origin": "https://x.org"})
+    for response, status in ((large, 413), (failed, 500)):
+        assert_problem(response, status)
+        assert response.headers["access-control-allow-origin"] == "https://cop.example.org"
+        assert "API-Version" in response.headers["access-control-expose-headers"]
+        assert "Origin" in response.headers["vary"]
+    assert "access-control-allow-origin" not in other.headers
+
+
 def test_browsers_may_send_and_read_every_header_of_the_protocol(settings: Settings) -> None:
     """Conditional requests, idempotent retries, downloads and back-off work from a page on an
     allowed origin: the preflight admits every header parameter the document declares, and the

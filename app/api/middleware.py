@@ -21,6 +21,40 @@ SAFE_REQUEST_ID = re.compile(REQUEST_ID_PATTERN.encode())
 """A client's own request id that is kept: fits ``AuditEvent.request_id``, safe in logs."""
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
 _ADDED_NAMES = frozenset({API_VERSION_HEADER[0], _REQUEST_ID_NAME})
+CORS_ALLOWED_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+    REQUEST_ID_HEADER,
+)
+"""Every request header the API reads (for CORS preflights; the safelisted ones need none)."""
+CORS_EXPOSED_HEADERS = (
+    "ETag",
+    "Location",
+    "API-Version",
+    REQUEST_ID_HEADER,
+    "Content-Disposition",
+    "Retry-After",
+    "Idempotent-Replayed",
+)
+"""Every response header the API sets that a script may want to read."""
+
+
+def cors_headers(origin: str | None, allowed: list[str]) -> dict[str, str]:
+    """What CORSMiddleware adds to a simple response for a request from *origin*, given the
+    *allowed* origins: for the responses made outside it (Starlette's outermost error
+    middleware answers an unexpected error, a 500, around every other middleware)."""
+    if origin is None or origin not in allowed:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": ", ".join(CORS_EXPOSED_HEADERS),
+        "Vary": "Origin",
+    }
+
+
 UNLIMITED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 """Methods whose body :class:`BodySizeLimit` does not read: every other one may get a 413."""
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
-from app.api.middleware import REQUEST_ID_HEADER, REQUEST_ID_STATE
+from app.api.middleware import REQUEST_ID_HEADER, REQUEST_ID_STATE, cors_headers
 from app.db import Trouble, database_trouble, describe_database_error
 from app.errors import BadRequest, CopmatchError, InvalidParam, UnsupportedMediaType
 
@@ -279,6 +279,10 @@ async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse
         title="Internal server error",
         detail="an unexpected error occurred; it has been logged",
         slug="internal-error",
+        # Made outside CORSMiddleware: a script on an allowed origin may read it all the same.
+        headers=cors_headers(
+            request.headers.get("origin"), request.app.state.settings.cors_origins
+        ),
     )
 
 
