@@ -51,7 +51,12 @@ class Principal:
         """A stable, non-personal identity (for idempotency records)."""
         if self.token_id is None:
             return "admin"
-        return f"person:{self.person_id}" if self.person_id else f"token:{self.token_id}"
+        return person_key(self.person_id) if self.person_id else f"token:{self.token_id}"
+
+
+def person_key(person_id: int) -> str:
+    """The :attr:`Principal.key` of a person's tokens."""
+    return f"person:{person_id}"
 
 
 SYSTEM = Principal(token_id=None, person_id=None, organisation_id=None, is_admin=True)

@@ -662,7 +662,24 @@ class AnswerExport(ReadModel):
     kind: str = Field(examples=["need"])
     id: int
     community_id: int
-    text: str
+    organisation_id: int
+    text: str = Field(description="A format preference's format, with its note after a colon")
+    topics: list[str] = Field(description="Topics given with it (slugs); not those inferred")
+    priority: str | None = Field(description="A need's priority; null for other answers")
+    capacity: int | None = Field(description="An offer's capacity; null for other answers")
+    meeting_id: int | None
+    created_at: dt.datetime
+
+
+class IdempotencyExport(ReadModel):
+    """A first response kept under the person's Idempotency-Key for retries (24 hours)."""
+
+    key: str
+    method: str
+    path: str
+    status: int
+    response: Any = Field(description="The response body as it was sent")
+    created_at: dt.datetime
 
 
 class AuditEventRead(ReadModel):
@@ -689,9 +706,16 @@ class PersonExport(ReadModel):
     answers: list[AnswerExport] = Field(description="Needs, offers and format preferences given")
     organiser_of: list[int] = Field(description="Ids of the communities the person organises")
     tokens: list[TokenRead]
+    tokens_issued: list[TokenRead] = Field(
+        description="Tokens the person issued for others, as an organiser (without secrets)"
+    )
+    idempotency_records: list[IdempotencyExport] = Field(
+        description="Responses kept for retries of the requests they sent with an "
+        "Idempotency-Key (for 24 hours)"
+    )
     audit_events: list[AuditEventRead] = Field(
         description="The audit log's events (ids only) of the writes the person made and of "
-        "the changes to their own record, oldest first"
+        "the changes to their own record, their tokens and their organiser roles, oldest first"
     )
 
 

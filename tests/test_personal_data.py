@@ -32,25 +32,86 @@ def _everything(session: Session) -> str:
 def test_export_has_everything_about_the_person(client: TestClient, session: Session) -> None:
     haarlem = factories.municipality(session, "Haarlem", "GM0392")
     cop = factories.community(session, "CoP export", haarlem)
+    kick_off = factories.meeting(session, cop)
     person = client.post(
         f"/api/v1/organisations/{haarlem.id}/people",
         json={"name": NAME, "email": EMAIL, "department": "wonen", "jobTitle": "wijkregisseur"},
     ).json()
-    need = factories.need(session, cop, haarlem, "VvE's en het WUP", personId=person["id"])
+    need = factories.need(
+        session,
+        cop,
+        haarlem,
+        "VvE's en het WUP",
+        personId=person["id"],
+        priority="high",
+        topics=["vve-aanpak"],
+        meetingId=kick_off.id,
+    )
     offer = factories.offer(session, cop, haarlem, "Onze VvE-aanpak", personId=person["id"])
     tokens.add_organiser(session, cop, person["id"])
     issued = client.post(f"/api/v1/people/{person['id']}/tokens").json()
+    as_person = {"Authorization": f"Bearer {issued['token']}"}
+    colleague = factories.person(session, haarlem)
+    for_colleague = client.post(f"/api/v1/people/{colleague.id}/tokens", headers=as_person)
+    retried = client.post(
+        f"/api/v1/communities/{cop.id}/needs",
+        json={"organisationId": haarlem.id, "text": "Warmtenet", "personId": person["id"]},
+        headers={**as_person, "Idempotency-Key": "kick-off-1"},
+    )
 
     export = client.get(f"/api/v1/people/{person['id']}/export").json()
     assert export["person"] == client.get(f"/api/v1/people/{person['id']}").json()
     assert export["organisation"]["name"] == "Haarlem"
-    assert export["answers"] == [
-        {"kind": "need", "id": need.id, "communityId": cop.id, "text": "VvE's en het WUP"},
-        {"kind": "offer", "id": offer.id, "communityId": cop.id, "text": "Onze VvE-aanpak"},
+    stored = {"communityId": cop.id, "organisationId": haarlem.id}
+    assert [{k: v for k, v in a.items() if k != "createdAt"} for a in export["answers"]] == [
+        {
+            "kind": "need",
+            "id": need.id,
+            **stored,
+            "text": "VvE's en het WUP",
+            "topics": ["vve-aanpak"],
+            "priority": "high",
+            "capacity": None,
+            "meetingId": kick_off.id,
+        },
+        {
+            "kind": "need",
+            "id": retried.json()["id"],
+            **stored,
+            "text": "Warmtenet",
+            "topics": [],
+            "priority": "normal",
+            "capacity": None,
+            "meetingId": None,
+        },
+        {
+            "kind": "offer",
+            "id": offer.id,
+            **stored,
+            "text": "Onze VvE-aanpak",
+            "topics": [],
+            "priority": None,
+            "capacity": 3,
+            "meetingId": None,
+        },
     ]
     assert export["organiserOf"] == [cop.id]
     assert [t["id"] for t in export["tokens"]] == [issued["id"]]
+    assert [t["id"] for t in export["tokensIssued"]] == [for_colleague.json()["id"]]
     assert issued["token"] not in str(export)
+    assert for_colleague.json()["token"] not in str(export)
+    assert [
+        (r["key"], r["method"], r["path"], r["status"], r["response"])
+        for r in export["idempotencyRecords"]
+    ] == [
+        (
+            "kick-off-1",
+            "POST",
+            f"/api/v1/communities/{cop.id}/needs",
+            201,
+            retried.json(),
+        )
+    ]
 
 
 def test_export_has_the_persons_activity_from_the_audit_log(
@@ -61,9 +122,8 @@ def test_export_has_the_persons_activity_from_the_audit_log(
     haarlem = factories.municipality(session)
     cop = factories.community(session, None, haarlem)
     sanne, piet = factories.person(session, haarlem), factories.person(session, haarlem)
-    as_sanne = {
-        "Authorization": f"Bearer {tokens.issue_token(session, sanne, lifetime_days=1).token}"
-    }
+    sannes = tokens.issue_token(session, sanne, lifetime_days=1)
+    token_id, as_sanne = sannes.id, {"Authorization": f"Bearer {sannes.token}"}
     as_piet = {
         "Authorization": f"Bearer {tokens.issue_token(session, piet, lifetime_days=1).token}"
     }
@@ -78,10 +138,11 @@ def test_export_has_the_persons_activity_from_the_audit_log(
         for e in export["auditEvents"]
     ] == [
         ("create", "person", sanne.id, None, None),  # by the factory, as the CLI would
+        ("create", "token", token_id, None, None),  # her token, issued the same way
         ("create", "need", need.json()["id"], sanne.id, cop.id),
         ("update", "person", sanne.id, None, None),
     ]
-    assert export["auditEvents"][1]["requestId"] == need.headers["x-request-id"]
+    assert export["auditEvents"][2]["requestId"] == need.headers["x-request-id"]
 
 
 def test_an_organiser_of_one_community_cannot_export_a_person_who_takes_part_in_another(

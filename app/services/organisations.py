@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.auth import person_key
 from app.db import utcnow
 from app.errors import Conflict, CopmatchError, InvalidParam, ValidationFailed, not_found
 from app.models import (
@@ -19,16 +21,19 @@ from app.models import (
     Community,
     CommunityOrganiser,
     FormatPreference,
+    IdempotencyRecord,
     Membership,
     Need,
     Offer,
     Organisation,
     OrganisationKind,
     Person,
+    TopicSource,
 )
 from app.schemas import (
     AnswerExport,
     AuditEventRead,
+    IdempotencyExport,
     OrganisationCreate,
     OrganisationRead,
     OrganisationUpdate,
@@ -420,55 +425,72 @@ def load_municipalities(session: Session) -> LoadResult:
 
 
 def export_person(session: Session, person: Person) -> PersonExport:
-    """Everything stored about ``person``: their data, answers, organiser roles, tokens and the
-    audit events recorded under their id (the writes they made, and those to their record).
+    """Everything stored about ``person``: their data, the answers they gave (with all their
+    properties), organiser roles, their tokens and those they issued for others, the responses
+    kept for their retries, and the audit events recorded under their id or about their record,
+    tokens and organiser roles.
 
     Feedback on suggestions is not theirs to export: it is stored without its author (the
-    audit events name the suggestions they changed)."""
+    audit events name the suggestions they changed). An organiser role that ended is known to
+    the audit log by the id of its row only, which no longer names the person."""
     answers: list[AnswerExport] = []
-    for need in session.scalars(select(Need).where(Need.person_id == person.id).order_by(Need.id)):
-        answers.append(
-            AnswerExport(kind="need", id=need.id, community_id=need.community_id, text=need.text)
+    kinds: tuple[tuple[type[Need | Offer | FormatPreference], str], ...] = (
+        (Need, "need"),
+        (Offer, "offer"),
+        (FormatPreference, "format-preference"),
+    )
+    for model, kind in kinds:
+        for answer in session.scalars(
+            select(model).where(model.person_id == person.id).order_by(model.id)
+        ):
+            answers.append(_answer_export(cast("Need | Offer | FormatPreference", answer), kind))
+    tokens = list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id)
         )
-    for offer in session.scalars(
-        select(Offer).where(Offer.person_id == person.id).order_by(Offer.id)
-    ):
-        answers.append(
-            AnswerExport(
-                kind="offer", id=offer.id, community_id=offer.community_id, text=offer.text
-            )
+    )
+    roles = list(
+        session.scalars(
+            select(CommunityOrganiser)
+            .where(CommunityOrganiser.person_id == person.id)
+            .order_by(CommunityOrganiser.community_id)
         )
-    for preference in session.scalars(
-        select(FormatPreference)
-        .where(FormatPreference.person_id == person.id)
-        .order_by(FormatPreference.id)
-    ):
-        text = (
-            preference.format if not preference.note else f"{preference.format}: {preference.note}"
-        )
-        answers.append(
-            AnswerExport(
-                kind="format-preference",
-                id=preference.id,
-                community_id=preference.community_id,
-                text=text,
-            )
-        )
+    )
+    about = [
+        (audit.RESOURCES[Person], [person.id]),
+        (audit.RESOURCES[ApiToken], [token.id for token in tokens]),
+        (audit.RESOURCES[CommunityOrganiser], [role.id for role in roles]),
+    ]
     return PersonExport(
         person=PersonRead.model_validate(person),
         organisation=OrganisationRead.model_validate(person.organisation),
         answers=answers,
-        organiser_of=list(
-            session.scalars(
-                select(CommunityOrganiser.community_id)
-                .where(CommunityOrganiser.person_id == person.id)
-                .order_by(CommunityOrganiser.community_id)
-            )
-        ),
-        tokens=[
+        organiser_of=[role.community_id for role in roles],
+        tokens=[TokenRead.model_validate(token) for token in tokens],
+        tokens_issued=[
             TokenRead.model_validate(token)
             for token in session.scalars(
-                select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id)
+                select(ApiToken)
+                .where(
+                    ApiToken.issued_by_person_id == person.id,
+                    or_(ApiToken.person_id.is_(None), ApiToken.person_id != person.id),
+                )
+                .order_by(ApiToken.id)
+            )
+        ],
+        idempotency_records=[
+            IdempotencyExport(
+                key=record.key,
+                method=record.method,
+                path=record.path,
+                status=record.status,
+                response=json.loads(record.body),
+                created_at=record.created_at,
+            )
+            for record in session.scalars(
+                select(IdempotencyRecord)
+                .where(IdempotencyRecord.principal == person_key(person.id))
+                .order_by(IdempotencyRecord.id)
             )
         ],
         audit_events=[
@@ -478,13 +500,36 @@ def export_person(session: Session, person: Person) -> PersonExport:
                 .where(
                     or_(
                         AuditEvent.person_id == person.id,
-                        and_(
-                            AuditEvent.resource == audit.RESOURCES[Person],
-                            AuditEvent.resource_id == person.id,
+                        *(
+                            and_(AuditEvent.resource == resource, AuditEvent.resource_id.in_(ids))
+                            for resource, ids in about
+                            if ids
                         ),
                     )
                 )
                 .order_by(AuditEvent.id)
             )
         ],
+    )
+
+
+def _answer_export(answer: Need | Offer | FormatPreference, kind: str) -> AnswerExport:
+    """One answer the person gave, with every property stored with it."""
+    if isinstance(answer, FormatPreference):
+        text = answer.format if not answer.note else f"{answer.format}: {answer.note}"
+        topics: list[str] = []
+    else:
+        text = answer.text
+        topics = [tag.topic for tag in answer.topic_tags if tag.source == TopicSource.GIVEN]
+    return AnswerExport(
+        kind=kind,
+        id=answer.id,
+        community_id=answer.community_id,
+        organisation_id=answer.organisation_id,
+        text=text,
+        topics=sorted(topics),
+        priority=answer.priority if isinstance(answer, Need) else None,
+        capacity=answer.capacity if isinstance(answer, Offer) else None,
+        meeting_id=answer.meeting_id,
+        created_at=answer.created_at,
     )
