@@ -10,7 +10,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from app import __version__
 from app.api.openapi import ERROR_DESCRIPTIONS
@@ -18,6 +21,7 @@ from app.config import Settings
 from app.db import build_engine
 from app.main import create_app
 from app.services.matching import TRANSITIONS
+from tests import factories
 from tests.conftest import ADMIN_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,6 +133,61 @@ def test_a_json_body_may_be_refused_as_another_media_type(document: dict[str, An
                 path,
                 method,
             )
+
+
+def test_etag_and_location_are_declared_where_they_are_sent(
+    client: TestClient, session: Session, document: dict[str, Any]
+) -> None:
+    """A client learns from the document which responses carry a validator to send back
+    (ETag) and where a created resource is (Location): each is declared exactly where sent."""
+    haarlem = factories.municipality(session)
+    calls: list[tuple[str, str, httpx.Response]] = []
+
+    def call(method: str, template: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        response = client.request(method, f"/api/v1{url}", **kwargs)
+        assert response.status_code < 300, response.text
+        calls.append((method.lower(), template, response))
+        return response.json() if response.content else {}
+
+    cop = call("POST", "/communities", "/communities", json={"name": "CoP kop"})
+    base = f"/communities/{cop['id']}"
+    call(
+        "POST",
+        "/communities/{communityId}/members",
+        f"{base}/members",
+        json={"organisationId": haarlem.id},
+    )
+    need = call(
+        "POST",
+        "/communities/{communityId}/needs",
+        f"{base}/needs",
+        json={"organisationId": haarlem.id, "text": "TVW"},
+    )
+    item = "/communities/{communityId}/needs/{needId}"
+    call("GET", item, f"{base}/needs/{need['id']}")
+    call(
+        "PATCH",
+        item,
+        f"{base}/needs/{need['id']}",
+        json={"priority": "high"},
+        headers={"If-Match": '"1"'},
+    )
+    call("GET", "/communities/{communityId}/needs", f"{base}/needs")
+    person = call(
+        "POST",
+        "/organisations/{organisationId}/people",
+        f"/organisations/{haarlem.id}/people",
+        json={"name": "Sanne", "email": "sanne@example.org"},
+    )
+    call("POST", "/people/{personId}/tokens", f"/people/{person['id']}/tokens")
+    call("GET", "/communities/{communityId}/suggestions", f"{base}/suggestions")
+    call("GET", "/communities/{communityId}/gaps", f"{base}/gaps")
+
+    for method, template, response in calls:
+        declared = document["paths"][template][method]["responses"][str(response.status_code)]
+        headers = set(declared.get("headers", {}))
+        sent = {name for name in ("ETag", "Location") if name.lower() in response.headers}
+        assert headers & {"ETag", "Location"} == sent, (method, template)
 
 
 def _transitions(text: str) -> dict[str, set[str]]:

@@ -57,6 +57,17 @@ API_VERSION_HEADER: dict[str, Any] = {
     "schema": {"type": "string", "examples": [__version__]},
 }
 
+ETAG_HEADER: dict[str, Any] = {
+    "description": "A strong validator of this representation: send it back in If-Match to "
+    "change or delete what you read, or in If-None-Match to ask whether it changed",
+    "schema": {"type": "string", "examples": ['"3"']},
+}
+
+LOCATION_HEADER: dict[str, Any] = {
+    "description": "Where the created resource is read",
+    "schema": {"type": "string", "format": "uri-reference", "examples": ["/api/v1/topics"]},
+}
+
 ERROR_DESCRIPTIONS = {
     "400": "Invalid path or query parameters",
     "401": "Missing, unknown, expired or revoked bearer token",
@@ -205,6 +216,44 @@ def _add_links(document: dict[str, Any]) -> None:
             created["links"] = links
 
 
+def _header_names(operation: dict[str, Any]) -> set[str]:
+    return {p["name"] for p in operation.get("parameters", []) if p.get("in") == "header"}
+
+
+def _add_validator_headers(paths: dict[str, Any]) -> None:
+    """Declare the ``Location`` of every 201 and the ``ETag`` of every versioned
+    representation: a resource whose PATCH takes If-Match is versioned, and every 200 or 201
+    that answers with its schema (its GET, its PATCH, the POST that creates it) sends its ETag;
+    a GET that takes If-None-Match sends the ETag of its page (with its 304)."""
+
+    def schema_of(response: dict[str, Any]) -> str | None:
+        found = response.get("content", {}).get("application/json", {}).get("schema", {})
+        reference: str | None = found.get("$ref")
+        return reference
+
+    versioned = {
+        schema_of(item["get"]["responses"]["200"])
+        for item in paths.values()
+        if "If-Match" in _header_names(item.get("patch", {})) and "get" in item
+    } - {None}
+    for item in paths.values():
+        for method, operation in item.items():
+            responses = operation.get("responses", {})
+            if "201" in responses:
+                responses["201"].setdefault("headers", {})["Location"] = {
+                    "$ref": "#/components/headers/Location"
+                }
+            tagged = [
+                code for code in ("200", "201") if schema_of(responses.get(code, {})) in versioned
+            ]
+            if method == "get" and "If-None-Match" in _header_names(operation):
+                tagged += ["200", "304"]
+            for code in tagged:
+                responses[code].setdefault("headers", {})["ETag"] = {
+                    "$ref": "#/components/headers/ETag"
+                }
+
+
 def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     """Generate the document once and adapt it to the ADR conventions."""
     document = get_openapi(
@@ -249,12 +298,17 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
                 )
         paths[path.removeprefix(API_PREFIX) or "/"] = item
     document["paths"] = paths
+    _add_validator_headers(paths)
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas["Problem"] = PROBLEM_SCHEMA
-    components["headers"] = {"API-Version": API_VERSION_HEADER}
+    components["headers"] = {
+        "API-Version": API_VERSION_HEADER,
+        "ETag": ETAG_HEADER,
+        "Location": LOCATION_HEADER,
+    }
     components["securitySchemes"] = {
         "bearerAuth": {
             "type": "http",
