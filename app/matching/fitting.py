@@ -49,25 +49,35 @@ def fits_hubness(needs: Side, offers: Side) -> bool:
 
 
 def fit_semantic_shifts(
-    needs: Side, offers: Side, *, block: int, closest_size: int
+    needs: Side, offers: Side, *, block: int, closest_size: int, offer_closest_size: int = 0
 ) -> tuple[float, Closest]:
     """Give every offer its semantic shift against the needs; returns the median hubness and
     each need's *closest_size* closest offers of other organisations (by block of *block*
     needs), which join its candidates: an answer can be close in meaning without sharing its
-    words.
+    words. So do each offer's *offer_closest_size* closest needs (see :func:`closest_needs`).
 
     hubness = mean of the offer's SEMANTIC_HUB_NEIGHBOURS highest embedding cosines with needs
     of other organisations; shift = semantic_shift(hubness, median hubness).
     """
     closest: Closest = {}
+    by_offer: dict[int, tuple[IntArray, IntArray, FloatArray]] = {}
 
     def closeness(start: int, own: BoolArray) -> FloatArray:
         cosines: FloatArray = needs.embeddings[start : start + block] @ offers.embeddings.T
         rows, positions, _ = best_per_row(cosines, own, closest_size)
         closest[start] = (rows, positions)
+        by_offer[start] = _offers_closest(cosines, own, start, offer_closest_size)
         return cosines
 
     hubness = offer_hubness(needs, offers, closeness, scoring.SEMANTIC_HUB_NEIGHBOURS, block)
+    rows, positions, _ = closest_needs(by_offer, offer_closest_size)
+    for start in closest:  # each pair joins the candidates of its need's block
+        inside = (rows >= start) & (rows < start + block)
+        block_rows, block_positions = closest[start]
+        closest[start] = (
+            np.concatenate([block_rows, rows[inside] - start]),
+            np.concatenate([block_positions, positions[inside]]),
+        )
     typical = float(np.median(hubness))
     offers.replace_items(
         [
@@ -89,22 +99,28 @@ def fit_hub_floors(
     block: int,
     shortlist_size: int,
     memory_budget: int,
+    offer_shortlist_size: int = 0,
 ) -> TextPass:
     """Give every offer its hubness floor against the needs.
 
     hubness = mean of the offer's HUB_NEIGHBOURS highest text cosines with needs of other
     organisations; floor = hub_floor(hubness, median hubness of all offers). Each need's
     *shortlist_size* best offers by exact cosine, with those *closest* in meaning, are kept as
-    its candidates; the cosines themselves, when they take at most *memory_budget* bytes.
+    its candidates, and so is every offer's *offer_shortlist_size* best needs by exact cosine
+    (an offer no need shortlists would otherwise never be suggested, though a need with room
+    for it scores it above the threshold); the cosines themselves, when they take at most
+    *memory_budget* bytes.
     """
     kept: list[FloatArray] | None = (
         [] if len(needs.items) * len(offers.items) * 8 <= memory_budget else None
     )
     # Each need's candidates, by block start, as the blocks are worked out in parallel.
     best: dict[int, tuple[IntArray, IntArray, FloatArray]] = {}
+    by_offer: dict[int, tuple[IntArray, IntArray, FloatArray]] = {}
 
     def cosines(start: int, own: BoolArray) -> FloatArray:
         values: FloatArray = (needs.matrix[start : start + block] @ offers.matrix_t).toarray()
+        by_offer[start] = _offers_closest(values, own, start, offer_shortlist_size)
         rows, positions, found = best_per_row(values, own, shortlist_size)
         if start in closest:
             close_rows, close_positions = closest[start]
@@ -127,15 +143,49 @@ def fit_hub_floors(
             for item, value in zip(offers.items, hubness, strict=True)
         ]
     )
-    return TextPass(
-        typical,
-        (
-            np.concatenate([best[start][0] for start in starts]),
-            np.concatenate([best[start][1] for start in starts]),
-            np.concatenate([best[start][2] for start in starts]),
-        ),
-        kept,
+    by_need = [best[start] for start in starts]
+    rows, positions, found = (
+        np.concatenate(
+            [part[i] for part in [*by_need, closest_needs(by_offer, offer_shortlist_size)]]
+        )
+        for i in range(3)
     )
+    # Each pair once (an offer's best need often shortlists it too), by need, in the order
+    # the need's own candidates came.
+    _, first = np.unique(rows * len(offers.items) + positions, return_index=True)
+    first.sort()
+    first = first[np.argsort(rows[first], kind="stable")]
+    return TextPass(typical, (rows[first], positions[first], found[first]), kept)
+
+
+def _offers_closest(
+    values: FloatArray, own: BoolArray, start: int, size: int
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Each offer's *size* highest positive values in a block of needs (*start*: its first
+    need's row), none of its own organisation: (need rows, offer positions, values)."""
+    if size <= 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    positions, rows, found = best_per_row(values.T, own.T, size)
+    return rows + start, positions, found
+
+
+def closest_needs(
+    blocks: dict[int, tuple[IntArray, IntArray, FloatArray]], size: int
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Each offer's *size* highest values over all blocks of needs (as :func:`_offers_closest`
+    found them per block), ties by the lower need row: (need rows, offer positions, values),
+    by offer."""
+    parts = [blocks[start] for start in sorted(blocks)]
+    if size <= 0 or not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    rows, positions, found = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    order = np.lexsort((rows, -found, positions))
+    rows, positions, found = rows[order], positions[order], found[order]
+    rank = np.arange(len(positions)) - np.searchsorted(positions, positions, side="left")
+    keep = rank < size
+    return rows[keep], positions[keep], found[keep]
 
 
 def new_offer_floor(cosines: FloatArray, own: BoolArray, typical: float) -> float:

@@ -525,10 +525,12 @@ def test_a_large_index_takes_its_candidates_from_the_build_by_text_and_by_meanin
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each need's SHORTLIST_SIZE best offers by exact text cosine and its
-    SEMANTIC_SHORTLIST_SIZE closest by embedding, other organisations only, nothing else."""
+    SEMANTIC_SHORTLIST_SIZE closest by embedding, and each offer's OFFER_SHORTLIST_SIZE best
+    needs by either, other organisations only, nothing else."""
     monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", 0)
     monkeypatch.setattr(index_module, "SHORTLIST_SIZE", 4)
     monkeypatch.setattr(index_module, "SEMANTIC_SHORTLIST_SIZE", 3)
+    monkeypatch.setattr(index_module, "OFFER_SHORTLIST_SIZE", 2)
     data = synthetic.with_embeddings(synthetic.community(25, per_organisation=6, seed=2), seed=5)
     built = MatchIndex(data.taxonomy, data.needs, data.offers)
     assert built.semantic
@@ -544,14 +546,21 @@ def test_a_large_index_takes_its_candidates_from_the_build_by_text_and_by_meanin
         )
         return set(ranked[:size])
 
+    # The needs each offer is closest to, by text and by meaning.
+    offers_of: dict[int, set[int]] = {row: set() for row in range(len(needs.items))}
+    for values in (cosine, closeness):
+        for position in range(len(offers.items)):
+            for row in best(np.where(other[:, position], values[:, position], 0.0), 2):
+                offers_of[row].add(position)
     candidates = built._need_candidates(4)
-    found_any_by_meaning_only = False
+    found_any_by_meaning_only = found_any_for_an_offer_only = False
     for row in range(len(needs.items)):
         low, high = candidates.pointers[row], candidates.pointers[row + 1]
         found = candidates.positions[low:high].tolist()
         by_text = best(np.where(other[row], cosine[row], 0.0), 4)
         by_meaning = best(np.where(other[row], closeness[row], 0.0), 3)
-        assert sorted(found) == sorted(by_text | by_meaning)
+        assert sorted(found) == sorted(by_text | by_meaning | offers_of[row])
+        found_any_for_an_offer_only |= bool(offers_of[row] - by_text - by_meaning)
         # Scored from their exact text cosines.
         components = built._scorer.pair_components(
             np.full(len(found), row), np.array(found), cosine[row, found]
@@ -559,6 +568,7 @@ def test_a_large_index_takes_its_candidates_from_the_build_by_text_and_by_meanin
         assert candidates.raw[low:high].tolist() == built._scorer.raw_of(components).tolist()
         found_any_by_meaning_only |= bool(by_meaning - by_text)
     assert found_any_by_meaning_only
+    assert found_any_for_an_offer_only
 
 
 @pytest.mark.parametrize("exact_pair_limit", [0, 10**9])
