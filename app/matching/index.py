@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -285,7 +286,7 @@ class MatchIndex:
     ) -> tuple[tuple[Suggestion, ...], ...]:
         """score_needs (*need_side*) or score_offers: each query against the other side, by
         blocks of _BLOCK queries."""
-        min_score = self.gap_threshold if min_score is None else min_score
+        min_score = self._min_score(min_score)
         indexed, side, targets = (
             (self.needs, self._need_side, self._offer_side)
             if need_side
@@ -434,8 +435,7 @@ class MatchIndex:
 
         Exact up to EXACT_PAIR_LIMIT pairs; beyond, each need's shortlist is ranked exactly.
         """
-        min_score = self.gap_threshold if min_score is None else min_score
-        return self._suggest(excluded, limit, min_score, explained=None)
+        return self._suggest(excluded, limit, self._min_score(min_score), explained=None)
 
     def _suggest(
         self,
@@ -561,6 +561,14 @@ class MatchIndex:
         for item, best in zip(items, best_all, strict=True):
             if item.id not in settled and (best is None or best.score < threshold):
                 yield item, best
+
+    def _min_score(self, min_score: float | None) -> float:
+        """*min_score* as asked (None: the gap threshold); NaN is refused."""
+        if min_score is None:
+            return self.gap_threshold
+        if math.isnan(min_score):
+            raise ValueError("min_score must be a number, not NaN")
+        return min_score
 
     @staticmethod
     def scores_semantically(needs: Sequence[Need], offers: Sequence[Offer]) -> bool:

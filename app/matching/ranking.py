@@ -222,7 +222,11 @@ class Ranker:
         if limit < scores.shape[1]:
             kth = np.partition(scores, scores.shape[1] - limit, axis=1)[:, scores.shape[1] - limit]
             cut = np.maximum(cut, kth)
-        rows, columns = np.nonzero(scores >= (cut - ROUNDING_MARGIN)[:, None])
+        # Finite: a pair of one organisation or a declined one is −inf, which a cut of −inf
+        # (min_score −inf, "everything") would let through.
+        rows, columns = np.nonzero(
+            np.isfinite(scores) & (scores >= (cut - ROUNDING_MARGIN)[:, None])
+        )
         pair_cosine = cosine[rows, columns]
         return self._top_of_pairs(
             queries, targets, need_side, rows, columns, pair_cosine, limit, min_score, explained
@@ -340,7 +344,7 @@ class Ranker:
         if blocked:
             valid &= ~np.isin(targets.ids, list(blocked))
         scores = np.where(valid, raw, -np.inf)
-        candidates = np.flatnonzero(scores >= min_score - ROUNDING_MARGIN)
+        candidates = np.flatnonzero(valid & (scores >= min_score - ROUNDING_MARGIN))
         if limit < len(candidates):
             kth = np.partition(scores[candidates], len(candidates) - limit)[len(candidates) - limit]
             candidates = candidates[scores[candidates] >= kth - ROUNDING_MARGIN]

@@ -432,3 +432,29 @@ def test_the_needs_in_regions_are_those_the_region_factor_pairs() -> None:
 
     assert found == {1, 2, 5, 6, 7, 8, 11, 12}
     assert MatchIndex.needs_in_regions(data.needs, [None, "", "Elders"]) == frozenset()
+
+
+@pytest.mark.parametrize("exact_pair_limit", [0, 10**9])
+def test_a_minimum_score_of_minus_infinity_still_leaves_out_own_and_declined_pairs(
+    monkeypatch: pytest.MonkeyPatch, exact_pair_limit: int
+) -> None:
+    """Such pairs were marked −inf, which a cut at −inf ("everything") let through."""
+    monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", exact_pair_limit)
+    built = index()
+    declined = {(2, 2)}
+    lowest = -math.inf
+
+    everything = built.suggest(excluded=declined, limit=100, min_score=lowest)
+    alone = built.score_need(NEEDS[1], excluded=declined, limit=100, min_score=lowest)
+    mirrored = built.score_offer(OFFERS[1], excluded=declined, limit=100, min_score=lowest)
+
+    own = [s for s in everything if s.need_organisation_id == s.offer_organisation_id]
+    assert (own, [s for s in everything if (s.need_id, s.offer_id) in declined]) == ([], [])
+    assert [s.offer_id for s in alone] == [s.offer_id for s in everything if s.need_id == 2]
+    assert {s.offer_organisation_id for s in alone} & {10} == set()
+    assert 2 not in {s.need_id for s in mirrored}
+    assert {s.need_organisation_id for s in mirrored} & {30} == set()
+    with pytest.raises(ValueError, match="NaN"):
+        built.suggest(min_score=math.nan)
+    with pytest.raises(ValueError, match="NaN"):
+        built.score_need(NEEDS[1], min_score=math.nan)
