@@ -814,6 +814,12 @@ class MatchIndex:
                 target_groups=offers.organisations,
             )
             rows, positions = found.pairs()
+            if self._built_shortlist is not None:
+                # With the build's candidates by meaning and by offer: a longer list is never
+                # missing what the shorter one holds.
+                rows, positions = _union_of_pairs(
+                    (rows, positions), self._built_shortlist[:2], len(offers.items)
+                )
             cosine = exact_cosines(needs.matrix, offers.matrix, rows, positions)
         components = self._scorer.pair_components(rows, positions, cosine)
         return Candidates(
@@ -931,6 +937,14 @@ def _others(answers: Sequence[Need] | Sequence[Offer], among: Collection[int] | 
     if among is None:
         return set()
     return {answer.id for answer in answers}.difference(among)
+
+
+def _union_of_pairs(
+    first: tuple[IntArray, IntArray], second: tuple[IntArray, IntArray], width: int
+) -> tuple[IntArray, IntArray]:
+    """The (row, position) pairs in either, each once, by row and then position."""
+    keys = np.union1d(first[0] * width + first[1], second[0] * width + second[1])
+    return keys // width, keys % width
 
 
 def _unique_by_id(items: Iterable[_Item], kind: str) -> tuple[_Item, ...]:

@@ -11,7 +11,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from app.matching import MatchIndex, match_community, need_similarity
+from app.matching import MatchIndex, Suggestion, match_community, need_similarity
 from app.matching import index as index_module
 from app.matching.community import community_report, working_groups
 from app.matching.correspondence import SharedTerms
@@ -638,3 +638,33 @@ def test_ranking_order_of_many_rounded_scores_is_lexsorts_order() -> None:
     ids = np.arange(500, dtype=np.int64) * 7 + 3
     expected = np.lexsort((ids[positions], -scores, rows))
     assert np.array_equal(ranking_order(rows, scores, positions, ids), expected)
+
+
+def test_a_longer_list_of_a_large_index_keeps_what_the_shorter_one_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Asking more than SHORTLIST_SIZE / 2 suggestions shortlisted by text alone, without the
+    build's candidates by meaning: an offer close in meaning only, first in the short list,
+    was missing from the longer one."""
+    monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", 0)
+    monkeypatch.setattr(index_module, "SHORTLIST_SIZE", 4)
+    monkeypatch.setattr(index_module, "SEMANTIC_SHORTLIST_SIZE", 3)
+    data = synthetic.with_embeddings(synthetic.community(25, per_organisation=6, seed=2), seed=5)
+    built = MatchIndex(data.taxonomy, data.needs, data.offers)
+    assert built.semantic
+
+    short = built.suggest(limit=2, min_score=0.0)  # from the build's candidates
+    long = built.suggest(limit=6, min_score=0.0)  # from a shortlist of 12 by text
+
+    by_need: dict[int, list[Suggestion]] = {}
+    for suggestion in long:
+        by_need.setdefault(suggestion.need_id, []).append(suggestion)
+    missing = [
+        s
+        for s in short
+        if s not in by_need.get(s.need_id, [])
+        and len(by_need.get(s.need_id, [])) == 6
+        and s.score > by_need[s.need_id][-1].score
+    ]
+    shorter = [s for s in short if s.need_id not in by_need]
+    assert (missing, shorter) == ([], [])
