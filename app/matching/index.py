@@ -674,10 +674,14 @@ class MatchIndex:
 
     def _with_embedding(self, prepared: Prepared, item: Need | Offer) -> Prepared:
         """A new answer's embedding (required in a semantic index) and, for an offer, its shift."""
-        if prepared.embedding is None or len(prepared.embedding) != self._dimensions:
+        if (
+            prepared.embedding is None
+            or len(prepared.embedding) != self._dimensions
+            or not np.isfinite(prepared.embedding).all()
+        ):
             raise ValueError(
                 f"{type(item).__name__.lower()} {item.id} needs an embedding of "
-                f"{self._dimensions} values in this index"
+                f"{self._dimensions} finite values in this index"
             )
         if isinstance(item, Offer) and self._hub_fitted:
             closeness = self._need_side.embeddings @ prepared.embedding
@@ -925,10 +929,13 @@ class MatchIndex:
 
 
 def _embedded(needs: Sequence[Need], offers: Sequence[Offer]) -> bool:
-    """Does every need and offer carry an embedding, all of one (non-zero) length?"""
+    """Does every need and offer carry an embedding, all of one (non-zero) length, of finite
+    values? One NaN would make every side's mean, and so every centred vector, NaN."""
     items: tuple[Need | Offer, ...] = (*needs, *offers)
     sizes = {len(item.embedding) if item.embedding is not None else 0 for item in items}
-    return len(sizes) == 1 and 0 not in sizes
+    if len(sizes) != 1 or 0 in sizes:
+        return False
+    return bool(np.isfinite(from_bytes([item.embedding for item in items if item.embedding])).all())
 
 
 def _others(answers: Sequence[Need] | Sequence[Offer], among: Collection[int] | None) -> set[int]:

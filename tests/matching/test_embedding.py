@@ -147,7 +147,7 @@ def test_a_new_need_with_an_embedding_is_scored_semantically() -> None:
     new = Need(99, 999, "kennis nodig over onderwerp", embedding=needs[3].embedding)
     [best, *_] = index.score_need(new, min_score=0.0)
     assert best.offer_id == 3
-    with pytest.raises(ValueError, match="need 98 needs an embedding of 28 values"):
+    with pytest.raises(ValueError, match="need 98 needs an embedding of 28 finite values"):
         index.score_need(Need(98, 999, "kennis nodig over onderwerp"))
 
 

@@ -458,3 +458,20 @@ def test_a_minimum_score_of_minus_infinity_still_leaves_out_own_and_declined_pai
         built.suggest(min_score=math.nan)
     with pytest.raises(ValueError, match="NaN"):
         built.score_need(NEEDS[1], min_score=math.nan)
+
+
+def test_an_embedding_that_is_not_finite_leaves_the_index_scoring_on_words() -> None:
+    """One NaN embedding made every centred vector NaN, and every suggestion vanished."""
+    data = synthetic.with_embeddings(synthetic.community(4, per_organisation=8, seed=3), seed=3)
+    broken = np.full(len(np.frombuffer(data.needs[0].embedding or b"", dtype="<f4")), np.nan)
+    needs = [replace(data.needs[0], embedding=broken.astype("<f4").tobytes()), *data.needs[1:]]
+    assert MatchIndex(data.taxonomy, data.needs, data.offers).semantic
+
+    built = MatchIndex(data.taxonomy, needs, data.offers)
+
+    assert not built.semantic
+    assert not MatchIndex.scores_semantically(needs, data.offers)
+    assert built.suggest(min_score=0.0, limit=3) != ()
+    semantic = MatchIndex(data.taxonomy, data.needs[1:], data.offers)
+    with pytest.raises(ValueError, match="finite values"):
+        semantic.score_need(replace(needs[0], id=10_000))
