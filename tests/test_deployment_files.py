@@ -30,7 +30,8 @@ def test_compose_services_and_dependencies() -> None:
     services = compose["services"]
     assert set(services) == {"db", "migrate", "api"}
     assert services["db"]["image"].startswith("postgres:15")
-    assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
+    # Over TCP: the image's set-up server on a fresh volume listens on the socket only.
+    assert "pg_isready -h 127.0.0.1 " in " ".join(services["db"]["healthcheck"]["test"])
     assert services["db"]["volumes"] == ["pgdata:/var/lib/postgresql/data"]
     assert set(compose["volumes"]) == {"pgdata"}
     assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
