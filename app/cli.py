@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 import uvicorn
+from alembic.util import CommandError
 from fastapi import FastAPI
 from pydantic import ValidationError
 from rich.console import Console
@@ -55,10 +56,19 @@ class _Commands(TyperGroup):
                 message = problem["msg"].removeprefix("Value error, ")
                 typer.echo(f"error: {name or 'settings'}: {message}", err=True)
             raise typer.Exit(2) from error
+        except CommandError as error:  # Alembic's, from copmatch migrate
+            message = f"cannot migrate the database {_database_label()}: {error}"
+            if "Can't locate revision" in str(error):
+                message += " (was it migrated by a newer copmatch?)"
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(1) from error
         except DBAPIError as error:
             if _not_migrated(error):
                 message = f"the database {_database_label()} has no copmatch tables yet: run "
                 message += "copmatch migrate"
+            elif _behind(error):
+                message = f"the database {_database_label()} is not migrated to this copmatch: "
+                message += "run copmatch migrate"
             elif (trouble := database_trouble(error)) is not None:
                 message = _trouble_message(trouble, error)
             else:
@@ -70,6 +80,11 @@ class _Commands(TyperGroup):
 def _not_migrated(error: DBAPIError) -> bool:
     """A table is missing: PostgreSQL's undefined_table, SQLite's "no such table"."""
     return getattr(error.orig, "sqlstate", None) == "42P01" or "no such table" in str(error.orig)
+
+
+def _behind(error: DBAPIError) -> bool:
+    """A column is missing (an older schema): undefined_column, SQLite's "no such column"."""
+    return getattr(error.orig, "sqlstate", None) == "42703" or "no such column" in str(error.orig)
 
 
 def _trouble_message(trouble: Trouble, error: DBAPIError) -> str:

@@ -157,14 +157,23 @@ class Trouble(enum.Enum):
     """A lock stayed taken: SQLite's busy timeout, or a PostgreSQL lock_timeout, ran out."""
     UNAVAILABLE = "unavailable"
     """The database is unreachable or the connection was lost."""
+    NOT_MIGRATED = "not-migrated"
+    """A table or column the code reads is missing: the schema is older than the code."""
 
 
 _COLLISIONS = {"40001", "40P01"}
 _LOCK_NOT_AVAILABLE = "55P03"
+_UNDEFINED = {"42P01", "42703"}  # undefined_table, undefined_column
 
 
 def database_trouble(error: DBAPIError) -> Trouble | None:
     """The :class:`Trouble` *error* reports, or None when it is a fault of the statement."""
+    message = str(error.orig)
+    if getattr(error.orig, "sqlstate", None) in _UNDEFINED or (
+        isinstance(error, OperationalError)
+        and ("no such table" in message or "no such column" in message)
+    ):
+        return Trouble.NOT_MIGRATED
     if not (error.connection_invalidated or isinstance(error, OperationalError)):
         return None
     sqlstate = getattr(error.orig, "sqlstate", None)

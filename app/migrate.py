@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -29,6 +32,19 @@ def alembic_config(
 
 def upgrade_to_head(database_url: str | None = None) -> None:
     command.upgrade(alembic_config(database_url), "head")
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The revision this copmatch's migrations end at: the schema its code expects."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None  # the migrations are part of the package
+    return head
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The revision the database was migrated to (None: never migrated)."""
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 @contextmanager

@@ -6,11 +6,13 @@ from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from app import __version__
 from app.config import Settings
 from app.db import build_engine
 from app.main import create_app
+from app.migrate import head_revision
 from tests.conftest import ADMIN_TOKEN, migrate
 from tests.live import live_server
 from tests.problems import assert_problem
@@ -34,6 +36,30 @@ def test_health_is_503_when_the_database_is_unreachable(settings: Settings) -> N
         assert response.headers["retry-after"] == "5"
         # A request that needs the database fails the same clean way.
         assert_problem(client.get("/api/v1/organisations"), 503)
+
+
+def test_health_and_requests_say_when_the_schema_is_not_migrated(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A database migrated to an older revision answered /health with "ok", and requests with
+    503 "unreachable" (a missing column read as a lost connection)."""
+    engine = build_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    with TestClient(create_app(settings, engine), headers=ADMIN) as client:
+        body = assert_problem(client.get("/api/v1/health"), 503)
+        assert (body["database"], body["detail"]) == (
+            "not-migrated",
+            f"the database schema is at revision none; this copmatch needs {head_revision()}: "
+            "run copmatch migrate",
+        )
+        request = assert_problem(client.get("/api/v1/organisations"), 503)
+        assert request["type"] == "urn:copmatch:problem:database-not-migrated"
+        migrate(engine)
+        assert client.get("/api/v1/health").json() == {"status": "ok", "database": "ok"}
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'a1b2c3d4e5f6'"))
+        body = assert_problem(client.get("/api/v1/health"), 503)
+        assert body["detail"].startswith("the database schema is at revision a1b2c3d4e5f6;")
+    engine.dispose()
 
 
 def test_unknown_path_method_and_trailing_slash(client: TestClient) -> None:

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from typer.testing import CliRunner
 
 from app import db as db_module
 from app.cli import cli
 from app.config import get_settings
 from app.db import get_engine, session_scope
-from app.migrate import upgrade_to_head
+from app.migrate import head_revision, upgrade_to_head
 from app.models import Community, Need, Offer, Organisation, Suggestion
 from app.services import matching
 from app.services.matching import suggestions as suggestions_module
@@ -311,6 +311,39 @@ def test_a_setting_the_service_cannot_use_is_one_line_naming_it(
         get_settings.cache_clear()
 
     assert (result.exit_code, result.stderr) == (2, f"error: {error}\n")
+
+
+def test_a_database_at_another_revision_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown revision (a newer copmatch migrated it) printed Alembic's traceback, and a
+    missing column the driver's message without what to do."""
+    path = tmp_path / "other.sqlite3"
+    _point_at(f"sqlite:///{path}", monkeypatch)
+    try:
+        upgrade_to_head()
+        with get_engine().begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'deadbeef1234'"))
+        unknown = CliRunner().invoke(cli, ["migrate"])
+        with get_engine().begin() as connection:
+            connection.execute(
+                text(f"UPDATE alembic_version SET version_num = '{head_revision()}'")
+            )
+            connection.execute(text("ALTER TABLE organisations DROP COLUMN region"))
+        behind = CliRunner().invoke(cli, ["load-municipalities"])
+        label = get_engine().url.render_as_string(hide_password=True)
+    finally:
+        _forget_engine()
+
+    assert (unknown.exit_code, unknown.stderr) == (
+        1,
+        f"error: cannot migrate the database {label}: Can't locate revision identified by "
+        "'deadbeef1234' (was it migrated by a newer copmatch?)\n",
+    )
+    assert (behind.exit_code, behind.stderr) == (
+        1,
+        f"error: the database {label} is not migrated to this copmatch: run copmatch migrate\n",
+    )
 
 
 def test_serve_refuses_a_port_beyond_65535() -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.problems import RETRY_AFTER_SECONDS, ProblemResponse, problem
 from app.api.session import DatabaseSlots, in_thread
+from app.migrate import head_revision, schema_revision
 from app.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -18,13 +19,13 @@ router = APIRouter(tags=["health"])
     "/health",
     response_model=Health,
     summary="Service and database status",
-    responses={503: {"description": "The database is unreachable"}},
+    responses={503: {"description": "The database is unreachable, or its schema is not migrated"}},
 )
 async def get_health(request: Request) -> Health | ProblemResponse | JSONResponse:
     slots: DatabaseSlots = request.app.state.database_slots
     try:
         async with slots.taken():
-            await in_thread(_select_one, request.app.state.engine)
+            revision = await in_thread(_revision, request.app.state.engine)
     except SQLAlchemyError:
         return problem(
             request,
@@ -35,9 +36,21 @@ async def get_health(request: Request) -> Health | ProblemResponse | JSONRespons
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             extra={"database": "unreachable"},
         )
+    if revision != head_revision():
+        # Requests would fail on missing tables or columns: say why, not "unreachable".
+        return problem(
+            request,
+            status=503,
+            title="Service unavailable",
+            detail=f"the database schema is at revision {revision or 'none'}; this copmatch "
+            f"needs {head_revision()}: run copmatch migrate",
+            slug="database-not-migrated",
+            extra={"database": "not-migrated"},
+        )
     return Health(status="ok", database="ok")
 
 
-def _select_one(engine: Engine) -> None:
+def _revision(engine: Engine) -> str | None:
+    """The database's schema revision, read as a reachability check too."""
     with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+        return schema_revision(connection)

@@ -207,6 +207,21 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
     if trouble is Trouble.BUSY:
         # SQLite's writer waited out its busy timeout, or a PostgreSQL write its lock_timeout.
         return await _pool_exhausted(request, exc)
+    if trouble is Trouble.NOT_MIGRATED:
+        logger.error(
+            "database schema behind the code on %s %s: %s",
+            request.method,
+            request.url.path,
+            describe_database_error(exc),
+        )
+        return problem(
+            request,
+            status=503,
+            title="Service unavailable",
+            detail="the database schema is older than this copmatch; nothing was saved (its "
+            "operator runs copmatch migrate)",
+            slug="database-not-migrated",
+        )
     logger.warning(
         "database unavailable on %s %s: %s",
         request.method,
