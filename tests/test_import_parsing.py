@@ -207,6 +207,46 @@ def test_xlsx_that_unpacks_too_large_is_refused() -> None:
     )
 
 
+LONGEST_CELL = [["organisatie", "soort", "tekst"], ["Haarlem", "need", "x" * 32_767]]
+"""A header and a row whose text is as long as Excel keeps one."""
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        (
+            lambda xml: xml.replace("<sheetData>", "<!--" + "x" * 8_000_000 + "--><sheetData>"),
+            "holds XML declarations, comments or processing instructions no spreadsheet program "
+            "writes; save it again from one",
+        ),
+        (
+            lambda xml: xml.replace("<sheetData>", "<?pi data?><sheetData>"),
+            "holds XML declarations, comments or processing instructions no spreadsheet program "
+            "writes; save it again from one",
+        ),
+        (
+            lambda xml: xml.replace("<sheetData>", '<sheetData a="' + ">" * 300_000 + '">', 1),
+            "holds a stretch of more than 262,144 bytes without markup, longer than any cell a "
+            "spreadsheet program writes",
+        ),
+    ],
+)
+def test_xml_that_would_cost_the_parser_minutes_is_refused(
+    change: Callable[[str], str], detail: str
+) -> None:
+    """A comment of tens of megabytes in a worksheet (a 66 KB upload) kept a worker busy for
+    minutes: the XML parser looks through an unfinished token again at every chunk."""
+    upload = _with_sheet_xml(xlsx_file(LONGEST_CELL), "xl/worksheets/sheet1.xml", change)
+    with pytest.raises(ValidationFailed) as raised:
+        read_table(upload, "bom.xlsx")
+    assert raised.value.detail == f"the workbook's part xl/worksheets/sheet1.xml {detail}"
+
+
+def test_a_cell_of_the_longest_text_excel_keeps_is_read() -> None:
+    table = read_table(xlsx_file(LONGEST_CELL), "lang.xlsx")
+    assert [cells[2] for _, cells in table.rows] == ["x" * 32_767]
+
+
 def test_too_many_columns_is_refused() -> None:
     content = csv_file([["organisatie", *[""] * 60], ["Haarlem", *[""] * 59, "x"]])
     with pytest.raises(ValidationFailed, match=r"^row 2 has more than 50 columns"):

@@ -43,8 +43,10 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import IO
 from xml.etree import ElementTree as ET
 
+import numpy as np
 import openpyxl
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
@@ -60,6 +62,10 @@ MAX_ROWS = 5_000
 
 MAX_COLUMNS = 50
 MAX_XLSX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024
+MAX_MARKUP_BYTES = 256 * 1024
+"""The longest stretch of a workbook's XML between two ``<`` that is read (see
+:func:`_refuse_costly_markup`). Excel keeps a cell's text to 32,767 characters (at most 128 KiB
+in UTF-8), so no workbook a spreadsheet program wrote comes near it."""
 MAX_SHEET_ROWS = 1_048_576  # Excel's own limit; a sheet claiming more rows is not genuine
 MAX_SHEET_COLUMNS = 16_384  # Excel's own limit; a row with more cells is not genuine
 
@@ -266,6 +272,7 @@ def _xlsx_table(data: bytes) -> Table:
             f"the workbook unpacks to {unpacked:,} bytes; at most "
             f"{MAX_XLSX_UNCOMPRESSED_BYTES:,} are read"
         )
+    _refuse_costly_markup(data)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:
@@ -296,6 +303,51 @@ def _xlsx_table(data: bytes) -> Table:
             ) from error
     finally:
         workbook.close()
+
+
+def _refuse_costly_markup(data: bytes) -> None:
+    """Refuse XML that costs the parser time out of proportion to its size.
+
+    The XML parser (expat, as Python and openpyxl use it) holds a comment, declaration,
+    processing instruction or tag whole until it ends, and looks through it again at every
+    chunk it is fed: one of tens of megabytes in a worksheet (a 66 KB upload) kept a worker busy
+    for minutes, growing fourfold with each doubling. Spreadsheet programs write none of the
+    first three inside a part (only the XML declaration that opens it), and a tag never holds a
+    ``<`` (XML escapes it inside attribute values): so no ``<!``, no ``<?`` after the start of a
+    part, and no stretch longer than MAX_MARKUP_BYTES between two ``<`` bound every token."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith((".xml", ".rels")):
+                continue
+            with archive.open(info) as part:
+                _check_markup(part, info.filename)
+
+
+def _check_markup(part: IO[bytes], name: str) -> None:
+    offset, last = 0, 0  # bytes read so far; where the last "<" was
+    previous = b""
+    while chunk := part.read(1 << 20):
+        joined = previous + chunk  # a "<!" or "<?" split between two chunks
+        found = joined.find(b"<!")
+        question = joined.find(b"<?", 1 if offset == 0 else 0)
+        if found >= 0 or question >= 0:
+            raise ValidationFailed(
+                f"the workbook's part {name} holds XML declarations, comments or processing "
+                "instructions no spreadsheet program writes; save it again from one"
+            )
+        opens = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == ord("<")) + offset
+        gaps = np.diff(np.concatenate([[last], opens])) if len(opens) else np.zeros(0)
+        if (len(gaps) and gaps.max() > MAX_MARKUP_BYTES) or (
+            offset + len(chunk) - (opens[-1] if len(opens) else last) > MAX_MARKUP_BYTES
+        ):
+            raise ValidationFailed(
+                f"the workbook's part {name} holds a stretch of more than {MAX_MARKUP_BYTES:,} "
+                "bytes without markup, longer than any cell a spreadsheet program writes"
+            )
+        if len(opens):
+            last = int(opens[-1])
+        offset += len(chunk)
+        previous = chunk[-1:]
 
 
 @dataclass(frozen=True, slots=True)
