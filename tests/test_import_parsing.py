@@ -612,6 +612,24 @@ def test_xlsx_escapes_and_line_ends_read_as_the_text_a_person_typed() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("escaped", "text"),
+    [
+        ("Warmte _xD83D__xDD25_ net", "Warmte \U0001f525 net"),  # both halves: the emoji
+        ("Warmte _xD83D_ net", "Warmte \ufffd net"),  # half of one: no text can hold it
+        ("_xDD25_ eerst", "\ufffd eerst"),
+    ],
+)
+def test_xlsx_escaped_utf16_halves_read_as_characters(escaped: str, text: str) -> None:
+    """A lone half (a surrogate) in a cell reached the problem's JSON, which cannot hold it: 500."""
+    content = _with_sheet_xml(
+        xlsx_file([["organisatie", "soort", "tekst"], ["Haarlem", "need", "REGEL"]]),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace("REGEL", escaped),
+    )
+    assert read_table(content, "a.xlsx").rows == ((2, ("Haarlem", "need", text)),)
+
+
 def test_a_meeting_date_with_a_time_is_its_date() -> None:
     assert parse_date("2023-06-14T10:00:00") == dt.date(2023, 6, 14)
 

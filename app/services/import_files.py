@@ -512,6 +512,9 @@ def _cell_text(value: object) -> str:
         # Excel writes a carriage return in a cell as _x000D_, which openpyxl leaves as it is
         # (and a vertical tab as _x000B_).
         text = unescape(value).replace("\r\n", "\n").replace("\r", "\n")
+        # _xD83D__xDD25_ is an emoji written as its two UTF-16 halves: join them; a half alone
+        # (no text can hold it, nor can a response) becomes U+FFFD.
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
         return text.translate(LINE_BREAKS)
     return str(value)
 
