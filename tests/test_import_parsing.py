@@ -82,6 +82,19 @@ def test_binary_or_undecodable_text_is_refused(content: bytes) -> None:
         decode_text(content)
 
 
+def test_a_line_break_in_a_quoted_csv_cell_is_the_one_an_xlsx_cell_has() -> None:
+    """Excel on Windows writes it as CR LF: stored so, the same answer read from an XLSX later
+    counted as changed (updated) and was rewritten."""
+    csv_content = b'organisatie;soort;tekst\r\nHaarlem;need;"Regel een\r\nregel twee\rdrie"\r\n'
+    xlsx_content = xlsx_file(
+        [["organisatie", "soort", "tekst"], ["Haarlem", "need", "Regel een\nregel twee\ndrie"]]
+    )
+    for content, filename in ((csv_content, "a.csv"), (xlsx_content, "a.xlsx")):
+        assert read_table(content, filename).rows == (
+            (2, ("Haarlem", "need", "Regel een\nregel twee\ndrie")),
+        ), filename
+
+
 def test_a_vertical_tab_or_form_feed_in_a_cell_is_a_line_break() -> None:
     """Word's Shift+Enter, pasted into a cell: as Excel saves it in CSV (unquoted) and XLSX."""
     csv_content = b"organisatie;soort;tekst\r\nHaarlem;need;Hulp bij\x0bde TVW\x0c!\r\n"

@@ -244,7 +244,13 @@ def _csv_rows(text: str) -> Iterator[_Record]:
     record_line = 1  # where the record being read begins
     try:
         for record in reader:
-            cells = tuple(cell.translate(LINE_BREAKS) for cell in record)
+            # A line break inside a quoted cell is written as the file's line end (CR LF from
+            # Excel on Windows): one \n, as an XLSX cell gives it, so the same answer read from
+            # either file is the same text.
+            cells = tuple(
+                cell.replace("\r\n", "\n").replace("\r", "\n").translate(LINE_BREAKS)
+                for cell in record
+            )
             errors = tuple(
                 index for index, cell in enumerate(cells) if cell.strip() in SPREADSHEET_ERRORS
             )
