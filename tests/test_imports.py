@@ -698,6 +698,31 @@ def test_an_unknown_name_is_looked_up_once_and_only_the_first_100_are(
     )
 
 
+def test_every_problem_of_a_row_is_found_in_one_round(
+    client: TestClient, session: Session
+) -> None:
+    """A row with a problem of its own was never checked against the database, and an unknown
+    kind stopped the row's other checks: each round of corrections found new problems."""
+    cop, _, _ = _small_community(session)
+    header = ["organisatie", "soort", "tekst", "capaciteit", "prioriteit", "bijeenkomst"]
+    rows = [
+        header,
+        ["Haarlm", "offer", "Warmte", "1.000", None, "geen-bijeenkomst"],
+        ["Haarlem", "aanbd", "Warmte", "abc", "superhoog", None],
+    ]
+
+    body = assert_problem(upload(client, cop.id, csv_file(rows)), 422)
+
+    assert [(p["row"], p["column"], p["value"]) for p in body["problems"]] == [
+        (2, "capaciteit", "1.000"),
+        (2, "organisatie", "Haarlm"),
+        (2, "bijeenkomst", "geen-bijeenkomst"),
+        (3, "soort", "aanbd"),
+        (3, "prioriteit", "superhoog"),
+        (3, "capaciteit", "abc"),
+    ]
+
+
 def test_people_and_meetings_must_resolve(client: TestClient, session: Session) -> None:
     cop, haarlem, zaanstad = _small_community(session)
     factories.meeting(session, cop)

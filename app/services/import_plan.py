@@ -40,6 +40,7 @@ from app.services.import_rows import (
     ImportProblem,
     Kind,
     ParsedRow,
+    RowReferences,
     closest,
     identity_text,
     parse_date,
@@ -136,14 +137,25 @@ class Planner:
         self.people_by_email: dict[str, Person] = {}
         self.people_by_organisation: dict[int, list[Person]] = {}
 
-    def problem(self, row: ParsedRow, key: str, value: str, message: str) -> None:
+    def problem(self, row: ParsedRow | RowReferences, key: str, value: str, message: str) -> None:
         column = self.column_names.get(key) or next(c.dutch for c in COLUMNS if c.key == key)
         self.problems.append(ImportProblem(row.row, column, value, message))
 
     def plan(
-        self, rows: Sequence[ParsedRow], progress: ProgressCallback | None
+        self,
+        rows: Sequence[ParsedRow],
+        progress: ProgressCallback | None,
+        *,
+        references: Sequence[RowReferences] = (),
     ) -> list[PlannedRow]:
-        self._load_people(rows)
+        """The plan of each row without problems; the organisation, person and meeting of the
+        rows with problems (*references*) are checked too, so every problem is found at once."""
+        self._load_people([*rows, *references])
+        for reference in references:
+            organisation_id = self._organisation(reference)
+            self._meeting(reference)
+            if organisation_id is not None:
+                self._person(reference, organisation_id)
         plans: list[PlannedRow] = []
         seen: dict[Identity, int] = {}
         for done, row in enumerate(rows, start=1):
@@ -199,7 +211,7 @@ class Planner:
         )
         return False
 
-    def _organisation(self, row: ParsedRow) -> int | None:
+    def _organisation(self, row: ParsedRow | RowReferences) -> int | None:
         reference = row.organisation
         if CBS_CODE.match(reference):
             found = self.by_cbs_code.get(reference.upper())
@@ -234,14 +246,16 @@ class Planner:
         guess = closest(key, self.by_name)
         return self.organisations[self.by_name[guess]] if guess else None
 
-    def _load_people(self, rows: Sequence[ParsedRow]) -> None:
+    def _load_people(self, rows: Sequence[ParsedRow | RowReferences]) -> None:
         emails = sorted({row.email for row in rows if row.email})
         for start in range(0, len(emails), 500):
             chunk = emails[start : start + 500]
             for person in self.session.scalars(select(Person).where(Person.email.in_(chunk))):
                 self.people_by_email[str(person.email)] = person
 
-    def _person(self, row: ParsedRow, organisation_id: int) -> int | NewPerson | None:
+    def _person(
+        self, row: ParsedRow | RowReferences, organisation_id: int
+    ) -> int | NewPerson | None:
         organisation = self.organisations[organisation_id]
         if row.email:
             person = self.people_by_email.get(row.email)
@@ -280,7 +294,9 @@ class Planner:
             )
         return None
 
-    def _new_person(self, row: ParsedRow, organisation_id: int, email: str) -> NewPerson | None:
+    def _new_person(
+        self, row: ParsedRow | RowReferences, organisation_id: int, email: str
+    ) -> NewPerson | None:
         known = self.new_people.get(email)
         if known is not None:
             if known.organisation_id == organisation_id:
@@ -303,7 +319,7 @@ class Planner:
         self.new_people[email] = NewPerson(organisation_id, row.row, data)
         return self.new_people[email]
 
-    def _meeting(self, row: ParsedRow) -> int | None:
+    def _meeting(self, row: ParsedRow | RowReferences) -> int | None:
         value = row.meeting
         if not value:
             return None
@@ -344,7 +360,7 @@ class Planner:
 
     def _validated(
         self,
-        row: ParsedRow,
+        row: ParsedRow | RowReferences,
         schema: type[Validated],
         body: dict[str, Any],
         columns: dict[str, str],

@@ -131,6 +131,19 @@ class ParsedRow:
     columns: frozenset[str]
 
 
+@dataclass(frozen=True, slots=True)
+class RowReferences:
+    """What a row with problems of its own refers to in the database: its organisation, person
+    and meeting, checked all the same, so one round of corrections can find every problem."""
+
+    row: int
+    organisation: str
+    person_name: str | None
+    email: str | None
+    department: str | None
+    meeting: str | None
+
+
 def quote(value: str, limit: int = 60) -> str:
     """``'value'``, shortened with … when long."""
     return f"'{value if len(value) <= limit else value[: limit - 1] + '…'}'"
@@ -251,12 +264,21 @@ def map_columns(table: Table) -> tuple[dict[str, int], dict[str, str], list[Impo
 
 def parse_rows(table: Table) -> tuple[list[ParsedRow], list[ImportProblem]]:
     """Every row checked on its own: the rows without problems, and all problems found."""
+    parsed, problems, _ = read_rows(table)
+    return parsed, problems
+
+
+def read_rows(
+    table: Table,
+) -> tuple[list[ParsedRow], list[ImportProblem], list[RowReferences]]:
+    """:func:`parse_rows`, and what each row with problems refers to (to check those too)."""
     unreadable = _unreadable_cells(table)
     header_problems = list(unreadable.get(table.header_row, {}).values())
     positions, names, problems = map_columns(table)
     if header_problems or problems:
-        return [], [*header_problems, *problems]
+        return [], [*header_problems, *problems], []
     parsed: list[ParsedRow] = []
+    references: list[RowReferences] = []
     hints = _Hints(MAX_TOPIC_HINTS)
     for number, cells in table.rows:
         cell_problems = unreadable.get(number, {})
@@ -266,7 +288,9 @@ def parse_rows(table: Table) -> tuple[list[ParsedRow], list[ImportProblem]]:
         problems.extend(row.problems)
         if result is not None and not cell_problems:
             parsed.append(result)
-    return parsed, problems
+        elif row.references is not None:
+            references.append(row.references)
+    return parsed, problems, references
 
 
 def _unreadable_cells(table: Table) -> dict[int, dict[int, ImportProblem]]:
@@ -330,6 +354,7 @@ class _RowReader:
         # such, not as empty cells or wrong values.
         self.unreadable = unreadable
         self.problems: list[ImportProblem] = []
+        self.references: RowReferences | None = None
 
     def cell(self, key: str) -> str:
         index = self.positions.get(key)
@@ -357,6 +382,17 @@ class _RowReader:
             self.problem(
                 "kind", kind_text, f"{shown}; use need, offer or format (behoefte, aanbod, vorm)"
             )
+            # What does not depend on the kind is checked all the same: the values' own form
+            # (as if the kind took them), and what the row refers to.
+            self._priority(Kind.NEED)
+            self._capacity(Kind.OFFER)
+            self._topics(Kind.NEED)
+            self._refers(
+                organisation,
+                self._limited("person_name", NAME_MAX),
+                self._email(),
+                self._limited("department", DEPARTMENT_MAX),
+            )
             return None
         values = ParsedRow(
             row=self.number,
@@ -380,7 +416,35 @@ class _RowReader:
                 f"department {quote(values.department)} needs a person: fill in "
                 "e-mail (and naam for someone new)",
             )
-        return None if self.problems else values
+        if self.problems:
+            self._refers(organisation, values.person_name, values.email, values.department)
+            return None
+        return values
+
+    def _refers(
+        self,
+        organisation: str,
+        person_name: str | None,
+        email: str | None,
+        department: str | None,
+    ) -> None:
+        """Keep what a row with problems refers to, to be checked against the database too:
+        the cells without a problem of their own (each problem is told once)."""
+        named = {problem.column for problem in self.problems}
+        if self.names.get("organisation") in named or not organisation:
+            return
+        # The person's cells are checked together (a name that has a problem would make its
+        # e-mail look unknown): all of them, or none.
+        person = {"person_name": person_name, "email": email, "department": department}
+        if any(self.names.get(key) in named for key in person):
+            person = dict.fromkeys(person)
+        meeting = self.cell("meeting") or None
+        self.references = RowReferences(
+            self.number,
+            organisation,
+            **person,
+            meeting=None if self.names.get("meeting") in named else meeting,
+        )
 
     def _check_control_characters(self) -> None:
         """An XLSX cell may hold a control character (``_x0007_``) that is no text, which a

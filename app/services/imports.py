@@ -65,8 +65,9 @@ from app.services.import_rows import (
     TEMPLATE_HEADER,
     ImportProblem,
     ParsedRow,
+    RowReferences,
     map_columns,
-    parse_rows,
+    read_rows,
 )
 from app.services.topics import taxonomy
 
@@ -82,6 +83,8 @@ class ImportFile:
     parsed: tuple[ParsedRow, ...] = ()
     """The rows without problems."""
     problems: tuple[ImportProblem, ...] = ()
+    references: tuple[RowReferences, ...] = ()
+    """What the rows with problems refer to (organisation, person, meeting), to check too."""
     column_names: dict[str, str] = field(default_factory=dict)
     """Column key → header as written in the file."""
     error: CopmatchError | None = None
@@ -111,12 +114,13 @@ def read_import(data: bytes, filename: str | None, *, max_bytes: int) -> ImportF
         table = read_table(data, filename)
     except CopmatchError as error:
         return ImportFile(error=error)
-    parsed, problems = parse_rows(table)
+    parsed, problems, references = read_rows(table)
     _, column_names, _ = map_columns(table)
     return ImportFile(
         rows=len(table.rows),
         parsed=tuple(parsed),
         problems=tuple(problems),
+        references=tuple(references),
         column_names=column_names,
     )
 
@@ -141,7 +145,7 @@ def import_answers(
         # lock does, the one every write of the community's answers takes.
         matching.queue_answer_writes(session, community)
     planner = Planner(session, community, upload.column_names)
-    plans = planner.plan(upload.parsed, progress)
+    plans = planner.plan(upload.parsed, progress, references=upload.references)
     problems = sorted([*upload.problems, *planner.problems], key=lambda problem: problem.row)
     if problems and not dry_run:
         listed = problems[:MAX_PROBLEMS]
