@@ -698,9 +698,7 @@ def test_an_unknown_name_is_looked_up_once_and_only_the_first_100_are(
     )
 
 
-def test_every_problem_of_a_row_is_found_in_one_round(
-    client: TestClient, session: Session
-) -> None:
+def test_every_problem_of_a_row_is_found_in_one_round(client: TestClient, session: Session) -> None:
     """A row with a problem of its own was never checked against the database, and an unknown
     kind stopped the row's other checks: each round of corrections found new problems."""
     cop, _, _ = _small_community(session)
@@ -720,6 +718,37 @@ def test_every_problem_of_a_row_is_found_in_one_round(
         (3, "soort", "aanbd"),
         (3, "prioriteit", "superhoog"),
         (3, "capaciteit", "abc"),
+    ]
+
+
+def test_a_new_person_is_described_the_same_in_every_row(
+    client: TestClient, session: Session
+) -> None:
+    """A later row's other name and department for the same new e-mail were dropped silently."""
+    cop, _, _ = _small_community(session)
+    header = ["organisatie", "soort", "tekst", "naam", "e-mail", "afdeling"]
+    rows = [
+        header,
+        ["Haarlem", "need", "Een", "Nieuw Mens", "nieuw@haarlem.example.org", "wonen"],
+        ["Haarlem", "need", "Twee", "nieuw  mens", "NIEUW@haarlem.example.org", None],
+        ["Haarlem", "need", "Drie", "Heel Ander Mens", "Nieuw@Haarlem.example.org", "financien"],
+    ]
+
+    body = assert_problem(upload(client, cop.id, csv_file(rows)), 422)
+
+    assert [(p["row"], p["column"], p["message"]) for p in body["problems"]] == [
+        (
+            4,
+            "naam",
+            "'nieuw@haarlem.example.org' is given in row 2 with the name 'Nieuw Mens'; a new "
+            "person has one name",
+        ),
+        (
+            4,
+            "afdeling",
+            "'nieuw@haarlem.example.org' is given in row 2 with the department 'wonen'; a new "
+            "person has one department",
+        ),
     ]
 
 

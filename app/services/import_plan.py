@@ -299,11 +299,26 @@ class Planner:
     ) -> NewPerson | None:
         known = self.new_people.get(email)
         if known is not None:
-            if known.organisation_id == organisation_id:
-                return known
-            message = f"{quote(email)} is given for another organisation in row {known.first_row}"
-            self.problem(row, "email", email, message)
-            return None
+            if known.organisation_id != organisation_id:
+                message = (
+                    f"{quote(email)} is given for another organisation in row {known.first_row}"
+                )
+                self.problem(row, "email", email, message)
+                return None
+            # One new person, described once: other details in a later row would be lost.
+            for key, what, given, first in (
+                ("person_name", "name", row.person_name, known.data.name),
+                ("department", "department", row.department, known.data.department),
+            ):
+                if given and fold(given) != fold(first or ""):
+                    self.problem(
+                        row,
+                        key,
+                        given,
+                        f"{quote(email)} is given in row {known.first_row} with the {what} "
+                        f"{quote(first) if first else 'none'}; a new person has one {what}",
+                    )
+            return known
         if not row.person_name:
             self.problem(
                 row,
