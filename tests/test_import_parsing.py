@@ -9,6 +9,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
+import openpyxl
 import pytest
 from openpyxl.worksheet._reader import WorkSheetParser
 
@@ -614,6 +615,33 @@ def test_xlsx_rows_beyond_the_size_the_sheet_declares_are_read() -> None:
     ]
 
 
+def test_a_hidden_first_worksheet_is_passed_over_and_the_one_read_is_named() -> None:
+    """A workbook opening on its answers behind a hidden explanation sheet: the explanation
+    was read, and the problem did not say which sheet it was about."""
+    workbook = openpyxl.Workbook()
+    explanation = workbook.active
+    assert explanation is not None
+    explanation.title = "uitleg"
+    explanation.append(["Vul het blad antwoorden in."])
+    explanation.sheet_state = "hidden"
+    answers = workbook.create_sheet("antwoorden")
+    answers.append(["organisatie", "soort", "tekst"])
+    answers.append(["Haarlem", "need", "Warmte"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    table = read_table(buffer.getvalue(), "a.xlsx")
+    assert (table.sheet, table.rows) == ("antwoorden", ((2, ("Haarlem", "need", "Warmte")),))
+
+    answers.delete_rows(2)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    with pytest.raises(ValidationFailed) as raised:
+        read_table(buffer.getvalue(), "a.xlsx")
+    assert raised.value.detail == (
+        "the worksheet 'antwoorden' has a header (row 1) but no rows below it"
+    )
+
+
 def test_xlsx_escapes_and_line_ends_read_as_the_text_a_person_typed() -> None:
     content = _with_sheet_xml(
         xlsx_file([["organisatie", "soort", "tekst"], ["Haarlem", "need", "REGEL"]]),
@@ -988,7 +1016,7 @@ def test_an_xlsx_sheet_of_formatting_only_is_empty() -> None:
     )
     with pytest.raises(ValidationFailed) as raised:
         read_table(content, "a.xlsx")
-    assert raised.value.detail == "the file is empty"
+    assert raised.value.detail == "the worksheet 'Sheet' is empty"
 
 
 def test_an_error_value_saved_in_a_csv_is_a_problem_of_its_cell() -> None:

@@ -15,13 +15,13 @@ wrong with the file as a whole). What the cells mean is :mod:`app.services.impor
   tab occurs most in the header line (Excel in a Dutch locale writes ``;``). Quotes are read
   strictly: a quoted cell never closed (or closed and followed by more text) is a 422 naming
   the line, where the lax reading would take every line below it into that one cell.
-* **XLSX.** The first worksheet, read with openpyxl in read-only mode with each formula's saved
-  result. A formula without one (in a file a script wrote and no spreadsheet program saved)
-  reads as ``None`` there, as an empty cell does; so the sheet's XML is first streamed once
-  (:func:`_scan_sheet`) to find such cells, which :attr:`Table.unsaved_formulas` lists and the
-  row checks report, cells whose value is an error (``#N/A``, which openpyxl reads as that
-  text; :attr:`Table.error_values`), and the last row with content (a value, an inline text or
-  a formula).
+* **XLSX.** The first visible worksheet, read with openpyxl in read-only mode with each
+  formula's saved result. A formula without one (in a file a script wrote and no spreadsheet
+  program saved) reads as ``None`` there, as an empty cell does; so the sheet's XML is first
+  streamed once (:func:`_scan_sheet`) to find such cells, which
+  :attr:`Table.unsaved_formulas` lists and the row checks report, cells whose value is an
+  error (``#N/A``, which openpyxl reads as that text; :attr:`Table.error_values`), and the
+  last row with content (a value, an inline text or a formula).
   openpyxl then reads down to that row, whatever size the sheet declares (some tools write a
   wrong one), and not through the empty rows below it (formatting can pad a sheet with a
   million). Against ZIP bombs and sheets that would keep openpyxl busy, the archive's
@@ -285,9 +285,11 @@ def _xlsx_table(data: bytes) -> Table:
         # Broken workbooks fail in many ways (KeyError, XML errors, …); each is the file's fault.
         raise ValidationFailed("the file is not a valid XLSX workbook") from error
     try:
-        if not workbook.worksheets:
-            raise ValidationFailed("the workbook has no worksheet")
-        sheet = workbook.worksheets[0]
+        # The first one a person sees: a hidden first sheet (an explanation) is passed over.
+        visible = [sheet for sheet in workbook.worksheets if sheet.sheet_state == "visible"]
+        if not visible:
+            raise ValidationFailed("the workbook has no visible worksheet")
+        sheet = visible[0]
         # The worksheet's part in the archive, as the workbook names it (openpyxl keeps it in
         # a private attribute in read-only mode).
         path: str = getattr(sheet, "_worksheet_path")  # noqa: B009
@@ -555,10 +557,12 @@ def _table(records: Iterable[_Record], *, sheet: str = "") -> Table:
                 f"the file has more than {MAX_ROWS:,} rows; split it into smaller files"
             )
         rows.append((number, cells))
+    # A workbook's problems name the worksheet read, which need not be the one on screen.
+    where = f"the worksheet {sheet!r}" if sheet else "the file"
     if not header_row:
-        raise ValidationFailed("the file is empty")
+        raise ValidationFailed(f"{where} is empty")
     if not rows:
-        raise ValidationFailed(f"the file has a header (row {header_row}) but no rows below it")
+        raise ValidationFailed(f"{where} has a header (row {header_row}) but no rows below it")
     return Table(
         header_row=header_row,
         header=header,
