@@ -33,6 +33,7 @@ from app.models import (
 )
 from app.reports import tables
 from app.reports.blocks import Document, Paragraph, Section, Subheading, Table
+from app.reports.document import working_group_rows
 from app.reports.i18n import decimal, report_day
 from app.reports.markdown import paragraph as markdown_paragraph
 from app.reports.reasons import reasons_text
@@ -1273,6 +1274,16 @@ def test_a_members_page_is_the_plan_seen_from_that_member(
         declined.id not in {s.suggestion_id for need in page.needs for s in need.helpers}
         for page in pages
     )
+    # A page numbers its groups as the plan does: "group 3" is one group to everybody.
+    numbers = [[row[0] for row in working_group_rows(page.working_groups, "nl")] for page in pages]
+    plan_numbers = {
+        tuple(g.topics): g.number for g in community_report(session, community).working_groups
+    }
+    assert numbers == [
+        [plan_numbers[tuple(g.topics)] for g in page.working_groups] for page in pages
+    ]
+    if community_of == "demo":  # where a member's first group is not the plan's first
+        assert any(page_numbers[:1] not in ([], [1]) for page_numbers in numbers)
 
 
 def test_reports_are_made_with_the_collector_paused_and_leave_it_running(

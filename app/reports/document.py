@@ -166,15 +166,16 @@ def _formats(counts: list[tuple[str, int]], lang: Lang) -> str:
 
 
 def working_group_rows(groups: list[r.WorkingGroup], lang: Lang) -> list[tuple[Cell, ...]]:
+    """The groups as rows, each under its number in the plan (a member's page shows some)."""
     return [
         (
-            number,
+            group.number,
             topic_labels(group.topics, lang),
             ", ".join(o.name for o in group.organisations),
             ", ".join(o.name for o in group.hosts),
             _formats([(f.format.value, f.organisations) for f in group.preferred_formats], lang),
         )
-        for number, group in enumerate(groups, start=1)
+        for group in groups
     ]
 
 

@@ -149,6 +149,9 @@ class Gaps(ReadModel):
 
 
 class WorkingGroup(ReadModel):
+    number: int = Field(
+        description="The group's number in the programme plan (from 1); a member's page keeps it"
+    )
     topics: list[str]
     need_ids: list[int]
     organisations: list[OrganisationRef]

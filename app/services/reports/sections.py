@@ -175,9 +175,10 @@ def gaps(session: Session, community: Community, data: CommunityRows) -> r.Gaps:
 def working_groups(
     session: Session, community: Community, data: CommunityRows
 ) -> list[r.WorkingGroup]:
-    """Section 4: the engine's working groups with names for ids."""
+    """Section 4: the engine's working groups with names for ids, numbered from 1."""
     return [
         r.WorkingGroup(
+            number=number,
             topics=list(group.topics),
             need_ids=list(group.need_ids),
             organisations=[data.ref(ident) for ident in group.organisation_ids],
@@ -187,7 +188,7 @@ def working_groups(
                 for name, count in group.preferred_formats
             ],
         )
-        for group in matching.working_groups(session, community)
+        for number, group in enumerate(matching.working_groups(session, community), start=1)
     ]
 
 
