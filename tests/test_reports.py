@@ -34,7 +34,7 @@ from app.models import (
 from app.reports import tables
 from app.reports.blocks import Document, Paragraph, Section, Subheading, Table
 from app.reports.document import working_group_rows
-from app.reports.i18n import decimal, report_day
+from app.reports.i18n import Lang, decimal, report_day, text
 from app.reports.markdown import paragraph as markdown_paragraph
 from app.reports.reasons import reasons_text
 from app.reports.schemas import (
@@ -299,6 +299,42 @@ def test_reports_are_dated_by_the_dutch_day(moment: str, day: str) -> None:
 )
 def test_report_decimals_are_cut_off_after_two(value: float, english: str, dutch: str) -> None:
     assert (decimal(value, "en"), decimal(value, "nl")) == (english, dutch)
+
+
+@pytest.mark.parametrize(
+    ("key", "lang", "values", "expected"),
+    [
+        (
+            "participation-note",
+            "nl",
+            {"organisations": 1, "people": 1, "departments": 4, "single": 0},
+            "1 organisatie met 1 actieve deelnemer uit 4 afdelingen; bij 0 organisaties neemt "
+            "maar één afdeling deel.",
+        ),
+        (
+            "participation-note",
+            "en",
+            {"organisations": 2, "people": 1, "departments": 1, "single": 1},
+            "2 organisations with 1 active person from 1 department; at 1 organisation only one "
+            "department takes part.",
+        ),
+        ("formats-note", "nl", {"organisations": 1}, "1 organisatie gaf een voorkeur op."),
+        ("formats-note", "nl", {"organisations": 3}, "3 organisaties gaven een voorkeur op."),
+        ("formats-note", "en", {"organisations": 1}, "1 organisation stated a preference."),
+        ("untagged", "en", {"needs": 1, "offers": 2}, "Without topic: 1 need, 2 offers."),
+        (
+            "allocation-note",
+            "nl",
+            {"assigned": 1, "candidates": 1, "score": "0,50"},
+            "1 van 1 vraag met kandidaten toegewezen; totale score 0,50.",
+        ),
+    ],
+)
+def test_counts_take_the_word_that_goes_with_them(
+    key: str, lang: Lang, values: dict[str, object], expected: str
+) -> None:
+    """ "1 organisaties gaven een voorkeur op." read in a community of one member."""
+    assert text(key, lang, **values) == expected
 
 
 # --- JSON ------------------------------------------------------------------------------------

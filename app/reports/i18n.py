@@ -4,6 +4,7 @@ the taxonomy (``app/data/topics.yaml``)."""
 from __future__ import annotations
 
 import datetime as dt
+import string
 from decimal import ROUND_DOWN, Decimal
 from functools import lru_cache
 from typing import Literal
@@ -82,14 +83,16 @@ _TEXT: dict[str, tuple[str, str]] = {
     "group": ("Groep", "Group"),
     "partner": ("Partner", "Partner"),
     "participation-note": (
-        "{organisations} organisaties met {people} actieve deelnemers uit {departments} "
-        "afdelingen; bij {single} organisaties neemt maar één afdeling deel.",
-        "{organisations} organisations with {people} active people from {departments} "
-        "departments; at {single} organisations only one department takes part.",
+        "{organisations:organisatie|organisaties} met {people:actieve deelnemer|actieve "
+        "deelnemers} uit {departments:afdeling|afdelingen}; bij {single:organisatie|"
+        "organisaties} neemt maar één afdeling deel.",
+        "{organisations:organisation|organisations} with {people:active person|active people} "
+        "from {departments:department|departments}; at {single:organisation|organisations} only "
+        "one department takes part.",
     ),
     "formats-note": (
-        "{organisations} organisaties gaven een voorkeur op.",
-        "{organisations} organisations stated a preference.",
+        "{organisations:organisatie gaf|organisaties gaven} een voorkeur op.",
+        "{organisations:organisation|organisations} stated a preference.",
     ),
     "single-author-note": (
         "Organisaties met twee of meer aanbiedingen die allemaal van dezelfde persoon komen.",
@@ -126,8 +129,8 @@ _TEXT: dict[str, tuple[str, str]] = {
         "the CSV and Excel versions.",
     ),
     "allocation-note": (
-        "{assigned} van {candidates} vragen met kandidaten toegewezen; totale score {score}.",
-        "{assigned} of {candidates} needs with candidates assigned; total score {score}.",
+        "{assigned} van {candidates:vraag|vragen} met kandidaten toegewezen; totale score {score}.",
+        "{assigned} of {candidates:need|needs} with candidates assigned; total score {score}.",
     ),
     "uncovered-note": (
         "Zonder helper door capaciteitsgebrek: {organisations}.",
@@ -141,8 +144,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "none-close": ("geen", "none"),
     "no-topic": ("Zonder onderwerp", "No topic"),
     "untagged": (
-        "Zonder onderwerp: {needs} vragen, {offers} aanbod.",
-        "Without topic: {needs} needs, {offers} offers.",
+        "Zonder onderwerp: {needs:vraag|vragen}, {offers} aanbod.",
+        "Without topic: {needs:need|needs}, {offers:offer|offers}.",
     ),
     # column headings
     "organisation": ("Organisatie", "Organisation"),
@@ -252,11 +255,25 @@ _VALUES: dict[str, tuple[str, str]] = {
 }
 
 
+class _Counting(string.Formatter):
+    """str.format, where ``{count:one|more}`` writes the count and the word that goes with it:
+    "1 organisatie", "2 organisaties" (the word may be several: "organisatie gaf")."""
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if "|" in format_spec:
+            one, more = format_spec.split("|", 1)
+            return f"{value} {one if value == 1 else more}"
+        return str(super().format_field(value, format_spec))
+
+
+_COUNTING = _Counting()
+
+
 def text(key: str, lang: Lang, **values: object) -> str:
-    """The report text ``key`` in ``lang``, with ``values`` filled in."""
+    """The report text ``key`` in ``lang``, with ``values`` filled in (see _Counting)."""
     nl, en = _TEXT[key]
     template = nl if lang == "nl" else en
-    return template.format(**values) if values else template
+    return _COUNTING.format(template, **values) if values else template
 
 
 def sheet_name(section: str, lang: Lang) -> str:
