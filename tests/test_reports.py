@@ -33,11 +33,14 @@ from app.models import (
 )
 from app.reports import tables
 from app.reports.blocks import Document, Paragraph, Section, Subheading, Table
+from app.reports.document import closest as closest_cell
 from app.reports.document import working_group_rows
 from app.reports.i18n import Lang, decimal, report_day, text
 from app.reports.markdown import paragraph as markdown_paragraph
 from app.reports.reasons import reasons_text
 from app.reports.schemas import (
+    AnswerRef,
+    OrganisationRef,
     OrganisationReport,
     OwnFormatPreference,
     OwnNeed,
@@ -337,6 +340,18 @@ def test_counts_take_the_word_that_goes_with_them(
     assert text(key, lang, **values) == expected
 
 
+@pytest.mark.parametrize(
+    ("score", "nl", "en"),
+    [(0.0, "geen", "none"), (0.0001, "Hoorn: TEO uit de Spaarne", "Hoorn: TEO uit de Spaarne")],
+)
+def test_an_answer_at_score_0_is_no_near_miss(score: float, nl: str, en: str) -> None:
+    """A gap showed an offer it shares nothing with (0,00) as the one that came closest."""
+    hoorn = OrganisationRef(id=1, name="Hoorn")
+    answer = AnswerRef(id=3, organisation=hoorn, text="TEO uit de Spaarne")
+    assert (closest_cell(answer, score, "nl"), closest_cell(answer, score, "en")) == (nl, en)
+    assert closest_cell(None, score, "nl") == "geen"
+
+
 # --- JSON ------------------------------------------------------------------------------------
 
 
@@ -456,9 +471,18 @@ def test_json_matching_sections_agree_with_the_matching_endpoints(
     stored = items(client, f"{base}/suggestions")
     assert [s["suggestionId"] for s in peer["suggestions"]] == [s["id"] for s in stored]
     assert [s["score"] for s in peer["suggestions"]] == [s["score"] for s in stored]
+    first = peer["allocation"]["assignments"][0]["suggestionId"]
+    introduced = patch(client, f"{base}/suggestions/{first}", {"status": "introduced"})
+    assert introduced.status_code == 200
+    body = report_json(client, plan)
+    peer = body["peerHelp"]
     allocation = client.get(f"{base}/allocation").json()
     assigned = [a["suggestionId"] for a in allocation["assignments"]]
     assert [a["suggestionId"] for a in peer["allocation"]["assignments"]] == assigned
+    # Which pairs are agreed already, as the endpoint says: the organiser tells them apart.
+    statuses = [(a["suggestionId"], a["status"]) for a in peer["allocation"]["assignments"]]
+    assert statuses == [(a["suggestionId"], a["status"]) for a in allocation["assignments"]]
+    assert (first, "introduced") in statuses
     assert sorted(s["suggestionId"] for s in peer["suggestions"] if s["allocated"]) == sorted(
         assigned
     )

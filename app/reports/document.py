@@ -43,9 +43,10 @@ def person_name(person: r.PersonSummary, status: r.PersonStatus, lang: Lang) -> 
     return person.name
 
 
-def closest(answer: r.AnswerRef | None, lang: Lang) -> str:
-    """The answer that came closest to a gap or an unmet offer: "Organisation: text"."""
-    if answer is None:
+def closest(answer: r.AnswerRef | None, score: float, lang: Lang) -> str:
+    """The answer that came closest to a gap or an unmet offer: "Organisation: text"; none
+    when nothing came close at all (a score of 0 is no near miss)."""
+    if answer is None or score <= 0:
         return text("none-close", lang)
     return f"{answer.organisation.name}: {answer.text}"
 
@@ -144,7 +145,7 @@ def _gaps(g: r.Gaps, lang: Lang) -> Section:
             item.organisation.name,
             item.text,
             value_label(item.priority, lang),
-            closest(item.best_offer, lang),
+            closest(item.best_offer, item.best_score, lang),
             item.best_score,
         )
         for group in g.groups
@@ -226,6 +227,7 @@ def _peer_help(p: r.PeerHelp, lang: Lang, *, complete: bool) -> Section:
             a.offer_organisation.name,
             by_id[a.suggestion_id].offer_text,
             a.score,
+            value_label(a.status, lang),
         )
         for a in allocation.assignments
     ]
@@ -244,7 +246,7 @@ def _peer_help(p: r.PeerHelp, lang: Lang, *, complete: bool) -> Section:
     if allocation.uncovered_organisations:
         names = ", ".join(o.name for o in allocation.uncovered_organisations)
         blocks.append(Paragraph(text("uncovered-note", lang, organisations=names)))
-    headers = ["need-organisation", "need", "offer-organisation", "offer", "score"]
+    headers = ["need-organisation", "need", "offer-organisation", "offer", "score", "status"]
     blocks.append(table_block("allocation", lang, headers, assigned))
     pairs = [
         (pair.first_organisation.name, pair.second_organisation.name, pair.score)
@@ -282,7 +284,7 @@ def _peer_help(p: r.PeerHelp, lang: Lang, *, complete: bool) -> Section:
             u.organisation.name,
             u.text,
             topic_labels(u.topics, lang),
-            closest(u.best_need, lang),
+            closest(u.best_need, u.best_score, lang),
             u.best_score,
         )
         for u in p.unmet_offers

@@ -184,6 +184,9 @@ class Assignment(ReadModel):
     need_organisation: OrganisationRef
     offer_organisation: OrganisationRef
     score: float
+    status: SuggestionStatus = Field(
+        description="proposed, or a pair already acted on (introduced, accepted, completed)"
+    )
 
 
 class Allocation(ReadModel):

@@ -289,6 +289,7 @@ def allocation_section(session: Session, community: Community, data: CommunityRo
                 need_organisation=data.ref(a.need_organisation_id),
                 offer_organisation=data.ref(a.offer_organisation_id),
                 score=a.score,
+                status=stored.statuses[a.need_id, a.offer_id],
             )
             for ident, a in zip(assigned, result.assignments, strict=True)
         ],
