@@ -183,7 +183,8 @@ class Explainer:
     ) -> str:
         if factor == "topic":
             labels = [self._topic_display(slug) for slug in shared_topics]
-            return ("topic " if len(labels) == 1 else "topics ") + ", ".join(labels)
+            # A semicolon between labels, which hold commas themselves.
+            return ("topic " if len(labels) == 1 else "topics ") + "; ".join(labels)
         if factor == "semantic":
             return "close in meaning"
         if factor == "region":

@@ -306,4 +306,6 @@ def topic_label(slug: str, lang: Lang) -> str:
 
 
 def topic_labels(slugs: list[str], lang: Lang) -> str:
-    return ", ".join(topic_label(slug, lang) for slug in slugs)
+    """Topic labels in a list; a semicolon between them, as labels hold commas themselves
+    ("Aanbesteding, staatssteun en contracten")."""
+    return "; ".join(topic_label(slug, lang) for slug in slugs)

@@ -33,7 +33,7 @@ def _offer_rows(offers: list[r.OwnOffer], lang: Lang) -> list[tuple[Cell, ...]]:
     rows: list[tuple[Cell, ...]] = []
     for offer in offers:
         first: tuple[Cell, ...] = (offer.text, offer.capacity)
-        blank: tuple[Cell, ...] = ("", None)
+        blank: tuple[Cell, ...] = ("", "")  # not None, which reads "—", as if no capacity
         if not offer.asked_by:
             nobody = text("nobody-asked" if offer.unmet else "better-offers-asked", lang)
             rows.append((*first, nobody, "", None, ""))

@@ -475,3 +475,19 @@ def test_an_embedding_that_is_not_finite_leaves_the_index_scoring_on_words() -> 
     semantic = MatchIndex(data.taxonomy, data.needs[1:], data.offers)
     with pytest.raises(ValueError, match="finite values"):
         semantic.score_need(replace(needs[0], id=10_000))
+
+
+def test_the_topic_reason_separates_labels_that_hold_commas() -> None:
+    """ "topics Aanbesteding, staatssteun en contracten, Aquathermie (TEO, TEA, TED)" read as
+    four topics or more."""
+    topics = ("aanbesteding-staatssteun", "aquathermie")
+    built = MatchIndex(
+        shared_taxonomy := synthetic.community(2).taxonomy,  # the shipped one
+        [need(1, 10, "Aanbesteding van een aquathermiesysteem", topics=topics)],
+        [offer(2, 20, "Wij besteedden een TEO-installatie aan", topics=topics)],
+    )
+    [found] = built.suggest(min_score=0.0)
+    [reason] = [reason for reason in found.reasons if reason.factor == "topic"]
+    labels = [shared_taxonomy[slug].display for slug in topics]
+    assert all("," in label for label in labels)
+    assert reason.detail == "topics " + "; ".join(labels)
