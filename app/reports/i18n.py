@@ -119,8 +119,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "A need or offer counts for every topic it is tagged with, and once per theme.",
     ),
     "gaps-note": (
-        "Vragen waarvan de beste suggestie onder {threshold} scoort.",
-        "Needs whose best suggestion scores below {threshold}.",
+        "Vragen waarvan de beste suggestie onder {threshold} scoort. Een vraag met meer "
+        "onderwerpen staat bij elk ervan; de samenvatting telt haar één keer.",
+        "Needs whose best suggestion scores below {threshold}. A need with several topics is "
+        "listed under each of them; the summary counts it once.",
     ),
     "suggestions-note": (
         "Per vraag de beste {per_need} ({shown} van {total} suggesties); de volledige tabel "
