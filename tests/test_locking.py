@@ -262,8 +262,8 @@ def test_two_imports_of_one_file_at_once_store_it_once(
     side_by_side = threading.Barrier(2)
     plan = Planner.plan
 
-    def plan_then_wait(self: Planner, *args: Any) -> Any:
-        found = plan(self, *args)
+    def plan_then_wait(self: Planner, *args: Any, **kwargs: Any) -> Any:
+        found = plan(self, *args, **kwargs)
         with contextlib.suppress(threading.BrokenBarrierError):
             side_by_side.wait(timeout=1.0)  # the other import is held at the lock meanwhile
         return found
