@@ -60,16 +60,21 @@ def fit_semantic_shifts(
     of other organisations; shift = semantic_shift(hubness, median hubness).
     """
     closest: Closest = {}
-    by_offer: dict[int, tuple[IntArray, IntArray, FloatArray]] = {}
 
     def closeness(start: int, own: BoolArray) -> FloatArray:
         cosines: FloatArray = needs.embeddings[start : start + block] @ offers.embeddings.T
         rows, positions, _ = best_per_row(cosines, own, closest_size)
         closest[start] = (rows, positions)
-        by_offer[start] = _offers_closest(cosines, own, start, offer_closest_size)
         return cosines
 
-    hubness = offer_hubness(needs, offers, closeness, scoring.SEMANTIC_HUB_NEIGHBOURS, block)
+    hubness, by_offer = offer_hubness(
+        needs,
+        offers,
+        closeness,
+        scoring.SEMANTIC_HUB_NEIGHBOURS,
+        block,
+        closest_size=offer_closest_size,
+    )
     rows, positions, _ = closest_needs(by_offer, offer_closest_size)
     for start in closest:  # each pair joins the candidates of its need's block
         inside = (rows >= start) & (rows < start + block)
@@ -116,11 +121,9 @@ def fit_hub_floors(
     )
     # Each need's candidates, by block start, as the blocks are worked out in parallel.
     best: dict[int, tuple[IntArray, IntArray, FloatArray]] = {}
-    by_offer: dict[int, tuple[IntArray, IntArray, FloatArray]] = {}
 
     def cosines(start: int, own: BoolArray) -> FloatArray:
         values: FloatArray = (needs.matrix[start : start + block] @ offers.matrix_t).toarray()
-        by_offer[start] = _offers_closest(values, own, start, offer_shortlist_size)
         rows, positions, found = best_per_row(values, own, shortlist_size)
         if start in closest:
             close_rows, close_positions = closest[start]
@@ -134,7 +137,15 @@ def fit_hub_floors(
         best[start] = (rows + start, positions, found)
         return values
 
-    hubness = offer_hubness(needs, offers, cosines, scoring.HUB_NEIGHBOURS, block, kept)
+    hubness, by_offer = offer_hubness(
+        needs,
+        offers,
+        cosines,
+        scoring.HUB_NEIGHBOURS,
+        block,
+        kept,
+        closest_size=offer_shortlist_size,
+    )
     starts = sorted(best)
     typical = float(np.median(hubness))
     offers.replace_items(
@@ -143,13 +154,8 @@ def fit_hub_floors(
             for item, value in zip(offers.items, hubness, strict=True)
         ]
     )
-    by_need = [best[start] for start in starts]
-    rows, positions, found = (
-        np.concatenate(
-            [part[i] for part in [*by_need, closest_needs(by_offer, offer_shortlist_size)]]
-        )
-        for i in range(3)
-    )
+    parts = [*(best[start] for start in starts), closest_needs(by_offer, offer_shortlist_size)]
+    rows, positions, found = (np.concatenate([part[i] for part in parts]) for i in range(3))
     # Each pair once (an offer's best need often shortlists it too), by need, in the order
     # the need's own candidates came.
     _, first = np.unique(rows * len(offers.items) + positions, return_index=True)
@@ -158,34 +164,38 @@ def fit_hub_floors(
     return TextPass(typical, (rows[first], positions[first], found[first]), kept)
 
 
-def _offers_closest(
-    values: FloatArray, own: BoolArray, start: int, size: int
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """Each offer's *size* highest positive values in a block of needs (*start*: its first
-    need's row), none of its own organisation: (need rows, offer positions, values)."""
-    if size <= 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0)
-    positions, rows, found = best_per_row(values.T, own.T, size)
-    return rows + start, positions, found
-
-
 def closest_needs(
     blocks: dict[int, tuple[IntArray, IntArray, FloatArray]], size: int
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """Each offer's *size* highest values over all blocks of needs (as :func:`_offers_closest`
+    """Each offer's *size* highest values over all blocks of needs (as :func:`offer_hubness`
     found them per block), ties by the lower need row: (need rows, offer positions, values),
     by offer."""
     parts = [blocks[start] for start in sorted(blocks)]
     if size <= 0 or not parts:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
-    rows, positions, found = (np.concatenate([part[i] for part in parts]) for i in range(3))
-    order = np.lexsort((rows, -found, positions))
-    rows, positions, found = rows[order], positions[order], found[order]
-    rank = np.arange(len(positions)) - np.searchsorted(positions, positions, side="left")
-    keep = rank < size
-    return rows[keep], positions[keep], found[keep]
+    # A column per offer, its blocks' candidates stacked down it in block order (each block's
+    # by value and then row): a stable sort of each column by value keeps, of equal values,
+    # the lower row first.
+    width = (
+        max(int(part[1].max()) for part in parts if len(part[1])) + 1
+        if any(len(part[1]) for part in parts)
+        else 0
+    )
+    values = np.full((size * len(parts), width), -np.inf)
+    needs = np.zeros((size * len(parts), width), dtype=np.int64)
+    for number, (rows, positions, found) in enumerate(parts):
+        rank = np.arange(len(positions)) - np.searchsorted(positions, positions)
+        values[number * size + rank, positions] = found
+        needs[number * size + rank, positions] = rows
+    order = np.argsort(-values, axis=0, kind="stable")[:size]
+    chosen = np.take_along_axis(values, order, axis=0)
+    taken = np.isfinite(chosen)
+    positions = np.broadcast_to(np.arange(width), chosen.shape)
+    rows = np.take_along_axis(needs, order, axis=0)
+    # By offer, then value (best first).
+    by_offer = np.argsort(positions[taken], kind="stable")
+    return rows[taken][by_offer], positions[taken][by_offer], chosen[taken][by_offer]
 
 
 def new_offer_floor(cosines: FloatArray, own: BoolArray, typical: float) -> float:
@@ -208,23 +218,50 @@ def offer_hubness(
     neighbours: int,
     block: int,
     kept: list[FloatArray] | None = None,
-) -> list[float]:
+    *,
+    closest_size: int = 0,
+) -> tuple[list[float], dict[int, tuple[IntArray, IntArray, FloatArray]]]:
     """scoring.hubness of every offer: its *neighbours* highest cosines with needs of other
     organisations, where ``cosines(start, own)`` gives needs[start:start + block] × offers
-    (*own*: which of those pairs are of one organisation).
+    (*own*: which of those pairs are of one organisation); and, by block start, each offer's
+    *closest_size* highest positive cosines in the block (need rows, offer positions, values;
+    ties by the lower row), for :func:`closest_needs`.
 
     The blocks are worked out in parallel (parallel.ordered_imap), each with its own
     *neighbours* best per offer; the best of those are the best of all. Each block is
-    appended to *kept*, when given.
+    appended to *kept*, when given. One partition of a block serves both.
     """
+    by_offer: dict[int, tuple[IntArray, IntArray, FloatArray]] = {}
 
     def block_and_best(start: int) -> tuple[FloatArray, FloatArray]:
         same = needs.organisations[start : start + block, None] == offers.organisations[None]
         values = cosines(start, same)
         best = np.where(same, -np.inf, values)
-        if len(best) > neighbours:
-            best = np.partition(best, len(best) - neighbours, axis=0)[-neighbours:]
-        return values, best
+        height = len(best)
+        # The block's top rows of each column, by one partition of the block; the hubness's
+        # and the closest needs' cuts are found among those few.
+        depth = max(neighbours, closest_size)
+        top = (
+            np.partition(best, height - depth, axis=0)[height - depth :] if depth < height else best
+        )
+
+        def highest(size: int) -> FloatArray:
+            """Each column's *size* highest values of the block (all, if it has fewer)."""
+            if size >= len(top):
+                return top
+            highest: FloatArray = np.partition(top, len(top) - size, axis=0)[len(top) - size :]
+            return highest
+
+        if closest_size > 0:
+            cut = highest(closest_size).min(axis=0) if closest_size < height else -np.inf
+            rows, positions = np.nonzero((best >= cut) & (best > 0))
+            found = best[rows, positions]
+            order = np.lexsort((rows, -found, positions))
+            rows, positions, found = rows[order], positions[order], found[order]
+            rank = np.arange(len(positions)) - np.searchsorted(positions, positions)
+            keep = rank < closest_size
+            by_offer[start] = (rows[keep] + start, positions[keep], found[keep])
+        return values, highest(neighbours)
 
     best = np.full((0, len(offers.items)), -np.inf)
     for values, block_best in parallel.ordered_imap(
@@ -237,4 +274,7 @@ def offer_hubness(
             best = np.partition(best, len(best) - neighbours, axis=0)[-neighbours:]
     # Largest first, as a full sort of each offer's cosines gives them.
     best = -np.sort(-best, axis=0)
-    return [scoring.hubness(column[np.isfinite(column)].tolist(), neighbours) for column in best.T]
+    hubness = [
+        scoring.hubness(column[np.isfinite(column)].tolist(), neighbours) for column in best.T
+    ]
+    return hubness, by_offer
