@@ -256,6 +256,30 @@ def test_xml_that_would_cost_the_parser_minutes_is_refused(
     assert raised.value.detail == f"the workbook's part xl/worksheets/sheet1.xml {detail}"
 
 
+def test_a_worksheet_in_utf16_is_refused_and_one_with_a_byte_order_mark_read() -> None:
+    """The checks against costly markup read bytes: UTF-16 would hide a comment from them."""
+    content = xlsx_file(LONGEST_CELL)
+    source, target, marked = io.BytesIO(content), io.BytesIO(), io.BytesIO()
+    with (
+        zipfile.ZipFile(source) as old,
+        zipfile.ZipFile(target, "w") as wide,
+        zipfile.ZipFile(marked, "w") as bom,
+    ):
+        for item in old.infolist():
+            data = old.read(item)
+            sheet = item.filename == "xl/worksheets/sheet1.xml"
+            utf16 = data.decode().replace("UTF-8", "UTF-16").encode("utf-16")
+            wide.writestr(item.filename, utf16 if sheet else data)
+            bom.writestr(item.filename, b"\xef\xbb\xbf" + data if sheet else data)
+    with pytest.raises(ValidationFailed) as raised:
+        read_table(target.getvalue(), "wijd.xlsx")
+    assert raised.value.detail == (
+        "the workbook's part xl/worksheets/sheet1.xml is not UTF-8 XML, as spreadsheet "
+        "programs write it; save it again from one"
+    )
+    assert [row[2] for _, row in read_table(marked.getvalue(), "bom.xlsx").rows] == ["x" * 32_767]
+
+
 def test_a_cell_of_the_longest_text_excel_keeps_is_read() -> None:
     table = read_table(xlsx_file(LONGEST_CELL), "lang.xlsx")
     assert [cells[2] for _, cells in table.rows] == ["x" * 32_767]

@@ -335,9 +335,16 @@ def _check_markup(part: IO[bytes], name: str) -> None:
     offset, last = 0, 0  # bytes read so far; where the last "<" was
     previous = b""
     while chunk := part.read(1 << 20):
+        if b"\x00" in chunk:  # UTF-16 or -32, whose markup these byte checks would not see
+            raise ValidationFailed(
+                f"the workbook's part {name} is not UTF-8 XML, as spreadsheet programs write it; "
+                "save it again from one"
+            )
         joined = previous + chunk  # a "<!" or "<?" split between two chunks
         found = joined.find(b"<!")
-        question = joined.find(b"<?", 1 if offset == 0 else 0)
+        # The XML declaration opens a part (after a byte-order mark, if any).
+        declaration = 1 + (3 if chunk.startswith(b"\xef\xbb\xbf") else 0)
+        question = joined.find(b"<?", declaration if offset == 0 else 0)
         if found >= 0 or question >= 0:
             raise ValidationFailed(
                 f"the workbook's part {name} holds XML declarations, comments or processing "
