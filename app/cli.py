@@ -66,9 +66,6 @@ class _Commands(TyperGroup):
             if _not_migrated(error):
                 message = f"the database {_database_label()} has no copmatch tables yet: run "
                 message += "copmatch migrate"
-            elif _behind(error):
-                message = f"the database {_database_label()} is not migrated to this copmatch: "
-                message += "run copmatch migrate"
             elif (trouble := database_trouble(error)) is not None:
                 message = _trouble_message(trouble, error)
             else:
@@ -82,12 +79,12 @@ def _not_migrated(error: DBAPIError) -> bool:
     return getattr(error.orig, "sqlstate", None) == "42P01" or "no such table" in str(error.orig)
 
 
-def _behind(error: DBAPIError) -> bool:
-    """A column is missing (an older schema): undefined_column, SQLite's "no such column"."""
-    return getattr(error.orig, "sqlstate", None) == "42703" or "no such column" in str(error.orig)
-
-
 def _trouble_message(trouble: Trouble, error: DBAPIError) -> str:
+    if trouble is Trouble.NOT_MIGRATED:  # a column missing (no tables at all: _not_migrated)
+        return (
+            f"the database {_database_label()} is not migrated to this copmatch: run "
+            "copmatch migrate"
+        )
     if trouble is Trouble.COLLISION:
         return (
             "the database stopped this change because it collided with a concurrent one; "
