@@ -75,7 +75,7 @@ def fit_semantic_shifts(
         block,
         closest_size=offer_closest_size,
     )
-    rows, positions, _ = closest_needs(by_offer, offer_closest_size)
+    rows, positions, _ = closest_needs(by_offer, offer_closest_size, len(offers.items))
     for start in closest:  # each pair joins the candidates of its need's block
         inside = (rows >= start) & (rows < start + block)
         block_rows, block_positions = closest[start]
@@ -154,7 +154,10 @@ def fit_hub_floors(
             for item, value in zip(offers.items, hubness, strict=True)
         ]
     )
-    parts = [*(best[start] for start in starts), closest_needs(by_offer, offer_shortlist_size)]
+    parts = [
+        *(best[start] for start in starts),
+        closest_needs(by_offer, offer_shortlist_size, len(offers.items)),
+    ]
     rows, positions, found = (np.concatenate([part[i] for part in parts]) for i in range(3))
     # Each pair once (an offer's best need often shortlists it too), by need, in the order
     # the need's own candidates came.
@@ -165,11 +168,11 @@ def fit_hub_floors(
 
 
 def closest_needs(
-    blocks: dict[int, tuple[IntArray, IntArray, FloatArray]], size: int
+    blocks: dict[int, tuple[IntArray, IntArray, FloatArray]], size: int, width: int
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """Each offer's *size* highest values over all blocks of needs (as :func:`offer_hubness`
-    found them per block), ties by the lower need row: (need rows, offer positions, values),
-    by offer."""
+    """Each of *width* offers' *size* highest values over all blocks of needs (as
+    :func:`offer_hubness` found them per block), ties by the lower need row: (need rows, offer
+    positions, values), by offer."""
     parts = [blocks[start] for start in sorted(blocks)]
     if size <= 0 or not parts:
         empty = np.zeros(0, dtype=np.int64)
@@ -177,11 +180,6 @@ def closest_needs(
     # A column per offer, its blocks' candidates stacked down it in block order (each block's
     # by value and then row): a stable sort of each column by value keeps, of equal values,
     # the lower row first.
-    width = (
-        max(int(part[1].max()) for part in parts if len(part[1])) + 1
-        if any(len(part[1]) for part in parts)
-        else 0
-    )
     values = np.full((size * len(parts), width), -np.inf)
     needs = np.zeros((size * len(parts), width), dtype=np.int64)
     for number, (rows, positions, found) in enumerate(parts):
