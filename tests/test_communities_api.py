@@ -153,6 +153,51 @@ def test_meetings(client: TestClient, session: Session) -> None:
     assert client.get(url).json()["total"] == 1
 
 
+def test_deleting_a_meeting_changes_the_version_of_the_answers_given_there(
+    client: TestClient, session: Session
+) -> None:
+    """Their meetingId is cleared: a new ETag and updatedAt, and the old ETag is refused."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    meeting = factories.meeting(session, cop)
+    base = f"/api/v1/communities/{cop.id}"
+    answers = {
+        "needs": {"text": "warmtenet in een dorpskern"},
+        "offers": {"text": "ervaring met een klein warmtenet"},
+        "format-preferences": {"format": "one-to-one"},
+    }
+    before = {}
+    for kind, body in answers.items():
+        created = client.post(
+            f"{base}/{kind}",
+            json={**body, "organisationId": haarlem.id, "meetingId": meeting.id},
+        )
+        assert created.status_code == 201, created.text
+        before[kind] = created
+
+    assert delete(client, f"{base}/meetings/{meeting.id}").status_code == 204
+    logged = session.execute(
+        select(AuditEvent.action, AuditEvent.resource)
+        .where(AuditEvent.community_id == cop.id, AuditEvent.action != "create")
+        .order_by(AuditEvent.id)
+    ).all()
+    assert sorted(logged) == [
+        ("delete", "meeting"),
+        ("update", "format-preference"),
+        ("update", "need"),
+        ("update", "offer"),
+    ]
+
+    for kind, created in before.items():
+        url = f"{base}/{kind}/{created.json()['id']}"
+        now = client.get(url)
+        assert now.json()["meetingId"] is None
+        assert now.headers["etag"] != created.headers["etag"]
+        assert now.json()["updatedAt"] > created.json()["updatedAt"]
+        stale = client.patch(url, json={}, headers={"If-Match": created.headers["etag"]})
+        assert_problem(stale, 412)
+
+
 def test_the_members_page_costs_the_same_queries_for_any_number_of_members(
     client: TestClient, session: Session
 ) -> None:

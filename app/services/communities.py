@@ -230,6 +230,16 @@ def update_meeting(session: Session, meeting: Meeting, data: MeetingUpdate) -> M
 
 
 def delete_meeting(session: Session, meeting: Meeting) -> None:
-    """Delete a meeting; answers given there stay, without the meeting reference."""
+    """Delete a meeting; answers given there stay, without the meeting reference.
+
+    The reference is cleared through the ORM, not left to the foreign key's ``SET NULL``: each
+    answer changes, so its version (its ETag) and ``updatedAt`` move with it, and a client
+    holding the old ETag gets a 412 instead of overwriting what it has not seen."""
+    for answer in (
+        *session.scalars(select(Need).where(Need.meeting_id == meeting.id)),
+        *session.scalars(select(Offer).where(Offer.meeting_id == meeting.id)),
+        *session.scalars(select(FormatPreference).where(FormatPreference.meeting_id == meeting.id)),
+    ):
+        answer.meeting_id = None
     session.delete(meeting)
     session.flush()
