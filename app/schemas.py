@@ -176,7 +176,7 @@ TopicSlug = Annotated[
     # The taxonomy is fixed data, so clients (and fuzzers) can see the valid slugs.
     WithJsonSchema({"type": "string", "enum": sorted(taxonomy().topic_slugs)}, mode="validation"),
 ]
-CbsCode = Annotated[str, StringConstraints(pattern=r"^GM\d{4}$")]
+CbsCode = Annotated[str, StringConstraints(pattern=r"^GM[0-9]{4}$")]
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=SLUG_PATTERN)]
 
 

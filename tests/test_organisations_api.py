@@ -51,6 +51,13 @@ def test_municipality_needs_a_cbs_code(client: TestClient) -> None:
     assert_problem(response, 422, "body.cbsCode")
 
 
+def test_a_cbs_code_has_ascii_digits(client: TestClient) -> None:
+    """Other digits would pass for another code: GM٠٣٩٢ is not Haarlem's GM0392."""
+    for digits in ("GM\u0660\u0663\u0669\u0662", "GM\uff10\uff13\uff19\uff12"):
+        response = client.post("/api/v1/organisations", json={**HAARLEM, "cbsCode": digits})
+        assert_problem(response, 422, "body.cbsCode")
+
+
 def test_only_municipalities_have_a_cbs_code(client: TestClient) -> None:
     response = client.post(
         "/api/v1/organisations", json={"name": "RVO", "kind": "agency", "cbsCode": "GM0001"}
@@ -110,7 +117,10 @@ def test_list_filters_by_kind_cbs_code_and_name(client: TestClient, session: Ses
     assert names(q="haarlem") == ["Haarlem", "Haarlemmermeer"]
     assert names(kind="agency") == ["RVO"]
     assert names(cbsCode="gm0392") == ["Haarlem"]
+    assert names(q=" haarlem ") == ["Haarlem", "Haarlemmermeer"]
     assert names(q="%") == []
+    for digits in ("GM\u0660\u0663\u0669\u0662", "GM\uff10\uff13\uff19\uff12"):  # ٠٣٩٢, ０３９２
+        assert_problem(client.get("/api/v1/organisations", params={"cbsCode": digits}), 400)
     page = client.get("/api/v1/organisations", params={"limit": 2, "offset": 1}).json()
     assert page["total"] == 4
     assert page["limit"] == 2

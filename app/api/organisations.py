@@ -44,11 +44,15 @@ def list_organisations(
     paging: PagingDep,
     kind: OrganisationKind | None = None,
     cbs_code: Annotated[
-        str | None, Query(alias="cbsCode", pattern=r"^[Gg][Mm]\d{4}$", description="e.g. GM0392")
+        str | None, Query(alias="cbsCode", pattern=r"^[Gg][Mm][0-9]{4}$", description="e.g. GM0392")
     ] = None,
     q: Annotated[
         str | None,
-        Query(max_length=200, pattern=NO_NUL, description="Name contains (case-insensitive)"),
+        Query(
+            max_length=200,
+            pattern=NO_NUL,
+            description="Name contains (case-insensitive; spaces around it are ignored)",
+        ),
     ] = None,
 ) -> Page[OrganisationRead]:
     items, total = service.list_organisations(

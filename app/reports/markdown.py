@@ -15,7 +15,7 @@ from app.reports.i18n import Lang, decimal
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#~&])")
 # What makes a line a list item, a rule or a heading's underline: "2023. ", "1) ", "- ", "+ ",
 # "---", "===".
-_LINE_START = re.compile(r"^(?:(\d+)([.)])|([-+=]))")
+_LINE_START = re.compile(r"^(?:([0-9]+)([.)])|([-+=]))")
 
 
 def escape(value: str) -> str:

@@ -47,7 +47,7 @@ from app.services.import_rows import (
     quote,
 )
 
-CBS_CODE = re.compile(r"^GM\d{4}$", re.IGNORECASE)
+CBS_CODE = re.compile(r"GM[0-9]{4}", re.IGNORECASE)
 # The columns that say who gave an answer (a department only describes a new person).
 PERSON_COLUMNS = frozenset({"person_name", "email"})
 MODELS: dict[Kind, AnswerModel] = {
@@ -213,7 +213,7 @@ class Planner:
 
     def _organisation(self, row: ParsedRow | RowReferences) -> int | None:
         reference = row.organisation
-        if CBS_CODE.match(reference):
+        if CBS_CODE.fullmatch(reference):
             found = self.by_cbs_code.get(reference.upper())
             if found is None:
                 self.problem(row, "organisation", reference, f"unknown CBS code {quote(reference)}")

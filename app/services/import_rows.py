@@ -95,7 +95,7 @@ FORMAT_WORDS: dict[str, Format] = {
     word: fmt for fmt in Format for word in (fmt.value, *FORMAT_ALIASES[fmt])
 }
 ARTICLES = {Kind.NEED: "a", Kind.OFFER: "an", Kind.FORMAT: "a"}
-DUTCH_DATE = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
+DUTCH_DATE = re.compile(r"^([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})$")
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,8 @@ def list_organisations(
         statement = statement.where(Organisation.kind == kind.value)
     if cbs_code is not None:
         statement = statement.where(Organisation.cbs_code == cbs_code.upper())
+    # Names are stored trimmed: a search typed with a space around it still finds them.
+    name_contains = (name_contains or "").strip()
     if name_contains:
         pattern = f"%{_escape_like(name_contains.lower())}%"
         statement = statement.where(func.lower(Organisation.name).like(pattern, escape="\\"))
