@@ -172,6 +172,57 @@ def test_an_organiser_of_one_community_cannot_export_a_person_who_takes_part_in_
     assert [a["text"] for a in export.json()["answers"]] == ["VERTROUWELIJK: ons budget"]
 
 
+def test_an_organisers_export_leaves_out_the_communities_the_person_has_left(
+    client: TestClient, session: Session
+) -> None:
+    """Kept responses and audit events stay after the person's organisation leaves a community:
+    an organiser of the community left could read the other's confidential text through them."""
+    haarlem, zaanstad = factories.municipality(session), factories.municipality(session)
+    first = factories.community(session, None, haarlem, zaanstad)
+    second = factories.community(session, None, haarlem)
+    sanne, organiser = factories.person(session, haarlem), factories.person(session, zaanstad)
+    tokens.add_organiser(session, first, organiser.id)
+
+    def bearer(person: Any) -> dict[str, str]:
+        issued = tokens.issue_token(session, person, lifetime_days=1)
+        return {"Authorization": f"Bearer {issued.token}"}
+
+    as_sanne, as_organiser = bearer(sanne), bearer(organiser)
+    secret = "VERTROUWELIJK: wij stoppen met het warmtenet"
+    for community in (first, second):
+        written = client.post(
+            f"/api/v1/communities/{community.id}/needs",
+            json={
+                "organisationId": haarlem.id,
+                "personId": sanne.id,
+                "text": f"{secret} ({community.id})",
+            },
+            headers={**as_sanne, "Idempotency-Key": f"need-{community.id}"},
+        )
+        assert written.status_code == 201, written.text
+    second_need = written.json()["id"]
+    url = f"/api/v1/communities/{second.id}/needs/{second_need}"
+    assert delete(client, url).status_code == 204
+    assert (
+        delete(client, f"/api/v1/communities/{second.id}/members/{haarlem.id}").status_code == 204
+    )
+
+    export = client.get(f"/api/v1/people/{sanne.id}/export", headers=as_organiser)
+    assert export.status_code == 200
+    body = export.json()
+    assert f"({second.id})" not in export.text
+    assert [a["text"] for a in body["answers"]] == [f"{secret} ({first.id})"]
+    assert [r["key"] for r in body["idempotencyRecords"]] == [f"need-{first.id}"]
+    assert {e["communityId"] for e in body["auditEvents"]} == {first.id, None}  # None: tokens
+    # The person themself, and admins, see all of it.
+    own = client.get(f"/api/v1/people/{sanne.id}/export", headers=as_sanne).json()
+    assert [r["key"] for r in own["idempotencyRecords"]] == [
+        f"need-{first.id}",
+        f"need-{second.id}",
+    ]
+    assert {e["communityId"] for e in own["auditEvents"]} == {first.id, second.id, None}
+
+
 def test_erasure_leaves_no_trace_but_keeps_the_answers(
     client: TestClient, session: Session
 ) -> None:

@@ -241,14 +241,18 @@ def delete_person(
     "they made and of changes to their record. Feedback on suggestions is stored without its "
     "author; the events name the suggestions the person changed. For the person themself, "
     "admins, and organisers of every community the person takes part in: the export spans all "
-    "of those communities.",
+    "of those communities. An organiser's export leaves out what belongs to communities they do "
+    "not run (answers, roles, kept responses and events of a community the person has left).",
 )
 def export_person(
     session: SessionDep, principal: PrincipalDep, person_id: PersonId
 ) -> PersonExport:
     person = service.get_person(session, person_id)
     access.require_account_manager(session, principal, person, "export everything about them")
-    return service.export_person(session, person)
+    own = principal.is_admin or principal.person_id == person.id
+    return service.export_person(
+        session, person, communities=None if own else principal.organiser_of
+    )
 
 
 @router.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
@@ -426,15 +427,33 @@ def load_municipalities(session: Session) -> LoadResult:
     return LoadResult(created=created, updated=len(changes), unchanged=unchanged)
 
 
-def export_person(session: Session, person: Person) -> PersonExport:
+_COMMUNITY_PATH = re.compile(r"/api/v1/communities/([0-9]+)(?:/|$)")
+"""The community a kept response's path is in (IdempotencyRecord.path)."""
+
+
+def export_person(
+    session: Session, person: Person, *, communities: frozenset[int] | None = None
+) -> PersonExport:
     """Everything stored about ``person``: their data, the answers they gave (with all their
     properties), organiser roles, their tokens and those they issued for others, the responses
     kept for their retries, and the audit events recorded under their id or about their record,
     tokens and organiser roles.
 
+    With *communities* (for an organiser, who runs those), what belongs to another community is
+    left out: answers, roles, kept responses and audit events of a community the person no
+    longer takes part in stay out of the organiser's reach, as its needs do.
+
     Feedback on suggestions is not theirs to export: it is stored without its author (the
     audit events name the suggestions they changed). An organiser role that ended is known to
     the audit log by the id of its row only, which no longer names the person."""
+
+    def reachable(community_id: int | None) -> bool:
+        return communities is None or community_id is None or community_id in communities
+
+    def path_community(path: str) -> int | None:
+        found = _COMMUNITY_PATH.match(path)
+        return int(found.group(1)) if found else None
+
     answers: list[AnswerExport] = []
     kinds: tuple[tuple[type[Need | Offer | FormatPreference], str], ...] = (
         (Need, "need"),
@@ -445,19 +464,23 @@ def export_person(session: Session, person: Person) -> PersonExport:
         for answer in session.scalars(
             select(model).where(model.person_id == person.id).order_by(model.id)
         ):
-            answers.append(_answer_export(cast("Need | Offer | FormatPreference", answer), kind))
+            given = cast("Need | Offer | FormatPreference", answer)
+            if reachable(given.community_id):
+                answers.append(_answer_export(given, kind))
     tokens = list(
         session.scalars(
             select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id)
         )
     )
-    roles = list(
-        session.scalars(
+    roles = [
+        role
+        for role in session.scalars(
             select(CommunityOrganiser)
             .where(CommunityOrganiser.person_id == person.id)
             .order_by(CommunityOrganiser.community_id)
         )
-    )
+        if reachable(role.community_id)
+    ]
     about = [
         (audit.RESOURCES[Person], [person.id]),
         (audit.RESOURCES[ApiToken], [token.id for token in tokens]),
@@ -494,6 +517,7 @@ def export_person(session: Session, person: Person) -> PersonExport:
                 .where(IdempotencyRecord.principal == person_key(person.id))
                 .order_by(IdempotencyRecord.id)
             )
+            if reachable(path_community(record.path))
         ],
         audit_events=[
             AuditEventRead.model_validate(event)
@@ -511,6 +535,7 @@ def export_person(session: Session, person: Person) -> PersonExport:
                 )
                 .order_by(AuditEvent.id)
             )
+            if reachable(event.community_id)
         ],
     )
 
