@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.api.deps import names_version
 from app.db import session_scope
-from app.errors import Conflict
+from app.errors import Conflict, NotFound
 from app.matching.scoring import HUB_MIN_NEEDS
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.schemas import NeedCreate, OfferCreate
@@ -487,6 +487,45 @@ def test_two_members_introducing_two_peers_to_an_offer_with_one_place_at_once(
                 select(Suggestion.status).where(Suggestion.offer_id == offer.id)
             ).all()
             assert sorted(statuses) == ["introduced", "proposed"]
+
+
+def test_introducing_a_peer_to_an_offer_deleted_meanwhile_is_not_found(tmp_path: Path) -> None:
+    """PostgreSQL: a member reads a suggestion, and its offer is deleted before the member's
+    count of the offer's places gets the offer's row. The count waits for the delete, then
+    finds no offer: 404, not a 500."""
+    with _migrated_engine("postgresql", "copmatch_gone", tmp_path) as engine:
+        with session_scope(engine) as session:
+            haarlem, zaanstad, community = _haarlem_and_zaanstad(session)
+            offer = factories.offer(session, community, zaanstad, "Zon op daken")
+            offer_id = offer.id
+            suggestion_id = _planted(
+                session, factories.need(session, community, haarlem, "Parkeerbeleid"), offer
+            ).id
+        member_read = threading.Event()
+        outcome: list[BaseException | None] = []
+
+        def member() -> None:
+            with session_scope(engine, writing=True) as session:
+                row = session.get_one(Suggestion, suggestion_id)
+                member_read.set()
+                try:
+                    matching.update_suggestion(
+                        session, row, status=SuggestionStatus.INTRODUCED, feedback=None
+                    )
+                    outcome.append(None)
+                except NotFound as error:
+                    outcome.append(error)
+
+        with session_scope(engine, writing=True) as session:
+            session.delete(session.get_one(Offer, offer_id))
+            session.flush()
+            thread = threading.Thread(target=member)
+            thread.start()
+            assert member_read.wait(HELD_AT_MOST)
+            time.sleep(0.3)  # the member's count now waits for the delete
+            assert outcome == []
+        thread.join(HELD_AT_MOST)
+        assert [str(error) for error in outcome] == [f"offer {offer_id} does not exist"]
 
 
 def test_a_rename_beside_a_member_acting_on_a_suggestion_naming_it_rewrites_its_reasons(

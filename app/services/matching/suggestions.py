@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app import matching
 from app.db import wait_for_advisory_lock
-from app.errors import Conflict, InvalidParam, NotFound
+from app.errors import Conflict, InvalidParam, NotFound, not_found
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.services.common import paginate_rows
 from app.services.matching.embeddings import EmbeddedAhead, embed_answers, embed_written
@@ -639,10 +639,15 @@ def places_taken(session: Session, offer_id: int) -> tuple[int, int]:
     """(capacity, places taken) of an offer: the peers it can help, and how many of its
     suggestions are COMMITTED. The offer's row stays locked until the transaction ends
     (PostgreSQL; SQLite runs one writer at a time), so a write that checks a change of either
-    against the other does not interleave with another such write."""
+    against the other does not interleave with another such write.
+
+    Raises NotFound when the offer is gone: deleted by a transaction that committed after the
+    caller read it (the lock waited for that transaction)."""
     capacity = session.execute(
         select(Offer.capacity).where(Offer.id == offer_id).with_for_update()
-    ).scalar_one()
+    ).scalar_one_or_none()
+    if capacity is None:
+        raise not_found(f"offer {offer_id} does not exist")
     taken = session.scalar(
         select(func.count())
         .select_from(Suggestion)
