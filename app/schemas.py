@@ -61,6 +61,17 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
+def _written_in_digits(value: Any) -> Any:
+    # A path or query value is text, which lax pydantic reads as an integer also when it is
+    # written "1_7", "17.0", " 17" or in other scripts' digits: one number, many spellings.
+    if isinstance(value, str) and not re.fullmatch(r"-?[0-9]+", value):
+        raise ValueError("must be a whole number written in the digits 0-9")
+    return value
+
+
+IN_DIGITS = BeforeValidator(_written_in_digits)
+"""Annotation of an integer path or query parameter: written in the digits 0-9 only."""
+
 # Numbers, dates and flags are typed strictly: a JSON number is not a date, "3" is not a
 # capacity and "yes" is not a flag.
 EntityId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_whole_number)]

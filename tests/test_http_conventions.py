@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from app import __version__
 from app.config import Settings
 from app.db import build_engine
 from app.main import create_app
 from app.migrate import head_revision
+from tests import factories
 from tests.conftest import ADMIN_TOKEN, migrate
 from tests.live import live_server
 from tests.problems import assert_problem
@@ -121,3 +124,34 @@ def test_head_through_a_real_server(tmp_path: Path) -> None:
         assert head.headers["content-length"] == got.headers["content-length"] != "0"
         assert http.get("/api/v1/health").status_code == 200  # the connection still works
     engine.dispose()
+
+
+INTEGER_PARAMETERS = [
+    ("/organisations/{value}", "path.organisationId"),
+    ("/people/{value}", "path.personId"),
+    ("/tokens/{value}", "path.tokenId"),
+    ("/communities/{value}", "path.communityId"),
+    ("/communities/{community}/needs/{value}", "path.needId"),
+    ("/communities/{community}/format-preferences/{value}", "path.formatPreferenceId"),
+    ("/communities/{community}/suggestions/{value}", "path.suggestionId"),
+    ("/organisations?limit={value}", "query.limit"),
+    ("/communities/{community}/offers?offset={value}", "query.offset"),
+    ("/communities/{community}/needs?organisationId={value}", "query.organisationId"),
+    ("/communities/{community}/offers?meetingId={value}", "query.meetingId"),
+    ("/communities/{community}/suggestions?needId={value}", "query.needId"),
+    ("/communities/{community}/suggestions?limit={value}", "query.limit"),
+    ("/organisations/{organisation}/report?communityId={value}", "query.communityId"),
+]
+
+
+@pytest.mark.parametrize(("url", "name"), INTEGER_PARAMETERS)
+def test_an_integer_parameter_is_written_in_the_digits_0_to_9(
+    client: TestClient, session: Session, url: str, name: str
+) -> None:
+    """Lax parsing read "1_7", "17.0", " 17", "+17" and Arabic-Indic digits as 17: one id,
+    many spellings (and many cache keys)."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    for value in ("1_7", "17.0", "%2017", "+17", "%D9%A1%D9%A7"):  # the last: ١٧
+        path = url.format(community=cop.id, organisation=haarlem.id, value=value)
+        assert_problem(client.get(f"/api/v1{path}"), 400, name)

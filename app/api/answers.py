@@ -32,6 +32,7 @@ from app.api.session import SessionDep, in_thread
 from app.models import Format as FormatKind
 from app.models import FormatPreference, Need, Offer, Priority
 from app.schemas import (
+    IN_DIGITS,
     MAX_ID,
     SLUG_PATTERN,
     AnswerCreate,
@@ -55,9 +56,12 @@ router = APIRouter()
 OrganisationFilter = Annotated[
     int | None,
     Query(alias="organisationId", ge=1, le=MAX_ID, description="Only this organisation's"),
+    IN_DIGITS,
 ]
 MeetingFilter = Annotated[
-    int | None, Query(alias="meetingId", ge=1, le=MAX_ID, description="Only those given there")
+    int | None,
+    Query(alias="meetingId", ge=1, le=MAX_ID, description="Only those given there"),
+    IN_DIGITS,
 ]
 TopicFilter = Annotated[
     str | None,
@@ -111,7 +115,7 @@ def _register(
     item = f"{collection}/{{{id_alias}}}"
     tag = segment
     pascal = "".join(part.capitalize() for part in singular.split())
-    AnswerId = Annotated[int, id_path(id_alias, f"Id of the {singular}")]  # noqa: N806
+    AnswerId = Annotated[int, id_path(id_alias, f"Id of the {singular}"), IN_DIGITS]  # noqa: N806
 
     def list_answers(
         session: SessionDep,

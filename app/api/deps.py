@@ -32,7 +32,7 @@ from app.auth import (
 from app.db import autocommit_bind
 from app.errors import InvalidParam, PreconditionFailed, PreconditionRequired
 from app.models import Community, IdempotencyRecord, VersionedMixin
-from app.schemas import MAX_ID, Page
+from app.schemas import IN_DIGITS, MAX_ID, Page
 from app.services import access
 from app.services.audit import PRINCIPAL_KEY
 from app.services.common import missing
@@ -51,9 +51,9 @@ class Paging:
 
 async def paging(
     limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}")
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}"), IN_DIGITS
     ] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip"), IN_DIGITS] = 0,
 ) -> Paging:
     return Paging(limit=limit, offset=offset)
 
@@ -130,13 +130,15 @@ def id_path(alias: str, description: str) -> Any:
     return Path(alias=alias, ge=1, le=MAX_ID, description=description)
 
 
-OrganisationId = Annotated[int, id_path("organisationId", "Id of the organisation")]
-PersonId = Annotated[int, id_path("personId", "Id of the person")]
-CommunityId = Annotated[int, id_path("communityId", "Id of the community")]
-MeetingId = Annotated[int, id_path("meetingId", "Id of the meeting")]
-NeedId = Annotated[int, id_path("needId", "Id of the need")]
-OfferId = Annotated[int, id_path("offerId", "Id of the offer")]
-FormatPreferenceId = Annotated[int, id_path("formatPreferenceId", "Id of the format preference")]
+OrganisationId = Annotated[int, id_path("organisationId", "Id of the organisation"), IN_DIGITS]
+PersonId = Annotated[int, id_path("personId", "Id of the person"), IN_DIGITS]
+CommunityId = Annotated[int, id_path("communityId", "Id of the community"), IN_DIGITS]
+MeetingId = Annotated[int, id_path("meetingId", "Id of the meeting"), IN_DIGITS]
+NeedId = Annotated[int, id_path("needId", "Id of the need"), IN_DIGITS]
+OfferId = Annotated[int, id_path("offerId", "Id of the offer"), IN_DIGITS]
+FormatPreferenceId = Annotated[
+    int, id_path("formatPreferenceId", "Id of the format preference"), IN_DIGITS
+]
 
 API_PREFIX = "/api/v1"
 

@@ -25,6 +25,7 @@ from app.api.deps import (
 from app.api.session import SessionDep, in_thread, one_snapshot
 from app.models import Format, SuggestionStatus
 from app.schemas import (
+    IN_DIGITS,
     MAX_ID,
     AllocationRead,
     AssignmentRead,
@@ -55,17 +56,17 @@ class SuggestionQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    need_id: int | None = Field(None, alias="needId", ge=1, le=MAX_ID)
-    offer_id: int | None = Field(None, alias="offerId", ge=1, le=MAX_ID)
-    organisation_id: int | None = Field(
+    need_id: Annotated[int | None, IN_DIGITS] = Field(None, alias="needId", ge=1, le=MAX_ID)
+    offer_id: Annotated[int | None, IN_DIGITS] = Field(None, alias="offerId", ge=1, le=MAX_ID)
+    organisation_id: Annotated[int | None, IN_DIGITS] = Field(
         None, alias="organisationId", ge=1, le=MAX_ID, description="Needing or offering"
     )
     status: SuggestionStatus | None = None
     min_score: float | None = Field(None, alias="minScore", ge=0, le=1)
-    limit: int = Field(
+    limit: Annotated[int, IN_DIGITS] = Field(
         DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}"
     )
-    offset: int = Field(0, ge=0, le=MAX_ID, description="Items to skip")
+    offset: Annotated[int, IN_DIGITS] = Field(0, ge=0, le=MAX_ID, description="Items to skip")
 
 
 @router.get(
@@ -125,7 +126,7 @@ async def list_suggestions(
 def get_suggestion(
     session: SessionDep,
     community: ReadableCommunity,
-    suggestion_id: Annotated[int, Path(alias="suggestionId", ge=1, le=MAX_ID)],
+    suggestion_id: Annotated[int, Path(alias="suggestionId", ge=1, le=MAX_ID), IN_DIGITS],
     response: Response,
 ) -> SuggestionRead:
     suggestion = service.get_suggestion(session, community, suggestion_id)
@@ -146,7 +147,7 @@ def update_suggestion(
     session: SessionDep,
     principal: PrincipalDep,
     community: ReadableCommunity,
-    suggestion_id: Annotated[int, Path(alias="suggestionId", ge=1, le=MAX_ID)],
+    suggestion_id: Annotated[int, Path(alias="suggestionId", ge=1, le=MAX_ID), IN_DIGITS],
     body: SuggestionUpdate,
     response: Response,
     if_match: IfMatch = None,

@@ -27,7 +27,7 @@ from app.reports.render import (
     render_organisation,
 )
 from app.reports.schemas import CommunityReport, OrganisationReport
-from app.schemas import MAX_ID
+from app.schemas import IN_DIGITS, MAX_ID
 from app.services import access
 from app.services.common import get_or_404
 from app.services.organisations import get_organisation
@@ -230,7 +230,9 @@ def get_organisation_report(
     principal: PrincipalDep,
     organisation_id: OrganisationId,
     community_id: Annotated[
-        int, Query(alias="communityId", ge=1, le=MAX_ID, description="Id of the community")
+        int,
+        Query(alias="communityId", ge=1, le=MAX_ID, description="Id of the community"),
+        IN_DIGITS,
     ],
     request: Request,
     lang: LangQuery = "nl",

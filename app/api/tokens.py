@@ -8,12 +8,14 @@ from fastapi import APIRouter, Path
 
 from app.api.deps import PrincipalDep
 from app.api.session import SessionDep
-from app.schemas import MAX_ID, TokenRead
+from app.schemas import IN_DIGITS, MAX_ID, TokenRead
 from app.services import tokens as service
 
 router = APIRouter(tags=["tokens"])
 
-TokenId = Annotated[int, Path(alias="tokenId", ge=1, le=MAX_ID, description="Id of the token")]
+TokenId = Annotated[
+    int, Path(alias="tokenId", ge=1, le=MAX_ID, description="Id of the token"), IN_DIGITS
+]
 
 
 @router.get("/tokens/{tokenId}", response_model=TokenRead, summary="Get a token's metadata")
