@@ -43,6 +43,27 @@ def test_every_route_requires_a_token_except_the_allow_list(client: TestClient) 
     assert checked == sum(len(item) for item in document["paths"].values()) - len(PUBLIC)
 
 
+@pytest.mark.parametrize("header", ["", "Bearer nonsense"], ids=["no-token", "unknown-token"])
+def test_an_unknown_caller_is_told_so_before_what_is_wrong_with_the_path_or_query(
+    client: TestClient, header: str
+) -> None:
+    """A route's dependencies, which authenticate, do not run on an invalid path or query:
+    /communities/0/needs without a token was a 400 naming communityId."""
+    document = client.get("/api/v1/openapi.json").json()
+    checked = 0
+    for template, item in document["paths"].items():
+        path = "/api/v1" + re.sub(r"\{[^}]+\}", "0", template) + "?limit=0&offset=-1"
+        for method in item:
+            if (method.upper(), "/api/v1" + template) in PUBLIC:
+                continue
+            response = client.request(method.upper(), path, headers={"Authorization": header})
+            assert response.status_code == 401, (method, path, response.text)
+            checked += 1
+    assert checked == sum(len(item) for item in document["paths"].values()) - len(PUBLIC)
+    # A known caller is told what is wrong.
+    assert_problem(client.get("/api/v1/communities/0/needs"), 400, "path.communityId")
+
+
 @pytest.mark.parametrize(
     "header",
     ["", "Bearer", "Bearer nonsense", "Basic YWRtaW46YWRtaW4=", f"Token {ADMIN_TOKEN}"],

@@ -18,6 +18,7 @@ import anyio
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -141,6 +142,8 @@ FormatPreferenceId = Annotated[
 ]
 
 API_PREFIX = "/api/v1"
+PUBLIC_PATHS = frozenset({f"{API_PREFIX}/health"})
+"""The API routes anyone may call, without a token."""
 
 
 def set_location(response: Response, path: str) -> None:
@@ -193,21 +196,35 @@ async def manages_before_the_session(request: Request, community_id: CommunityId
     SQLite holds the write lock from its start, and only for callers it is for. The session
     authenticates the caller again and checks the community (404, then 403) in the write
     transaction, so a token revoked meanwhile is refused."""
+    return access.is_manager(await caller_apart(request), community_id)
+
+
+async def caller_apart(request: Request) -> Principal:
+    """The request's caller, authenticated in a short read of its own, outside the request's
+    session (:class:`Unauthorized` for an unknown caller); the bootstrap admin token needs no
+    database."""
     header = request.headers.get("authorization")
     admin_token = request.app.state.settings.admin_token
     if is_bootstrap_admin(header, admin_token):
-        return True
+        return BOOTSTRAP_ADMIN
     factory: sessionmaker[Session] = request.app.state.session_factory
     slots: DatabaseSlots = request.app.state.database_slots
     bind = autocommit_bind(factory.kw.get("bind"))
     async with slots.taken():
         session = factory(bind=bind) if bind is not None else factory()
         try:
-            principal = await in_thread(authenticate, session, header, admin_token)
+            return await in_thread(authenticate, session, header, admin_token)
         finally:
             with anyio.CancelScope(shield=True):
                 await in_thread(session.close)
-    return access.is_manager(principal, community_id)
+
+
+def needs_a_caller(request: Request) -> bool:
+    """Does the request's route need a token (every API route but PUBLIC_PATHS)? Its
+    dependencies, which authenticate, run only when its path and query are valid, so an
+    invalid one is answered before the caller is known: see problems._validation_error."""
+    route = request.scope.get("route")
+    return isinstance(route, APIRoute) and route.path not in PUBLIC_PATHS
 
 
 def community_for_reader(request: Request, session: Session, community_id: int) -> Community:

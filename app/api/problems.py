@@ -24,9 +24,16 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
+from app.api.deps import caller_apart, needs_a_caller
 from app.api.middleware import REQUEST_ID_HEADER, REQUEST_ID_STATE, cors_headers
 from app.db import Trouble, database_trouble, describe_database_error
-from app.errors import BadRequest, CopmatchError, InvalidParam, UnsupportedMediaType
+from app.errors import (
+    BadRequest,
+    CopmatchError,
+    InvalidParam,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +118,13 @@ def _unreadable_body(request: Request, errors: Sequence[Any]) -> CopmatchError |
 
 async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
+    if getattr(request.state, "principal", None) is None and needs_a_caller(request):
+        # The route's dependencies, which authenticate, did not run on an invalid path or
+        # query: an unknown caller learns it is unknown (401), not what it got wrong.
+        try:
+            await caller_apart(request)
+        except Unauthorized as unknown:
+            return await _copmatch_error(request, unknown)
     errors = exc.errors()
     unreadable = _unreadable_body(request, errors)
     if unreadable is not None:
