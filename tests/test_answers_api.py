@@ -166,6 +166,29 @@ def test_list_filters(client: TestClient, session: Session) -> None:
     assert_problem(client.get(url, params={"topic": "Geen Slug"}), 400, "query.topic")
 
 
+@pytest.mark.parametrize(
+    ("segment", "body"),
+    [
+        ("needs", {"text": "Hulp bij de TVW"}),
+        ("offers", {"text": "Ervaring met de TVW"}),
+        ("format-preferences", {"format": "site-visit"}),
+    ],
+)
+def test_every_kind_of_answer_is_listed_by_meeting(
+    client: TestClient, session: Session, segment: str, body: dict[str, str]
+) -> None:
+    """The format preferences ignored ?meetingId= and listed every answer."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    kick_off = factories.meeting(session, cop)
+    url = f"/api/v1/communities/{cop.id}/{segment}"
+    there = client.post(url, json={**body, "organisationId": haarlem.id, "meetingId": kick_off.id})
+    elsewhere = client.post(url, json={**body, "organisationId": haarlem.id})
+    assert (there.status_code, elsewhere.status_code) == (201, 201)
+    listed = client.get(url, params={"meetingId": kick_off.id}).json()
+    assert ([item["id"] for item in listed["items"]], listed["total"]) == ([there.json()["id"]], 1)
+
+
 def test_patch_and_delete_need(client: TestClient, session: Session) -> None:
     haarlem = factories.municipality(session)
     sanne = factories.person(session, haarlem)

@@ -94,8 +94,13 @@ def offer_filters(
 def format_preference_filters(
     organisation_id: OrganisationFilter = None,
     format: Annotated[FormatKind | None, Query(description="Only this format")] = None,
+    meeting_id: MeetingFilter = None,
 ) -> dict[str, Any]:
-    return {"organisation_id": organisation_id, "format": format.value if format else None}
+    return {
+        "organisation_id": organisation_id,
+        "format": format.value if format else None,
+        "meeting_id": meeting_id,
+    }
 
 
 def _register(
