@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Person
+from app.models import AuditEvent, Person
 from tests import factories
 from tests.http import delete, patch
 from tests.problems import assert_problem
@@ -193,6 +193,32 @@ def test_delete_organisation_and_refuse_while_member(client: TestClient, session
     assert delete(client, f"/api/v1/organisations/{rvo.id}").status_code == 204
     assert_problem(client.get(f"/api/v1/organisations/{rvo.id}"), 404)
     assert_problem(delete(client, f"/api/v1/organisations/{member.id}"), 409)
+
+
+def test_deleting_an_organisation_logs_the_deletion_of_its_people_and_their_tokens(
+    client: TestClient, session: Session
+) -> None:
+    """The rows' cascade deleted them unseen: one event, "delete organisation"."""
+    rvo = factories.agency(session)
+    person = client.post(
+        f"/api/v1/organisations/{rvo.id}/people",
+        json={"name": "Sanne de Vries", "email": "sanne@rvo.example.org"},
+    ).json()
+    token = client.post(f"/api/v1/people/{person['id']}/tokens").json()
+    assert delete(client, f"/api/v1/organisations/{rvo.id}").status_code == 204
+    logged = session.execute(
+        select(AuditEvent.action, AuditEvent.resource, AuditEvent.resource_id)
+        .where(AuditEvent.action == "delete")
+        .order_by(AuditEvent.id)
+    ).all()
+    assert logged == [
+        ("delete", "token", token["id"]),
+        ("delete", "person", person["id"]),
+        ("delete", "organisation", rvo.id),
+    ]
+    assert_problem(client.get(f"/api/v1/people/{person['id']}"), 404)
+    unknown = client.get("/api/v1/topics", headers={"Authorization": f"Bearer {token['token']}"})
+    assert_problem(unknown, 401)
 
 
 def test_people_of_an_organisation(client: TestClient, session: Session) -> None:

@@ -216,9 +216,9 @@ def _region_shown(region: str | None) -> str | None:
 
 
 def delete_organisation(session: Session, organisation: Organisation) -> None:
-    """Delete an organisation and its people; refused while it takes part in a community:
-    as a member, because its answers there would go with it, and through a person who
-    organises one, because ending an organiser role revokes the tokens they issued and is
+    """Delete an organisation, its people and their tokens; refused while it takes part in a
+    community: as a member, because its answers there would go with it, and through a person
+    who organises one, because ending an organiser role revokes the tokens they issued and is
     audited (DELETE of the organiser), which the rows' cascade would skip. The tokens its
     people issued for others are revoked as when their issuer leaves (where their person takes
     part in a community)."""
@@ -251,6 +251,12 @@ def delete_organisation(session: Session, organisation: Organisation) -> None:
         )
     for person_id in people:  # they organise nothing now, so they run no community
         revoke_tokens_beyond_issuer(session, person_id)
+    # Through the session, not the rows' cascade, so the audit log records each deletion.
+    for token in session.scalars(select(ApiToken).where(ApiToken.person_id.in_(people))):
+        session.delete(token)
+    for person in session.scalars(select(Person).where(Person.id.in_(people))):
+        session.delete(person)
+    session.flush()
     session.delete(organisation)
     session.flush()
 
