@@ -71,6 +71,14 @@ def test_unknown_path_method_and_trailing_slash(client: TestClient) -> None:
     response = client.put("/api/v1/organisations")
     assert_problem(response, 405)
     assert response.headers["allow"] == "GET, HEAD, POST"
+    # The documentation's routes too, which the OpenAPI document does not list.
+    for path in ("/docs", "/api/v1/openapi.json"):
+        refused = client.post(path)
+        body = assert_problem(refused, 405)
+        assert (refused.headers["allow"], body["detail"]) == (
+            "GET, HEAD",
+            "POST is not allowed here; use GET or HEAD",
+        )
 
 
 def test_every_response_has_api_version(client: TestClient) -> None:

@@ -8,12 +8,10 @@ cannot be read as JSON is no payload to validate: 400 when malformed, 415 when o
 from __future__ import annotations
 
 import logging
-import re
 import traceback
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app import __version__
 from app.api.deps import caller_apart, needs_a_caller
@@ -168,15 +167,21 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """The methods the OpenAPI document lists for the requested path."""
-    document = request.app.openapi()
-    prefix = urlsplit(document["servers"][0]["url"]).path
-    path = request.url.path.removeprefix(prefix)
-    methods: set[str] = set()
-    for template, item in document["paths"].items():
-        if re.fullmatch(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)), path):
-            methods |= {method.upper() for method in item if method != "parameters"}
+    """The methods some route answers at the requested path (asked of each route as Starlette's
+    router asks, method by method): the API's, and the documentation's too (``/docs``, the
+    OpenAPI document), which the OpenAPI document does not list."""
+    methods = {
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.routes
+        )
+    }
     if "GET" in methods:
         methods.add("HEAD")  # middleware.HeadAsGet
     return sorted(methods)
