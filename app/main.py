@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from pydantic.alias_generators import to_camel
@@ -33,7 +32,7 @@ from app.api.middleware import (
     ResponseHeaders,
 )
 from app.api.openapi import build_openapi
-from app.api.problems import register_problem_handlers
+from app.api.problems import ProblemCORSMiddleware, register_problem_handlers
 from app.api.session import DatabaseSlots
 from app.config import Settings, get_settings
 from app.db import get_engine, pool_limits, session_factory
@@ -106,7 +105,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # An explicit allow-list only; no credentials (bearer tokens are sent explicitly).
         # Around BodySizeLimit, so a script on an allowed origin can read a 413 too.
         app.add_middleware(
-            CORSMiddleware,
+            ProblemCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
             allow_headers=list(CORS_ALLOWED_HEADERS),

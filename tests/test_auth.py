@@ -198,6 +198,24 @@ def test_cors_is_off_by_default_and_an_explicit_allow_list(settings: Settings) -
         assert "access-control-allow-credentials" not in good.headers
         evil = client.options("/api/v1/health", headers=origin)
         assert "access-control-allow-origin" not in evil.headers
+        # A refused preflight is a problem like any other error (Starlette's was plain text).
+        body = assert_problem(evil, 400, "header.Origin")
+        assert body["detail"] == "this API's CORS policy does not allow the preflight's origin"
+        odd = client.options(
+            "/api/v1/health",
+            headers={
+                "Origin": "https://cop.example.org",
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "X-Foo",
+            },
+        )
+        assert_problem(
+            odd,
+            400,
+            "header.Access-Control-Request-Method",
+            "header.Access-Control-Request-Headers",
+        )
+        assert odd.headers["access-control-allow-origin"] == "https://cop.example.org"
     with pytest.raises(ValidationError, match="explicitly"):
         Settings(environment="test", admin_token=ADMIN_TOKEN, cors_origins=["*"])
 

@@ -163,3 +163,34 @@ def test_an_integer_parameter_is_written_in_the_digits_0_to_9(
     for value in ("1_7", "17.0", "%2017", "+17", "%D9%A1%D9%A7"):  # the last: ١٧
         path = url.format(community=cop.id, organisation=haarlem.id, value=value)
         assert_problem(client.get(f"/api/v1{path}"), 400, name)
+
+
+def test_each_problem_type_has_one_title(client: TestClient, session: Session) -> None:
+    """RFC 9457: a type's title does not change from occurrence to occurrence. "not-found"
+    came as "Not Found" and "Not found", "bad-request" with three titles."""
+    cop = factories.community(session)
+    imports = f"/api/v1/communities/{cop.id}/imports"
+    multipart = {"Content-Type": "multipart/form-data"}  # no boundary
+    responses = [
+        client.get("/api/v1/nothing-here"),
+        client.get("/api/v1/tokens/999999"),
+        client.get("/api/v1/communities/abc"),
+        client.post(
+            "/api/v1/communities", content=b"{", headers={"Content-Type": "application/json"}
+        ),
+        client.post(imports, content=b"x", headers=multipart),
+        client.post("/api/v1/communities", json={}),
+        client.put("/api/v1/communities"),
+    ]
+    titles = {(r.json()["type"], r.json()["title"]) for r in responses}
+    assert sorted(titles) == [
+        ("urn:copmatch:problem:bad-request", "Bad request"),
+        ("urn:copmatch:problem:method-not-allowed", "Method not allowed"),
+        ("urn:copmatch:problem:not-found", "Not found"),
+        ("urn:copmatch:problem:validation-failed", "Unprocessable content"),
+    ]
+    # The unreadable form names the body, and an unknown caller learns that first.
+    assert_problem(responses[4], 400, "body")
+    assert_problem(
+        client.post(imports, content=b"x", headers={**multipart, "Authorization": ""}), 401
+    )

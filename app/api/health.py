@@ -30,7 +30,6 @@ async def get_health(request: Request) -> Health | ProblemResponse | JSONRespons
         return problem(
             request,
             status=503,
-            title="Service unavailable",
             detail="the database is unreachable",
             slug="database-unavailable",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
@@ -41,7 +40,6 @@ async def get_health(request: Request) -> Health | ProblemResponse | JSONRespons
         return problem(
             request,
             status=503,
-            title="Service unavailable",
             detail=f"the database schema is at revision {revision or 'none'}; this copmatch "
             f"needs {head_revision()}: run copmatch migrate",
             slug="database-not-migrated",

@@ -13,14 +13,17 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from app import __version__
 from app.api.deps import caller_apart, needs_a_caller
@@ -45,11 +48,35 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
 
 
+def _error_types(error: type[CopmatchError]) -> dict[str, str]:
+    """The title of each problem type of the error hierarchy, by slug."""
+    titles = {error.slug: error.title}
+    for subclass in error.__subclasses__():
+        titles |= _error_types(subclass)
+    return titles
+
+
+TITLES = {
+    **_error_types(CopmatchError),
+    "database-unavailable": "Service unavailable",
+    "database-busy": "Service unavailable",
+    "database-not-migrated": "Service unavailable",
+}
+"""One title per problem type (RFC 9457 §3.1.3: it does not change from occurrence to
+occurrence), by slug; a type raised by Starlette alone takes its status's phrase."""
+
+
+def title_of(slug: str, status: int) -> str:
+    """The title of problem type *slug*: TITLES', or the phrase of *status* ("Method not
+    allowed"), written as TITLES' are."""
+    phrase = HTTPStatus(status).phrase
+    return TITLES.get(slug, phrase[:1] + phrase[1:].lower())
+
+
 def problem(
     request: Request,
     *,
     status: int,
-    title: str,
     detail: str,
     slug: str,
     invalid_params: list[InvalidParam] | None = None,
@@ -60,7 +87,7 @@ def problem(
     made by Starlette's outermost error middleware bypass the app's own middleware."""
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_BASE}{slug}",
-        "title": title,
+        "title": title_of(slug, status),
         "status": status,
         "detail": detail,
         "instance": request.url.path,
@@ -85,7 +112,6 @@ async def _copmatch_error(request: Request, exc: Exception) -> ProblemResponse:
     return problem(
         request,
         status=exc.status,
-        title=exc.title,
         detail=exc.detail,
         slug=exc.slug,
         invalid_params=exc.invalid_params,
@@ -115,15 +141,24 @@ def _unreadable_body(request: Request, errors: Sequence[Any]) -> CopmatchError |
     return None
 
 
+async def _unknown_caller(request: Request) -> ProblemResponse | None:
+    """The 401 of a request refused before its route authenticated the caller, when the route
+    needs one and the caller is unknown: they learn that, not what they got wrong."""
+    if getattr(request.state, "principal", None) is not None or not needs_a_caller(request):
+        return None
+    try:
+        await caller_apart(request)
+    except Unauthorized as unknown:
+        return await _copmatch_error(request, unknown)
+    return None
+
+
 async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
-    if getattr(request.state, "principal", None) is None and needs_a_caller(request):
-        # The route's dependencies, which authenticate, did not run on an invalid path or
-        # query: an unknown caller learns it is unknown (401), not what it got wrong.
-        try:
-            await caller_apart(request)
-        except Unauthorized as unknown:
-            return await _copmatch_error(request, unknown)
+    # The route's dependencies, which authenticate, did not run on an invalid path or query.
+    unknown = await _unknown_caller(request)
+    if unknown is not None:
+        return unknown
     errors = exc.errors()
     unreadable = _unreadable_body(request, errors)
     if unreadable is not None:
@@ -138,7 +173,6 @@ async def _validation_error(request: Request, exc: Exception) -> ProblemResponse
     return problem(
         request,
         status=status,
-        title="Invalid request content" if in_body else "Invalid request parameters",
         detail=f"invalid value(s) for {names}",
         slug="validation-failed" if in_body else "bad-request",
         invalid_params=params,
@@ -150,6 +184,15 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     phrase = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) else phrase
     headers = dict(exc.headers or {})
+    invalid_params = None
+    if exc.status_code == 400:
+        # Starlette's reading of a form ("Invalid multipart data") runs before the route's
+        # dependencies, which authenticate: as for an invalid path or query, an unknown caller
+        # is told so first.
+        unknown = await _unknown_caller(request)
+        if unknown is not None:
+            return unknown
+        invalid_params = [InvalidParam("body", detail)]
     if exc.status_code == 404 and detail == phrase:
         detail = f"no resource at {request.url.path}"
     if exc.status_code == 405:
@@ -160,10 +203,10 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     return problem(
         request,
         status=exc.status_code,
-        title=phrase,
         detail=detail,
         slug=phrase.lower().replace(" ", "-"),
         headers=headers,
+        invalid_params=invalid_params,
     )
 
 
@@ -199,7 +242,6 @@ async def _integrity_error(request: Request, exc: Exception) -> ProblemResponse:
     return problem(
         request,
         status=409,
-        title="Conflict",
         detail="the change conflicts with data stored meanwhile; reload and try again",
         slug="conflict",
     )
@@ -236,7 +278,6 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
         return problem(
             request,
             status=503,
-            title="Service unavailable",
             detail="the database schema is older than this copmatch; nothing was saved (its "
             "operator runs copmatch migrate)",
             slug="database-not-migrated",
@@ -269,7 +310,6 @@ def _unavailable(request: Request, detail: str, slug: str) -> ProblemResponse:
     return problem(
         request,
         status=503,
-        title="Service unavailable",
         detail=detail,
         slug=slug,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
@@ -281,7 +321,6 @@ async def _stale_data(request: Request, exc: Exception) -> ProblemResponse:
     return problem(
         request,
         status=412,
-        title="Precondition failed",
         detail="the resource changed meanwhile; GET it again and retry",
         slug="precondition-failed",
     )
@@ -310,13 +349,57 @@ async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse
     return problem(
         request,
         status=500,
-        title="Internal server error",
         detail="an unexpected error occurred; it has been logged",
         slug="internal-error",
         # Made outside CORSMiddleware: a script on an allowed origin may read it all the same.
         headers=cors_headers(
             request.headers.get("origin"), request.app.state.settings.cors_origins
         ),
+    )
+
+
+_PREFLIGHT_HEADERS = {
+    "origin": "Origin",
+    "method": "Access-Control-Request-Method",
+    "headers": "Access-Control-Request-Headers",
+    "private-network": "Access-Control-Request-Private-Network",
+}
+"""The request header behind each of Starlette's reasons to refuse a CORS preflight."""
+
+
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, with a refused preflight answered as a problem, as every
+    other error is, instead of Starlette's plain "Disallowed CORS origin"."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+            headers = Headers(scope=scope)
+            if "origin" in headers and "access-control-request-method" in headers:
+                response = self.preflight_response(request_headers=headers)
+                if response.status_code == 400:
+                    response = _refused_preflight(Request(scope), response)
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _refused_preflight(request: Request, refusal: Response) -> ProblemResponse:
+    """Starlette's refusal of a preflight ("Disallowed CORS origin, method") as a problem,
+    with the CORS headers it carried."""
+    reasons = bytes(refusal.body).decode().removeprefix("Disallowed CORS ").split(", ")
+    names = [f"header.{_PREFLIGHT_HEADERS.get(reason, reason)}" for reason in reasons]
+    kept = {
+        name: value
+        for name, value in refusal.headers.items()
+        if name.lower() not in {"content-length", "content-type"}
+    }
+    return problem(
+        request,
+        status=400,
+        detail=f"this API's CORS policy does not allow the preflight's {', '.join(reasons)}",
+        slug="bad-request",
+        invalid_params=[InvalidParam(name, "not allowed by the CORS policy") for name in names],
+        headers=kept,
     )
 
 
