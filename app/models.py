@@ -414,6 +414,37 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
 
 
+class DeclinedPair(Base):
+    """A declined pair, remembered by what its answers say: each side's organisation and the
+    key of its text (:func:`app.services.matching.declines.text_key`), not their ids. A need or
+    offer deleted and given again with the same text (re-typed, re-imported) is the same answer
+    to the members who declined the pair, and is not suggested to them again."""
+
+    __tablename__ = "declined_pairs"
+    __table_args__ = (
+        UniqueConstraint(
+            "community_id",
+            "need_organisation_id",
+            "need_key",
+            "offer_organisation_id",
+            "offer_key",
+            name="uq_declined_pairs_answers",  # the convention's name is too long for PostgreSQL
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    need_organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    need_key: Mapped[str] = mapped_column(String(64))
+    offer_organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    offer_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class IdempotencyRecord(Base):
     """The first response to a POST with an ``Idempotency-Key``, replayed on retries."""
 

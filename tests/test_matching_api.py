@@ -328,6 +328,36 @@ def test_declined_pairs_are_never_suggested_again(client: TestClient, cop: Cop) 
     assert client.get(f"{cop.url}/allocation").json()["assignments"] == []
 
 
+def test_a_declined_pair_stays_declined_when_its_answers_are_given_again(
+    client: TestClient, cop: Cop
+) -> None:
+    """The decline lived only in the suggestion row, which went with its need: Haarlem deleted
+    the need, typed it in again, and was suggested the offer it had turned down."""
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    (suggestion,) = suggestions(client, cop)
+    patch(client, f"{cop.url}/suggestions/{suggestion['id']}", json={"status": "declined"})
+
+    assert delete(client, f"{cop.url}/needs/{need['id']}").status_code == 204
+    again = answer(client, cop, "needs", cop.haarlem, "  " + AQUATHERMIE_NEED.upper() + " ")
+    assert suggestions(client, cop, needId=again["id"]) == []
+    assert delete(client, f"{cop.url}/offers/{offer['id']}").status_code == 204
+    offered_again = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    client.post(f"{cop.url}/_recompute")
+    assert suggestions(client, cop, needId=again["id"]) == []
+    assert client.get(f"{cop.url}/gaps").json()["items"][0]["needId"] == again["id"]
+
+    # Another organisation's same need, and Haarlem's need said otherwise, are not declined.
+    alkmaar = answer(client, cop, "needs", cop.alkmaar, AQUATHERMIE_NEED)
+    other = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED + " Graag snel.")
+    assert [s["offerId"] for s in suggestions(client, cop, needId=alkmaar["id"])] == [
+        offered_again["id"]
+    ]
+    assert [s["offerId"] for s in suggestions(client, cop, needId=other["id"])] == [
+        offered_again["id"]
+    ]
+
+
 def test_filters(client: TestClient, cop: Cop) -> None:
     answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)

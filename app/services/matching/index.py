@@ -25,6 +25,7 @@ from app.models import (
     SuggestionStatus,
     TopicSource,
 )
+from app.services.matching.declines import declined_by_text
 from app.services.matching.embeddings import current_embedding, stored_embeddings
 from app.services.matching.tags import engine_taxonomy
 
@@ -81,7 +82,8 @@ def _given_topics(
 
 
 def snapshot(session: Session, community: Community) -> Snapshot:
-    """Load a community's needs, offers and declined pairs.
+    """Load a community's needs, offers and declined pairs (by their rows, and by what their
+    answers say: see declines.py).
 
     Plain column queries on the session's connection, no ORM objects or ORM results: this runs
     on every write of an answer (at Netherlands scale the ORM's handling of the rows took a
@@ -144,6 +146,8 @@ def snapshot(session: Session, community: Community) -> Snapshot:
             Suggestion.status == SuggestionStatus.DECLINED.value,
         )
     ).all()
+    declined_pairs = {(need, offer) for need, offer in declined}
+    declined_pairs |= declined_by_text(connection, community.id, engine_needs, engine_offers)
     created, version = connection.execute(
         select(Community.created_at, Community.suggestions_version).where(
             Community.id == community.id
@@ -155,7 +159,7 @@ def snapshot(session: Session, community: Community) -> Snapshot:
         version=version,
         needs=engine_needs,
         offers=engine_offers,
-        declined=frozenset((need, offer) for need, offer in declined),
+        declined=frozenset(declined_pairs),
     )
 
 

@@ -16,6 +16,7 @@ from app.db import wait_for_advisory_lock
 from app.errors import Conflict, InvalidParam, NotFound, not_found
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.services.common import paginate_rows
+from app.services.matching.declines import remember_decline
 from app.services.matching.embeddings import EmbeddedAhead, embed_answers, embed_written
 from app.services.matching.index import (
     Side,
@@ -694,6 +695,7 @@ def update_suggestion(
             # Queue behind the writes of the community's suggestions before this change locks
             # the row: the need is re-scored below.
             writing_community(session, suggestion.community_id)
+            remember_decline(session, suggestion)
         suggestion.status = status.value
     if feedback is not None:
         if suggestion.status == SuggestionStatus.PROPOSED:
