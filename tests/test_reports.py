@@ -417,6 +417,7 @@ def test_json_participation_demand_formats_and_summary(client: TestClient, plan:
         "offers": 6,
         "formatPreferences": 4,
         "suggestions": len(body["peerHelp"]["suggestions"]),
+        "declinedSuggestions": 0,
         "gaps": body["gaps"]["total"],
         "workingGroups": len(body["workingGroups"]),
         "reciprocalPairs": len(body["peerHelp"]["reciprocalPairs"]),
@@ -896,6 +897,24 @@ def test_texts_that_look_like_formulas_stay_text(
     assert {cell.data_type for cell in found} == {"s"}
 
 
+def test_declined_suggestions_are_counted_apart(client: TestClient, plan: Plan) -> None:
+    """The summary counted a declined suggestion among the suggestions, and the note said
+    "53 of 55" while the table hid the declined one."""
+    before = report_json(client, plan)
+    first = before["peerHelp"]["suggestions"][0]
+    url = f"/api/v1/communities/{plan.community.id}/suggestions/{first['suggestionId']}"
+    assert patch(client, url, {"status": "declined"}).status_code == 200
+    body = report_json(client, plan)
+    total = before["summary"]["suggestions"]
+    assert (body["summary"]["suggestions"], body["summary"]["declinedSuggestions"]) == (
+        total - 1,
+        1,
+    )
+    markdown = get(client, plan.url, "text/markdown").text
+    assert "| Afgewezen suggesties | 1 |" in markdown
+    assert f" van {total - 1} suggesties)" in markdown
+
+
 def test_an_empty_community_still_has_a_plan(client: TestClient, bare: Bare) -> None:
     body = report_json(client, bare)
     assert body["summary"] == {
@@ -905,6 +924,7 @@ def test_an_empty_community_still_has_a_plan(client: TestClient, bare: Bare) -> 
         "offers": 0,
         "formatPreferences": 0,
         "suggestions": 0,
+        "declinedSuggestions": 0,
         "gaps": 0,
         "workingGroups": 0,
         "reciprocalPairs": 0,

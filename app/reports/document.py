@@ -60,6 +60,7 @@ def _summary(report: r.CommunityReport, lang: Lang) -> Section:
         ("offers", s.offers),
         ("format-preferences-count", s.format_preferences),
         ("suggestions-count", s.suggestions),
+        ("declined-count", s.declined_suggestions),
         ("working-groups-count", s.working_groups),
         ("gaps-count", s.gaps),
         ("reciprocal-count", s.reciprocal_pairs),
@@ -272,7 +273,7 @@ def _peer_help(p: r.PeerHelp, lang: Lang, *, complete: bool) -> Section:
                     lang,
                     per_need=SUGGESTIONS_PER_NEED,
                     shown=len(shown),
-                    total=len(p.suggestions),
+                    total=sum(s.status != "declined" for s in p.suggestions),
                 ),
                 note=True,
             )

@@ -204,6 +204,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "count": ("Aantal", "Count"),
     "item": ("Onderdeel", "Item"),
     "suggestions-count": ("Suggesties", "Suggestions"),
+    "declined-count": ("Afgewezen suggesties", "Declined suggestions"),
     "working-groups-count": ("Werkgroepen", "Working groups"),
     "gaps-count": ("Lacunes", "Gaps"),
     "reciprocal-count": ("Wederkerige koppels", "Reciprocal pairs"),

@@ -46,7 +46,8 @@ class ReportSummary(ReadModel):
     needs: int
     offers: int
     format_preferences: int
-    suggestions: int
+    suggestions: int = Field(description="Suggestions not declined")
+    declined_suggestions: int = Field(description="Suggestions a member declined")
     gaps: int
     working_groups: int
     reciprocal_pairs: int
