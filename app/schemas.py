@@ -601,7 +601,10 @@ class WorkingGroupRead(ReadModel):
     topics: list[str]
     need_ids: list[int]
     organisation_ids: list[int]
-    host_organisation_ids: list[int] = Field(description="Organisations offering the topics")
+    host_organisation_ids: list[int] = Field(
+        description="Organisations whose offers are suggested for the group's needs, those "
+        "suggested for most of them first"
+    )
     preferred_formats: list[FormatCount]
 
 

@@ -246,8 +246,10 @@ def list_reciprocal_pairs(
     "/communities/{communityId}/working-groups",
     response_model=Page[WorkingGroupRead],
     summary="Clusters of organisations that share a need",
-    description="A group (e.g. a leerkring) has at least three organisations; hosts are "
-    "organisations offering the group's topics; formats are those its members prefer.",
+    description="A group (e.g. a leerkring) has at least three organisations; hosts are the "
+    "organisations whose offers are suggested for the group's needs (those suggested for most "
+    "of them first, then by their best score; a member hosts where its offer is suggested for "
+    "another member's need); formats are those its members prefer.",
 )
 @one_snapshot
 def list_working_groups(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 from operator import attrgetter
 
@@ -102,18 +102,63 @@ def working_groups(
     index: MatchIndex,
     formats: Iterable[FormatPreference] = (),
     *,
+    suggestions: Iterable[Suggestion] | None = None,
     min_similarity: float = GROUP_SIMILARITY,
     min_organisations: int = MIN_GROUP_ORGANISATIONS,
 ) -> tuple[WorkingGroup, ...]:
     """Clusters of needs shared by at least *min_organisations* organisations, largest first.
 
     Each group lists its topics (those of at least half its needs, else the most common one),
-    its hosts (organisations with an offer on one of those topics, most such offers first) and
-    the formats its members prefer.
+    its hosts (see :func:`_with_hosts`: the organisations whose offers are in *suggestions* for
+    its needs; by default the index's suggestions at its gap threshold) and the formats its
+    members prefer.
     """
+    groups = _clusters(index, formats, min_similarity, min_organisations)
+    if not groups:
+        return ()
+    if suggestions is None:
+        suggestions = index.suggest(min_score=index.gap_threshold)
+    return _with_hosts(groups, suggestions)
+
+
+def _with_hosts(
+    groups: Iterable[WorkingGroup], suggestions: Iterable[Suggestion]
+) -> tuple[WorkingGroup, ...]:
+    """*groups* with their hosts: the organisations whose offers are in *suggestions* for the
+    group's needs, those suggested for most of its needs first, then by their best score, ties
+    by id. A member hosts where its offer is suggested for another member's need (never for its
+    own: no organisation is suggested its own offer).
+
+    Hosts were the organisations with an offer *tagged* with one of the group's topics, which
+    made a member that asks for the help a host, and an offer sharing only a tag (a data portal
+    "on" insulation through its energy labels) one too."""
+    by_need: dict[int, list[Suggestion]] = defaultdict(list)
+    for suggestion in suggestions:
+        by_need[suggestion.need_id].append(suggestion)
+    hosted: list[WorkingGroup] = []
+    for group in groups:
+        helped: dict[int, set[int]] = defaultdict(set)
+        best: dict[int, float] = defaultdict(float)
+        for need_id in group.need_ids:
+            for suggestion in by_need.get(need_id, ()):
+                host = suggestion.offer_organisation_id
+                helped[host].add(need_id)
+                best[host] = max(best[host], suggestion.score)
+        hosts = sorted(helped, key=lambda host: (-len(helped[host]), -best[host], host))
+        hosted.append(replace(group, host_organisation_ids=tuple(hosts)))
+    return tuple(hosted)
+
+
+def _clusters(
+    index: MatchIndex,
+    formats: Iterable[FormatPreference],
+    min_similarity: float,
+    min_organisations: int,
+) -> list[WorkingGroup]:
+    """working_groups without their hosts, largest first."""
     needs = index.needs
     if len(needs) < 2:
-        return ()
+        return []
     tree = index.need_linkage
     labels = fcluster(tree, t=1.0 - min_similarity, criterion="distance")
 
@@ -121,11 +166,6 @@ def working_groups(
     for position, label in enumerate(labels.tolist()):
         clusters[label].append(position)
     need_topics = index.need_topics()
-    offers_on: dict[str, list[int]] = defaultdict(list)  # offer positions by topic
-    for position, slugs in enumerate(index.offer_topics()):
-        for slug in slugs:
-            offers_on[slug].append(position)
-    hosts_on: dict[frozenset[str], tuple[int, ...]] = {}  # groups often share their topics
     formats_of: dict[int, set[str]] = defaultdict(set)
     for preference in formats:
         formats_of[preference.organisation_id].add(preference.format)
@@ -136,8 +176,6 @@ def working_groups(
         if len(members) < min_organisations:
             continue
         topics = _group_topics([need_topics[position] for position in positions])
-        if topics not in hosts_on:
-            hosts_on[topics] = _hosts(index.offers, offers_on, topics)
         format_counts: Counter[str] = Counter(
             name for member in members for name in formats_of.get(member, ())
         )
@@ -146,14 +184,14 @@ def working_groups(
                 topics=tuple(sorted(topics)),
                 need_ids=tuple(sorted(needs[position].id for position in positions)),
                 organisation_ids=tuple(members),
-                host_organisation_ids=hosts_on[topics],
+                host_organisation_ids=(),
                 preferred_formats=tuple(
                     sorted(format_counts.items(), key=lambda item: (-item[1], item[0]))
                 ),
             )
         )
     groups.sort(key=lambda group: (-len(group.organisation_ids), group.need_ids))
-    return tuple(groups)
+    return groups
 
 
 def match_community(
@@ -184,7 +222,9 @@ def community_report(
     """
     with (
         collector_paused(),
-        parallel.in_background(lambda: working_groups(index, formats)) as groups,
+        parallel.in_background(
+            lambda: _clusters(index, formats, GROUP_SIMILARITY, MIN_GROUP_ORGANISATIONS)
+        ) as groups,
     ):
         # Only the suggestions shown get their reasons now; candidates further down that the
         # allocation or a reciprocal pair picks get them afterwards.
@@ -237,7 +277,7 @@ def community_report(
             suggestions=tuple(shown),
             allocation=allocation,
             reciprocal_pairs=pairs,
-            working_groups=groups.result(),
+            working_groups=_with_hosts(groups.result(), shown),
             gaps=gaps,
             unmet_offers=unmet_offers,
         )
@@ -249,16 +289,6 @@ def _better(first: Suggestion, second: Suggestion) -> bool:
         second.need_id,
         second.offer_id,
     )
-
-
-def _hosts(
-    offers: Sequence[Offer], offers_on: dict[str, list[int]], topics: frozenset[str]
-) -> tuple[int, ...]:
-    """Organisations with an offer on one of *topics*, most such offers first, ties by id;
-    *offers_on* holds the positions in *offers* of the offers on each topic."""
-    on_topics = set().union(*(offers_on.get(slug, ()) for slug in topics))
-    counts = Counter(offers[position].organisation_id for position in on_topics)
-    return tuple(sorted(counts, key=lambda organisation: (-counts[organisation], organisation)))
 
 
 def _group_topics(topic_sets: list[frozenset[str]]) -> frozenset[str]:

@@ -1,6 +1,5 @@
 import fastcluster
 import numpy as np
-import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from app.matching import (
@@ -11,7 +10,7 @@ from app.matching import (
     reciprocal_pairs,
     working_groups,
 )
-from app.matching.community import GROUP_SIMILARITY, _hosts
+from app.matching.community import GROUP_SIMILARITY
 
 from . import synthetic
 from .factories import empty_taxonomy, need, offer, taxonomy
@@ -74,33 +73,24 @@ GROUP_OFFERS = [
 ]
 
 
-# Offers by position: (organisation, topics).
-HOST_OFFERS = [(7, {"a"}), (5, {"a", "b"}), (5, {"b"}), (9, {"c"}), (7, {"b"}), (3, {"a"})]
-
-
-@pytest.mark.parametrize(
-    ("topics", "hosts"),
-    [
-        ({"a"}, (3, 5, 7)),  # one offer each: ties by id
-        ({"b"}, (5, 7)),  # 5 has two offers on b
-        ({"a", "b"}, (5, 7, 3)),  # an offer on both topics counts once: 5 and 7 have two
-        ({"c", "z"}, (9,)),  # a topic nobody offers adds no one
-        ({"z"}, ()),
-        (set(), ()),
-    ],
-)
-def test_hosts_are_the_organisations_offering_a_topic_most_offers_first(
-    topics: set[str], hosts: tuple[int, ...]
-) -> None:
-    offers = [
-        offer(position, organisation, "", topics=tuple(slugs))
-        for position, (organisation, slugs) in enumerate(HOST_OFFERS)
+def test_hosts_are_those_suggested_for_most_of_the_groups_needs_then_the_best() -> None:
+    """Hosts were the organisations with an offer *tagged* with a group topic: a member asking
+    for the help, and an offer sharing only a tag, hosted too."""
+    index = MatchIndex(taxonomy(), GROUP_NEEDS, GROUP_OFFERS)
+    suggested = [
+        suggestion(1, 1, need_org=1, offer_org=4, score=0.40),
+        suggestion(2, 2, need_org=2, offer_org=5, score=0.90),  # 5: one need, best score
+        suggestion(1, 5, need_org=1, offer_org=7, score=0.35),  # 7 and 4 help two needs
+        suggestion(3, 5, need_org=3, offer_org=7, score=0.35),
+        suggestion(3, 1, need_org=3, offer_org=4, score=0.33),
+        suggestion(1, 3, need_org=1, offer_org=3, score=0.50),  # a member helps another
+        suggestion(4, 4, need_org=4, offer_org=6, score=0.99),  # not the group's need
     ]
-    offers_on: dict[str, list[int]] = {}
-    for position, (_, slugs) in enumerate(HOST_OFFERS):
-        for slug in sorted(slugs):
-            offers_on.setdefault(slug, []).append(position)
-    assert _hosts(offers, offers_on, frozenset(topics)) == hosts
+    [group] = working_groups(index, suggestions=suggested)
+    assert group.organisation_ids == (1, 2, 3)
+    assert group.host_organisation_ids == (4, 7, 5, 3)
+    [alone] = working_groups(index, suggestions=[])
+    assert alone.host_organisation_ids == ()
 
 
 def test_working_groups_cluster_a_shared_need() -> None:
@@ -117,7 +107,8 @@ def test_working_groups_cluster_a_shared_need() -> None:
     assert group.topics == ("aquathermie",)
     assert group.need_ids == (1, 2, 3)
     assert group.organisation_ids == (1, 2, 3)
-    assert group.host_organisation_ids == (5, 4)
+    # Both are suggested for all three needs; 4's TEO installation scores best (0.6591).
+    assert group.host_organisation_ids == (4, 5)
     assert group.preferred_formats == (("site-visit", 2), ("learning-circle", 1))
     assert working_groups(index, formats, min_organisations=2)[1].need_ids == (4, 5)
 

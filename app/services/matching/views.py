@@ -112,8 +112,11 @@ def working_groups(session: Session, community: Community) -> tuple[matching.Wor
         .where(FormatPreference.community_id == community.id)
         .order_by(FormatPreference.id)
     ).all()
+    # Hosted by the organisations whose offers members are suggested for the group's needs.
     return matching.working_groups(
-        index, [matching.FormatPreference(org, fmt) for org, fmt in formats]
+        index,
+        [matching.FormatPreference(org, fmt) for org, fmt in formats],
+        suggestions=_stored(session, community).suggestions,
     )
 
 
