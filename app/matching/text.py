@@ -117,6 +117,22 @@ _COMPOUND_CHECK_EXTRA = 2
 # "warmtetransitievisie", and not "energie" ~ "energiearm", where one word just goes on).
 MIN_COGNATE_PREFIX = 7
 MAX_COGNATE_TAIL = 3
+COGNATE_ENDINGS = frozenset(
+    # Dutch inflection and derivation: -e, -en, -s, -d, -t, -de, -te, -ing, -er(s), -ren, -den,
+    # -ten, -ven, -men, -ken; plurals and adjectives of -ief, -eel, -aal, -eit, -ie.
+    {"e", "en", "n", "s", "es", "d", "t", "de", "te", "ing", "er", "ers", "rs", "ren", "den"}
+    | {"ten", "ven", "men", "ken", "zen", "ert", "ie", "ies", "f", "ef", "eve", "eel", "ele"}
+    | {"al", "ale", "le", "l", "eit", "id"}
+    # A long vowel written single before an ending: raad/raden, straat/straten, systeem/systemen.
+    | {"ad", "at", "ek", "em", "el", "ar", "an", "ne"}
+    # English, against those: -ion(s), -on(s), -y, -ic, -ial, -ive(s), -ed, -ing, -re/-ur, -or,
+    # -ate, -ism.
+    | {"ion", "ons", "on", "y", "ic", "ial", "ve", "ves", "ed", "ng", "re", "ur", "or", "ate"}
+    | {"ism"}
+)
+"""The endings two cognates may end in, after their shared prefix: suffixes, so a shared
+prefix that ends inside the next member of two compounds is no cognate ("warmtep|lan" of
+"warmteplan" is not "warmtep|omp" of "warmtepomp", nor "warmtew|ijk" "warmtew|et")."""
 # Typos: words of at least this many letters that are one edit apart (a letter inserted,
 # deleted, replaced, or two neighbours swapped) are the same word ("isloatie" ~ "isolatie").
 MIN_TYPO_WORD = 8
@@ -177,9 +193,9 @@ def english_root(word: str) -> str:
 
 
 def are_cognates(first: str, second: str) -> bool:
-    """True for words that share a long prefix and then differ in short endings.
-
-    ("aquathermal" ~ "aquathermie", "organisation" ~ "organisatie").
+    """True for words that share a long prefix and then differ in short endings that are
+    suffixes (COGNATE_ENDINGS): "aquathermal" ~ "aquathermie", "organisation" ~ "organisatie",
+    not "warmteplan" ~ "warmtepomp".
     """
     shared = 0
     for left, right in zip(first, second, strict=False):
@@ -190,6 +206,8 @@ def are_cognates(first: str, second: str) -> bool:
         shared >= MIN_COGNATE_PREFIX
         and 1 <= len(first) - shared <= MAX_COGNATE_TAIL
         and 1 <= len(second) - shared <= MAX_COGNATE_TAIL
+        and first[shared:] in COGNATE_ENDINGS
+        and second[shared:] in COGNATE_ENDINGS
     )
 
 

@@ -144,6 +144,16 @@ def test_is_compound_part(part: str, whole: str, expected: bool) -> None:
         ("warmtetransitie", "warmtetransitievisie", False),
         ("energie", "energiearm", False),
         ("heat", "heating", False),
+        ("collectief", "collective", True),
+        ("capaciteit", "capacity", True),
+        ("aanbesteden", "aanbesteding", True),
+        ("dorpsraad", "dorpsraden", True),
+        # A shared prefix that ends inside the next member of two compounds: no cognates.
+        ("warmteplan", "warmtepomp", False),
+        ("warmtewijk", "warmtewet", False),
+        ("waterstand", "waterstof", False),
+        ("participants", "participatie", False),
+        ("gemeentegrens", "gemeentegrond", False),
     ],
 )
 def test_are_cognates(first: str, second: str, expected: bool) -> None:

@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from app.matching import Taxonomy, TaxonomyError, Topic
+from app.matching.tagging import Tagger
 
 from .factories import TAXONOMY_MAPPING, taxonomy
 
@@ -104,3 +105,19 @@ def test_the_shipped_taxonomy_loads() -> None:
     }
     assert "transitievisie-warmte" in parsed
     assert parsed["transitievisie-warmte"].abbreviations[0] == "TVW"
+
+
+@pytest.mark.parametrize(
+    ("text", "not_tagged"),
+    [
+        ("Ons warmteplan voor de komende jaren", "warmtepompen"),
+        ("De waterstand in de polder", "waterstof"),
+        ("We ontwikkelen een warmtewijk", "wet-collectieve-warmtevoorziening"),
+    ],
+)
+def test_the_shipped_taxonomy_tags_no_compound_as_a_cognate(text: str, not_tagged: str) -> None:
+    """A shared prefix that ended inside the second member of two compounds made them cognates:
+    "warmtep|lan" tagged heat pumps."""
+    parsed = Taxonomy.from_mapping(yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8")))
+    assert not_tagged in parsed
+    assert not_tagged not in {tag.slug for tag in Tagger(parsed).tag(text)}
