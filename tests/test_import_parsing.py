@@ -30,12 +30,14 @@ from app.services.import_rows import (
     TEMPLATE_HEADER,
     ImportProblem,
     Kind,
+    find_header,
     identity_text,
     map_columns,
     parse_date,
     parse_rows,
     quote,
 )
+from app.services.imports import read_import
 from tests.imports import csv_file, xlsx_file
 
 
@@ -1063,3 +1065,52 @@ def test_an_error_value_saved_in_a_csv_is_a_problem_of_its_cell() -> None:
         ImportProblem(2, "tekst", "#N/A", f"cell C2 holds the error '#N/A'; {advice}"),
         ImportProblem(3, "capaciteit", "#DIV/0!", f"cell D3 holds the error '#DIV/0!'; {advice}"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("content", "header_row"),
+    [
+        # A title and a note above the header, with no delimiter at all (typed by hand) ...
+        (
+            b"Post-its kick-off CoP Warmte\r\nIngevuld op 14 juni\r\n\r\n"
+            b"organisatie;soort;tekst\r\nHaarlem;need;Warmte, ook voor VvE's\r\n",
+            4,
+        ),
+        # ... or padded with them, as a spreadsheet saves it.
+        (
+            b"Post-its kick-off CoP Warmte;;\r\n;;\r\norganisatie;soort;tekst\r\n"
+            b"Haarlem;need;Warmte, ook voor VvE's\r\n",
+            3,
+        ),
+    ],
+)
+def test_a_title_above_the_header_is_passed_over(content: bytes, header_row: int) -> None:
+    """The title was read as the header: every column unknown, every required one missing."""
+    table = find_header(read_table(content, "a.csv"))
+    assert (table.header_row, table.header, table.rows) == (
+        header_row,
+        ("organisatie", "soort", "tekst"),
+        ((header_row + 1, ("Haarlem", "need", "Warmte, ook voor VvE's")),),
+    )
+    assert parse_rows(table)[1] == []
+
+
+def test_a_header_is_looked_for_only_where_the_first_row_names_no_column() -> None:
+    table = read_table(xlsx_file([["Organisatie", "Tekst"], ["organisatie", "soort", "tekst"]]))
+    assert find_header(table) is table  # the first row is the header, short of a column
+    assert [p.message for p in map_columns(table)[2]] == [
+        "required column 'soort' (kind) is missing"
+    ]
+    titled = read_table(xlsx_file([["Kick-off"], ["organisatie", "soort", "tekst"]]))
+    with pytest.raises(ValidationFailed, match=r"has a header \(row 2\) but no rows below it"):
+        find_header(titled)
+
+
+def test_an_upload_is_read_from_its_header_on() -> None:
+    upload = read_import(
+        b"Post-its kick-off\r\norganisatie;soort;tekst\r\nHaarlem;need;Warmte\r\n",
+        "a.csv",
+        max_bytes=1_000_000,
+    )
+    assert (upload.error, upload.rows, upload.problems) == (None, 1, ())
+    assert [row.text for row in upload.parsed] == ["Warmte"]

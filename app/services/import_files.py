@@ -237,7 +237,11 @@ def _undecodable(data: bytes, error: UnicodeDecodeError) -> str:
 
 
 def _csv_rows(text: str) -> Iterator[_Record]:
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    # The delimiter the first line with one uses most (a title above the header may have none;
+    # see import_rows.find_header).
+    first_line = next(
+        (line for line in text.splitlines() if any(map(line.__contains__, CSV_DELIMITERS))), ""
+    )
     delimiter = max(CSV_DELIMITERS, key=first_line.count)
     # Strict: a quote left open would otherwise swallow every line below it into one cell.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)

@@ -13,12 +13,13 @@ import enum
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from openpyxl.utils import get_column_letter
 from pydantic import TypeAdapter, ValidationError
 
+from app.errors import ValidationFailed
 from app.models import CAPACITY_MAX, NAME_MAX, NOTE_MAX, TEXT_MAX, Format, Priority
 from app.schemas import MAX_TOPICS, EmailAddress, shows_nothing
 from app.services.common import fold
@@ -232,6 +233,33 @@ def topic_parts(value: str) -> dict[str, str]:
                 parts.setdefault(",".join(keys[start:end]), ", ".join(pieces[start:end]))
             start = end
     return parts
+
+
+HEADER_SEARCH_ROWS = 10
+"""How many of a file's first non-blank rows :func:`find_header` looks at for its header."""
+
+
+def find_header(table: Table) -> Table:
+    """*table* with its header found: when its first row names none of the known columns (a
+    title or a note above the header, as spreadsheets often have), the first of its first
+    HEADER_SEARCH_ROWS rows that names every required column, the rows above it left out.
+    Otherwise *table* as it is: its first row is the header, and map_columns says what is
+    wrong with it."""
+    words = _column_words()
+
+    def columns(cells: tuple[str, ...]) -> set[str]:
+        return {words[key].key for cell in cells if (key := header_key(cell)) in words}
+
+    if columns(table.header):
+        return table
+    for index, (number, cells) in enumerate(table.rows[: HEADER_SEARCH_ROWS - 1]):
+        if all(column.key in columns(cells) for column in REQUIRED):
+            rows = table.rows[index + 1 :]
+            if not rows:
+                where = f"the worksheet {table.sheet!r}" if table.sheet else "the file"
+                raise ValidationFailed(f"{where} has a header (row {number}) but no rows below it")
+            return replace(table, header_row=number, header=cells, rows=rows)
+    return table
 
 
 def map_columns(table: Table) -> tuple[dict[str, int], dict[str, str], list[ImportProblem]]:

@@ -66,6 +66,7 @@ from app.services.import_rows import (
     ImportProblem,
     ParsedRow,
     RowReferences,
+    find_header,
     map_columns,
     read_rows,
 )
@@ -111,7 +112,7 @@ def read_import(data: bytes, filename: str | None, *, max_bytes: int) -> ImportF
     try:
         if len(data) > max_bytes:
             raise PayloadTooLarge(f"the file is larger than {max_bytes:,} bytes; split it")
-        table = read_table(data, filename)
+        table = find_header(read_table(data, filename))
     except CopmatchError as error:
         return ImportFile(error=error)
     parsed, problems, references = read_rows(table)
