@@ -49,12 +49,19 @@ def fits_hubness(needs: Side, offers: Side) -> bool:
 
 
 def fit_semantic_shifts(
-    needs: Side, offers: Side, *, block: int, closest_size: int, offer_closest_size: int = 0
+    needs: Side,
+    offers: Side,
+    *,
+    block: int,
+    closest_size: int,
+    offer_closest_size: int = 0,
+    kept: list[FloatArray] | None = None,
 ) -> tuple[float, Closest]:
     """Give every offer its semantic shift against the needs; returns the median hubness and
     each need's *closest_size* closest offers of other organisations (by block of *block*
     needs), which join its candidates: an answer can be close in meaning without sharing its
     words. So do each offer's *offer_closest_size* closest needs (see :func:`closest_needs`).
+    Each block of need × offer embedding cosines is appended to *kept*, when given.
 
     hubness = mean of the offer's SEMANTIC_HUB_NEIGHBOURS highest embedding cosines with needs
     of other organisations; shift = semantic_shift(hubness, median hubness).
@@ -73,6 +80,7 @@ def fit_semantic_shifts(
         closeness,
         scoring.SEMANTIC_HUB_NEIGHBOURS,
         block,
+        kept,
         closest_size=offer_closest_size,
     )
     rows, positions, _ = closest_needs(by_offer, offer_closest_size, len(offers.items))

@@ -214,8 +214,8 @@ class MatchIndex:
         # costs the build little of its time.
         explainer = self._ranker.explainer
         with parallel.in_background(lambda: explainer.shared_terms) as shared_terms:
-            cosines = self._fit_hubness()
-            self._scorer.fit_reciprocity(_BLOCK, cosines)
+            cosines, closeness = self._fit_hubness()
+            self._scorer.fit_reciprocity(_BLOCK, cosines, closeness)
             # An index that scores every pair scores them from these same blocks (see
             # _pair_scores): the report need not compute the product again.
             self._built_cosines = cosines if self._exact else None
@@ -727,22 +727,27 @@ class MatchIndex:
             self._region_codes,
         )
 
-    def _fit_hubness(self) -> list[FloatArray] | None:
+    def _fit_hubness(self) -> tuple[list[FloatArray] | None, list[FloatArray] | None]:
         """Fit the offers' semantic shifts and hub floors (:mod:`app.matching.fitting`);
         returns the need × offer text cosines by blocks of _BLOCK needs, when they were kept
-        (within COSINE_MEMORY_BUDGET), for reciprocity and the pair scores."""
+        (within COSINE_MEMORY_BUDGET), for reciprocity and the pair scores; and their embedding
+        cosines, for reciprocity, when both fit the budget."""
         needs, offers = self._need_side, self._offer_side
         self._hub_fitted = fits_hubness(needs, offers)
         if not self._hub_fitted:
-            return None
+            return None, None
         closest: Closest = {}
+        closeness: list[FloatArray] | None = None
         if self.semantic:
+            pairs = len(needs.items) * len(offers.items)
+            closeness = [] if 2 * 8 * pairs <= COSINE_MEMORY_BUDGET else None
             self._typical_semantic_hubness, closest = fit_semantic_shifts(
                 needs,
                 offers,
                 block=_BLOCK,
                 closest_size=SEMANTIC_SHORTLIST_SIZE,
                 offer_closest_size=OFFER_SHORTLIST_SIZE,
+                kept=closeness,
             )
         floors = fit_hub_floors(
             needs,
@@ -755,7 +760,7 @@ class MatchIndex:
         )
         self._typical_hubness = floors.typical_hubness
         self._built_shortlist = floors.shortlist
-        return floors.cosines
+        return floors.cosines, closeness
 
     # ----------------------------------------------------------------- scoring
 

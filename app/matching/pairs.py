@@ -68,10 +68,16 @@ class PairScorer:
         """The organisation's row in ``helps``; unknown organisations get the last, empty row."""
         return self.organisation_codes.get(item.organisation_id, len(self.organisation_codes))
 
-    def fit_reciprocity(self, block: int, cosines: list[FloatArray] | None = None) -> None:
+    def fit_reciprocity(
+        self,
+        block: int,
+        cosines: list[FloatArray] | None = None,
+        closeness: list[FloatArray] | None = None,
+    ) -> None:
         """Mark which organisations can help which (see ``helps``): an offer helps a need when
         their content score reaches RECIPROCITY_THRESHOLD. *cosines* are the text cosines of
-        needs × offers in blocks of *block* needs, when the caller has them."""
+        needs × offers in blocks of *block* needs, and *closeness* their embedding cosines,
+        when the caller has them."""
         needs, offers = self.needs, self.offers
 
         def helping(number: int) -> tuple[IntArray, IntArray]:
@@ -82,6 +88,7 @@ class PairScorer:
                 needs.matrix[start : start + block],
                 offers,
                 cosine=None if cosines is None else cosines[number],
+                closeness=None if closeness is None else closeness[number],
             )
             rows, columns = np.nonzero(content >= scoring.RECIPROCITY_THRESHOLD)
             return offers.organisations[columns], needs.organisations[start:][rows]
@@ -100,9 +107,11 @@ class PairScorer:
         targets: Side,
         *,
         cosine: FloatArray | None = None,
+        closeness: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """w_topic · topic + w_text · text (+ w_semantic · semantic) of *items* × targets
-        (unrounded), and the text cosines (*cosine*, when the caller has them already)."""
+        (unrounded), and the text cosines (*cosine*, when the caller has them already; so
+        *closeness*, the embedding cosines)."""
         if cosine is None:
             cosine = (vectors @ targets.matrix_t).toarray()
         # text_component with a floor per pair: TEXT_FLOOR plus the offer's hubness floor.
@@ -133,19 +142,24 @@ class PairScorer:
         content: FloatArray = np.multiply(topic, self.weights.topic, out=topic)
         content += np.multiply(text, self.weights.text, out=text)
         if self.semantic:
-            content += self.weights.semantic * self._semantic(items, targets)
+            content += self.weights.semantic * self._semantic(items, targets, closeness)
         return content, cosine
 
-    def _semantic(self, items: Sequence[Prepared], targets: Side) -> FloatArray:
-        """semantic_component of *items* × targets, vectorised (the shift is the offer's)."""
+    def _semantic(
+        self, items: Sequence[Prepared], targets: Side, closeness: FloatArray | None = None
+    ) -> FloatArray:
+        """semantic_component of *items* × targets, vectorised (the shift is the offer's), from
+        their embedding cosines (*closeness*, when the caller has them)."""
         if not items or not targets.items:
             return np.zeros((len(items), len(targets.items)))
-        embeddings = np.array([item.embedding for item in items], dtype=np.float64)
+        if closeness is None:
+            embeddings = np.array([item.embedding for item in items], dtype=np.float64)
+            closeness = embeddings @ targets.embeddings.T
         shift = (
             np.array([item.semantic_shift for item in items])[:, None]
             + targets.semantic_shifts[None, :]
         )
-        return scoring.semantic_components(embeddings @ targets.embeddings.T - shift)
+        return scoring.semantic_components(closeness - shift)
 
     def raw_scores(
         self,

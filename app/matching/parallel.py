@@ -57,10 +57,13 @@ def ordered_imap(
     """``function(item)`` for each item, in order, worked out by up to *workers* threads
     (default WORKERS) ahead of the consumer: at most *workers* + 1 are in flight at a time, so
     blocks too large to hold all at once can be consumed as they come. BLAS is held to one
-    thread until the iterator is exhausted or closed. One worker runs them in this thread."""
+    thread until the iterator is exhausted or closed. One worker runs them in this thread
+    (BLAS held to one thread too: its results differ from a multi-threaded BLAS's in the last
+    bits for some shapes, and results must not depend on the number of workers)."""
     workers = WORKERS if workers is None else workers
     if workers <= 1:
-        yield from map(function, items)
+        with single_threaded_blas():
+            yield from map(function, items)
         return
     with single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
         pending: deque[Future[_Result]] = deque()
