@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app import __version__
+from app.api.session import DatabaseSlots
 from app.config import Settings
 from app.db import build_engine
 from app.main import create_app
@@ -39,6 +40,23 @@ def test_health_is_503_when_the_database_is_unreachable(settings: Settings) -> N
         assert response.headers["retry-after"] == "5"
         # A request that needs the database fails the same clean way.
         assert_problem(client.get("/api/v1/organisations"), 503)
+
+
+def test_health_says_busy_when_every_database_slot_is_taken(settings: Settings) -> None:
+    """It said "unreachable" (database-unavailable) where every other endpoint says busy."""
+    app = create_app(settings, build_engine("sqlite://"))
+    app.state.database_slots = DatabaseSlots(1, timeout=0.01)
+    with TestClient(app, headers=ADMIN) as client:
+        slots: DatabaseSlots = app.state.database_slots
+
+        async def hold() -> None:
+            await slots._free.acquire()
+
+        client.portal.call(hold)  # type: ignore[union-attr]
+        response = client.get("/api/v1/health")
+        body = assert_problem(response, 503)
+        assert (body["type"], body["database"]) == ("urn:copmatch:problem:database-busy", "busy")
+        assert response.headers["retry-after"] == "5"
 
 
 def test_health_and_requests_say_when_the_schema_is_not_migrated(

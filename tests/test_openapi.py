@@ -190,6 +190,58 @@ def test_etag_and_location_are_declared_where_they_are_sent(
         assert headers & {"ETag", "Location"} == sent, (method, template)
 
 
+def test_every_header_sent_is_declared(
+    client: TestClient, session: Session, document: dict[str, Any]
+) -> None:
+    """A generated client reads only the headers the document declares: WWW-Authenticate on a
+    401, Retry-After on a 503, Idempotent-Replayed on a replayed creation, Vary on a 406 of a
+    representation chosen by Accept, Cache-Control on a new token, X-Request-ID everywhere."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    person = factories.person(session, haarlem)
+    needs = f"/communities/{cop.id}/needs"
+    replay = {"Idempotency-Key": "need-1"}
+    body = {"organisationId": haarlem.id, "text": "TVW"}
+    client.post(f"/api/v1{needs}", json=body, headers=replay)
+    sent = [
+        ("get", "/communities/{communityId}/needs", client.get(f"/api/v1{needs}")),
+        (
+            "post",
+            "/communities/{communityId}/needs",
+            client.post(f"/api/v1{needs}", json=body, headers=replay),
+        ),
+        ("get", "/topics", client.get("/api/v1/topics", headers={"Authorization": ""})),
+        ("post", "/people/{personId}/tokens", client.post(f"/api/v1/people/{person.id}/tokens")),
+        (
+            "get",
+            "/communities/{communityId}/report",
+            client.get(f"/api/v1/communities/{cop.id}/report", headers={"Accept": "image/png"}),
+        ),
+    ]
+    optional = {"www-authenticate", "idempotent-replayed", "vary", "cache-control", "x-request-id"}
+    for method, template, response in sent:
+        declared = document["paths"][template][method]["responses"][str(response.status_code)]
+        names = {name.lower() for name in declared.get("headers", {})}
+        assert {name for name in optional if name in response.headers} <= names, (
+            method,
+            template,
+            response.status_code,
+        )
+    assert [response.status_code for *_, response in sent] == [200, 201, 401, 201, 406]
+    assert sent[1][2].headers["idempotent-replayed"] == "true"
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for code, response in operation["responses"].items():
+                assert "X-Request-ID" in response["headers"], (path, method, code)
+            if "503" in operation["responses"]:
+                assert "Retry-After" in operation["responses"]["503"]["headers"]
+            assert len(operation["tags"]) == 1, (path, method)  # one API class per operation
+    health = document["paths"]["/health"]["get"]["responses"]["503"]["content"]
+    assert health["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/HealthProblem"
+    }
+
+
 def _transitions(text: str) -> dict[str, set[str]]:
     """``{"proposed": {"introduced", "declined"}}`` from "proposed → introduced | declined; …"."""
     found: dict[str, set[str]] = {}

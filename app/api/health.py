@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.api.problems import RETRY_AFTER_SECONDS, ProblemResponse, problem
 from app.api.session import DatabaseSlots, in_thread
@@ -19,13 +20,24 @@ router = APIRouter(tags=["health"])
     "/health",
     response_model=Health,
     summary="Service and database status",
-    responses={503: {"description": "The database is unreachable, or its schema is not migrated"}},
+    responses={
+        503: {"description": "The database is unreachable or busy, or its schema is not migrated"}
+    },
 )
 async def get_health(request: Request) -> Health | ProblemResponse | JSONResponse:
     slots: DatabaseSlots = request.app.state.database_slots
     try:
         async with slots.taken():
             revision = await in_thread(_revision, request.app.state.engine)
+    except PoolTimeout:  # every connection in use: busy, as every other endpoint says
+        return problem(
+            request,
+            status=503,
+            detail="the database is busy",
+            slug="database-busy",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            extra={"database": "busy"},
+        )
     except SQLAlchemyError:
         return problem(
             request,

@@ -52,6 +52,18 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 
+HEALTH_PROBLEM_SCHEMA: dict[str, Any] = {
+    "description": "A problem of /health: the database's state besides",
+    "allOf": [
+        {"$ref": "#/components/schemas/Problem"},
+        {
+            "type": "object",
+            "required": ["database"],
+            "properties": {"database": {"enum": ["unreachable", "busy", "not-migrated"]}},
+        },
+    ],
+}
+
 API_VERSION_HEADER: dict[str, Any] = {
     "description": "The full version of the API (semantic versioning)",
     "schema": {"type": "string", "examples": [__version__]},
@@ -66,6 +78,33 @@ ETAG_HEADER: dict[str, Any] = {
 LOCATION_HEADER: dict[str, Any] = {
     "description": "Where the created resource is read",
     "schema": {"type": "string", "format": "uri-reference", "examples": ["/api/v1/topics"]},
+}
+
+REQUEST_ID_HEADER: dict[str, Any] = {
+    "description": "The request's id: the client's own X-Request-ID (at most 64 characters "
+    "A-Za-z0-9._-) or a new one, recorded in the audit log",
+    "schema": {"type": "string", "examples": ["3f2b8c1e-5d4a-4b7e-9c2d-1a6f0e8b7c55"]},
+}
+
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "Seconds to wait before retrying (when the database is busy or unreachable)",
+    "schema": {"type": "integer", "minimum": 0, "examples": [5]},
+}
+
+WWW_AUTHENTICATE_HEADER: dict[str, Any] = {
+    "description": "The scheme to authenticate with",
+    "schema": {"type": "string", "examples": ['Bearer realm="copmatch"']},
+}
+
+IDEMPOTENT_REPLAYED_HEADER: dict[str, Any] = {
+    "description": "`true` when this is the stored response to an earlier request with the "
+    "same Idempotency-Key, not a new creation",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+VARY_HEADER: dict[str, Any] = {
+    "description": "Always `Accept`: the representation depends on it",
+    "schema": {"type": "string", "examples": ["Accept"]},
 }
 
 ERROR_DESCRIPTIONS = {
@@ -84,12 +123,23 @@ ERROR_DESCRIPTIONS = {
 }
 
 
-def _problem_response(description: str) -> dict[str, Any]:
+_EVERY_RESPONSE = ("API-Version", "X-Request-ID")
+"""The headers every response carries (middleware.ResponseHeaders, problems.problem)."""
+
+_ERROR_HEADERS = {"401": ("WWW-Authenticate",), "503": ("Retry-After",)}
+"""Headers of some errors besides _EVERY_RESPONSE's."""
+
+
+def _headers(*names: str) -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+
+
+def _problem_response(code: str, description: str, schema: str = "Problem") -> dict[str, Any]:
     return {
         "description": description,
-        "headers": {"API-Version": {"$ref": "#/components/headers/API-Version"}},
+        "headers": _headers(*_EVERY_RESPONSE, *_ERROR_HEADERS.get(code, ())),
         "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            "application/problem+json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}
         },
     }
 
@@ -240,9 +290,10 @@ def _add_validator_headers(paths: dict[str, Any]) -> None:
         for method, operation in item.items():
             responses = operation.get("responses", {})
             if "201" in responses:
-                responses["201"].setdefault("headers", {})["Location"] = {
-                    "$ref": "#/components/headers/Location"
-                }
+                headers = responses["201"].setdefault("headers", {})
+                headers |= _headers("Location")
+                if "Idempotency-Key" in _header_names(operation):
+                    headers |= _headers("Idempotent-Replayed")
             tagged = [
                 code for code in ("200", "201") if schema_of(responses.get(code, {})) in versioned
             ]
@@ -286,16 +337,21 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
             responses.pop("422", None)  # FastAPI's own validation schema; replaced below
             for code, response in responses.items():
                 if code.startswith(("2", "3")):
-                    response.setdefault("headers", {})["API-Version"] = {
-                        "$ref": "#/components/headers/API-Version"
-                    }
+                    response.setdefault("headers", {}).update(_headers(*_EVERY_RESPONSE))
             public = path in PUBLIC_PATHS
             if public:
                 operation["security"] = []
+            # A representation chosen by Accept varies by it, its 406 too.
+            varies = "Vary" in responses.get("200", {}).get("headers", {})
             for code in _error_codes(method, operation, public=public):
+                schema = "HealthProblem" if public and code == "503" else "Problem"
                 responses[code] = _problem_response(
-                    responses.get(code, {}).get("description") or ERROR_DESCRIPTIONS[code]
+                    code,
+                    responses.get(code, {}).get("description") or ERROR_DESCRIPTIONS[code],
+                    schema,
                 )
+                if varies and code == "406":
+                    responses[code]["headers"] |= _headers("Vary")
         paths[path.removeprefix(API_PREFIX) or "/"] = item
     document["paths"] = paths
     _add_validator_headers(paths)
@@ -304,10 +360,16 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas["Problem"] = PROBLEM_SCHEMA
+    schemas["HealthProblem"] = HEALTH_PROBLEM_SCHEMA
     components["headers"] = {
         "API-Version": API_VERSION_HEADER,
         "ETag": ETAG_HEADER,
         "Location": LOCATION_HEADER,
+        "X-Request-ID": REQUEST_ID_HEADER,
+        "Retry-After": RETRY_AFTER_HEADER,
+        "WWW-Authenticate": WWW_AUTHENTICATE_HEADER,
+        "Idempotent-Replayed": IDEMPOTENT_REPLAYED_HEADER,
+        "Vary": VARY_HEADER,
     }
     components["securitySchemes"] = {
         "bearerAuth": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from app.api.deps import (
     IfMatch,
@@ -29,9 +29,8 @@ from app.schemas import (
     PersonExport,
     PersonRead,
     PersonUpdate,
-    TokenCreated,
 )
-from app.services import access, tokens
+from app.services import access
 from app.services import organisations as service
 
 router = APIRouter(tags=["organisations"])
@@ -253,30 +252,3 @@ def export_person(
     return service.export_person(
         session, person, communities=None if own else principal.organiser_of
     )
-
-
-@router.post(
-    "/people/{personId}/tokens",
-    status_code=201,
-    response_model=TokenCreated,
-    summary="Issue a bearer token for a person",
-    description="The token is shown once; only its SHA-256 hash is stored. Admins, and "
-    "organisers for people who take part in no community they do not run. A token an "
-    "organiser issued is revoked when its person comes to take part in a community that "
-    "organiser does not run.",
-    tags=["tokens"],
-)
-def create_token(
-    session: SessionDep,
-    principal: PrincipalDep,
-    person_id: PersonId,
-    request: Request,
-    response: Response,
-) -> TokenCreated:
-    person = service.get_person(session, person_id)
-    tokens.require_token_issuer(session, principal, person)
-    lifetime = request.app.state.settings.token_lifetime_days
-    issued = tokens.issue_token(session, person, lifetime_days=lifetime, issued_by=principal)
-    response.headers["Cache-Control"] = "no-store"
-    set_location(response, f"/tokens/{issued.id}")
-    return TokenCreated(id=issued.id, token=issued.token, expires_at=issued.expires_at)
