@@ -30,23 +30,9 @@ async def get_health(request: Request) -> Health | ProblemResponse | JSONRespons
         async with slots.taken():
             revision = await in_thread(_revision, request.app.state.engine)
     except PoolTimeout:  # every connection in use: busy, as every other endpoint says
-        return problem(
-            request,
-            status=503,
-            detail="the database is busy",
-            slug="database-busy",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            extra={"database": "busy"},
-        )
+        return _retry_later(request, "busy", "database-busy")
     except SQLAlchemyError:
-        return problem(
-            request,
-            status=503,
-            detail="the database is unreachable",
-            slug="database-unavailable",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            extra={"database": "unreachable"},
-        )
+        return _retry_later(request, "unreachable", "database-unavailable")
     if revision != head_revision():
         # Requests would fail on missing tables or columns: say why, not "unreachable".
         return problem(
@@ -58,6 +44,18 @@ async def get_health(request: Request) -> Health | ProblemResponse | JSONRespons
             extra={"database": "not-migrated"},
         )
     return Health(status="ok", database="ok")
+
+
+def _retry_later(request: Request, state: str, slug: str) -> ProblemResponse:
+    """503 with Retry-After: the database is *state* now."""
+    return problem(
+        request,
+        status=503,
+        detail=f"the database is {state}",
+        slug=slug,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        extra={"database": state},
+    )
 
 
 def _revision(engine: Engine) -> str | None:
