@@ -351,6 +351,9 @@ def serve(
         typer.echo(f"development admin token (from {DEV_TOKEN_FILE}): {token}")
     host = host or settings.host
     port = port or settings.port
+    # The app reads its settings anew: the OpenAPI document's server is where it listens.
+    os.environ["COPMATCH_HOST"], os.environ["COPMATCH_PORT"] = host, str(port)
+    get_settings.cache_clear()
     typer.echo(f"copmatch on http://{host}:{port} — API docs: http://{host}:{port}/docs")
     uvicorn.run(
         "app.main:create_app" if reload else _frozen_app(),

@@ -37,9 +37,10 @@ class Settings(BaseSettings):
         default=False,
         description="One log line per request from uvicorn (a proxy in front usually logs them)",
     )
-    public_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Base URL under which clients reach the service (used in OpenAPI servers)",
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL under which clients reach the service (used in OpenAPI servers); "
+        "default http://{host}:{port}",
     )
     contact_name: str = "copmatch beheer"
     contact_email: str = "copmatch@example.org"
@@ -63,6 +64,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed to call the API from a browser; empty: CORS off",
     )
+
+    @property
+    def base_url(self) -> str:
+        """public_url, or the address the service listens on (http://host:port)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @field_validator("database_url")
     @classmethod

@@ -25,6 +25,10 @@ def served(
     monkeypatch.setenv("COPMATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
     monkeypatch.setenv("COPMATCH_ENVIRONMENT", "test")
     monkeypatch.setenv("COPMATCH_ADMIN_TOKEN", "x" * 43)
+    # serve sets host and port in the environment: as set here, they are restored after.
+    monkeypatch.setenv("COPMATCH_HOST", "127.0.0.1")
+    monkeypatch.setenv("COPMATCH_PORT", "8000")
+    monkeypatch.delenv("COPMATCH_PUBLIC_URL", raising=False)
     get_settings.cache_clear()
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(
@@ -47,6 +51,8 @@ def test_serve_warms_up_and_freezes_start_up_objects(
     assert isinstance(app, FastAPI)
     assert options["factory"] is False
     assert options["port"] == 8123
+    # The document's server is where it listens: Swagger UI's "Try it out" goes there.
+    assert app.openapi()["servers"] == [{"url": "http://127.0.0.1:8123/api/v1"}]
     # The embedding model (the semantic extra is installed in the test environment) was loaded
     # before the freeze, so its objects are among the frozen ones.
     assert embedding._loaded is not None

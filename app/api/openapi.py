@@ -326,7 +326,7 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
             "url": settings.contact_url,
         },
         license_info={"name": "EUPL-1.2", "identifier": "EUPL-1.2"},
-        servers=[{"url": f"{settings.public_url.rstrip('/')}{API_PREFIX}"}],
+        servers=[{"url": f"{settings.base_url}{API_PREFIX}"}],
     )
     paths: dict[str, Any] = {}
     for path, item in document.get("paths", {}).items():
