@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -273,7 +274,12 @@ def build_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine for ``url`` with the settings this app relies on on each backend.
 
     Its errors do not quote the statement's parameters (``hide_parameters``): they are names
-    and e-mail addresses, and errors end up in logs."""
+    and e-mail addresses, and errors end up in logs. With *echo*, statements are logged at INFO
+    through ``sqlalchemy.engine``; SQLAlchemy's own echo handler only where logging has none
+    (beside the command line's, it printed every statement twice)."""
+    if echo:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+        echo = not logging.getLogger().handlers
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

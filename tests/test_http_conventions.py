@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,17 @@ def test_each_problem_type_has_one_title(client: TestClient, session: Session) -
     assert_problem(
         client.post(imports, content=b"x", headers={**multipart, "Authorization": ""}), 401
     )
+
+
+def test_database_echo_logs_each_statement_once(caplog: pytest.LogCaptureFixture) -> None:
+    """SQLAlchemy's own echo handler beside the command line's logging printed each twice."""
+    engine_logger = logging.getLogger("sqlalchemy.engine")
+    level = engine_logger.level
+    try:
+        engine = build_engine("sqlite://", echo=True)
+        assert engine.echo is False  # logging has a handler (caplog's): it prints them
+        with caplog.at_level(logging.INFO), engine.connect() as connection:
+            connection.execute(text("SELECT 42"))
+        assert [r.getMessage() for r in caplog.records].count("SELECT 42") == 1
+    finally:
+        engine_logger.setLevel(level)
