@@ -282,7 +282,10 @@ def test_lifecycle_and_feedback(client: TestClient, cop: Cop) -> None:
     assert client.get(item).json() == suggestion
 
     assert_problem(patch(client, item, json={"feedback": {"usefulness": 4}}), 409, "body.feedback")
-    assert_problem(patch(client, item, json={"status": "completed"}), 409, "body.status")
+    body = assert_problem(patch(client, item, json={"status": "completed"}), 409, "body.status")
+    assert body["detail"] == (
+        "the suggestion is proposed and cannot become completed; allowed: declined, introduced"
+    )
     assert patch(client, item, json={"status": "introduced"}).json()["status"] == "introduced"
     assert patch(client, item, json={"status": "accepted"}).json()["status"] == "accepted"
     done = patch(
@@ -457,7 +460,7 @@ def test_an_offer_is_introduced_to_no_more_peers_than_its_capacity(
     body = assert_problem(patch(client, second_url, {"status": "introduced"}), 409, "body.status")
     assert body["detail"] == (
         f"offer {offer['id']} can help 1 peer(s) and 1 already took its places (introduced, "
-        "accepted or completed); raise its capacity, or decline one of those, first"
+        "accepted or completed); raise its capacity, or decline one that is only introduced, first"
     )
     after = client.get(second_url)
     assert (after.json(), after.headers["etag"]) == (before.json(), before.headers["etag"])

@@ -675,7 +675,8 @@ def update_suggestion(
         if status not in allowed:
             options = ", ".join(sorted(allowed)) or "none (final)"
             raise Conflict(
-                f"a {suggestion.status} suggestion cannot become {status}; allowed: {options}",
+                f"the suggestion is {suggestion.status} and cannot become {status}; allowed: "
+                f"{options}",
                 invalid_params=[
                     InvalidParam("body.status", f"not allowed after {suggestion.status}")
                 ],
@@ -686,7 +687,7 @@ def update_suggestion(
                 raise Conflict(
                     f"offer {suggestion.offer_id} can help {capacity} peer(s) and {taken} "
                     "already took its places (introduced, accepted or completed); raise its "
-                    "capacity, or decline one of those, first",
+                    "capacity, or decline one that is only introduced, first",
                     invalid_params=[
                         InvalidParam("body.status", f"offer {suggestion.offer_id} is full")
                     ],
