@@ -429,7 +429,11 @@ class TopicTag(ReadModel):
 
 class AnswerCreate(InputModel):
     organisation_id: EntityId
-    person_id: EntityId | None = None
+    person_id: EntityId | None = Field(
+        default=None,
+        description="Who gave the answer (for knowledge retention). Left out, it is the caller "
+        "when they take part for the answer's organisation; null for no one.",
+    )
     meeting_id: EntityId | None = None
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.schemas import SHOWS_SOMETHING, shows_nothing
+from app.services import tokens
 from tests import factories
 from tests.http import delete, patch
 from tests.problems import assert_problem
@@ -328,3 +330,31 @@ def test_body_types_are_strict_and_nul_is_refused(client: TestClient, session: S
         offers, json={"organisationId": float(haarlem.id), "text": "a", "capacity": 2.0}
     )
     assert (whole.status_code, whole.json()["capacity"]) == (201, 2)
+
+
+def test_an_answer_a_member_types_in_is_theirs_unless_they_say_otherwise(
+    client: TestClient, session: Session
+) -> None:
+    """It was stored without a person, so the plan's knowledge retention never counted it."""
+    haarlem, zaanstad = factories.municipality(session), factories.municipality(session)
+    cop = factories.community(session, None, haarlem, zaanstad)
+    sanne, organiser = factories.person(session, haarlem), factories.person(session, zaanstad)
+    tokens.add_organiser(session, cop, organiser.id)
+
+    def as_(person: Any) -> dict[str, str]:
+        issued = tokens.issue_token(session, person, lifetime_days=1)
+        return {"Authorization": f"Bearer {issued.token}"}
+
+    url = f"/api/v1/communities/{cop.id}/needs"
+    mine = {"organisationId": haarlem.id, "text": "Hulp bij de TVW"}
+
+    def person_of(body: dict[str, Any], headers: dict[str, str]) -> Any:
+        response = client.post(url, json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        return response.json()["personId"]
+
+    assert person_of(mine, as_(sanne)) == sanne.id
+    assert person_of({**mine, "personId": None}, as_(sanne)) is None
+    # An organiser of another organisation, and an admin, type in for someone else.
+    assert person_of(mine, as_(organiser)) is None
+    assert person_of(mine, {}) is None

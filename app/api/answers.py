@@ -141,14 +141,23 @@ def _register(
         response: Response,
         idempotent: IdempotencyDep,
     ) -> Any:
-        organisation_id = cast(AnswerCreate, body).organisation_id
+        data = cast(AnswerCreate, body)
+        organisation_id = data.organisation_id
         access.require_answer_writer(session, principal, community.id, organisation_id)
+        if (
+            "person_id" not in data.model_fields_set
+            and principal.person_id is not None
+            and principal.organisation_id == organisation_id
+        ):
+            # A member typing in their own answer gave it: section 7 of the plan (knowledge
+            # retention) counts it as theirs.
+            data = data.model_copy(update={"person_id": principal.person_id})
         # Keyed by the path with the parsed id: /communities/01/needs is /communities/1/needs.
         path = f"{API_PREFIX}/communities/{community.id}/{segment}"
         keyed = idempotent.at(path) if idempotent is not None else None
         if keyed is not None and (record := previous(session, keyed)) is not None:
             return replay(record)
-        answer = service.create_answer(session, model, community, body)
+        answer = service.create_answer(session, model, community, data)
         location = f"/communities/{community.id}/{segment}/{answer.id}"
         set_location(response, location)
         set_etag(response, answer)
