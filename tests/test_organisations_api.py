@@ -118,6 +118,10 @@ def test_list_filters_by_kind_cbs_code_and_name(client: TestClient, session: Ses
     assert names(kind="agency") == ["RVO"]
     assert names(cbsCode="gm0392") == ["Haarlem"]
     assert names(q=" haarlem ") == ["Haarlem", "Haarlemmermeer"]
+    # A municipality is stored by its name alone, and often written with "Gemeente".
+    assert names(q="Gemeente  Haarlem") == ["Haarlem", "Haarlemmermeer"]
+    assert names(q="gemeente zaan") == ["Zaanstad"]
+    assert names(q="gemeente rvo") == []
     assert names(q="%") == []
     for digits in ("GM\u0660\u0663\u0669\u0662", "GM\uff10\uff13\uff19\uff12"):  # ٠٣٩٢, ０３９２
         assert_problem(client.get("/api/v1/organisations", params={"cbsCode": digits}), 400)

@@ -46,6 +46,7 @@ from app.services.import_rows import (
     parse_date,
     quote,
 )
+from app.services.organisations import MUNICIPALITY_PREFIX
 
 CBS_CODE = re.compile(r"GM[0-9]{4}", re.IGNORECASE)
 # The columns that say who gave an answer (a department only describes a new person).
@@ -219,7 +220,7 @@ class Planner:
                 self.problem(row, "organisation", reference, f"unknown CBS code {quote(reference)}")
             return found
         key = fold(reference)
-        found = self.by_name.get(key) or self.by_name.get(key.removeprefix("gemeente "))
+        found = self.by_name.get(key) or self.by_name.get(key.removeprefix(MUNICIPALITY_PREFIX))
         if found is None:
             if key not in self.name_hints and len(self.name_hints) < MAX_NAME_HINTS:
                 self.name_hints[key] = self._closest_name(key)

@@ -85,12 +85,23 @@ def list_organisations(
         statement = statement.where(Organisation.kind == kind.value)
     if cbs_code is not None:
         statement = statement.where(Organisation.cbs_code == cbs_code.upper())
-    # Names are stored trimmed: a search typed with a space around it still finds them.
-    name_contains = (name_contains or "").strip()
+    # Names are stored trimmed: a search typed with a space around it still finds them. A
+    # municipality is stored by its name alone: "Gemeente Hoorn" finds Hoorn, as an import does.
+    name_contains = " ".join((name_contains or "").split())
+    if name_contains.lower().startswith(MUNICIPALITY_PREFIX) and kind in (
+        None,
+        OrganisationKind.MUNICIPALITY,
+    ):
+        name_contains = name_contains[len(MUNICIPALITY_PREFIX) :]
+        statement = statement.where(Organisation.kind == OrganisationKind.MUNICIPALITY.value)
     if name_contains:
         pattern = f"%{_escape_like(name_contains.lower())}%"
         statement = statement.where(func.lower(Organisation.name).like(pattern, escape="\\"))
     return paginate(session, statement, limit=limit, offset=offset)
+
+
+MUNICIPALITY_PREFIX = "gemeente "
+"""How a municipality's name is often written, and not stored ("Gemeente Hoorn": Hoorn)."""
 
 
 def _escape_like(text: str) -> str:
