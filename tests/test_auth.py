@@ -323,6 +323,23 @@ def test_erasing_an_organiser_ends_their_role_and_the_log_records_it(
     assert deleted_tokens == [issued.id]
 
 
+def test_an_organiser_who_leaves_is_no_longer_listed_as_one(
+    client: TestClient, session: Session
+) -> None:
+    """Setting active to false revoked their tokens but left them among the organisers."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    sanne = factories.person(session, haarlem)
+    tokens.add_organiser(session, cop, sanne.id)
+    organisers = f"/api/v1/communities/{cop.id}/organisers"
+    assert patch(client, f"/api/v1/people/{sanne.id}", {"active": False}).status_code == 200
+    assert client.get(organisers).json()["items"] == []
+    log = client.get(f"/api/v1/communities/{cop.id}/audit-log").json()["items"]
+    assert [(e["action"], e["resource"]) for e in log if e["action"] == "delete"] == [
+        ("delete", "organiser")
+    ]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_upgrade_revokes_the_tokens_of_people_who_left_before_it(
     backend: str, tmp_path: Path

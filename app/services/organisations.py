@@ -334,11 +334,16 @@ def update_person(session: Session, person: Person, data: PersonUpdate) -> Perso
     if changes.get("active") is False:
         # They left: their tokens stop for good. Should they come back, they are issued a new
         # one, and one that leaked meanwhile stays dead. So do the copies of the tokens they
-        # issued as an organiser: they run no community any more.
+        # issued as an organiser: they run no community any more, and are no longer listed as
+        # its organiser (through the session: the audit log records each role ended).
         for token in session.scalars(
             select(ApiToken).where(ApiToken.person_id == person.id, ApiToken.revoked_at.is_(None))
         ):
             token.revoked_at = utcnow()
+        for role in session.scalars(
+            select(CommunityOrganiser).where(CommunityOrganiser.person_id == person.id)
+        ):
+            session.delete(role)
         revoke_tokens_beyond_issuer(session, person.id)
     session.flush()
     return person
