@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import (
@@ -751,6 +751,23 @@ class ImportProblemRead(ReadModel):
     )
 
 
+ImportedKind = Literal["need", "offer", "format-preference"]
+ImportOutcome = Literal["created", "updated", "unchanged"]
+
+
+class ImportRowRead(ReadModel):
+    row: int = Field(description="The row's number, as a spreadsheet shows it")
+    kind: ImportedKind
+    outcome: ImportOutcome
+    answer_id: int | None = Field(
+        description="The answer the row is (null: a new answer of a dry run)"
+    )
+    changes: list[str] = Field(
+        description="The properties an update changes (text, topics, priority, capacity, note, "
+        "personId, meetingId)"
+    )
+
+
 class ImportRead(ReadModel):
     dry_run: bool = Field(description="True: checked only, nothing was written")
     rows: int = Field(description="Data rows in the file (below the header, blank rows skipped)")
@@ -764,6 +781,9 @@ class ImportRead(ReadModel):
     problems: list[ImportProblemRead] = Field(
         description="Every problem found (at most 1000); a dry run lists them here, an import "
         "answers 422 with the same list"
+    )
+    outcomes: list[ImportRowRead] = Field(
+        description="What the import does (a dry run: would do) with each row without problems"
     )
 
 

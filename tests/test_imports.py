@@ -135,7 +135,9 @@ def test_round_trip_of_the_demo_gives_the_same_suggestions(
 
     assert response.status_code == 200, response.text
     answers = sum(_count(session, m, original) for m in (Need, Offer, FormatPreference))
-    assert response.json() == {
+    body = response.json()
+    outcomes = body.pop("outcomes")
+    assert body == {
         "dryRun": False,
         "rows": answers,
         "created": answers,
@@ -145,6 +147,12 @@ def test_round_trip_of_the_demo_gives_the_same_suggestions(
         "peopleCreated": 0,
         "problems": [],
     }
+    assert [o["row"] for o in outcomes] == list(range(2, answers + 2))
+    assert {o["outcome"] for o in outcomes} == {"created"}
+    created = {(o["kind"], o["answerId"]) for o in outcomes}
+    for model, kind in ((Need, "need"), (Offer, "offer"), (FormatPreference, "format-preference")):
+        stored = session.scalars(select(model.id).where(model.community_id == copy.id)).all()
+        assert {answer for found, answer in created if found == kind} == set(stored)
     expected = _suggestions(session, original.id)
     assert len(expected) > 0
     assert _suggestions(session, copy.id) == expected
@@ -209,6 +217,11 @@ def test_import_creates_answers_people_members_and_links_meetings(
     response = upload(client, cop.id, csv_file(rows))
 
     assert response.status_code == 200, response.text
+    need = session.scalars(select(Need).where(Need.community_id == cop.id)).one()
+    offer_id = session.scalars(select(Offer.id).where(Offer.community_id == cop.id)).one()
+    preference_id = session.scalars(
+        select(FormatPreference.id).where(FormatPreference.community_id == cop.id)
+    ).one()
     assert response.json() == {
         "dryRun": False,
         "rows": 3,
@@ -218,8 +231,18 @@ def test_import_creates_answers_people_members_and_links_meetings(
         "membersAdded": [zaanstad.id],
         "peopleCreated": 1,
         "problems": [],
+        "outcomes": [
+            {"row": 2, "kind": "need", "outcome": "created", "answerId": need.id, "changes": []},
+            {"row": 3, "kind": "offer", "outcome": "created", "answerId": offer_id, "changes": []},
+            {
+                "row": 4,
+                "kind": "format-preference",
+                "outcome": "created",
+                "answerId": preference_id,
+                "changes": [],
+            },
+        ],
     }
-    need = session.scalars(select(Need).where(Need.community_id == cop.id)).one()
     assert (need.organisation_id, need.text, need.priority) == (
         haarlem.id,
         "Hoe betrek je VvE's bij het WUP?",
@@ -277,6 +300,10 @@ def test_dry_run_reports_and_writes_nothing(client: TestClient, session: Session
         "membersAdded": [zaanstad.id],
         "peopleCreated": 1,
         "problems": [],
+        "outcomes": [  # a dry run creates nothing: no ids yet
+            {"row": 2, "kind": "need", "outcome": "created", "answerId": None, "changes": []},
+            {"row": 3, "kind": "offer", "outcome": "created", "answerId": None, "changes": []},
+        ],
     }
     session.expire_all()
     assert _counts(session, cop) == before
@@ -310,7 +337,9 @@ def test_importing_twice_creates_no_duplicates(client: TestClient, session: Sess
         "membersAdded": [],
         "peopleCreated": 0,
         "problems": [],
+        "outcomes": [{**outcome, "outcome": "unchanged"} for outcome in first.json()["outcomes"]],
     }
+    assert [o["outcome"] for o in first.json()["outcomes"]] == ["created"] * 4
     assert _counts(session, cop) == after_first
 
 
@@ -414,6 +443,12 @@ def test_changed_rows_count_as_updated(client: TestClient, session: Session) -> 
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["created"], body["updated"], body["unchanged"]) == (0, 2, 2)
+    assert [(o["row"], o["outcome"], o["changes"]) for o in body["outcomes"]] == [
+        (2, "updated", ["priority", "text", "topics"]),
+        (3, "unchanged", []),
+        (4, "updated", ["capacity"]),
+        (5, "unchanged", []),
+    ]
     need = session.scalars(
         select(Need).where(Need.organisation_id == haarlem.id, Need.text.startswith("warmtenet"))
     ).one()
@@ -1130,6 +1165,16 @@ def test_template_copes_with_control_characters_in_stored_texts(client: TestClie
     assert "Kickoff" in titles
 
 
+EXAMPLE_OUTCOMES = [
+    (2, "created", []),  # Heiloo, new to the community
+    (3, "created", []),
+    (4, "created", []),
+    (5, "unchanged", []),  # Haarlem's TEO need, as the demo has it
+    (6, "updated", ["priority"]),  # Haarlem's heat network need, now high
+    (7, "created", []),
+]
+
+
 def test_the_readmes_example_file_imports_into_the_demo_as_it_says(
     client: TestClient, session: Session
 ) -> None:
@@ -1149,7 +1194,12 @@ def test_the_readmes_example_file_imports_into_the_demo_as_it_says(
         "problems": [],
     }
     first = upload(client, community_id, example.read_bytes())
-    assert (first.status_code, first.json()) == (200, expected)
+    outcomes = first.json().pop("outcomes")
+    assert (first.status_code, first.json() | {"outcomes": outcomes}) == (
+        200,
+        expected | {"outcomes": outcomes},
+    )
+    assert [(o["row"], o["outcome"], o["changes"]) for o in outcomes] == EXAMPLE_OUTCOMES
     again = upload(client, community_id, example.read_bytes())
     assert again.json() == {
         **expected,
@@ -1158,4 +1208,5 @@ def test_the_readmes_example_file_imports_into_the_demo_as_it_says(
         "updated": 0,
         "membersAdded": [],
         "peopleCreated": 0,
+        "outcomes": [{**o, "outcome": "unchanged", "changes": []} for o in outcomes],
     }

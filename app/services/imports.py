@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -64,6 +65,7 @@ from app.services.import_rows import (
     FORMAT_ALIASES,
     TEMPLATE_HEADER,
     ImportProblem,
+    Kind,
     ParsedRow,
     RowReferences,
     find_header,
@@ -103,6 +105,21 @@ class ImportResult:
     members_added: tuple[int, ...]
     people_created: int
     problems: tuple[ImportProblem, ...]
+    outcomes: tuple[RowOutcome, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutcome:
+    """What an import does (or a dry run would do) with one row of the file."""
+
+    row: int
+    kind: str
+    outcome: str
+    """created, updated or unchanged"""
+    answer_id: int | None
+    """The answer the row is (None: a new answer of a dry run)."""
+    changes: tuple[str, ...]
+    """The properties an update changes, as the API names them (personId, topics, …)."""
 
 
 def read_import(data: bytes, filename: str | None, *, max_bytes: int) -> ImportFile:
@@ -165,8 +182,9 @@ def import_answers(
     people_created = len(
         {plan.person.data.email for plan in plans if isinstance(plan.person, NewPerson)}
     )
+    created_ids: dict[int, int] = {}
     if not dry_run:
-        _apply(session, community, plans, planner, progress)
+        created_ids = _apply(session, community, plans, planner, progress)
     return ImportResult(
         dry_run=dry_run,
         rows=upload.rows,
@@ -176,6 +194,25 @@ def import_answers(
         members_added=members_added,
         people_created=people_created,
         problems=tuple(problems[:MAX_PROBLEMS]),
+        outcomes=tuple(_outcome(plan, created_ids) for plan in plans),
+    )
+
+
+_KINDS = {Kind.NEED: "need", Kind.OFFER: "offer", Kind.FORMAT: "format-preference"}
+
+
+def _outcome(plan: PlannedRow, created_ids: dict[int, int]) -> RowOutcome:
+    if plan.existing is None:
+        outcome, answer_id = "created", created_ids.get(plan.row.row)
+    else:
+        outcome = "updated" if plan.changes else "unchanged"
+        answer_id = plan.existing.id
+    return RowOutcome(
+        row=plan.row.row,
+        kind=_KINDS[plan.row.kind],
+        outcome=outcome,
+        answer_id=answer_id,
+        changes=tuple(sorted(to_camel(name) for name in plan.changes)),
     )
 
 
@@ -195,7 +232,9 @@ def _apply(
     plans: Sequence[PlannedRow],
     planner: Planner,
     progress: ProgressCallback | None,
-) -> None:
+) -> dict[int, int]:
+    """Write the plans; returns the id of each answer created, by its row."""
+    created: dict[int, int] = {}
     for organisation_id in sorted(planner.members_added):
         communities.add_member(session, community, organisation_id)
     for new in planner.new_people.values():
@@ -207,17 +246,21 @@ def _apply(
         person_id = plan.person.id if isinstance(plan.person, NewPerson) else plan.person
         if plan.existing is None:
             body = plan.body.model_copy(update={"person_id": person_id})
-            answers.create_answer(session, MODELS[plan.row.kind], community, body, refresh=False)
+            answer = answers.create_answer(
+                session, MODELS[plan.row.kind], community, body, refresh=False
+            )
+            created[plan.row.row] = answer.id
         elif plan.changes:
             _update(plan.existing, plan.changes, person_id)
     session.flush()
     if not any(plan.existing is None or plan.changes for plan in plans):
-        return  # nothing new to match
+        return created  # nothing new to match
     if progress:
         progress("matching", 0, 1)
     matching.recompute(session, community)
     if progress:
         progress("matching", 1, 1)
+    return created
 
 
 def _update(answer: Answer, changes: dict[str, Any], person_id: int | None) -> None:
