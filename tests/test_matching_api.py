@@ -361,6 +361,29 @@ def test_a_declined_pair_stays_declined_when_its_answers_are_given_again(
     ]
 
 
+def test_an_answer_with_help_in_progress_is_not_deleted(client: TestClient, cop: Cop) -> None:
+    """The delete took the other organisation's accepted suggestion and its feedback with it,
+    unseen. While introduced or accepted, it is a 409; completed or declined, it goes."""
+    offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    (suggestion,) = suggestions(client, cop)
+    item = f"{cop.url}/suggestions/{suggestion['id']}"
+    offer_url, need_url = f"{cop.url}/offers/{offer['id']}", f"{cop.url}/needs/{need['id']}"
+    for status in ("introduced", "accepted"):
+        assert patch(client, item, {"status": status}).status_code == 200
+        for url, kind, ident in ((offer_url, "offer", offer["id"]), (need_url, "need", need["id"])):
+            body = assert_problem(delete(client, url), 409)
+            assert body["detail"] == (
+                f"{kind} {ident} has help in progress with another organisation (suggestion(s) "
+                f"{suggestion['id']}, introduced or accepted); complete them, or decline those "
+                f"only introduced, before deleting the {kind}"
+            )
+    done = patch(client, item, {"status": "completed", "feedback": {"usefulness": 4}})
+    assert done.status_code == 200
+    assert delete(client, offer_url).status_code == 204
+    assert_problem(client.get(item), 404)
+
+
 def test_filters(client: TestClient, cop: Cop) -> None:
     answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)

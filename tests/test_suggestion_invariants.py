@@ -224,9 +224,19 @@ class SuggestionMachine(RuleBasedStateMachine):
         kind = data.draw(st.sampled_from([k for k in ("needs", "offers") if self._answers(k)]))
         answers = self._answers(kind)
         ident = data.draw(st.sampled_from(sorted(answers)))
-        assert ok(delete(self.client, f"{self.url}/{kind}/{ident}"), 204) is None
-        del answers[ident]
         side = 0 if kind == "needs" else 1
+        in_progress = sorted(
+            row[0]
+            for pair, row in self.acted.items()
+            if pair[side] == ident and row[1] in {"introduced", "accepted"}
+        )
+        response = delete(self.client, f"{self.url}/{kind}/{ident}")
+        if in_progress:  # help the other organisation is working on: refused, nothing changes
+            body = assert_problem(response, 409)
+            assert f"suggestion(s) {', '.join(map(str, in_progress))}," in body["detail"]
+            return
+        assert ok(response, 204) is None
+        del answers[ident]
         self.acted = {pair: row for pair, row in self.acted.items() if pair[side] != ident}
 
     # Writes of organisations

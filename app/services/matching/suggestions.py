@@ -490,6 +490,7 @@ def forget_answer(session: Session, answer: Need | Offer) -> None:
     (semantically or not); else give the needs a deleted offer was stored for their next best
     offer in its place."""
     community = writing_community(session, answer.community_id)  # before the delete locks a row
+    _refuse_help_in_progress(session, answer)
     helped: set[int] = set()
     scoring: tuple[Snapshot, matching.MatchIndex] | None = None
     if isinstance(answer, Offer):
@@ -510,6 +511,30 @@ def forget_answer(session: Session, answer: Need | Offer) -> None:
         recompute(session, community)
     elif scoring is not None:
         _rescore_needs(session, community, scoring, helped, deleted=answer.id)
+
+
+IN_PROGRESS = frozenset({SuggestionStatus.INTRODUCED, SuggestionStatus.ACCEPTED})
+"""Statuses of help two organisations are working on: their need or offer stays meanwhile."""
+
+
+def _refuse_help_in_progress(session: Session, answer: Need | Offer) -> None:
+    """409 for a need or offer with suggestions in progress (introduced or accepted): deleting
+    it would take the suggestion, its status and feedback from the other organisation too,
+    unseen. Completed and declined ones go with the answer."""
+    column = Suggestion.need_id if isinstance(answer, Need) else Suggestion.offer_id
+    busy = session.scalars(
+        select(Suggestion.id)
+        .where(column == answer.id, Suggestion.status.in_([s.value for s in IN_PROGRESS]))
+        .order_by(Suggestion.id)
+    ).all()
+    if busy:
+        kind = "need" if isinstance(answer, Need) else "offer"
+        listed = ", ".join(map(str, busy))
+        raise Conflict(
+            f"{kind} {answer.id} has help in progress with another organisation (suggestion(s) "
+            f"{listed}, introduced or accepted); complete them, or decline those only "
+            f"introduced, before deleting the {kind}"
+        )
 
 
 def _scores_of(session: Session, offer_id: int) -> dict[int, float]:
