@@ -361,6 +361,23 @@ def test_a_declined_pair_stays_declined_when_its_answers_are_given_again(
     ]
 
 
+def test_declining_a_pair_declines_its_twins_at_once(client: TestClient, cop: Cop) -> None:
+    """Haarlem gave one need twice: declining Zaanstad's offer for one left it suggested for the
+    other until a recompute took it away, unasked."""
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    first = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    second = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    found = {s["needId"]: s for s in suggestions(client, cop)}
+    assert set(found) == {first["id"], second["id"]}
+    declined = found[first["id"]]
+    patch(client, f"{cop.url}/suggestions/{declined['id']}", json={"status": "declined"})
+    assert [(s["needId"], s["status"]) for s in suggestions(client, cop)] == [
+        (first["id"], "declined")
+    ]
+    gaps = client.get(f"{cop.url}/gaps").json()["items"]
+    assert sorted(g["needId"] for g in gaps) == [first["id"], second["id"]]
+
+
 def test_an_answer_with_help_in_progress_is_not_deleted(client: TestClient, cop: Cop) -> None:
     """The delete took the other organisation's accepted suggestion and its feedback with it,
     unseen. While introduced or accepted, it is a 409; completed or declined, it goes."""

@@ -16,7 +16,7 @@ from app.db import wait_for_advisory_lock
 from app.errors import Conflict, InvalidParam, NotFound, not_found
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.services.common import paginate_rows
-from app.services.matching.declines import remember_decline
+from app.services.matching.declines import remember_decline, text_key
 from app.services.matching.embeddings import EmbeddedAhead, embed_answers, embed_written
 from app.services.matching.index import (
     Side,
@@ -685,6 +685,36 @@ def places_taken(session: Session, offer_id: int) -> tuple[int, int]:
     return capacity, taken or 0
 
 
+def _declined_twins(session: Session, data: Snapshot, declined: Suggestion) -> set[int]:
+    """The needs of the pairs declined with *declined* because their answers say the same
+    (declines.py: a need or offer given twice): they lose those suggestions now, not at the
+    next re-score."""
+    need = session.get_one(Need, declined.need_id)
+    offer = session.get_one(Offer, declined.offer_id)
+    need_key, offer_key = text_key(need.text), text_key(offer.text)
+    needs = {
+        item.id
+        for item in data.needs
+        if item.organisation_id == need.organisation_id and text_key(item.text) == need_key
+    }
+    offers = {
+        item.id
+        for item in data.offers
+        if item.organisation_id == offer.organisation_id and text_key(item.text) == offer_key
+    }
+    if len(needs) == 1 and len(offers) == 1:
+        return set()  # no twins: the common case, no query
+    return set(
+        session.scalars(
+            select(Suggestion.need_id).where(
+                Suggestion.need_id.in_(needs),
+                Suggestion.offer_id.in_(offers),
+                Suggestion.status == SuggestionStatus.PROPOSED.value,
+            )
+        )
+    )
+
+
 def update_suggestion(
     session: Session,
     suggestion: Suggestion,
@@ -741,5 +771,6 @@ def update_suggestion(
             # need re-scored alone would mix the two formulas in one community.
             recompute(session, community)
         else:
-            _rescore_needs(session, community, scoring, {suggestion.need_id})
+            needs = {suggestion.need_id, *_declined_twins(session, scoring[0], suggestion)}
+            _rescore_needs(session, community, scoring, needs)
     return suggestion
