@@ -1114,3 +1114,19 @@ def test_an_upload_is_read_from_its_header_on() -> None:
     )
     assert (upload.error, upload.rows, upload.problems) == (None, 1, ())
     assert [row.text for row in upload.parsed] == ["Warmte"]
+
+
+def test_a_title_with_a_comma_above_a_header_split_at_semicolons_is_passed_over() -> None:
+    """The title's comma made it the delimiter: the header was not found."""
+    upload = read_import(
+        b"Post-its kick-off, CoP Warmte\r\norganisatie;soort;tekst\r\nHaarlem;need;Warmte\r\n",
+        "a.csv",
+        max_bytes=1_000_000,
+    )
+    assert (upload.error, upload.rows, upload.problems) == (None, 1, ())
+    # A file whose header names no column at all keeps its own problems.
+    unknown = read_import(b"a,b\r\nc,d\r\n", "a.csv", max_bytes=1_000_000)
+    assert [p.message.split(";")[0] for p in unknown.problems][:2] == [
+        "unknown column 'a'",
+        "unknown column 'b'",
+    ]

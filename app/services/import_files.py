@@ -155,9 +155,10 @@ _EMPTY = _Record(())
 """A row without any value."""
 
 
-def read_table(data: bytes, filename: str | None = None) -> Table:
+def read_table(data: bytes, filename: str | None = None, *, delimiter: str | None = None) -> Table:
     """The table in an uploaded CSV or XLSX file; a file that cannot be read raises a
-    :class:`~app.errors.CopmatchError` (415 or 422) that says why."""
+    :class:`~app.errors.CopmatchError` (415 or 422) that says why. A CSV file is split at
+    *delimiter* when given, else at the one its first line that has one uses most."""
     name = (filename or "").lower()
     if not data.strip():
         raise ValidationFailed("the file is empty")
@@ -170,7 +171,12 @@ def read_table(data: bytes, filename: str | None = None) -> Table:
         return _xlsx_table(data)
     if name.endswith(".xlsx"):
         raise ValidationFailed(f"{filename!r} is not a valid XLSX workbook (not a ZIP archive)")
-    return _table(_csv_rows(decode_text(data)))
+    return _table(_csv_rows(decode_text(data), delimiter))
+
+
+def is_csv(data: bytes) -> bool:
+    """Would :func:`read_table` read *data* as CSV (not as a workbook)?"""
+    return not data.startswith((ZIP_SIGNATURE, OLE2_SIGNATURE))
 
 
 def decode_text(data: bytes) -> str:
@@ -236,13 +242,15 @@ def _undecodable(data: bytes, error: UnicodeDecodeError) -> str:
     return f"line {line}: {noun} {shown} at offset {error.start:,}"
 
 
-def _csv_rows(text: str) -> Iterator[_Record]:
-    # The delimiter the first line with one uses most (a title above the header may have none;
-    # see import_rows.find_header).
-    first_line = next(
-        (line for line in text.splitlines() if any(map(line.__contains__, CSV_DELIMITERS))), ""
-    )
-    delimiter = max(CSV_DELIMITERS, key=first_line.count)
+def _csv_rows(text: str, delimiter: str | None = None) -> Iterator[_Record]:
+    if delimiter is None:
+        # The delimiter the first line with one uses most (a title above the header may have
+        # none; one that has another: see imports.read_import).
+        first_line = next(
+            (line for line in text.splitlines() if any(map(line.__contains__, CSV_DELIMITERS))),
+            "",
+        )
+        delimiter = max(CSV_DELIMITERS, key=first_line.count)
     # Strict: a quote left open would otherwise swallow every line below it into one cell.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     record_line = 1  # where the record being read begins

@@ -239,6 +239,12 @@ HEADER_SEARCH_ROWS = 10
 """How many of a file's first non-blank rows :func:`find_header` looks at for its header."""
 
 
+def names_a_column(table: Table) -> bool:
+    """Does the header of *table* name at least one known column?"""
+    words = _column_words()
+    return any(header_key(cell) in words for cell in table.header)
+
+
 def find_header(table: Table) -> Table:
     """*table* with its header found: when its first row names none of the known columns (a
     title or a note above the header, as spreadsheets often have), the first of its first

@@ -45,9 +45,11 @@ from app.models import (
 )
 from app.services import answers, communities, matching, organisations
 from app.services.import_files import (
+    CSV_DELIMITERS,
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
     TemplateSheet,
+    is_csv,
     read_table,
     template_csv,
     template_xlsx,
@@ -70,6 +72,7 @@ from app.services.import_rows import (
     RowReferences,
     find_header,
     map_columns,
+    names_a_column,
     read_rows,
 )
 from app.services.topics import taxonomy
@@ -130,6 +133,14 @@ def read_import(data: bytes, filename: str | None, *, max_bytes: int) -> ImportF
         if len(data) > max_bytes:
             raise PayloadTooLarge(f"the file is larger than {max_bytes:,} bytes; split it")
         table = find_header(read_table(data, filename))
+        if not names_a_column(table) and is_csv(data):
+            # A title above the header split at its own delimiter (a comma in "Kick-off, 14
+            # juni" above a header split at semicolons): the delimiter that finds the header.
+            for delimiter in CSV_DELIMITERS:
+                other = find_header(read_table(data, filename, delimiter=delimiter))
+                if names_a_column(other):
+                    table = other
+                    break
     except CopmatchError as error:
         return ImportFile(error=error)
     parsed, problems, references = read_rows(table)
