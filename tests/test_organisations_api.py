@@ -134,6 +134,15 @@ def test_list_filters_by_kind_cbs_code_and_name(client: TestClient, session: Ses
     assert rvo.id not in {haarlem.id}
 
 
+def test_an_organisation_called_gemeente_that_is_no_municipality_is_found_as_written(
+    client: TestClient, session: Session
+) -> None:
+    factories.municipality(session, "Haarlem", "GM0392")
+    grond = factories.agency(session, "Gemeente Haarlem Grondzaken")
+    found = client.get("/api/v1/organisations", params={"q": "gemeente haarlem grond"})
+    assert [item["name"] for item in found.json()["items"]] == [grond.name]
+
+
 def test_the_name_search_ignores_case_beyond_ascii(client: TestClient, session: Session) -> None:
     """SQLite's own lower() folds A-Z only: "ölmühle" did not find "Ölmühle" there."""
     bureau = factories.agency(session, "Énergiebureau Ölmühle")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth import person_key
@@ -87,21 +87,29 @@ def list_organisations(
         statement = statement.where(Organisation.cbs_code == cbs_code.upper())
     # Names are stored trimmed: a search typed with a space around it still finds them. A
     # municipality is stored by its name alone: "Gemeente Hoorn" finds Hoorn, as an import does.
-    name_contains = " ".join((name_contains or "").split())
-    if name_contains.lower().startswith(MUNICIPALITY_PREFIX) and kind in (
-        None,
-        OrganisationKind.MUNICIPALITY,
-    ):
-        name_contains = name_contains[len(MUNICIPALITY_PREFIX) :]
-        statement = statement.where(Organisation.kind == OrganisationKind.MUNICIPALITY.value)
+    name_contains = (name_contains or "").strip()
     if name_contains:
-        pattern = f"%{_escape_like(name_contains.lower())}%"
-        statement = statement.where(func.lower(Organisation.name).like(pattern, escape="\\"))
+        found = _name_contains(name_contains)
+        if name_contains.lower().startswith(MUNICIPALITY_PREFIX):
+            found = or_(
+                found,
+                and_(
+                    Organisation.kind == OrganisationKind.MUNICIPALITY.value,
+                    _name_contains(name_contains[len(MUNICIPALITY_PREFIX) :].strip()),
+                ),
+            )
+        statement = statement.where(found)
     return paginate(session, statement, limit=limit, offset=offset)
 
 
 MUNICIPALITY_PREFIX = "gemeente "
 """How a municipality's name is often written, and not stored ("Gemeente Hoorn": Hoorn)."""
+
+
+def _name_contains(text: str) -> ColumnElement[bool]:
+    """The organisation's name contains *text*, whatever the case."""
+    pattern = f"%{_escape_like(text.lower())}%"
+    return func.lower(Organisation.name).like(pattern, escape="\\")
 
 
 def _escape_like(text: str) -> str:
