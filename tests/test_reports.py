@@ -1140,6 +1140,10 @@ def test_the_plan_is_for_organisers_and_a_page_for_its_own_people(
         for name, h in headers.items()
     }
     assert found == {"organiser": (200, 200), "haarlem": (403, 200), "hoorn": (403, 403)}
+    # Who may not read a page learns that before which formats it comes in (it was a 406).
+    csv = {**headers["hoorn"], "Accept": "text/csv"}
+    assert_problem(client.get(haarlem_page, headers=csv), 403)
+    assert_problem(client.get(plan.url, headers=csv), 403)
     anonymous = {"Authorization": ""}
     assert_problem(client.get(plan.url, headers=anonymous), 401)
     assert_problem(client.get(haarlem_page, headers=anonymous), 401)

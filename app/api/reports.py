@@ -237,11 +237,13 @@ def get_organisation_report(
     request: Request,
     lang: LangQuery = "nl",
 ) -> Response:
-    report_format = negotiate(request.headers.get("accept"), ORGANISATION_FORMATS)
     organisation = get_organisation(session, organisation_id)
     community = get_or_404(
         session, Community, community_id, resource="community", field="query.communityId"
     )
     access.require_organisation_page_reader(principal, community.id, organisation.id)
+    # After the access check, as the community's plan does: who may not read the page learns
+    # that, not which formats it comes in.
+    report_format = negotiate(request.headers.get("accept"), ORGANISATION_FORMATS)
     report = organisation_report(session, community, organisation)
     return _response(render_organisation(report, report_format, lang))
