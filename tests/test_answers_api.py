@@ -169,15 +169,15 @@ def test_list_filters(client: TestClient, session: Session) -> None:
 
 
 @pytest.mark.parametrize(
-    ("segment", "body"),
+    ("segment", "body", "other"),
     [
-        ("needs", {"text": "Hulp bij de TVW"}),
-        ("offers", {"text": "Ervaring met de TVW"}),
-        ("format-preferences", {"format": "site-visit"}),
+        ("needs", {"text": "Hulp bij de TVW"}, {"text": "Hulp bij het WUP"}),
+        ("offers", {"text": "Ervaring met de TVW"}, {"text": "Ervaring met het WUP"}),
+        ("format-preferences", {"format": "site-visit"}, {"format": "learning-circle"}),
     ],
 )
 def test_every_kind_of_answer_is_listed_by_meeting(
-    client: TestClient, session: Session, segment: str, body: dict[str, str]
+    client: TestClient, session: Session, segment: str, body: dict[str, str], other: dict[str, str]
 ) -> None:
     """The format preferences ignored ?meetingId= and listed every answer."""
     haarlem = factories.municipality(session)
@@ -185,10 +185,31 @@ def test_every_kind_of_answer_is_listed_by_meeting(
     kick_off = factories.meeting(session, cop)
     url = f"/api/v1/communities/{cop.id}/{segment}"
     there = client.post(url, json={**body, "organisationId": haarlem.id, "meetingId": kick_off.id})
-    elsewhere = client.post(url, json={**body, "organisationId": haarlem.id})
+    elsewhere = client.post(url, json={**other, "organisationId": haarlem.id})
     assert (there.status_code, elsewhere.status_code) == (201, 201)
     listed = client.get(url, params={"meetingId": kick_off.id}).json()
     assert ([item["id"] for item in listed["items"]], listed["total"]) == ([there.json()["id"]], 1)
+
+
+def test_an_organisation_prefers_a_format_once(client: TestClient, session: Session) -> None:
+    """A second preference for the same format was stored beside the first (the import counts
+    them as one), and a member's page listed the format twice."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    url = f"/api/v1/communities/{cop.id}/format-preferences"
+    first = client.post(url, json={"organisationId": haarlem.id, "format": "learning-circle"})
+    second = client.post(url, json={"organisationId": haarlem.id, "format": "site-visit"})
+    assert (first.status_code, second.status_code) == (201, 201)
+    again = client.post(url, json={"organisationId": haarlem.id, "format": "learning-circle"})
+    body = assert_problem(again, 409, "body.format")
+    assert body["detail"] == (
+        f"organisation {haarlem.id} already prefers learning-circle in this community "
+        f"(format preference {first.json()['id']}); change that one"
+    )
+    moved = patch(client, f"{url}/{second.json()['id']}", json={"format": "learning-circle"})
+    assert_problem(moved, 409, "body.format")
+    note = patch(client, f"{url}/{first.json()['id']}", json={"note": "maandelijks"})
+    assert note.status_code == 200  # its own format, unchanged
 
 
 def test_patch_and_delete_need(client: TestClient, session: Session) -> None:

@@ -25,6 +25,7 @@ from app.models import (
 from app.schemas import (
     AnswerCreate,
     AnswerUpdate,
+    FormatPreferenceCreate,
     NeedCreate,
     OfferCreate,
 )
@@ -166,6 +167,8 @@ def create_answer(
         meeting_id=data.meeting_id,
     )
     values = data.model_dump(exclude={"topics"})
+    if isinstance(data, FormatPreferenceCreate):
+        _check_format_once(session, community.id, data.organisation_id, data.format.value)
     answer = model(community_id=community.id, **_plain(values))
     if isinstance(data, NeedCreate | OfferCreate) and not isinstance(answer, FormatPreference):
         set_given_topics(answer, data.topics)
@@ -205,6 +208,14 @@ def update_answer(
             session, community, answer.organisation_id, person_id=person_id, meeting_id=meeting_id
         )
     _queue_writes(session, answer)
+    if (
+        isinstance(answer, FormatPreference)
+        and changes.get("format", answer.format) != answer.format
+    ):
+        fmt = changes["format"]
+        _check_format_once(
+            session, answer.community_id, answer.organisation_id, getattr(fmt, "value", fmt)
+        )
     if isinstance(answer, Offer) and changes.get("capacity", answer.capacity) < answer.capacity:
         _check_places(session, answer, changes["capacity"])
     topics = changes.pop("topics", None)
@@ -217,6 +228,24 @@ def update_answer(
     if rematch:
         _rematch(session, answer, refresh=True)
     return answer
+
+
+def _check_format_once(session: Session, community_id: int, organisation_id: int, fmt: str) -> None:
+    """An organisation prefers a format once in a community: a second preference for it (as
+    an import identifies one: organisation and format) is a 409 naming the first."""
+    stored = session.scalar(
+        select(FormatPreference.id).where(
+            FormatPreference.community_id == community_id,
+            FormatPreference.organisation_id == organisation_id,
+            FormatPreference.format == fmt,
+        )
+    )
+    if stored is not None:
+        raise Conflict(
+            f"organisation {organisation_id} already prefers {fmt} in this community "
+            f"(format preference {stored}); change that one",
+            invalid_params=[InvalidParam("body.format", "already preferred")],
+        )
 
 
 def _check_places(session: Session, offer: Offer, capacity: int) -> None:
