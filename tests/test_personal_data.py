@@ -362,3 +362,19 @@ def test_an_answer_of_an_erased_person_is_changed_with_its_body_sent_back(
     assert (changed.json()["text"], changed.json()["meetingId"]) == (body["text"], meeting.id)
     other = factories.municipality(session)
     assert_problem(patch(client, url, {"personId": factories.person(session, other).id}), 409)
+
+
+def test_a_person_one_may_not_see_is_refused_without_naming_their_organisation(
+    client: TestClient, session: Session
+) -> None:
+    """The 403 named the person's organisation: a member could map every person id to one."""
+    haarlem, rvo = factories.municipality(session), factories.agency(session)
+    factories.community(session, None, haarlem)
+    sanne, stranger = factories.person(session, haarlem), factories.person(session, rvo)
+    token = tokens.issue_token(session, sanne, lifetime_days=1).token
+    body = assert_problem(
+        client.get(f"/api/v1/people/{stranger.id}", headers={"Authorization": f"Bearer {token}"}),
+        403,
+    )
+    assert body["detail"] == f"you may not see or manage person {stranger.id}"
+    assert str(rvo.id) not in body["detail"].replace(str(stranger.id), "")

@@ -138,7 +138,9 @@ def require_person_access(session: Session, principal: Principal, person: Person
     """
     if principal.person_id == person.id:
         return
-    require_people_manager(session, principal, person.organisation_id)
+    if not may_manage_people_of(session, principal, person.organisation_id):
+        # Not which organisation: a member could map every person id to theirs.
+        raise Forbidden(f"you may not see or manage person {person.id}")
 
 
 def runs_every_community_of(session: Session, principal: Principal, person: Person) -> bool:
