@@ -236,7 +236,8 @@ def _register(
         response_model=read_schema,
         tags=[tag],
         summary=f"Add a {singular}",
-        description="Members add their own organisation's; organisers any member's. Send an "
+        description="Members add their own organisation's; organisers any member's. Left "
+        "out, `personId` is the caller where they take part for the organisation. Send an "
         "Idempotency-Key to make retries safe.",
         operation_id=f"create{pascal}",
     )
@@ -265,6 +266,13 @@ def _register(
         status_code=204,
         tags=[tag],
         summary=f"Delete a {singular}",
+        description=(
+            "Its suggestions go with it. A 409 while one is in progress (introduced or "
+            "accepted) with another organisation: complete it, or decline it while only "
+            "introduced, first."
+            if model is not FormatPreference
+            else None
+        ),
         operation_id=f"delete{pascal}",
     )
 
