@@ -528,6 +528,45 @@ def test_introducing_a_peer_to_an_offer_deleted_meanwhile_is_not_found(tmp_path:
         assert [str(error) for error in outcome] == [f"offer {offer_id} does not exist"]
 
 
+def test_deleting_a_need_while_a_member_introduces_its_peer_waits_and_refuses(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL: a member introduces a peer to a need and has not committed yet when the
+    need is deleted. The delete's check of help in progress waits for the introduction, then
+    finds it: 409, and both stay (it read "proposed" and deleted them)."""
+    with _migrated_engine("postgresql", "copmatch_busy", tmp_path) as engine:
+        with session_scope(engine) as session:
+            haarlem, zaanstad, community = _haarlem_and_zaanstad(session)
+            offer = factories.offer(session, community, zaanstad, "Zon op daken")
+            need = factories.need(session, community, haarlem, "Parkeerbeleid")
+            need_id, suggestion_id = need.id, _planted(session, need, offer).id
+        deleter_started = threading.Event()
+        outcome: list[BaseException | None] = []
+
+        def deleter() -> None:
+            with session_scope(engine, writing=True) as session:
+                deleter_started.set()
+                try:
+                    answers.delete_answer(session, session.get_one(Need, need_id))
+                    outcome.append(None)
+                except Conflict as error:
+                    outcome.append(error)
+
+        with session_scope(engine, writing=True) as session:
+            row = session.get_one(Suggestion, suggestion_id)
+            matching.update_suggestion(
+                session, row, status=SuggestionStatus.INTRODUCED, feedback=None
+            )
+            thread = threading.Thread(target=deleter)
+            thread.start()
+            assert deleter_started.wait(HELD_AT_MOST)
+            time.sleep(0.3)  # the delete's check now waits for this transaction
+        thread.join(HELD_AT_MOST)
+        assert [type(error) for error in outcome] == [Conflict]
+        with session_scope(engine) as session:
+            assert session.get_one(Suggestion, suggestion_id).status == "introduced"
+
+
 def test_a_rename_beside_a_member_acting_on_a_suggestion_naming_it_rewrites_its_reasons(
     tmp_path: Path,
 ) -> None:

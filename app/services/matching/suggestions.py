@@ -522,11 +522,20 @@ def _refuse_help_in_progress(session: Session, answer: Need | Offer) -> None:
     it would take the suggestion, its status and feedback from the other organisation too,
     unseen. Completed and declined ones go with the answer."""
     column = Suggestion.need_id if isinstance(answer, Need) else Suggestion.offer_id
-    busy = session.scalars(
-        select(Suggestion.id)
-        .where(column == answer.id, Suggestion.status.in_([s.value for s in IN_PROGRESS]))
+    # Every one of them locked (PostgreSQL; SQLite runs one writer at a time), whatever its
+    # status: a member introducing one meanwhile, who takes no community lock, is waited for,
+    # and its status read as committed (a filter on the status would pass over that row).
+    if isinstance(answer, Offer):
+        # The offer's row first, as an introduction locks it (places_taken) before its
+        # suggestion: the same order, so the two wait for each other instead of deadlocking.
+        session.execute(select(Offer.id).where(Offer.id == answer.id).with_for_update())
+    rows = session.execute(
+        select(Suggestion.id, Suggestion.status)
+        .where(column == answer.id)
         .order_by(Suggestion.id)
+        .with_for_update()
     ).all()
+    busy = [ident for ident, status in rows if status in IN_PROGRESS]
     if busy:
         kind = "need" if isinstance(answer, Need) else "offer"
         listed = ", ".join(map(str, busy))
