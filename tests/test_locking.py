@@ -20,8 +20,16 @@ from app.api.deps import names_version
 from app.db import session_scope
 from app.errors import Conflict, NotFound
 from app.matching.scoring import HUB_MIN_NEEDS
-from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
-from app.schemas import NeedCreate, OfferCreate
+from app.models import (
+    Community,
+    FormatPreference,
+    Need,
+    Offer,
+    Organisation,
+    Suggestion,
+    SuggestionStatus,
+)
+from app.schemas import FormatPreferenceCreate, NeedCreate, OfferCreate
 from app.services import answers, imports, matching
 from app.services.import_plan import Planner
 from app.services.matching import index as index_module
@@ -565,6 +573,40 @@ def test_deleting_a_need_while_a_member_introduces_its_peer_waits_and_refuses(
         assert [type(error) for error in outcome] == [Conflict]
         with session_scope(engine) as session:
             assert session.get_one(Suggestion, suggestion_id).status == "introduced"
+
+
+def test_two_preferences_for_one_format_at_once_store_one(tmp_path: Path) -> None:
+    """PostgreSQL: two requests give an organisation's preference for the same format at once;
+    the second waits for the first (the community's write lock), then finds it: 409."""
+    with _migrated_engine("postgresql", "copmatch_formats", tmp_path) as engine:
+        with session_scope(engine) as session:
+            haarlem, _, community = _haarlem_and_zaanstad(session)
+            community_id, haarlem_id = community.id, haarlem.id
+        body = FormatPreferenceCreate(organisationId=haarlem_id, format="site-visit")
+        second_started = threading.Event()
+        outcome: list[BaseException | None] = []
+
+        def second() -> None:
+            with session_scope(engine, writing=True) as session:
+                second_started.set()
+                try:
+                    community = session.get_one(Community, community_id)
+                    answers.create_answer(session, FormatPreference, community, body)
+                    outcome.append(None)
+                except Conflict as error:
+                    outcome.append(error)
+
+        with session_scope(engine, writing=True) as session:
+            community = session.get_one(Community, community_id)
+            answers.create_answer(session, FormatPreference, community, body)
+            thread = threading.Thread(target=second)
+            thread.start()
+            assert second_started.wait(HELD_AT_MOST)
+            time.sleep(0.3)  # the second now waits for this transaction
+        thread.join(HELD_AT_MOST)
+        assert [type(error) for error in outcome] == [Conflict]
+        with session_scope(engine) as session:
+            assert session.scalar(select(func.count()).select_from(FormatPreference)) == 1
 
 
 def test_a_rename_beside_a_member_acting_on_a_suggestion_naming_it_rewrites_its_reasons(

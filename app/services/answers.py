@@ -168,6 +168,8 @@ def create_answer(
     )
     values = data.model_dump(exclude={"topics"})
     if isinstance(data, FormatPreferenceCreate):
+        # In turn with the community's other writes, so two at once cannot both pass the check.
+        matching.queue_answer_writes(session, community)
         _check_format_once(session, community.id, data.organisation_id, data.format.value)
     answer = model(community_id=community.id, **_plain(values))
     if isinstance(data, NeedCreate | OfferCreate) and not isinstance(answer, FormatPreference):
@@ -212,6 +214,7 @@ def update_answer(
         isinstance(answer, FormatPreference)
         and changes.get("format", answer.format) != answer.format
     ):
+        matching.writing_community(session, answer.community_id)  # as a new one does
         fmt = changes["format"]
         _check_format_once(
             session, answer.community_id, answer.organisation_id, getattr(fmt, "value", fmt)
