@@ -338,6 +338,12 @@ def test_an_organiser_who_leaves_is_no_longer_listed_as_one(
     assert [(e["action"], e["resource"]) for e in log if e["action"] == "delete"] == [
         ("delete", "organiser")
     ]
+    # Nor made one again while gone.
+    again = client.post(organisers, json={"personId": sanne.id})
+    body = assert_problem(again, 409, "body.personId")
+    assert body["detail"] == (
+        f"person {sanne.id} has left (active is false); make them active again first"
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

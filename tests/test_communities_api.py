@@ -127,6 +127,9 @@ def test_member_with_answers_cannot_be_removed(client: TestClient, session: Sess
     url = f"/api/v1/communities/{cop.id}/members/{haarlem.id}"
     body = assert_problem(delete(client, url), 409)
     assert "1 answer" in body["detail"]
+    assert body["detail"].endswith(
+        "(complete any help in progress with them, or decline it while only introduced)"
+    )
     assert delete(client, f"/api/v1/communities/{cop.id}/needs/{need.id}").status_code == 204
     assert delete(client, url).status_code == 204
 

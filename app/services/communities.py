@@ -171,7 +171,8 @@ def remove_member(session: Session, community: Community, organisation_id: int) 
     if answers:
         raise Conflict(
             f"organisation {organisation_id} still has {answers} answer(s) in community "
-            f"{community.id}; delete its needs, offers and format preferences first"
+            f"{community.id}; delete its needs, offers and format preferences first (complete "
+            "any help in progress with them, or decline it while only introduced)"
         )
     session.delete(membership)
     session.flush()

@@ -156,6 +156,11 @@ def list_organisers(session: Session, community: Community) -> list[CommunityOrg
 
 def add_organiser(session: Session, community: Community, person_id: int) -> CommunityOrganiser:
     person = get_person(session, person_id, field="body.personId")
+    if not person.active:
+        raise Conflict(
+            f"person {person.id} has left (active is false); make them active again first",
+            invalid_params=[InvalidParam("body.personId", "not active")],
+        )
     if access.is_organiser_row(session, community.id, person.id):
         raise Conflict(
             f"person {person.id} already organises community {community.id}",
