@@ -1124,6 +1124,13 @@ def test_a_title_with_a_comma_above_a_header_split_at_semicolons_is_passed_over(
         max_bytes=1_000_000,
     )
     assert (upload.error, upload.rows, upload.problems) == (None, 1, ())
+    # Read at the comma, a quoted cell below made the file unreadable.
+    quoted = read_import(
+        b'Kick-off, 14 juni\r\norganisatie;soort;tekst\r\n"Haarlem";behoefte;Hulp bij TVW\r\n',
+        "a.csv",
+        max_bytes=1_000_000,
+    )
+    assert (quoted.error, quoted.rows, quoted.problems) == (None, 1, ())
     # A file whose header names no column at all keeps its own problems.
     unknown = read_import(b"a,b\r\nc,d\r\n", "a.csv", max_bytes=1_000_000)
     assert [p.message.split(";")[0] for p in unknown.problems][:2] == [

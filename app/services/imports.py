@@ -48,6 +48,7 @@ from app.services.import_files import (
     CSV_DELIMITERS,
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
+    Table,
     TemplateSheet,
     is_csv,
     read_table,
@@ -132,15 +133,7 @@ def read_import(data: bytes, filename: str | None, *, max_bytes: int) -> ImportF
     try:
         if len(data) > max_bytes:
             raise PayloadTooLarge(f"the file is larger than {max_bytes:,} bytes; split it")
-        table = find_header(read_table(data, filename))
-        if not names_a_column(table) and is_csv(data):
-            # A title above the header split at its own delimiter (a comma in "Kick-off, 14
-            # juni" above a header split at semicolons): the delimiter that finds the header.
-            for delimiter in CSV_DELIMITERS:
-                other = find_header(read_table(data, filename, delimiter=delimiter))
-                if names_a_column(other):
-                    table = other
-                    break
+        table = _table_with_header(data, filename)
     except CopmatchError as error:
         return ImportFile(error=error)
     parsed, problems, references = read_rows(table)
@@ -152,6 +145,32 @@ def read_import(data: bytes, filename: str | None, *, max_bytes: int) -> ImportF
         references=tuple(references),
         column_names=column_names,
     )
+
+
+def _table_with_header(data: bytes, filename: str | None) -> Table:
+    """The file's table from its header on (import_rows.find_header). A CSV file whose first
+    line with a delimiter is a title (a comma in "Kick-off, 14 juni" above a header split at
+    semicolons) is read at the delimiter that finds the header: the first read may find none,
+    or fail (a quoted cell read at the wrong delimiter); its error stands if none does."""
+    failed: ValidationFailed | None = None
+    try:
+        table = find_header(read_table(data, filename))
+        if names_a_column(table) or not is_csv(data):
+            return table
+    except ValidationFailed as error:
+        if not is_csv(data):
+            raise
+        failed = error
+    for delimiter in CSV_DELIMITERS:
+        try:
+            other = find_header(read_table(data, filename, delimiter=delimiter))
+        except ValidationFailed:
+            continue
+        if names_a_column(other):
+            return other
+    if failed is not None:
+        raise failed
+    return table
 
 
 def import_answers(
