@@ -354,7 +354,8 @@ def serve(
     # The app reads its settings anew: the OpenAPI document's server is where it listens.
     os.environ["COPMATCH_HOST"], os.environ["COPMATCH_PORT"] = host, str(port)
     get_settings.cache_clear()
-    typer.echo(f"copmatch on http://{host}:{port} — API docs: http://{host}:{port}/docs")
+    base = get_settings().base_url
+    typer.echo(f"copmatch on {host}:{port} — API docs: {base}/docs")
     uvicorn.run(
         "app.main:create_app" if reload else _frozen_app(),
         factory=reload,

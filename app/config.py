@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None,
         description="Base URL under which clients reach the service (used in OpenAPI servers); "
-        "default http://{host}:{port}",
+        "default http://{host}:{port}, a wildcard host as the loopback address",
     )
     contact_name: str = "copmatch beheer"
     contact_email: str = "copmatch@example.org"
@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         if self.public_url:
             return self.public_url.rstrip("/")
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
-        if ":" in host:
+        if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 

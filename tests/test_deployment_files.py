@@ -107,6 +107,7 @@ def test_the_image_installs_the_semantic_extra_the_project_declares() -> None:
         ("0.0.0.0", 8000, "http://127.0.0.1:8000"),  # every interface: reach it on loopback
         ("::", 8000, "http://[::1]:8000"),
         ("fe80::1", 8000, "http://[fe80::1]:8000"),
+        ("[::1]", 8000, "http://[::1]:8000"),
     ],
 )
 def test_the_base_url_is_where_the_service_listens(host: str, port: int, url: str) -> None:

@@ -47,6 +47,7 @@ def test_serve_warms_up_and_freezes_start_up_objects(
     gc.unfreeze()
     result = CliRunner().invoke(cli, ["serve", "--port", "8123"])
     assert result.exit_code == 0, result.output
+    assert "API docs: http://127.0.0.1:8123/docs" in result.output
     [(app, options)] = served
     assert isinstance(app, FastAPI)
     assert options["factory"] is False

@@ -50,7 +50,8 @@ def list_organisations(
         Query(
             max_length=200,
             pattern=NO_NUL,
-            description="Name contains (case-insensitive; spaces around it are ignored)",
+            description="Name contains (case-insensitive; spaces around it are ignored; "
+            '"Gemeente Hoorn" also finds the municipality Hoorn)',
         ),
     ] = None,
 ) -> Page[OrganisationRead]:
