@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import hash_token
 from app.config import Settings
-from app.models import ApiToken, AuditEvent
+from app.models import ApiToken, AuditEvent, CommunityOrganiser
 from app.services import tokens
 from tests import factories
 from tests.conftest import ADMIN_TOKEN, BACKENDS, migrated
@@ -378,6 +378,29 @@ def test_the_upgrade_revokes_the_tokens_of_people_who_left_before_it(
         assert (revoked_at[revoked_before], revoked_at[working]) == (long_ago, None)
         assert revoked_at[forgotten] is not None
         assert start <= revoked_at[forgotten] <= end
+        session.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_upgrade_ends_the_organiser_roles_of_people_who_left_before_it(
+    backend: str, tmp_path: Path
+) -> None:
+    """Leaving ended no role before this release: the upgrade ends those, and no other."""
+    before = "4c0d9e7b2f61"
+    with migrated(backend, tmp_path, "copmatch_organiser_upgrade") as (connection, config):
+        session = Session(bind=connection, autoflush=False)
+        haarlem = factories.municipality(session)
+        cop = factories.community(session, None, haarlem)
+        left, stayed = factories.person(session, haarlem), factories.person(session, haarlem)
+        for person in (left, stayed):
+            tokens.add_organiser(session, cop, person.id)
+        left.active = False  # as the previous release did: the role stays
+        session.flush()
+        command.downgrade(config, before)
+        command.upgrade(config, "head")
+        session.expire_all()
+        roles = session.scalars(select(CommunityOrganiser.person_id)).all()
+        assert roles == [stayed.id]
         session.close()
 
 
