@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from app.api.problems import RETRY_AFTER_SECONDS, ProblemResponse, problem
+from app.api.problems import ProblemResponse, problem, unavailable
 from app.api.session import DatabaseSlots, in_thread
 from app.migrate import head_revision, schema_revision
 from app.schemas import Health
@@ -30,9 +30,14 @@ async def get_health(request: Request) -> Health | ProblemResponse | JSONRespons
         async with slots.taken():
             revision = await in_thread(_revision, request.app.state.engine)
     except PoolTimeout:  # every connection in use: busy, as every other endpoint says
-        return _retry_later(request, "busy", "database-busy")
+        return unavailable(request, "the database is busy", "database-busy", {"database": "busy"})
     except SQLAlchemyError:
-        return _retry_later(request, "unreachable", "database-unavailable")
+        return unavailable(
+            request,
+            "the database is unreachable",
+            "database-unavailable",
+            {"database": "unreachable"},
+        )
     if revision != head_revision():
         # Requests would fail on missing tables or columns: say why, not "unreachable".
         return problem(
@@ -44,18 +49,6 @@ async def get_health(request: Request) -> Health | ProblemResponse | JSONRespons
             extra={"database": "not-migrated"},
         )
     return Health(status="ok", database="ok")
-
-
-def _retry_later(request: Request, state: str, slug: str) -> ProblemResponse:
-    """503 with Retry-After: the database is *state* now."""
-    return problem(
-        request,
-        status=503,
-        detail=f"the database is {state}",
-        slug=slug,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        extra={"database": state},
-    )
 
 
 def _revision(engine: Engine) -> str | None:

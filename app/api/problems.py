@@ -259,7 +259,7 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
             request.url.path,
             describe_database_error(exc),
         )
-        return _unavailable(
+        return unavailable(
             request,
             "the database stopped this change because it collided with a concurrent one; "
             "nothing was saved, please retry",
@@ -288,7 +288,7 @@ async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
         request.url.path,
         describe_database_error(exc),
     )
-    return _unavailable(
+    return unavailable(
         request,
         "the database is unreachable or the connection was lost; nothing was saved, please retry",
         "database-unavailable",
@@ -300,12 +300,14 @@ async def _pool_exhausted(request: Request, exc: Exception) -> ProblemResponse:
     # its busy timeout, or a write waited out its community's lock: overload, not a bug.
     cause = describe_database_error(exc) if isinstance(exc, DBAPIError) else str(exc)
     logger.warning("database busy on %s %s: %s", request.method, request.url.path, cause)
-    return _unavailable(
+    return unavailable(
         request, "the database is busy; nothing was saved, please retry", "database-busy"
     )
 
 
-def _unavailable(request: Request, detail: str, slug: str) -> ProblemResponse:
+def unavailable(
+    request: Request, detail: str, slug: str, extra: dict[str, Any] | None = None
+) -> ProblemResponse:
     """503 with Retry-After: the database cannot serve the request now, so it did nothing."""
     return problem(
         request,
@@ -313,6 +315,7 @@ def _unavailable(request: Request, detail: str, slug: str) -> ProblemResponse:
         detail=detail,
         slug=slug,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        extra=extra,
     )
 
 
