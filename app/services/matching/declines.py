@@ -75,6 +75,14 @@ def declined_by_text(
     }
 
 
+def saying_the_same(
+    answers: Iterable[matching.Need | matching.Offer], organisation_id: int, text: str
+) -> set[int]:
+    """The ids of the *answers* of the organisation whose text says *text* (the same key)."""
+    key = (organisation_id, text_key(text))
+    return set(_ids_by_key(answers, {organisation_id}).get(key, ()))
+
+
 def _ids_by_key(
     answers: Iterable[matching.Need | matching.Offer], organisations: set[int]
 ) -> dict[tuple[int, str], list[int]]:

@@ -16,7 +16,7 @@ from app.db import wait_for_advisory_lock
 from app.errors import Conflict, InvalidParam, NotFound, not_found
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.services.common import paginate_rows
-from app.services.matching.declines import remember_decline, text_key
+from app.services.matching.declines import remember_decline, saying_the_same
 from app.services.matching.embeddings import EmbeddedAhead, embed_answers, embed_written
 from app.services.matching.index import (
     Side,
@@ -700,17 +700,8 @@ def _declined_twins(session: Session, data: Snapshot, declined: Suggestion) -> s
     next re-score."""
     need = session.get_one(Need, declined.need_id)
     offer = session.get_one(Offer, declined.offer_id)
-    need_key, offer_key = text_key(need.text), text_key(offer.text)
-    needs = {
-        item.id
-        for item in data.needs
-        if item.organisation_id == need.organisation_id and text_key(item.text) == need_key
-    }
-    offers = {
-        item.id
-        for item in data.offers
-        if item.organisation_id == offer.organisation_id and text_key(item.text) == offer_key
-    }
+    needs = saying_the_same(data.needs, need.organisation_id, need.text)
+    offers = saying_the_same(data.offers, offer.organisation_id, offer.text)
     if len(needs) == 1 and len(offers) == 1:
         return set()  # no twins: the common case, no query
     return set(
