@@ -300,9 +300,7 @@ def _add_validator_headers(paths: dict[str, Any]) -> None:
             if method == "get" and "If-None-Match" in _header_names(operation):
                 tagged += ["200", "304"]
             for code in tagged:
-                responses[code].setdefault("headers", {})["ETag"] = {
-                    "$ref": "#/components/headers/ETag"
-                }
+                responses[code].setdefault("headers", {}).update(_headers("ETag"))
 
 
 def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:

@@ -167,14 +167,15 @@ def create_answer(
         meeting_id=data.meeting_id,
     )
     values = data.model_dump(exclude={"topics"})
+    # In turn with the community's other writes, before this one takes a row lock: a need or
+    # offer is scored against what they wrote, and two format preferences at once cannot both
+    # pass the check that an organisation gives a format once.
+    matching.queue_answer_writes(session, community)
     if isinstance(data, FormatPreferenceCreate):
-        # In turn with the community's other writes, so two at once cannot both pass the check.
-        matching.queue_answer_writes(session, community)
         _check_format_once(session, community.id, data.organisation_id, data.format.value)
     answer = model(community_id=community.id, **_plain(values))
     if isinstance(data, NeedCreate | OfferCreate) and not isinstance(answer, FormatPreference):
         set_given_topics(answer, data.topics)
-        matching.queue_answer_writes(session, community)  # before this write takes a row lock
     session.add(answer)
     session.flush()
     _rematch(session, answer, refresh=refresh)
