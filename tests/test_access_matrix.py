@@ -272,6 +272,44 @@ def test_suggestion_actions(client: TestClient, world: World) -> None:
     }
 
 
+def test_each_side_its_own_part(client: TestClient, world: World) -> None:
+    """The need side (Haarlem) accepted for the offering municipality and took a place of its
+    capacity it could not give back; the offering side wrote the usefulness of its own help.
+    Accepting is the offer side's, feedback the need side's, organisers do both."""
+    url = world.url(f"/suggestions/{world.suggestion}")
+    assert (
+        patch(client, url, {"status": "introduced"}, world.headers["member_a"]).status_code == 200
+    )
+
+    before = client.get(url).headers["etag"]
+    body = assert_problem(
+        patch(client, url, {"status": "accepted"}, world.headers["member_a"]), 403, "body.status"
+    )
+    assert body["detail"] == (
+        "only the offering organisation (or an organiser) accepts a suggestion: it gives one of "
+        "its offer's places"
+    )
+    feedback = {"feedback": {"usefulness": 2}}
+    body = assert_problem(
+        patch(client, url, feedback, world.headers["member_b"]), 403, "body.feedback"
+    )
+    assert body["detail"] == (
+        "feedback rates the help received: the organisation with the need (or an organiser) "
+        "gives it"
+    )
+    assert client.get(url).headers["etag"] == before
+
+    accepted = patch(client, url, {"status": "accepted"}, world.headers["member_b"])
+    assert accepted.json()["status"] == "accepted"
+    # Sent again by the need side, an unchanged status is no one's part.
+    unchanged = patch(client, url, {"status": "accepted", **feedback}, world.headers["member_a"])
+    assert unchanged.json()["feedback"] == {"usefulness": 2, "note": None}
+    done = patch(client, url, {"status": "completed"}, world.headers["member_b"])
+    assert done.json()["status"] == "completed"
+    rated = patch(client, url, {"feedback": {"usefulness": 5}}, world.headers["organiser"])
+    assert rated.json()["feedback"] == {"usefulness": 5, "note": None}
+
+
 def test_management_writes(client: TestClient, session: Session, world: World) -> None:
     def post(role: str, path: str, body: dict[str, Any]) -> int:
         return client.post(world.url(path), json=body, headers=world.headers[role]).status_code

@@ -139,7 +139,10 @@ def get_suggestion(
     response_model=SuggestionRead,
     summary="Move a suggestion along its lifecycle or give feedback",
     description="proposed → introduced | declined; introduced → accepted | declined; "
-    "accepted → completed. Feedback (usefulness 1–5, note) once it was acted on. "
+    "accepted → completed. Feedback (usefulness 1–5, note) once it was acted on. Members act "
+    "on suggestions that involve their organisation: either side introduces, declines and "
+    "completes; the offering organisation accepts (it gives a place of its offer); the "
+    "organisation with the need gives the feedback. Organisers do all of it. "
     "A declined pair is never suggested again. An introduced, accepted or completed suggestion "
     "takes a place of its offer's capacity: introducing a peer to a full offer is a 409.",
 )
@@ -153,7 +156,9 @@ def update_suggestion(
     if_match: IfMatch = None,
 ) -> SuggestionRead:
     suggestion = service.get_suggestion(session, community, suggestion_id)
-    access.require_suggestion_actor(session, principal, suggestion)
+    access.require_suggestion_actor(
+        session, principal, suggestion, status=body.status, feedback=body.feedback is not None
+    )
     check_version(suggestion, if_match)
     feedback = (body.feedback.usefulness, body.feedback.note) if body.feedback else None
     updated = service.update_suggestion(session, suggestion, status=body.status, feedback=feedback)

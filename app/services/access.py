@@ -3,7 +3,8 @@
 Roles: ``admin`` (the whole server), ``organiser`` (of a community: reads everything in it,
 manages members, meetings, imports, reports and any answer in it), ``member`` (a person of a
 member organisation: reads the community's answers and suggestions, writes only its own
-organisation's answers, and the status and feedback of suggestions that involve it).
+organisation's answers, and acts on suggestions that involve it: either side introduces,
+declines and completes, the offering side accepts, the needing side gives feedback).
 What acts on a person everywhere (their tokens, their e-mail, whether they are active, their
 erasure) is for admins, the person themself (not for tokens), and organisers who run every
 community the person takes part in. Refusals are :class:`~app.errors.Forbidden` (403).
@@ -18,8 +19,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth import Principal
-from app.errors import Forbidden
-from app.models import CommunityOrganiser, Membership, Person, Suggestion
+from app.errors import Forbidden, InvalidParam
+from app.models import CommunityOrganiser, Membership, Person, Suggestion, SuggestionStatus
 
 
 def require_admin(principal: Principal) -> None:
@@ -90,9 +91,18 @@ def require_organisation_page_reader(
 
 
 def require_suggestion_actor(
-    session: Session, principal: Principal, suggestion: Suggestion
+    session: Session,
+    principal: Principal,
+    suggestion: Suggestion,
+    *,
+    status: str | None = None,
+    feedback: bool = False,
 ) -> None:
-    """Organisers, and members of the two organisations a suggestion involves."""
+    """Organisers, and members of the two organisations a suggestion involves, each side for
+    its own part: accepting gives one of the offer's places, so it is the offering
+    organisation's; feedback rates the help received, so it is the needing organisation's.
+    Introducing, declining and completing are for either side; a *status* the suggestion
+    already has changes nothing and is no one's part."""
     if is_manager(principal, suggestion.community_id):
         return
     require_reader(session, principal, suggestion.community_id)
@@ -101,6 +111,22 @@ def require_suggestion_actor(
         suggestion.offer_organisation_id,
     }:
         raise Forbidden("members act only on suggestions that involve their organisation")
+    if (
+        status == SuggestionStatus.ACCEPTED
+        and status != suggestion.status
+        and principal.organisation_id != suggestion.offer_organisation_id
+    ):
+        raise Forbidden(
+            "only the offering organisation (or an organiser) accepts a suggestion: it gives "
+            "one of its offer's places",
+            invalid_params=[InvalidParam("body.status", "the offering organisation's to give")],
+        )
+    if feedback and principal.organisation_id != suggestion.need_organisation_id:
+        raise Forbidden(
+            "feedback rates the help received: the organisation with the need (or an "
+            "organiser) gives it",
+            invalid_params=[InvalidParam("body.feedback", "the needing organisation's to give")],
+        )
 
 
 def organisation_communities(session: Session, organisation_id: int) -> set[int]:
