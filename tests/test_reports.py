@@ -325,6 +325,15 @@ def test_report_decimals_are_cut_off_after_two(value: float, english: str, dutch
         ("formats-note", "nl", {"organisations": 3}, "3 organisaties gaven een voorkeur op."),
         ("formats-note", "en", {"organisations": 1}, "1 organisation stated a preference."),
         ("untagged", "en", {"needs": 1, "offers": 2}, "Without topic: 1 need, 2 offers."),
+        ("untagged", "nl", {"needs": 1, "offers": 2}, "Zonder onderwerp: 1 vraag, 2 aanbiedingen."),
+        ("untagged", "nl", {"needs": 2, "offers": 1}, "Zonder onderwerp: 2 vragen, 1 aanbieding."),
+        (
+            "suggestions-note",
+            "nl",
+            {"per_need": 3, "shown": 1, "total": 1},
+            "Per vraag de beste 3 (1 van 1 suggestie); de volledige tabel staat in de CSV- en "
+            "Excel-versie.",
+        ),
         (
             "allocation-note",
             "nl",

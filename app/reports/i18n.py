@@ -125,10 +125,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "listed under each of them; the summary counts it once.",
     ),
     "suggestions-note": (
-        "Per vraag de beste {per_need} ({shown} van {total} suggesties); de volledige tabel "
-        "staat in de CSV- en Excel-versie.",
-        "The best {per_need} per need ({shown} of {total} suggestions); the full table is in "
-        "the CSV and Excel versions.",
+        "Per vraag de beste {per_need} ({shown} van {total:suggestie|suggesties}); de volledige "
+        "tabel staat in de CSV- en Excel-versie.",
+        "The best {per_need} per need ({shown} of {total:suggestion|suggestions}); the full table "
+        "is in the CSV and Excel versions.",
     ),
     "allocation-note": (
         "{assigned} van {candidates:vraag|vragen} met kandidaten toegewezen; totale score {score}.",
@@ -146,7 +146,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "none-close": ("geen", "none"),
     "no-topic": ("Zonder onderwerp", "No topic"),
     "untagged": (
-        "Zonder onderwerp: {needs:vraag|vragen}, {offers} aanbod.",
+        "Zonder onderwerp: {needs:vraag|vragen}, {offers:aanbieding|aanbiedingen}.",
         "Without topic: {needs:need|needs}, {offers:offer|offers}.",
     ),
     # column headings
