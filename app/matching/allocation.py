@@ -178,12 +178,13 @@ def _solve(
     )
     matched_rows, matched_columns = min_weight_full_bipartite_matching(graph)
 
-    offer_of_column = np.repeat(unique_offers, slots)
+    offer_of_column = np.repeat(np.arange(len(unique_offers), dtype=np.int64), slots)
     assigned = matched_columns < slot_columns
-    assigned_needs = rows_need[matched_rows[assigned]]
+    assigned_rows = matched_rows[assigned].astype(np.int64)
     assigned_offers = offer_of_column[matched_columns[assigned]]
-    # Edges are sorted by (need, offer): find each assigned pair's edge by binary search.
-    span = int(offer_ids.max()) - int(offer_ids.min()) + 1
-    keys = need_ids * span + (offer_ids - offer_ids.min())
-    found = np.searchsorted(keys, assigned_needs * span + (assigned_offers - offer_ids.min()))
+    # Edges are sorted by (need, offer), and so by (row, offer position): find each assigned
+    # pair's edge by binary search on positions, which stay small whatever the ids are.
+    span = len(unique_offers)
+    keys = edge_rows.astype(np.int64) * span + edge_offers
+    found = np.searchsorted(keys, assigned_rows * span + assigned_offers)
     return [items[int(edge)] for edge in edges[found]]

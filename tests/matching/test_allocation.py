@@ -51,6 +51,21 @@ def test_covering_organisations_beats_total_score() -> None:
     assert allocation.total_score == 1.1
 
 
+@pytest.mark.parametrize("big", [2**33, 2**33 + 1, 2**62])
+def test_ids_of_any_size(big: int) -> None:
+    """The assigned pairs were looked up by need id × offer id span, which overflowed 64 bits
+    from ids of about 3·10⁹: one pair came back twice, or an IndexError."""
+    offers = [offer(1, 1000, "", capacity=1), offer(big, 1001, "", capacity=1)]
+    candidates = [
+        Suggestion(1, big, 2, 1001, 0.9, (), ()),
+        Suggestion(big, 1, 3, 1000, 0.8, (), ()),
+    ]
+    allocation = allocate(candidates, offers)
+    assert [(s.need_id, s.offer_id) for s in allocation.assignments] == [(1, big), (big, 1)]
+    assert allocation.covered_organisations == (2, 3)
+    assert allocation.total_score == 1.7
+
+
 def test_capacity_is_respected_and_each_need_served_once() -> None:
     offers = [offer(1, 100, "", capacity=2), offer(2, 200, "", capacity=0)]
     candidates = [suggestion(n, o, 0.5, need_org=n) for n in range(1, 6) for o in (1, 2)]
