@@ -11,6 +11,7 @@ from sqlalchemy import Engine, event, select, update
 from sqlalchemy import delete as delete_rows
 from sqlalchemy.orm import Session
 
+from app.matching.community import community_report
 from app.matching.scoring import HUB_MIN_NEEDS
 from app.models import (
     Community,
@@ -1315,6 +1316,43 @@ def test_gaps_and_unmet_offers_agree_with_the_stored_suggestions(
     assert {need["needId"] for group in report["gaps"]["groups"] for need in group["needs"]} == {
         gap["needId"] for gap in gaps["items"]
     }
+
+
+def test_the_views_agree_with_the_engines_report_of_the_same_answers(
+    client: TestClient, session: Session
+) -> None:
+    """The engine's report chose its allocation and reciprocal pairs from each need's 10 best
+    suggestions, the API from the 20 it stores: here B's offer is Haarlem's 11th (ten equal
+    offers in Haarlem's region), so the report had no pair where the API had Haarlem and B. Both
+    choose from the same 20 now."""
+    haarlem, b, *others = (factories.municipality(session) for _ in range(12))
+    for organisation in (haarlem, *others):
+        organisation.region = "Zuid-Kennemerland"  # they score a region bonus with Haarlem
+    community = factories.community(session, "CoP", haarlem, b, *others)
+    businesscase = "Ervaring met de businesscase van een warmtenet"
+    factories.need(session, community, haarlem, "Hulp bij de businesscase van een warmtenet")
+    for organisation in others:
+        factories.offer(session, community, organisation, businesscase)
+    factories.offer(session, community, b, businesscase)
+    factories.need(session, community, b, "Hoe isoleren we met een VvE?")
+    factories.offer(session, community, haarlem, "Isoleren met een VvE: onze aanpak")
+    matching.recompute(session, community)
+    data, index = index_module.community_index(session, community)
+    report = community_report(index, excluded=data.declined)
+    url = f"/api/v1/communities/{community.id}"
+
+    allocation = client.get(f"{url}/allocation").json()
+    assert sorted((a["needId"], a["offerId"]) for a in allocation["assignments"]) == [
+        (a.need_id, a.offer_id) for a in report.allocation.assignments
+    ]
+    assert allocation["totalScore"] == report.allocation.total_score
+    pairs = every_page(client, f"{url}/reciprocal-pairs")
+    assert [(p["firstOrganisationId"], p["secondOrganisationId"]) for p in pairs] == [
+        (p.first_organisation_id, p.second_organisation_id) for p in report.reciprocal_pairs
+    ]
+    assert [(p["firstOrganisationId"], p["secondOrganisationId"]) for p in pairs] == [
+        (haarlem.id, b.id)
+    ]
 
 
 def test_an_offer_a_need_reaches_is_not_unmet_beyond_the_needs_20_best(

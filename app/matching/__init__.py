@@ -28,7 +28,13 @@ for the formulas and :data:`DEFAULT_WEIGHTS`); results are deterministic, ties b
 """
 
 from app.matching.allocation import allocate
-from app.matching.community import match_community, reciprocal_pairs, suggest, working_groups
+from app.matching.community import (
+    CANDIDATES_PER_NEED,
+    match_community,
+    reciprocal_pairs,
+    suggest,
+    working_groups,
+)
 from app.matching.embedding import EMBEDDING_MODEL, Embedder, load_embedder
 from app.matching.index import MatchIndex
 from app.matching.parallel import collector_paused
@@ -51,6 +57,7 @@ from app.matching.types import (
 )
 
 __all__ = [
+    "CANDIDATES_PER_NEED",
     "DEFAULT_WEIGHTS",
     "EMBEDDING_MODEL",
     "GAP_THRESHOLD",

@@ -44,8 +44,10 @@ GROUP_SIMILARITY = 0.30
 MIN_GROUP_ORGANISATIONS = 3
 """A working group needs at least this many organisations."""
 
-ALLOCATION_CANDIDATES = 10
-"""Each need's top suggestions that the allocation may choose from (sparse candidate edges)."""
+CANDIDATES_PER_NEED = 20
+"""Each need's best suggestions (at the gap threshold or above) that the allocation and the
+reciprocal pairs of :func:`match_community` choose from: sparse candidate edges. A service that
+stores this many per need gives the same allocation and pairs from what it stores."""
 
 
 def suggest(
@@ -229,7 +231,7 @@ def community_report(
         # Only the suggestions shown get their reasons now; candidates further down that the
         # allocation or a reciprocal pair picks get them afterwards.
         candidates = index._suggest(
-            excluded, ALLOCATION_CANDIDATES, index.gap_threshold, explained=MAX_SUGGESTIONS
+            excluded, CANDIDATES_PER_NEED, index.gap_threshold, explained=MAX_SUGGESTIONS
         )
         # Each need's candidates follow one another, best first: its first few are shown.
         shown = [

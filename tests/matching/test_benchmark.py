@@ -38,6 +38,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from app.matching import (
+    CANDIDATES_PER_NEED,
     FormatPreference,
     MatchIndex,
     Need,
@@ -51,7 +52,7 @@ from app.matching import (
 from app.matching import index as index_module
 from app.matching.community import community_report
 from app.matching.documents import cached_documents
-from app.matching.index import collector_paused
+from app.matching.index import MAX_SUGGESTIONS, collector_paused
 from app.matching.scoring import to_units
 from app.matching.shortlist import exact_cosines, shortlist
 from app.matching.tagging import cached_tagger
@@ -215,11 +216,16 @@ def phase_timings(index: MatchIndex, formats: Sequence[FormatPreference]) -> str
             )
         timed("shared-terms table", lambda: index._ranker.explainer.shared_terms)
         candidates = timed(
-            "rest of the ranking (top 10, reasons for the 5 shown)",
-            lambda: index._suggest((), 10, scoring.GAP_THRESHOLD, explained=5),
+            f"rest of the ranking (top {CANDIDATES_PER_NEED}, reasons for the 5 shown)",
+            lambda: index._suggest(
+                (), CANDIDATES_PER_NEED, index.gap_threshold, explained=MAX_SUGGESTIONS
+            ),
         )
         allocation = timed("allocate", lambda: allocate(candidates, index.offers))
-        pairs = timed("reciprocal pairs", lambda: reciprocal_pairs(candidates))
+        pairs = timed(
+            "reciprocal pairs",
+            lambda: reciprocal_pairs(candidates, min_score=index.gap_threshold),
+        )
         timed(
             "reasons for picks beyond the 5",
             lambda: index._explained(

@@ -4,6 +4,7 @@ import app.matching
 from app.matching import __all__ as exported_members
 
 PUBLIC_API = [
+    "CANDIDATES_PER_NEED",
     "DEFAULT_WEIGHTS",
     "EMBEDDING_MODEL",
     "GAP_THRESHOLD",

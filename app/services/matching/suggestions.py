@@ -28,9 +28,10 @@ from app.services.matching.index import (
 from app.services.matching.tags import retag
 from app.services.suggestion_versions import mark_changed
 
-STORED_PER_ANSWER = 20
+STORED_PER_ANSWER = matching.CANDIDATES_PER_NEED
 """Suggestions stored per need (best first): a need write stores its best offers, an offer
-write itself for every need it is among the best of."""
+write itself for every need it is among the best of. As many as the engine's community report
+chooses its allocation and reciprocal pairs from, so the views read from them agree with it."""
 
 IN_CHUNK = 500  # ids per IN list when reading the stored suggestions of many needs
 
