@@ -36,7 +36,7 @@ from app.schemas import MAX_ID
 from app.services import matching as matching_service
 from app.services.demo import load_demo
 from app.services.import_plan import ProgressCallback
-from app.services.imports import ImportResult, import_answers, read_import
+from app.services.imports import ImportResult, embed_rows_ahead, import_answers, read_import
 from app.services.organisations import get_person, load_municipalities
 from app.services.reports import REPORT_STEPS, community_report
 from app.services.tokens import get_token, issue_token, revoke_token
@@ -199,12 +199,16 @@ def import_command(
         data = handle.read(max_bytes + 1)  # one byte over is enough to refuse it
     # Before the session: a writing session holds SQLite's write lock from its start.
     upload = read_import(data, file.name, max_bytes=max_bytes)
+    # The model too: it takes about a tenth of a second per text.
+    ahead = None if dry_run else embed_rows_ahead(upload)
     try:
         with session_scope(writing=not dry_run) as session, _import_progress() as progress:
             target = session.scalar(select(Community).where(Community.slug == community))
             if target is None:
                 raise LookupError(f"no community with slug {community!r}")
-            result = import_answers(session, target, upload, dry_run=dry_run, progress=progress)
+            result = import_answers(
+                session, target, upload, dry_run=dry_run, progress=progress, ahead=ahead
+            )
             added = list(
                 session.scalars(
                     select(Organisation.name)

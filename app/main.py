@@ -99,7 +99,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         BodySizeLimit,
         limit=settings.max_body_bytes,
         # Multipart framing adds a little to the file itself.
-        larger={"/imports": settings.import_max_bytes + 64 * 1024},
+        larger={
+            "/imports": (
+                settings.import_max_bytes + 64 * 1024,
+                f": the file may be at most {settings.import_max_bytes:,} bytes; split it",
+            )
+        },
     )
     if settings.cors_origins:
         # An explicit allow-list only; no credentials (bearer tokens are sent explicitly).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import struct
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -220,6 +221,35 @@ def test_xlsx_that_unpacks_too_large_is_refused() -> None:
         read_table(buffer.getvalue(), "bom.xlsx")
     assert raised.value.detail == (
         "the workbook unpacks to 67,108,865 bytes; at most 67,108,864 are read"
+    )
+
+
+def _damaged(how: str) -> bytes:
+    """A workbook openpyxl wrote, damaged as a transfer or a forger damages one."""
+    data = xlsx_file([["organisatie", "soort", "tekst"], ["Haarlem", "need", "Warmtenet"]])
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    info = archive.getinfo("xl/worksheets/sheet1.xml")
+    if how == "checksum":
+        checksum = struct.pack("<I", info.CRC)
+        return data.replace(checksum, struct.pack("<I", info.CRC ^ 0xDEADBEEF))
+    if how == "deflate data":
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+        damaged = bytearray(data)
+        damaged[start + 10] ^= 0xFF
+        return bytes(damaged)
+    # A size its headers understate: the part is cut off there, and fails its checksum.
+    size = struct.pack("<I", info.file_size)
+    return data.replace(size, struct.pack("<I", 100))
+
+
+@pytest.mark.parametrize("how", ["checksum", "deflate data", "size"])
+def test_a_damaged_workbook_is_refused_not_a_crash(how: str) -> None:
+    """A BadZipFile or zlib.error from a damaged part went up as a 500 (and a traceback from
+    the CLI)."""
+    with pytest.raises(ValidationFailed) as raised:
+        read_table(_damaged(how), "antwoorden.xlsx")
+    assert raised.value.detail == (
+        "the file is not a valid XLSX workbook (its part xl/worksheets/sheet1.xml is damaged)"
     )
 
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
+import numpy as np
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session
 
+from app import matching as engine
 from app.api import session as request_session
 from app.db import utcnow
+from app.matching.embedding import to_bytes
 from app.models import (
     ApiToken,
     AuditEvent,
@@ -23,6 +27,7 @@ from app.models import (
     Meeting,
     Membership,
     Need,
+    NeedEmbedding,
     Offer,
     Organisation,
     Person,
@@ -376,6 +381,63 @@ def test_the_file_is_read_before_the_request_begins_to_write(
     assert list(dict.fromkeys(events)) == ["read the file", "begin to write", "query", *lock]
 
 
+class _RecordingEmbedder:
+    """An embedding model that notes what it embeds in *events*."""
+
+    model = "recording"
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def needs(self, texts: Sequence[str]) -> list[bytes]:
+        return self._vectors("need", texts)
+
+    def offers(self, texts: Sequence[str]) -> list[bytes]:
+        return self._vectors("offer", texts)
+
+    def _vectors(self, kind: str, texts: Sequence[str]) -> list[bytes]:
+        self.events += [f"embed {kind} {text}" for text in texts]
+        return [to_bytes(np.array([1.0, len(text), ord(text[0])])) for text in texts]
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_rows_are_embedded_before_the_request_begins_to_write(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch, dry_run: bool
+) -> None:
+    """The model takes about a tenth of a second a text: a 5,000-row import embedded them in
+    its write transaction for minutes, and on SQLite every other write got a 503 meanwhile.
+    They are embedded before it begins now, and stored as they are; a dry run embeds none."""
+    cop, _, _ = _small_community(session)
+    events: list[str] = []
+    monkeypatch.setattr(engine, "load_embedder", lambda: _RecordingEmbedder(events))
+    begin_for_writing = request_session.begin_for_writing
+
+    def beginning(request_session: Session) -> None:
+        events.append("begin to write")
+        begin_for_writing(request_session)
+
+    monkeypatch.setattr(request_session, "begin_for_writing", beginning)
+    response = upload(client, cop.id, csv_file(ROWS), dry_run=dry_run)
+
+    assert response.status_code == 200, response.text
+    if dry_run:
+        assert events == ["begin to write"]  # (a POST's session, as every POST's)
+        return
+    assert events == [
+        "embed need Warmtenet in de wijk",
+        "embed need Hoe maak je een WUP?",
+        "embed offer Ervaring met warmtenetten",
+        "begin to write",
+    ]
+    stored = session.execute(
+        select(Need.text, NeedEmbedding.vector).join(NeedEmbedding).order_by(Need.id)
+    ).all()
+    assert stored == [
+        (text, to_bytes(np.array([1.0, len(text), ord(text[0])])))
+        for text in ("Warmtenet in de wijk", "Hoe maak je een WUP?")
+    ]
+
+
 def _post_file(client: TestClient, community_id: int, token: str) -> httpx.Response:
     return client.post(
         f"/api/v1/communities/{community_id}/imports",
@@ -699,9 +761,45 @@ def test_unknown_organisation_suggests_the_closest_known_name(
             5,
             "Organisation",
             "unknown organisation 'Gemeente Xyzzy-Plugh'; use its name in GET /organisations "
-            "or its CBS code",
+            "or its CBS code (GM0363 or 363)",
         ),
     ]
+
+
+def test_a_cbs_code_as_a_spreadsheet_keeps_it_finds_the_municipality(
+    client: TestClient, session: Session
+) -> None:
+    """Typed into Excel, 0363 is the number 363: it was an unknown organisation, and the hint
+    said to use the CBS code just given."""
+    organisations.load_municipalities(session)
+    cop = factories.community(session, "CoP Noord-Holland")
+    rows = [
+        ["Organisation", "Kind", "Text"],
+        [363, "offer", "Ervaring met aardgasvrije wijken"],
+        ["0363", "offer", "Ervaring met het WUP"],
+        ["gm0392", "need", "Hulp bij de TVW"],
+        [9999, "need", "Warmtenet"],
+    ]
+
+    body = assert_problem(upload(client, cop.id, xlsx_file(rows), "codes.xlsx"), 422)
+    assert [(p["row"], p["message"]) for p in body["problems"]] == [
+        (5, "unknown CBS code 'GM9999'")
+    ]
+
+    response = upload(client, cop.id, xlsx_file(rows[:-1]), "codes.xlsx")
+    assert response.status_code == 200, response.text
+    names = session.execute(
+        select(Organisation.name, Need.text)
+        .join(Need, Need.organisation_id == Organisation.id)
+        .where(Need.community_id == cop.id)
+    ).all()
+    assert names == [("Haarlem", "Hulp bij de TVW")]
+    offers = session.scalars(
+        select(Organisation.name)
+        .join(Offer, Offer.organisation_id == Organisation.id)
+        .where(Offer.community_id == cop.id)
+    ).all()
+    assert offers == ["Amsterdam", "Amsterdam"]
 
 
 def test_an_unknown_name_is_looked_up_once_and_only_the_first_100_are(
@@ -729,7 +827,8 @@ def test_an_unknown_name_is_looked_up_once_and_only_the_first_100_are(
     messages = [problem["message"] for problem in body["problems"]]
     assert messages.count("unknown organisation 'Hoorm'; did you mean 'Hoorn'?") == 3
     assert messages[-1] == (
-        "unknown organisation 'Edamm'; use its name in GET /organisations or its CBS code"
+        "unknown organisation 'Edamm'; use its name in GET /organisations or its CBS code "
+        "(GM0363 or 363)"
     )
 
 
@@ -938,7 +1037,11 @@ def test_size_and_row_limits(client: TestClient, session: Session) -> None:
     body = assert_problem(just_over, 413)
     assert body["detail"] == "the file is larger than 2,097,152 bytes; split it"
     far_over = upload(client, cop.id, b"x" * (limit + 100 * 1024))
-    assert_problem(far_over, 413)
+    # Refused before the file is read, by the request's size: the file's limit is named too.
+    assert assert_problem(far_over, 413)["detail"] == (
+        "the request body is larger than 2,162,688 bytes: the file may be at most 2,097,152 "
+        "bytes; split it"
+    )
 
     rows = [HEADER] + [["Haarlem", "need", f"Behoefte {n}", None, None, None] for n in range(5001)]
     body = assert_problem(upload(client, cop.id, csv_file(rows)), 422)

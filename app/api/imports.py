@@ -4,6 +4,7 @@ template to fill in."""
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, UploadFile
@@ -15,19 +16,20 @@ from app.errors import Forbidden
 from app.schemas import ImportRead
 from app.services import imports as service
 from app.services.import_files import CSV_MEDIA_TYPE, MAX_ROWS, XLSX_MEDIA_TYPE
+from app.services.matching import EmbeddedAhead
 
 router = APIRouter(tags=["imports"])
 
 IMPORT_DESCRIPTION = f"""
 Upload a `.csv` or `.xlsx` file in the form field `file` (organisers). Columns, in Dutch or
-English, case, spaces and hyphens ignored: **organisatie** / organisation (name or CBS code),
-**soort** / kind (`need`, `offer`, `format`; `behoefte`, `aanbod`, `vorm`), **tekst** / text
-(for a format row the format, e.g. `leerkring` or `learning-circle`), and optionally
-onderwerpen / topics (slugs or labels separated by `;` or `,`), capaciteit / capacity (offers),
-prioriteit / priority (needs: `low`, `normal`, `high`; `laag`, `normaal`, `hoog`),
-toelichting / note (format rows), naam / person name, e-mail / email, afdeling / department,
-bijeenkomst / meeting (title or date of a meeting of the community). Download a template from
-`GET /communities/{{communityId}}/imports/template`.
+English, case, spaces and hyphens ignored: **organisatie** / organisation (name or CBS code:
+`GM0363` or `363`), **soort** / kind (`need`, `offer`, `format`; `behoefte`, `aanbod`, `vorm`),
+**tekst** / text (for a format row the format, e.g. `leerkring` or `learning-circle`), and
+optionally onderwerpen / topics (slugs or labels separated by `;` or `,`), capaciteit /
+capacity (offers), prioriteit / priority (needs: `low`, `normal`, `high`; `laag`, `normaal`,
+`hoog`), toelichting / note (format rows), naam / person name, e-mail / email, afdeling /
+department, bijeenkomst / meeting (title or date of a meeting of the community). Download a
+template from `GET /communities/{{communityId}}/imports/template`.
 
 * Row numbers are those a spreadsheet shows (header = row 1). CSV: UTF-8 (with or without BOM),
   UTF-16 with BOM, otherwise Windows-1252 (bytes that are no text in it: 415 naming their
@@ -56,23 +58,39 @@ class ImportUpload(BaseModel):
     file: UploadFile = Field(description="The .csv or .xlsx file")
 
 
+@dataclass(frozen=True, slots=True)
+class ReadUpload:
+    """An import as read before the request's session begins (:func:`read_upload`)."""
+
+    file: service.ImportFile
+    dry_run: bool
+    ahead: EmbeddedAhead | None
+    """The rows' embeddings, computed with no lock held (none for a dry run)."""
+
+
 def read_upload(
     request: Request,
     may_import: Annotated[bool, Depends(manages_before_the_session)],
     upload: Annotated[ImportUpload, Form(media_type="multipart/form-data")],
-) -> service.ImportFile:
-    """The uploaded file, read and its rows checked before the request's session begins: a
-    writing request's session holds SQLite's write lock from its start (on PostgreSQL, an open
-    transaction), and a large XLSX takes a while to read. Only for a caller who may import into
-    the community: no one else makes the server read a file. An unreadable file's error is
+    dry_run: Annotated[
+        bool, Query(alias="dryRun", description="Check the file and report; write nothing")
+    ] = False,
+) -> ReadUpload:
+    """The uploaded file, read, its rows checked and (unless a dry run) their texts embedded
+    before the request's session begins: a writing request's session holds SQLite's write lock
+    from its start (on PostgreSQL, an open transaction), a large XLSX takes a while to read, and
+    the embedding model about a tenth of a second per text. Only for a caller who may import
+    into the community: no one else makes the server read a file. An unreadable file's error is
     raised by the service, after the community and the caller's right are checked again."""
     if not may_import:
         # Not read: the checks in the request's session answer 404 or 403 first.
-        return service.ImportFile(error=Forbidden("only the community's organisers may import"))
+        refused = service.ImportFile(error=Forbidden("only the community's organisers may import"))
+        return ReadUpload(refused, dry_run, None)
     max_bytes: int = request.app.state.settings.import_max_bytes
     # One byte over the limit is enough to know the file is too large.
     data = upload.file.file.read(max_bytes + 1)
-    return service.read_import(data, upload.file.filename, max_bytes=max_bytes)
+    read = service.read_import(data, upload.file.filename, max_bytes=max_bytes)
+    return ReadUpload(read, dry_run, None if dry_run else service.embed_rows_ahead(read))
 
 
 class TemplateFormat(enum.StrEnum):
@@ -93,14 +111,13 @@ class TemplateFormat(enum.StrEnum):
 )
 def import_answers(
     # First: FastAPI resolves dependencies in the order of the parameters.
-    upload: Annotated[service.ImportFile, Depends(read_upload)],
+    upload: Annotated[ReadUpload, Depends(read_upload)],
     session: SessionDep,
     community: ManagedCommunity,
-    dry_run: Annotated[
-        bool, Query(alias="dryRun", description="Check the file and report; write nothing")
-    ] = False,
 ) -> ImportRead:
-    result = service.import_answers(session, community, upload, dry_run=dry_run)
+    result = service.import_answers(
+        session, community, upload.file, dry_run=upload.dry_run, ahead=upload.ahead
+    )
     return ImportRead.model_validate(result)
 
 

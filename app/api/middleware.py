@@ -126,28 +126,31 @@ class BodySizeLimit:
 
     The body is read here (at most ``limit`` bytes are held) and handed on to the app; reading
     it inside the app instead would turn the refusal into the framework's generic 400.
-    ``larger`` maps path suffixes (``/imports``) to their own, larger limits.
+    ``larger`` maps path suffixes (``/imports``) to their own, larger limits, each with what
+    its refusal adds (the limit of the file in the body, say).
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int, larger: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int, larger: dict[str, tuple[int, str]] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
         self.larger = larger or {}
 
-    def _limit_for(self, path: str) -> int:
-        for suffix, limit in self.larger.items():
+    def _limit_for(self, path: str) -> tuple[int, str]:
+        for suffix, found in self.larger.items():
             if path.endswith(suffix):
-                return limit
-        return self.limit
+                return found
+        return self.limit, ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in UNLIMITED_METHODS:
             await self.app(scope, receive, send)
             return
-        limit = self._limit_for(scope["path"])
+        limit, why = self._limit_for(scope["path"])
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _refuse(scope, send, limit)
+                await _refuse(scope, send, limit, why)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -158,7 +161,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _refuse(scope, send, limit)
+                await _refuse(scope, send, limit, why)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -176,13 +179,13 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
-async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+async def _refuse(scope: Scope, send: Send, limit: int, why: str) -> None:
     body = json.dumps(
         {
             "type": "urn:copmatch:problem:content-too-large",
             "title": "Content too large",
             "status": 413,
-            "detail": f"the request body is larger than {limit} bytes",
+            "detail": f"the request body is larger than {limit:,} bytes{why}",
             "instance": scope["path"],
         }
     ).encode()

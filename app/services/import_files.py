@@ -41,6 +41,7 @@ import datetime as dt
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -339,8 +340,21 @@ def _refuse_costly_markup(data: bytes) -> None:
         for info in archive.infolist():
             if not info.filename.endswith((".xml", ".rels")):
                 continue
-            with archive.open(info) as part:
-                _check_markup(part, info.filename)
+            try:
+                with archive.open(info) as part:
+                    _check_markup(part, info.filename)
+            # A part damaged in transfer (its checksum, its compressed data, a size its header
+            # understates), encrypted or compressed in a way ZIP readers do not know.
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                EOFError,
+                NotImplementedError,
+                RuntimeError,
+            ) as error:
+                raise ValidationFailed(
+                    f"the file is not a valid XLSX workbook (its part {info.filename} is damaged)"
+                ) from error
 
 
 def _check_markup(part: IO[bytes], name: str) -> None:

@@ -48,7 +48,8 @@ from app.services.import_rows import (
 )
 from app.services.organisations import MUNICIPALITY_PREFIX
 
-CBS_CODE = re.compile(r"GM[0-9]{4}", re.IGNORECASE)
+CBS_CODE = re.compile(r"(?:GM)?([0-9]{1,4})", re.IGNORECASE)
+"""A municipality's CBS code: GM0363, or its number alone as a spreadsheet keeps it (363)."""
 # The columns that say who gave an answer (a department only describes a new person).
 PERSON_COLUMNS = frozenset({"person_name", "email"})
 MODELS: dict[Kind, AnswerModel] = {
@@ -214,10 +215,11 @@ class Planner:
 
     def _organisation(self, row: ParsedRow | RowReferences) -> int | None:
         reference = row.organisation
-        if CBS_CODE.fullmatch(reference):
-            found = self.by_cbs_code.get(reference.upper())
+        if code := CBS_CODE.fullmatch(reference):
+            cbs_code = f"GM{int(code[1]):04d}"
+            found = self.by_cbs_code.get(cbs_code)
             if found is None:
-                self.problem(row, "organisation", reference, f"unknown CBS code {quote(reference)}")
+                self.problem(row, "organisation", reference, f"unknown CBS code {quote(cbs_code)}")
             return found
         key = fold(reference)
         found = self.by_name.get(key) or self.by_name.get(key.removeprefix(MUNICIPALITY_PREFIX))
@@ -228,7 +230,7 @@ class Planner:
             hint = (
                 f"did you mean {quote(guess)}?"
                 if guess
-                else "use its name in GET /organisations or its CBS code"
+                else "use its name in GET /organisations or its CBS code (GM0363 or 363)"
             )
             self.problem(
                 row, "organisation", reference, f"unknown organisation {quote(reference)}; {hint}"

@@ -17,8 +17,9 @@ Rules (also in the README and the OpenAPI description):
   column means the default (priority normal, capacity 3, no topics, no note, no person, no
   meeting).
 * **Organisations** are found by name (case-insensitive; "Gemeente " in front is allowed) or
-  CBS code; an unknown one is a problem with the closest known name. One that is not yet a
-  member of the community becomes a member (reported in ``members_added``).
+  CBS code (GM0363, or 363 as a spreadsheet keeps the number); an unknown one is a problem
+  with the closest known name. One that is not yet a member of the community becomes a member
+  (reported in ``members_added``).
 * **People** are found by e-mail; the person must work for the row's organisation. An unknown
   e-mail creates the person (naam required, afdeling optional); a stored person is linked but
   not changed. A name without e-mail must match exactly one person of the organisation. The
@@ -41,6 +42,8 @@ from app.errors import CopmatchError, InvalidParam, PayloadTooLarge, ValidationF
 from app.models import (
     Community,
     Meeting,
+    Need,
+    Offer,
     Organisation,
 )
 from app.services import answers, communities, matching, organisations
@@ -173,6 +176,18 @@ def _table_with_header(data: bytes, filename: str | None) -> Table:
     return table
 
 
+def embed_rows_ahead(upload: ImportFile) -> matching.EmbeddedAhead | None:
+    """The embeddings of the file's need and offer texts (:func:`import_answers` stores them),
+    computed before the write transaction: None without the extra or without such rows."""
+    texts: dict[type[Need] | type[Offer], list[str]] = {Need: [], Offer: []}
+    for row in upload.parsed:
+        if row.kind is not Kind.FORMAT:
+            texts[Need if row.kind is Kind.NEED else Offer].append(row.text)
+    if upload.error is not None or not any(texts.values()):
+        return None
+    return matching.embed_texts_ahead(texts)
+
+
 def import_answers(
     session: Session,
     community: Community,
@@ -180,10 +195,13 @@ def import_answers(
     *,
     dry_run: bool,
     progress: ProgressCallback | None = None,
+    ahead: matching.EmbeddedAhead | None = None,
 ) -> ImportResult:
     """Check a file read by :func:`read_import` against the database and, unless ``dry_run``,
     write its answers to ``community`` (all or nothing: any problem raises a 422 that lists
-    them all) and recompute the suggestions. A file that could not be read raises its error."""
+    them all) and recompute the suggestions. A file that could not be read raises its error.
+    *ahead*: the rows' embeddings from :func:`embed_rows_ahead`; the model runs for the rest
+    (texts written meanwhile) under the community's lock."""
     if upload.error is not None:
         raise upload.error
     if not dry_run:
@@ -214,7 +232,7 @@ def import_answers(
     )
     created_ids: dict[int, int] = {}
     if not dry_run:
-        created_ids = _apply(session, community, plans, planner, progress)
+        created_ids = _apply(session, community, plans, planner, progress, ahead)
     return ImportResult(
         dry_run=dry_run,
         rows=upload.rows,
@@ -262,6 +280,7 @@ def _apply(
     plans: Sequence[PlannedRow],
     planner: Planner,
     progress: ProgressCallback | None,
+    ahead: matching.EmbeddedAhead | None,
 ) -> dict[int, int]:
     """Write the plans; returns the id of each answer created, by its row."""
     created: dict[int, int] = {}
@@ -287,7 +306,7 @@ def _apply(
         return created  # nothing new to match
     if progress:
         progress("matching", 0, 1)
-    matching.recompute(session, community)
+    matching.recompute(session, community, ahead=ahead)
     if progress:
         progress("matching", 1, 1)
     return created

@@ -9,7 +9,7 @@ every recompute checks them all (:func:`embed_answers`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -43,11 +43,12 @@ Stale = dict[type[Need] | type[Offer], list[tuple[int, str, str]]]
 
 @dataclass(frozen=True, slots=True)
 class EmbeddedAhead:
-    """Vectors computed before a transaction that stores them (:func:`embed_ahead`): by kind
-    of answer, (id, text hash) → vector, of the model *model*."""
+    """Vectors computed before a transaction that stores them (:func:`embed_ahead`,
+    :func:`embed_texts_ahead`): by kind of answer, text hash → vector, of the model *model*.
+    A vector depends on the text and the kind alone, so it serves any answer with that text."""
 
     model: str
-    vectors: dict[type[Need] | type[Offer], dict[tuple[int, str], bytes]]
+    vectors: dict[type[Need] | type[Offer], dict[str, bytes]]
 
 
 def stale_answers(session: Session, community: Community, model: str) -> Stale:
@@ -83,14 +84,28 @@ def embed_ahead(stale: Stale) -> EmbeddedAhead:
         raise RuntimeError("the semantic extra is not installed")
     vectors = {
         answer: {
-            (ident, digest): vector
-            for (ident, _, digest), vector in zip(
-                items, _embed(embedder, answer, items), strict=True
-            )
+            digest: vector
+            for (_, _, digest), vector in zip(items, _embed(embedder, answer, items), strict=True)
         }
         for answer, items in stale.items()
     }
     return EmbeddedAhead(embedder.model, vectors)
+
+
+def embed_texts_ahead(
+    texts: Mapping[type[Need] | type[Offer], Sequence[str]],
+) -> EmbeddedAhead | None:
+    """The vectors of answers about to be written with these *texts* (an import's rows), each
+    text once, with no transaction open; None without the extra."""
+    embedder = matching.load_embedder()
+    if embedder is None:
+        return None
+    return embed_ahead(
+        {
+            answer: [(0, text, text_hash(text)) for text in dict.fromkeys(written)]
+            for answer, written in texts.items()
+        }
+    )
 
 
 def embed_answers(
@@ -108,7 +123,7 @@ def embed_answers(
         known: list[tuple[int, str, str, bytes]] = []
         unknown: list[tuple[int, str, str]] = []
         for ident, text, digest in stale:
-            vector = ready.get((ident, digest))
+            vector = ready.get(digest)
             if vector is None:
                 unknown.append((ident, text, digest))
             else:
