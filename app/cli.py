@@ -36,7 +36,13 @@ from app.schemas import MAX_ID
 from app.services import matching as matching_service
 from app.services.demo import load_demo
 from app.services.import_plan import ProgressCallback
-from app.services.imports import ImportResult, embed_rows_ahead, import_answers, read_import
+from app.services.imports import (
+    ImportFile,
+    ImportResult,
+    import_answers,
+    read_import,
+    texts_to_embed,
+)
 from app.services.organisations import get_person, load_municipalities
 from app.services.reports import REPORT_STEPS, community_report
 from app.services.tokens import get_token, issue_token, revoke_token
@@ -199,8 +205,7 @@ def import_command(
         data = handle.read(max_bytes + 1)  # one byte over is enough to refuse it
     # Before the session: a writing session holds SQLite's write lock from its start.
     upload = read_import(data, file.name, max_bytes=max_bytes)
-    # The model too: it takes about a tenth of a second per text.
-    ahead = None if dry_run else embed_rows_ahead(upload)
+    ahead = None if dry_run else _embedded_ahead(community, upload)
     try:
         with session_scope(writing=not dry_run) as session, _import_progress() as progress:
             target = session.scalar(select(Community).where(Community.slug == community))
@@ -260,6 +265,15 @@ def recompute(
         typer.echo(
             f"{slug}: deleted meanwhile" if stored is None else f"{slug}: {stored} suggestions"
         )
+
+
+def _embedded_ahead(slug: str, upload: ImportFile) -> matching_service.EmbeddedAhead | None:
+    """The vectors of the texts the import would write, made before its session: the model
+    takes about a tenth of a second a text, and a writing session holds SQLite's write lock."""
+    with session_scope() as session:
+        found = session.scalar(select(Community.id).where(Community.slug == slug))
+        texts = {} if found is None else texts_to_embed(session, found, upload)
+    return matching_service.embed_texts_ahead(texts) if any(texts.values()) else None
 
 
 def _report_import(result: ImportResult, members_added: list[str]) -> None:

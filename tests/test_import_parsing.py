@@ -237,20 +237,36 @@ def _damaged(how: str) -> bytes:
         damaged = bytearray(data)
         damaged[start + 10] ^= 0xFF
         return bytes(damaged)
-    # A size its headers understate: the part is cut off there, and fails its checksum.
-    size = struct.pack("<I", info.file_size)
-    return data.replace(size, struct.pack("<I", 100))
+    if how == "size":  # understated: the part is cut off there, and fails its checksum
+        size = struct.pack("<I", info.file_size)
+        return data.replace(size, struct.pack("<I", 100))
+    damaged = bytearray(data)
+    if how == "directory offset":  # the central directory's offset, 100 bytes too far
+        end = data.rfind(b"PK\x05\x06")
+        offset = struct.unpack("<I", data[end + 16 : end + 20])[0]
+        damaged[end + 16 : end + 20] = struct.pack("<I", offset + 100)
+    else:  # the version needed to extract the first part: one no reader knows
+        first = data.find(b"PK\x01\x02")
+        damaged[first + 6 : first + 8] = struct.pack("<H", 0xFF)
+    return bytes(damaged)
 
 
-@pytest.mark.parametrize("how", ["checksum", "deflate data", "size"])
-def test_a_damaged_workbook_is_refused_not_a_crash(how: str) -> None:
-    """A BadZipFile or zlib.error from a damaged part went up as a 500 (and a traceback from
-    the CLI)."""
+@pytest.mark.parametrize(
+    ("how", "detail"),
+    [
+        ("checksum", "its part xl/worksheets/sheet1.xml is damaged"),
+        ("deflate data", "its part xl/worksheets/sheet1.xml is damaged"),
+        ("size", "its part xl/worksheets/sheet1.xml is damaged"),
+        ("directory offset", "its part docProps/app.xml is damaged"),
+        ("version", "broken ZIP"),
+    ],
+)
+def test_a_damaged_workbook_is_refused_not_a_crash(how: str, detail: str) -> None:
+    """A BadZipFile, zlib.error, ValueError or NotImplementedError from a damaged archive went
+    up as a 500 (and a traceback from the CLI)."""
     with pytest.raises(ValidationFailed) as raised:
         read_table(_damaged(how), "antwoorden.xlsx")
-    assert raised.value.detail == (
-        "the file is not a valid XLSX workbook (its part xl/worksheets/sheet1.xml is damaged)"
-    )
+    assert raised.value.detail == f"the file is not a valid XLSX workbook ({detail})"
 
 
 LONGEST_CELL = [["organisatie", "soort", "tekst"], ["Haarlem", "need", "x" * 32_767]]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 from fastapi import Depends, Header, Path, Query, Request, Response
@@ -61,6 +61,8 @@ async def paging(
 
 PagingDep = Annotated[Paging, Depends(paging)]
 
+P = ParamSpec("P")
+R = TypeVar("R")
 QueryT = TypeVar("QueryT", bound=BaseModel)
 
 
@@ -207,13 +209,21 @@ async def caller_apart(request: Request) -> Principal:
     admin_token = request.app.state.settings.admin_token
     if is_bootstrap_admin(header, admin_token):
         return BOOTSTRAP_ADMIN
+    return await read_apart(request, authenticate, header, admin_token)
+
+
+async def read_apart(
+    request: Request, read: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
+) -> R:
+    """``read(session, *args, **kwargs)`` in a short read session of its own, outside the
+    request's session (which, writing, holds SQLite's write lock from its start)."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     slots: DatabaseSlots = request.app.state.database_slots
     bind = autocommit_bind(factory.kw.get("bind"))
     async with slots.taken():
         session = factory(bind=bind) if bind is not None else factory()
         try:
-            return await in_thread(authenticate, session, header, admin_token)
+            return await in_thread(read, session, *args, **kwargs)
         finally:
             with anyio.CancelScope(shield=True):
                 await in_thread(session.close)

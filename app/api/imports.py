@@ -10,13 +10,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import ManagedCommunity, ReadableCommunity, manages_before_the_session
-from app.api.session import SessionDep
+from app.api.deps import (
+    CommunityId,
+    ManagedCommunity,
+    ReadableCommunity,
+    manages_before_the_session,
+    read_apart,
+)
+from app.api.session import SessionDep, in_thread
 from app.errors import Forbidden
 from app.schemas import ImportRead
 from app.services import imports as service
 from app.services.import_files import CSV_MEDIA_TYPE, MAX_ROWS, XLSX_MEDIA_TYPE
-from app.services.matching import EmbeddedAhead
+from app.services.matching import EmbeddedAhead, embed_texts_ahead
 
 router = APIRouter(tags=["imports"])
 
@@ -68,29 +74,35 @@ class ReadUpload:
     """The rows' embeddings, computed with no lock held (none for a dry run)."""
 
 
-def read_upload(
+async def read_upload(
     request: Request,
+    community_id: CommunityId,
     may_import: Annotated[bool, Depends(manages_before_the_session)],
     upload: Annotated[ImportUpload, Form(media_type="multipart/form-data")],
     dry_run: Annotated[
         bool, Query(alias="dryRun", description="Check the file and report; write nothing")
     ] = False,
 ) -> ReadUpload:
-    """The uploaded file, read, its rows checked and (unless a dry run) their texts embedded
-    before the request's session begins: a writing request's session holds SQLite's write lock
-    from its start (on PostgreSQL, an open transaction), a large XLSX takes a while to read, and
-    the embedding model about a tenth of a second per text. Only for a caller who may import
-    into the community: no one else makes the server read a file. An unreadable file's error is
-    raised by the service, after the community and the caller's right are checked again."""
+    """The uploaded file, read, its rows checked and (unless a dry run) the texts it would write
+    embedded, before the request's session begins: a writing request's session holds SQLite's
+    write lock from its start (on PostgreSQL, an open transaction), a large XLSX takes a while
+    to read, and the embedding model about a tenth of a second a text. Only for a caller who may
+    import into the community: no one else makes the server read a file. An unreadable file's
+    error is raised by the service, after the community and the caller's right are checked
+    again."""
     if not may_import:
         # Not read: the checks in the request's session answer 404 or 403 first.
         refused = service.ImportFile(error=Forbidden("only the community's organisers may import"))
         return ReadUpload(refused, dry_run, None)
     max_bytes: int = request.app.state.settings.import_max_bytes
     # One byte over the limit is enough to know the file is too large.
-    data = upload.file.file.read(max_bytes + 1)
-    read = service.read_import(data, upload.file.filename, max_bytes=max_bytes)
-    return ReadUpload(read, dry_run, None if dry_run else service.embed_rows_ahead(read))
+    data = await in_thread(upload.file.file.read, max_bytes + 1)
+    read = await in_thread(service.read_import, data, upload.file.filename, max_bytes=max_bytes)
+    if dry_run:
+        return ReadUpload(read, dry_run, None)
+    texts = await read_apart(request, service.texts_to_embed, community_id, read)
+    ahead = await in_thread(embed_texts_ahead, texts) if any(texts.values()) else None
+    return ReadUpload(read, dry_run, ahead)
 
 
 class TemplateFormat(enum.StrEnum):

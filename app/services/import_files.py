@@ -284,7 +284,8 @@ def _xlsx_table(data: bytes) -> Table:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile as error:
+    # (A damaged central directory: a bad signature, sizes or a version no reader knows.)
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError) as error:
         raise ValidationFailed("the file is not a valid XLSX workbook (broken ZIP)") from error
     if unpacked > MAX_XLSX_UNCOMPRESSED_BYTES:
         raise ValidationFailed(
@@ -343,12 +344,13 @@ def _refuse_costly_markup(data: bytes) -> None:
             try:
                 with archive.open(info) as part:
                     _check_markup(part, info.filename)
-            # A part damaged in transfer (its checksum, its compressed data, a size its header
-            # understates), encrypted or compressed in a way ZIP readers do not know.
+            # A part damaged in transfer (its checksum, its compressed data, a size or offset
+            # its headers misstate), encrypted or compressed in a way ZIP readers do not know.
             except (
                 zipfile.BadZipFile,
                 zlib.error,
                 EOFError,
+                ValueError,
                 NotImplementedError,
                 RuntimeError,
             ) as error:

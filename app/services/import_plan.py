@@ -105,9 +105,17 @@ class Planner:
     """Resolves each parsed row against the database and decides create, update or unchanged."""
 
     def __init__(
-        self, session: Session, community: Community, column_names: dict[str, str]
+        self,
+        session: Session,
+        community: Community,
+        column_names: dict[str, str],
+        *,
+        name_hints: bool = True,
     ) -> None:
+        """*name_hints*: look for the closest known name of an unknown organisation (each
+        lookup is difflib against every organisation), for the problems a caller is shown."""
         self.session, self.community = session, community
+        self.hinting = name_hints
         self.column_names = column_names  # column key → header as written in the file
         self.problems: list[ImportProblem] = []
         self.members_added: set[int] = set()
@@ -224,7 +232,11 @@ class Planner:
         key = fold(reference)
         found = self.by_name.get(key) or self.by_name.get(key.removeprefix(MUNICIPALITY_PREFIX))
         if found is None:
-            if key not in self.name_hints and len(self.name_hints) < MAX_NAME_HINTS:
+            if (
+                self.hinting
+                and key not in self.name_hints
+                and len(self.name_hints) < MAX_NAME_HINTS
+            ):
                 self.name_hints[key] = self._closest_name(key)
             guess = self.name_hints.get(key)
             hint = (

@@ -176,16 +176,26 @@ def _table_with_header(data: bytes, filename: str | None) -> Table:
     return table
 
 
-def embed_rows_ahead(upload: ImportFile) -> matching.EmbeddedAhead | None:
-    """The embeddings of the file's need and offer texts (:func:`import_answers` stores them),
-    computed before the write transaction: None without the extra or without such rows."""
+def texts_to_embed(
+    session: Session, community_id: int, upload: ImportFile
+) -> dict[type[Need] | type[Offer], list[str]]:
+    """The need and offer texts an import of *upload* would write new, planned in a read of
+    its own before the write transaction, so the model (about a tenth of a second a text) runs
+    with no lock held (:func:`matching.embed_texts_ahead`). None for a file that will be
+    refused (unreadable, a problem in a row, an unknown community), and none for rows whose
+    text is stored already: the write transaction plans again and embeds anything else."""
     texts: dict[type[Need] | type[Offer], list[str]] = {Need: [], Offer: []}
-    for row in upload.parsed:
-        if row.kind is not Kind.FORMAT:
-            texts[Need if row.kind is Kind.NEED else Offer].append(row.text)
-    if upload.error is not None or not any(texts.values()):
-        return None
-    return matching.embed_texts_ahead(texts)
+    community = session.get(Community, community_id)
+    if upload.error is not None or upload.problems or community is None:
+        return texts
+    planner = Planner(session, community, upload.column_names, name_hints=False)
+    plans = planner.plan(upload.parsed, None, references=upload.references)
+    if planner.problems:
+        return texts
+    for plan in plans:
+        if plan.row.kind is not Kind.FORMAT and (plan.existing is None or "text" in plan.changes):
+            texts[Need if plan.row.kind is Kind.NEED else Offer].append(plan.row.text)
+    return texts
 
 
 def import_answers(
@@ -200,8 +210,8 @@ def import_answers(
     """Check a file read by :func:`read_import` against the database and, unless ``dry_run``,
     write its answers to ``community`` (all or nothing: any problem raises a 422 that lists
     them all) and recompute the suggestions. A file that could not be read raises its error.
-    *ahead*: the rows' embeddings from :func:`embed_rows_ahead`; the model runs for the rest
-    (texts written meanwhile) under the community's lock."""
+    *ahead*: the embeddings of :func:`texts_to_embed`; the model runs for the rest (texts
+    written meanwhile) under the community's lock."""
     if upload.error is not None:
         raise upload.error
     if not dry_run:
