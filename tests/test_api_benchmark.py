@@ -186,6 +186,11 @@ def test_netherlands_scale_write_and_serve(tmp_path: Path) -> None:
         unmet = _timed(
             lambda: _ok(client.get(f"{base}/unmet-offers", params={"limit": 50})), SAMPLES
         )
+        # The other views of the issue: each reads every stored suggestion of the community
+        # (the groups also cluster every need), so a few samples.
+        groups = _timed(lambda: _ok(client.get(f"{base}/working-groups")), 3)
+        allocation = _timed(lambda: _ok(client.get(f"{base}/allocation")), 3)
+        pairs = _timed(lambda: _ok(client.get(f"{base}/reciprocal-pairs", params={"limit": 50})), 3)
     engine.dispose()
 
     health_p50 = statistics.median(health)
@@ -200,6 +205,9 @@ def test_netherlands_scale_write_and_serve(tmp_path: Path) -> None:
         ("GET gaps, first after the writes (index built)", gaps_first),
         ("GET gaps page (index cached)", gaps),
         ("GET unmet-offers page (index cached)", unmet),
+        ("GET working-groups (all of them)", groups),
+        ("GET allocation (all of it)", allocation),
+        ("GET reciprocal-pairs page", pairs),
     ]
     print(
         f"\nNetherlands scale: {stored} suggestions stored; load + full score {load_seconds:.1f} s"

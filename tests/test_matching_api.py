@@ -27,6 +27,7 @@ from app.services.demo import load_demo
 from app.services.matching import embeddings as embeddings_module
 from app.services.matching import index as index_module
 from app.services.matching import suggestions as suggestions_module
+from app.services.matching import views as views_module
 from app.services.organisations import load_municipalities
 from tests import factories
 from tests.http import delete, every_page, patch
@@ -450,6 +451,59 @@ def test_allocation_respects_capacity_and_covers_organisations(
     assert sorted(a["needId"] for a in result["assignments"]) == sorted([first["id"], second["id"]])
     assert result["uncoveredOrganisationIds"] == []
     assert result["totalScore"] == pytest.approx(sum(a["score"] for a in result["assignments"]))
+
+
+def test_the_views_read_the_stored_suggestions_once_per_version(
+    client: TestClient, cop: Cop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At Netherlands scale each read of the allocation, reciprocal pairs or working groups
+    spent a second reading the community's 68,000 stored suggestions. They are read once per
+    suggestions version now; a write that changes them is seen at once."""
+    monkeypatch.setattr(views_module, "_shared", views_module._SharedViews(4))
+    reads: list[int] = []
+    read_stored = views_module._read_stored
+
+    def counted(session: Session, community: Community) -> Any:
+        reads.append(community.id)
+        return read_stored(session, community)
+
+    monkeypatch.setattr(views_module, "_read_stored", counted)
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    views = ("allocation", "reciprocal-pairs", "working-groups")
+
+    first = {view: client.get(f"{cop.url}/{view}").json() for view in views}
+    again = {view: client.get(f"{cop.url}/{view}").json() for view in views}
+    assert (again, len(reads)) == (first, 1)
+    assert [a["needId"] for a in first["allocation"]["assignments"]] == [need["id"]]
+
+    (suggestion,) = suggestions(client, cop, needId=need["id"])
+    patch(client, f"{cop.url}/suggestions/{suggestion['id']}", {"status": "declined"})
+    assert client.get(f"{cop.url}/allocation").json()["assignments"] == []
+    assert len(reads) == 2
+
+
+def test_a_transaction_that_changed_suggestions_keeps_its_view_to_itself(
+    session: Session, cop: Cop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read before its commit bumps the version, what a writing transaction sees would be
+    shared under the version other transactions still read."""
+    shared = views_module._SharedViews(4)
+    monkeypatch.setattr(views_module, "_shared", shared)
+    factories.offer(session, cop.community, cop.zaanstad, TEO_OFFER)
+    factories.need(session, cop.community, cop.haarlem, AQUATHERMIE_NEED)
+    session.commit()
+    _, committed = matching.allocation(session, cop.community)
+    (key,) = shared._items  # committed: shared
+    stored = session.scalars(select(Suggestion)).one()
+    stored.status = SuggestionStatus.DECLINED.value
+    session.flush()
+
+    allocation, seen = matching.allocation(session, cop.community)
+
+    assert (allocation.assignments, seen.suggestions) == ((), ())
+    assert list(shared._items) == [key]
+    assert shared.get(key) is committed
 
 
 def test_allocation_keeps_the_pairs_acted_on(client: TestClient, cop: Cop) -> None:
