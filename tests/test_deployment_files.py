@@ -55,13 +55,17 @@ def test_compose_environment_names_are_settings() -> None:
     compose = _compose()
     db = compose["services"]["db"]["environment"]
     for service in ("migrate", "api"):
-        environment = compose["services"][service]["environment"]
+        environment = dict(compose["services"][service]["environment"])
+        # The password as libpq reads it (PGPASSWORD), the one the database was given: inside
+        # the URL, a password with "@" or "/" split the URL elsewhere.
+        assert environment.pop("PGPASSWORD") == db["POSTGRES_PASSWORD"]
         assert set(environment) <= SETTING_NAMES
         url = re.sub(r"\$\{(\w+):-([^}]*)\}", r"\2", environment["COPMATCH_DATABASE_URL"])
         parsed = make_url(url)
         assert parsed.drivername == "postgresql+psycopg"
-        assert (parsed.username, parsed.database, parsed.host) == (
+        assert (parsed.username, parsed.password, parsed.database, parsed.host) == (
             db["POSTGRES_USER"],
+            None,
             db["POSTGRES_DB"],
             "db",
         )
@@ -81,6 +85,9 @@ def test_dockerfile_runs_as_non_root() -> None:
     users = re.findall(r"^USER (\S+)$", dockerfile, flags=re.MULTILINE)
     assert users == ["copmatch"]
     assert "FROM python:3.11" in dockerfile
+    # `copmatch report` writes its file into the working directory: the user may write there.
+    (workdir,) = re.findall(r"^WORKDIR (\S+)$", dockerfile, flags=re.MULTILINE)
+    assert re.search(rf"chown copmatch (\S+ )*{re.escape(workdir)}( |$)", dockerfile, re.MULTILINE)
 
 
 def test_env_example_documents_every_setting() -> None:
