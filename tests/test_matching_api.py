@@ -506,6 +506,40 @@ def test_a_transaction_that_changed_suggestions_keeps_its_view_to_itself(
     assert shared.get(key) is committed
 
 
+def test_rows_read_after_a_newer_version_was_committed_are_not_shared(
+    client: TestClient, cop: Cop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session that reads each statement's latest commit (PostgreSQL's READ COMMITTED, as
+    outside the API's one-snapshot reads) may read the version, then rows a later commit wrote:
+    shared under the older version, readers of that version would get newer rows."""
+    shared = views_module._SharedViews(4)
+    monkeypatch.setattr(views_module, "_shared", shared)
+    answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    version_now = views_module._version_now
+    later: list[int] = []  # what a commit between the two reads of the version adds
+
+    def read(session: Session, community: Community) -> int | None:
+        found = version_now(session, community)
+        return None if found is None else found + len(later)
+
+    monkeypatch.setattr(views_module, "_version_now", read)
+    read_stored = views_module._read_stored
+
+    def committed_meanwhile(session: Session, community: Community) -> Any:
+        later.append(1)
+        return read_stored(session, community)
+
+    monkeypatch.setattr(views_module, "_read_stored", committed_meanwhile)
+    assert client.get(f"{cop.url}/allocation").status_code == 200
+    assert len(shared._items) == 0
+
+    monkeypatch.setattr(views_module, "_read_stored", read_stored)
+    later.clear()
+    assert client.get(f"{cop.url}/allocation").status_code == 200
+    assert len(shared._items) == 1
+
+
 def test_allocation_keeps_the_pairs_acted_on(client: TestClient, cop: Cop) -> None:
     answer(client, cop, "offers", cop.zaanstad, TEO_OFFER, capacity=1)
     answer(client, cop, "offers", cop.alkmaar, "aquathermie: TEO uit een vaart", capacity=1)

@@ -75,6 +75,10 @@ def _reads_as_committed(session: Session) -> bool:
     return not (session.info.get(CHANGED_KEY) or session.new or session.dirty or session.deleted)
 
 
+def _version_now(session: Session, community: Community) -> int | None:
+    return session.scalar(select(Community.suggestions_version).where(Community.id == community.id))
+
+
 def _stored(session: Session, community: Community) -> StoredView:
     """Plain columns, no ORM objects or reasons: at Netherlands scale (59,000 rows) loading the
     rows whole, and parsing their reasons, took 3 s of every report. Read once per transaction
@@ -84,12 +88,16 @@ def _stored(session: Session, community: Community) -> StoredView:
     found = memo.get(community.id)
     if found is not None:
         return found
-    key = (community.id, community.created_at, community.suggestions_version)
+    # The version as stored, not as the session may have loaded it before a commit since.
+    version = _version_now(session, community)
+    key = (community.id, community.created_at, version)
     shared = _reads_as_committed(session)
     found = _shared.get(key) if shared else None
     if found is None:
         found = _read_stored(session, community)
-        if shared and _reads_as_committed(session):  # (reading flushes nothing that changed)
+        # Reading flushed nothing that changed them, and no commit came between the version and
+        # the rows (a session that reads each statement's latest commit, not one snapshot).
+        if shared and _reads_as_committed(session) and _version_now(session, community) == version:
             _shared.put(key, found)
     memo[community.id] = found
     return found
