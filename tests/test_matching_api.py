@@ -1443,6 +1443,41 @@ def test_the_views_agree_with_the_engines_report_of_the_same_answers(
     ]
 
 
+def test_the_first_gaps_read_after_writes_of_needs_builds_no_index(
+    client: TestClient, session: Session, cop: Cop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gaps were scored on an index of the whole community as it is: the first read after a
+    need was written rebuilt it (3-5 s at Netherlands scale). A gap's closest offer is scored
+    as a write scores its need now, on the index of the offers as they are; unmet offers the
+    same way on the needs."""
+    from app import matching as engine
+
+    answer(client, cop, "offers", cop.zaanstad, SOLAR_OFFER)
+    answer(client, cop, "needs", cop.haarlem, HYDROGEN_NEED)
+    assert client.get(f"{cop.url}/gaps").status_code == 200
+    built: list[int] = []
+
+    class Counted(engine.MatchIndex):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "MatchIndex", Counted)
+    need = answer(client, cop, "needs", cop.alkmaar, "Warmtepompen in de sociale huur")
+
+    gaps = client.get(f"{cop.url}/gaps").json()
+    assert built == []
+    data, index = index_module.community_index(session, cop.community, same="offers")
+    assert built == []
+    scored = {n.id: index.score_need(n, limit=1, min_score=0.0) for n in data.needs}
+    assert [(g["needId"], g["bestScore"], g["bestOfferId"]) for g in gaps["items"]] == [
+        (n, best[0].score, best[0].offer_id) for n, best in sorted(scored.items())
+    ]
+    assert need["id"] in scored
+    unmet = client.get(f"{cop.url}/unmet-offers").json()["items"]
+    assert [u["offerId"] for u in unmet] == [o.id for o in data.offers]
+
+
 def test_an_offer_a_need_reaches_is_not_unmet_beyond_the_needs_20_best(
     client: TestClient, cop: Cop
 ) -> None:

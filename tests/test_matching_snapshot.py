@@ -53,11 +53,13 @@ def _reads_counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> l
 def test_a_transaction_reads_its_community_once_until_it_writes(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A report, or gaps with their threshold, asks for the community's index several times:
-    one snapshot serves them until the session writes (a flush, or a bulk statement)."""
+    """A report, or gaps with their threshold, asks for the community's index several times
+    (gaps and unmet offers for indexes of different sides): one snapshot serves them until the
+    session writes (a flush, or a bulk statement)."""
     haarlem, velsen = factories.municipality(session), factories.municipality(session)
     cop = factories.community(session, None, haarlem, velsen)
     factories.offer(session, cop, velsen, "Ervaring met TEO uit het Noordzeekanaal")
+    index_module.forget_reads(session)  # as a new transaction (the write read the community)
     taken = _reads_counted(monkeypatch, index_module, "snapshot")
     matching.gaps(session, cop)
     threshold = matching.gap_threshold(session, cop)

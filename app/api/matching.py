@@ -288,7 +288,7 @@ def list_working_groups(
     summary="Needs nobody in the community can answer well",
     description="Needs with no suggestion at the threshold or above that was not declined, and "
     "none a member acted on: topics for outside experts in the programme plan. Each with the "
-    "offer that comes closest (`bestScore`, `bestOfferId`) as the community is scored now.",
+    "offer that comes closest (`bestScore`, `bestOfferId`) as a write of the need scores it now.",
 )
 @one_snapshot
 def list_gaps(session: SessionDep, community: ReadableCommunity, paging: PagingDep) -> GapPage:
@@ -319,8 +319,8 @@ def list_gaps(session: SessionDep, community: ReadableCommunity, paging: PagingD
     description="Offers suggested to no one (no suggestion at the threshold or above that was "
     "not declined, none a member acted on), except those crowded out: every need that reaches "
     "the threshold with the offer holds 20 suggestions ranked above it. Each with the need of "
-    "another organisation that comes closest (`bestScore`, `bestNeedId`) as the community is "
-    "scored now.",
+    "another organisation that comes closest (`bestScore`, `bestNeedId`) as a write of the "
+    "offer scores it now.",
 )
 @one_snapshot
 def list_unmet_offers(

@@ -293,13 +293,16 @@ def community_index(
     remembered: a report, or a page of gaps with their threshold, asks for it several times
     and reads the community once.
     """
-    memo: dict[int, tuple[Snapshot, matching.MatchIndex]] = transaction_memo(session, "indexes")
-    if same == "both" and community.id in memo:
-        return memo[community.id]
-    data = snapshot(session, community)
-    found = data, _indexes.get(data, same=same)
-    if same == "both":
-        memo[community.id] = found
+    memo: dict[tuple[int, Side], tuple[Snapshot, matching.MatchIndex]] = transaction_memo(
+        session, "indexes"
+    )
+    if (community.id, same) in memo:
+        return memo[community.id, same]
+    snapshots: dict[int, Snapshot] = transaction_memo(session, "snapshots")
+    data = snapshots.get(community.id)
+    if data is None:
+        data = snapshots[community.id] = snapshot(session, community)
+    found = memo[community.id, same] = data, _indexes.get(data, same=same)
     return found
 
 

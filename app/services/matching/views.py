@@ -3,7 +3,6 @@ pairs, working groups, gaps and unmet offers."""
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -237,20 +236,39 @@ def _window(
 def gaps(session: Session, community: Community) -> tuple[matching.Gap, ...]:
     """Needs without help: no stored, not-declined suggestion at :func:`gap_threshold` or above
     and none a member acted on (introduced, accepted, completed), by id; each with the offer that
-    comes closest as the community is scored now (declined pairs left out).
+    comes closest as a write of the need scores it now (declined pairs left out).
 
     Read from the stored suggestions, as allocation and reciprocal pairs are, so the views agree
     with the suggestions a member reads also while the scores of writes lag a recompute; the
     closest offer's score may then have reached the threshold since the need was scored (a
     recompute makes it a suggestion)."""
     unhelped = _unreached(session, community, Need, Suggestion.need_id)
-    data, index = community_index(session, community)
-    return index.gaps(excluded=data.declined, threshold=math.inf, among=unhelped)
+    # Scored as a write scores a need: on an index of the offers as they are, whatever needs
+    # were written since it was built (rebuilding it for the whole community took 3-5 s at
+    # Netherlands scale, the first read after writes of needs).
+    data, index = community_index(session, community, same="offers")
+    needs = {need.id: need for need in data.needs}
+    closest = index.score_needs(
+        [needs[need_id] for need_id in unhelped], excluded=data.declined, limit=1, min_score=0.0
+    )
+    return tuple(
+        matching.Gap(need_id, needs[need_id].organisation_id, *_best(ranked, offer=True))
+        for need_id, ranked in zip(unhelped, closest, strict=True)
+    )
+
+
+def _best(ranked: Sequence[matching.Suggestion], *, offer: bool) -> tuple[float, int | None]:
+    """The score of the best of *ranked* and the id of its offer (*offer*) or need; 0.0 and
+    None when there is none."""
+    if not ranked:
+        return 0.0, None
+    best = ranked[0]
+    return best.score, best.offer_id if offer else best.need_id
 
 
 def unmet_offers(session: Session, community: Community) -> tuple[matching.UnmetOffer, ...]:
     """Offers nobody is suggested, by id, each with the need of another organisation that comes
-    closest as the community is scored now: in no stored, not-declined suggestion at
+    closest as a write of the offer scores it now: in no stored, not-declined suggestion at
     :func:`gap_threshold` or above and in none a member acted on, as :func:`gaps` reads needs.
 
     Except an offer crowded out: every need that reaches the threshold with it, as scored now,
@@ -259,10 +277,17 @@ def unmet_offers(session: Session, community: Community) -> tuple[matching.Unmet
     only because the scores of writes lag a recompute is unmet until a recompute stores it (its
     closest need's score is then at the threshold or above)."""
     unasked = _unreached(session, community, Offer, Suggestion.offer_id)
-    data, index = community_index(session, community)
-    closest = index.unmet_offers(excluded=data.declined, threshold=math.inf, among=unasked)
-    threshold = gap_threshold(session, community)
+    # Scored as a write scores an offer (see gaps): on an index of the needs as they are.
+    data, index = community_index(session, community, same="needs")
     offers = {offer.id: offer for offer in data.offers}
+    nearest = index.score_offers(
+        [offers[offer_id] for offer_id in unasked], excluded=data.declined, limit=1, min_score=0.0
+    )
+    closest = [
+        matching.UnmetOffer(offer_id, offers[offer_id].organisation_id, *_best(ranked, offer=False))
+        for offer_id, ranked in zip(unasked, nearest, strict=True)
+    ]
+    threshold = gap_threshold(session, community)
     # Those a need reaches the threshold with, scored in blocks: there may be many (an offer
     # written alike by many organisations).
     candidates = [item.offer_id for item in closest if item.best_score >= threshold]
