@@ -11,6 +11,7 @@ from sqlalchemy import Engine, event, select, update
 from sqlalchemy import delete as delete_rows
 from sqlalchemy.orm import Session
 
+from app.lru import LRU
 from app.matching.community import community_report
 from app.matching.scoring import HUB_MIN_NEEDS
 from app.models import (
@@ -459,7 +460,7 @@ def test_the_views_read_the_stored_suggestions_once_per_version(
     """At Netherlands scale each read of the allocation, reciprocal pairs or working groups
     spent a second reading the community's 68,000 stored suggestions. They are read once per
     suggestions version now; a write that changes them is seen at once."""
-    monkeypatch.setattr(views_module, "_shared", views_module._SharedViews(4))
+    monkeypatch.setattr(views_module, "_shared", LRU(4))
     reads: list[int] = []
     read_stored = views_module._read_stored
 
@@ -488,13 +489,13 @@ def test_a_transaction_that_changed_suggestions_keeps_its_view_to_itself(
 ) -> None:
     """Read before its commit bumps the version, what a writing transaction sees would be
     shared under the version other transactions still read."""
-    shared = views_module._SharedViews(4)
+    shared = LRU(4)
     monkeypatch.setattr(views_module, "_shared", shared)
     factories.offer(session, cop.community, cop.zaanstad, TEO_OFFER)
     factories.need(session, cop.community, cop.haarlem, AQUATHERMIE_NEED)
     session.commit()
     _, committed = matching.allocation(session, cop.community)
-    (key,) = shared._items  # committed: shared
+    (key,) = shared  # committed: shared
     stored = session.scalars(select(Suggestion)).one()
     stored.status = SuggestionStatus.DECLINED.value
     session.flush()
@@ -502,7 +503,7 @@ def test_a_transaction_that_changed_suggestions_keeps_its_view_to_itself(
     allocation, seen = matching.allocation(session, cop.community)
 
     assert (allocation.assignments, seen.suggestions) == ((), ())
-    assert list(shared._items) == [key]
+    assert list(shared) == [key]
     assert shared.get(key) is committed
 
 
@@ -512,7 +513,7 @@ def test_rows_read_after_a_newer_version_was_committed_are_not_shared(
     """A session that reads each statement's latest commit (PostgreSQL's READ COMMITTED, as
     outside the API's one-snapshot reads) may read the version, then rows a later commit wrote:
     shared under the older version, readers of that version would get newer rows."""
-    shared = views_module._SharedViews(4)
+    shared = LRU(4)
     monkeypatch.setattr(views_module, "_shared", shared)
     answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
@@ -532,12 +533,12 @@ def test_rows_read_after_a_newer_version_was_committed_are_not_shared(
 
     monkeypatch.setattr(views_module, "_read_stored", committed_meanwhile)
     assert client.get(f"{cop.url}/allocation").status_code == 200
-    assert len(shared._items) == 0
+    assert len(shared) == 0
 
     monkeypatch.setattr(views_module, "_read_stored", read_stored)
     later.clear()
     assert client.get(f"{cop.url}/allocation").status_code == 200
-    assert len(shared._items) == 1
+    assert len(shared) == 1
 
 
 def test_allocation_keeps_the_pairs_acted_on(client: TestClient, cop: Cop) -> None:

@@ -9,13 +9,13 @@ ages out. Authorisation is checked before the cache is consulted, on every reque
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Header, Response
+
+from app.lru import LRU
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,28 +29,18 @@ class ResponseCache:
     """The most recently used bodies (at most ``size``); safe across threads."""
 
     def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Hashable, CachedBody] = OrderedDict()
-        self._lock = threading.Lock()
+        self._bodies: LRU[Hashable, CachedBody] = LRU(size)
 
     def get(self, key: Hashable) -> CachedBody | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+        return self._bodies.get(key)
 
     def put(self, key: Hashable, body: bytes) -> CachedBody:
         entry = CachedBody(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"')
-        with self._lock:
-            self._items[key] = entry
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+        self._bodies.put(key, entry)
         return entry
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._bodies)
 
 
 IfNoneMatch = Annotated[

@@ -3,8 +3,6 @@ pairs, working groups, gaps and unmet offers."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -13,6 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from app import matching
+from app.lru import LRU
 from app.models import Community, FormatPreference, Need, Offer, Suggestion, SuggestionStatus
 from app.services.matching.index import community_index, transaction_memo
 from app.services.matching.suggestions import COMMITTED, IN_CHUNK, STORED_PER_ANSWER
@@ -39,33 +38,13 @@ class StoredView:
         return len({need for need, _ in self.ids})
 
 
-class _SharedViews:
-    """The StoredView of the latest suggestions versions read (at most ``size``), shared by the
-    requests of this process; safe across threads. Keyed by the community's id, creation time
-    (SQLite reuses the id of a deleted one) and ``suggestions_version``, which every write that
-    changes the stored suggestions bumps in its own transaction (suggestion_versions): an entry
-    is never stale for its key, as the API's cache of suggestion pages relies on too."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple[Any, ...], StoredView] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> StoredView | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[Any, ...], view: StoredView) -> None:
-        with self._lock:
-            self._items[key] = view
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
-_shared = _SharedViews(4)  # about 25 MB each at Netherlands scale (68,000 suggestions)
+_shared: LRU[tuple[Any, ...], StoredView] = LRU(4)
+"""The StoredView of the latest suggestions versions read, shared by the requests of this
+process (about 25 MB each at Netherlands scale, 68,000 suggestions). Keyed by the community's
+id, creation time (SQLite reuses the id of a deleted one) and ``suggestions_version``, which
+every write that changes the stored suggestions bumps in its own transaction
+(suggestion_versions): an entry is never stale for its key, as the API's cache of suggestion
+pages relies on too."""
 
 
 def _reads_as_committed(session: Session) -> bool:
