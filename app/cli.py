@@ -273,7 +273,7 @@ def _embedded_ahead(slug: str, upload: ImportFile) -> matching_service.EmbeddedA
     with session_scope() as session:
         found = session.scalar(select(Community.id).where(Community.slug == slug))
         texts = {} if found is None else texts_to_embed(session, found, upload)
-    return matching_service.embed_texts_ahead(texts) if any(texts.values()) else None
+    return matching_service.embed_texts_ahead(texts)
 
 
 def _report_import(result: ImportResult, members_added: list[str]) -> None:

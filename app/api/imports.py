@@ -101,8 +101,7 @@ async def read_upload(
     if dry_run:
         return ReadUpload(read, dry_run, None)
     texts = await read_apart(request, service.texts_to_embed, community_id, read)
-    ahead = await in_thread(embed_texts_ahead, texts) if any(texts.values()) else None
-    return ReadUpload(read, dry_run, ahead)
+    return ReadUpload(read, dry_run, await in_thread(embed_texts_ahead, texts))
 
 
 class TemplateFormat(enum.StrEnum):

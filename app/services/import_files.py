@@ -280,12 +280,24 @@ def _csv_rows(text: str, delimiter: str | None = None) -> Iterator[_Record]:
         raise ValidationFailed(f"the CSV file cannot be read{message}") from error
 
 
+DAMAGED_ZIP = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
+"""What reading a damaged ZIP archive raises: a central directory or part damaged in transfer
+(a signature, checksum, compressed data, size or offset its headers misstate), a version or
+compression no reader knows, encryption."""
+
+
 def _xlsx_table(data: bytes) -> Table:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-    # (A damaged central directory: a bad signature, sizes or a version no reader knows.)
-    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError) as error:
+    except DAMAGED_ZIP as error:
         raise ValidationFailed("the file is not a valid XLSX workbook (broken ZIP)") from error
     if unpacked > MAX_XLSX_UNCOMPRESSED_BYTES:
         raise ValidationFailed(
@@ -344,16 +356,7 @@ def _refuse_costly_markup(data: bytes) -> None:
             try:
                 with archive.open(info) as part:
                     _check_markup(part, info.filename)
-            # A part damaged in transfer (its checksum, its compressed data, a size or offset
-            # its headers misstate), encrypted or compressed in a way ZIP readers do not know.
-            except (
-                zipfile.BadZipFile,
-                zlib.error,
-                EOFError,
-                ValueError,
-                NotImplementedError,
-                RuntimeError,
-            ) as error:
+            except DAMAGED_ZIP as error:
                 raise ValidationFailed(
                     f"the file is not a valid XLSX workbook (its part {info.filename} is damaged)"
                 ) from error

@@ -181,8 +181,8 @@ def texts_to_embed(
 ) -> dict[type[Need] | type[Offer], list[str]]:
     """The need and offer texts an import of *upload* would write new, planned in a read of
     its own before the write transaction, so the model (about a tenth of a second a text) runs
-    with no lock held (:func:`matching.embed_texts_ahead`). None for a file that will be
-    refused (unreadable, a problem in a row, an unknown community), and none for rows whose
+    with no lock held (:func:`matching.embed_texts_ahead`). No texts for a file that will be
+    refused (unreadable, a problem in a row, an unknown community), and none of rows whose
     text is stored already: the write transaction plans again and embeds anything else."""
     texts: dict[type[Need] | type[Offer], list[str]] = {Need: [], Offer: []}
     community = session.get(Community, community_id)

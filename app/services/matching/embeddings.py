@@ -96,9 +96,9 @@ def embed_texts_ahead(
     texts: Mapping[type[Need] | type[Offer], Sequence[str]],
 ) -> EmbeddedAhead | None:
     """The vectors of answers about to be written with these *texts* (an import's rows), each
-    text once, with no transaction open; None without the extra."""
+    text once, with no transaction open; None without the extra or without texts."""
     embedder = matching.load_embedder()
-    if embedder is None:
+    if embedder is None or not any(texts.values()):
         return None
     return embed_ahead(
         {
