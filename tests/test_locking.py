@@ -6,7 +6,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.api.deps import names_version
 from app.db import session_scope
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, CopmatchError, NotFound
 from app.matching.scoring import HUB_MIN_NEEDS
 from app.models import (
     Community,
@@ -337,6 +337,46 @@ def _planted(session: Session, need: Need, offer: Offer) -> Suggestion:
     return planted
 
 
+def _second_waits(
+    engine: Engine,
+    first: Callable[[Session], object],
+    second: Callable[[Session, threading.Event], object],
+    refused: type[CopmatchError],
+) -> list[CopmatchError | None]:
+    """PostgreSQL: *first* in a writing transaction held open while *second* runs in another
+    one (it sets the event once it has read what it reads before it must wait). Asserts that
+    *second* waited for *first*'s commit, and returns how it ended: None, or the *refused*
+    error it raised."""
+    started = threading.Event()
+    outcome: list[CopmatchError | None] = []
+
+    def run() -> None:
+        with session_scope(engine, writing=True) as session:
+            try:
+                second(session, started)
+                outcome.append(None)
+            except refused as error:  # nothing written: the scope's commit is empty
+                outcome.append(error)
+
+    with session_scope(engine, writing=True) as session:
+        first(session)
+        thread = threading.Thread(target=run)
+        thread.start()
+        assert started.wait(HELD_AT_MOST)
+        time.sleep(0.3)  # the second now waits for this transaction
+        assert outcome == []
+    thread.join(HELD_AT_MOST)
+    return outcome
+
+
+def _introduce(session: Session, suggestion_id: int, read: threading.Event | None = None) -> None:
+    """A member reads a suggestion (then says so, on *read*) and introduces its peer."""
+    row = session.get_one(Suggestion, suggestion_id)
+    if read is not None:
+        read.set()
+    matching.update_suggestion(session, row, status=SuggestionStatus.INTRODUCED, feedback=None)
+
+
 def _write_need(session: Session, community_id: int, organisation_id: int, text: str) -> None:
     """Write a need as the API does: tagged and scored right away."""
     community = session.get_one(Community, community_id)
@@ -463,32 +503,12 @@ def test_two_members_introducing_two_peers_to_an_offer_with_one_place_at_once(
                 _planted(session, factories.need(session, community, haarlem, text), offer).id
                 for text in ("Parkeerbeleid", "Bomenkap")
             )
-        second_started = threading.Event()
-        outcome: list[BaseException | None] = []
-
-        def second_member() -> None:
-            with session_scope(engine, writing=True) as session:
-                row = session.get_one(Suggestion, second_id)
-                second_started.set()
-                try:
-                    matching.update_suggestion(
-                        session, row, status=SuggestionStatus.INTRODUCED, feedback=None
-                    )
-                    outcome.append(None)
-                except Conflict as error:  # nothing written: the scope's commit is empty
-                    outcome.append(error)
-
-        with session_scope(engine, writing=True) as session:
-            row = session.get_one(Suggestion, first_id)
-            matching.update_suggestion(
-                session, row, status=SuggestionStatus.INTRODUCED, feedback=None
-            )
-            thread = threading.Thread(target=second_member)
-            thread.start()
-            assert second_started.wait(HELD_AT_MOST)
-            time.sleep(0.3)  # the second member's count now waits for this transaction
-            assert outcome == []
-        thread.join(HELD_AT_MOST)
+        outcome = _second_waits(
+            engine,
+            lambda session: _introduce(session, first_id),
+            lambda session, read: _introduce(session, second_id, read),
+            Conflict,
+        )
         assert [type(error) for error in outcome] == [Conflict]
         with session_scope(engine) as session:
             statuses = session.scalars(
@@ -509,30 +529,18 @@ def test_introducing_a_peer_to_an_offer_deleted_meanwhile_is_not_found(tmp_path:
             suggestion_id = _planted(
                 session, factories.need(session, community, haarlem, "Parkeerbeleid"), offer
             ).id
-        member_read = threading.Event()
-        outcome: list[BaseException | None] = []
 
-        def member() -> None:
-            with session_scope(engine, writing=True) as session:
-                row = session.get_one(Suggestion, suggestion_id)
-                member_read.set()
-                try:
-                    matching.update_suggestion(
-                        session, row, status=SuggestionStatus.INTRODUCED, feedback=None
-                    )
-                    outcome.append(None)
-                except NotFound as error:
-                    outcome.append(error)
-
-        with session_scope(engine, writing=True) as session:
+        def delete_offer(session: Session) -> None:
             session.delete(session.get_one(Offer, offer_id))
             session.flush()
-            thread = threading.Thread(target=member)
-            thread.start()
-            assert member_read.wait(HELD_AT_MOST)
-            time.sleep(0.3)  # the member's count now waits for the delete
-            assert outcome == []
-        thread.join(HELD_AT_MOST)
+
+        # The member's count of the offer's places waits for the delete.
+        outcome = _second_waits(
+            engine,
+            delete_offer,
+            lambda session, read: _introduce(session, suggestion_id, read),
+            NotFound,
+        )
         assert [str(error) for error in outcome] == [f"offer {offer_id} does not exist"]
 
 
@@ -548,28 +556,15 @@ def test_deleting_a_need_while_a_member_introduces_its_peer_waits_and_refuses(
             offer = factories.offer(session, community, zaanstad, "Zon op daken")
             need = factories.need(session, community, haarlem, "Parkeerbeleid")
             need_id, suggestion_id = need.id, _planted(session, need, offer).id
-        deleter_started = threading.Event()
-        outcome: list[BaseException | None] = []
 
-        def deleter() -> None:
-            with session_scope(engine, writing=True) as session:
-                deleter_started.set()
-                try:
-                    answers.delete_answer(session, session.get_one(Need, need_id))
-                    outcome.append(None)
-                except Conflict as error:
-                    outcome.append(error)
+        def delete_need(session: Session, started: threading.Event) -> None:
+            started.set()
+            answers.delete_answer(session, session.get_one(Need, need_id))
 
-        with session_scope(engine, writing=True) as session:
-            row = session.get_one(Suggestion, suggestion_id)
-            matching.update_suggestion(
-                session, row, status=SuggestionStatus.INTRODUCED, feedback=None
-            )
-            thread = threading.Thread(target=deleter)
-            thread.start()
-            assert deleter_started.wait(HELD_AT_MOST)
-            time.sleep(0.3)  # the delete's check now waits for this transaction
-        thread.join(HELD_AT_MOST)
+        # The delete's check of help in progress waits for the introduction.
+        outcome = _second_waits(
+            engine, lambda session: _introduce(session, suggestion_id), delete_need, Conflict
+        )
         assert [type(error) for error in outcome] == [Conflict]
         with session_scope(engine) as session:
             assert session.get_one(Suggestion, suggestion_id).status == "introduced"
@@ -583,27 +578,16 @@ def test_two_preferences_for_one_format_at_once_store_one(tmp_path: Path) -> Non
             haarlem, _, community = _haarlem_and_zaanstad(session)
             community_id, haarlem_id = community.id, haarlem.id
         body = FormatPreferenceCreate(organisationId=haarlem_id, format="site-visit")
-        second_started = threading.Event()
-        outcome: list[BaseException | None] = []
 
-        def second() -> None:
-            with session_scope(engine, writing=True) as session:
-                second_started.set()
-                try:
-                    community = session.get_one(Community, community_id)
-                    answers.create_answer(session, FormatPreference, community, body)
-                    outcome.append(None)
-                except Conflict as error:
-                    outcome.append(error)
-
-        with session_scope(engine, writing=True) as session:
+        def prefer(session: Session) -> None:
             community = session.get_one(Community, community_id)
             answers.create_answer(session, FormatPreference, community, body)
-            thread = threading.Thread(target=second)
-            thread.start()
-            assert second_started.wait(HELD_AT_MOST)
-            time.sleep(0.3)  # the second now waits for this transaction
-        thread.join(HELD_AT_MOST)
+
+        def prefer_too(session: Session, started: threading.Event) -> None:
+            started.set()
+            prefer(session)
+
+        outcome = _second_waits(engine, prefer, prefer_too, Conflict)
         assert [type(error) for error in outcome] == [Conflict]
         with session_scope(engine) as session:
             assert session.scalar(select(func.count()).select_from(FormatPreference)) == 1
