@@ -29,6 +29,7 @@ from app.config import Settings
 from app.db import build_engine
 from app.main import create_app
 from app.migrate import alembic_config, migration_connection
+from app.services import audit, suggestion_versions
 
 ADMIN_TOKEN = secrets.token_urlsafe(32)
 """The bootstrap admin token of every app the tests build."""
@@ -138,6 +139,11 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 @pytest.fixture
 def session_factory(connection: Connection) -> sessionmaker[Session]:
+    """Sessions inside the test transaction, with the session listeners the app and the CLI
+    install (suggestion versions, the audit trail): without them a service-level test ran
+    unversioned and unaudited unless an earlier test in the process had built an app."""
+    audit.install()
+    suggestion_versions.install()
     return sessionmaker(
         bind=connection,
         join_transaction_mode="create_savepoint",

@@ -20,6 +20,7 @@ from app.main import create_app
 from app.models import Community, Suggestion
 from app.schemas import MAX_ID, SuggestionRead
 from app.services import tokens
+from app.services.suggestion_versions import CHANGED_KEY
 from tests import factories
 from tests.conftest import ADMIN_TOKEN, POSTGRES_URL, drop_schema, fresh_database, migrate
 from tests.http import delete, patch
@@ -135,6 +136,16 @@ def test_a_write_outside_the_api_invalidates_the_page_too(
     session.commit()
     assert version(session, cop) == before + 1
     assert client.get(cop.page).json()["total"] == 1
+
+
+def test_a_service_level_session_is_versioned_without_an_app(session: Session, cop: Cop) -> None:
+    """The tests' own sessions carry the listeners the app and the CLI install. They did only
+    once an earlier test in the process had built an app: a service-level test run first
+    committed without bumping the version, and its session kept the change marked."""
+    before = version(session, cop)
+    factories.offer(session, cop.community, cop.zaanstad, OFFER)
+    session.commit()
+    assert (version(session, cop), session.info.get(CHANGED_KEY)) == (before + 1, None)
 
 
 def test_a_failed_write_bumps_nothing(client: TestClient, session: Session, cop: Cop) -> None:
