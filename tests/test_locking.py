@@ -29,8 +29,8 @@ from app.models import (
     Suggestion,
     SuggestionStatus,
 )
-from app.schemas import FormatPreferenceCreate, NeedCreate, OfferCreate
-from app.services import answers, imports, matching
+from app.schemas import FormatPreferenceCreate, NeedCreate, OfferCreate, OrganisationUpdate
+from app.services import answers, communities, imports, matching, organisations
 from app.services.import_plan import Planner
 from app.services.matching import index as index_module
 from app.services.matching import suggestions as suggestions_module
@@ -544,6 +544,53 @@ def test_introducing_a_peer_to_an_offer_deleted_meanwhile_is_not_found(tmp_path:
         assert [str(error) for error in outcome] == [f"offer {offer_id} does not exist"]
 
 
+def test_writes_that_wait_for_a_community_delete_are_not_found_or_go_on_without_it(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL, found by review: a write of a need, and a change of a member's region, read
+    their community, then waited for a transaction that deleted it. Re-reading its scoring
+    formula after the wait raised InvalidRequestError: a 500. Now the need's write is a 404,
+    and the region changes (the organisation still exists; the community needs no re-score)."""
+    with _migrated_engine("postgresql", "copmatch_deleted", tmp_path) as engine:
+        with session_scope(engine) as session:
+            haarlem, zaanstad, community = _haarlem_and_zaanstad(session)
+            factories.offer(session, community, zaanstad, "Zon op daken")
+            factories.need(session, community, haarlem, "Parkeerbeleid")
+            community_id, haarlem_id = community.id, haarlem.id
+
+        def delete(session: Session) -> None:
+            communities.delete_community(session, session.get_one(Community, community_id))
+
+        def write_need(session: Session, read: threading.Event) -> None:
+            community = session.get_one(Community, community_id)
+            read.set()
+            answers.create_answer(
+                session, Need, community, NeedCreate(organisationId=haarlem_id, text="Isolatie")
+            )
+
+        outcome = _second_waits(engine, delete, write_need, NotFound)
+        assert [str(error) for error in outcome] == [f"community {community_id} does not exist"]
+
+        with session_scope(engine) as session:
+            community = factories.community(
+                session, "CoP 2", session.get_one(Organisation, haarlem_id)
+            )
+            factories.need(session, community, session.get_one(Organisation, haarlem_id))
+            community_id = community.id
+
+        def move(session: Session, read: threading.Event) -> None:
+            moved = session.get_one(Organisation, haarlem_id)
+            session.scalars(select(Community)).all()  # what the change will queue behind
+            read.set()
+            organisations.update_organisation(
+                session, moved, OrganisationUpdate(region="Kennemerland")
+            )
+
+        assert _second_waits(engine, delete, move, NotFound) == [None]
+        with session_scope(engine) as session:
+            assert session.get_one(Organisation, haarlem_id).region == "Kennemerland"
+
+
 def test_deleting_a_need_while_a_member_introduces_its_peer_waits_and_refuses(
     tmp_path: Path,
 ) -> None:
@@ -688,6 +735,11 @@ def test_a_write_waits_for_the_communitys_lock_only_so_long(
     55P03 (503 database-busy) instead of holding a connection without end; a write that gets
     the lock leaves the transaction's own lock_timeout as it was."""
     monkeypatch.setattr(suggestions_module, "WRITE_LOCK_TIMEOUT", "200ms")
+    # Advisory locks are the database's, not the schema's: tests beside this one (pytest -n)
+    # hold community 1's lock in their own schemas, for longer than 200 ms.
+    monkeypatch.setattr(
+        suggestions_module, "ANSWER_WRITES_LOCK", suggestions_module.ANSWER_WRITES_LOCK + 1
+    )
     with _migrated_engine("postgresql", "copmatch_lock_timeout", tmp_path) as engine:
         with session_scope(engine) as session:
             community_id = _haarlem_and_zaanstad(session)[2].id

@@ -27,6 +27,7 @@ from app.schemas import (
 )
 from app.services import audit, tokens
 from app.services.common import apply_changes, ensure_unique, get_or_404, paginate
+from app.services.matching import queue_answer_writes
 
 
 def slugify(text: str, *, max_length: int = 100) -> str:
@@ -101,7 +102,9 @@ def update_community(session: Session, community: Community, data: CommunityUpda
 
 def delete_community(session: Session, community: Community) -> None:
     """Delete a community with its memberships, meetings and answers (cascade in the database)
-    and its audit log; the log keeps only who deleted it, and when."""
+    and its audit log; the log keeps only who deleted it, and when. After the writes of its
+    answers that are under way (each of those that waited for it then answers 404)."""
+    queue_answer_writes(session, community)
     audit.forget_community(session, community.id)
     session.delete(community)
     session.flush()

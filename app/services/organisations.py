@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import person_key
 from app.db import utcnow
-from app.errors import Conflict, CopmatchError, InvalidParam, ValidationFailed, not_found
+from app.errors import Conflict, CopmatchError, InvalidParam, NotFound, ValidationFailed, not_found
 from app.models import (
     ApiToken,
     AuditEvent,
@@ -208,8 +208,11 @@ def _apply_organisation_changes(
         if renamed or moved
         else []
     )
-    for community in communities:
-        queue_answer_writes(session, community)
+    for community in list(communities):
+        try:
+            queue_answer_writes(session, community)
+        except NotFound:  # deleted by a transaction this one waited for: nothing to keep current
+            communities.remove(community)
     for organisation, values in changes.items():
         apply_changes(organisation, values)
     session.flush()

@@ -15,7 +15,7 @@ from app import matching
 from app.db import wait_for_advisory_lock
 from app.errors import Conflict, InvalidParam, NotFound, not_found
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
-from app.services.common import paginate_rows
+from app.services.common import missing, paginate_rows
 from app.services.matching.declines import remember_decline, saying_the_same
 from app.services.matching.embeddings import EmbeddedAhead, embed_answers, embed_written
 from app.services.matching.index import (
@@ -267,7 +267,8 @@ second is the community's id)."""
 
 def queue_answer_writes(session: Session, community: Community) -> None:
     """Wait until no other transaction writes *community*'s answers or suggestions, and hold
-    that until this one ends; then read the community's scoring formula as committed.
+    that until this one ends; then read the community's scoring formula as committed, or
+    raise a 404 when a transaction it waited for deleted the community.
 
     A write re-scores against the answers it reads, and may re-score the whole community: two
     writes side by side would each miss the other's answer (one scoring it with the formula the
@@ -283,7 +284,13 @@ def queue_answer_writes(session: Session, community: Community) -> None:
     # Wait at most WRITE_LOCK_TIMEOUT, then fail (503 database-busy); for this wait only.
     wait_for_advisory_lock(session, ANSWER_WRITES_LOCK, community.id, WRITE_LOCK_TIMEOUT)
     held.add(community.id)
-    session.refresh(community, attribute_names=["scored_semantically"])
+    # Not session.refresh: it raises InvalidRequestError (a 500) for a deleted row.
+    committed = session.execute(
+        select(Community.scored_semantically).where(Community.id == community.id)
+    ).one_or_none()
+    if committed is None:
+        raise missing("community", community.id)
+    set_committed_value(community, "scored_semantically", committed.scored_semantically)
 
 
 def writing_community(session: Session, community_id: int) -> Community:
