@@ -469,13 +469,17 @@ def test_import_embeds_its_rows_before_it_takes_the_write_lock(
     assert {kind: len(items) for kind, items in stale.items()} == {Need: 0, Offer: 0}
 
 
+@pytest.mark.parametrize(
+    ("name", "named"), [("Haarlem", "'Haarlem'"), ("HAARLÉM", "'HAARLÉM', alike 'Haarlem'")]
+)
 def test_load_municipalities_names_an_organisation_that_has_a_municipalitys_name(
-    database: Path,
+    database: Path, name: str, named: str
 ) -> None:
+    """Also one that differs only in case or accents, which organisation names may not."""
     with session_scope() as session:
         haarlem = session.scalars(select(Organisation).where(Organisation.cbs_code == "GM0392"))
         haarlem.one().name = "Gemeente Haarlem (oud)"
-        other = Organisation(name="Haarlem", kind="other")
+        other = Organisation(name=name, kind="other")
         session.add(other)
         session.flush()
         other_id = other.id
@@ -484,7 +488,7 @@ def test_load_municipalities_names_an_organisation_that_has_a_municipalitys_name
 
     assert (result.exit_code, result.stderr) == (
         1,
-        f"error: organisation {other_id} (other) has the name 'Haarlem' of municipality GM0392: "
+        f"error: organisation {other_id} (other) has the name {named} of municipality GM0392: "
         "rename it (PATCH /organisations/{id}) first\n",
     )
     with session_scope() as session:

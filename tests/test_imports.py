@@ -822,6 +822,33 @@ def test_a_cbs_code_as_a_spreadsheet_keeps_it_finds_the_municipality(
     assert offers == ["Amsterdam", "Amsterdam"]
 
 
+def test_organisations_named_alike_are_told_apart_by_the_exact_name_or_refused(
+    client: TestClient, session: Session
+) -> None:
+    """Found by review: with two stored names that fold alike (stored before such names were
+    refused), a row went to whichever was read last, silently, and made it a member."""
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    twin = Organisation(name="Haarlém", kind="other")
+    session.add(twin)
+    session.flush()
+    cop = factories.community(session, "CoP Noord-Holland", haarlem)
+    rows = [["Organisation", "Kind", "Text"], ["HAARLEM", "need", "Hulp bij de TVW"]]
+
+    body = assert_problem(upload(client, cop.id, xlsx_file(rows), "alike.xlsx"), 422)
+    assert [(p["row"], p["column"], p["message"]) for p in body["problems"]] == [
+        (
+            2,
+            "Organisation",
+            "several organisations are named like 'HAARLEM' ('Haarlem', 'Haarlém'); "
+            "use the exact name or the CBS code",
+        )
+    ]
+    rows[1][0] = " Haarlem "
+    response = upload(client, cop.id, xlsx_file(rows), "alike.xlsx")
+    assert (response.status_code, response.json()["membersAdded"]) == (200, [])
+    assert session.scalars(select(Need.organisation_id)).all() == [haarlem.id]
+
+
 def test_an_unknown_name_is_looked_up_once_and_only_the_first_100_are(
     client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:

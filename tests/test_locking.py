@@ -29,7 +29,13 @@ from app.models import (
     Suggestion,
     SuggestionStatus,
 )
-from app.schemas import FormatPreferenceCreate, NeedCreate, OfferCreate, OrganisationUpdate
+from app.schemas import (
+    FormatPreferenceCreate,
+    NeedCreate,
+    OfferCreate,
+    OrganisationCreate,
+    OrganisationUpdate,
+)
 from app.services import answers, communities, imports, matching, organisations
 from app.services.import_plan import Planner
 from app.services.matching import index as index_module
@@ -589,6 +595,33 @@ def test_writes_that_wait_for_a_community_delete_are_not_found_or_go_on_without_
         assert _second_waits(engine, delete, move, NotFound) == [None]
         with session_scope(engine) as session:
             assert session.get_one(Organisation, haarlem_id).region == "Kennemerland"
+
+
+def test_two_names_alike_at_once_store_one(tmp_path: Path) -> None:
+    """PostgreSQL: two requests create organisations named alike at once ("Haarlem" and
+    "haarlem", which an import cannot tell apart); the second waits for the first, then
+    finds its name: 409."""
+    with _migrated_engine("postgresql", "copmatch_alike", tmp_path) as engine:
+
+        def second(session: Session, read: threading.Event) -> None:
+            read.set()
+            organisations.create_organisation(
+                session, OrganisationCreate(name="haarlem", kind="other")
+            )
+
+        outcome = _second_waits(
+            engine,
+            lambda session: organisations.create_organisation(
+                session, OrganisationCreate(name="Haarlem", kind="other")
+            ),
+            second,
+            Conflict,
+        )
+        assert [str(error) for error in outcome] == [
+            "organisation 1 is named 'Haarlem', which differs only in case, accents or spacing"
+        ]
+        with session_scope(engine) as session:
+            assert session.scalars(select(Organisation.name)).all() == ["Haarlem"]
 
 
 def test_deleting_a_need_while_a_member_introduces_its_peer_waits_and_refuses(

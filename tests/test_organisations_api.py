@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +43,29 @@ def test_duplicate_name_is_a_conflict(client: TestClient) -> None:
     assert client.post("/api/v1/organisations", json=HAARLEM).status_code == 201
     response = client.post("/api/v1/organisations", json={**HAARLEM, "cbsCode": "GM0999"})
     assert_problem(response, 409, "body.name")
+
+
+@pytest.mark.parametrize(
+    "alike", ["haarlem", "HAARLEM", "Haarlém", "Haar\u200blem", "\uff28aarlem"]
+)
+def test_a_name_that_differs_only_in_case_accents_or_invisibles_is_a_conflict(
+    client: TestClient, alike: str
+) -> None:
+    """Found by review: an import finds organisations by folded name, and took one of two such
+    names at random."""
+    haarlem = client.post("/api/v1/organisations", json=HAARLEM).json()
+    body = {"name": alike, "kind": "other"}
+    problem = assert_problem(client.post("/api/v1/organisations", json=body), 409, "body.name")
+    assert problem["detail"] == (
+        f"organisation {haarlem['id']} is named 'Haarlem', "
+        "which differs only in case, accents or spacing"
+    )
+    other = client.post("/api/v1/organisations", json={"name": "RVO", "kind": "other"}).json()
+    url = f"/api/v1/organisations/{other['id']}"
+    assert_problem(patch(client, url, json={"name": alike}), 409, "body.name")
+    # An organisation's own name may change in case or accents.
+    renamed = patch(client, f"/api/v1/organisations/{haarlem['id']}", json={"name": alike})
+    assert (renamed.status_code, renamed.json()["name"]) == (200, alike)
 
 
 def test_municipality_needs_a_cbs_code(client: TestClient) -> None:

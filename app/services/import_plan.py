@@ -127,7 +127,12 @@ class Planner:
             self.organisations[ident] = name
             if cbs_code:
                 self.by_cbs_code[cbs_code.upper()] = ident
-        self.by_name = {fold(name): ident for ident, name in self.organisations.items()}
+        named: dict[str, list[int]] = {}
+        for ident, name in sorted(self.organisations.items()):
+            named.setdefault(fold(name), []).append(ident)
+        self.by_name = {key: idents[0] for key, idents in named.items() if len(idents) == 1}
+        # Names that fold alike, stored before organisations.ensure_name_free refused them.
+        self.alike = {key: idents for key, idents in named.items() if len(idents) > 1}
         # The closest known name per unknown one, for the first MAX_NAME_HINTS of the file.
         self.name_hints: dict[str, str | None] = {}
         self.members = set(
@@ -230,24 +235,42 @@ class Planner:
                 self.problem(row, "organisation", reference, f"unknown CBS code {quote(cbs_code)}")
             return found
         key = fold(reference)
-        found = self.by_name.get(key) or self.by_name.get(key.removeprefix(MUNICIPALITY_PREFIX))
-        if found is None:
-            if (
-                self.hinting
-                and key not in self.name_hints
-                and len(self.name_hints) < MAX_NAME_HINTS
-            ):
-                self.name_hints[key] = self._closest_name(key)
-            guess = self.name_hints.get(key)
-            hint = (
-                f"did you mean {quote(guess)}?"
-                if guess
-                else "use its name in GET /organisations or its CBS code (GM0363 or 363)"
-            )
-            self.problem(
-                row, "organisation", reference, f"unknown organisation {quote(reference)}; {hint}"
-            )
-        return found
+        bare = key.removeprefix(MUNICIPALITY_PREFIX)
+        for name in (key, bare):
+            if name in self.alike:
+                return self._alike(row, reference, self.alike[name])
+            if name in self.by_name:
+                return self.by_name[name]
+        if self.hinting and key not in self.name_hints and len(self.name_hints) < MAX_NAME_HINTS:
+            self.name_hints[key] = self._closest_name(key)
+        guess = self.name_hints.get(key)
+        hint = (
+            f"did you mean {quote(guess)}?"
+            if guess
+            else "use its name in GET /organisations or its CBS code (GM0363 or 363)"
+        )
+        self.problem(
+            row, "organisation", reference, f"unknown organisation {quote(reference)}; {hint}"
+        )
+        return None
+
+    def _alike(
+        self, row: ParsedRow | RowReferences, reference: str, alike: list[int]
+    ) -> int | None:
+        """Of organisations named *alike*, the one named *reference* exactly (white space
+        around it aside); none, and a problem, when none is."""
+        exact = [ident for ident in alike if self.organisations[ident] == reference.strip()]
+        if len(exact) == 1:
+            return exact[0]
+        names = ", ".join(quote(self.organisations[ident]) for ident in alike)
+        self.problem(
+            row,
+            "organisation",
+            reference,
+            f"several organisations are named like {quote(reference)} ({names}); "
+            "use the exact name or the CBS code",
+        )
+        return None
 
     def _closest_name(self, key: str) -> str | None:
         """The known name most like ``key``; "Bergen" finds "Bergen (NH.)" by its bare name."""

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth import person_key
-from app.db import utcnow
+from app.db import utcnow, wait_for_advisory_lock
 from app.errors import Conflict, CopmatchError, InvalidParam, NotFound, ValidationFailed, not_found
 from app.models import (
     ApiToken,
@@ -45,9 +45,13 @@ from app.schemas import (
     TokenRead,
 )
 from app.services import audit
-from app.services.common import apply_changes, ensure_unique, get_or_404, paginate
+from app.services.common import apply_changes, ensure_unique, fold, get_or_404, paginate
 
 PROVINCE_NOORD_HOLLAND = "Noord-Holland"
+
+ORGANISATION_NAMES_LOCK = 0x636F6E
+"""First key of the PostgreSQL advisory lock that queues the writes of organisation names
+(:func:`ensure_name_free`)."""
 
 
 def _check_cbs_code(
@@ -116,9 +120,34 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def ensure_name_free(session: Session, name: str | None, *, exclude_id: int | None = None) -> None:
+    """Refuse, with a 409 naming ``body.name``, a name that another organisation holds or that
+    differs from its name only in case, accents, spacing or invisible characters (``fold``):
+    an import finds organisations by their folded names ("haarlem" is Haarlem), and two such
+    names are one organisation to the people who read them. On PostgreSQL such writes queue,
+    so two alike names never get in side by side; the unique constraint on the exact name stays
+    the last line of defence."""
+    if name is None:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # Imported here: the matching bridge needs this module's lookups.
+        from app.services.matching.suggestions import WRITE_LOCK_TIMEOUT
+
+        wait_for_advisory_lock(session, ORGANISATION_NAMES_LOCK, 0, WRITE_LOCK_TIMEOUT)
+    key = fold(name)
+    statement = select(Organisation.id, Organisation.name).order_by(Organisation.id)
+    for ident, other in session.execute(statement):
+        if ident != exclude_id and fold(other) == key:
+            alike = "" if other == name else ", which differs only in case, accents or spacing"
+            raise Conflict(
+                f"organisation {ident} is named {other!r}{alike}",
+                invalid_params=[InvalidParam("body.name", f"{name!r} is already taken")],
+            )
+
+
 def create_organisation(session: Session, data: OrganisationCreate) -> Organisation:
     _check_cbs_code(data.kind, data.cbs_code)
-    ensure_unique(session, Organisation, "name", data.name, field="name", resource="organisation")
+    ensure_name_free(session, data.name)
     ensure_unique(
         session, Organisation, "cbs_code", data.cbs_code, field="cbsCode", resource="organisation"
     )
@@ -149,15 +178,7 @@ def update_organisation(
         changes.get("cbs_code", organisation.cbs_code),
         error=Conflict,
     )
-    ensure_unique(
-        session,
-        Organisation,
-        "name",
-        changes.get("name"),
-        field="name",
-        resource="organisation",
-        exclude_id=organisation.id,
-    )
+    ensure_name_free(session, changes.get("name"), exclude_id=organisation.id)
     ensure_unique(
         session,
         Organisation,
@@ -418,8 +439,8 @@ def municipality_facts() -> list[MunicipalityFact]:
 
 def load_municipalities(session: Session) -> LoadResult:
     """Create or bring up to date the Noord-Holland municipalities; safe to run repeatedly.
-    An organisation that is not the municipality but has its name is a 409 naming both (the
-    names are unique), before anything is written."""
+    An organisation that is not the municipality but has its name, or one alike
+    (:func:`ensure_name_free`), is a 409 naming both, before anything is written."""
     created = unchanged = 0
     existing = {
         org.cbs_code: org
@@ -427,16 +448,19 @@ def load_municipalities(session: Session) -> LoadResult:
     }
     facts = municipality_facts()
     codes = {fact.cbs_code for fact in facts}
-    holders = session.scalars(
-        select(Organisation).where(Organisation.name.in_([fact.name for fact in facts]))
-    )
-    # Another municipality of the list that has the name will be renamed by this load.
-    taken = {org.name: org for org in holders if org.cbs_code not in codes}
+    # By folded name (see ensure_name_free). Another municipality of the list that has the
+    # name will be renamed by this load.
+    taken = {
+        fold(org.name): org
+        for org in session.scalars(select(Organisation).order_by(Organisation.id))
+        if org.cbs_code not in codes
+    }
     clashes = [
-        f"organisation {taken[fact.name].id} ({taken[fact.name].kind}) has the name "
-        f"{fact.name!r} of municipality {fact.cbs_code}"
+        f"organisation {holder.id} ({holder.kind}) has the name {holder.name!r}"
+        f"{'' if holder.name == fact.name else f', alike {fact.name!r}'}"
+        f" of municipality {fact.cbs_code}"
         for fact in facts
-        if fact.name in taken
+        if (holder := taken.get(fold(fact.name))) is not None
     ]
     if clashes:
         them = "it" if len(clashes) == 1 else "them"
