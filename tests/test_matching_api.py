@@ -1515,6 +1515,23 @@ def test_an_offer_a_need_reaches_is_not_unmet_beyond_the_needs_20_best(
     assert "not suggested: the needs it suits have better offers" in markdown
 
 
+def test_a_gaps_closest_offer_is_never_one_deleted_since(client: TestClient, cop: Cop) -> None:
+    """Found by review: a gap's closest offer is scored on the cached index of the offers,
+    which may still hold offers deleted since; the deleted offer was named as the closest, at
+    a score above the threshold (and the community report would look it up)."""
+    need = answer(client, cop, "needs", cop.haarlem, "Ervaring met een warmtenet in een wijk")
+    kept = answer(client, cop, "offers", cop.zaanstad, "Laadpalen voor elektrische deelauto's")
+    close = answer(client, cop, "offers", cop.zaanstad, "Aanleg van een warmtenet in een wijk")
+    assert [s["offerId"] for s in suggestions(client, cop, needId=need["id"])] == [close["id"]]
+
+    assert delete(client, f"{cop.url}/offers/{close['id']}").status_code == 204
+
+    gaps = client.get(f"{cop.url}/gaps").json()["items"]
+    assert [(gap["needId"], gap["bestOfferId"]) for gap in gaps] == [(need["id"], kept["id"])]
+    report = client.get(f"{cop.url}/report", headers={"Accept": "application/json"})
+    assert report.status_code == 200
+
+
 def test_a_need_with_a_helper_acted_on_is_no_gap(client: TestClient, cop: Cop) -> None:
     offer = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     need = answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)

@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import threading
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -279,6 +280,16 @@ def absent_offers(data: Snapshot, index: matching.MatchIndex) -> frozenset[int]:
         return frozenset()
     present = {offer.id for offer in data.offers}
     return frozenset(offer.id for offer in index.offers if offer.id not in present)
+
+
+def excluded_pairs(
+    data: Snapshot, gone: frozenset[int], need_ids: Collection[int]
+) -> Collection[tuple[int, int]]:
+    """The pairs the needs *need_ids* must not be suggested: the declined ones, and those with
+    the offers *gone* from the community that the index still holds (:func:`absent_offers`)."""
+    if not gone:
+        return data.declined
+    return {*data.declined, *itertools.product(need_ids, gone)}
 
 
 _indexes = _IndexCache(_INDEX_CACHE_SIZE)

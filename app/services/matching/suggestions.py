@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from app.services.matching.index import (
     Snapshot,
     absent_offers,
     community_index,
+    excluded_pairs,
     snapshot,
 )
 from app.services.matching.tags import retag
@@ -327,21 +327,11 @@ def refresh_need(session: Session, need: Need) -> None:
         return
     community, data, index = prepared
     engine_need = next(item for item in data.needs if item.id == need.id)
-    excluded = _excluded(data, absent_offers(data, index), (need.id,))
+    excluded = excluded_pairs(data, absent_offers(data, index), (need.id,))
     found = index.score_need(engine_need, excluded=excluded, limit=STORED_PER_ANSWER)
     _store(
         session, community, found, replace=Suggestion.need_id == need.id, scored_on=(data, index)
     )
-
-
-def _excluded(
-    data: Snapshot, gone: frozenset[int], need_ids: Collection[int]
-) -> Collection[tuple[int, int]]:
-    """The pairs the needs *need_ids* must not be suggested: the declined ones, and those with
-    the offers *gone* from the community that the index still holds."""
-    if not gone:
-        return data.declined
-    return {*data.declined, *itertools.product(need_ids, gone)}
 
 
 def refresh_offer(session: Session, offer: Offer) -> None:
@@ -588,7 +578,7 @@ def _rescore_needs(
         chunk = ordered[start : start + IN_CHUNK]
         ranked = index.score_needs(
             [by_id[need_id] for need_id in chunk],
-            excluded=_excluded(data, gone, chunk),
+            excluded=excluded_pairs(data, gone, chunk),
             limit=STORED_PER_ANSWER,
         )
         found = [suggestion for suggestions in ranked for suggestion in suggestions]

@@ -13,7 +13,12 @@ from sqlalchemy.orm import Session
 from app import matching
 from app.lru import LRU
 from app.models import Community, FormatPreference, Need, Offer, Suggestion, SuggestionStatus
-from app.services.matching.index import community_index, transaction_memo
+from app.services.matching.index import (
+    absent_offers,
+    community_index,
+    excluded_pairs,
+    transaction_memo,
+)
 from app.services.matching.suggestions import COMMITTED, IN_CHUNK, STORED_PER_ANSWER
 from app.services.suggestion_versions import CHANGED_KEY
 
@@ -227,8 +232,10 @@ def gaps(session: Session, community: Community) -> tuple[matching.Gap, ...]:
     # Netherlands scale, the first read after writes of needs).
     data, index = community_index(session, community, same="offers")
     needs = {need.id: need for need in data.needs}
+    # That index may still hold offers deleted since, which a write of the need leaves out.
+    excluded = excluded_pairs(data, absent_offers(data, index), unhelped)
     closest = index.score_needs(
-        [needs[need_id] for need_id in unhelped], excluded=data.declined, limit=1, min_score=0.0
+        [needs[need_id] for need_id in unhelped], excluded=excluded, limit=1, min_score=0.0
     )
     return tuple(
         matching.Gap(need_id, needs[need_id].organisation_id, *_best(ranked, offer=True))
