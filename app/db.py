@@ -217,6 +217,12 @@ def _postgresql_variant(bind: Any, isolation_level: str, **options: Any) -> Engi
     return found
 
 
+WRITE_LOCK_TIMEOUT = "30s"
+"""How long a write waits for an advisory lock (its community's, or that of the names it
+checks), as long as SQLite's busy timeout and the wait for a pooled connection; then it fails
+with SQLSTATE 55P03 (503 database-busy)."""
+
+
 def wait_for_advisory_lock(session: Session, space: int, key: int, timeout: str) -> None:
     """Take PostgreSQL's transaction-scoped advisory lock (*space*, *key*) for *session*,
     waiting at most *timeout* (then SQLSTATE 55P03, a 503 database-busy); the transaction's

@@ -157,7 +157,10 @@ class Community(VersionedMixin, Base):
     """Whether the stored suggestions were scored with the semantic factor (None: not known,
     as for a community scored before this was kept; a new one has none, as without it). A
     write whose index scores otherwise re-scores the whole community: one ranking never mixes
-    the two formulas."""
+    two formulas (``matching.Formula``)."""
+    scored_with_hub_floors: Mapped[bool | None] = mapped_column(Boolean, default=False)
+    """Whether the stored suggestions were scored with the offers' hub floors, which an index
+    fits from HUB_MIN_NEEDS needs on; None and a new community as for scored_semantically."""
 
 
 class Membership(TimestampMixin, Base):

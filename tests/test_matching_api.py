@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, select, update
 from sqlalchemy import delete as delete_rows
@@ -38,6 +40,7 @@ AQUATHERMIE_NEED = "Hoe pak je aquathermie uit oppervlaktewater (TEO) aan voor e
 TEO_OFFER = "Ervaring met TEO: warmte uit de Zaan via een warmtenet, haalbaarheidsstudie klaar"
 HYDROGEN_NEED = "waterstof in de gebouwde omgeving voor monumentale binnensteden"
 SOLAR_OFFER = "zonnepanelen op sporthallen en gemeentelijk vastgoed"
+LABELLED_SET = Path(__file__).parent / "matching" / "data" / "labelled_set.yaml"
 
 
 class Cop:
@@ -1530,6 +1533,45 @@ def test_a_gaps_closest_offer_is_never_one_deleted_since(client: TestClient, cop
     assert [(gap["needId"], gap["bestOfferId"]) for gap in gaps] == [(need["id"], kept["id"])]
     report = client.get(f"{cop.url}/report", headers={"Accept": "application/json"})
     assert report.status_code == 200
+
+
+def test_the_20th_need_rescores_the_community_with_hub_floors_and_deleting_it_without(
+    client: TestClient, cop: Cop
+) -> None:
+    """Found by review: from HUB_MIN_NEEDS needs on, an index fits the offers' hub floors, for
+    every pair; the 20th need was scored with them (on a new index) or without (on the cached
+    one), and the 19 others kept their scores without, which a recompute then changed: 13 pairs
+    stored where a recompute stores 3. Deleting it again left the opposite."""
+    labelled = yaml.safe_load(LABELLED_SET.read_text(encoding="utf-8"))
+    answered = [need for need in labelled["needs"] if need.get("relevant")]
+    offer_ids = sorted({offer for need in answered[:HUB_MIN_NEEDS] for offer in need["relevant"]})
+    offer_texts = {offer["id"]: offer["text"] for offer in labelled["offers"]}
+    members = (cop.haarlem, cop.zaanstad, cop.alkmaar)
+    for number, offer_id in enumerate(offer_ids[:12]):
+        answer(client, cop, "offers", members[number % 3], offer_texts[offer_id])
+    needs = [
+        answer(client, cop, "needs", members[(number + 1) % 3], need["text"])
+        for number, need in enumerate(answered[: HUB_MIN_NEEDS - 1])
+    ]
+
+    def stored() -> list[tuple[int, int, float]]:
+        items = every_page(client, f"{cop.url}/suggestions", minScore=0)
+        return sorted((s["needId"], s["offerId"], s["score"]) for s in items)
+
+    def recomputed() -> list[tuple[int, int, float]]:
+        assert client.post(f"{cop.url}/_recompute").status_code == 200
+        return stored()
+
+    recomputed()  # the earlier writes' scores lag the words they added (documented)
+    twentieth = answer(client, cop, "needs", cop.haarlem, answered[HUB_MIN_NEEDS - 1]["text"])
+    with_floors = stored()
+    assert with_floors == recomputed()
+    assert delete(client, f"{cop.url}/needs/{twentieth['id']}").status_code == 204
+    without = stored()
+    assert without == recomputed()
+    # The floors change the 19 needs' scores: both writes re-scored them.
+    assert {pair for pair in with_floors if pair[0] != twentieth["id"]} != set(without)
+    assert {need for need, _, _ in without} <= {need["id"] for need in needs}
 
 
 def test_a_need_with_a_helper_acted_on_is_no_gap(client: TestClient, cop: Cop) -> None:

@@ -43,11 +43,6 @@ class TextPass:
     """Every need × offer text cosine, by blocks of needs, when they fit the memory budget."""
 
 
-def fits_hubness(needs: Side, offers: Side) -> bool:
-    """Are there offers, and enough needs (HUB_MIN_NEEDS) for hubness to mean something?"""
-    return bool(offers.items) and len(needs.items) >= scoring.HUB_MIN_NEEDS
-
-
 def fit_semantic_shifts(
     needs: Side,
     offers: Side,

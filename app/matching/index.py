@@ -65,7 +65,6 @@ from app.matching.fitting import (
     Closest,
     fit_hub_floors,
     fit_semantic_shifts,
-    fits_hubness,
     new_offer_floor,
     new_offer_shift,
 )
@@ -79,6 +78,7 @@ from app.matching.sides import Candidates, Prepared, Side, region_code_table, re
 from app.matching.tagging import cached_tagger
 from app.matching.taxonomy import Taxonomy
 from app.matching.types import (
+    Formula,
     Gap,
     Need,
     Offer,
@@ -583,6 +583,23 @@ class MatchIndex:
         enough = min(len(needs), len(offers)) >= scoring.HUB_MIN_NEEDS
         return enough and _embedded(needs, offers)
 
+    @staticmethod
+    def fits_hub_floors(needs: Sequence[Need], offers: Sequence[Offer]) -> bool:
+        """Would an index of these answers fit the offers' hub floors (and semantic shifts)?
+        Yes with an offer and at least HUB_MIN_NEEDS needs: below that, an offer's closest
+        needs are simply its matches, not a sign that it is worded for everyone."""
+        return bool(offers) and len(needs) >= scoring.HUB_MIN_NEEDS
+
+    @classmethod
+    def formula_for(cls, needs: Sequence[Need], offers: Sequence[Offer]) -> Formula:
+        """The :class:`Formula` an index of these answers, with default weights, scores with."""
+        return Formula(cls.scores_semantically(needs, offers), cls.fits_hub_floors(needs, offers))
+
+    @property
+    def formula(self) -> Formula:
+        """The :class:`Formula` this index scores with."""
+        return Formula(self.semantic, self._hub_fitted)
+
     @property
     def gap_threshold(self) -> float:
         """Score below which a need is a gap and a suggestion is not shown: GAP_THRESHOLD, or
@@ -733,7 +750,7 @@ class MatchIndex:
         (within COSINE_MEMORY_BUDGET), for reciprocity and the pair scores; and their embedding
         cosines, for reciprocity, when both fit the budget."""
         needs, offers = self._need_side, self._offer_side
-        self._hub_fitted = fits_hubness(needs, offers)
+        self._hub_fitted = self.fits_hub_floors(self.needs, self.offers)
         if not self._hub_fitted:
             return None, None
         closest: Closest = {}

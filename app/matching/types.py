@@ -15,6 +15,17 @@ Factor = Literal["topic", "text", "semantic", "region", "reciprocity"]
 
 
 @dataclass(frozen=True, slots=True)
+class Formula:
+    """How a :class:`~app.matching.MatchIndex` scores, which its answers decide
+    (:meth:`~app.matching.MatchIndex.formula_for`): with the semantic factor or not, and with
+    the offers' hub floors (and semantic shifts) fitted or not. Scores of two formulas do not
+    compare, so one ranking must not mix them."""
+
+    semantic: bool
+    hub_floors: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Need:
     """ "We need knowledge about …": one organisation's need."""
 

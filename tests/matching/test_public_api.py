@@ -13,6 +13,7 @@ PUBLIC_API = [
     "CommunityReport",
     "Embedder",
     "FormatPreference",
+    "Formula",
     "Gap",
     "MatchIndex",
     "Need",

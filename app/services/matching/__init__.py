@@ -10,10 +10,11 @@ Keeping suggestions current:
   :func:`refresh_offer`). While the other side is unchanged, the cached index is reused and
   only the written answer is analysed and vectorised (otherwise the index is rebuilt, linear
   in the community's size); only the changed answer's pairs are scored and stored.
-* A write that changes whether the community is scored with the semantic factor (its 20th
-  need or offer, or a delete below that) re-scores the whole community instead, once: scores
-  of the two formulas are not comparable, and the stored ones must all be of one
-  (``Community.scored_semantically`` records which).
+* A write that changes the community's scoring formula (``matching.Formula``: with the
+  semantic factor from its 20th need and offer, with the offers' hub floors from its 20th
+  need; or a delete below that) re-scores the whole community instead, once: scores of two
+  formulas are not comparable, and the stored ones must all be of one
+  (``Community.scored_semantically`` and ``scored_with_hub_floors`` record which).
 * :func:`recompute` scores the whole community (after a bulk load, or on request).
 * An organisation that changes its region re-scores the needs whose pairs that changes
   (:func:`relocate`), on the cached index moved to the new region, not rebuilt.

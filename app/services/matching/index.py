@@ -216,8 +216,9 @@ class _IndexCache:
             if cached is None:
                 return None
             old, index = cached
-            semantic = matching.MatchIndex.scores_semantically(data.needs, data.offers)
-            if index.semantic != semantic:
+            # Not for answers scored by another formula: the semantic factor, or hub floors,
+            # came or went with the answers written since.
+            if index.formula != matching.MatchIndex.formula_for(data.needs, data.offers):
                 return None
             if not _reusable(old, data, same):
                 # An organisation that changed its region changes no fitted part of an index.

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import matching
-from app.db import wait_for_advisory_lock
+from app.db import WRITE_LOCK_TIMEOUT, wait_for_advisory_lock
 from app.errors import Conflict, InvalidParam, NotFound, not_found
 from app.models import Community, Need, Offer, Organisation, Suggestion, SuggestionStatus
 from app.services.common import missing, paginate_rows
@@ -285,12 +285,14 @@ def queue_answer_writes(session: Session, community: Community) -> None:
     wait_for_advisory_lock(session, ANSWER_WRITES_LOCK, community.id, WRITE_LOCK_TIMEOUT)
     held.add(community.id)
     # Not session.refresh: it raises InvalidRequestError (a 500) for a deleted row.
+    formula = ("scored_semantically", "scored_with_hub_floors")
     committed = session.execute(
-        select(Community.scored_semantically).where(Community.id == community.id)
+        select(*(getattr(Community, name) for name in formula)).where(Community.id == community.id)
     ).one_or_none()
     if committed is None:
         raise missing("community", community.id)
-    set_committed_value(community, "scored_semantically", committed.scored_semantically)
+    for name, value in zip(formula, committed, strict=True):
+        set_committed_value(community, name, value)
 
 
 def writing_community(session: Session, community_id: int) -> Community:
@@ -300,10 +302,6 @@ def writing_community(session: Session, community_id: int) -> Community:
     queue_answer_writes(session, community)
     return community
 
-
-WRITE_LOCK_TIMEOUT = "30s"
-"""How long a write waits for its community's lock, as long as SQLite's busy timeout and the
-wait for a pooled connection; then it fails with SQLSTATE 55P03 (503 database-busy)."""
 
 _HELD = "copmatch_answer_writes_held"
 """Key in ``Session.info`` of the communities whose lock this transaction holds (taken once)."""
@@ -371,7 +369,7 @@ def _rescoring(
     community = writing_community(session, answer.community_id)
     others_embedded = embed_written(session, community, answer)
     data, index = community_index(session, community, same=same)
-    if others_embedded or community.scored_semantically is not index.semantic:
+    if others_embedded or scored_otherwise(community, index.formula):
         recompute(session, community)
         return None
     return community, data, index
@@ -439,7 +437,7 @@ def recompute(session: Session, community: Community, *, ahead: EmbeddedAhead | 
         replace=Suggestion.community_id == community.id,
         scored_on=(data, index),
     )
-    _scored(session, community, semantically=index.semantic)
+    _scored(session, community, index.formula)
     return int(
         session.scalar(select(func.count()).where(Suggestion.community_id == community.id)) or 0
     )
@@ -465,7 +463,7 @@ def relocate(
     here."""
     # The offers as they are (as a need write asks): a cached index of other needs serves.
     data, index = community_index(session, community, same="offers")
-    if community.scored_semantically is not index.semantic:
+    if scored_otherwise(community, index.formula):
         recompute(session, community)
         return
     present = {need.organisation_id for need in data.needs}
@@ -505,7 +503,7 @@ def forget_answer(session: Session, answer: Need | Offer) -> None:
     else:  # read in this transaction, under the lock: what is left is known
         needs = scoring[0].needs
         offers = tuple(offer for offer in scoring[0].offers if offer.id != answer.id)
-    if community.scored_semantically is not matching.MatchIndex.scores_semantically(needs, offers):
+    if scored_otherwise(community, matching.MatchIndex.formula_for(needs, offers)):
         recompute(session, community)
     elif scoring is not None:
         _rescore_needs(session, community, scoring, helped, deleted=answer.id)
@@ -585,18 +583,29 @@ def _rescore_needs(
         _store(session, community, found, replace=Suggestion.need_id.in_(chunk), scored_on=scoring)
 
 
-def _scored(session: Session, community: Community, *, semantically: bool) -> None:
-    """Record how the community's stored suggestions were scored. A plain UPDATE: the
-    community's own version (its ETag) stays, as nothing a client edits changed."""
-    if community.scored_semantically is semantically:
+def scored_otherwise(community: Community, formula: matching.Formula) -> bool:
+    """Were the community's stored suggestions scored by another formula than *formula*, or
+    is that not known? Then one answer re-scored alone would mix two in one ranking."""
+    return (
+        community.scored_semantically is not formula.semantic
+        or community.scored_with_hub_floors is not formula.hub_floors
+    )
+
+
+def _scored(session: Session, community: Community, formula: matching.Formula) -> None:
+    """Record the formula the community's stored suggestions were scored by. A plain UPDATE:
+    the community's own version (its ETag) stays, as nothing a client edits changed."""
+    if not scored_otherwise(community, formula):
         return
+    values = {"scored_semantically": formula.semantic, "scored_with_hub_floors": formula.hub_floors}
     table: Any = Community.__table__
     session.execute(
         update(table)
         .where(table.c.id == community.id)
-        .values(scored_semantically=semantically, updated_at=table.c.updated_at)
+        .values(**values, updated_at=table.c.updated_at)
     )
-    set_committed_value(community, "scored_semantically", semantically)
+    for name, value in values.items():
+        set_committed_value(community, name, value)
 
 
 def get_suggestion(session: Session, community: Community, suggestion_id: int) -> Suggestion:
@@ -764,7 +773,7 @@ def update_suggestion(
         # Only the offers matter to score a need: the cached index serves while they are as
         # it was built on.
         scoring = community_index(session, community, same="offers")
-        if community.scored_semantically is not scoring[1].semantic:
+        if scored_otherwise(community, scoring[1].formula):
             # The answers are scored otherwise now (a new model, or the extra removed): one
             # need re-scored alone would mix the two formulas in one community.
             recompute(session, community)
