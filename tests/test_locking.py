@@ -23,6 +23,7 @@ from app.matching.scoring import HUB_MIN_NEEDS
 from app.models import (
     Community,
     FormatPreference,
+    Meeting,
     Need,
     Offer,
     Organisation,
@@ -30,7 +31,9 @@ from app.models import (
     SuggestionStatus,
 )
 from app.schemas import (
+    CommunityCreate,
     FormatPreferenceCreate,
+    FormatPreferenceUpdate,
     NeedCreate,
     OfferCreate,
     OrganisationCreate,
@@ -622,6 +625,66 @@ def test_two_names_alike_at_once_store_one(tmp_path: Path) -> None:
         ]
         with session_scope(engine) as session:
             assert session.scalars(select(Organisation.name)).all() == ["Haarlem"]
+
+
+def test_two_communities_named_alike_at_once_get_two_slugs(tmp_path: Path) -> None:
+    """PostgreSQL, found by review: two communities created at once with names that give one
+    slug ("Auto X", "Auto X!") both chose it, and the second failed with a 409; the second now
+    waits for the first, then takes the next slug."""
+    with _migrated_engine("postgresql", "copmatch_slugs", tmp_path) as engine:
+
+        def second(session: Session, read: threading.Event) -> None:
+            read.set()
+            communities.create_community(session, CommunityCreate(name="Auto X!"))
+
+        outcome = _second_waits(
+            engine,
+            lambda session: communities.create_community(session, CommunityCreate(name="Auto X")),
+            second,
+            Conflict,
+        )
+        assert outcome == [None]
+        with session_scope(engine) as session:
+            slugs = session.execute(select(Community.name, Community.slug).order_by(Community.id))
+            assert slugs.all() == [("Auto X", "auto-x"), ("Auto X!", "auto-x-2")]
+
+
+def test_deleting_a_meeting_while_an_answer_is_given_it_moves_the_answers_version(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL, found by review: a meeting was deleted while a request gave an answer that
+    meeting. The delete read the meeting's answers before that commit, so the foreign key
+    cleared the reference instead: changed, with its ETag as it was. Now the delete waits,
+    then clears it as it does every answer's (a new version)."""
+    with _migrated_engine("postgresql", "copmatch_meeting", tmp_path) as engine:
+        with session_scope(engine) as session:
+            haarlem, _, community = _haarlem_and_zaanstad(session)
+            meeting_id = factories.meeting(session, community).id
+            preference = answers.create_answer(
+                session,
+                FormatPreference,
+                community,
+                FormatPreferenceCreate(organisationId=haarlem.id, format="learning-circle"),
+            )
+            preference_id, version = preference.id, preference.version
+
+        def give_the_meeting(session: Session) -> None:
+            answers.update_answer(
+                session,
+                FormatPreference,
+                session.get_one(FormatPreference, preference_id),
+                FormatPreferenceUpdate(meetingId=meeting_id),
+            )
+
+        def delete_meeting(session: Session, read: threading.Event) -> None:
+            meeting = session.get_one(Meeting, meeting_id)
+            read.set()
+            communities.delete_meeting(session, meeting)
+
+        assert _second_waits(engine, give_the_meeting, delete_meeting, NotFound) == [None]
+        with session_scope(engine) as session:
+            stored = session.get_one(FormatPreference, preference_id)
+            assert (stored.meeting_id, stored.version) == (None, version + 2)
 
 
 def test_deleting_a_need_while_a_member_introduces_its_peer_waits_and_refuses(

@@ -9,10 +9,25 @@ from typing import Any, TypeVar
 from sqlalchemy import RowMapping, Select, func, select
 from sqlalchemy.orm import Session
 
-from app.db import Base
+from app.db import WRITE_LOCK_TIMEOUT, Base, wait_for_advisory_lock
 from app.errors import Conflict, InvalidParam, NotFound, not_found
 
 ModelT = TypeVar("ModelT", bound=Base)
+
+NAME_WRITES_LOCK = 0x636F6E
+"""First key of the PostgreSQL advisory lock that queues the writes of one table's unique
+names (:func:`queue_name_writes`; the second key is the table's place in _NAMED)."""
+_NAMED = ("organisations", "communities")
+
+
+def queue_name_writes(session: Session, model: type[Base]) -> None:
+    """Wait until no other transaction writes names of *model*'s rows, and hold that until this
+    one ends (PostgreSQL; SQLite runs one writer at a time): the check that a name, or one
+    derived from it (a slug), is free and the write that takes it then never interleave with
+    another's. The unique constraints stay the last line of defence."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = _NAMED.index(model.__tablename__)
+        wait_for_advisory_lock(session, NAME_WRITES_LOCK, key, WRITE_LOCK_TIMEOUT)
 
 
 def get_or_404(

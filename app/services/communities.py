@@ -26,7 +26,14 @@ from app.schemas import (
     MeetingUpdate,
 )
 from app.services import audit, tokens
-from app.services.common import apply_changes, ensure_unique, get_or_404, paginate
+from app.services.common import (
+    apply_changes,
+    ensure_unique,
+    get_or_404,
+    missing,
+    paginate,
+    queue_name_writes,
+)
 from app.services.matching import queue_answer_writes
 
 
@@ -52,6 +59,8 @@ def list_communities(
 
 
 def create_community(session: Session, data: CommunityCreate) -> Community:
+    # Found by review: two communities named alike ("Auto X", "Auto X!") at once took one slug.
+    queue_name_writes(session, Community)
     ensure_unique(session, Community, "name", data.name, field="name", resource="community")
     if data.slug is not None:
         ensure_unique(session, Community, "slug", data.slug, field="slug", resource="community")
@@ -85,6 +94,8 @@ def _free_slug(session: Session, base: str) -> str:
 
 def update_community(session: Session, community: Community, data: CommunityUpdate) -> Community:
     changes = data.changes()
+    if "name" in changes or "slug" in changes:
+        queue_name_writes(session, Community)
     for column, field in (("name", "name"), ("slug", "slug")):
         ensure_unique(
             session,
@@ -238,7 +249,15 @@ def delete_meeting(session: Session, meeting: Meeting) -> None:
 
     The reference is cleared through the ORM, not left to the foreign key's ``SET NULL``: each
     answer changes, so its version (its ETag) and ``updatedAt`` move with it, and a client
-    holding the old ETag gets a 412 instead of overwriting what it has not seen."""
+    holding the old ETag gets a 412 instead of overwriting what it has not seen.
+
+    The meeting's row is locked first (PostgreSQL): an answer being given the meeting meanwhile
+    holds a share of it until it commits, and is then read here (else the foreign key would
+    clear its reference unseen, its ETag unchanged); a write that comes later waits for the
+    delete, then finds no meeting."""
+    locked = select(Meeting.id).where(Meeting.id == meeting.id).with_for_update()
+    if session.scalar(locked) is None:  # deleted by a transaction this one waited for
+        raise missing("meeting", meeting.id)
     for answer in (
         *session.scalars(select(Need).where(Need.meeting_id == meeting.id)),
         *session.scalars(select(Offer).where(Offer.meeting_id == meeting.id)),

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth import person_key
-from app.db import utcnow, wait_for_advisory_lock
+from app.db import utcnow
 from app.errors import Conflict, CopmatchError, InvalidParam, NotFound, ValidationFailed, not_found
 from app.models import (
     ApiToken,
@@ -45,13 +45,16 @@ from app.schemas import (
     TokenRead,
 )
 from app.services import audit
-from app.services.common import apply_changes, ensure_unique, fold, get_or_404, paginate
+from app.services.common import (
+    apply_changes,
+    ensure_unique,
+    fold,
+    get_or_404,
+    paginate,
+    queue_name_writes,
+)
 
 PROVINCE_NOORD_HOLLAND = "Noord-Holland"
-
-ORGANISATION_NAMES_LOCK = 0x636F6E
-"""First key of the PostgreSQL advisory lock that queues the writes of organisation names
-(:func:`ensure_name_free`)."""
 
 
 def _check_cbs_code(
@@ -129,11 +132,7 @@ def ensure_name_free(session: Session, name: str | None, *, exclude_id: int | No
     the last line of defence."""
     if name is None:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        # Imported here: the matching bridge needs this module's lookups.
-        from app.services.matching.suggestions import WRITE_LOCK_TIMEOUT
-
-        wait_for_advisory_lock(session, ORGANISATION_NAMES_LOCK, 0, WRITE_LOCK_TIMEOUT)
+    queue_name_writes(session, Organisation)
     key = fold(name)
     statement = select(Organisation.id, Organisation.name).order_by(Organisation.id)
     for ident, other in session.execute(statement):
