@@ -822,6 +822,23 @@ def test_a_cbs_code_as_a_spreadsheet_keeps_it_finds_the_municipality(
     assert offers == ["Amsterdam", "Amsterdam"]
 
 
+def test_two_files_in_one_import_are_refused(client: TestClient, session: Session) -> None:
+    """Found by review: a form with two ``file`` parts imported the second, silently."""
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    cop = factories.community(session, "CoP Noord-Holland", haarlem)
+    first, second = (
+        csv_file([["Organisation", "Kind", "Text"], ["Haarlem", "need", text]])
+        for text in ("Hulp bij de TVW", "Hulp bij het WUP")
+    )
+    response = client.post(
+        f"/api/v1/communities/{cop.id}/imports",
+        files=[("file", ("a.csv", first)), ("file", ("b.csv", second))],
+    )
+    body = assert_problem(response, 422, "body.file")
+    assert body["detail"] == "send one file per import"
+    assert session.scalars(select(Need.text)).all() == []
+
+
 def test_organisations_named_alike_are_told_apart_by_the_exact_name_or_refused(
     client: TestClient, session: Session
 ) -> None:

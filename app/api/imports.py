@@ -18,7 +18,7 @@ from app.api.deps import (
     read_apart,
 )
 from app.api.session import SessionDep, in_thread
-from app.errors import Forbidden
+from app.errors import Forbidden, InvalidParam, ValidationFailed
 from app.schemas import ImportRead
 from app.services import imports as service
 from app.services.import_files import CSV_MEDIA_TYPE, MAX_ROWS, XLSX_MEDIA_TYPE
@@ -94,6 +94,12 @@ async def read_upload(
         # Not read: the checks in the request's session answer 404 or 403 first.
         refused = service.ImportFile(error=Forbidden("only the community's organisers may import"))
         return ReadUpload(refused, dry_run, None)
+    if len((await request.form()).getlist("file")) > 1:  # the form model keeps the last one
+        two = ValidationFailed(
+            "send one file per import",
+            invalid_params=[InvalidParam("body.file", "given more than once")],
+        )
+        return ReadUpload(service.ImportFile(error=two), dry_run, None)
     max_bytes: int = request.app.state.settings.import_max_bytes
     # One byte over the limit is enough to know the file is too large.
     data = await in_thread(upload.file.file.read, max_bytes + 1)
