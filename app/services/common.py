@@ -97,7 +97,16 @@ def apply_changes(row: Base, changes: dict[str, Any]) -> None:
         setattr(row, name, value)
 
 
+_UNSEEN = frozenset({"Mn", "Cf"})
+"""Unicode categories fold drops: accents (nonspacing marks, once decomposed) and invisible
+format characters (a zero-width space, a soft hyphen)."""
+
+
 def fold(text: str) -> str:
-    """Lower case, accents off, runs of white space as one space: for comparing names."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return " ".join(plain.casefold().split())
+    """Case folded, compatibility forms as their plain letter (fullwidth Ｈ is H), accents and
+    invisible characters off, runs of white space as one space: for comparing names. Letters
+    of any script stay ("Энергобюро" is no blank)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join(
+        "".join(c for c in decomposed if unicodedata.category(c) not in _UNSEEN).split()
+    )
