@@ -845,7 +845,7 @@ def test_organisations_named_alike_are_told_apart_by_the_exact_name_or_refused(
     """Found by review: with two stored names that fold alike (stored before such names were
     refused), a row went to whichever was read last, silently, and made it a member."""
     haarlem = factories.municipality(session, "Haarlem", "GM0392")
-    twin = Organisation(name="Haarlém", kind="other")
+    twin = Organisation(name="Haarlém", kind="other")  # not a municipality
     session.add(twin)
     session.flush()
     cop = factories.community(session, "CoP Noord-Holland", haarlem)
@@ -861,9 +861,11 @@ def test_organisations_named_alike_are_told_apart_by_the_exact_name_or_refused(
         )
     ]
     rows[1][0] = " Haarlem "
+    # "Gemeente …" names a municipality: of the two, Haarlem is one.
+    rows.append(["Gemeente HAARLEM", "need", "Hulp bij het WUP"])
     response = upload(client, cop.id, xlsx_file(rows), "alike.xlsx")
     assert (response.status_code, response.json()["membersAdded"]) == (200, [])
-    assert session.scalars(select(Need.organisation_id)).all() == [haarlem.id]
+    assert session.scalars(select(Need.organisation_id)).all() == [haarlem.id, haarlem.id]
 
 
 def test_an_unknown_name_is_looked_up_once_and_only_the_first_100_are(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -600,31 +600,115 @@ def test_writes_that_wait_for_a_community_delete_are_not_found_or_go_on_without_
             assert session.get_one(Organisation, haarlem_id).region == "Kennemerland"
 
 
-def test_two_names_alike_at_once_store_one(tmp_path: Path) -> None:
-    """PostgreSQL: two requests create organisations named alike at once ("Haarlem" and
-    "haarlem", which an import cannot tell apart); the second waits for the first, then
-    finds its name: 409."""
+@pytest.mark.parametrize(
+    ("second", "refused"),
+    [
+        (
+            lambda session: organisations.create_organisation(
+                session, OrganisationCreate(name="haarlem", kind="other")
+            ),
+            "organisation 1 is named 'HAARLEM', which differs only in case, accents or spacing",
+        ),
+        # Found by review: the load checked the names, then "HAARLEM" was committed beside it.
+        (
+            load_municipalities,
+            "organisation 1 (agency) has the name 'HAARLEM', alike 'Haarlem' of municipality "
+            "GM0392: rename it (PATCH /organisations/{id}) first",
+        ),
+    ],
+)
+def test_a_name_written_beside_an_alike_one_waits_and_is_refused(
+    tmp_path: Path, second: Callable[[Session], object], refused: str
+) -> None:
+    """PostgreSQL: an organisation named "HAARLEM" is created while another request creates
+    "haarlem" or loads the municipalities (Haarlem): names an import cannot tell apart. The
+    second waits for the first, then finds its name: 409, and one name is stored."""
     with _migrated_engine("postgresql", "copmatch_alike", tmp_path) as engine:
 
-        def second(session: Session, read: threading.Event) -> None:
+        def then(session: Session, read: threading.Event) -> None:
             read.set()
-            organisations.create_organisation(
-                session, OrganisationCreate(name="haarlem", kind="other")
-            )
+            second(session)
 
         outcome = _second_waits(
             engine,
             lambda session: organisations.create_organisation(
-                session, OrganisationCreate(name="Haarlem", kind="other")
+                session, OrganisationCreate(name="HAARLEM", kind="agency")
             ),
-            second,
+            then,
             Conflict,
         )
-        assert [str(error) for error in outcome] == [
-            "organisation 1 is named 'Haarlem', which differs only in case, accents or spacing"
-        ]
+        assert [str(error) for error in outcome] == [refused]
         with session_scope(engine) as session:
-            assert session.scalars(select(Organisation.name)).all() == ["Haarlem"]
+            assert session.scalars(select(Organisation.name)).all() == ["HAARLEM"]
+
+
+def test_deleting_a_meeting_while_an_import_gives_answers_it_deadlocks_nothing(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL, found by review: an import updated an answer of a meeting, and the meeting's
+    delete then locked the meeting's row and waited for that answer; the import's next row, a
+    new answer at the meeting, waited for the meeting's row: a deadlock, and the whole import
+    lost. The delete now waits for the community's writes first, as they do."""
+    with _migrated_engine("postgresql", "copmatch_meeting_import", tmp_path) as engine:
+        with session_scope(engine) as session:
+            haarlem = factories.municipality(session, "Haarlem", "GM0392")
+            community = factories.community(session, "CoP", haarlem)
+            meeting = factories.meeting(session, community)
+            factories.need(session, community, haarlem, "Warmtenet", meetingId=meeting.id)
+            community_id, meeting_id = community.id, meeting.id
+        rows = [
+            [*HEADER, "bijeenkomst"],
+            ["Haarlem", "need", "Warmtenet", "", "", "hoog", "Kick-off"],
+            ["Haarlem", "need", "Zonnepanelen op daken", "", "", "", "Kick-off"],
+        ]
+        upload = imports.read_import(csv_file(rows), "kick-off.csv", max_bytes=2**20)
+        updated, deleting = threading.Event(), threading.Event()
+        failed: list[str] = []
+
+        def pause_after_the_update(*args: Any) -> None:
+            # The import, between its update of the meeting's answer and its new answer: the
+            # delete gets going (and, as it did, takes the row locks it takes) meanwhile.
+            if threading.current_thread().name == "import" and args[2].startswith("UPDATE needs"):
+                updated.set()
+                deleting.wait(HELD_AT_MOST)
+                time.sleep(0.5)
+
+        def run(name: str, work: Callable[[Session], object]) -> threading.Thread:
+            def target() -> None:
+                try:
+                    with session_scope(engine, writing=True) as session:
+                        work(session)
+                except Exception as error:
+                    failed.append(f"{name}: {error!r}")
+
+            thread = threading.Thread(target=target, name=name)
+            thread.start()
+            return thread
+
+        def delete_meeting(session: Session) -> None:
+            meeting = session.get_one(Meeting, meeting_id)
+            deleting.set()
+            communities.delete_meeting(session, meeting)
+
+        event.listen(engine, "after_cursor_execute", pause_after_the_update)
+        importing = run(
+            "import",
+            lambda session: imports.import_answers(
+                session, session.get_one(Community, community_id), upload, dry_run=False
+            ),
+        )
+        assert updated.wait(HELD_AT_MOST)
+        deleted = run("delete", delete_meeting)
+        importing.join(HELD_AT_MOST)
+        deleted.join(HELD_AT_MOST)
+
+        assert failed == []
+        with session_scope(engine) as session:
+            stored = session.execute(select(Need.text, Need.priority, Need.meeting_id))
+            assert sorted(stored.all()) == [
+                ("Warmtenet", "high", None),
+                ("Zonnepanelen op daken", "normal", None),
+            ]
 
 
 def test_two_communities_named_alike_at_once_get_two_slugs(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import AuditEvent, Person
+from app.models import AuditEvent, Organisation, Person
 from tests import factories
 from tests.http import delete, patch
 from tests.problems import assert_problem
@@ -66,6 +66,21 @@ def test_a_name_that_differs_only_in_case_accents_or_invisibles_is_a_conflict(
     # An organisation's own name may change in case or accents.
     renamed = patch(client, f"/api/v1/organisations/{haarlem['id']}", json={"name": alike})
     assert (renamed.status_code, renamed.json()["name"]) == (200, alike)
+
+
+def test_an_organisation_named_alike_before_keeps_its_name_in_a_patch(
+    client: TestClient, session: Session
+) -> None:
+    """Found by review: names stored alike before they were refused could not be sent back
+    unchanged (a client sends back what it read): 409."""
+    factories.agency(session, "Haarlem")
+    twin = Organisation(name="haarlem", kind="agency")
+    session.add(twin)
+    session.flush()
+    url = f"/api/v1/organisations/{twin.id}"
+    changed = patch(client, url, json={"name": "haarlem", "region": "Kennemerland"})
+    assert (changed.status_code, changed.json()["region"]) == (200, "Kennemerland")
+    assert_problem(patch(client, url, json={"name": "HAARLEM"}), 409, "body.name")
 
 
 def test_names_beyond_the_latin_script_are_told_apart(client: TestClient) -> None:

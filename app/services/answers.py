@@ -210,7 +210,7 @@ def update_answer(
         _check_references(
             session, community, answer.organisation_id, person_id=person_id, meeting_id=meeting_id
         )
-    _queue_writes(session, answer)
+    _queue_writes(session, answer, meeting=meeting_id is not None)
     if (
         isinstance(answer, FormatPreference)
         and changes.get("format", answer.format) != answer.format
@@ -274,11 +274,12 @@ def delete_answer(session: Session, answer: Answer) -> None:
         matching.forget_answer(session, answer)
 
 
-def _queue_writes(session: Session, answer: Answer) -> None:
+def _queue_writes(session: Session, answer: Answer, *, meeting: bool) -> None:
     """For a need or offer, wait until this transaction holds the lock of its community's
     writes (see matching.queue_answer_writes): taken before the write locks any row. A format
-    preference, which no suggestion depends on, takes none."""
-    if not isinstance(answer, FormatPreference):
+    preference, which no suggestion depends on, takes it only when it is given a *meeting*: a
+    meeting's delete waits for such writes (communities.delete_meeting)."""
+    if meeting or not isinstance(answer, FormatPreference):
         matching.writing_community(session, answer.community_id)
 
 

@@ -251,13 +251,13 @@ def delete_meeting(session: Session, meeting: Meeting) -> None:
     answer changes, so its version (its ETag) and ``updatedAt`` move with it, and a client
     holding the old ETag gets a 412 instead of overwriting what it has not seen.
 
-    The meeting's row is locked first (PostgreSQL): an answer being given the meeting meanwhile
-    holds a share of it until it commits, and is then read here (else the foreign key would
-    clear its reference unseen, its ETag unchanged); a write that comes later waits for the
-    delete, then finds no meeting."""
-    locked = select(Meeting.id).where(Meeting.id == meeting.id).with_for_update()
-    if session.scalar(locked) is None:  # deleted by a transaction this one waited for
-        raise missing("meeting", meeting.id)
+    After the writes of the community's answers under way (its write lock, as they take it
+    first): an answer given the meeting meanwhile is then read here, not cleared by the foreign
+    key unseen with its ETag unchanged. (Locking the meeting's row instead deadlocked with an
+    import that updates answers of the meeting, then adds one.)"""
+    queue_answer_writes(session, session.get_one(Community, meeting.community_id))
+    if session.scalar(select(Meeting.id).where(Meeting.id == meeting.id)) is None:
+        raise missing("meeting", meeting.id)  # deleted by a transaction this one waited for
     for answer in (
         *session.scalars(select(Need).where(Need.meeting_id == meeting.id)),
         *session.scalars(select(Offer).where(Offer.meeting_id == meeting.id)),

@@ -131,6 +131,7 @@ class Planner:
         for ident, name in sorted(self.organisations.items()):
             named.setdefault(fold(name), []).append(ident)
         self.by_name = {key: idents[0] for key, idents in named.items() if len(idents) == 1}
+        self.municipalities = set(self.by_cbs_code.values())  # only they have a CBS code
         # Names that fold alike, stored before organisations.ensure_name_free refused them.
         self.alike = {key: idents for key, idents in named.items() if len(idents) > 1}
         # The closest known name per unknown one, for the first MAX_NAME_HINTS of the file.
@@ -238,7 +239,7 @@ class Planner:
         bare = key.removeprefix(MUNICIPALITY_PREFIX)
         for name in (key, bare):
             if name in self.alike:
-                return self._alike(row, reference, self.alike[name])
+                return self._alike(row, reference, self.alike[name], municipal=name != key)
             if name in self.by_name:
                 return self.by_name[name]
         if self.hinting and key not in self.name_hints and len(self.name_hints) < MAX_NAME_HINTS:
@@ -255,11 +256,14 @@ class Planner:
         return None
 
     def _alike(
-        self, row: ParsedRow | RowReferences, reference: str, alike: list[int]
+        self, row: ParsedRow | RowReferences, reference: str, alike: list[int], *, municipal: bool
     ) -> int | None:
         """Of organisations named *alike*, the one named *reference* exactly (white space
-        around it aside); none, and a problem, when none is."""
+        around it aside), or, for a *municipal* reference ("Gemeente Haarlem"), the one
+        municipality; none, and a problem, when there is no such one."""
         exact = [ident for ident in alike if self.organisations[ident] == reference.strip()]
+        if municipal:
+            exact = [ident for ident in alike if ident in self.municipalities]
         if len(exact) == 1:
             return exact[0]
         names = ", ".join(quote(self.organisations[ident]) for ident in alike)

@@ -173,7 +173,12 @@ def update_organisation(
         changes.get("cbs_code", organisation.cbs_code),
         error=Conflict,
     )
-    ensure_name_free(session, changes.get("name"), exclude_id=organisation.id)
+    # Only a name that changes: a client sends back what it read, and names stored alike
+    # before they were refused stay editable.
+    name = changes.get("name")
+    ensure_name_free(
+        session, name if name != organisation.name else None, exclude_id=organisation.id
+    )
     ensure_unique(
         session,
         Organisation,
@@ -437,6 +442,7 @@ def load_municipalities(session: Session) -> LoadResult:
     An organisation that is not the municipality but has its name, or one alike
     (:func:`ensure_name_free`), is a 409 naming both, before anything is written."""
     created = unchanged = 0
+    queue_name_writes(session, Organisation)  # as ensure_name_free: it checks names, then writes
     existing = {
         org.cbs_code: org
         for org in session.scalars(select(Organisation).where(Organisation.cbs_code.is_not(None)))
