@@ -115,15 +115,21 @@ class PairScorer:
         if cosine is None:
             cosine = (vectors @ targets.matrix_t).toarray()
         # text_component with a floor per pair: TEXT_FLOOR plus the offer's hubness floor.
-        floor = (
-            scoring.TEXT_FLOOR
-            + np.array([item.text_floor for item in items])[:, None]
-            + targets.text_floors[None, :]
-        )
+        item_floors = np.array([item.text_floor for item in items], dtype=np.float64)
+        floor = scoring.TEXT_FLOOR + item_floors[:, None] + targets.text_floors[None, :]
+        # A floor of 1 or more (an offer worded as five needs are, where most offers share
+        # no words with any need) makes the component 0, as text_component says; divided,
+        # it gave NaN, or clipped to 1 for every pair. The largest floor is that of the two
+        # largest parts (the same additions, and rounding is monotonic).
+        highest = scoring.TEXT_FLOOR + item_floors.max(initial=0.0)
+        beyond = floor >= 1.0 if highest + targets.text_floors.max(initial=0.0) >= 1.0 else None
         # Each step in place: at community scale these are arrays of ~100 MB, and allocating
         # (and first touching) a fresh one per step cost more than the arithmetic.
         text = np.subtract(cosine, floor)
-        np.divide(text, np.subtract(1.0, floor, out=floor), out=text)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(text, np.subtract(1.0, floor, out=floor), out=text)
+        if beyond is not None:
+            text[beyond] = 0.0
         np.clip(text, 0.0, 1.0, out=text)
         rows = [row for row, item in enumerate(items) for _ in item.topics]
         columns = [self.topic_columns.get(slug, -1) for item in items for slug in item.topics]

@@ -10,6 +10,8 @@ from app.matching import (
     DEFAULT_WEIGHTS,
     Gap,
     MatchIndex,
+    Need,
+    Offer,
     Reason,
     Suggestion,
     UnmetOffer,
@@ -22,6 +24,7 @@ from app.matching.reasons import named_terms
 from app.matching.tagging import cached_tagger
 
 from . import synthetic
+from .evaluation import load_taxonomy
 from .factories import need, offer, taxonomy
 
 NEEDS = [
@@ -169,6 +172,58 @@ def test_a_new_need_scores_like_an_indexed_one() -> None:
     ]
     other_organisation = built.score_need(need(98, 30, NEEDS[1].text), min_score=0.0, limit=10)
     assert sorted(s.offer_id for s in other_organisation) == [1, 3, 4, 5, 6]  # not its own 2
+
+
+def _worded_as_five_needs(text: str, *, extra_need: Need | None, extra_offer: Offer) -> MatchIndex:
+    """An offer worded as six needs of other organisations are, where most offers and needs
+    share no character n-gram: its hubness, 1, is far above the median (0), and so its text
+    floor (found by review). With the shipped taxonomy (its synonyms are in the documents),
+    where the floor comes out at exactly 1, or a hair above it."""
+    needs = [need(number, number, text, region="Noord") for number in range(1, 7)]
+    needs += [need(100 + number, 50 + number, f"zqx{number}yv") for number in range(20)]
+    offers = [offer(1, 99, text)] + [
+        offer(10 + number, 60 + number, f"kwp{number}jf") for number in range(4)
+    ]
+    return MatchIndex(
+        load_taxonomy(), [*needs, *([extra_need] if extra_need else [])], [*offers, extra_offer]
+    )
+
+
+def test_a_text_floor_of_one_gives_a_text_component_of_0_not_nan() -> None:
+    """With a floor of exactly 1 the raw score was NaN: the best offer was left out of every
+    ranking, and suggest (which dropped the need's whole list at limit 1) disagreed with
+    score_need."""
+    text = "samen met buurgemeenten één warmtevisie opstellen in plaats van ieder apart"
+    built = _worded_as_five_needs(
+        text, extra_need=None, extra_offer=offer(2, 98, "qqq", region="Noord")
+    )
+    first = built.needs[0]
+    exact = [(s.offer_id, s.score) for s in built.score_pairs([(first, built.offers[0])])]
+    suggested = [
+        (s.offer_id, s.score) for s in built.suggest(limit=1, min_score=0.0) if s.need_id == 1
+    ]
+    scored = [(s.offer_id, s.score) for s in built.score_need(first, limit=1, min_score=0.0)]
+    assert suggested == scored == exact
+    assert exact[0][0] == 1
+    (gap,) = [gap for gap in built.gaps() if gap.need_id == 1]
+    assert (gap.best_offer_id, gap.best_score) == exact[0]
+
+
+def test_a_text_floor_above_one_makes_no_organisation_a_helper_of_all() -> None:
+    """With a floor a hair above 1, 1 − floor was a tiny negative number, every unrelated
+    pair's text component clipped to 1, and the offer's organisation "could help" everyone:
+    a reciprocity reason on an unrelated suggestion."""
+    text = "samenwerking tussen afdelingen bij de wijkaanpak, iedereen werkt nu langs elkaar heen"
+    business_case = "businesscase van een warmtenet doorrekenen"
+    built = _worded_as_five_needs(
+        text,
+        extra_need=need(500, 99, business_case),
+        extra_offer=offer(20, 50, f"{business_case} met onrendabele top"),
+    )
+    (pair,) = [
+        s for s in built.suggest(limit=10, min_score=0.0) if s.need_id == 500 and s.offer_id == 20
+    ]
+    assert [reason.factor for reason in pair.reasons] == ["topic", "text"]
 
 
 def test_score_offer_mirrors_score_need() -> None:
