@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from pydantic.alias_generators import to_camel
 from sqlalchemy import Engine
 
@@ -38,6 +39,9 @@ from app.config import Settings, get_settings
 from app.db import get_engine, pool_limits, session_factory
 from app.services import audit, suggestion_versions
 
+DOCS_ASSETS = "/docs-assets"
+"""Where the /docs page's own Swagger UI files are served."""
+
 SUGGESTION_PAGES_CACHED = 256
 """Serialised suggestion pages kept per process (a 100-item page is about 80 kB)."""
 
@@ -51,12 +55,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """Build the app for ``settings`` (default: the environment) on ``engine``."""
     settings = settings or get_settings()
     engine = engine or get_engine()
-    app = FastAPI(
+    # FastAPIOffline: FastAPI whose /docs page loads Swagger UI from this server (under
+    # DOCS_ASSETS), not from a CDN that a closed municipal network may not reach.
+    app = FastAPIOffline(
         title="copmatch",
         version=__version__,
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        static_url=DOCS_ASSETS,
         debug=False,
         redirect_slashes=False,
         generate_unique_id_function=_operation_id,

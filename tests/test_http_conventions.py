@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from app import __version__
 from app.api.session import DatabaseSlots
 from app.config import Settings
 from app.db import build_engine
-from app.main import create_app
+from app.main import DOCS_ASSETS, create_app
 from app.migrate import head_revision
 from tests import factories
 from tests.conftest import ADMIN_TOKEN, migrate
@@ -104,6 +105,19 @@ def test_every_response_has_api_version(client: TestClient) -> None:
     for path in ("/api/v1/openapi.json", "/docs", "/api/v1/topics", "/"):
         response = client.get(path, follow_redirects=False)
         assert response.headers["api-version"] == __version__, path
+
+
+def test_the_docs_page_needs_no_cdn(client: TestClient) -> None:
+    """A closed municipal network may not reach cdn.jsdelivr.net, where FastAPI's /docs page
+    loads Swagger UI from (found by review): the page was blank there."""
+    page = client.get("/docs", headers={"Authorization": ""})
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    files = ("swagger-ui.css", "favicon.png", "swagger-ui-bundle.js")
+    assert sources == [f"{DOCS_ASSETS}/{name}" for name in files]
+    for source in sources:
+        asset = client.get(source, headers={"Authorization": ""})
+        assert (asset.status_code, len(asset.content) > 500) == (200, True), source
 
 
 def test_unexpected_errors_are_problems_without_internals(settings: Settings) -> None:
