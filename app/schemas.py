@@ -118,6 +118,48 @@ def _not_blank(value: str) -> str:
     return value
 
 
+PLACEHOLDERS = frozenset(
+    [
+        "nvt",
+        "nietvantoepassing",
+        "geen",
+        "nee",
+        "niets",
+        "niks",
+        "idem",
+        "onbekend",
+        "weetniet",
+        "geenidee",
+        "nogniet",
+        "nognietbekend",
+        "zieboven",
+        "ziehierboven",
+        "notapplicable",
+        "none",
+        "nothing",
+        "nil",
+        "tbd",
+    ]
+)
+"""What a spreadsheet cell holds where there is no answer ("n.v.t.", "Geen", "zie boven"), by
+its letters and digits alone, case folded (:func:`is_placeholder`)."""
+
+
+def is_placeholder(text: str) -> bool:
+    """Is *text* a placeholder, not a need or offer ("n.v.t.", "NVT", "geen", "Zie boven")? As
+    an answer it would be matched with every other organisation's placeholder, by its words."""
+    return "".join(char for char in text.casefold() if char.isalnum()) in PLACEHOLDERS
+
+
+PLACEHOLDER_MESSAGE = "a placeholder, not a need or offer: leave it out, or say what is meant"
+
+
+def _not_a_placeholder(value: str) -> str:
+    if is_placeholder(value):
+        raise ValueError(f"{value.strip()!r} is {PLACEHOLDER_MESSAGE}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class _DocumentedPattern:
     """Annotated metadata: the JSON schema's ``pattern``, where validation checks it in
@@ -177,6 +219,7 @@ AnswerText = Annotated[
     str,
     StringConstraints(min_length=1, max_length=TEXT_MAX, pattern=NO_NUL),
     AfterValidator(_not_blank),
+    AfterValidator(_not_a_placeholder),
     _DocumentedPattern(SHOWS_SOMETHING),
 ]
 Note = Annotated[str, StringConstraints(max_length=NOTE_MAX, pattern=NO_NUL)]

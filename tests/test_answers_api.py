@@ -309,6 +309,27 @@ def test_a_text_or_name_that_shows_nothing_is_refused(
     assert (kept.status_code, kept.json()["text"]) == (201, "\u200bWUP\u0301")
 
 
+@pytest.mark.parametrize(
+    "text", ["n.v.t.", "NVT", " Geen ", "zie boven", "N.V.T", "Niet van toepassing"]
+)
+def test_a_placeholder_is_no_need_or_offer(client: TestClient, session: Session, text: str) -> None:
+    """Found by review: "n.v.t." needs and "n.v.t." offers of other organisations were
+    suggested to each other (0.8, "similar wording")."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    url = f"/api/v1/communities/{cop.id}"
+    refused = client.post(f"{url}/offers", json={"organisationId": haarlem.id, "text": text})
+    body = assert_problem(refused, 422, "body.text")
+    assert body["invalidParams"][0]["reason"] == (
+        f"Value error, {text.strip()!r} is a placeholder, not a need or offer: leave it out, "
+        "or say what is meant"
+    )
+    # Within an answer, those words are words like any other.
+    said = f"{text.strip()}: geen idee hoe een WUP te schrijven"
+    kept = client.post(f"{url}/needs", json={"organisationId": haarlem.id, "text": said})
+    assert kept.status_code == 201
+
+
 def test_every_white_space_character_shows_nothing_and_the_documented_pattern_agrees() -> None:
     spaces = [chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()]
     assert len(spaces) == 29

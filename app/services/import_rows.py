@@ -21,7 +21,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.errors import ValidationFailed
 from app.models import CAPACITY_MAX, NAME_MAX, NOTE_MAX, TEXT_MAX, Format, Priority
-from app.schemas import MAX_TOPICS, EmailAddress, shows_nothing
+from app.schemas import (
+    MAX_TOPICS,
+    PLACEHOLDER_MESSAGE,
+    EmailAddress,
+    is_placeholder,
+    shows_nothing,
+)
 from app.services.common import fold
 from app.services.import_files import CONTROL_CHARACTER, Table
 from app.services.topics import taxonomy
@@ -505,6 +511,8 @@ class _RowReader:
     def _text(self, text: str) -> str:
         if shows_nothing(text):
             self.problem("text", text, "empty; fill in the text of the need or offer")
+        elif is_placeholder(text):
+            self.problem("text", text, f"{quote(text.strip())} is {PLACEHOLDER_MESSAGE}")
         elif len(text) > TEXT_MAX:
             self.problem(
                 "text",
