@@ -223,6 +223,78 @@ def test_an_organisers_export_leaves_out_the_communities_the_person_has_left(
     assert {e["communityId"] for e in own["auditEvents"]} == {first.id, second.id, None}
 
 
+def test_an_organiser_who_appoints_a_person_of_no_community_gets_no_more_of_them(
+    client: TestClient, session: Session
+) -> None:
+    """Found by review: an organiser may make a person of an organisation in no community an
+    organiser of theirs; they then "ran every community the person takes part in", and could
+    export, erase and issue tokens for someone whose record they may not read."""
+    haarlem, bergen = factories.municipality(session), factories.municipality(session)
+    community = factories.community(session, None, haarlem)
+    organiser, outsider = factories.person(session, haarlem), factories.person(session, bergen)
+    tokens.add_organiser(session, community, organiser.id)
+    as_organiser = {
+        "Authorization": f"Bearer {tokens.issue_token(session, organiser, lifetime_days=1).token}"
+    }
+    appointed = client.post(
+        f"/api/v1/communities/{community.id}/organisers",
+        json={"personId": outsider.id},
+        headers=as_organiser,
+    )
+    assert appointed.status_code == 201
+    url = f"/api/v1/people/{outsider.id}"
+    refused = [
+        client.get(url, headers=as_organiser),
+        client.get(f"{url}/export", headers=as_organiser),
+        client.post(f"{url}/tokens", json={}, headers=as_organiser),
+        client.delete(url, headers={**as_organiser, "If-Match": "*"}),
+    ]
+    assert [response.status_code for response in refused] == [403] * 4
+    assert client.get(url).json()["name"] == outsider.name  # not erased
+
+
+def test_an_organisers_export_leaves_out_what_the_person_did_to_people_elsewhere(
+    client: TestClient, session: Session
+) -> None:
+    """Found by review: the tokens the person issued, and the creation of a colleague, in a
+    community the organiser does not run, were in the organiser's export of them."""
+    haarlem, zaanstad = factories.municipality(session), factories.municipality(session)
+    first = factories.community(session, None, haarlem)
+    second = factories.community(session, None, zaanstad)
+    sanne, organiser = factories.person(session, haarlem), factories.person(session, haarlem)
+    elsewhere = factories.person(session, zaanstad)
+    tokens.add_organiser(session, first, organiser.id)
+    tokens.add_organiser(session, second, sanne.id)
+
+    def bearer(person: Any) -> dict[str, str]:
+        issued = tokens.issue_token(session, person, lifetime_days=1)
+        return {"Authorization": f"Bearer {issued.token}"}
+
+    as_sanne = bearer(sanne)
+    issued = client.post(f"/api/v1/people/{elsewhere.id}/tokens", json={}, headers=as_sanne)
+    assert issued.status_code == 201, issued.text
+    colleague = client.post(
+        f"/api/v1/organisations/{zaanstad.id}/people",
+        json={"name": "Piet Zaan", "email": "piet@zaanstad.example.org"},
+        headers=as_sanne,
+    )
+    assert colleague.status_code == 201, colleague.text
+    assert (
+        client.delete(f"/api/v1/communities/{second.id}/organisers/{sanne.id}").status_code == 204
+    )
+
+    export = client.get(f"/api/v1/people/{sanne.id}/export", headers=bearer(organiser))
+    assert export.status_code == 200
+    body = export.json()
+    assert body["tokensIssued"] == []
+    about = {(event["resource"], event["resourceId"]) for event in body["auditEvents"]}
+    assert ("person", colleague.json()["id"]) not in about
+    assert ("token", issued.json()["id"]) not in about
+    # An admin sees all of it.
+    full = client.get(f"/api/v1/people/{sanne.id}/export").json()
+    assert [token["id"] for token in full["tokensIssued"]] == [issued.json()["id"]]
+
+
 def test_erasure_leaves_no_trace_but_keeps_the_answers(
     client: TestClient, session: Session
 ) -> None:

@@ -170,12 +170,21 @@ def require_person_access(session: Session, principal: Principal, person: Person
 
 
 def runs_every_community_of(session: Session, principal: Principal, person: Person) -> bool:
-    """Admins, and organisers who run every community the person takes part in: those their
-    organisation is a member of and those they organise."""
+    """Admins, and organisers who run every community the person takes part in (those their
+    organisation is a member of and those they organise) and may manage the people of their
+    organisation (:func:`may_manage_people_of`).
+
+    The last, found by review: an organiser may make a person of an organisation in no
+    community an organiser of theirs, and then ran every community that person takes part in,
+    so exported, erased and issued tokens for someone whose record they may not even read."""
     if principal.is_admin:
         return True
     reach = communities_of(session, person)
-    return bool(reach) and reach <= principal.organiser_of
+    return (
+        bool(reach)
+        and reach <= principal.organiser_of
+        and may_manage_people_of(session, principal, person.organisation_id)
+    )
 
 
 def require_appointer(session: Session, principal: Principal, person: Person) -> None:

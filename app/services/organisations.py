@@ -44,7 +44,7 @@ from app.schemas import (
     PersonUpdate,
     TokenRead,
 )
-from app.services import audit
+from app.services import access, audit
 from app.services.common import (
     apply_changes,
     ensure_unique,
@@ -508,6 +508,14 @@ def export_person(
     def reachable(community_id: int | None) -> bool:
         return communities is None or community_id is None or community_id in communities
 
+    def reachable_person(person_id: int | None) -> bool:
+        """Is the person someone whose records the organiser reaches: none (an admin's
+        token), or one who takes part in their communities only?"""
+        if communities is None or person_id is None:
+            return True
+        other = session.get(Person, person_id)
+        return other is None or access.communities_of(session, other) <= communities
+
     def path_community(path: str) -> int | None:
         found = _COMMUNITY_PATH.match(path)
         return int(found.group(1)) if found else None
@@ -544,12 +552,32 @@ def export_person(
         (audit.RESOURCES[ApiToken], [token.id for token in tokens]),
         (audit.RESOURCES[CommunityOrganiser], [role.id for role in roles]),
     ]
+
+    def reachable_event(event: AuditEvent) -> bool:
+        """An event of a community the organiser runs; or of none (a write of a person or a
+        token): one about the person's own record, tokens or roles, or one they made about a
+        person the organiser reaches. Found by review: the person's creation of a colleague,
+        or a token they issued, of a community the organiser does not run, was in it."""
+        if event.community_id is not None or communities is None:
+            return reachable(event.community_id)
+        if any(event.resource == kind and event.resource_id in ids for kind, ids in about):
+            return True
+        if event.resource == audit.RESOURCES[Person]:
+            return reachable_person(event.resource_id)
+        token = (
+            session.get(ApiToken, event.resource_id)
+            if event.resource == audit.RESOURCES[ApiToken] and event.resource_id is not None
+            else None
+        )
+        return token is not None and reachable_person(token.person_id)
+
     return PersonExport(
         person=PersonRead.model_validate(person),
         organisation=OrganisationRead.model_validate(person.organisation),
         answers=answers,
         organiser_of=[role.community_id for role in roles],
         tokens=[TokenRead.model_validate(token) for token in tokens],
+        # For an organiser, not those of people elsewhere (found by review).
         tokens_issued=[
             TokenRead.model_validate(token)
             for token in session.scalars(
@@ -560,6 +588,7 @@ def export_person(
                 )
                 .order_by(ApiToken.id)
             )
+            if reachable_person(token.person_id)
         ],
         idempotency_records=[
             IdempotencyExport(
@@ -593,7 +622,7 @@ def export_person(
                 )
                 .order_by(AuditEvent.id)
             )
-            if reachable(event.community_id)
+            if reachable_event(event)
         ],
     )
 
