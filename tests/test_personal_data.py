@@ -295,6 +295,39 @@ def test_an_organisers_export_leaves_out_what_the_person_did_to_people_elsewhere
     assert [token["id"] for token in full["tokensIssued"]] == [issued.json()["id"]]
 
 
+def test_importing_the_file_again_after_an_erasure_brings_no_one_back(
+    client: TestClient, session: Session
+) -> None:
+    """Found by review: the kick-off file that named a person, imported again after their
+    erasure, created them anew (name, e-mail, department) and made them the author again."""
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    community = factories.community(session, None, haarlem)
+    kick_off = (
+        "organisatie;soort;tekst;naam;e-mail;afdeling\r\n"
+        f"Haarlem;behoefte;Hulp bij de TVW;{NAME};{EMAIL};Wonen\r\n"
+    ).encode()
+    url = f"/api/v1/communities/{community.id}/imports"
+
+    def imported() -> dict[str, Any]:
+        response = client.post(url, files={"file": ("kick-off.csv", kick_off)})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    first = imported()
+    need = client.get(
+        f"/api/v1/communities/{community.id}/needs/{first['outcomes'][0]['answerId']}"
+    )
+    author = need.json()["personId"]
+    assert delete(client, f"/api/v1/people/{author}").status_code == 204
+
+    again = imported()
+    assert (again["unchanged"], again["updated"], again["peopleCreated"]) == (1, 0, 0)
+    assert client.get(need.url).json()["personId"] == author
+    stored = _everything(session)
+    assert (NAME in stored, EMAIL in stored) == (False, False)
+
+
 def test_erasure_leaves_no_trace_but_keeps_the_answers(
     client: TestClient, session: Session
 ) -> None:

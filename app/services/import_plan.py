@@ -150,6 +150,10 @@ class Planner:
             for row in session.scalars(statement.order_by(model.id)):
                 answer = cast(Answer, row)
                 self.existing.setdefault(_identity(answer, kind), answer)
+        # The erased people (few: their records are tombstones), authors of answers or not.
+        self.erased_authors = set(
+            session.scalars(select(Person.id).where(Person.erased_at.is_not(None)))
+        )
         self.people_by_email: dict[str, Person] = {}
         self.people_by_organisation: dict[int, list[Person]] = {}
 
@@ -182,10 +186,17 @@ class Planner:
             if organisation_id is None:
                 self._meeting(row)  # reported too; the person depends on the organisation
                 continue
-            person = self._person(row, organisation_id)
+            identity = (organisation_id, row.kind, _identity_value(row.kind, row.text))
+            existing = self.existing.get(identity)
+            # An answer whose author was erased keeps them (found by review: the file that
+            # named them, imported again, brought the erased name and e-mail back).
+            person: int | NewPerson | None
+            if existing is not None and existing.person_id in self.erased_authors:
+                person = existing.person_id
+            else:
+                person = self._person(row, organisation_id)
             meeting_id = self._meeting(row)
             body = self._body(row, organisation_id, meeting_id)
-            identity = (organisation_id, row.kind, _identity_value(row.kind, row.text))
             if identity in seen:
                 self.problem(
                     row,
@@ -199,7 +210,6 @@ class Planner:
                 continue
             if organisation_id not in self.members:
                 self.members_added.add(organisation_id)
-            existing = self.existing.get(identity)
             plan = PlannedRow(row, body, person, existing)
             if existing is not None:
                 plan.changes = _changes(row, existing, person, meeting_id)
