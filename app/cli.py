@@ -16,6 +16,7 @@ import uvicorn
 from alembic.util import CommandError
 from fastapi import FastAPI
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from sqlalchemy import select
@@ -25,7 +26,14 @@ from typer.core import TyperGroup
 
 from app.auth import SYSTEM, generate_token
 from app.config import Settings, get_settings
-from app.db import Trouble, database_trouble, get_engine, session_scope, snapshot_bind
+from app.db import (
+    Trouble,
+    database_trouble,
+    describe_database_error,
+    get_engine,
+    session_scope,
+    snapshot_bind,
+)
 from app.errors import CopmatchError
 from app.main import create_app
 from app.migrate import upgrade_to_head
@@ -62,6 +70,9 @@ class _Commands(TyperGroup):
                 message = problem["msg"].removeprefix("Value error, ")
                 typer.echo(f"error: {name or 'settings'}: {message}", err=True)
             raise typer.Exit(2) from error
+        except SettingsError as error:  # a value that is not even parsed ('*' for a list)
+            typer.echo(f"error: settings: {error}", err=True)
+            raise typer.Exit(2) from error
         except CommandError as error:  # Alembic's, from copmatch migrate
             message = f"cannot migrate the database {_database_label()}: {error}"
             if "Can't locate revision" in str(error):
@@ -74,8 +85,11 @@ class _Commands(TyperGroup):
                 message += "copmatch migrate"
             elif (trouble := database_trouble(error)) is not None:
                 message = _trouble_message(trouble, error)
-            else:
-                raise
+            else:  # not a database (a text file), no rights to a table: no traceback either
+                message = (
+                    f"the database {_database_label()} refused the command: "
+                    f"{describe_database_error(error)}"
+                )
             typer.echo(f"error: {message}", err=True)
             raise typer.Exit(1) from error
 
@@ -150,7 +164,7 @@ def load_municipalities_command() -> None:
 @cli.command()
 def demo() -> None:
     """Create the demo community "CoP Warmtetransitie Noord-Holland" (once)."""
-    with _one_error_line(LookupError), session_scope() as session:
+    with _one_error_line(LookupError, CopmatchError), session_scope() as session:
         result = load_demo(session)
     if not result.created:
         typer.echo(f"demo community exists already (id {result.community_id}); left as it is")
@@ -346,9 +360,14 @@ def report(
         typer.get_binary_stream("stdout").write(rendered.content)
         return
     path = output or Path(rendered.filename)
+    # Written beside it, then renamed over it: a write that fails (a full disk) leaves the
+    # file that was there as it was, not cut off.
+    partial = path.with_name(f".{path.name}.partial")
     try:
-        path.write_bytes(rendered.content)
+        partial.write_bytes(rendered.content)
+        partial.replace(path)
     except OSError as error:
+        partial.unlink(missing_ok=True)
         typer.echo(f"error: cannot write {path}: {error.strerror or error}", err=True)
         raise typer.Exit(1) from error
     typer.echo(f"wrote {path} ({len(rendered.content)} bytes)", err=True)
@@ -409,13 +428,20 @@ DEV_TOKEN_FILE = Path("var") / "admin-token"
 
 
 def development_admin_token() -> str:
-    """The development admin token kept in var/admin-token (made once, readable by you only)."""
-    if DEV_TOKEN_FILE.exists():
-        return DEV_TOKEN_FILE.read_text(encoding="utf-8").strip()
-    DEV_TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
-    token = generate_token()
-    DEV_TOKEN_FILE.touch(mode=0o600)
-    DEV_TOKEN_FILE.write_text(token + "\n", encoding="utf-8")
+    """The development admin token kept in var/admin-token (made once, readable by you only;
+    made again where the file is empty). A file that cannot be read or written is one line
+    and exit status 1."""
+    try:
+        if DEV_TOKEN_FILE.exists() and (kept := DEV_TOKEN_FILE.read_text("utf-8").strip()):
+            return kept
+        DEV_TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
+        token = generate_token()
+        DEV_TOKEN_FILE.touch(mode=0o600)
+        DEV_TOKEN_FILE.write_text(token + "\n", encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        typer.echo(f"error: cannot keep the admin token in {DEV_TOKEN_FILE}: {reason}", err=True)
+        raise typer.Exit(1) from error
     return token
 
 

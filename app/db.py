@@ -165,6 +165,8 @@ class Trouble(enum.Enum):
 _COLLISIONS = {"40001", "40P01"}
 _LOCK_NOT_AVAILABLE = "55P03"
 _UNDEFINED = {"42P01", "42703"}  # undefined_table, undefined_column
+_SQLITE_MISSING = ("no such table", "no such column", "has no column named")
+"""SQLite's words for a table or column the schema lacks (a SELECT's, an INSERT's)."""
 
 
 def database_trouble(error: DBAPIError) -> Trouble | None:
@@ -172,7 +174,7 @@ def database_trouble(error: DBAPIError) -> Trouble | None:
     message = str(error.orig)
     if getattr(error.orig, "sqlstate", None) in _UNDEFINED or (
         isinstance(error, OperationalError)
-        and ("no such table" in message or "no such column" in message)
+        and any(missing in message for missing in _SQLITE_MISSING)
     ):
         return Trouble.NOT_MIGRATED
     if not (error.connection_invalidated or isinstance(error, OperationalError)):

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from app import db as db_module
 from app.cli import cli
 from app.config import get_settings
-from app.db import get_engine, session_scope
+from app.db import Trouble, build_engine, database_trouble, get_engine, session_scope
 from app.migrate import head_revision, upgrade_to_head
 from app.models import Community, Need, Offer, Organisation, Suggestion
 from app.services import matching
@@ -579,3 +580,27 @@ def test_the_command_lines_writes_are_audited_as_system(tmp_path: Path) -> None:
         ("system", "create", "organisation", organisations, 0),
         ("system", "create", "token", 1, 0),
     ]
+
+
+def test_the_demo_next_to_a_community_of_its_name_is_one_line(database: Path) -> None:
+    """Found by review: a community renamed to the demo's name (its slug another) made
+    `copmatch demo` a traceback."""
+    with session_scope() as session:
+        demo = session.scalars(select(Community).where(Community.slug == DEMO_SLUG)).one()
+        demo.slug = "warmte-nh"
+    result = CliRunner().invoke(cli, ["demo"])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "error: another community already has name 'CoP Warmtetransitie Noord-Holland'\n",
+    )
+
+
+def test_an_insert_into_a_column_the_schema_lacks_is_not_migrated() -> None:
+    """Found by review: SQLite says "has no column named" for an INSERT (a database migrated
+    to an older revision), which was a database that could not be used."""
+    engine = build_engine("sqlite://")
+    with engine.connect() as connection:
+        connection.execute(text("CREATE TABLE api_tokens (id INTEGER PRIMARY KEY)"))
+        with pytest.raises(OperationalError) as raised:
+            connection.execute(text("INSERT INTO api_tokens (issued_by_person_id) VALUES (1)"))
+    assert database_trouble(raised.value) is Trouble.NOT_MIGRATED

@@ -97,3 +97,53 @@ def test_report_says_so_when_it_cannot_write(database: str, tmp_path: Path) -> N
     code, _, stderr = report("--format", "md", "-o", "/proc/copmatch-plan.md")
     assert code == 1
     assert stderr.strip().startswith("error: cannot write /proc/copmatch-plan.md: ")
+
+
+def test_a_report_that_fails_to_write_leaves_the_file_that_was_there(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: on a full disk the report was cut off over the previous plan."""
+    plan = tmp_path / "plan.md"
+    plan.write_text("the plan of last week\n", encoding="utf-8")
+    write_bytes = Path.write_bytes
+
+    def disk_full(self: Path, data: bytes) -> int:
+        write_bytes(self, data[:100])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    code, _, stderr = report("--format", "md", "-o", str(plan))
+    assert (code, stderr.strip()) == (1, f"error: cannot write {plan}: No space left on device")
+    assert plan.read_text(encoding="utf-8") == "the plan of last week\n"
+    assert [path.name for path in tmp_path.glob("*plan.md*")] == ["plan.md"]
+
+
+def test_a_file_that_is_no_database_and_a_setting_that_is_no_list_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: both were a traceback."""
+    not_a_database = tmp_path / "notes.sqlite3"
+    not_a_database.write_text("boodschappen: melk, brood\n" * 100, encoding="utf-8")
+    monkeypatch.setenv("COPMATCH_DATABASE_URL", f"sqlite:///{not_a_database}")
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["token", "create", "--admin"])
+        assert result.exit_code == 1
+        assert result.stderr.startswith(
+            f"error: the database sqlite:///{not_a_database} refused the command: DatabaseError"
+        )
+        assert "Traceback" not in result.output
+        monkeypatch.setenv("COPMATCH_CORS_ORIGINS", "*")
+        get_settings.cache_clear()
+        result = CliRunner().invoke(cli, ["token", "create", "--admin"])
+        assert (result.exit_code, result.stderr.splitlines()[0]) == (
+            2,
+            'error: settings: error parsing value for field "cors_origins" from source '
+            '"EnvSettingsSource"',
+        )
+    finally:
+        get_engine().dispose()
+        get_engine.cache_clear()
+        get_settings.cache_clear()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
@@ -69,3 +70,25 @@ def test_serve_with_reload_imports_the_factory(served: list[tuple[Any, dict[str,
     assert options["factory"] is True
     assert options["reload"] is True
     assert gc.get_freeze_count() == 0
+
+
+def test_the_development_admin_token_is_made_again_where_its_file_is_empty_or_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: an empty var/admin-token served with an empty admin token, and a
+    `var` that is a file was a traceback."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "admin-token").write_text("\n", encoding="utf-8")
+    token = cli_module.development_admin_token()
+    assert len(token) >= 32
+    assert (tmp_path / "var" / "admin-token").read_text(encoding="utf-8") == token + "\n"
+    assert cli_module.development_admin_token() == token
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "var").write_text("not a directory", encoding="utf-8")
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(typer.Exit) as exited:
+        cli_module.development_admin_token()
+    assert exited.value.exit_code == 1
