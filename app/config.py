@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -120,5 +120,13 @@ def _safe_secret(value: str | None) -> bool:
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings (cached; tests clear the cache to change them)."""
-    return Settings()
+    """The process-wide settings (cached; tests clear the cache to change them). A ``.env``
+    that is no UTF-8 text is a SettingsError naming it, as a value that cannot be parsed is
+    (found by review: a traceback from the CLI)."""
+    try:
+        return Settings()
+    except UnicodeDecodeError as error:
+        env_file = Settings.model_config.get("env_file")
+        raise SettingsError(
+            f"{env_file} is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from error

@@ -147,3 +147,20 @@ def test_a_file_that_is_no_database_and_a_setting_that_is_no_list_are_one_line(
         get_engine().dispose()
         get_engine.cache_clear()
         get_settings.cache_clear()
+
+
+def test_a_dot_env_that_is_no_utf8_text_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: a .env saved as Latin-1 ("é" as one byte) was a traceback."""
+    (tmp_path / ".env").write_bytes(b"COPMATCH_ADMIN_TOKEN=caf\xe9\n")
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["token", "create", "--admin"])
+    finally:
+        get_settings.cache_clear()
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: settings: .env is not UTF-8 text (invalid continuation byte at byte 24)\n",
+    )
