@@ -271,11 +271,17 @@ class Planner:
         """Of organisations named *alike*, the one named *reference* exactly (white space
         around it aside), or, for a *municipal* reference ("Gemeente Haarlem"), the one
         municipality; none, and a problem, when there is no such one."""
-        exact = [ident for ident in alike if self.organisations[ident] == reference.strip()]
-        if municipal:
-            exact = [ident for ident in alike if ident in self.municipalities]
-        if len(exact) == 1:
-            return exact[0]
+        found = [
+            ident
+            for ident in alike
+            if (
+                ident in self.municipalities
+                if municipal
+                else self.organisations[ident] == reference.strip()
+            )
+        ]
+        if len(found) == 1:
+            return found[0]
         names = ", ".join(quote(self.organisations[ident]) for ident in alike)
         self.problem(
             row,
