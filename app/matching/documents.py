@@ -32,6 +32,7 @@ from app.matching.text import (
     content_words,
     equivalent,
     fold,
+    spellings,
 )
 from app.matching.text import words as words_of
 from app.matching.types import Need, Offer, TopicTag
@@ -60,6 +61,7 @@ class _Analysis:
     topics: frozenset[str]
     words: tuple[Word, ...]
     document: str
+    spellings: tuple[tuple[str, str], ...]
 
 
 class Documents:
@@ -95,6 +97,7 @@ class Documents:
             topics=analysis.topics,
             words=analysis.words,
             document=analysis.document,
+            spellings=analysis.spellings,
             embedding=embedding,
         )
 
@@ -115,7 +118,7 @@ class Documents:
         ]
         expansion = self.expansion(topics, evidence)
         document = " ".join([*(word.surface for word in words), *roots, expansion])
-        return _Analysis(tags, topics, words, document)
+        return _Analysis(tags, topics, words, document, spellings(text))
 
     def expansion(
         self, topics: frozenset[str], evidence: frozenset[tuple[str, str]] = frozenset()

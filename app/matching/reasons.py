@@ -17,7 +17,7 @@ from app.matching import parallel, scoring
 from app.matching.correspondence import SharedTerms
 from app.matching.sides import Prepared
 from app.matching.taxonomy import Taxonomy
-from app.matching.text import Word
+from app.matching.text import Word, spelled
 from app.matching.types import Factor, Reason, Suggestion
 
 UNNAMED_WORDS: frozenset[str] = frozenset(
@@ -161,22 +161,33 @@ class Explainer:
         return reasons
 
     def _text_details(self, pairs: Sequence[tuple[Prepared, Prepared]]) -> list[str]:
-        """The text reason's detail of each (need, offer): the words both mention, or "similar
+        """The text reason's detail of each (need, offer): the words both mention, written as
+        the need or the offer writes them (capitals, accents: :func:`text.spelled`), or "similar
         wording" when none of them is named."""
         shared = self.shared_terms.between_pairs(
             [need.words for need, _ in pairs], [offer.words for _, offer in pairs]
         )
-        # Pairs often share the same words: each distinct list is worded once.
+        # Pairs often share the same words: each distinct list is chosen and worded once.
+        named: dict[tuple[str, ...], list[str]] = {}
         details: dict[tuple[str, ...], str] = {}
-        for terms in shared:
-            if terms not in details:
-                named = named_terms(terms)
-                details[terms] = (
-                    "both mention " + ", ".join(f"*{term}*" for term in named)
-                    if named
+        found = []
+        for (need, offer), terms in zip(pairs, shared, strict=True):
+            if terms not in named:
+                named[terms] = named_terms(terms)
+            written = tuple(
+                spelled(term, need.spellings, offer.spellings)
+                if need.spellings or offer.spellings
+                else term
+                for term in named[terms]
+            )
+            if written not in details:
+                details[written] = (
+                    "both mention " + ", ".join(f"*{term}*" for term in written)
+                    if written
                     else "similar wording"
                 )
-        return [details[terms] for terms in shared]
+            found.append(details[written])
+        return found
 
     def _detail(
         self, factor: Factor, need: Prepared, offer: Prepared, shared_topics: tuple[str, ...]

@@ -46,6 +46,9 @@ class Prepared:
     topics: frozenset[str]
     words: tuple[Word, ...]
     document: str
+    spellings: tuple[tuple[str, str], ...] = ()
+    """How the text writes the words whose folded form differs (:func:`text.spellings`): the
+    text reason names them so ("TVW", "VvE")."""
     text_floor: float = 0.0
     """Offers only: the hubness floor of the text component (:func:`scoring.hub_floor`)."""
     embedding: FloatArray | None = None

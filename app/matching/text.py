@@ -256,6 +256,46 @@ def analyse(text: str, stop_words: frozenset[str] = STOP_WORDS) -> tuple[Word, .
     )
 
 
+_WRITTEN_WORD = re.compile(r"[^\W_]+")
+_SENTENCE_END = frozenset(".!?:;\n\u2022")
+
+
+def spellings(text: str) -> tuple[tuple[str, str], ...]:
+    """How *text* writes its words where that differs from their folded form, as (folded word,
+    spelling) pairs in text order: abbreviations and names keep their capitals ("TVW", "VvE",
+    "Liander"), words keep their accents ("coöperatie").
+
+    A word capitalised only as the first of a sentence is an ordinary word ("Warmtenet: ..."
+    is *warmtenet*); one capitalised elsewhere is a name. Where a word is written more than
+    one way, the spelling with capitals inside it wins ("VvE" over "vve"), then a name's.
+    """
+    best: dict[str, tuple[int, str]] = {}
+    for match in _WRITTEN_WORD.finditer(text):
+        written = match.group()
+        folded = words(written)
+        if len(folded) != 1 or folded[0] == written:
+            continue
+        before = text[: match.start()].rstrip(" \t\"'(\u2018\u201c*-")
+        starts_sentence = not before or before[-1] in _SENTENCE_END
+        if any(char.isupper() for char in written[1:]):
+            rank, spelling = 2, written
+        elif written[0].isupper() and not starts_sentence:
+            rank, spelling = 1, written
+        else:
+            rank, spelling = 0, written.lower()
+        if spelling != folded[0] and rank > best.get(folded[0], (-1, ""))[0]:
+            best[folded[0]] = (rank, spelling)
+    return tuple((word, spelling) for word, (_, spelling) in best.items())
+
+
+def spelled(word: str, *known: tuple[tuple[str, str], ...]) -> str:
+    """*word* (folded) as the first of the *known* spellings that writes it with capitals, else
+    the first that writes it at all, else as it is."""
+    found = [spelling for pairs in known for folded, spelling in pairs if folded == word]
+    capitalised = [spelling for spelling in found if not spelling.islower()]
+    return (capitalised or found or [word])[0]
+
+
 def is_compound_part(part: Word, whole: Word) -> bool:
     """True when *part* is the first or the last member of the compound *whole*.
 

@@ -25,7 +25,7 @@ from app.matching.tagging import cached_tagger
 
 from . import synthetic
 from .evaluation import load_taxonomy
-from .factories import need, offer, taxonomy
+from .factories import empty_taxonomy, need, offer, taxonomy
 
 NEEDS = [
     need(1, 10, "Hoe stellen we een TVW op en betrekken we de raad?", region="Kennemerland"),
@@ -106,7 +106,18 @@ def test_a_text_reason_leaves_out_letters_and_general_words() -> None:
     )
     [suggestion] = built.score_need(built.needs[0], min_score=0.0)
     [text] = [reason for reason in suggestion.reasons if reason.factor == "text"]
-    assert text.detail == "both mention *aanpak*, *vve*"
+    assert text.detail == "both mention *aanpak*, *VvE*"
+
+
+def test_a_text_reason_writes_words_as_the_answers_do() -> None:
+    built = MatchIndex(
+        empty_taxonomy(),
+        [need(1, 10, "Warmtenet: hoe werkt de coöperatie met Liander?")],
+        [offer(1, 20, "Ervaring met een warmtenet, een cooperatie en liander")],
+    )
+    [suggestion] = built.score_need(built.needs[0], min_score=0.0)
+    [text] = [reason for reason in suggestion.reasons if reason.factor == "text"]
+    assert text.detail == "both mention *coöperatie*, *warmtenet*, *Liander*"
 
 
 def test_reasons_add_up_to_the_score() -> None:

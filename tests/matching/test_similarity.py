@@ -14,6 +14,8 @@ from app.matching.text import (
     is_typo_of,
     root,
     shared_terms,
+    spelled,
+    spellings,
 )
 
 from .factories import empty_taxonomy, need, offer, taxonomy
@@ -113,6 +115,46 @@ def test_normalisation_helpers() -> None:
 )
 def test_shared_terms(first: str, second: str, expected: tuple[str, ...]) -> None:
     assert shared_terms(analyse(first), analyse(second)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hulp bij de TVW en het WUP", (("tvw", "TVW"), ("wup", "WUP"))),
+        ("VvE's in flats; een vve of een VvE", (("vve", "VvE"),)),
+        ("Warmtenet: wie helpt? Warmtenet aanleggen", ()),
+        ("Ervaring met Liander en HHNK", (("liander", "Liander"), ("hhnk", "HHNK"))),
+        ("Liander. Ook met liander", ()),
+        ("- Aquathermie bij de rwzi\n- Coöperatie opzetten", (("cooperatie", "coöperatie"),)),
+        ("de ACM-tarieven", (("acm", "ACM"),)),
+        ("de (Wcw) en 'Wgiw'", (("wcw", "Wcw"), ("wgiw", "Wgiw"))),
+        ("alles in kleine letters", ()),
+    ],
+)
+def test_spellings_keep_capitals_inside_words_and_names_and_accents(
+    text: str, expected: tuple[tuple[str, str], ...]
+) -> None:
+    assert spellings(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("known", "expected"),
+    [
+        (((), ()), "vve"),
+        (((("vve", "VvE"),), ()), "VvE"),
+        (((), (("vve", "VVE"),)), "VVE"),
+        (((("vve", "VvE"),), (("vve", "VVE"),)), "VvE"),
+        (((("cooperatie", "coöperatie"),), ()), "vve"),
+    ],
+)
+def test_spelled_prefers_the_need_and_capitals(
+    known: tuple[tuple[tuple[str, str], ...], ...], expected: str
+) -> None:
+    assert spelled("vve", *known) == expected
+
+
+def test_spelled_takes_a_spelling_without_capitals_when_there_is_no_other() -> None:
+    assert spelled("cooperatie", (), (("cooperatie", "coöperatie"),)) == "coöperatie"
 
 
 @pytest.mark.parametrize(
