@@ -795,6 +795,12 @@ def test_csv_has_one_row_per_suggestion(client: TestClient, plan: Plan) -> None:
         ),
         ("text", "both mention *vve*, *wup*", "beide noemen vve, wup", "both mention vve, wup"),
         ("text", "similar wording", "vergelijkbare bewoording", "similar wording"),
+        (
+            "text",
+            "related terms of a shared topic",
+            "verwante termen van een gedeeld onderwerp",
+            "related terms of a shared topic",
+        ),
         ("semantic", "close in meaning", "verwant in betekenis", "close in meaning"),
         ("region", "both in region IJmond", "beide in regio IJmond", "both in region IJmond"),
         (

@@ -13,21 +13,36 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from app.matching import parallel, scoring
+from app.matching import parallel, scoring, text
 from app.matching.correspondence import SharedTerms
 from app.matching.sides import Prepared
 from app.matching.taxonomy import Taxonomy
 from app.matching.text import Word, spelled
 from app.matching.types import Factor, Reason, Suggestion
 
-UNNAMED_WORDS: frozenset[str] = frozenset(
-    {"via", "per", "incl", "inclusief", "etc", "etcetera", "bijv", "bijvoorbeeld", "oa", "ivm"}
+UNNAMED_WORDS: frozenset[str] = text.word_set(
+    """
+    via per incl inclusief etc etcetera bijv bijvoorbeeld oa ivm mbt tbv tav obv nav mbv evt
+    bv dwz zgn icm ipv iom gaan gaat ga moeten moet mogen mag komen komt krijgen krijg maken
+    maakt staan staat zien weten houden laten zetten zitten zit net even echt steeds vaak
+    nieuw nieuwe jaar jaren get make just new
+    """
 )
-"""Words two answers may share that a text reason does not name: too general to say why they
-match. Text similarity still counts them, as it counts every content word."""
+"""Words two answers may share that a text reason does not name: abbreviations and common verbs
+and adverbs too general to say why they match ("net" is mostly "just", not a grid). Text
+similarity still counts them, as it counts every content word."""
 
 _NOTHING = scoring.total([])
 """The score of a suggestion without reasons (every contribution 0)."""
+
+SIMILAR_WORDING = "similar wording"
+"""The text reason of a pair that shares no word a reason names, and no topic: parts of words
+are alike."""
+
+TOPIC_WORDING = "related terms of a shared topic"
+"""The text reason of a pair that shares no word a reason names but a topic: the texts are
+compared with their topics' labels and abbreviations added (:mod:`app.matching.documents`), so
+"heat network tariffs" meets "warmtenet aansluiting" through them."""
 
 NAMED_WORDS = 4
 """How many shared words a text reason names at most, the most specific (longest) first."""
@@ -35,9 +50,18 @@ NAMED_WORDS = 4
 
 def named_terms(terms: Iterable[str]) -> list[str]:
     """The shared words a text reason names: not UNNAMED_WORDS, and no single letters (what is
-    left of dotted abbreviations and initials: "o.a." gives *o* and *a*); at most NAMED_WORDS, in
-    the given order."""
-    return [term for term in terms if len(term) > 1 and term not in UNNAMED_WORDS][:NAMED_WORDS]
+    left of dotted abbreviations and initials: "o.a." gives *o* and *a*); one form of a word
+    ("warmtenetten", not also "warmtenet"); at most NAMED_WORDS, in the given order."""
+    named: list[str] = []
+    roots: set[str] = set()
+    for term in terms:
+        if len(term) < 2 or term in UNNAMED_WORDS or text.root(term) in roots:
+            continue
+        named.append(term)
+        roots.add(text.root(term))
+        if len(named) == NAMED_WORDS:
+            break
+    return named
 
 
 def pair_suggestion(
@@ -162,8 +186,8 @@ class Explainer:
 
     def _text_details(self, pairs: Sequence[tuple[Prepared, Prepared]]) -> list[str]:
         """The text reason's detail of each (need, offer): the words both mention, written as
-        the need or the offer writes them (capitals, accents: :func:`text.spelled`), or "similar
-        wording" when none of them is named."""
+        the need or the offer writes them (capitals, accents: :func:`text.spelled`); where none
+        is named, TOPIC_WORDING or SIMILAR_WORDING."""
         shared = self.shared_terms.between_pairs(
             [need.words for need, _ in pairs], [offer.words for _, offer in pairs]
         )
@@ -180,13 +204,12 @@ class Explainer:
                 else term
                 for term in named[terms]
             )
-            if written not in details:
-                details[written] = (
-                    "both mention " + ", ".join(f"*{term}*" for term in written)
-                    if written
-                    else "similar wording"
-                )
-            found.append(details[written])
+            if written:
+                if written not in details:
+                    details[written] = "both mention " + ", ".join(f"*{t}*" for t in written)
+                found.append(details[written])
+            else:
+                found.append(TOPIC_WORDING if need.topics & offer.topics else SIMILAR_WORDING)
         return found
 
     def _detail(

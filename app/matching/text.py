@@ -24,11 +24,12 @@ from functools import lru_cache
 import Stemmer
 
 
-def _word_set(text: str) -> frozenset[str]:
+def word_set(text: str) -> frozenset[str]:
+    """The words of *text*, split on white space, as a set."""
     return frozenset(text.split())
 
 
-FUNCTION_WORDS = _word_set(
+FUNCTION_WORDS = word_set(
     """
     aan al alle alles als ander andere anderen bij binnen daar daarbij daarom dan dat de deze die
     dit doen door dus een eens eigen en er geen haar hebben heeft hem het hier hij hoe hun ik in is
@@ -42,7 +43,7 @@ FUNCTION_WORDS = _word_set(
 )
 """Dutch and English function words: never part of a topic."""
 
-PHRASING_WORDS = _word_set(
+PHRASING_WORDS = word_set(
     """
     kennis nodig behoefte hulp vraag vragen bieden aanbieden delen ervaring ervaringen graag goed
     goede gemeente gemeenten zoeken zoek meedenken leren

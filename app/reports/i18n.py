@@ -176,6 +176,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "reason-topics": ("onderwerpen {topics}", "topics {topics}"),
     "reason-text": ("beide noemen {terms}", "both mention {terms}"),
     "reason-wording": ("vergelijkbare bewoording", "similar wording"),
+    "reason-topic-wording": (
+        "verwante termen van een gedeeld onderwerp",
+        "related terms of a shared topic",
+    ),
     "reason-semantic": ("verwant in betekenis", "close in meaning"),
     "reason-region": ("beide in regio {region}", "both in region {region}"),
     "reason-reciprocity": (

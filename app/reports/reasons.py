@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from app.matching.reasons import TOPIC_WORDING
 from app.reports import schemas as r
 from app.reports.i18n import Lang, text, topic_labels
 from app.schemas import ReasonRead
@@ -33,7 +34,8 @@ def reason_text(reason: ReasonRead, suggestion: r.SuggestionRow, lang: Lang) -> 
     if reason.factor == "text":
         terms = _TERM.findall(reason.detail)
         if not terms:
-            return text("reason-wording", lang)
+            topical = reason.detail == TOPIC_WORDING
+            return text("reason-topic-wording" if topical else "reason-wording", lang)
         return text("reason-text", lang, terms=", ".join(terms))
     if reason.factor == "semantic":
         return text("reason-semantic", lang)

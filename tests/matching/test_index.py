@@ -71,10 +71,9 @@ def test_suggestion_explains_its_score() -> None:
         ),
         matched_topics=("transitievisie-warmte",),
     )
+    # The need says "TVW", the offer "transitievisie warmte": no word in common, one topic.
     assert best.reasons[1].factor == "text"
-    assert best.reasons[1].detail.startswith("both mention") or best.reasons[1].detail == (
-        "similar wording"
-    )
+    assert best.reasons[1].detail == "related terms of a shared topic"
 
 
 def test_text_reason_names_the_shared_terms() -> None:
@@ -92,6 +91,9 @@ def test_text_reason_names_the_shared_terms() -> None:
         (("aanpak", "vve", "per", "s"), ["aanpak", "vve"]),
         (("via", "o", "a"), []),
         (("isolatie", "vve", "wup", "res", "tvw"), ["isolatie", "vve", "wup", "res"]),
+        (("warmtenetten", "warmtenet", "analyse", "kosten"), ["warmtenetten", "analyse", "kosten"]),
+        (("moeten", "halen", "gaan"), ["halen"]),
+        (("mbt", "tbv", "tvw", "net"), ["tvw"]),
     ],
 )
 def test_a_text_reason_names_specific_words(terms: tuple[str, ...], named: list[str]) -> None:
