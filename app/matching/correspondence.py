@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +44,11 @@ IntArray = npt.NDArray[np.int64]
 class SharedTerms:
     """``shared_terms`` for texts over a fixed vocabulary of analysed words."""
 
-    def __init__(self, texts: Iterable[tuple[Word, ...]]) -> None:
+    def __init__(self, texts: Iterable[tuple[Word, ...]], known: Collection[str] = ()) -> None:
+        """The table of *texts*' words. Words count as compound members (see
+        :func:`words_correspond`) when they are common Dutch or English words, *known* (the
+        taxonomy's) or written on their own in one of the *texts* ("aanpak", "transitie": a
+        community's own vocabulary)."""
         # Words by their fields: a tuple of strings hashes and compares in C, a Word through
         # its generated __hash__ and __eq__.
         self._ids: dict[tuple[str, str, str], int] = {}
@@ -71,6 +75,9 @@ class SharedTerms:
             text_words.extend(text_ids)
             text_pointers.append(len(text_words))
         self._surfaces = [word.surface for word in vocabulary]
+        self.known = frozenset(known).union(self._surfaces)
+        """The words that count as compound members beside the common ones."""
+        known = self.known
         found: list[set[int]] = [{position} for position in range(len(vocabulary))]
         tested = {
             (first, second) if first < second else (second, first)
@@ -78,7 +85,7 @@ class SharedTerms:
             if first != second
         }
         for first, second in tested:
-            if words_correspond(vocabulary[first], vocabulary[second]):
+            if words_correspond(vocabulary[first], vocabulary[second], known):
                 found[first].add(second)
                 found[second].add(first)
         self._corresponding = [frozenset(partners) for partners in found]
@@ -88,7 +95,7 @@ class SharedTerms:
         """``shared_terms(first, second)``: corresponding words, most specific first."""
         left, right = self._word_ids(first), self._word_ids(second)
         if left is None or right is None:  # a word the index never saw (a new answer)
-            return shared_terms(first, second)
+            return shared_terms(first, second, self.known)
         surfaces = self._surfaces
         found: set[str] = set()
         for position in left:

@@ -71,9 +71,7 @@ class Documents:
         self.taxonomy = taxonomy
         self.tagger = tagger
         # Compounds are split on the taxonomy's own words (see prepare).
-        self._known_words = frozenset(
-            word for topic in taxonomy for term in topic.terms for word in content_words(term)
-        )
+        self._known_words = taxonomy.words
         # compound_members of each distinct word on the taxonomy's words: texts share most.
         self._compound_members: BoundedMemo[str, tuple[str, ...]] = BoundedMemo(
             memo.WORDS, lambda word: compound_members(word, self._known_words)

@@ -55,10 +55,13 @@ def named_terms(terms: Iterable[str]) -> list[str]:
     named: list[str] = []
     roots: set[str] = set()
     for term in terms:
-        if len(term) < 2 or term in UNNAMED_WORDS or text.root(term) in roots:
+        if len(term) < 2 or term in UNNAMED_WORDS:
+            continue
+        root = text.root(term)
+        if root in roots:
             continue
         named.append(term)
-        roots.add(text.root(term))
+        roots.add(root)
         if len(named) == NAMED_WORDS:
             break
     return named
@@ -84,6 +87,11 @@ def pair_suggestion(
     )
 
 
+def _mention(words: Sequence[str]) -> str:
+    """The text reason's detail naming *words*."""
+    return "both mention " + ", ".join(f"*{word}*" for word in words)
+
+
 class Explainer:
     """Suggestions with their reasons, for the pairs of one index's answers."""
 
@@ -99,7 +107,7 @@ class Explainer:
     @parallel.computed_once
     def shared_terms(self) -> SharedTerms:
         """text.shared_terms over the index's vocabulary, worked out once (same answers)."""
-        return SharedTerms(self._texts())
+        return SharedTerms(self._texts(), self._taxonomy.words)
 
     def suggestion(
         self, need: Prepared, offer: Prepared, contributions: Sequence[float]
@@ -191,25 +199,32 @@ class Explainer:
         shared = self.shared_terms.between_pairs(
             [need.words for need, _ in pairs], [offer.words for _, offer in pairs]
         )
-        # Pairs often share the same words: each distinct list is chosen and worded once.
-        named: dict[tuple[str, ...], list[str]] = {}
-        details: dict[tuple[str, ...], str] = {}
+        # Pairs often share the same words: each distinct list is chosen and worded once, and
+        # again only for the pairs whose need or offer writes one of them otherwise (TVW).
+        chosen: dict[tuple[str, ...], tuple[frozenset[str], str]] = {}
+        maps: dict[int, dict[str, str]] = {}
         found = []
         for (need, offer), terms in zip(pairs, shared, strict=True):
-            if terms not in named:
-                named[terms] = named_terms(terms)
-            written = tuple(
-                spelled(term, need.spellings, offer.spellings)
-                if need.spellings or offer.spellings
-                else term
-                for term in named[terms]
-            )
-            if written:
-                if written not in details:
-                    details[written] = "both mention " + ", ".join(f"*{t}*" for t in written)
-                found.append(details[written])
-            else:
+            entry = chosen.get(terms)
+            if entry is None:
+                named = named_terms(terms)
+                entry = chosen[terms] = (frozenset(named), _mention(named) if named else "")
+            words, detail = entry
+            if not detail:
                 found.append(TOPIC_WORDING if need.topics & offer.topics else SIMILAR_WORDING)
+                continue
+            if need.spellings or offer.spellings:
+                # Each answer's spellings as a mapping once per call (pairs keep them alive).
+                need_spellings = maps.get(id(need))
+                if need_spellings is None:
+                    need_spellings = maps[id(need)] = dict(need.spellings)
+                offer_spellings = maps.get(id(offer))
+                if offer_spellings is None:
+                    offer_spellings = maps[id(offer)] = dict(offer.spellings)
+                if not (words.isdisjoint(need_spellings) and words.isdisjoint(offer_spellings)):
+                    named = named_terms(terms)
+                    detail = _mention([spelled(t, need_spellings, offer_spellings) for t in named])
+            found.append(detail)
         return found
 
     def _detail(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from app.matching.text import FUNCTION_WORDS, without_endings, words
+from app.matching.text import FUNCTION_WORDS, content_words, without_endings, words
 
 
 class TaxonomyError(ValueError):
@@ -123,6 +123,7 @@ class Taxonomy:
 
     topics: tuple[Topic, ...]
     _by_slug: Mapping[str, Topic] = field(init=False, repr=False, compare=False)
+    _words: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_slug: dict[str, Topic] = {}
@@ -131,6 +132,15 @@ class Taxonomy:
                 raise TaxonomyError(f"duplicate topic slug {topic.slug!r}")
             by_slug[topic.slug] = topic
         object.__setattr__(self, "_by_slug", by_slug)
+        words = frozenset(
+            word for topic in self.topics for term in topic.terms for word in content_words(term)
+        )
+        object.__setattr__(self, "_words", words)
+
+    @property
+    def words(self) -> frozenset[str]:
+        """The content words of every topic's labels and synonyms (folded)."""
+        return self._words
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Taxonomy:

@@ -10,16 +10,21 @@ Two words *correspond* (:func:`words_correspond`) when their roots are equal, wh
 compound part of the other (:func:`is_compound_part`: "burgerparticipatie" ends with
 "participatie", "warmtenetaansluiting" starts with "warmtenet", but "informatiemarkt" does not
 contain "formatie"), or when they are close cognates across Dutch and English ("aquathermal" ~
-"aquathermie").
+"aquathermie"). For the words a reason names, a compound's other member must be a word too
+(:func:`is_compound_member`: "wethouder" holds no *ouder*); tagging and the text vectors keep
+the looser rule.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 import Stemmer
 
@@ -262,39 +267,51 @@ _SENTENCE_END = frozenset(".!?:;\n\u2022")
 
 
 def spellings(text: str) -> tuple[tuple[str, str], ...]:
-    """How *text* writes its words where that differs from their folded form, as (folded word,
-    spelling) pairs in text order: abbreviations and names keep their capitals ("TVW", "VvE",
-    "Liander"), words keep their accents ("coöperatie").
+    """How *text* writes the words it writes other than folded, as (folded word, spelling)
+    pairs in text order, for :func:`spelled` (content words of two letters or more):
 
-    A word capitalised only as the first of a sentence is an ordinary word ("Warmtenet: ..."
-    is *warmtenet*); one capitalised elsewhere is a name. Where a word is written more than
-    one way, the spelling with capitals inside it wins ("VvE" over "vve"), then a name's.
+    * with capitals inside ("TVW", "VvE", "SpUk") where it writes the word so anywhere;
+    * else in lower case with its accents ("coöperatie"), where it writes it so other than as
+      the first word of a sentence;
+    * else capitalised ("Liander") where it writes it so inside a sentence and it is no common
+      word: a name ("Lokale Aanpak Isolatie" names a scheme with common words, *lokale*).
+
+    A word only ever first in a sentence is left out: its case says nothing.
     """
     best: dict[str, tuple[int, str]] = {}
     for match in _WRITTEN_WORD.finditer(text):
         written = match.group()
         folded = words(written)
-        if len(folded) != 1 or folded[0] == written:
+        if len(folded) != 1 or len(folded[0]) < 2 or folded[0] in STOP_WORDS:
             continue
         before = text[: match.start()].rstrip(" \t\"'(\u2018\u201c*-")
         starts_sentence = not before or before[-1] in _SENTENCE_END
         if any(char.isupper() for char in written[1:]):
-            rank, spelling = 2, written
-        elif written[0].isupper() and not starts_sentence:
-            rank, spelling = 1, written
+            rank, spelling = 3, written
+        elif starts_sentence:
+            continue
+        elif written.islower() or is_known_word(folded[0]):
+            rank, spelling = 2, written.lower()
         else:
-            rank, spelling = 0, written.lower()
-        if spelling != folded[0] and rank > best.get(folded[0], (-1, ""))[0]:
+            rank, spelling = 1, written
+        if rank > best.get(folded[0], (0, ""))[0]:
             best[folded[0]] = (rank, spelling)
-    return tuple((word, spelling) for word, (_, spelling) in best.items())
+    return tuple((word, spelling) for word, (_, spelling) in best.items() if spelling != word)
 
 
-def spelled(word: str, *known: tuple[tuple[str, str], ...]) -> str:
-    """*word* (folded) as the first of the *known* spellings that writes it with capitals, else
-    the first that writes it at all, else as it is."""
-    found = [spelling for pairs in known for folded, spelling in pairs if folded == word]
-    capitalised = [spelling for spelling in found if not spelling.islower()]
-    return (capitalised or found or [word])[0]
+def spelled(word: str, *known: Mapping[str, str]) -> str:
+    """*word* (folded) as the texts whose *known* spellings (:func:`spellings`, as mappings)
+    are given write it: with capitals inside where one does, else in lower case with accents
+    where one does, else as a name; the first text's spelling first. As it is where none
+    writes it otherwise."""
+    found = [spelling for spellings in known if (spelling := spellings.get(word)) is not None]
+    for spelling in found:
+        if spelling[1:] != spelling[1:].lower():
+            return spelling
+    for spelling in found:
+        if spelling.islower():
+            return spelling
+    return found[0] if found else word
 
 
 def is_compound_part(part: Word, whole: Word) -> bool:
@@ -316,6 +333,89 @@ def is_compound_part(part: Word, whole: Word) -> bool:
         start = len(whole.root) - len(part.root)
         return whole.surface[start : start + len(check)] == check
     return False
+
+
+KNOWN_WORD_COUNT = 200
+"""How often a word must occur in the word counts of ``pyspellchecker`` (Dutch and English
+subtitles, OpenSubtitles) to count as a known word (:func:`is_known_word`). Rarer entries are
+mostly names, fragments and a word list's fill ("tran" 113, "uithoorn" 50)."""
+
+LINKING_ENDINGS = ("en", "s", "e")
+"""What may join the first member of a Dutch compound to the second ("verenigings|gebouwen",
+"bewoners|avond", "zonne|panelen"): left off when the member is looked up."""
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> frozenset[str]:
+    """The folded Dutch and English words counted KNOWN_WORD_COUNT times or more."""
+    found: set[str] = set()
+    for language in ("nl", "en"):
+        counts_file = resources.files("spellchecker") / "resources" / f"{language}.json.gz"
+        with counts_file.open("rb") as packed, gzip.open(packed) as unpacked:
+            counts: dict[str, int] = json.load(unpacked)
+        found.update(fold(word) for word, count in counts.items() if count >= KNOWN_WORD_COUNT)
+    return frozenset(found)
+
+
+def is_known_word(word: str, known: Collection[str] = ()) -> bool:
+    """True for a folded *word* that is a common Dutch or English word, or one of *known*."""
+    return word in known or word in _lexicon()
+
+
+def is_member_word(rest: str, known: Collection[str] = ()) -> bool:
+    """True when *rest*, what a compound holds beside a member, is a word itself: a known word
+    (:func:`is_known_word`), also without a linking ending or with a doubled last letter
+    undone ("zonne" is *zon*), or two such words ("warmte|transitie")."""
+    if _is_member(rest, known):
+        return True
+    return len(rest) <= _LONGEST_SPLIT and any(
+        _is_member(rest[:split], known) and _is_member(rest[split:], known)
+        for split in range(MIN_COMPOUND_REST, len(rest) - MIN_COMPOUND_REST + 1)
+    )
+
+
+def _is_member(rest: str, known: Collection[str]) -> bool:
+    """*rest* is a known word, also without a linking ending (see is_member_word)."""
+    if is_known_word(rest, known):
+        return True
+    for ending in LINKING_ENDINGS:
+        if rest.endswith(ending) and len(rest) - len(ending) >= MIN_COMPOUND_REST:
+            stem = rest[: -len(ending)]
+            if is_known_word(stem, known):
+                return True
+            if (
+                len(stem) > MIN_COMPOUND_REST
+                and stem[-1] == stem[-2]
+                and is_known_word(stem[:-1], known)
+            ):
+                return True
+    return False
+
+
+_LONGEST_SPLIT = 40
+"""Words longer than this are not split in two to find their members (a guard on the cost)."""
+
+
+def is_compound_member(part: Word, whole: Word, known: Collection[str] = ()) -> bool:
+    """True when *part* is a member of the compound *whole* as a reader sees it: as
+    :func:`is_compound_part` says, and what *whole* holds beside it is a word too
+    (:func:`is_member_word`; "dak" in "dakisolatie", not "weth" in "wethouder" or "tran" in
+    "transport"). A first member must be written out whole, give or take its ending:
+    "overheid" is no member of "overheating".
+    """
+    if not is_compound_part(part, whole):
+        return False
+    if whole.root.startswith(part.root):
+        shared = 0
+        for left, right in zip(part.surface, whole.surface, strict=False):
+            if left != right:
+                break
+            shared += 1
+        if part.surface[shared:] not in COGNATE_ENDINGS | {""}:
+            return False
+        return is_member_word(whole.surface[shared:], known)
+    start = len(whole.root) - len(part.root)
+    return is_member_word(whole.surface[:start], known)
 
 
 @lru_cache(maxsize=1)
@@ -362,11 +462,12 @@ def compound_members(word: str, known: Collection[str]) -> tuple[str, ...]:
     return best
 
 
-def words_correspond(first: Word, second: Word) -> bool:
-    """Equal roots, one word a compound member of the other, or close cognates."""
+def words_correspond(first: Word, second: Word, known: Collection[str] = ()) -> bool:
+    """Equal roots, one word a compound member of the other (:func:`is_compound_member`, with
+    *known* words beside the common ones), or close cognates."""
     if same_word(first, second):
         return True
-    if is_compound_part(first, second) or is_compound_part(second, first):
+    if is_compound_member(first, second, known) or is_compound_member(second, first, known):
         return True
     return are_cognates(first.surface, second.surface)
 
@@ -376,8 +477,11 @@ def same_word(first: Word, second: Word) -> bool:
     return first.root == second.root or first.english == second.english
 
 
-def shared_terms(first: tuple[Word, ...], second: tuple[Word, ...]) -> tuple[str, ...]:
-    """Words that two analysed texts share, most specific (longest) first.
+def shared_terms(
+    first: tuple[Word, ...], second: tuple[Word, ...], known: Collection[str] = ()
+) -> tuple[str, ...]:
+    """Words that two analysed texts share, most specific (longest) first (*known*: words that
+    count as words beside the common ones, see :func:`words_correspond`).
 
     For a corresponding pair the shorter surface form is reported: "warmtenet" for
     "warmtenetten" ~ "warmtenet", "participatie" for "burgerparticipatie" ~ "participatie".
@@ -385,7 +489,7 @@ def shared_terms(first: tuple[Word, ...], second: tuple[Word, ...]) -> tuple[str
     found: set[str] = set()
     for left in set(first):
         for right in set(second):
-            if words_correspond(left, right):
+            if words_correspond(left, right, known):
                 shorter = min(left.surface, right.surface, key=lambda text: (len(text), text))
                 found.add(shorter)
     return tuple(sorted(found, key=lambda term: (-len(term), term)))

@@ -115,7 +115,7 @@ def test_a_text_reason_writes_words_as_the_answers_do() -> None:
     built = MatchIndex(
         empty_taxonomy(),
         [need(1, 10, "Warmtenet: hoe werkt de coöperatie met Liander?")],
-        [offer(1, 20, "Ervaring met een warmtenet, een cooperatie en liander")],
+        [offer(1, 20, "Ervaring met een warmtenet, een cooperatie en Liander")],
     )
     [suggestion] = built.score_need(built.needs[0], min_score=0.0)
     [text] = [reason for reason in suggestion.reasons if reason.factor == "text"]

@@ -29,6 +29,9 @@ from app.matching.vectors import (
 
 from . import synthetic
 
+TAXONOMY_WORDS = synthetic.taxonomy().words
+"""The engine's taxonomy's words: compound members the common words may lack."""
+
 
 def random_rows(count: int, width: int, seed: int) -> sparse.csr_matrix:
     """L2-normalised non-negative rows with values on a coarse grid, so ties occur."""
@@ -219,16 +222,18 @@ def test_fast_fit_keeps_sklearns_empty_vocabulary_error() -> None:
 # ----------------------------------------------------------------- shared terms
 
 
-def test_shared_terms_match_the_word_by_word_comparison() -> None:
+@pytest.mark.parametrize("known", [frozenset(), TAXONOMY_WORDS])
+def test_shared_terms_match_the_word_by_word_comparison(known: frozenset[str]) -> None:
     texts = synthetic.texts(400, offers=True, seed=5)
     analysed = [analyse(text.text) for text in texts]
-    terms = SharedTerms(analysed)
+    terms = SharedTerms(analysed, known)
     rng = random.Random(6)
     for _ in range(1_500):
         first, second = rng.choice(analysed), rng.choice(analysed)
-        assert terms.between(first, second) == shared_terms(first, second)
+        assert terms.between(first, second) == shared_terms(first, second, terms.known)
     unseen = analyse("een compleet onbekende warmtetransitiemethodiek")
-    assert terms.between(unseen, analysed[0]) == shared_terms(unseen, analysed[0])
+    assert terms.between(unseen, analysed[0]) == shared_terms(unseen, analysed[0], terms.known)
+    assert terms.known == known.union(word.surface for words in analysed for word in words)
 
 
 @pytest.mark.parametrize(
@@ -250,7 +255,10 @@ def test_shared_terms_of_many_pairs_are_those_of_each_pair(pairs: int, unseen: i
     seconds = [rng.choice(analysed) for _ in range(pairs)]
     for position in rng.sample(range(pairs), unseen):
         seconds[position] = analyse(f"onbekende {position} warmtenetwerkplaats")
-    expected = [shared_terms(first, second) for first, second in zip(firsts, seconds, strict=True)]
+    expected = [
+        shared_terms(first, second, terms.known)
+        for first, second in zip(firsts, seconds, strict=True)
+    ]
     assert terms.between_pairs(firsts, seconds) == expected
     assert any(expected) is (pairs > 0)  # pairs that share words are among them
 
@@ -273,15 +281,16 @@ def test_suggestions_of_many_pairs_are_those_of_each_pair() -> None:
     assert explainer.suggestions([], []) == []
 
 
-def test_every_corresponding_pair_of_words_is_found() -> None:
+@pytest.mark.parametrize("known", [frozenset(), TAXONOMY_WORDS])
+def test_every_corresponding_pair_of_words_is_found(known: frozenset[str]) -> None:
     words = sorted({word for text in synthetic.texts(250, offers=False, seed=7)
                     for word in analyse(text.text)}, key=lambda word: word.surface)  # fmt: skip
-    terms = SharedTerms([tuple(words)])
+    terms = SharedTerms([tuple(words)], known)
     for position, first in enumerate(words):
         for second in words[position + 1 :]:
-            expected = words_correspond(first, second)
+            expected = words_correspond(first, second, terms.known)
             assert terms.between((first,), (second,)) == (
-                shared_terms((first,), (second,)) if expected else ()
+                shared_terms((first,), (second,), terms.known) if expected else ()
             )
 
 
