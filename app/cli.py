@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-from sqlalchemy import select
+from sqlalchemy import Row, exists, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
@@ -36,8 +36,8 @@ from app.db import (
 )
 from app.errors import CopmatchError
 from app.main import create_app
-from app.migrate import upgrade_to_head
-from app.models import Community, Organisation
+from app.migrate import head_revision, is_newer_schema, schema_revision, upgrade_to_head
+from app.models import Community, Need, Offer, Organisation
 from app.reports.i18n import Lang
 from app.reports.render import ReportFormat, render_community
 from app.schemas import MAX_ID
@@ -143,16 +143,56 @@ def _database_label() -> str:
     return make_url(get_settings().database_url).render_as_string(hide_password=True)
 
 
+def _require_current_schema() -> None:
+    """Refuse, in one line, a database this copmatch cannot use (behind its migrations, or
+    migrated by a newer copmatch: :func:`is_newer_schema`) before a command reads or
+    writes."""
+    with get_engine().connect() as connection:
+        revision = schema_revision(connection)
+    head, label = head_revision(), _database_label()
+    if revision == head:
+        return
+    if revision is None:
+        message = f"the database {label} has no copmatch tables yet: run copmatch migrate"
+    elif is_newer_schema(revision):
+        message = (
+            f"the database {label} was migrated by a newer copmatch (schema revision "
+            f"{revision}, which this copmatch does not know): run that copmatch or a newer one"
+        )
+    else:
+        message = (
+            f"the database {label} is not migrated to this copmatch (schema revision "
+            f"{revision}, it needs {head}): run copmatch migrate"
+        )
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
 @cli.command()
 def migrate() -> None:
-    """Bring the database schema up to date (Alembic upgrade head)."""
+    """Bring the database schema up to date (Alembic upgrade head), then score the communities
+    no copmatch has scored under the current scoring yet (those of a database from before
+    their suggestions were stored, or their formula recorded), as ``recompute`` would."""
     upgrade_to_head()
     typer.echo(f"database schema is up to date ({_database_label()})")
+    with session_scope() as session:
+        answered = or_(
+            exists().where(Need.community_id == Community.id),
+            exists().where(Offer.community_id == Community.id),
+        )
+        unscored = or_(
+            Community.scored_semantically.is_(None), Community.scored_with_hub_floors.is_(None)
+        )
+        targets = session.execute(
+            select(Community.id, Community.slug).where(unscored, answered).order_by(Community.slug)
+        ).all()
+    _recompute_each(targets)
 
 
 @cli.command("load-municipalities")
 def load_municipalities_command() -> None:
     """Create or update the 44 Noord-Holland municipalities (CBS 2023)."""
+    _require_current_schema()
     with _one_error_line(), session_scope() as session:
         result = load_municipalities(session)
     typer.echo(
@@ -164,6 +204,7 @@ def load_municipalities_command() -> None:
 @cli.command()
 def demo() -> None:
     """Create the demo community "CoP Warmtetransitie Noord-Holland" (once)."""
+    _require_current_schema()
     with _one_error_line(LookupError, CopmatchError), session_scope() as session:
         result = load_demo(session)
     if not result.created:
@@ -214,6 +255,7 @@ def import_command(
     The same rules as POST /api/v1/communities/{id}/imports (see the API docs); problems are
     listed one per line as "row N, column: message" and make the exit status 1.
     """
+    _require_current_schema()
     max_bytes = get_settings().import_max_bytes
     with file.open("rb") as handle:
         data = handle.read(max_bytes + 1)  # one byte over is enough to refuse it
@@ -255,6 +297,7 @@ def recompute(
     """Re-tag, embed and re-score a community's answers (as POST .../_recompute does), e.g.
     after an upgrade that changes the taxonomy or the embedding model. One community per
     transaction."""
+    _require_current_schema()
     with session_scope() as session:
         query = select(Community.id, Community.slug).order_by(Community.slug)
         if community is not None:
@@ -263,6 +306,11 @@ def recompute(
     if community is not None and not targets:
         typer.echo(f"error: no community with slug {community!r}", err=True)
         raise typer.Exit(1)
+    _recompute_each(targets)
+
+
+def _recompute_each(targets: Sequence[Row[int, str]]) -> None:
+    """Recompute each of the communities *targets* (id, slug), one per transaction."""
     for community_id, slug in targets:
         # The model runs before the writing transaction, so no lock is held while it does (on
         # SQLite, one writer at a time); the recompute stores these vectors. (An API write to
@@ -331,6 +379,7 @@ def report(
             f"error: no directory {str(output.parent)!r} to write {output.name} in", err=True
         )
         raise typer.Exit(1)
+    _require_current_schema()
     console = Console(stderr=True)
     columns = (TextColumn("{task.description:32}"), BarColumn(), MofNCompleteColumn())
     with (
@@ -379,8 +428,9 @@ def serve(
     port: int = typer.Option(None, min=1, max=65535, help="Port (default: COPMATCH_PORT)"),
     reload: bool = typer.Option(False, help="Reload on code changes (development)"),
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn (on a database this copmatch can use: see migrate)."""
     settings = get_settings()
+    _require_current_schema()
     if settings.environment == "development" and not settings.admin_token:
         token = development_admin_token()
         os.environ["COPMATCH_ADMIN_TOKEN"] = token
@@ -461,6 +511,7 @@ def token_create(
         typer.echo("error: give exactly one of --person ID and --admin", err=True)
         raise typer.Exit(2)
     settings = get_settings()
+    _require_current_schema()
     with _one_error_line(), session_scope() as session:
         owner = get_person(session, person) if person is not None else None
         issued = issue_token(session, owner, lifetime_days=settings.token_lifetime_days)
@@ -473,6 +524,7 @@ def token_revoke(
     token_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Id of the token"),
 ) -> None:
     """Revoke a token."""
+    _require_current_schema()
     with _one_error_line(), session_scope() as session:
         revoke_token(session, SYSTEM, get_token(session, token_id))
     typer.echo(f"token {token_id} revoked")

@@ -11,6 +11,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -45,6 +47,35 @@ def head_revision() -> str:
 def schema_revision(connection: Connection) -> str | None:
     """The revision the database was migrated to (None: never migrated)."""
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def schema_problem(revision: str | None) -> str | None:
+    """Why this copmatch cannot use a database at schema *revision*, for its operator; None
+    where it can (the head). A revision the migrations do not know was made by a newer
+    copmatch: migrating cannot help there, upgrading copmatch can."""
+    head = head_revision()
+    if revision == head:
+        return None
+    if is_newer_schema(revision):
+        return (
+            f"the database schema is at revision {revision}, which this copmatch does not know "
+            f"(it knows up to {head}): a newer copmatch migrated it; run that copmatch or a "
+            "newer one"
+        )
+    return (
+        f"the database schema is at revision {revision or 'none'}; this copmatch needs {head}: "
+        "run copmatch migrate"
+    )
+
+
+def is_newer_schema(revision: str | None) -> bool:
+    """True for a revision this copmatch's migrations do not know: a newer copmatch's."""
+    if revision is None:
+        return False
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is None
+    except (CommandError, ResolutionError):
+        return True
 
 
 @contextmanager

@@ -15,12 +15,13 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
+from app import cli as cli_module
 from app import db as db_module
 from app.cli import cli
 from app.config import get_settings
 from app.db import Trouble, build_engine, database_trouble, get_engine, session_scope
 from app.migrate import head_revision, upgrade_to_head
-from app.models import Community, Need, Offer, Organisation, Suggestion
+from app.models import ApiToken, Community, Need, Offer, Organisation, Suggestion
 from app.services import matching
 from app.services.matching import suggestions as suggestions_module
 from tests import factories
@@ -374,6 +375,75 @@ def test_a_database_without_the_tables_says_to_migrate(
         1,
         f"error: the database {label} has no copmatch tables yet: run copmatch migrate\n",
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["load-municipalities"],
+        ["demo"],
+        ["recompute"],
+        ["report", "--community", DEMO_SLUG, "--format", "md"],
+        ["token", "create", "--admin"],
+        ["token", "revoke", "1"],
+        ["serve"],
+        ["import", "--community", DEMO_SLUG, "answers.csv"],
+    ],
+)
+def test_a_database_of_another_revision_is_refused_before_a_command_uses_it(
+    database: Path, command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database a newer copmatch migrated was written to by every command but migrate."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli_module.uvicorn, "run", lambda *_, **__: pytest.fail("served"))
+    (tmp_path / "answers.csv").write_text("organisatie;soort;tekst\n", encoding="utf-8")
+    label = get_engine().url.render_as_string(hide_password=True)
+    with session_scope() as session:
+        tokens = session.scalar(select(func.count()).select_from(ApiToken))
+        session.execute(text("UPDATE alembic_version SET version_num = 'a1b2c3d4e5f6'"))
+    newer = CliRunner().invoke(cli, command)
+    with session_scope() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = '7fd4e8f269b2'"))
+    older = CliRunner().invoke(cli, command)
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(ApiToken)) == tokens
+
+    assert (newer.exit_code, newer.stderr) == (
+        1,
+        f"error: the database {label} was migrated by a newer copmatch (schema revision "
+        "a1b2c3d4e5f6, which this copmatch does not know): run that copmatch or a newer one\n",
+    )
+    assert (older.exit_code, older.stderr) == (
+        1,
+        f"error: the database {label} is not migrated to this copmatch (schema revision "
+        f"7fd4e8f269b2, it needs {head_revision()}): run copmatch migrate\n",
+    )
+
+
+def test_migrate_scores_the_communities_no_copmatch_scored_yet(database: Path) -> None:
+    """A database from before suggestions were stored had none after its upgrade: every need
+    was listed as a gap until a write or a recompute."""
+    with session_scope() as session:
+        community = session.scalars(select(Community).where(Community.slug == DEMO_SLUG)).one()
+        stored = session.scalar(select(func.count()).where(Suggestion.community_id == community.id))
+        session.execute(delete(Suggestion).where(Suggestion.community_id == community.id))
+        community.scored_semantically = None  # as the migration that added it left it
+        empty = factories.community(session, name="Nog leeg")
+        empty.scored_semantically = None
+    runner = CliRunner()
+
+    first = runner.invoke(cli, ["migrate"])
+    again = runner.invoke(cli, ["migrate"])
+
+    label = get_engine().url.render_as_string(hide_password=True)
+    up_to_date = f"database schema is up to date ({label})\n"
+    assert (first.exit_code, first.stdout) == (
+        0,
+        f"{up_to_date}{DEMO_SLUG}: {stored} suggestions\n",
+    )
+    assert (again.exit_code, again.stdout) == (0, up_to_date)
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Suggestion)) == stored
 
 
 def test_recompute_re_scores_one_community_or_all(database: Path) -> None:

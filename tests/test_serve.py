@@ -16,6 +16,7 @@ from app import cli as cli_module
 from app.cli import cli
 from app.config import get_settings
 from app.matching import embedding
+from app.migrate import upgrade_to_head
 
 
 @pytest.fixture
@@ -23,7 +24,9 @@ def served(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[list[tuple[Any, dict[str, Any]]]]:
     """Runs ``serve`` with uvicorn.run replaced by a recorder; unfreezes what it froze."""
-    monkeypatch.setenv("COPMATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    monkeypatch.setenv("COPMATCH_DATABASE_URL", url)
+    upgrade_to_head(url)  # serve refuses a database it cannot use
     monkeypatch.setenv("COPMATCH_ENVIRONMENT", "test")
     monkeypatch.setenv("COPMATCH_ADMIN_TOKEN", "x" * 43)
     # serve sets host and port in the environment: as set here, they are restored after.

@@ -10,7 +10,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.api.problems import ProblemResponse, problem, unavailable
 from app.api.session import DatabaseSlots, in_thread
-from app.migrate import head_revision, schema_revision
+from app.migrate import schema_problem, schema_revision
 from app.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -38,13 +38,12 @@ async def get_health(request: Request) -> Health | ProblemResponse | JSONRespons
             "database-unavailable",
             {"database": "unreachable"},
         )
-    if revision != head_revision():
+    if (trouble := schema_problem(revision)) is not None:
         # Requests would fail on missing tables or columns: say why, not "unreachable".
         return problem(
             request,
             status=503,
-            detail=f"the database schema is at revision {revision or 'none'}; this copmatch "
-            f"needs {head_revision()}: run copmatch migrate",
+            detail=trouble,
             slug="database-not-migrated",
             extra={"database": "not-migrated"},
         )
