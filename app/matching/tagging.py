@@ -44,6 +44,7 @@ from app.matching.text import (
     analyse,
     are_cognates,
     is_compound_part,
+    is_known_word,
     is_typo_of,
     one_deletions,
     same_word,
@@ -226,12 +227,17 @@ def _evidence(matches: Iterable[_Match]) -> frozenset[tuple[str, str]]:
 
 def _term_word_in(term_word: Word, text_word: Word, known: bool) -> bool:
     """A single-word term in a text word: same word, compound member, cognate, or a typo
-    (unless the text word is *known* to the taxonomy, and so spelt as meant)."""
+    (unless the text word is *known* to the taxonomy, or a common Dutch or English word, and so
+    spelt as meant: "contacten" is no typo of "contracten", "liability" none of "viability")."""
     return (
         same_word(term_word, text_word)
         or is_compound_part(term_word, text_word)
         or are_cognates(term_word.surface, text_word.surface)
-        or (not known and is_typo_of(term_word.surface, text_word.surface))
+        or (
+            not known
+            and is_typo_of(term_word.surface, text_word.surface)
+            and not is_known_word(text_word.surface)
+        )
     )
 
 

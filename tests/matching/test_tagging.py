@@ -3,9 +3,12 @@ import pytest
 from app.matching import Topic, TopicTag, tag_topics
 from app.matching.tagging import Tagger
 
+from . import synthetic
 from .factories import taxonomy
 
 TAGGER = Tagger(taxonomy())
+ENGINE_TAXONOMY = synthetic.taxonomy()
+"""The taxonomy the engine ships (app/data/topics.yaml)."""
 
 
 def inferred(text: str) -> list[tuple[str, str, str]]:
@@ -85,6 +88,22 @@ def inferred(text: str) -> list[tuple[str, str, str]]:
 )
 def test_inferred_tags(text: str, expected: list[tuple[str, str, str]]) -> None:
     assert inferred(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Common words one edit from a topic's word are spelt as meant.
+        ("Goede contacten met bewoners", []),
+        ("Liability for heat network failures", ["warmtenetten"]),
+        # The word itself, and a real typo of it, still tag.
+        ("contracten met aannemers", ["aanbesteding-staatssteun"]),
+        ("contarcten met aannemers", ["aanbesteding-staatssteun"]),
+        ("viability of the business case", ["businesscase-onrendabele-top"]),
+    ],
+)
+def test_a_common_word_is_no_typo_of_a_topic_word(text: str, expected: list[str]) -> None:
+    assert [tag.slug for tag in tag_topics(text, ENGINE_TAXONOMY)] == expected
 
 
 def test_several_topics_come_sorted_by_slug() -> None:
