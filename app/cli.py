@@ -363,21 +363,31 @@ def report(
     report_format: ReportFormat = typer.Option(
         ..., "--format", help="md, html, csv (the suggestions), xlsx or json"
     ),
-    output: Path = typer.Option(
+    output: str = typer.Option(
         None,
         "--output",
         "-o",
-        dir_okay=False,
-        help="File to write (default: here, named as GET .../report names it: "
-        "<slug>-plan-<date>.<format>, <slug>-suggestions-<date>.csv; - for standard output)",
+        help="File or directory to write (default: here, named as GET .../report names it: "
+        "<slug>-plan-<date>.<format>, <slug>-suggestions-<date>.csv; a directory, or a path "
+        "ending in /, gets that name too; - for standard output)",
     ),
     lang: Lang = typer.Option("nl", "--lang", help="Language of headings and labels"),
 ) -> None:
     """Make a community's programme plan without a server (as GET .../report does)."""
-    if output is not None and str(output) != "-" and not output.parent.is_dir():
-        typer.echo(
-            f"error: no directory {str(output.parent)!r} to write {output.name} in", err=True
-        )
+    # A directory: named by the path's last slash or by being one ("-o plans/", "-o .").
+    directory = (
+        None
+        if output is None or output == "-"
+        else Path(output)
+        if output.endswith(("/", os.sep)) or Path(output).is_dir()
+        else None
+    )
+    if directory is not None and not directory.is_dir():
+        typer.echo(f"error: no directory {output!r} to write the report in", err=True)
+        raise typer.Exit(1)
+    if directory is None and output not in (None, "-") and not Path(output).parent.is_dir():
+        parent, name = Path(output).parent, Path(output).name
+        typer.echo(f"error: no directory {str(parent)!r} to write {name} in", err=True)
         raise typer.Exit(1)
     _require_current_schema()
     console = Console(stderr=True)
@@ -405,10 +415,13 @@ def report(
         bars.update(task, description=f"writing {report_format}", advance=1)
         rendered = render_community(plan, report_format, lang)
         bars.update(task, advance=1)
-    if output is not None and str(output) == "-":
+    if output == "-":
         typer.get_binary_stream("stdout").write(rendered.content)
         return
-    path = output or Path(rendered.filename)
+    if directory is not None:
+        path = directory / rendered.filename
+    else:
+        path = Path(output) if output is not None else Path(rendered.filename)
     # Written beside it, then renamed over it: a write that fails (a full disk) leaves the
     # file that was there as it was, not cut off.
     partial = path.with_name(f".{path.name}.partial")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +85,23 @@ def test_report_refuses_unknown_community_format_and_language(database: str) -> 
     assert result.stderr.strip() == "error: no community with slug 'nope'"
     assert report("--format", "pdf")[0] == 2
     assert report("--format", "md", "--lang", "fr")[0] == 2
+
+
+def test_report_into_a_directory_takes_its_own_name(database: str, tmp_path: Path) -> None:
+    """ "-o plans/" wrote a file named plans; a directory that is there refused the command."""
+    (tmp_path / "here").mkdir()
+    into_slash = report("--format", "md", "-o", "plans/")
+    (tmp_path / "plans").mkdir()
+    into_new = report("--format", "md", "-o", "plans/")
+    into_existing = report("--format", "json", "-o", "here")
+
+    assert into_slash == (1, "", "error: no directory 'plans/' to write the report in\n")
+    assert into_new[0] == 0, into_new
+    assert into_existing[0] == 0, into_existing
+    (in_plans,) = (tmp_path / "plans").iterdir()
+    (in_here,) = (tmp_path / "here").iterdir()
+    assert re.fullmatch(r"cop-cli-plan-\d{4}-\d{2}-\d{2}\.md", in_plans.name), in_plans
+    assert re.fullmatch(r"cop-cli-plan-\d{4}-\d{2}-\d{2}\.json", in_here.name), in_here
 
 
 def test_report_says_so_when_it_cannot_write(database: str, tmp_path: Path) -> None:
