@@ -6,6 +6,8 @@ offer id) pairs a member declined. Data out: frozen dataclasses only. Nothing he
 database, a web framework or the rest of ``app``; ``app/services`` is the bridge.
 
 * :func:`tag_topics` — taxonomy topics in a free text, each with its evidence.
+* :func:`load_word_lists` — the common Dutch and English words that tell a typo from a word
+  and a compound's member from a fragment, loaded ahead (they load on first use otherwise).
 * :func:`load_embedder` — the bundled multilingual sentence-embedding model (optional extra
   ``copmatch[semantic]``; None without it). When every need and offer carries an ``embedding``
   of one size and there are at least ``HUB_MIN_NEEDS`` of each
@@ -41,6 +43,7 @@ from app.matching.parallel import collector_paused
 from app.matching.scoring import DEFAULT_WEIGHTS, GAP_THRESHOLD, SEMANTIC_WEIGHTS, Weights
 from app.matching.tagging import tag_topics
 from app.matching.taxonomy import Taxonomy, TaxonomyError, Topic
+from app.matching.text import load_word_lists
 from app.matching.types import (
     Allocation,
     CommunityReport,
@@ -85,6 +88,7 @@ __all__ = [
     "allocate",
     "collector_paused",
     "load_embedder",
+    "load_word_lists",
     "match_community",
     "reciprocal_pairs",
     "suggest",

@@ -31,6 +31,7 @@ PUBLIC_API = [
     "allocate",
     "collector_paused",
     "load_embedder",
+    "load_word_lists",
     "match_community",
     "reciprocal_pairs",
     "suggest",

@@ -18,10 +18,11 @@ def engine_taxonomy() -> matching.Taxonomy:
 
 def warm_up() -> None:
     """Load what the first write would otherwise load: the taxonomy, its compiled tagger, the
-    common-word list (0.4 s; a word one letter from a topic's word looks it up: "contacten")
-    and (with the ``semantic`` extra) the embedding model. A server calls this before it
-    freezes its start-up objects for the garbage collector (see ``copmatch serve``)."""
-    tag_text("warmtenet contacten", ())
+    common words (0.4 s) and (with the ``semantic`` extra) the embedding model. A server calls
+    this before it freezes its start-up objects for the garbage collector (see
+    ``copmatch serve``)."""
+    tag_text("warmtenet", ())
+    matching.load_word_lists()
     embedder = matching.load_embedder()
     if embedder is not None:
         embedder.needs(["warmtenet"])
