@@ -82,6 +82,10 @@ def test_health_and_requests_say_when_the_schema_is_not_migrated(
             connection.execute(text("UPDATE alembic_version SET version_num = 'a1b2c3d4e5f6'"))
         body = assert_problem(client.get("/api/v1/health"), 503)
         # Migrating cannot help where a newer copmatch migrated the database.
+        assert (body["type"], body["database"]) == (
+            "urn:copmatch:problem:database-newer-schema",
+            "newer-schema",
+        )
         assert body["detail"] == (
             "the database schema is at revision a1b2c3d4e5f6, which this copmatch does not "
             f"know (it knows up to {head_revision()}): a newer copmatch migrated it; run that "

@@ -10,7 +10,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.api.problems import ProblemResponse, problem, unavailable
 from app.api.session import DatabaseSlots, in_thread
-from app.migrate import schema_problem, schema_revision
+from app.migrate import is_newer_schema, schema_problem, schema_revision
 from app.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -39,13 +39,15 @@ async def get_health(request: Request) -> Health | ProblemResponse | JSONRespons
             {"database": "unreachable"},
         )
     if (trouble := schema_problem(revision)) is not None:
-        # Requests would fail on missing tables or columns: say why, not "unreachable".
+        # Requests would fail on missing tables or columns: say why, not "unreachable". A
+        # schema of a newer copmatch is no matter of migrating: told apart for scripts too.
+        newer = is_newer_schema(revision)
         return problem(
             request,
             status=503,
             detail=trouble,
-            slug="database-not-migrated",
-            extra={"database": "not-migrated"},
+            slug="database-newer-schema" if newer else "database-not-migrated",
+            extra={"database": "newer-schema" if newer else "not-migrated"},
         )
     return Health(status="ok", database="ok")
 

@@ -59,7 +59,9 @@ HEALTH_PROBLEM_SCHEMA: dict[str, Any] = {
         {
             "type": "object",
             "required": ["database"],
-            "properties": {"database": {"enum": ["unreachable", "busy", "not-migrated"]}},
+            "properties": {
+                "database": {"enum": ["unreachable", "busy", "not-migrated", "newer-schema"]}
+            },
         },
     ],
 }

@@ -61,6 +61,7 @@ TITLES = {
     "database-unavailable": "Service unavailable",
     "database-busy": "Service unavailable",
     "database-not-migrated": "Service unavailable",
+    "database-newer-schema": "Service unavailable",
 }
 """One title per problem type (RFC 9457 §3.1.3: it does not change from occurrence to
 occurrence), by slug; a type raised by Starlette alone takes its status's phrase."""

@@ -95,7 +95,9 @@ class SharedTerms:
         """``shared_terms(first, second)``: corresponding words, most specific first."""
         left, right = self._word_ids(first), self._word_ids(second)
         if left is None or right is None:  # a word the index never saw (a new answer)
-            return shared_terms(first, second, self.known)
+            # Its own words count as written in the community, as they would in the index.
+            known = self.known.union(word.surface for word in (*first, *second))
+            return shared_terms(first, second, known)
         surfaces = self._surfaces
         found: set[str] = set()
         for position in left:

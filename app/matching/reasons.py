@@ -209,7 +209,7 @@ class Explainer:
             if entry is None:
                 named = named_terms(terms)
                 entry = chosen[terms] = (frozenset(named), _mention(named) if named else "")
-            words, detail = entry
+            shared_words, detail = entry
             if not detail:
                 found.append(TOPIC_WORDING if need.topics & offer.topics else SIMILAR_WORDING)
                 continue
@@ -221,9 +221,17 @@ class Explainer:
                 offer_spellings = maps.get(id(offer))
                 if offer_spellings is None:
                     offer_spellings = maps[id(offer)] = dict(offer.spellings)
-                if not (words.isdisjoint(need_spellings) and words.isdisjoint(offer_spellings)):
-                    named = named_terms(terms)
-                    detail = _mention([spelled(t, need_spellings, offer_spellings) for t in named])
+                if not (
+                    shared_words.isdisjoint(need_spellings)
+                    and shared_words.isdisjoint(offer_spellings)
+                ):
+                    topic_words = self._taxonomy.words
+                    detail = _mention(
+                        [
+                            spelled(term, need_spellings, offer_spellings, words=topic_words)
+                            for term in named_terms(terms)
+                        ]
+                    )
             found.append(detail)
         return found
 

@@ -271,13 +271,14 @@ def spellings(text: str) -> tuple[tuple[str, str], ...]:
     pairs in text order, for :func:`spelled` (content words of two letters or more):
 
     * with capitals inside ("TVW", "VvE", "SpUk") where it writes the word so anywhere;
-    * else in lower case with its accents ("coöperatie"), where it writes it so other than as
-      the first word of a sentence;
-    * else capitalised ("Liander") where it writes it so inside a sentence and it is no common
-      word: a name ("Lokale Aanpak Isolatie" names a scheme with common words, *lokale*).
+    * else in lower case with its accents ("coöperatie"), where it writes it in lower case
+      other than as the first word of a sentence;
+    * else capitalised ("Liander", "Hoorn") where it writes it so inside a sentence.
 
-    A word only ever first in a sentence is left out: its case says nothing.
+    A word only ever first in a sentence is left out (its case says nothing), and so is the
+    case of a text written in capitals only ("VERDUURZAMING VAN VVE'S"): its accents stay.
     """
+    shouting = not any(char.islower() for char in text)
     best: dict[str, tuple[int, str]] = {}
     for match in _WRITTEN_WORD.finditer(text):
         written = match.group()
@@ -286,12 +287,14 @@ def spellings(text: str) -> tuple[tuple[str, str], ...]:
             continue
         before = text[: match.start()].rstrip(" \t\"'(\u2018\u201c*-")
         starts_sentence = not before or before[-1] in _SENTENCE_END
-        if any(char.isupper() for char in written[1:]):
+        if shouting:
+            rank, spelling = 2, written.lower()
+        elif any(char.isupper() for char in written[1:]):
             rank, spelling = 3, written
         elif starts_sentence:
             continue
-        elif written.islower() or is_known_word(folded[0]):
-            rank, spelling = 2, written.lower()
+        elif written.islower():
+            rank, spelling = 2, written
         else:
             rank, spelling = 1, written
         if rank > best.get(folded[0], (0, ""))[0]:
@@ -299,11 +302,12 @@ def spellings(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((word, spelling) for word, (_, spelling) in best.items() if spelling != word)
 
 
-def spelled(word: str, *known: Mapping[str, str]) -> str:
+def spelled(word: str, *known: Mapping[str, str], words: Collection[str] = ()) -> str:
     """*word* (folded) as the texts whose *known* spellings (:func:`spellings`, as mappings)
-    are given write it: with capitals inside where one does, else in lower case with accents
-    where one does, else as a name; the first text's spelling first. As it is where none
-    writes it otherwise."""
+    are given write it: with capitals inside where one does; else in lower case with accents
+    where one does; else capitalised, as a name, where one does and it is no common word (nor
+    one of *words*, the taxonomy's: "Aquathermie" is *aquathermie*), or where every text does
+    ("Hoorn"). As it is where none writes it otherwise."""
     found = [spelling for spellings in known if (spelling := spellings.get(word)) is not None]
     for spelling in found:
         if spelling[1:] != spelling[1:].lower():
@@ -311,7 +315,9 @@ def spelled(word: str, *known: Mapping[str, str]) -> str:
     for spelling in found:
         if spelling.islower():
             return spelling
-    return found[0] if found else word
+    if found and (len(found) == len(known) or not is_known_word(word, words)):
+        return found[0]
+    return word
 
 
 def is_compound_part(part: Word, whole: Word) -> bool:

@@ -122,6 +122,51 @@ def test_a_text_reason_writes_words_as_the_answers_do() -> None:
     assert text.detail == "both mention *coöperatie*, *warmtenet*, *Liander*"
 
 
+@pytest.mark.parametrize(
+    ("need_text", "offer_text", "expected"),
+    [
+        (
+            "Wij willen meer weten over Aquathermie en het Warmtenet.",
+            "Wij hebben ervaring met aquathermie en een warmtenet.",
+            "both mention *aquathermie*, *warmtenet*",
+        ),
+        (
+            "VERDUURZAMING VAN VVE'S IN HAARLEM",
+            "Wij helpen bij verduurzaming van VvE's in Haarlem",
+            "both mention *verduurzaming*, *Haarlem*, *VvE*",
+        ),
+        (
+            "Wij zoeken partners in Hoorn voor het warmtenet.",
+            "Wij bieden hulp in Hoorn bij warmtenetten.",
+            "both mention *warmtenet*, *Hoorn*",
+        ),
+    ],
+)
+def test_a_text_reason_takes_case_from_the_text_that_has_it(
+    need_text: str, offer_text: str, expected: str
+) -> None:
+    for first, second in ((need_text, offer_text), (offer_text, need_text)):
+        built = MatchIndex(taxonomy(), [need(1, 10, first)], [offer(1, 20, second)])
+        [suggestion] = built.score_need(built.needs[0], min_score=0.0)
+        [text] = [reason for reason in suggestion.reasons if reason.factor == "text"]
+        assert text.detail == expected
+
+
+def test_a_new_answer_gets_the_reason_it_gets_in_the_index() -> None:
+    """A compound's other member counts as a word where the community writes it: also where
+    the only text that does is a need the index has not seen yet."""
+    written = need(1, 10, "Wij zoeken een riothermie project")
+    offers = [offer(2, 20, "Wij hebben een riothermieproject gedaan"), offer(3, 30, "Isolatie")]
+    holding = MatchIndex(empty_taxonomy(), [written], offers)
+    other = MatchIndex(empty_taxonomy(), [need(9, 10, "Wij helpen met isolatie")], offers)
+
+    def text_reason(built: MatchIndex) -> str:
+        [best, *_] = built.score_need(written, min_score=0.0)
+        return next(reason.detail for reason in best.reasons if reason.factor == "text")
+
+    assert text_reason(holding) == text_reason(other) == "both mention *riothermie*, *project*"
+
+
 def test_reasons_add_up_to_the_score() -> None:
     for suggestion in index().suggest(min_score=0.0, limit=10):
         assert round(sum(r.contribution for r in suggestion.reasons), 4) == suggestion.score

@@ -232,7 +232,8 @@ def test_shared_terms_match_the_word_by_word_comparison(known: frozenset[str]) -
         first, second = rng.choice(analysed), rng.choice(analysed)
         assert terms.between(first, second) == shared_terms(first, second, terms.known)
     unseen = analyse("een compleet onbekende warmtetransitiemethodiek")
-    assert terms.between(unseen, analysed[0]) == shared_terms(unseen, analysed[0], terms.known)
+    own = terms.known.union(word.surface for word in (*unseen, *analysed[0]))
+    assert terms.between(unseen, analysed[0]) == shared_terms(unseen, analysed[0], own)
     assert terms.known == known.union(word.surface for words in analysed for word in words)
 
 

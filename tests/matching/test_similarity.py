@@ -165,7 +165,10 @@ def test_taxonomy_words_are_members_in_reasons() -> None:
         ("Warmtenet? Warmtenet!", ()),
         # A name is capitalised inside a sentence and no common word.
         ("met Liander en HHNK", (("liander", "Liander"), ("hhnk", "HHNK"))),
-        ("met Lokale Isolatie", ()),  # common words, capitalised in a name
+        ("met Lokale Isolatie", (("lokale", "Lokale"), ("isolatie", "Isolatie"))),
+        # In capitals only: no case to go by, accents kept.
+        ("VERDUURZAMING VAN VVE'S IN HAARLEM", ()),
+        ("COÖPERATIE", (("cooperatie", "coöperatie"),)),
         ("met Liander, met liander", ()),  # in lower case too: no name
         ("- Coöperatie\n- de coöperatie", (("cooperatie", "coöperatie"),)),
         ("de ACM-tarieven", (("acm", "ACM"),)),
@@ -192,6 +195,22 @@ def test_spelled_prefers_capitals_inside_then_accents_then_names(
     known: tuple[tuple[tuple[str, str], ...], ...], expected: str
 ) -> None:
     assert spelled("vve", *map(dict, known)) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "known", "expected"),
+    [
+        # A capital of a common or a topic's word only where every text writes it so.
+        ("hoorn", ({"hoorn": "Hoorn"}, {"hoorn": "Hoorn"}), "Hoorn"),
+        ("hoorn", ({"hoorn": "Hoorn"}, {}), "hoorn"),
+        ("aquathermie", ({"aquathermie": "Aquathermie"}, {}), "aquathermie"),
+        ("liander", ({"liander": "Liander"}, {}), "Liander"),
+    ],
+)
+def test_spelled_keeps_a_common_words_capital_where_every_text_writes_it(
+    word: str, known: tuple[dict[str, str], ...], expected: str
+) -> None:
+    assert spelled(word, *known, words=("aquathermie",)) == expected
 
 
 def test_spelled_keeps_accents() -> None:
