@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Container, Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,18 @@ from app.matching.text import (
 )
 
 IntArray = npt.NDArray[np.int64]
+
+
+class _Either:
+    """The words of two collections, looked up without copying either into one."""
+
+    __slots__ = ("_first", "_second")
+
+    def __init__(self, first: Container[str], second: Container[str]) -> None:
+        self._first, self._second = first, second
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._first or word in self._second
 
 
 class SharedTerms:
@@ -96,8 +108,8 @@ class SharedTerms:
         left, right = self._word_ids(first), self._word_ids(second)
         if left is None or right is None:  # a word the index never saw (a new answer)
             # Its own words count as written in the community, as they would in the index.
-            known = self.known.union(word.surface for word in (*first, *second))
-            return shared_terms(first, second, known)
+            own = {word.surface for word in (*first, *second)}
+            return shared_terms(first, second, _Either(self.known, own))
         surfaces = self._surfaces
         found: set[str] = set()
         for position in left:

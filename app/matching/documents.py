@@ -14,6 +14,7 @@ A post-it is short, so the matcher vectorises more than its bare words:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,7 +62,7 @@ class _Analysis:
     topics: frozenset[str]
     words: tuple[Word, ...]
     document: str
-    spellings: tuple[tuple[str, str], ...]
+    spellings: Mapping[str, str]
 
 
 class Documents:

@@ -53,17 +53,19 @@ def named_terms(terms: Iterable[str]) -> list[str]:
     left of dotted abbreviations and initials: "o.a." gives *o* and *a*); one form of a word
     ("warmtenetten", not also "warmtenet"); at most NAMED_WORDS, in the given order."""
     named: list[str] = []
-    roots: set[str] = set()
     for term in terms:
         if len(term) < 2 or term in UNNAMED_WORDS:
             continue
-        root = text.root(term)
-        if root in roots:
-            continue
-        named.append(term)
-        roots.add(root)
-        if len(named) == NAMED_WORDS:
-            break
+        # Two forms of one word share its root, so they begin alike: roots are compared only
+        # for words that do (a community explains thousands of distinct lists).
+        start = term[:2]
+        for other in named:
+            if other[:2] == start and text.root(other) == text.root(term):
+                break
+        else:
+            named.append(term)
+            if len(named) == NAMED_WORDS:
+                break
     return named
 
 
@@ -201,37 +203,35 @@ class Explainer:
         )
         # Pairs often share the same words: each distinct list is chosen and worded once, and
         # again only for the pairs whose need or offer writes one of them otherwise (TVW).
-        chosen: dict[tuple[str, ...], tuple[frozenset[str], str]] = {}
-        maps: dict[int, dict[str, str]] = {}
+        chosen: dict[tuple[str, ...], tuple[list[str], frozenset[str], str]] = {}
+        spellings: dict[tuple[str, str | None, str | None], str] = {}
+        details: dict[tuple[str, ...], str] = {}
         found = []
         for (need, offer), terms in zip(pairs, shared, strict=True):
             entry = chosen.get(terms)
             if entry is None:
                 named = named_terms(terms)
-                entry = chosen[terms] = (frozenset(named), _mention(named) if named else "")
-            shared_words, detail = entry
+                entry = chosen[terms] = (named, frozenset(named), _mention(named) if named else "")
+            named, shared_words, detail = entry
             if not detail:
                 found.append(TOPIC_WORDING if need.topics & offer.topics else SIMILAR_WORDING)
                 continue
-            if need.spellings or offer.spellings:
-                # Each answer's spellings as a mapping once per call (pairs keep them alive).
-                need_spellings = maps.get(id(need))
-                if need_spellings is None:
-                    need_spellings = maps[id(need)] = dict(need.spellings)
-                offer_spellings = maps.get(id(offer))
-                if offer_spellings is None:
-                    offer_spellings = maps[id(offer)] = dict(offer.spellings)
-                if not (
-                    shared_words.isdisjoint(need_spellings)
-                    and shared_words.isdisjoint(offer_spellings)
-                ):
-                    topic_words = self._taxonomy.words
-                    detail = _mention(
-                        [
-                            spelled(term, need_spellings, offer_spellings, words=topic_words)
-                            for term in named_terms(terms)
-                        ]
-                    )
+            need_spellings, offer_spellings = need.spellings, offer.spellings
+            if (need_spellings or offer_spellings) and not (
+                shared_words.isdisjoint(need_spellings) and shared_words.isdisjoint(offer_spellings)
+            ):
+                written = []
+                for term in named:
+                    # A word written the same ways is spelt the same: once per call.
+                    key = (term, need_spellings.get(term), offer_spellings.get(term))
+                    spelling = spellings.get(key)
+                    if spelling is None:
+                        spelling = spellings[key] = spelled(
+                            term, need_spellings, offer_spellings, words=self._taxonomy.words
+                        )
+                    written.append(spelling)
+                worded = tuple(written)
+                detail = details.get(worded) or details.setdefault(worded, _mention(written))
             found.append(detail)
         return found
 

@@ -8,8 +8,8 @@ query's candidate targets on the large path (see :mod:`app.matching.shortlist`).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -46,7 +46,7 @@ class Prepared:
     topics: frozenset[str]
     words: tuple[Word, ...]
     document: str
-    spellings: tuple[tuple[str, str], ...] = ()
+    spellings: Mapping[str, str] = field(default_factory=dict)
     """How the text writes the words whose folded form differs (:func:`text.spellings`): the
     text reason names them so ("TVW", "VvE")."""
     text_floor: float = 0.0

@@ -21,7 +21,7 @@ import gzip
 import json
 import re
 import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Container, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -266,9 +266,9 @@ _WRITTEN_WORD = re.compile(r"[^\W_]+")
 _SENTENCE_END = frozenset(".!?:;\n\u2022")
 
 
-def spellings(text: str) -> tuple[tuple[str, str], ...]:
-    """How *text* writes the words it writes other than folded, as (folded word, spelling)
-    pairs in text order, for :func:`spelled` (content words of two letters or more):
+def spellings(text: str) -> dict[str, str]:
+    """How *text* writes the words it writes other than folded, by folded word in text order,
+    for :func:`spelled` (content words of two letters or more):
 
     * with capitals inside ("TVW", "VvE", "SpUk") where it writes the word so anywhere;
     * else in lower case with its accents ("coöperatie"), where it writes it in lower case
@@ -299,12 +299,12 @@ def spellings(text: str) -> tuple[tuple[str, str], ...]:
             rank, spelling = 1, written
         if rank > best.get(folded[0], (0, ""))[0]:
             best[folded[0]] = (rank, spelling)
-    return tuple((word, spelling) for word, (_, spelling) in best.items() if spelling != word)
+    return {word: spelling for word, (_, spelling) in best.items() if spelling != word}
 
 
-def spelled(word: str, *known: Mapping[str, str], words: Collection[str] = ()) -> str:
-    """*word* (folded) as the texts whose *known* spellings (:func:`spellings`, as mappings)
-    are given write it: with capitals inside where one does; else in lower case with accents
+def spelled(word: str, *known: Mapping[str, str], words: Container[str] = ()) -> str:
+    """*word* (folded) as the texts whose *known* spellings (:func:`spellings`) are given
+    write it: with capitals inside where one does; else in lower case with accents
     where one does; else capitalised, as a name, where one does and it is no common word (nor
     one of *words*, the taxonomy's: "Aquathermie" is *aquathermie*), or where every text does
     ("Hoorn"). As it is where none writes it otherwise."""
@@ -369,12 +369,12 @@ def load_word_lists() -> int:
     return len(_lexicon())
 
 
-def is_known_word(word: str, known: Collection[str] = ()) -> bool:
+def is_known_word(word: str, known: Container[str] = ()) -> bool:
     """True for a folded *word* that is a common Dutch or English word, or one of *known*."""
     return word in known or word in _lexicon()
 
 
-def is_member_word(rest: str, known: Collection[str] = ()) -> bool:
+def is_member_word(rest: str, known: Container[str] = ()) -> bool:
     """True when *rest*, what a compound holds beside a member, is a word itself: a known word
     (:func:`is_known_word`), also without a linking ending or with a doubled last letter
     undone ("zonne" is *zon*), or two such words ("warmte|transitie")."""
@@ -386,7 +386,7 @@ def is_member_word(rest: str, known: Collection[str] = ()) -> bool:
     )
 
 
-def _is_member(rest: str, known: Collection[str]) -> bool:
+def _is_member(rest: str, known: Container[str]) -> bool:
     """*rest* is a known word, also without a linking ending (see is_member_word)."""
     if is_known_word(rest, known):
         return True
@@ -408,7 +408,7 @@ _LONGEST_SPLIT = 40
 """Words longer than this are not split in two to find their members (a guard on the cost)."""
 
 
-def is_compound_member(part: Word, whole: Word, known: Collection[str] = ()) -> bool:
+def is_compound_member(part: Word, whole: Word, known: Container[str] = ()) -> bool:
     """True when *part* is a member of the compound *whole* as a reader sees it: as
     :func:`is_compound_part` says, and what *whole* holds beside it is a word too
     (:func:`is_member_word`; "dak" in "dakisolatie", not "weth" in "wethouder" or "tran" in
@@ -474,7 +474,7 @@ def compound_members(word: str, known: Collection[str]) -> tuple[str, ...]:
     return best
 
 
-def words_correspond(first: Word, second: Word, known: Collection[str] = ()) -> bool:
+def words_correspond(first: Word, second: Word, known: Container[str] = ()) -> bool:
     """Equal roots, one word a compound member of the other (:func:`is_compound_member`, with
     *known* words beside the common ones), or close cognates."""
     if same_word(first, second):
@@ -490,7 +490,7 @@ def same_word(first: Word, second: Word) -> bool:
 
 
 def shared_terms(
-    first: tuple[Word, ...], second: tuple[Word, ...], known: Collection[str] = ()
+    first: tuple[Word, ...], second: tuple[Word, ...], known: Container[str] = ()
 ) -> tuple[str, ...]:
     """Words that two analysed texts share, most specific (longest) first (*known*: words that
     count as words beside the common ones, see :func:`words_correspond`).
