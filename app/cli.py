@@ -36,7 +36,13 @@ from app.db import (
 )
 from app.errors import CopmatchError
 from app.main import create_app
-from app.migrate import head_revision, is_newer_schema, schema_revision, upgrade_to_head
+from app.migrate import (
+    SchemaState,
+    head_revision,
+    schema_revision,
+    schema_state,
+    upgrade_to_head,
+)
 from app.models import Community, Need, Offer, Organisation
 from app.reports.i18n import Lang
 from app.reports.render import ReportFormat, render_community
@@ -81,8 +87,7 @@ class _Commands(TyperGroup):
             raise typer.Exit(1) from error
         except DBAPIError as error:
             if _not_migrated(error):
-                message = f"the database {_database_label()} has no copmatch tables yet: run "
-                message += "copmatch migrate"
+                message = _no_tables_message()
             elif (trouble := database_trouble(error)) is not None:
                 message = _trouble_message(trouble, error)
             else:  # not a database (a text file), no rights to a table: no traceback either
@@ -145,16 +150,16 @@ def _database_label() -> str:
 
 def _require_current_schema() -> None:
     """Refuse, in one line, a database this copmatch cannot use (behind its migrations, or
-    migrated by a newer copmatch: :func:`is_newer_schema`) before a command reads or
-    writes."""
+    migrated by a newer copmatch: :func:`schema_state`) before a command reads or writes."""
     with get_engine().connect() as connection:
         revision = schema_revision(connection)
-    head, label = head_revision(), _database_label()
-    if revision == head:
+    state = schema_state(revision)
+    if state is SchemaState.CURRENT:
         return
-    if revision is None:
-        message = f"the database {label} has no copmatch tables yet: run copmatch migrate"
-    elif is_newer_schema(revision):
+    label = _database_label()
+    if state is SchemaState.MISSING:
+        message = _no_tables_message()
+    elif state is SchemaState.NEWER:
         message = (
             f"the database {label} was migrated by a newer copmatch (schema revision "
             f"{revision}, which this copmatch does not know): run that copmatch or a newer one"
@@ -162,10 +167,14 @@ def _require_current_schema() -> None:
     else:
         message = (
             f"the database {label} is not migrated to this copmatch (schema revision "
-            f"{revision}, it needs {head}): run copmatch migrate"
+            f"{revision}, it needs {head_revision()}): run copmatch migrate"
         )
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
+
+
+def _no_tables_message() -> str:
+    return f"the database {_database_label()} has no copmatch tables yet: run copmatch migrate"
 
 
 @cli.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,14 +50,33 @@ def schema_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def schema_problem(revision: str | None) -> str | None:
-    """Why this copmatch cannot use a database at schema *revision*, for its operator; None
-    where it can (the head). A revision the migrations do not know was made by a newer
-    copmatch: migrating cannot help there, upgrading copmatch can."""
+class SchemaState(Enum):
+    """Where a database's schema stands against this copmatch's migrations."""
+
+    CURRENT = "current"
+    MISSING = "missing"  # never migrated: no copmatch tables
+    BEHIND = "behind"  # an older revision: copmatch migrate brings it up
+    NEWER = "newer"  # a revision the migrations do not know: a newer copmatch's
+
+
+def schema_state(revision: str | None) -> SchemaState:
+    """The state of a database at schema *revision* (:func:`schema_revision`)."""
+    if revision == head_revision():
+        return SchemaState.CURRENT
+    if revision is None:
+        return SchemaState.MISSING
+    try:
+        known = ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except (CommandError, ResolutionError):
+        known = False
+    return SchemaState.BEHIND if known else SchemaState.NEWER
+
+
+def schema_problem(revision: str | None, state: SchemaState) -> str:
+    """Why this copmatch cannot use a database at schema *revision* in *state* (not CURRENT),
+    for its operator. Migrating cannot help a newer copmatch's schema; upgrading can."""
     head = head_revision()
-    if revision == head:
-        return None
-    if is_newer_schema(revision):
+    if state is SchemaState.NEWER:
         return (
             f"the database schema is at revision {revision}, which this copmatch does not know "
             f"(it knows up to {head}): a newer copmatch migrated it; run that copmatch or a "
@@ -66,16 +86,6 @@ def schema_problem(revision: str | None) -> str | None:
         f"the database schema is at revision {revision or 'none'}; this copmatch needs {head}: "
         "run copmatch migrate"
     )
-
-
-def is_newer_schema(revision: str | None) -> bool:
-    """True for a revision this copmatch's migrations do not know: a newer copmatch's."""
-    if revision is None:
-        return False
-    try:
-        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is None
-    except (CommandError, ResolutionError):
-        return True
 
 
 @contextmanager

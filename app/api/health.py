@@ -10,7 +10,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.api.problems import ProblemResponse, problem, unavailable
 from app.api.session import DatabaseSlots, in_thread
-from app.migrate import is_newer_schema, schema_problem, schema_revision
+from app.migrate import SchemaState, schema_problem, schema_revision, schema_state
 from app.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -38,14 +38,14 @@ async def get_health(request: Request) -> Health | ProblemResponse | JSONRespons
             "database-unavailable",
             {"database": "unreachable"},
         )
-    if (trouble := schema_problem(revision)) is not None:
+    if (state := schema_state(revision)) is not SchemaState.CURRENT:
         # Requests would fail on missing tables or columns: say why, not "unreachable". A
         # schema of a newer copmatch is no matter of migrating: told apart for scripts too.
-        newer = is_newer_schema(revision)
+        newer = state is SchemaState.NEWER
         return problem(
             request,
             status=503,
-            detail=trouble,
+            detail=schema_problem(revision, state),
             slug="database-newer-schema" if newer else "database-not-migrated",
             extra={"database": "newer-schema" if newer else "not-migrated"},
         )
