@@ -198,16 +198,22 @@ def english_root(word: str) -> str:
     return stem
 
 
-def are_cognates(first: str, second: str) -> bool:
-    """True for words that share a long prefix and then differ in short endings that are
-    suffixes (COGNATE_ENDINGS): "aquathermal" ~ "aquathermie", "organisation" ~ "organisatie",
-    not "warmteplan" ~ "warmtepomp".
-    """
+def common_prefix_length(first: str, second: str) -> int:
+    """How many letters *first* and *second* share from their start."""
     shared = 0
     for left, right in zip(first, second, strict=False):
         if left != right:
             break
         shared += 1
+    return shared
+
+
+def are_cognates(first: str, second: str) -> bool:
+    """True for words that share a long prefix and then differ in short endings that are
+    suffixes (COGNATE_ENDINGS): "aquathermal" ~ "aquathermie", "organisation" ~ "organisatie",
+    not "warmteplan" ~ "warmtepomp".
+    """
+    shared = common_prefix_length(first, second)
     return (
         shared >= MIN_COGNATE_PREFIX
         and 1 <= len(first) - shared <= MAX_COGNATE_TAIL
@@ -418,12 +424,9 @@ def is_compound_member(part: Word, whole: Word, known: Container[str] = ()) -> b
     if not is_compound_part(part, whole):
         return False
     if whole.root.startswith(part.root):
-        shared = 0
-        for left, right in zip(part.surface, whole.surface, strict=False):
-            if left != right:
-                break
-            shared += 1
-        if part.surface[shared:] not in COGNATE_ENDINGS | {""}:
+        shared = common_prefix_length(part.surface, whole.surface)
+        ending = part.surface[shared:]
+        if ending and ending not in COGNATE_ENDINGS:
             return False
         return is_member_word(whole.surface[shared:], known)
     start = len(whole.root) - len(part.root)
