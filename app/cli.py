@@ -384,13 +384,9 @@ def report(
 ) -> None:
     """Make a community's programme plan without a server (as GET .../report does)."""
     # A directory: named by the path's last slash or by being one ("-o plans/", "-o .").
-    directory = (
-        None
-        if output is None or output == "-"
-        else Path(output)
-        if output.endswith(("/", os.sep)) or Path(output).is_dir()
-        else None
-    )
+    directory = None
+    if output not in (None, "-") and (output.endswith(("/", os.sep)) or Path(output).is_dir()):
+        directory = Path(output)
     if directory is not None and not directory.is_dir():
         typer.echo(f"error: no directory {output!r} to write the report in", err=True)
         raise typer.Exit(1)
