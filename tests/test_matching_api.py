@@ -40,6 +40,8 @@ AQUATHERMIE_NEED = "Hoe pak je aquathermie uit oppervlaktewater (TEO) aan voor e
 TEO_OFFER = "Ervaring met TEO: warmte uit de Zaan via een warmtenet, haalbaarheidsstudie klaar"
 HYDROGEN_NEED = "waterstof in de gebouwde omgeving voor monumentale binnensteden"
 SOLAR_OFFER = "zonnepanelen op sporthallen en gemeentelijk vastgoed"
+VVE_OFFER = "Onze VvE-aanpak: appartementencomplexen met Verenigingen van Eigenaars verduurzamen"
+VVE_NEED = "Hoe krijg je VvE's mee in de isolatieaanpak van appartementen?"
 LABELLED_SET = Path(__file__).parent / "matching" / "data" / "labelled_set.yaml"
 
 
@@ -625,20 +627,8 @@ def test_an_offer_is_introduced_to_no_more_peers_than_its_capacity(
 def test_reciprocal_pairs(client: TestClient, session: Session, cop: Cop) -> None:
     answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)
     answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
-    answer(
-        client,
-        cop,
-        "offers",
-        cop.haarlem,
-        "Onze VvE-aanpak: appartementencomplexen met Verenigingen van Eigenaars verduurzamen",
-    )
-    answer(
-        client,
-        cop,
-        "needs",
-        cop.zaanstad,
-        "Hoe krijg je VvE's mee in de isolatieaanpak van appartementen?",
-    )
+    answer(client, cop, "offers", cop.haarlem, VVE_OFFER)
+    answer(client, cop, "needs", cop.zaanstad, VVE_NEED)
     page = client.get(f"{cop.url}/reciprocal-pairs").json()
     assert page["total"] == 1
     (pair,) = page["items"]
@@ -679,6 +669,59 @@ def test_reciprocal_pairs(client: TestClient, session: Session, cop: Cop) -> Non
         "Haarlem can help Zaanstad in return",
         "Zaanstad can help Haarlem in return",
     ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["delete the offer", "delete the need", "rewrite the offer", "rewrite the need"],
+)
+def test_a_reciprocity_reason_goes_with_the_answers_it_rested_on(
+    client: TestClient, cop: Cop, change: str
+) -> None:
+    """ "Haarlem can help Zaanstad in return", on Haarlem's aquathermie need and Zaanstad's
+    TEO offer, rests on Haarlem's VvE offer and Zaanstad's VvE need: once either is deleted or
+    rewritten to something else, no suggestion says so, in the API or the programme plan, nor
+    does a need written after it (on the index cached before the change), as a recompute."""
+    teo = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)["id"]
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    vve_offer = answer(client, cop, "offers", cop.haarlem, VVE_OFFER)["id"]
+    vve_need = answer(client, cop, "needs", cop.zaanstad, VVE_NEED)["id"]
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+
+    def reciprocity() -> list[tuple[int, str]]:
+        return sorted(
+            (s["offerId"], r["detail"])
+            for s in suggestions(client, cop)
+            for r in s["reasons"]
+            if r["factor"] == "reciprocity"
+        )
+
+    def report() -> str:
+        response = client.get(f"{cop.url}/report", headers={"Accept": "text/markdown"})
+        assert response.status_code == 200, response.text
+        return response.text
+
+    assert reciprocity() == [
+        (teo, "Haarlem can help Zaanstad in return"),
+        (vve_offer, "Zaanstad can help Haarlem in return"),
+    ]
+    assert "Haarlem kan Zaanstad ook helpen" in report()
+
+    if change == "delete the offer":
+        assert delete(client, f"{cop.url}/offers/{vve_offer}").status_code == 204
+    elif change == "delete the need":
+        assert delete(client, f"{cop.url}/needs/{vve_need}").status_code == 204
+    elif change == "rewrite the offer":
+        patch(client, f"{cop.url}/offers/{vve_offer}", json={"text": SOLAR_OFFER})
+    else:
+        patch(client, f"{cop.url}/needs/{vve_need}", json={"text": HYDROGEN_NEED})
+    later = answer(client, cop, "needs", cop.haarlem, "warmte uit oppervlaktewater (TEO)")["id"]
+
+    assert [offer for offer, _ in reciprocity()] == []
+    assert "Haarlem kan Zaanstad ook helpen" not in report()
+    assert [s["offerId"] for s in suggestions(client, cop, needId=later)] == [teo]
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    assert reciprocity() == []
 
 
 def test_working_groups_gaps_and_unmet_offers(

@@ -385,23 +385,68 @@ class MatchIndex:
         offers, offer_items = self._moved(self.offers, self._offer_side.items, moved)
         if needs == self.needs and offers == self.offers:
             return self
-        moved_index = copy.copy(self)
-        state = moved_index.__dict__
-        # Ranked with the old regions: worked out again on first use.
+        region_codes = region_code_table((*need_items, *offer_items))
+        need_side = self._need_side.relocated(need_items, region_codes)
+        offer_side = self._offer_side.relocated(offer_items, region_codes)
+        moved_index = self._rescored(self._scorer.relocated(need_side, offer_side, region_codes))
+        moved_index.needs, moved_index.offers = needs, offers
+        moved_index._region_codes = region_codes
+        moved_index._need_side, moved_index._offer_side = need_side, offer_side
+        return moved_index
+
+    def reciprocity_without(
+        self, need_ids: Collection[int] = (), offer_ids: Collection[int] = ()
+    ) -> MatchIndex:
+        """This index with who can help whom (the reciprocity factor) fitted again without its
+        needs *need_ids* and offers *offer_ids*: answers deleted since it was built, or changed
+        (their new text is new to it). A relation that rested only on those answers is dropped,
+        so no reason says an organisation can help another in return on an answer that is gone.
+        Relations that answers new to the index would add are not added (a new index fits them).
+
+        Only the reciprocity changes: the answers stay in the index, and a caller leaves pairs
+        with the offers out as before (*excluded*). Ids the index does not hold are ignored; the
+        same index when no relation rested only on those answers.
+        """
+        needs = [
+            self._need_side.position[ident]
+            for ident in need_ids
+            if ident in self._need_side.position
+        ]
+        offers = [
+            self._offer_side.position[ident]
+            for ident in offer_ids
+            if ident in self._offer_side.position
+        ]
+        if not needs and not offers:
+            return self
+        scorer = self._scorer.without(sorted(needs), sorted(offers))
+        if np.array_equal(scorer.helps, self._scorer.helps):
+            return self
+        return self._rescored(scorer)
+
+    def can_help(self, helper_id: int, helped_id: int) -> bool:
+        """Whether an offer of organisation *helper_id* answers a need of organisation
+        *helped_id* (content score at least RECIPROCITY_THRESHOLD): what the reciprocity factor
+        of a need of the helper and an offer of the helped one says. False for organisations
+        the index has no answers of."""
+        codes = self._organisation_codes
+        if helper_id not in codes or helped_id not in codes:
+            return False
+        return bool(self._scorer.helps[codes[helper_id], codes[helped_id]])
+
+    def _rescored(self, scorer: PairScorer) -> MatchIndex:
+        """A copy of this index that scores its pairs with *scorer*: what was ranked with the
+        old one is worked out again on first use."""
+        index = copy.copy(self)
+        state = index.__dict__
         for name in ("_pair_scores", "_pair_scores_by_offer"):
             state.pop(name, None)
             state.pop(f"_{name}_lock", None)
-        moved_index._shortlists = {}
-        moved_index._shortlists_lock = threading.Lock()
-        moved_index.needs, moved_index.offers = needs, offers
-        moved_index._region_codes = region_code_table((*need_items, *offer_items))
-        moved_index._need_side = self._need_side.relocated(need_items, moved_index._region_codes)
-        moved_index._offer_side = self._offer_side.relocated(offer_items, moved_index._region_codes)
-        moved_index._scorer = self._scorer.relocated(
-            moved_index._need_side, moved_index._offer_side, moved_index._region_codes
-        )
-        moved_index._ranker = Ranker(moved_index._scorer, self._ranker.explainer)
-        return moved_index
+        index._shortlists = {}
+        index._shortlists_lock = threading.Lock()
+        index._scorer = scorer
+        index._ranker = Ranker(scorer, self._ranker.explainer)
+        return index
 
     @staticmethod
     def needs_in_regions(needs: Iterable[Need], regions: Iterable[str | None]) -> frozenset[int]:

@@ -523,6 +523,133 @@ def test_an_index_relocated_scores_as_one_built_on_the_new_regions(
     assert old.relocated({1: regions[1], 99: "Elders"}) is old
 
 
+def helping(built: MatchIndex) -> set[tuple[int, int]]:
+    """(helper, helped) of every two organisations *built* says can help each other."""
+    organisations = {item.organisation_id for item in (*built.needs, *built.offers)} | {99}
+    return {
+        (helper, helped)
+        for helper in organisations
+        for helped in organisations
+        if built.can_help(helper, helped)
+    }
+
+
+def scored_without_reciprocity(
+    was: Suggestion, dropped: set[tuple[int, int]], weight: float = DEFAULT_WEIGHTS.reciprocity
+) -> Suggestion:
+    """*was* as it scores once the relation between its organisations is in *dropped*, where
+    reciprocity weighs *weight*."""
+    if (was.need_organisation_id, was.offer_organisation_id) not in dropped:
+        return was
+    reasons = tuple(reason for reason in was.reasons if reason.factor != "reciprocity")
+    assert len(reasons) == len(was.reasons) - 1
+    return replace(was, score=round(was.score - weight, 4), reasons=reasons)
+
+
+@pytest.mark.parametrize(
+    ("gone", "dropped"),
+    [
+        # Organisation 10's VvE insulation offer is all it can help organisation 20 with...
+        ({"offer_ids": {3}}, {(10, 20)}),
+        # ...and organisation 20's VvE need all that organisation 10 can help it with.
+        ({"need_ids": {3}}, {(10, 20)}),
+        # Organisation 40's residents' evening: two organisations' only help to it.
+        ({"need_ids": {5}}, {(10, 40), (30, 40)}),
+        ({"need_ids": {4, 99}, "offer_ids": {2}}, {(30, 10), (30, 40), (40, 30)}),
+    ],
+)
+def test_an_index_without_an_answer_no_longer_says_what_rested_on_it(
+    gone: dict[str, set[int]], dropped: set[tuple[int, int]]
+) -> None:
+    """reciprocity_without (answers deleted or changed since the index was built) drops the
+    relations between organisations that rested on those answers alone; every pair scores as
+    before but for the reciprocity it lost, in the ranking too. The old index is unchanged."""
+    old = index()
+    before = helping(old)
+    assert before == {(10, 20), (10, 40), (20, 10), (30, 10), (30, 40), (40, 30)}
+    ranked_before = old.score_need(NEEDS[0], min_score=0.0, limit=6)
+    pairs = [(n, o) for n in NEEDS for o in OFFERS if n.organisation_id != o.organisation_id]
+    scored_before = old.score_pairs(pairs)
+
+    without = old.reciprocity_without(**gone)
+
+    assert helping(without) == before - dropped
+    assert without.score_pairs(pairs) == tuple(
+        scored_without_reciprocity(was, dropped) for was in scored_before
+    )
+    ranked = without.score_need(NEEDS[0], min_score=0.0, limit=6)
+    assert sorted(ranked, key=lambda s: s.offer_id) == sorted(
+        (scored_without_reciprocity(was, dropped) for was in ranked_before),
+        key=lambda s: s.offer_id,
+    )
+    assert [s.score for s in ranked] == sorted((s.score for s in ranked), reverse=True)
+    assert helping(old) == before
+    assert old.score_pairs(pairs) == scored_before
+
+
+def test_an_index_without_answers_nothing_rested_on_is_the_same_index() -> None:
+    old = index()
+    assert old.reciprocity_without() is old
+    # Organisation 20's corporation-housing offer and 50's sports-canteen need help nobody.
+    assert old.reciprocity_without(need_ids={6}, offer_ids={6}) is old
+    assert old.reciprocity_without(need_ids={99}, offer_ids={99}) is old
+    assert not old.can_help(10, 99)
+    assert not old.can_help(99, 10)
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["every-pair", "shortlists"])
+@pytest.mark.parametrize("embedded", [False, True])
+def test_an_index_without_answers_fits_reciprocity_on_the_answers_left(
+    embedded: bool, exact: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which organisation can help which, after reciprocity_without, is what the index's own
+    content scores of the answers left say (RECIPROCITY_THRESHOLD), to the bit; its ranking
+    is worked out again, even where the old index had ranked everything already."""
+    if not exact:
+        monkeypatch.setattr(index_module, "EXACT_PAIR_LIMIT", 0)
+    data = synthetic.community(8, per_organisation=6, seed=3)
+    if embedded:
+        data = synthetic.with_embeddings(data, seed=3)
+    old = MatchIndex(data.taxonomy, data.needs, data.offers)
+    assert old.semantic is embedded
+    suggested = old.suggest(limit=10, min_score=0.0)
+    # Every offer of organisation 1 and need of organisation 2 (all they help or are helped
+    # with goes), and some others.
+    rng = random.Random(3)
+    gone_needs = {n.id for n in data.needs if n.organisation_id == 2}
+    gone_needs |= set(rng.sample([need.id for need in data.needs], 4))
+    gone_offers = {o.id for o in data.offers if o.organisation_id == 1}
+    gone_offers |= set(rng.sample([offer.id for offer in data.offers], 4))
+    needs, offers = old._need_side, old._offer_side
+    content, _ = old._scorer.content(needs.items, needs.matrix, offers)
+    reached = content >= index_module.scoring.RECIPROCITY_THRESHOLD
+    reached[[needs.position[ident] for ident in gone_needs]] = False
+    reached[:, [offers.position[ident] for ident in gone_offers]] = False
+    rows, columns = np.nonzero(reached)
+    expected = {
+        (offers.items[column].organisation_id, needs.items[row].organisation_id)
+        for row, column in zip(rows.tolist(), columns.tolist(), strict=True)
+    } - {(organisation, organisation) for organisation in range(1, 9)}
+
+    without = old.reciprocity_without(gone_needs, gone_offers)
+
+    dropped = helping(old) - expected
+    assert helping(without) == expected
+    assert {(1, helped) for helped in range(2, 9)} & helping(old) <= dropped
+    assert {(helper, 2) for helper in range(1, 9)} & helping(old) <= dropped
+    # Some relations went though their organisations kept other answers.
+    assert {(helper, helped) for helper, helped in dropped if helper != 1 and helped != 2}
+    assert without.suggest(limit=10, min_score=0.0) != suggested
+    by_id = {need.id: need for need in data.needs}, {offer.id: offer for offer in data.offers}
+    ranked = without.suggest(limit=10, min_score=0.0)
+    pairs = [(by_id[0][s.need_id], by_id[1][s.offer_id]) for s in ranked]
+    assert without.score_pairs(pairs) == tuple(ranked)
+    assert without.score_pairs(pairs) == tuple(
+        scored_without_reciprocity(was, dropped, old.weights.reciprocity)
+        for was in old.score_pairs(pairs)
+    )
+
+
 def test_the_needs_in_regions_are_those_the_region_factor_pairs() -> None:
     data = synthetic.community(6, per_organisation=2, seed=11)
     by_region = {need.id: need.region for need in data.needs}

@@ -54,6 +54,12 @@ class Snapshot:
     """When it was read, in this process: of two snapshots of one version, the later one holds
     the later state (a writer's own uncommitted changes)."""
 
+    def without(self, answer: Need | Offer) -> Snapshot:
+        """This snapshot with *answer* deleted (what reading it again would give)."""
+        if isinstance(answer, Need):
+            return replace(self, needs=tuple(n for n in self.needs if n.id != answer.id))
+        return replace(self, offers=tuple(o for o in self.offers if o.id != answer.id))
+
     def newer_than(self, other: Snapshot) -> bool:
         """Whether this snapshot holds a later state of the community than *other* (of the
         same id), or the state of a community created since."""
@@ -182,12 +188,19 @@ class _IndexCache:
         # One builder per community: the reads that follow a write (gaps, groups, a report)
         # wait for one build instead of each building the same index.
         self._builders: dict[int, threading.Lock] = {}
+        # Per community: an index, the ids of its needs and offers gone, and the index without
+        # their reciprocity (see _without_gone).
+        self._without: dict[int, tuple[matching.MatchIndex, _Gone, matching.MatchIndex]] = {}
 
     def get(self, data: Snapshot, *, same: Side = "both") -> matching.MatchIndex:
-        """An index for ``data``; ``same`` says which side must match: needs, offers or both."""
+        """An index for ``data``; ``same`` says which side must match: needs, offers or both.
+
+        A cached index may hold needs or offers that ``data`` has no more, or holds otherwise
+        (deleted or changed since it was built): the index returned says no organisation can
+        help another in return on those (MatchIndex.reciprocity_without)."""
         index = self._cached(data, same)
         if index is not None:
-            return index
+            return self._without_gone(data, index)
         with self._lock:
             builder = self._builders.setdefault(data.community_id, threading.Lock())
         with builder:
@@ -196,6 +209,22 @@ class _IndexCache:
                 index = matching.MatchIndex(engine_taxonomy(), data.needs, data.offers)
                 self._keep(data, index)
         return index
+
+    def _without_gone(self, data: Snapshot, index: matching.MatchIndex) -> matching.MatchIndex:
+        """*index* with the reciprocity of the answers it holds and *data* does not taken out;
+        the last one worked out for each community is kept (the writes that follow a delete
+        ask for the same)."""
+        gone = _gone(index.needs, data.needs), _gone(index.offers, data.offers)
+        if not any(gone):
+            return index
+        with self._lock:
+            kept = self._without.get(data.community_id)
+        if kept is not None and kept[0] is index and kept[1] == gone:
+            return kept[2]
+        refitted = index.reciprocity_without(*gone)
+        with self._lock:
+            self._without[data.community_id] = (index, gone, refitted)
+        return refitted
 
     def _keep(self, data: Snapshot, index: matching.MatchIndex) -> None:
         """Cache *index*, unless one of a later snapshot is cached (a reader that read the
@@ -208,7 +237,8 @@ class _IndexCache:
             self._items[data.community_id] = (data, index)
             self._items.move_to_end(data.community_id)
             while len(self._items) > self._size:
-                self._items.popitem(last=False)
+                community_id, _ = self._items.popitem(last=False)
+                self._without.pop(community_id, None)
 
     def _cached(self, data: Snapshot, same: Side) -> matching.MatchIndex | None:
         with self._lock:
@@ -236,6 +266,31 @@ class _IndexCache:
                 self._items[data.community_id] = (data, index)
             self._items.move_to_end(data.community_id)
             return index
+
+
+_Gone = tuple[frozenset[int], frozenset[int]]
+"""Ids of the needs and of the offers an index holds that a snapshot does not hold as it does."""
+
+
+def _gone(
+    indexed: tuple[matching.Need, ...] | tuple[matching.Offer, ...],
+    present: tuple[matching.Need, ...] | tuple[matching.Offer, ...],
+) -> frozenset[int]:
+    """Ids of the *indexed* answers that are not *present* as the index holds them: deleted, or
+    written again since."""
+    if indexed == present:
+        return frozenset()
+    left = set(present)
+    changed = [answer for answer in indexed if answer not in left]
+    if not changed:
+        return frozenset()
+    # An organisation that moved to another region changes no relation (see relocated).
+    by_id = {answer.id: answer for answer in present}
+    return frozenset(
+        answer.id
+        for answer in changed
+        if answer.id not in by_id or replace(by_id[answer.id], region=answer.region) != answer
+    )
 
 
 def _moved_regions(old: Snapshot, new: Snapshot) -> dict[int, str | None]:
@@ -320,6 +375,12 @@ def community_index(
 
 _MEMO = "copmatch_community_reads"
 """``session.info`` key of the community-wide reads remembered in the current transaction."""
+
+
+def index_for(data: Snapshot, *, same: Side = "both") -> matching.MatchIndex:
+    """A (cached) match index fit to score *data*, a snapshot the caller read and changed as
+    it changed the community since (see _IndexCache and Snapshot.without)."""
+    return _indexes.get(data, same=same)
 
 
 def transaction_memo(session: Session, name: str) -> dict[Any, Any]:

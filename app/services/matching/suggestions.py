@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, func, insert, select, update
+from sqlalchemy import bindparam, delete, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -23,6 +23,7 @@ from app.services.matching.index import (
     absent_offers,
     community_index,
     excluded_pairs,
+    index_for,
     snapshot,
 )
 from app.services.matching.tags import retag
@@ -330,6 +331,10 @@ def refresh_need(session: Session, need: Need) -> None:
     _store(
         session, community, found, replace=Suggestion.need_id == need.id, scored_on=(data, index)
     )
+    # A changed need may have been what another organisation could help this one with.
+    claiming = _false_reciprocity(session, community, index, need.organisation_id)
+    if claiming:
+        _rescore_needs(session, community, (data, index), claiming)
 
 
 def refresh_offer(session: Session, offer: Offer) -> None:
@@ -354,9 +359,11 @@ def refresh_offer(session: Session, offer: Offer) -> None:
     # those needs, on an index of the offers as they are now (this one's may hold others).
     now = {suggestion.need_id: suggestion.score for suggestion in found}
     weaker = {need for need, score in before.items() if need not in now or now[need] < score}
-    if weaker:
+    # A changed offer may have been what its organisation could help others with in return.
+    claiming = _false_reciprocity(session, community, index, offer.organisation_id)
+    if weaker or claiming:
         scoring = community_index(session, community, same="offers")
-        _rescore_needs(session, community, scoring, weaker)
+        _rescore_needs(session, community, scoring, weaker | claiming)
 
 
 def _rescoring(
@@ -484,29 +491,27 @@ def forget_answer(session: Session, answer: Need | Offer) -> None:
     """Delete a need or offer, whose suggestions go with it (ON DELETE CASCADE), and keep the
     rest current: re-score the whole community where what is left is scored otherwise
     (semantically or not); else give the needs a deleted offer was stored for their next best
-    offer in its place."""
+    offer in its place, and re-score the needs whose suggestions said that one organisation
+    can help the other in return where that rested on the deleted answer alone."""
     community = writing_community(session, answer.community_id)  # before the delete locks a row
     _refuse_help_in_progress(session, answer)
-    helped: set[int] = set()
+    helped = set(_scores_of(session, answer.id)) if isinstance(answer, Offer) else set()
     scoring: tuple[Snapshot, matching.MatchIndex] | None = None
-    if isinstance(answer, Offer):
-        helped = set(_scores_of(session, answer.id))
-        if helped:
-            # The index of the offers as they are (cached, as a rule): the needs are scored on
-            # it with the deleted offer left out, rather than on a new index built for them.
-            scoring = community_index(session, community, same="offers")
+    if helped or _reciprocity_claims(session, community, answer.organisation_id):
+        # The index of the offers as they are (cached, as a rule): the needs are scored on it
+        # with the deleted answer left out, rather than on a new index built for them.
+        scoring = community_index(session, community, same="offers")
     session.delete(answer)
     session.flush()
-    if scoring is None:
-        data = snapshot(session, community)
-        needs, offers = data.needs, data.offers
-    else:  # read in this transaction, under the lock: what is left is known
-        needs = scoring[0].needs
-        offers = tuple(offer for offer in scoring[0].offers if offer.id != answer.id)
-    if scored_otherwise(community, matching.MatchIndex.formula_for(needs, offers)):
+    # Read in this transaction, under the lock: what is left is known.
+    data = snapshot(session, community) if scoring is None else scoring[0].without(answer)
+    if scored_otherwise(community, matching.MatchIndex.formula_for(data.needs, data.offers)):
         recompute(session, community)
     elif scoring is not None:
-        _rescore_needs(session, community, scoring, helped, deleted=answer.id)
+        # The index without the deleted answer's reciprocity, as a later write gets it.
+        scoring = data, index_for(data, same="offers")
+        claiming = _false_reciprocity(session, community, scoring[1], answer.organisation_id)
+        _rescore_needs(session, community, scoring, helped | claiming)
 
 
 IN_PROGRESS = frozenset({SuggestionStatus.INTRODUCED, SuggestionStatus.ACCEPTED})
@@ -554,22 +559,64 @@ def _scores_of(session: Session, offer_id: int) -> dict[int, float]:
     )
 
 
+def _reciprocity_claims(
+    session: Session, community: Community, organisation_id: int
+) -> list[tuple[int, int, int]]:
+    """(need id, need's organisation, offer's organisation) of the community's stored
+    suggestions whose reasons say that the need's organisation can help the offer's in return,
+    where one of the two is *organisation_id*: those a write of its answers may make untrue."""
+    rows = session.execute(
+        select(
+            Suggestion.need_id,
+            Suggestion.need_organisation_id,
+            Suggestion.offer_organisation_id,
+            Suggestion.reasons,
+        ).where(
+            Suggestion.community_id == community.id,
+            or_(
+                Suggestion.need_organisation_id == organisation_id,
+                Suggestion.offer_organisation_id == organisation_id,
+            ),
+            Suggestion.status != SuggestionStatus.DECLINED.value,
+        )
+    )
+    return [
+        (need_id, helper, helped)
+        for need_id, helper, helped, reasons in rows
+        if any(reason["factor"] == "reciprocity" for reason in reasons)
+    ]
+
+
+def _false_reciprocity(
+    session: Session, community: Community, index: matching.MatchIndex, organisation_id: int
+) -> set[int]:
+    """The needs whose stored suggestions say one organisation can help the other in return
+    where *index* (fitted without the answers deleted or changed since it was built, see
+    MatchIndex.reciprocity_without) says it cannot, *organisation_id* being one of the two:
+    after a write of its answers, they are re-scored, so no reason rests on a gone answer."""
+    return {
+        need_id
+        for need_id, helper, helped in _reciprocity_claims(session, community, organisation_id)
+        if not index.can_help(helper, helped)
+    }
+
+
 def _rescore_needs(
     session: Session,
     community: Community,
     scoring: tuple[Snapshot, matching.MatchIndex],
     needs: Collection[int],
-    *,
-    deleted: int | None = None,
 ) -> None:
     """Re-score *needs* on the index of *scoring* and store their STORED_PER_ANSWER best, as a
     recompute would: for needs that lost a suggestion (its offer deleted or declined) or whose
     suggestion of one offer now scores lower, the next best offer takes its place.
 
     The index must hold the community's offers as they are, and may hold offers deleted since
-    it was built (absent_offers, and *deleted*, read before the delete): those are left out."""
+    it was built (absent_offers): those are left out."""
+    if not needs:
+        return
     data, index = scoring
-    gone = absent_offers(data, index) | ({deleted} if deleted is not None else set())
+    gone = absent_offers(data, index)
     by_id = {need.id: need for need in data.needs}
     ordered = sorted(need_id for need_id in needs if need_id in by_id)
     for start in range(0, len(ordered), IN_CHUNK):
