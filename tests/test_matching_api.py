@@ -671,6 +671,16 @@ def test_reciprocal_pairs(client: TestClient, session: Session, cop: Cop) -> Non
     ]
 
 
+def reciprocity_reasons(client: TestClient, cop: Cop) -> list[tuple[int, str]]:
+    """(offer id, detail) of every stored reciprocity reason."""
+    return sorted(
+        (s["offerId"], r["detail"])
+        for s in suggestions(client, cop)
+        for r in s["reasons"]
+        if r["factor"] == "reciprocity"
+    )
+
+
 @pytest.mark.parametrize(
     "change",
     ["delete the offer", "delete the need", "rewrite the offer", "rewrite the need"],
@@ -689,12 +699,7 @@ def test_a_reciprocity_reason_goes_with_the_answers_it_rested_on(
     assert client.post(f"{cop.url}/_recompute").status_code == 200
 
     def reciprocity() -> list[tuple[int, str]]:
-        return sorted(
-            (s["offerId"], r["detail"])
-            for s in suggestions(client, cop)
-            for r in s["reasons"]
-            if r["factor"] == "reciprocity"
-        )
+        return reciprocity_reasons(client, cop)
 
     def report() -> str:
         response = client.get(f"{cop.url}/report", headers={"Accept": "text/markdown"})
@@ -722,6 +727,36 @@ def test_a_reciprocity_reason_goes_with_the_answers_it_rested_on(
     assert [s["offerId"] for s in suggestions(client, cop, needId=later)] == [teo]
     assert client.post(f"{cop.url}/_recompute").status_code == 200
     assert reciprocity() == []
+
+
+def test_a_reciprocity_reason_stays_when_a_priority_or_capacity_changes(
+    client: TestClient, cop: Cop
+) -> None:
+    """Found by review: after a PATCH of a need's priority or an offer's capacity, the next
+    write counted that answer as rewritten and dropped "Haarlem can help Zaanstad in return",
+    which rests on its unchanged text, from the suggestions it re-scored or stored."""
+    teo = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)["id"]
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    vve_offer = answer(client, cop, "offers", cop.haarlem, VVE_OFFER)["id"]
+    vve_need = answer(client, cop, "needs", cop.zaanstad, VVE_NEED)["id"]
+    answer(client, cop, "needs", cop.haarlem, HYDROGEN_NEED)
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    helps_back = [
+        (teo, "Haarlem can help Zaanstad in return"),
+        (vve_offer, "Zaanstad can help Haarlem in return"),
+    ]
+    assert reciprocity_reasons(client, cop) == helps_back
+
+    patch(client, f"{cop.url}/needs/{vve_need}", json={"priority": "high"})
+    answer(client, cop, "needs", cop.haarlem, "warmte uit oppervlaktewater (TEO)")
+    patch(client, f"{cop.url}/offers/{vve_offer}", json={"capacity": 5})
+    hydrogen = answer(client, cop, "offers", cop.zaanstad, f"{HYDROGEN_NEED}: onze ervaring")["id"]
+    stored = reciprocity_reasons(client, cop)
+
+    assert (hydrogen, "Haarlem can help Zaanstad in return") in stored
+    assert stored.count((teo, "Haarlem can help Zaanstad in return")) == 2
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    assert reciprocity_reasons(client, cop) == stored
 
 
 def test_working_groups_gaps_and_unmet_offers(

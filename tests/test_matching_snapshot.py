@@ -1,7 +1,10 @@
 """The engine's view of a community, as every write of an answer loads it."""
 
+import gc
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -158,3 +161,37 @@ def test_an_index_built_from_an_older_snapshot_does_not_replace_a_newer_one(
     assert stale is not current
     assert cache.get(newer) is current
     assert cache.get(older) is not stale  # rebuilt: the older state was never kept
+
+
+def test_an_index_without_a_deleted_answers_reciprocity_is_kept_only_beside_its_index(
+    session: Session,
+) -> None:
+    """Found by review: the index without a deleted answer's reciprocity, kept for the writes
+    that follow the delete, kept the index it was worked out from alive after a new one
+    replaced it. A priority or a capacity is nothing an index fits: no answer is gone."""
+    haarlem, velsen = factories.municipality(session), factories.municipality(session)
+    cop = factories.community(session, None, haarlem, velsen)
+    need = factories.need(session, cop, haarlem, "Hoe pak je TEO aan?")
+    factories.need(session, cop, velsen, "Hoe betrek je VvE's?")
+    factories.offer(session, cop, velsen, "Ervaring met TEO uit het Noordzeekanaal")
+    offer = factories.offer(session, cop, haarlem, "Onze VvE-aanpak voor appartementen")
+    cache = index_module._IndexCache(4)
+    first = cache.get(snapshot(session, cop))
+    assert first.can_help(haarlem.id, velsen.id)
+
+    need.priority = "high"
+    assert cache.get(snapshot(session, cop), same="offers") is first
+    more = tuple(replace(indexed, capacity=5) for indexed in first.offers)
+    assert index_module._gone(first.offers, more) == frozenset()
+    session.delete(offer)
+    session.flush()
+    without = cache.get(snapshot(session, cop), same="offers")
+    assert not without.can_help(haarlem.id, velsen.id)
+    assert cache.get(snapshot(session, cop), same="offers") is without  # worked out once
+
+    first_alive = weakref.ref(first)
+    del first, without
+    factories.offer(session, cop, velsen, "Wijkaanpak met bewonersavonden")
+    cache.get(snapshot(session, cop))  # a new index replaces the first
+    gc.collect()
+    assert first_alive() is None

@@ -223,8 +223,17 @@ class _IndexCache:
             return kept[2]
         refitted = index.reciprocity_without(*gone)
         with self._lock:
-            self._without[data.community_id] = (index, gone, refitted)
+            cached = self._items.get(data.community_id)
+            if cached is not None and cached[1] is index:  # kept beside its index only
+                self._without[data.community_id] = (index, gone, refitted)
         return refitted
+
+    def _put(self, data: Snapshot, index: matching.MatchIndex) -> None:
+        """Cache *index* for *data* (with the lock held); a refit of another index goes."""
+        kept = self._without.get(data.community_id)
+        if kept is not None and kept[0] is not index:
+            del self._without[data.community_id]
+        self._items[data.community_id] = (data, index)
 
     def _keep(self, data: Snapshot, index: matching.MatchIndex) -> None:
         """Cache *index*, unless one of a later snapshot is cached (a reader that read the
@@ -234,7 +243,7 @@ class _IndexCache:
             cached = self._items.get(data.community_id)
             if cached is not None and not data.newer_than(cached[0]):
                 return
-            self._items[data.community_id] = (data, index)
+            self._put(data, index)
             self._items.move_to_end(data.community_id)
             while len(self._items) > self._size:
                 community_id, _ = self._items.popitem(last=False)
@@ -263,7 +272,7 @@ class _IndexCache:
             if data.newer_than(old) and (same == "both" or _reusable(old, data, "both")):
                 # The same answers, seen later (a writer's index, now committed): the index
                 # stands for the later state, which an older snapshot must not replace.
-                self._items[data.community_id] = (data, index)
+                self._put(data, index)
             self._items.move_to_end(data.community_id)
             return index
 
@@ -276,21 +285,18 @@ def _gone(
     indexed: tuple[matching.Need, ...] | tuple[matching.Offer, ...],
     present: tuple[matching.Need, ...] | tuple[matching.Offer, ...],
 ) -> frozenset[int]:
-    """Ids of the *indexed* answers that are not *present* as the index holds them: deleted, or
-    written again since."""
+    """Ids of the *indexed* answers that are not *present* as the index fitted them: deleted, or
+    written again since with another text, topics or embedding."""
     if indexed == present:
         return frozenset()
-    left = set(present)
-    changed = [answer for answer in indexed if answer not in left]
-    if not changed:
-        return frozenset()
-    # An organisation that moved to another region changes no relation (see relocated).
-    by_id = {answer.id: answer for answer in present}
-    return frozenset(
-        answer.id
-        for answer in changed
-        if answer.id not in by_id or replace(by_id[answer.id], region=answer.region) != answer
-    )
+    left = {_fitted(answer) for answer in present}
+    return frozenset(answer.id for answer in indexed if _fitted(answer) not in left)
+
+
+def _fitted(answer: matching.Need | matching.Offer) -> tuple[object, ...]:
+    """What an index fits of an answer: all but its priority or capacity, which no score
+    depends on, and its region (see MatchIndex.relocated)."""
+    return answer.id, answer.organisation_id, answer.text, answer.topics, answer.embedding
 
 
 def _moved_regions(old: Snapshot, new: Snapshot) -> dict[int, str | None]:
