@@ -145,9 +145,29 @@ PLACEHOLDERS = frozenset(
 its letters and digits alone, case folded (:func:`is_placeholder`)."""
 
 
+_MARKS = (
+    r"!-/:-@\[-`{-~\xa1-\xbf\xd7\xf7\u2010-\u2027\u2030-\u205e\u20a0-\u20cf"
+    r"\u2190-\u23ff\u2500-\u27bf\u2b00-\u2bff"
+)
+"""Punctuation and symbols, as a regular-expression class: ASCII's and Latin-1's, dashes,
+quotes, bullets and the ellipsis, currency signs, arrows, mathematical and technical signs,
+box drawing, shapes and dingbats (✓ ✗ ★). An answer of these alone ("-", "?", "…", "✓") marks
+an empty cell."""
+
+_SAYING = re.compile(f"[^{_BLANK}{_MARKS}]")
+
+SAYS_SOMETHING = rf"^[^\x00]*[^{_BLANK}{_MARKS}][^\x00]*$"
+"""The pattern the API documents for answer texts: no NUL and at least one character that is
+neither blank nor a mark (see _MARKS). Validated as NO_NUL, :func:`shows_nothing` and
+:func:`is_placeholder`."""
+
+
 def is_placeholder(text: str) -> bool:
-    """Is *text* a placeholder, not a need or offer ("n.v.t.", "NVT", "geen", "Zie boven")? As
-    an answer it would be matched with every other organisation's placeholder, by its words."""
+    """Is *text* a placeholder, not a need or offer ("n.v.t.", "NVT", "geen", "Zie boven", or
+    marks alone: "-", "?", "…")? As an answer it would be matched with every other
+    organisation's placeholder, by its words or its meaning."""
+    if _SAYING.search(text) is None:
+        return True
     return "".join(char for char in text.casefold() if char.isalnum()) in PLACEHOLDERS
 
 
@@ -220,7 +240,7 @@ AnswerText = Annotated[
     StringConstraints(min_length=1, max_length=TEXT_MAX, pattern=NO_NUL),
     AfterValidator(_not_blank),
     AfterValidator(_not_a_placeholder),
-    _DocumentedPattern(SHOWS_SOMETHING),
+    _DocumentedPattern(SAYS_SOMETHING),
 ]
 Note = Annotated[str, StringConstraints(max_length=NOTE_MAX, pattern=NO_NUL)]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX, pattern=NO_NUL)]

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.schemas import SHOWS_SOMETHING, shows_nothing
+from app.schemas import SAYS_SOMETHING, SHOWS_SOMETHING, is_placeholder, shows_nothing
 from app.services import tokens
 from tests import factories
 from tests.http import delete, patch
@@ -310,11 +310,28 @@ def test_a_text_or_name_that_shows_nothing_is_refused(
 
 
 @pytest.mark.parametrize(
-    "text", ["n.v.t.", "NVT", " Geen ", "zie boven", "N.V.T", "Niet van toepassing"]
+    "text",
+    [
+        "n.v.t.",
+        "NVT",
+        " Geen ",
+        "zie boven",
+        "N.V.T",
+        "Niet van toepassing",
+        # Marks alone: an empty cell's.
+        "-",
+        "?",
+        "...",
+        "\u2026 ",  # ellipsis
+        "\u2013",  # en dash
+        "\u2713",  # check mark
+        "\u2022 -",  # bullet
+    ],
 )
 def test_a_placeholder_is_no_need_or_offer(client: TestClient, session: Session, text: str) -> None:
     """Found by review: "n.v.t." needs and "n.v.t." offers of other organisations were
-    suggested to each other (0.8, "similar wording")."""
+    suggested to each other (0.8, "similar wording"); so were "-" and "-", and "?" and "?"
+    (0.49 and 0.50, "close in meaning")."""
     haarlem = factories.municipality(session)
     cop = factories.community(session, None, haarlem)
     url = f"/api/v1/communities/{cop.id}"
@@ -328,6 +345,24 @@ def test_a_placeholder_is_no_need_or_offer(client: TestClient, session: Session,
     said = f"{text.strip()}: geen idee hoe een WUP te schrijven"
     kept = client.post(f"{url}/needs", json={"organisationId": haarlem.id, "text": said})
     assert kept.status_code == 201
+
+
+def test_the_documented_pattern_of_answer_texts_agrees_with_their_validation() -> None:
+    """Every character alone, and some texts: the pattern matches where the text is neither
+    blank nor a placeholder (what a client or fuzzer generates from it is accepted)."""
+    documented = re.compile(SAYS_SOMETHING)
+    texts = [chr(code) for code in range(sys.maxunicode + 1) if code != 0]
+    texts += ["-- ?", "a-", "- a", "\u2026\u200b", "5", "n.v.t.", "WUP?", "\u2713 ja"]
+    disagree = [
+        text
+        for text in texts
+        if (documented.search(text) is not None) == (shows_nothing(text) or is_placeholder(text))
+    ]
+    # "n.v.t." is a placeholder by its words, which no pattern spells out.
+    assert disagree == ["n.v.t."]
+    assert [
+        text for text in "-?!.,;:*#/\u2014\u2026\u2022\u20ac\u2713" if not is_placeholder(text)
+    ] == []
 
 
 def test_every_white_space_character_shows_nothing_and_the_documented_pattern_agrees() -> None:

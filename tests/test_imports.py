@@ -822,22 +822,26 @@ def test_a_cbs_code_as_a_spreadsheet_keeps_it_finds_the_municipality(
     assert offers == ["Amsterdam", "Amsterdam"]
 
 
-def test_a_placeholder_row_is_a_problem(client: TestClient, session: Session) -> None:
-    """A kick-off sheet says "n.v.t." where a municipality has nothing to offer: as an offer it
-    was matched with every other placeholder need."""
+@pytest.mark.parametrize("placeholder", ["n.v.t.", "-", "?"])
+def test_a_placeholder_row_is_a_problem(
+    client: TestClient, session: Session, placeholder: str
+) -> None:
+    """A kick-off sheet says "n.v.t." (or "-", found by review) where a municipality has
+    nothing to offer: as an offer it was matched with every other placeholder need."""
     haarlem = factories.municipality(session, "Haarlem", "GM0392")
     cop = factories.community(session, "CoP Noord-Holland", haarlem)
     rows = [
         ["Organisation", "Kind", "Text"],
         ["Haarlem", "need", "Hulp bij de TVW"],
-        ["Haarlem", "offer", "n.v.t."],
+        ["Haarlem", "offer", placeholder],
     ]
     body = assert_problem(upload(client, cop.id, csv_file(rows)), 422)
     assert [(p["row"], p["column"], p["message"]) for p in body["problems"]] == [
         (
             3,
             "Text",
-            "'n.v.t.' is a placeholder, not a need or offer: leave it out, or say what is meant",
+            f"'{placeholder}' is a placeholder, not a need or offer: leave it out, or say what is "
+            "meant",
         )
     ]
     assert session.scalars(select(Need.text)).all() == []

@@ -269,7 +269,10 @@ def analyse(text: str, stop_words: frozenset[str] = STOP_WORDS) -> tuple[Word, .
 
 
 _WRITTEN_WORD = re.compile(r"[^\W_]+")
-_SENTENCE_END = frozenset(".!?:;\n\u2022")
+_SENTENCE_END = frozenset(".!?\n\u2022")
+_CLAUSE_END = frozenset(":;")
+"""After these a capital may start what follows ("Doel: Inzicht in …") or be a name's
+("Netcongestie: Liander meldt …")."""
 
 
 def spellings(text: str) -> dict[str, str]:
@@ -279,7 +282,8 @@ def spellings(text: str) -> dict[str, str]:
     * with capitals inside ("TVW", "VvE", "SpUk") where it writes the word so anywhere;
     * else in lower case with its accents ("coöperatie"), where it writes it in lower case
       other than as the first word of a sentence;
-    * else capitalised ("Liander", "Hoorn") where it writes it so inside a sentence.
+    * else capitalised ("Liander", "Hoorn") where it writes it so inside a sentence, or after
+      a colon or semicolon where it is no common word (:func:`is_known_word`).
 
     A word only ever first in a sentence is left out (its case says nothing), and so is the
     case of a text written in capitals only ("VERDUURZAMING VAN VVE'S"): its accents stay.
@@ -301,6 +305,8 @@ def spellings(text: str) -> dict[str, str]:
             continue
         elif written.islower():
             rank, spelling = 2, written
+        elif before[-1] in _CLAUSE_END and is_known_word(folded[0]):
+            continue
         else:
             rank, spelling = 1, written
         if rank > best.get(folded[0], (0, ""))[0]:

@@ -130,13 +130,19 @@ def test_a_text_reason_names_specific_words(terms: tuple[str, ...], named: list[
             "Wij bieden hulp in Hoorn bij warmtenetten.",
             "both mention *warmtenet*, *Hoorn*",
         ),
+        # Found by review: a name after a colon is a name ("liander" before).
+        (
+            "Netcongestie: Liander meldt een wachtlijst.",
+            "Vast maandelijks overleg met Liander over netcongestie",
+            "both mention *netcongestie*, *Liander*",
+        ),
     ],
 )
 def test_a_text_reason_names_words_as_the_answers_write_them(
     need_text: str, offer_text: str, expected: str
 ) -> None:
     for first, second in ((need_text, offer_text), (offer_text, need_text)):
-        built = MatchIndex(taxonomy(), [need(1, 10, first)], [offer(1, 20, second)])
+        built = MatchIndex(load_taxonomy(), [need(1, 10, first)], [offer(1, 20, second)])
         [suggestion] = built.score_need(built.needs[0], min_score=0.0)
         [text] = [reason for reason in suggestion.reasons if reason.factor == "text"]
         assert text.detail == expected

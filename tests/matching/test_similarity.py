@@ -172,6 +172,10 @@ def test_taxonomy_words_are_members_in_reasons() -> None:
         ("met Liander, met liander", ()),  # in lower case too: no name
         ("- Coöperatie\n- de coöperatie", (("cooperatie", "coöperatie"),)),
         ("de ACM-tarieven", (("acm", "ACM"),)),
+        # After a colon a capital may be a name's, or start what follows.
+        ("Netcongestie: Liander meldt een wachtlijst", (("liander", "Liander"),)),
+        ("Doel: Inzicht in de kosten; Kosten in beeld", ()),
+        ("Doel: inzicht", ()),
     ],
 )
 def test_spellings_say_how_a_text_writes_its_words(
