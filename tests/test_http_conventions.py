@@ -116,6 +116,28 @@ def test_every_response_has_api_version(client: TestClient) -> None:
         assert response.headers["api-version"] == __version__, path
 
 
+def test_a_response_without_content_has_no_content_type(
+    client: TestClient, session: Session
+) -> None:
+    """Found by review: a 204 said ``Content-Type: application/json``."""
+    haarlem = factories.municipality(session)
+    cop = factories.community(session, None, haarlem)
+    needs = f"/api/v1/communities/{cop.id}/needs"
+    created = client.post(needs, json={"organisationId": haarlem.id, "text": "Hulp bij de TVW"})
+    deleted = client.delete(
+        f"{needs}/{created.json()['id']}", headers={"If-Match": created.headers["etag"]}
+    )
+    listed = client.get(f"/api/v1/communities/{cop.id}/suggestions")
+    unchanged = client.get(listed.url, headers={"If-None-Match": listed.headers["etag"]})
+    assert [deleted.status_code, unchanged.status_code] == [204, 304]
+    assert [deleted.content, unchanged.content] == [b"", b""]
+    assert ["content-type" in r.headers for r in (deleted, unchanged)] == [False, False]
+    assert (listed.headers["content-type"], deleted.headers["api-version"]) == (
+        "application/json",
+        __version__,
+    )
+
+
 def test_the_docs_page_needs_no_cdn(client: TestClient) -> None:
     """A closed municipal network may not reach cdn.jsdelivr.net, where FastAPI's /docs page
     loads Swagger UI from (found by review): the page was blank there."""

@@ -21,6 +21,8 @@ SAFE_REQUEST_ID = re.compile(REQUEST_ID_PATTERN.encode())
 """A client's own request id that is kept: fits ``AuditEvent.request_id``, safe in logs."""
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
 _ADDED_NAMES = frozenset({API_VERSION_HEADER[0], _REQUEST_ID_NAME})
+_NO_CONTENT = frozenset({204, 304})
+"""Statuses without content, so without a ``Content-Type`` (RFC 9110 §15.3.5, §15.4.5)."""
 CORS_ALLOWED_HEADERS = (
     "Authorization",
     "Content-Type",
@@ -61,7 +63,7 @@ UNLIMITED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class ResponseHeaders:
     """Adds ``API-Version`` (NL GOV ADR /core/version-header) and ``X-Request-ID`` to every
-    response.
+    response, and takes ``Content-Type`` off those without content.
 
     The request id is echoed to the client and recorded with the audit events the request
     writes: the client's own (a proxy's, a caller's) when it is a safe token of at most 64
@@ -83,6 +85,8 @@ class ResponseHeaders:
             if message["type"] == "http.response.start":
                 # A problem response sets both itself (see problems.problem); keep one of each.
                 headers = [h for h in message.get("headers", []) if h[0] not in _ADDED_NAMES]
+                if message["status"] in _NO_CONTENT:  # FastAPI gives a 204 its JSON type
+                    headers = [h for h in headers if h[0] != b"content-type"]
                 message["headers"] = [*headers, *added]
             await send(message)
 
