@@ -358,6 +358,10 @@ KNOWN_WORD_COUNT = 200
 subtitles, OpenSubtitles) to count as a known word (:func:`is_known_word`). Rarer entries are
 mostly names, fragments and a word list's fill ("tran" 113, "uithoorn" 50)."""
 
+PREFIXES = frozenset({"ver", "her", "ont", "be", "ge", "er"})
+"""Dutch prefixes that derive a word rather than head a compound, though some are words too
+("ver", "her"): "verhuurders" (landlords) holds no *huurders* (tenants), "herstel" no *stel*."""
+
 LINKING_ENDINGS = ("en", "s", "e")
 """What may join the first member of a Dutch compound to the second ("verenigings|gebouwen",
 "bewoners|avond", "zonne|panelen"): left off when the member is looked up."""
@@ -425,7 +429,8 @@ def is_compound_member(part: Word, whole: Word, known: Container[str] = ()) -> b
     :func:`is_compound_part` says, and what *whole* holds beside it is a word too
     (:func:`is_member_word`; "dak" in "dakisolatie", not "weth" in "wethouder" or "tran" in
     "transport"). A first member must be written out whole, give or take its ending:
-    "overheid" is no member of "overheating".
+    "overheid" is no member of "overheating"; and a prefix (PREFIXES) is none: "verhuurders"
+    holds no *huurders*.
     """
     if not is_compound_part(part, whole):
         return False
@@ -436,7 +441,8 @@ def is_compound_member(part: Word, whole: Word, known: Container[str] = ()) -> b
             return False
         return is_member_word(whole.surface[shared:], known)
     start = len(whole.root) - len(part.root)
-    return is_member_word(whole.surface[:start], known)
+    head = whole.surface[:start]
+    return head not in PREFIXES and is_member_word(head, known)
 
 
 @lru_cache(maxsize=1)

@@ -124,6 +124,10 @@ def test_normalisation_helpers() -> None:
         # A first member written out whole, give or take an ending.
         ("overheid", "overheating", ()),
         ("warmte", "warmtenetten", ("warmte",)),
+        # A prefix is no member, though "ver" is a word too: landlords are no tenants.
+        ("verhuurders", "huurders", ()),
+        ("herstel", "stel", ()),
+        ("huurdersorganisatie", "huurders", ("huurders",)),
     ],
 )
 def test_shared_terms(first: str, second: str, expected: tuple[str, ...]) -> None:
