@@ -659,3 +659,57 @@ def test_deactivation_a_new_e_mail_and_erasure_follow_the_token_rule(
                 "outsider": 403,
                 "self": done,
             }, (action, elsewhere)
+
+
+def test_an_import_tells_an_organiser_nothing_of_the_people_of_an_organisation_they_do_not_run(
+    client: TestClient, world: World
+) -> None:
+    """Found by review: the organiser may not see Texel's people (403), yet a dry run told
+    whose e-mail an address is (every row had a problem but the right organisation's) and
+    whether someone of a given name works there (no problem where one did). Now every Texel
+    row that names a person has the same problem, whoever the person is; an admin's does not."""
+    email = client.get(f"/api/v1/people/{world.people['outsider']}", headers=world.headers["admin"])
+    texel = [
+        ["Texel", "need", "Hulp bij de TVW een", "", email.json()["email"]],
+        ["Texel", "need", "Hulp bij de TVW twee", "Nieuwe Collega", "nieuw@texel.example.org"],
+        ["Texel", "need", "Hulp bij de TVW drie", "Otto Texel", ""],
+        ["Texel", "need", "Hulp bij de TVW vier", "Niemand Bekend", ""],
+    ]
+    rows = [["Organisation", "Kind", "Text", "Name", "E-mail"], *texel]
+    data = "\n".join(",".join(row) for row in rows).encode()
+
+    def dry_run(role: str) -> Any:
+        response = client.post(
+            world.url("/imports?dryRun=true"),
+            files={"file": ("a.csv", data, "text/csv")},
+            headers=world.headers[role],
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert_problem(
+        client.get(
+            f"/api/v1/people/{world.people['outsider']}", headers=world.headers["organiser"]
+        ),
+        403,
+    )
+    found = dry_run("organiser")
+    message = (
+        "'Texel' is in no community you organise yet, so its people are not looked up: leave "
+        "name and e-mail empty in its rows, and give them in a later import, once this one has "
+        "made it a member"
+    )
+    assert [(p["row"], p["column"], p["message"]) for p in found["problems"]] == [
+        (2, "E-mail", message),
+        (3, "E-mail", message),
+        (4, "Name", message),
+        (5, "Name", message),
+    ]
+    assert [p["row"] for p in dry_run("admin")["problems"]] == [5]  # nobody of that name
+    texel_only = "\n".join(",".join(row[:3]) for row in rows).encode()
+    without_people = client.post(
+        world.url("/imports?dryRun=true"),
+        files={"file": ("a.csv", texel_only, "text/csv")},
+        headers=world.headers["organiser"],
+    )
+    assert (without_people.status_code, without_people.json()["problems"]) == (200, [])

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.deps import (
     CommunityId,
     ManagedCommunity,
+    PrincipalDep,
     ReadableCommunity,
     manages_before_the_session,
     read_apart,
@@ -20,6 +21,7 @@ from app.api.deps import (
 from app.api.session import SessionDep, in_thread
 from app.errors import Forbidden, InvalidParam, ValidationFailed
 from app.schemas import ImportRead
+from app.services import access
 from app.services import imports as service
 from app.services.import_files import CSV_MEDIA_TYPE, MAX_ROWS, XLSX_MEDIA_TYPE
 from app.services.matching import EmbeddedAhead, embed_texts_ahead
@@ -130,10 +132,16 @@ def import_answers(
     # First: FastAPI resolves dependencies in the order of the parameters.
     upload: Annotated[ReadUpload, Depends(read_upload)],
     session: SessionDep,
+    principal: PrincipalDep,
     community: ManagedCommunity,
 ) -> ImportRead:
     result = service.import_answers(
-        session, community, upload.file, dry_run=upload.dry_run, ahead=upload.ahead
+        session,
+        community,
+        upload.file,
+        dry_run=upload.dry_run,
+        ahead=upload.ahead,
+        people_of=access.people_managed(session, principal),
     )
     return ImportRead.model_validate(result)
 

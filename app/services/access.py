@@ -153,6 +153,20 @@ def may_manage_people_of(session: Session, principal: Principal, organisation_id
     return bool(principal.organiser_of & organisation_communities(session, organisation_id))
 
 
+def people_managed(session: Session, principal: Principal) -> frozenset[int] | None:
+    """Ids of the organisations whose people the principal may see and manage
+    (:func:`may_manage_people_of`); ``None`` means all (admin)."""
+    if principal.is_admin:
+        return None
+    members = session.scalars(
+        select(Membership.organisation_id).where(
+            Membership.community_id.in_(sorted(principal.organiser_of))
+        )
+    )
+    own = () if principal.organisation_id is None else (principal.organisation_id,)
+    return frozenset((*members, *own))
+
+
 def require_people_manager(session: Session, principal: Principal, organisation_id: int) -> None:
     if not may_manage_people_of(session, principal, organisation_id):
         raise Forbidden(f"you may not see or manage the people of organisation {organisation_id}")

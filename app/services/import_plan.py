@@ -7,7 +7,7 @@ meetings). Nothing is written here; :class:`Planner` only reads.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -111,10 +111,14 @@ class Planner:
         column_names: dict[str, str],
         *,
         name_hints: bool = True,
+        people_of: Collection[int] | None = None,
     ) -> None:
         """*name_hints*: look for the closest known name of an unknown organisation (each
-        lookup is difflib against every organisation), for the problems a caller is shown."""
+        lookup is difflib against every organisation), for the problems a caller is shown.
+        *people_of*: the organisations whose people the file's author may see (None: all);
+        rows of others that name a person are a problem, whoever the person is."""
         self.session, self.community = session, community
+        self.people_of = people_of
         self.hinting = name_hints
         self.column_names = column_names  # column key → header as written in the file
         self.problems: list[ImportProblem] = []
@@ -315,6 +319,19 @@ class Planner:
         self, row: ParsedRow | RowReferences, organisation_id: int
     ) -> int | NewPerson | None:
         organisation = self.organisations[organisation_id]
+        if (row.email or row.person_name) and not self._may_see_people_of(organisation_id):
+            # Whether the person exists, or is of another organisation, is not said either
+            # way: a dry run would tell whose e-mail an address is, or who works where.
+            column = "email" if row.email else "person_name"
+            self.problem(
+                row,
+                column,
+                row.email or row.person_name or "",
+                f"{quote(organisation)} is in no community you organise yet, so its people are "
+                "not looked up: leave name and e-mail empty in its rows, and give them in a "
+                "later import, once this one has made it a member",
+            )
+            return None
         if row.email:
             person = self.people_by_email.get(row.email)
             if person is not None:
@@ -351,6 +368,9 @@ class Planner:
                 "to tell who it is or to add them",
             )
         return None
+
+    def _may_see_people_of(self, organisation_id: int) -> bool:
+        return self.people_of is None or organisation_id in self.people_of
 
     def _new_person(
         self, row: ParsedRow | RowReferences, organisation_id: int, email: str

@@ -30,7 +30,7 @@ Rules (also in the README and the OpenAPI description):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,12 +206,14 @@ def import_answers(
     dry_run: bool,
     progress: ProgressCallback | None = None,
     ahead: matching.EmbeddedAhead | None = None,
+    people_of: Collection[int] | None = None,
 ) -> ImportResult:
     """Check a file read by :func:`read_import` against the database and, unless ``dry_run``,
     write its answers to ``community`` (all or nothing: any problem raises a 422 that lists
     them all) and recompute the suggestions. A file that could not be read raises its error.
     *ahead*: the embeddings of :func:`texts_to_embed`; the model runs for the rest (texts
-    written meanwhile) under the community's lock."""
+    written meanwhile) under the community's lock. *people_of*: the organisations whose
+    people the caller may see (None: all; see Planner)."""
     if upload.error is not None:
         raise upload.error
     if not dry_run:
@@ -220,7 +222,7 @@ def import_answers(
         # would both create every row. SQLite queues writers anyway; on PostgreSQL an advisory
         # lock does, the one every write of the community's answers takes.
         matching.queue_answer_writes(session, community)
-    planner = Planner(session, community, upload.column_names)
+    planner = Planner(session, community, upload.column_names, people_of=people_of)
     plans = planner.plan(upload.parsed, progress, references=upload.references)
     problems = sorted([*upload.problems, *planner.problems], key=lambda problem: problem.row)
     if problems and not dry_run:
