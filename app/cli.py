@@ -129,6 +129,8 @@ cli = typer.Typer(
     help="copmatch: needs-and-offers matchmaking for Communities of Practice.",
     no_args_is_help=True,
     add_completion=False,
+    # Docstrings are wrapped at 100 columns: markdown joins a paragraph's lines again.
+    rich_markup_mode="markdown",
 )
 
 

@@ -43,6 +43,17 @@ def test_compose_services_and_dependencies() -> None:
     }
 
 
+def test_compose_passes_the_settings_of_an_env_file() -> None:
+    """Found by review: settings in .env (as .env.example says) never reached the containers:
+    compose reads .env only to fill in ${...}. Both services read it, if there is one; the
+    settings compose sets itself win, and the log level it sets comes from .env too."""
+    compose = _compose()
+    for service in ("migrate", "api"):
+        assert compose["services"][service]["env_file"] == [{"path": ".env", "required": False}]
+        environment = compose["services"][service]["environment"]
+        assert environment["COPMATCH_LOG_LEVEL"] == "${COPMATCH_LOG_LEVEL:-info}"
+
+
 def test_compose_ports_match_the_served_port() -> None:
     api = _compose()["services"]["api"]
     command = api["command"]
