@@ -311,14 +311,14 @@ def test_report_decimals_are_cut_off_after_two(value: float, english: str, dutch
             "participation-note",
             "nl",
             {"organisations": 1, "people": 1, "departments": 4, "single": 0},
-            "1 organisatie met 1 actieve deelnemer uit 4 afdelingen; bij 0 organisaties neemt "
+            "1 organisatie met 1 actieve deelnemer uit 4 afdelingen; bij 0 gemeenten neemt "
             "maar één afdeling deel.",
         ),
         (
             "participation-note",
             "en",
             {"organisations": 2, "people": 1, "departments": 1, "single": 1},
-            "2 organisations with 1 active person from 1 department; at 1 organisation only one "
+            "2 organisations with 1 active person from 1 department; at 1 municipality only one "
             "department takes part.",
         ),
         ("formats-note", "nl", {"organisations": 1}, "1 organisatie gaf een voorkeur op."),
@@ -362,6 +362,30 @@ def test_an_answer_at_score_0_is_no_near_miss(score: float, nl: str, en: str) ->
 
 
 # --- JSON ------------------------------------------------------------------------------------
+
+
+def test_only_a_municipality_is_flagged_for_a_single_department(
+    client: TestClient, session: Session
+) -> None:
+    """Found by review: the flag "the heat transition needs more departments" was also put on
+    RVO, a national agency."""
+    haarlem = factories.municipality(session, "Haarlem", "GM0392")
+    rvo = factories.agency(session, "RVO")
+    for organisation in (haarlem, rvo):
+        factories.person(session, organisation, department="duurzaamheid")
+    community = factories.community(session, "CoP Afdelingen", haarlem, rvo)
+    url = f"/api/v1/communities/{community.id}/report"
+    participation = get(client, url).json()["participation"]
+    flags = {
+        item["organisation"]["name"]: item["singleDepartment"] for item in participation["items"]
+    }
+    assert (flags, participation["singleDepartmentOrganisations"]) == (
+        {"Haarlem": True, "RVO": False},
+        1,
+    )
+    lines = get(client, url, "text/markdown").text.splitlines()
+    flagged = {line.split(" | ")[0] for line in lines if line.startswith("| ") and "⚑" in line}
+    assert flagged == {"| Haarlem"}
 
 
 def test_json_participation_demand_formats_and_summary(client: TestClient, plan: Plan) -> None:

@@ -25,7 +25,7 @@ UNNAMED_WORDS: frozenset[str] = text.word_set(
     via per incl inclusief etc etcetera bijv bijvoorbeeld oa ivm mbt tbv tav obv nav mbv evt
     bv dwz zgn icm ipv iom gaan gaat ga moeten moet mogen mag komen komt krijgen krijg maken
     maakt staan staat zien weten houden laten zetten zitten zit net even echt steeds vaak
-    nieuw nieuwe jaar jaren get make just new
+    nieuw nieuwe jaar jaren eerste tweede get make just new
     """
 )
 """Words two answers may share that a text reason does not name: abbreviations and common verbs

@@ -279,7 +279,8 @@ def spellings(text: str) -> dict[str, str]:
     """How *text* writes the words it writes other than folded, by folded word in text order,
     for :func:`spelled` (content words of two letters or more):
 
-    * with capitals inside ("TVW", "VvE", "SpUk") where it writes the word so anywhere;
+    * with capitals inside ("TVW", "VvE", "SpUk") where it writes the word so anywhere, in
+      mixed case ("VvE") before capitals only ("VVE's") where it writes both;
     * else in lower case with its accents ("coöperatie"), where it writes it in lower case
       other than as the first word of a sentence;
     * else capitalised ("Liander", "Hoorn") where it writes it so inside a sentence, or after
@@ -300,7 +301,7 @@ def spellings(text: str) -> dict[str, str]:
         if shouting:
             rank, spelling = 2, written.lower()
         elif any(char.isupper() for char in written[1:]):
-            rank, spelling = 3, written
+            rank, spelling = 3 + _mixed_case(written), written
         elif starts_sentence:
             continue
         elif written.islower():
@@ -314,16 +315,22 @@ def spellings(text: str) -> dict[str, str]:
     return {word: spelling for word, (_, spelling) in best.items() if spelling != word}
 
 
+def _mixed_case(written: str) -> bool:
+    """Does *written* hold lower-case letters as well as capitals inside ("VvE", not "VVE")?"""
+    return any(char.islower() for char in written)
+
+
 def spelled(word: str, *known: Mapping[str, str], words: Container[str] = ()) -> str:
     """*word* (folded) as the texts whose *known* spellings (:func:`spellings`) are given
-    write it: with capitals inside where one does; else in lower case with accents
+    write it: with capitals inside where one does (in mixed case where one does: "VvE", not
+    "VVE"); else in lower case with accents
     where one does; else capitalised, as a name, where one does and it is no common word (nor
     one of *words*, the taxonomy's: "Aquathermie" is *aquathermie*), or where every text does
     ("Hoorn"). As it is where none writes it otherwise."""
     found = [spelling for spellings in known if (spelling := spellings.get(word)) is not None]
-    for spelling in found:
-        if spelling[1:] != spelling[1:].lower():
-            return spelling
+    inner = [spelling for spelling in found if spelling[1:] != spelling[1:].lower()]
+    if inner:  # "VvE" before "VVE": written in capitals only, its case is less particular
+        return max(inner, key=_mixed_case)
     for spelling in found:
         if spelling.islower():
             return spelling

@@ -84,11 +84,11 @@ _TEXT: dict[str, tuple[str, str]] = {
     "partner": ("Partner", "Partner"),
     "participation-note": (
         "{organisations:organisatie|organisaties} met {people:actieve deelnemer|actieve "
-        "deelnemers} uit {departments:afdeling|afdelingen}; bij {single:organisatie|"
-        "organisaties} neemt maar één afdeling deel.",
+        "deelnemers} uit {departments:afdeling|afdelingen}; bij {single:gemeente|"
+        "gemeenten} neemt maar één afdeling deel.",
         "{organisations:organisation|organisations} with {people:active person|active people} "
-        "from {departments:department|departments}; at {single:organisation|organisations} only "
-        "one department takes part.",
+        "from {departments:department|departments}; at {single:municipality|municipalities} "
+        "only one department takes part.",
     ),
     "formats-note": (
         "{organisations:organisatie gaf|organisaties gaven} een voorkeur op.",
@@ -110,8 +110,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     ),
     # explanations
     "single-department-note": (
-        "⚑ = alleen één afdeling neemt deel; de warmtetransitie vraagt meer afdelingen.",
-        "⚑ = only one department takes part; the heat transition needs more of them.",
+        "⚑ = van deze gemeente neemt maar één afdeling deel; de warmtetransitie vraagt meer "
+        "afdelingen.",
+        "⚑ = only one department of this municipality takes part; the heat transition needs "
+        "more of them.",
     ),
     "counting-note": (
         "Een vraag of aanbod telt mee bij elk onderwerp waarmee het getagd is, en één keer per "

@@ -71,7 +71,8 @@ class Participant(ReadModel):
     people: list[PersonSummary] = Field(description="Active people of the organisation")
     departments: list[str] = Field(description="Distinct departments of those people")
     single_department: bool = Field(
-        description="Exactly one department takes part: the heat transition needs more"
+        description="A municipality of which exactly one department takes part: the heat "
+        "transition needs more"
     )
     needs: int
     offers: int

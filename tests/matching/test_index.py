@@ -136,6 +136,12 @@ def test_a_text_reason_names_specific_words(terms: tuple[str, ...], named: list[
             "Vast maandelijks overleg met Liander over netcongestie",
             "both mention *netcongestie*, *Liander*",
         ),
+        # Mixed case before capitals only, whichever answer writes which; "eerste" unnamed.
+        (
+            "Hoe krijg je VVE's mee in de eerste wijk?",
+            "Onze VvE-aanpak in de eerste wijk",
+            "both mention *wijk*, *VvE*",
+        ),
     ],
 )
 def test_a_text_reason_names_words_as_the_answers_write_them(

@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import ColumnElement, Row, Text, cast, select
 from sqlalchemy.orm import Session
 
-from app.models import Community, Format, Person, Suggestion
+from app.models import Community, Format, OrganisationKind, Person, Suggestion
 from app.reports import schemas as r
 from app.schemas import FormatCount, LocalisedText, ReasonRead
 from app.services import matching
@@ -26,7 +26,9 @@ from app.services.topics import taxonomy
 
 
 def participation(data: CommunityRows) -> r.Participation:
-    """Section 1: active people and departments per member, single departments flagged."""
+    """Section 1: active people and departments per member; a municipality where one
+    department takes part is flagged (an agency or a province has no departments to bring in
+    the way a municipality's housing, spatial planning and social domain do)."""
     items: list[r.Participant] = []
     every_department: set[str] = set()
     answers: dict[str, defaultdict[int, int]] = {
@@ -53,7 +55,9 @@ def participation(data: CommunityRows) -> r.Participation:
                 kind=organisation.kind,
                 people=[person_summary(person) for person in people],
                 departments=sorted(departments.values(), key=str.casefold),
-                single_department=len(departments) == 1,
+                single_department=(
+                    organisation.kind == OrganisationKind.MUNICIPALITY and len(departments) == 1
+                ),
                 needs=answers["needs"][organisation.id],
                 offers=answers["offers"][organisation.id],
                 format_preferences=answers["preferences"][organisation.id],
