@@ -379,7 +379,7 @@ def report(
         "--output",
         "-o",
         help="File or directory to write (default: here, named as GET .../report names it: "
-        "<slug>-plan-<date>.<format>, <slug>-suggestions-<date>.csv; a directory, or a path "
+        "`<slug>-plan-<date>.<format>`, `<slug>-suggestions-<date>.csv`; a directory, or a path "
         "ending in /, gets that name too; - for standard output)",
     ),
     lang: Lang = typer.Option("nl", "--lang", help="Language of headings and labels"),

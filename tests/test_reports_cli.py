@@ -182,3 +182,14 @@ def test_a_dot_env_that_is_no_utf8_text_is_one_line(
         2,
         "error: settings: .env is not UTF-8 text (invalid continuation byte at byte 24)\n",
     )
+
+
+def test_the_help_reads_as_prose_and_keeps_the_file_names() -> None:
+    """Found by review: the commands' help broke lines mid-sentence and showed ``recompute``
+    literally; rendered as markdown, it dropped <slug>, <date> and <format> as HTML tags."""
+    wide = {"COLUMNS": "200", "TERMINAL_WIDTH": "200"}
+    overview = CliRunner().invoke(cli, ["--help"], env=wide).output
+    report = CliRunner().invoke(cli, ["report", "--help"], env=wide).output
+    assert "then score the communities no copmatch has scored" in overview
+    assert "``" not in overview
+    assert "<slug>-plan-<date>.<format>, <slug>-suggestions-<date>.csv" in report

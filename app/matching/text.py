@@ -284,7 +284,8 @@ def spellings(text: str) -> dict[str, str]:
     * else in lower case with its accents ("coöperatie"), where it writes it in lower case
       other than as the first word of a sentence;
     * else capitalised ("Liander", "Hoorn") where it writes it so inside a sentence, or after
-      a colon or semicolon where it is no common word (:func:`is_known_word`).
+      a colon or semicolon where it is no common word nor a compound of two
+      (:func:`is_member_word`).
 
     A word only ever first in a sentence is left out (its case says nothing), and so is the
     case of a text written in capitals only ("VERDUURZAMING VAN VVE'S"): its accents stay.
@@ -306,8 +307,8 @@ def spellings(text: str) -> dict[str, str]:
             continue
         elif written.islower():
             rank, spelling = 2, written
-        elif before[-1] in _CLAUSE_END and is_known_word(folded[0]):
-            continue
+        elif before[-1] in _CLAUSE_END and is_member_word(folded[0]):
+            continue  # a common word, or a compound of two ("Vraag: Kostenvergelijking")
         else:
             rank, spelling = 1, written
         if rank > best.get(folded[0], (0, ""))[0]:

@@ -180,6 +180,7 @@ def test_taxonomy_words_are_members_in_reasons() -> None:
         ("Netcongestie: Liander meldt een wachtlijst", (("liander", "Liander"),)),
         ("Doel: Inzicht in de kosten; Kosten in beeld", ()),
         ("Doel: inzicht", ()),
+        ("Vraag: Kostenvergelijking van zonnepanelen", ()),  # a compound of common words
         # Mixed case before capitals only (found by review: "beide noemen VVE").
         ("Hoe krijg je VVE's mee? Elke VvE is anders", (("vve", "VvE"),)),
     ],
