@@ -759,6 +759,26 @@ def test_a_reciprocity_reason_stays_when_a_priority_or_capacity_changes(
     assert reciprocity_reasons(client, cop) == stored
 
 
+@pytest.mark.parametrize("kind", ["needs", "offers"])
+def test_a_reciprocity_reason_stays_when_its_answer_is_rewritten_to_say_the_same(
+    client: TestClient, cop: Cop, kind: str
+) -> None:
+    """Found by review: fixing a typo in Zaanstad's VvE need dropped "Haarlem can help Zaanstad
+    in return", which its new text still earns, until the next recompute."""
+    teo = answer(client, cop, "offers", cop.zaanstad, TEO_OFFER)["id"]
+    answer(client, cop, "needs", cop.haarlem, AQUATHERMIE_NEED)
+    vve_offer = answer(client, cop, "offers", cop.haarlem, VVE_OFFER)["id"]
+    vve_need = answer(client, cop, "needs", cop.zaanstad, VVE_NEED)["id"]
+    assert client.post(f"{cop.url}/_recompute").status_code == 200
+    before = reciprocity_reasons(client, cop)
+    assert (teo, "Haarlem can help Zaanstad in return") in before
+
+    rewritten, text = (vve_need, VVE_NEED) if kind == "needs" else (vve_offer, VVE_OFFER)
+    patch(client, f"{cop.url}/{kind}/{rewritten}", json={"text": text.rstrip("?") + "."})
+
+    assert reciprocity_reasons(client, cop) == before
+
+
 def test_working_groups_gaps_and_unmet_offers(
     client: TestClient, session: Session, cop: Cop
 ) -> None:

@@ -182,7 +182,7 @@ def test_an_index_without_a_deleted_answers_reciprocity_is_kept_only_beside_its_
     need.priority = "high"
     assert cache.get(snapshot(session, cop), same="offers") is first
     more = tuple(replace(indexed, capacity=5) for indexed in first.offers)
-    assert index_module._gone(first.offers, more) == frozenset()
+    assert index_module._changes(first.offers, more) == index_module._Changes(frozenset(), ())
     session.delete(offer)
     session.flush()
     without = cache.get(snapshot(session, cop), same="offers")

@@ -394,32 +394,46 @@ class MatchIndex:
         moved_index._need_side, moved_index._offer_side = need_side, offer_side
         return moved_index
 
-    def reciprocity_without(
-        self, need_ids: Collection[int] = (), offer_ids: Collection[int] = ()
+    def reciprocity_refitted(
+        self,
+        gone_need_ids: Collection[int] = (),
+        gone_offer_ids: Collection[int] = (),
+        *,
+        needs: Sequence[Need] = (),
+        offers: Sequence[Offer] = (),
     ) -> MatchIndex:
-        """This index with who can help whom (the reciprocity factor) fitted again without its
-        needs *need_ids* and offers *offer_ids*: answers deleted since it was built, or changed
-        (their new text is new to it). A relation that rested only on those answers is dropped,
-        so no reason says an organisation can help another in return on an answer that is gone.
-        Relations that answers new to the index would add are not added (a new index fits them).
+        """This index with who can help whom (the reciprocity factor) fitted again for the
+        organisations whose needs *gone_need_ids* or offers *gone_offer_ids* in it are gone
+        (deleted since it was built, or rewritten), on their answers as they are now: those of
+        the index that are not gone, and those of *needs* and *offers* (new to the index, or
+        rewritten ones as they read now) that are theirs. A relation that rested only on a
+        gone answer goes, so no reason says an organisation can help another in return on an
+        answer that is gone; one that a rewritten answer makes comes. Relations of other
+        organisations stay as fitted: what answers new to the index add to them waits for a
+        new index.
 
         Only the reciprocity changes: the answers stay in the index, and a caller leaves pairs
         with the offers out as before (*excluded*). Ids the index does not hold are ignored; the
-        same index when no relation rested only on those answers.
+        same index when no relation changes.
         """
-        needs = [
+        gone_needs = [
             self._need_side.position[ident]
-            for ident in need_ids
+            for ident in gone_need_ids
             if ident in self._need_side.position
         ]
-        offers = [
+        gone_offers = [
             self._offer_side.position[ident]
-            for ident in offer_ids
+            for ident in gone_offer_ids
             if ident in self._offer_side.position
         ]
-        if not needs and not offers:
+        if not gone_needs and not gone_offers:
             return self
-        scorer = self._scorer.without(sorted(needs), sorted(offers))
+        scorer = self._scorer.refitted(
+            sorted(gone_needs),
+            sorted(gone_offers),
+            [self._prepared(need, self.needs, self._need_side) for need in needs],
+            [self._prepared(offer, self.offers, self._offer_side) for offer in offers],
+        )
         if np.array_equal(scorer.helps, self._scorer.helps):
             return self
         return self._rescored(scorer)

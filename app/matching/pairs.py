@@ -98,14 +98,19 @@ class PairScorer:
             self.helps[helpers, helped] = True
         np.fill_diagonal(self.helps, False)
 
-    def without(self, needs: Sequence[int], offers: Sequence[int]) -> PairScorer:
-        """This scorer with who can help whom fitted again without the needs and offers at the
-        positions *needs* and *offers* of its sides (answers deleted, or changed, since): the
-        row of each organisation that lost an offer and the column of each that lost a need are
-        worked out again from the answers left, so a relation that rested only on those answers
-        is gone. Relations are only ever dropped, none added: each new row and column is taken
-        with the old one (an organisation's offers against the needs add a pair's terms in
-        another order than the fit, which may differ in the last bit)."""
+    def refitted(
+        self,
+        needs: Sequence[int],
+        offers: Sequence[int],
+        new_needs: Sequence[tuple[Prepared, sparse.csr_matrix]] = (),
+        new_offers: Sequence[tuple[Prepared, sparse.csr_matrix]] = (),
+    ) -> PairScorer:
+        """This scorer with who can help whom fitted again for the organisations whose needs or
+        offers at the positions *needs* and *offers* of its sides are gone (deleted, or
+        rewritten, since): the row of each that lost an offer and the column of each that lost
+        a need are worked out again from its answers as they are now: those left, and those of
+        *new_needs* and *new_offers* (analysed, with their vectors) that are its own. A relation
+        that rested only on a gone answer goes; one a rewritten answer makes comes."""
         scorer = copy.copy(self)
         scorer.helps = helps = self.helps.copy()
         gone_needs = np.zeros(len(self.needs.items), dtype=np.bool_)
@@ -113,11 +118,15 @@ class PairScorer:
         gone_offers = np.zeros(len(self.offers.items), dtype=np.bool_)
         gone_offers[list(offers)] = True
         for code in np.unique(self.offers.organisations[gone_offers]).tolist():
-            helped = self._helped_by(self.offers, self.needs, code, gone_offers, gone_needs)
-            helps[code] &= helped
+            own = [item for item in new_offers if self.organisation_code(item[0]) == code]
+            helps[code] = self._helped_by(
+                self.offers, self.needs, code, gone_offers, gone_needs, own
+            )
         for code in np.unique(self.needs.organisations[gone_needs]).tolist():
-            helpers = self._helped_by(self.needs, self.offers, code, gone_needs, gone_offers)
-            helps[:, code] &= helpers
+            own = [item for item in new_needs if self.organisation_code(item[0]) == code]
+            helps[:, code] = self._helped_by(
+                self.needs, self.offers, code, gone_needs, gone_offers, own
+            )
         return scorer
 
     def _helped_by(
@@ -127,18 +136,19 @@ class PairScorer:
         code: int,
         gone: npt.NDArray[np.bool_],
         gone_targets: npt.NDArray[np.bool_],
+        new: Sequence[tuple[Prepared, sparse.csr_matrix]],
     ) -> npt.NDArray[np.bool_]:
-        """Per organisation (code), whether one of the answers of organisation *code* on *side*
-        that are not *gone* reaches RECIPROCITY_THRESHOLD with one of its *targets* that are not
-        *gone_targets* (the organisation itself excluded)."""
+        """Per organisation (code), whether one of the answers of organisation *code*, those on
+        *side* that are not *gone* and its *new* ones, reaches RECIPROCITY_THRESHOLD with one of
+        the *targets* that are not *gone_targets* (the organisation itself excluded)."""
         found = np.zeros(len(self.helps), dtype=np.bool_)
-        positions = np.flatnonzero((side.organisations == code) & ~gone)
-        if positions.size:
-            content, _ = self.content(
-                [side.items[position] for position in positions.tolist()],
-                side.matrix[positions],
-                targets,
+        positions = np.flatnonzero((side.organisations == code) & ~gone).tolist()
+        items = [*(side.items[position] for position in positions), *(item for item, _ in new)]
+        if items:
+            vectors = sparse.vstack(
+                [side.matrix[positions], *(vector for _, vector in new)], format="csr"
             )
+            content, _ = self.content(items, vectors, targets)
             reached = (content >= scoring.RECIPROCITY_THRESHOLD).any(axis=0) & ~gone_targets
             found[targets.organisations[reached]] = True
         found[code] = False

@@ -562,18 +562,18 @@ def scored_without_reciprocity(
     ("gone", "dropped"),
     [
         # Organisation 10's VvE insulation offer is all it can help organisation 20 with...
-        ({"offer_ids": {3}}, {(10, 20)}),
+        ({"gone_offer_ids": {3}}, {(10, 20)}),
         # ...and organisation 20's VvE need all that organisation 10 can help it with.
-        ({"need_ids": {3}}, {(10, 20)}),
+        ({"gone_need_ids": {3}}, {(10, 20)}),
         # Organisation 40's residents' evening: two organisations' only help to it.
-        ({"need_ids": {5}}, {(10, 40), (30, 40)}),
-        ({"need_ids": {4, 99}, "offer_ids": {2}}, {(30, 10), (30, 40), (40, 30)}),
+        ({"gone_need_ids": {5}}, {(10, 40), (30, 40)}),
+        ({"gone_need_ids": {4, 99}, "gone_offer_ids": {2}}, {(30, 10), (30, 40), (40, 30)}),
     ],
 )
 def test_an_index_without_an_answer_no_longer_says_what_rested_on_it(
     gone: dict[str, set[int]], dropped: set[tuple[int, int]]
 ) -> None:
-    """reciprocity_without (answers deleted or changed since the index was built) drops the
+    """reciprocity_refitted (answers deleted or changed since the index was built) drops the
     relations between organisations that rested on those answers alone; every pair scores as
     before but for the reciprocity it lost, in the ranking too. The old index is unchanged."""
     old = index()
@@ -583,7 +583,7 @@ def test_an_index_without_an_answer_no_longer_says_what_rested_on_it(
     pairs = [(n, o) for n in NEEDS for o in OFFERS if n.organisation_id != o.organisation_id]
     scored_before = old.score_pairs(pairs)
 
-    without = old.reciprocity_without(**gone)
+    without = old.reciprocity_refitted(**gone)
 
     assert helping(without) == before - dropped
     assert without.score_pairs(pairs) == tuple(
@@ -601,12 +601,32 @@ def test_an_index_without_an_answer_no_longer_says_what_rested_on_it(
 
 def test_an_index_without_answers_nothing_rested_on_is_the_same_index() -> None:
     old = index()
-    assert old.reciprocity_without() is old
+    assert old.reciprocity_refitted() is old
     # Organisation 20's corporation-housing offer and 50's sports-canteen need help nobody.
-    assert old.reciprocity_without(need_ids={6}, offer_ids={6}) is old
-    assert old.reciprocity_without(need_ids={99}, offer_ids={99}) is old
+    assert old.reciprocity_refitted(gone_need_ids={6}, gone_offer_ids={6}) is old
+    assert old.reciprocity_refitted(gone_need_ids={99}, gone_offer_ids={99}) is old
     assert not old.can_help(10, 99)
     assert not old.can_help(99, 10)
+
+
+def test_an_index_refitted_with_rewritten_answers_counts_them() -> None:
+    """A rewritten answer (gone as the index holds it, given as it reads now) counts for its
+    organisation's relations: found by review, a need's typo fixed dropped a relation its new
+    text still makes."""
+    old = index()
+    fixed = replace(NEEDS[2], text=NEEDS[2].text.replace("isoleren", "isolatie"))
+    assert helping(old.reciprocity_refitted(gone_need_ids={3}, needs=[fixed])) == helping(old)
+    # Organisation 50's need, rewritten to a residents' evening: 10 and 30 can help it now.
+    text = "Hoe organiseren we een bewonersavond over participatie?"
+    evening = replace(NEEDS[5], text=text)
+    new_of_20 = need(7, 20, text)
+    refitted = old.reciprocity_refitted(gone_need_ids={6}, needs=[evening, new_of_20])
+    assert helping(refitted) == helping(old) | {(10, 50), (30, 50)}
+    # A new need of organisation 20, none of whose answers went, waits for a new index...
+    assert not refitted.can_help(30, 20)
+    # ...unless one of its answers went too: its relations are fitted on all its answers.
+    both = old.reciprocity_refitted(gone_need_ids={3}, needs=[fixed, new_of_20])
+    assert helping(both) == helping(old) | {(30, 20)}
 
 
 @pytest.mark.parametrize("exact", [True, False], ids=["every-pair", "shortlists"])
@@ -614,7 +634,7 @@ def test_an_index_without_answers_nothing_rested_on_is_the_same_index() -> None:
 def test_an_index_without_answers_fits_reciprocity_on_the_answers_left(
     embedded: bool, exact: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Which organisation can help which, after reciprocity_without, is what the index's own
+    """Which organisation can help which, after reciprocity_refitted, is what the index's own
     content scores of the answers left say (RECIPROCITY_THRESHOLD), to the bit; its ranking
     is worked out again, even where the old index had ranked everything already."""
     if not exact:
@@ -643,7 +663,7 @@ def test_an_index_without_answers_fits_reciprocity_on_the_answers_left(
         for row, column in zip(rows.tolist(), columns.tolist(), strict=True)
     } - {(organisation, organisation) for organisation in range(1, 9)}
 
-    without = old.reciprocity_without(gone_needs, gone_offers)
+    without = old.reciprocity_refitted(gone_needs, gone_offers)
 
     dropped = helping(old) - expected
     assert helping(without) == expected

@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -188,16 +188,24 @@ class _IndexCache:
         # One builder per community: the reads that follow a write (gaps, groups, a report)
         # wait for one build instead of each building the same index.
         self._builders: dict[int, threading.Lock] = {}
-        # Per community: an index, the ids of its needs and offers gone, and the index without
-        # their reciprocity (see _without_gone).
-        self._without: dict[int, tuple[matching.MatchIndex, _Gone, matching.MatchIndex]] = {}
+        # Per community: an index, how a snapshot's needs and offers differ from its, and the
+        # index with the reciprocity of those organisations fitted again (see _without_gone).
+        self._without: dict[
+            int,
+            tuple[
+                matching.MatchIndex,
+                tuple[_Changes[matching.Need], _Changes[matching.Offer]],
+                matching.MatchIndex,
+            ],
+        ] = {}
 
     def get(self, data: Snapshot, *, same: Side = "both") -> matching.MatchIndex:
         """An index for ``data``; ``same`` says which side must match: needs, offers or both.
 
         A cached index may hold needs or offers that ``data`` has no more, or holds otherwise
-        (deleted or changed since it was built): the index returned says no organisation can
-        help another in return on those (MatchIndex.reciprocity_without)."""
+        (deleted or rewritten since it was built): the index returned has the reciprocity of
+        their organisations fitted again on their answers as they are now
+        (MatchIndex.reciprocity_refitted), so no reason rests on a gone answer."""
         index = self._cached(data, same)
         if index is not None:
             return self._without_gone(data, index)
@@ -211,21 +219,29 @@ class _IndexCache:
         return index
 
     def _without_gone(self, data: Snapshot, index: matching.MatchIndex) -> matching.MatchIndex:
-        """*index* with the reciprocity of the answers it holds and *data* does not taken out;
+        """*index* with the reciprocity of the organisations whose answers in it *data* no
+        longer holds as they are (deleted or rewritten) fitted again on their answers in *data*;
         the last one worked out for each community is kept (the writes that follow a delete
         ask for the same)."""
-        gone = _gone(index.needs, data.needs), _gone(index.offers, data.offers)
-        if not any(gone):
+        need_changes = _changes(index.needs, data.needs)
+        offer_changes = _changes(index.offers, data.offers)
+        if not need_changes.gone and not offer_changes.gone:
             return index
+        key = (need_changes, offer_changes)
         with self._lock:
             kept = self._without.get(data.community_id)
-        if kept is not None and kept[0] is index and kept[1] == gone:
+        if kept is not None and kept[0] is index and kept[1] == key:
             return kept[2]
-        refitted = index.reciprocity_without(*gone)
+        refitted = index.reciprocity_refitted(
+            need_changes.gone,
+            offer_changes.gone,
+            needs=need_changes.new,
+            offers=offer_changes.new,
+        )
         with self._lock:
             cached = self._items.get(data.community_id)
             if cached is not None and cached[1] is index:  # kept beside its index only
-                self._without[data.community_id] = (index, gone, refitted)
+                self._without[data.community_id] = (index, key, refitted)
         return refitted
 
     def _put(self, data: Snapshot, index: matching.MatchIndex) -> None:
@@ -277,20 +293,36 @@ class _IndexCache:
             return index
 
 
-_Gone = tuple[frozenset[int], frozenset[int]]
-"""Ids of the needs and of the offers an index holds that a snapshot does not hold as it does."""
+_Answer = TypeVar("_Answer", matching.Need, matching.Offer)
 
 
-def _gone(
-    indexed: tuple[matching.Need, ...] | tuple[matching.Offer, ...],
-    present: tuple[matching.Need, ...] | tuple[matching.Offer, ...],
-) -> frozenset[int]:
-    """Ids of the *indexed* answers that are not *present* as the index fitted them: deleted, or
-    written again since with another text, topics or embedding."""
+@dataclass(frozen=True, slots=True)
+class _Changes(Generic[_Answer]):
+    """How one side of a snapshot differs from an index's as the index fits it (_fitted)."""
+
+    gone: frozenset[int]
+    """Ids of the answers the index holds that the snapshot does not: deleted, or rewritten."""
+    new: tuple[_Answer, ...]
+    """The snapshot's answers the index does not hold as they are, of the organisations with
+    answers gone (only their reciprocity is fitted again): rewritten, or new."""
+
+
+def _changes(indexed: tuple[_Answer, ...], present: tuple[_Answer, ...]) -> _Changes[_Answer]:
+    """What of *present* differs from *indexed*, as far as an index fits it."""
     if indexed == present:
-        return frozenset()
+        return _Changes(frozenset(), ())
     left = {_fitted(answer) for answer in present}
-    return frozenset(answer.id for answer in indexed if _fitted(answer) not in left)
+    gone = [answer for answer in indexed if _fitted(answer) not in left]
+    if not gone:  # the common case: answers written since, none deleted or rewritten
+        return _Changes(frozenset(), ())
+    held = {_fitted(answer) for answer in indexed}
+    changed = {answer.organisation_id for answer in gone}
+    new = tuple(
+        answer
+        for answer in present
+        if answer.organisation_id in changed and _fitted(answer) not in held
+    )
+    return _Changes(frozenset(answer.id for answer in gone), new)
 
 
 def _fitted(answer: matching.Need | matching.Offer) -> tuple[object, ...]:

@@ -592,7 +592,7 @@ def _false_reciprocity(
 ) -> set[int]:
     """The needs whose stored suggestions say one organisation can help the other in return
     where *index* (fitted without the answers deleted or changed since it was built, see
-    MatchIndex.reciprocity_without) says it cannot, *organisation_id* being one of the two:
+    MatchIndex.reciprocity_refitted) says it cannot, *organisation_id* being one of the two:
     after a write of its answers, they are re-scored, so no reason rests on a gone answer."""
     return {
         need_id
