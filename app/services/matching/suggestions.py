@@ -591,9 +591,10 @@ def _false_reciprocity(
     session: Session, community: Community, index: matching.MatchIndex, organisation_id: int
 ) -> set[int]:
     """The needs whose stored suggestions say one organisation can help the other in return
-    where *index* (fitted without the answers deleted or changed since it was built, see
-    MatchIndex.reciprocity_refitted) says it cannot, *organisation_id* being one of the two:
-    after a write of its answers, they are re-scored, so no reason rests on a gone answer."""
+    where *index* says it cannot (its relations of organisations with answers deleted or
+    rewritten since it was built fitted again, see MatchIndex.reciprocity_refitted),
+    *organisation_id* being one of the two: after a write of its answers, they are
+    re-scored, so no reason rests on a gone answer."""
     return {
         need_id
         for need_id, helper, helped in _reciprocity_claims(session, community, organisation_id)
