@@ -182,7 +182,7 @@ def create_answer(
     return answer
 
 
-def _rematch(session: Session, answer: Answer, *, refresh: bool) -> None:
+def _rematch(session: Session, answer: Answer, *, refresh: bool, rewritten: bool = False) -> None:
     # A bulk load (refresh=False) ends with matching.recompute, which tags every answer once;
     # tagging here as well would do that work twice.
     if isinstance(answer, FormatPreference) or not refresh:
@@ -190,9 +190,9 @@ def _rematch(session: Session, answer: Answer, *, refresh: bool) -> None:
     matching.retag(answer)
     session.flush()
     if isinstance(answer, Need):
-        matching.refresh_need(session, answer)
+        matching.refresh_need(session, answer, rewritten=rewritten)
     else:
-        matching.refresh_offer(session, answer)
+        matching.refresh_offer(session, answer, rewritten=rewritten)
 
 
 def update_answer(
@@ -230,7 +230,7 @@ def update_answer(
     apply_changes(answer, _plain(changes))
     session.flush()
     if rematch:
-        _rematch(session, answer, refresh=True)
+        _rematch(session, answer, refresh=True, rewritten=True)
     return answer
 
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, event, func, insert, or_, select, update
+from sqlalchemy import Text, bindparam, cast, delete, event, func, insert, select, union_all, update
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -317,10 +317,12 @@ if not event.contains(Session, "after_transaction_end", _locks_released):
     event.listen(Session, "after_transaction_end", _locks_released)
 
 
-def refresh_need(session: Session, need: Need) -> None:
+def refresh_need(session: Session, need: Need, *, rewritten: bool = False) -> None:
     """Re-score one need against its community's offers and store the result; or the whole
     community, where the write changes whether it is scored semantically (its 20th need or
-    offer, an answer without an embedding): one ranking never mixes the two formulas."""
+    offer, an answer without an embedding): one ranking never mixes the two formulas.
+    *rewritten*: a need whose text or topics changed, which may have been what another
+    organisation could help its organisation with (a new one only adds)."""
     prepared = _rescoring(session, need, same="offers")
     if prepared is None:
         return
@@ -331,16 +333,16 @@ def refresh_need(session: Session, need: Need) -> None:
     _store(
         session, community, found, replace=Suggestion.need_id == need.id, scored_on=(data, index)
     )
-    # A changed need may have been what another organisation could help this one with.
-    claiming = _false_reciprocity(session, community, index, need.organisation_id)
+    claiming = _false_reciprocity(session, community, index, need) if rewritten else set()
     if claiming:
         _rescore_needs(session, community, (data, index), claiming)
 
 
-def refresh_offer(session: Session, offer: Offer) -> None:
+def refresh_offer(session: Session, offer: Offer, *, rewritten: bool = False) -> None:
     """Re-score one offer against its community's needs and store it for every need it is now
     among the STORED_PER_ANSWER best for (and for no other); or the whole community, where the
-    write changes whether it is scored semantically (as for :func:`refresh_need`)."""
+    write changes whether it is scored semantically (as for :func:`refresh_need`, also
+    *rewritten*)."""
     prepared = _rescoring(session, offer, same="needs")
     if prepared is None:
         return
@@ -359,8 +361,7 @@ def refresh_offer(session: Session, offer: Offer) -> None:
     # those needs, on an index of the offers as they are now (this one's may hold others).
     now = {suggestion.need_id: suggestion.score for suggestion in found}
     weaker = {need for need, score in before.items() if need not in now or now[need] < score}
-    # A changed offer may have been what its organisation could help others with in return.
-    claiming = _false_reciprocity(session, community, index, offer.organisation_id)
+    claiming = _false_reciprocity(session, community, index, offer) if rewritten else set()
     if weaker or claiming:
         scoring = community_index(session, community, same="offers")
         _rescore_needs(session, community, scoring, weaker | claiming)
@@ -510,7 +511,7 @@ def forget_answer(session: Session, answer: Need | Offer) -> None:
     elif scoring is not None:
         # The index without the deleted answer's reciprocity, as a later write gets it.
         scoring = data, index_for(data, same="offers")
-        claiming = _false_reciprocity(session, community, scoring[1], answer.organisation_id)
+        claiming = _false_reciprocity(session, community, scoring[1], answer)
         _rescore_needs(session, community, scoring, helped | claiming)
 
 
@@ -565,19 +566,24 @@ def _reciprocity_claims(
     """(need id, need's organisation, offer's organisation) of the community's stored
     suggestions whose reasons say that the need's organisation can help the offer's in return,
     where one of the two is *organisation_id*: those a write of its answers may make untrue."""
+    columns = (
+        Suggestion.need_id,
+        Suggestion.need_organisation_id,
+        Suggestion.offer_organisation_id,
+        Suggestion.reasons,
+    )
+    kept = (
+        Suggestion.community_id == community.id,
+        Suggestion.status != SuggestionStatus.DECLINED.value,
+        # Read as text, not decoded: most rows have no reciprocity reason.
+        cast(Suggestion.reasons, Text).contains('"reciprocity"'),
+    )
+    # One SELECT per side, each on its organisation's index: with OR, SQLite read every
+    # suggestion of the community (60,167 at Netherlands scale) on every write of an answer.
     rows = session.execute(
-        select(
-            Suggestion.need_id,
-            Suggestion.need_organisation_id,
-            Suggestion.offer_organisation_id,
-            Suggestion.reasons,
-        ).where(
-            Suggestion.community_id == community.id,
-            or_(
-                Suggestion.need_organisation_id == organisation_id,
-                Suggestion.offer_organisation_id == organisation_id,
-            ),
-            Suggestion.status != SuggestionStatus.DECLINED.value,
+        union_all(
+            select(*columns).where(Suggestion.need_organisation_id == organisation_id, *kept),
+            select(*columns).where(Suggestion.offer_organisation_id == organisation_id, *kept),
         )
     )
     return [
@@ -588,16 +594,16 @@ def _reciprocity_claims(
 
 
 def _false_reciprocity(
-    session: Session, community: Community, index: matching.MatchIndex, organisation_id: int
+    session: Session, community: Community, index: matching.MatchIndex, gone: Need | Offer
 ) -> set[int]:
     """The needs whose stored suggestions say one organisation can help the other in return
     where *index* says it cannot (its relations of organisations with answers deleted or
-    rewritten since it was built fitted again, see MatchIndex.reciprocity_refitted),
-    *organisation_id* being one of the two: after a write of its answers, they are
+    rewritten since it was built fitted again, see MatchIndex.reciprocity_refitted), the
+    organisation of *gone*, an answer deleted or rewritten, being one of the two: they are
     re-scored, so no reason rests on a gone answer."""
     return {
         need_id
-        for need_id, helper, helped in _reciprocity_claims(session, community, organisation_id)
+        for need_id, helper, helped in _reciprocity_claims(session, community, gone.organisation_id)
         if not index.can_help(helper, helped)
     }
 
