@@ -189,7 +189,7 @@ class _IndexCache:
         # wait for one build instead of each building the same index.
         self._builders: dict[int, threading.Lock] = {}
         # Per community: an index, how a snapshot's needs and offers differ from its, and the
-        # index with the reciprocity of those organisations fitted again (see _without_gone).
+        # index with the reciprocity of those organisations fitted again (see _refitted).
         self._without: dict[
             int,
             tuple[
@@ -208,7 +208,7 @@ class _IndexCache:
         (MatchIndex.reciprocity_refitted), so no reason rests on a gone answer."""
         index = self._cached(data, same)
         if index is not None:
-            return self._without_gone(data, index)
+            return self._refitted(data, index)
         with self._lock:
             builder = self._builders.setdefault(data.community_id, threading.Lock())
         with builder:
@@ -218,7 +218,7 @@ class _IndexCache:
                 self._keep(data, index)
         return index
 
-    def _without_gone(self, data: Snapshot, index: matching.MatchIndex) -> matching.MatchIndex:
+    def _refitted(self, data: Snapshot, index: matching.MatchIndex) -> matching.MatchIndex:
         """*index* with the reciprocity of the organisations whose answers in it *data* no
         longer holds as they are (deleted or rewritten) fitted again on their answers in *data*;
         the last one worked out for each community is kept (the writes that follow a delete

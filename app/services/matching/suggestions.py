@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Text, bindparam, cast, delete, event, func, insert, select, union_all, update
@@ -498,7 +498,10 @@ def forget_answer(session: Session, answer: Need | Offer) -> None:
     _refuse_help_in_progress(session, answer)
     helped = set(_scores_of(session, answer.id)) if isinstance(answer, Offer) else set()
     scoring: tuple[Snapshot, matching.MatchIndex] | None = None
-    if helped or _reciprocity_claims(session, community, answer.organisation_id):
+    # Read before the delete: the claims on the answer's own suggestions go with it, and
+    # _rescore_needs leaves out the needs that are gone.
+    claims = _reciprocity_claims(session, community, answer.organisation_id)
+    if helped or claims:
         # The index of the offers as they are (cached, as a rule): the needs are scored on it
         # with the deleted answer left out, rather than on a new index built for them.
         scoring = community_index(session, community, same="offers")
@@ -511,7 +514,7 @@ def forget_answer(session: Session, answer: Need | Offer) -> None:
     elif scoring is not None:
         # The index without the deleted answer's reciprocity, as a later write gets it.
         scoring = data, index_for(data, same="offers")
-        claiming = _false_reciprocity(session, community, scoring[1], answer)
+        claiming = _untrue(claims, scoring[1])
         _rescore_needs(session, community, scoring, helped | claiming)
 
 
@@ -601,11 +604,12 @@ def _false_reciprocity(
     rewritten since it was built fitted again, see MatchIndex.reciprocity_refitted), the
     organisation of *gone*, an answer deleted or rewritten, being one of the two: they are
     re-scored, so no reason rests on a gone answer."""
-    return {
-        need_id
-        for need_id, helper, helped in _reciprocity_claims(session, community, gone.organisation_id)
-        if not index.can_help(helper, helped)
-    }
+    return _untrue(_reciprocity_claims(session, community, gone.organisation_id), index)
+
+
+def _untrue(claims: Iterable[tuple[int, int, int]], index: matching.MatchIndex) -> set[int]:
+    """The needs of *claims* (_reciprocity_claims) whose relation *index* does not hold."""
+    return {need_id for need_id, helper, helped in claims if not index.can_help(helper, helped)}
 
 
 def _rescore_needs(
